@@ -1,0 +1,126 @@
+//! A rule's query as Elasticsearch query DSL: KQL translated with the field types of the rule's
+//! index patterns (from `_field_caps`, cached per pattern set), Lucene as `query_string`.
+//! When the field types cannot be fetched, KQL is translated untyped and a warning says so.
+
+use crate::es::Client;
+use crate::kql::{self, FieldMap};
+use crate::rule::{Language, Rule};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long fetched field types are reused before `_field_caps` is asked again, so that fields
+/// and indices created after start-up are picked up.
+pub const FIELD_CAPS_TTL: Duration = Duration::from_secs(300);
+
+/// Why a rule's query cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("rule {rule_id} ({path}): query {line}:{column}: {message}")]
+    Kql {
+        rule_id: String,
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("rule {rule_id}: language {language} cannot run as a query rule")]
+    Language { rule_id: String, language: String },
+}
+
+/// The query DSL of one rule and what happened while building it.
+#[derive(Debug, Clone)]
+pub struct Translated {
+    pub dsl: Value,
+    /// True when no index behind the rule's patterns exists.
+    pub no_index_matches: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Field types per index-pattern set, fetched once and reused for [`FIELD_CAPS_TTL`].
+#[derive(Debug, Default)]
+pub struct FieldCapsCache {
+    entries: Mutex<HashMap<Vec<String>, (Instant, Arc<FieldInfo>)>>,
+}
+
+/// What `_field_caps` told about a pattern set.
+#[derive(Debug)]
+struct FieldInfo {
+    fields: FieldMap,
+    indices: usize,
+}
+
+impl FieldCapsCache {
+    /// Builds the query DSL of `rule`.
+    pub async fn translate(&self, client: &Client, rule: &Rule) -> Result<Translated, QueryError> {
+        let mut warnings = Vec::new();
+        let info = match self.field_info(client, &rule.index).await {
+            Ok(info) => Some(info),
+            Err(error) => {
+                warnings.push(format!(
+                    "field types of {} unavailable ({error}); the query is translated untyped",
+                    rule.index.join(",")
+                ));
+                None
+            }
+        };
+        let no_index_matches = info.as_ref().is_some_and(|info| info.indices == 0);
+        let dsl = rule_dsl(rule, info.as_ref().map(|info| &info.fields))?;
+        Ok(Translated {
+            dsl,
+            no_index_matches,
+            warnings,
+        })
+    }
+
+    async fn field_info(
+        &self,
+        client: &Client,
+        index: &[String],
+    ) -> Result<Arc<FieldInfo>, crate::es::EsError> {
+        if let Some(info) = self.cached(index) {
+            return Ok(info);
+        }
+        let response = client.field_caps(index).await?;
+        let indices = response["indices"].as_array().map_or(0, Vec::len);
+        let info = Arc::new(FieldInfo {
+            fields: FieldMap::from_field_caps(&response),
+            indices,
+        });
+        if indices > 0 {
+            let mut entries = self.entries.lock().expect("the cache lock is never poisoned");
+            entries.insert(index.to_vec(), (Instant::now(), Arc::clone(&info)));
+        }
+        Ok(info)
+    }
+
+    fn cached(&self, index: &[String]) -> Option<Arc<FieldInfo>> {
+        let entries = self.entries.lock().expect("the cache lock is never poisoned");
+        let (fetched, info) = entries.get(index)?;
+        (fetched.elapsed() < FIELD_CAPS_TTL).then(|| Arc::clone(info))
+    }
+}
+
+/// The rule's query as DSL with the given field types (untyped when `None`).
+pub fn rule_dsl(rule: &Rule, fields: Option<&FieldMap>) -> Result<Value, QueryError> {
+    let text = rule.query.as_deref().unwrap_or("").trim();
+    match rule.language {
+        _ if text.is_empty() => Ok(json!({ "match_all": {} })),
+        Language::Kuery => {
+            let query = kql::parse(text).map_err(|error| QueryError::Kql {
+                rule_id: rule.rule_id.clone(),
+                path: rule.path.display().to_string(),
+                line: error.line,
+                column: error.column,
+                message: error.message,
+            })?;
+            Ok(kql::to_dsl(&query, fields))
+        }
+        Language::Lucene => Ok(kql::lucene_to_dsl(text)),
+        other => Err(QueryError::Language {
+            rule_id: rule.rule_id.clone(),
+            language: other.as_str().to_string(),
+        }),
+    }
+}
