@@ -31,6 +31,10 @@ const ID_SEPARATOR: &str = "\0";
 /// it: every alert written so far names its rule by a uuid derived from it.
 pub const RULE_UUID_NAMESPACE: Uuid = Uuid::from_u128(0xf3b8_8a71_732d_445f_8a24_e1af_5821_ab13);
 
+/// `kibana.alert.rule.version` of a rule file without `version` (Kibana numbers a new rule 1;
+/// the corpus keeps versions in a separate lock file).
+pub const DEFAULT_RULE_VERSION: u64 = 1;
+
 /// The depth of an alert built directly from source events (Kibana: 1; building blocks are 2).
 const ALERT_DEPTH: u64 = 1;
 
@@ -190,7 +194,7 @@ fn rule_fields(rule: &Rule, namespace: &str) -> Map<String, Value> {
         "kibana.alert.rule.to": rule.to.as_str(),
         "kibana.alert.rule.interval": format_duration(rule.interval),
         "kibana.alert.rule.max_signals": rule.max_signals,
-        "kibana.alert.rule.version": rule.version,
+        "kibana.alert.rule.version": rule.version.unwrap_or(DEFAULT_RULE_VERSION),
         "kibana.alert.rule.timestamp_override": rule.timestamp_override,
         "kibana.alert.rule.query": rule.query,
         "kibana.alert.rule.language": rule.language.as_str(),

@@ -34,6 +34,32 @@ impl Clock for SystemClock {
     }
 }
 
+/// Wall-clock time shifted by a fixed offset: `lookout run --now T` starts at `T` and then moves
+/// at the speed of real time (replays, demos).
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset: chrono::TimeDelta,
+}
+
+impl OffsetClock {
+    /// A clock that reads `start` now.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self {
+            offset: start - Utc::now(),
+        }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>) -> Sleep<'_> {
+        SystemClock.sleep_until(deadline - self.offset)
+    }
+}
+
 /// A clock that moves only when told to. Sleepers wake when [`ManualClock::set`] or
 /// [`ManualClock::advance`] reaches their deadline; [`ManualClock::next_sleeper`] lets a test
 /// wait until the code under test is sleeping, and see until when.

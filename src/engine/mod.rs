@@ -9,10 +9,11 @@ pub mod daemon;
 mod error;
 pub mod plan;
 pub mod query;
+pub mod service;
 pub mod setup;
 
 pub use chunk::PIT_KEEP_ALIVE;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::ExecutionError;
 
 use crate::alert::AlertContext;
