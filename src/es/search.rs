@@ -87,6 +87,10 @@ impl Client {
         if matches!(reply.status, 404 | 405) {
             return Ok(None);
         }
+        // OpenSearch answers 400 (not 404) when a pattern matches no index.
+        if reply.status == 400 && self.matches_no_index(&target).await? {
+            return Ok(None);
+        }
         let body = reply.ok("open point-in-time", &target)?;
         let id = pit_id_of(&body, distribution).ok_or_else(|| EsError::BadAnswer {
             op: "open point-in-time",
@@ -100,6 +104,14 @@ impl Client {
             id,
             keep_alive: keep_alive.to_string(),
         }))
+    }
+
+    /// Whether the indices (or patterns) resolve to no shard at all.
+    async fn matches_no_index(&self, target: &str) -> Result<bool, EsError> {
+        let request = tolerant_search(target, json!({"size": 0, "track_total_hits": false}))
+            .with_op("resolve indices");
+        let answer = self.send_ok(request).await?;
+        Ok(answer["_shards"]["total"].as_u64() == Some(0))
     }
 
     /// Closes a point-in-time; one that already expired is fine.
