@@ -5,7 +5,7 @@ use super::ConfigError;
 use super::raw::{DurationText, RawConfig};
 use std::path::PathBuf;
 
-/// Every environment variable lookout reads, with the configuration key each one sets.
+/// Every environment variable lookout reads (`config/lookout.toml` says which key each sets).
 pub const ENV_VARS: &[&str] = &[
     URL,
     USERNAME,

@@ -172,4 +172,43 @@ mod tests {
         let error = split_url("http://user:hunter2@[bad").expect_err("invalid url");
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
+
+    fn config() -> ElasticsearchConfig {
+        ElasticsearchConfig::default()
+    }
+
+    #[test]
+    fn an_id_and_key_pair_becomes_an_api_key_and_an_encoded_key_is_sent_as_is() {
+        let pair = ElasticsearchConfig {
+            api_key: Some(crate::config::Secret::new("id1:key1")),
+            ..config()
+        };
+        assert!(
+            matches!(credentials(&pair, None), Some(Credentials::ApiKey(id, key)) if id == "id1" && key == "key1")
+        );
+        let encoded = ElasticsearchConfig {
+            api_key: Some(crate::config::Secret::new("aWQxOmtleTE=")),
+            ..config()
+        };
+        assert!(
+            matches!(credentials(&encoded, None), Some(Credentials::EncodedApiKey(k)) if k == "aWQxOmtleTE=")
+        );
+    }
+
+    #[test]
+    fn configured_credentials_win_over_the_urls() {
+        let basic = ElasticsearchConfig {
+            username: Some("lookout".to_string()),
+            password: Some(crate::config::Secret::new("pw")),
+            ..config()
+        };
+        let from_url = Some(("elastic".to_string(), "other".to_string()));
+        assert!(
+            matches!(credentials(&basic, from_url.clone()), Some(Credentials::Basic(u, _)) if u == "lookout")
+        );
+        assert!(
+            matches!(credentials(&config(), from_url), Some(Credentials::Basic(u, _)) if u == "elastic")
+        );
+        assert!(credentials(&config(), None).is_none());
+    }
 }

@@ -4,8 +4,11 @@
 /// The longest server error reason kept in a message, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
+/// What error messages name instead of an index for cluster-level requests.
+pub const CLUSTER: &str = "the cluster";
+
 /// A failed request. `op` is what lookout was doing ("search", "bulk create", ...), `index` the
-/// index or pattern involved ("-" for cluster-level requests).
+/// index or pattern involved ([`CLUSTER`] for cluster-level requests).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EsError {
     /// The client could not be built from the configuration (bad URL, unreadable CA file...).

@@ -16,7 +16,7 @@ pub use bulk::{
     BULK_MAX_ACTIONS, BULK_MAX_ATTEMPTS, BULK_RETRY_BASE_DELAY, BULK_RETRY_MAX_DELAY, BulkOutcome,
     ItemFailure,
 };
-pub use error::{EsError, MAX_REASON_CHARS, is_retryable_status, redact_userinfo};
+pub use error::{CLUSTER, EsError, MAX_REASON_CHARS, is_retryable_status, redact_userinfo};
 pub use search::{EXISTING_IDS_CHUNK, Hit, PitId, SearchPage};
 
 use crate::config::ElasticsearchConfig;
@@ -41,6 +41,22 @@ pub struct ServerInfo {
     pub distribution: Distribution,
     /// `version.number`, for example `8.15.0` or `3.1.0`.
     pub version: String,
+}
+
+impl ServerInfo {
+    /// Whether the server has a point-in-time API: Elasticsearch 7.10+, OpenSearch 2.4+
+    /// (an unparsable version is assumed recent).
+    pub fn supports_pit(&self) -> bool {
+        let mut parts = self.version.split('.').map(|part| part.parse::<u32>().ok());
+        let (Some(Some(major)), Some(Some(minor))) = (parts.next(), parts.next()) else {
+            return true;
+        };
+        let first = match self.distribution {
+            Distribution::Elasticsearch => (7, 10),
+            Distribution::OpenSearch => (2, 4),
+        };
+        (major, minor) >= first
+    }
 }
 
 /// A connection to one cluster. Cloning is cheap and clones share the cached server info.
@@ -115,11 +131,11 @@ impl Client {
             .inner
             .server
             .get_or_try_init(|| async {
-                let request = Request::new("server info", "-", Method::Get, "/".to_string());
+                let request = Request::new("server info", CLUSTER, Method::Get, "/".to_string());
                 let body = self.send_ok(request).await?;
                 parse_server_info(&body).map_err(|message| EsError::BadAnswer {
                     op: "server info",
-                    index: "-".to_string(),
+                    index: CLUSTER.to_string(),
                     message,
                 })
             })

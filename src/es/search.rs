@@ -2,7 +2,7 @@
 //! search, field capabilities and id lookups. Request bodies and answers are built and read by
 //! small pure functions next to the async calls.
 
-use super::{Client, Distribution, EsError, Request};
+use super::{CLUSTER, Client, Distribution, EsError, Request};
 use elasticsearch::http::Method;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -74,7 +74,11 @@ impl Client {
             return Err(no_index("open point-in-time"));
         }
         let target = index_path(index);
-        let distribution = self.server_info().await?.distribution;
+        let server = self.server_info().await?;
+        if !server.supports_pit() {
+            return Ok(None);
+        }
+        let distribution = server.distribution;
         let path = match distribution {
             Distribution::Elasticsearch => format!("/{}/_pit", encode_path_segment(&target)),
             Distribution::OpenSearch => {
@@ -118,12 +122,12 @@ impl Client {
     pub async fn close_pit(&self, pit: PitId) -> Result<(), EsError> {
         let distribution = self.server_info().await?.distribution;
         let (path, body) = close_pit_request(&pit, distribution);
-        let request = Request::new("close point-in-time", "-", Method::Delete, path).json(body);
+        let request = Request::new("close point-in-time", CLUSTER, Method::Delete, path).json(body);
         let reply = self.send(request).await?;
         if reply.status == 404 {
             return Ok(());
         }
-        reply.ok("close point-in-time", "-").map(|_| ())
+        reply.ok("close point-in-time", CLUSTER).map(|_| ())
     }
 
     /// One page of a search: through the point-in-time when given, else over the indices with
@@ -204,7 +208,7 @@ impl Request<'_> {
 fn no_index(op: &'static str) -> EsError {
     EsError::InvalidRequest {
         op,
-        index: "-".to_string(),
+        index: CLUSTER.to_string(),
         message: "no index given".to_string(),
     }
 }

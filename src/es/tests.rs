@@ -402,3 +402,30 @@ fn classified_default_is_empty() {
         Classified::default()
     );
 }
+
+#[test]
+fn point_in_time_support_follows_the_server_version() {
+    let info = |distribution, version: &str| ServerInfo {
+        distribution,
+        version: version.to_string(),
+    };
+    assert!(info(Distribution::Elasticsearch, "8.15.0").supports_pit());
+    assert!(info(Distribution::Elasticsearch, "7.10.2").supports_pit());
+    assert!(!info(Distribution::Elasticsearch, "7.9.3").supports_pit());
+    assert!(info(Distribution::OpenSearch, "3.8.0").supports_pit());
+    assert!(!info(Distribution::OpenSearch, "2.3.0").supports_pit());
+    assert!(!info(Distribution::OpenSearch, "1.3.19").supports_pit());
+    assert!(info(Distribution::Elasticsearch, "unknown").supports_pit());
+}
+
+#[test]
+fn a_cloud_id_client_names_only_the_deployment() {
+    // "name:" + base64("us-east-1.aws.found.io$es-uuid$kibana-uuid")
+    let cloud_id = "prod:dXMtZWFzdC0xLmF3cy5mb3VuZC5pbyRlcy11dWlkJGtpYmFuYS11dWlk";
+    let config = crate::config::ElasticsearchConfig {
+        cloud_id: Some(cloud_id.to_string()),
+        ..Default::default()
+    };
+    let client = Client::new(&config).expect("a valid cloud id");
+    assert_eq!(client.endpoint(), "elastic cloud deployment prod");
+}
