@@ -16,6 +16,8 @@ mod parser;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
+mod dsl_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ast::{Field, Query, RangeOp, Value};

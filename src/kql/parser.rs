@@ -130,7 +130,7 @@ impl<'a> Parser<'a> {
             return self.nested_query();
         }
         let open = self.pos;
-        let query = self.enclosed(open, ')', &mut Self::or_query, Expected::Query);
+        let query = self.enclosed(open, ')', &mut Self::or_query, Expected::QueryAfter("("));
         if query.is_none() {
             self.pos = open;
         }
@@ -206,7 +206,7 @@ impl<'a> Parser<'a> {
             && self.chars.get(after) == Some(&'{')
         {
             self.pos = after;
-            if let Some(query) = self.enclosed(after, '}', &mut Self::or_query, Expected::Query) {
+            if let Some(query) = self.enclosed(after, '}', &mut Self::or_query, Expected::QueryAfter("{")) {
                 let path = to_field(field).unwrap_or_else(|| Field::Name("null".into()));
                 return Some(Query::Nested {
                     path,
