@@ -66,8 +66,14 @@ pub struct ExecutionWindows {
 impl ExecutionWindows {
     /// The whole span searched: from the first chunk's start to the last chunk's end.
     pub fn searched(&self) -> Window {
-        let first = self.chunks.first().expect("there is always at least one chunk");
-        let last = self.chunks.last().expect("there is always at least one chunk");
+        let first = self
+            .chunks
+            .first()
+            .expect("there is always at least one chunk");
+        let last = self
+            .chunks
+            .last()
+            .expect("there is always at least one chunk");
         Window {
             from: first.from,
             to: last.to,
@@ -231,7 +237,11 @@ mod tests {
         for pair in planned.chunks.windows(2) {
             assert_eq!(pair[0].to, pair[1].from);
         }
-        assert!(planned.chunks[..planned.chunks.len() - 1].iter().all(|c| c.length() <= FIVE));
+        assert!(
+            planned.chunks[..planned.chunks.len() - 1]
+                .iter()
+                .all(|c| c.length() <= FIVE)
+        );
     }
 
     #[test]

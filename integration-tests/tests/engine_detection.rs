@@ -18,7 +18,12 @@ async fn seed_rules_alert_once_on_successful_group_changes_and_never_on_the_rest
         event("AddUserToGroup", "failure", ingested, Some(ingested)),
         event("CreateGroup", "success", ingested, Some(ingested)),
     ];
-    for action in ["CreateUser", "ConsoleLogin", "DeleteGroup", "AttachUserPolicy"] {
+    for action in [
+        "CreateUser",
+        "ConsoleLogin",
+        "DeleteGroup",
+        "AttachUserPolicy",
+    ] {
         docs.push(event(action, "success", ingested, Some(ingested)));
     }
     env.index(&docs).await;
@@ -28,8 +33,18 @@ async fn seed_rules_alert_once_on_successful_group_changes_and_never_on_the_rest
     let first = env.execute(&add_user, at).await;
     let second = env.execute(&create_group, at).await;
 
-    assert_eq!(first.record.status, ExecutionStatus::Succeeded, "{:?}", first.record);
-    assert_eq!(second.record.status, ExecutionStatus::Succeeded, "{:?}", second.record);
+    assert_eq!(
+        first.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        first.record
+    );
+    assert_eq!(
+        second.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        second.record
+    );
     assert_eq!((first.record.hits, first.record.alerts_created), (1, 1));
     assert_eq!((second.record.hits, second.record.alerts_created), (1, 1));
     let alerts = env.alerts().await;
@@ -45,8 +60,16 @@ async fn seed_rules_alert_once_on_successful_group_changes_and_never_on_the_rest
         .collect();
     found.sort();
     let mut expected = vec![
-        (ADD_USER_RULE_ID.to_string(), "AddUserToGroup".to_string(), "success".to_string()),
-        (CREATE_GROUP_RULE_ID.to_string(), "CreateGroup".to_string(), "success".to_string()),
+        (
+            ADD_USER_RULE_ID.to_string(),
+            "AddUserToGroup".to_string(),
+            "success".to_string(),
+        ),
+        (
+            CREATE_GROUP_RULE_ID.to_string(),
+            "CreateGroup".to_string(),
+            "success".to_string(),
+        ),
     ];
     expected.sort();
     assert_eq!(found, expected);
@@ -72,11 +95,21 @@ async fn events_outside_the_window_give_no_alert() {
 async fn window_applies_to_event_ingested_with_timestamp_fallback() {
     let env = Env::new().await;
     let at = t0();
-    let mut late = event("AddUserToGroup", "success", at - minutes(120), Some(at - minutes(1)));
+    let mut late = event(
+        "AddUserToGroup",
+        "success",
+        at - minutes(120),
+        Some(at - minutes(1)),
+    );
     late["labels"] = json!({"mark": "late-arrival"});
     let mut no_ingested = event("AddUserToGroup", "success", at - minutes(2), None);
     no_ingested["labels"] = json!({"mark": "no-ingested"});
-    let mut old_ingested = event("AddUserToGroup", "success", at - minutes(1), Some(at - minutes(90)));
+    let mut old_ingested = event(
+        "AddUserToGroup",
+        "success",
+        at - minutes(1),
+        Some(at - minutes(90)),
+    );
     old_ingested["labels"] = json!({"mark": "ingested-long-ago"});
     env.index(&[late, no_ingested, old_ingested]).await;
 
@@ -84,7 +117,10 @@ async fn window_applies_to_event_ingested_with_timestamp_fallback() {
     let report = env.execute(&rule, at).await;
 
     assert_eq!(report.record.alerts_created, 2, "{:?}", report.record);
-    assert_eq!(marks(&env.alerts().await), vec!["late-arrival", "no-ingested"]);
+    assert_eq!(
+        marks(&env.alerts().await),
+        vec!["late-arrival", "no-ingested"]
+    );
 }
 
 #[tokio::test]
@@ -93,7 +129,12 @@ async fn without_fallback_an_event_lacking_event_ingested_is_not_alerted() {
     let at = t0();
     let mut no_ingested = event("AddUserToGroup", "success", at - minutes(2), None);
     no_ingested["labels"] = json!({"mark": "no-ingested"});
-    let mut with_ingested = event("AddUserToGroup", "success", at - minutes(2), Some(at - minutes(2)));
+    let mut with_ingested = event(
+        "AddUserToGroup",
+        "success",
+        at - minutes(2),
+        Some(at - minutes(2)),
+    );
     with_ingested["labels"] = json!({"mark": "ingested"});
     env.index(&[no_ingested, with_ingested]).await;
 
@@ -120,7 +161,9 @@ async fn alert_document_carries_the_kibana_alert_fields() {
     assert_eq!(report.record.alerts_created, 1, "{:?}", report.record);
     let alerts = env.alerts().await;
     let alert = &alerts[0];
-    let stored = integration_tests::TestServer::connect().all_docs(&env.source).await;
+    let stored = integration_tests::TestServer::connect()
+        .all_docs(&env.source)
+        .await;
     let source_id = stored[0]["_id"].as_str().unwrap();
     let expected_id = alert_id(&env.source, source_id, "default", ADD_USER_RULE_ID);
 
@@ -128,12 +171,24 @@ async fn alert_document_carries_the_kibana_alert_fields() {
     assert_eq!(alert["kibana.alert.uuid"], json!(expected_id));
     assert_eq!(alert["@timestamp"], json!(iso(at)));
     assert_eq!(alert["event"]["kind"], "signal");
-    assert_eq!(alert["kibana.alert.original_time"], json!(iso(at - minutes(4))));
-    assert_eq!(alert["kibana.alert.original_event.action"], "AddUserToGroup");
+    assert_eq!(
+        alert["kibana.alert.original_time"],
+        json!(iso(at - minutes(4)))
+    );
+    assert_eq!(
+        alert["kibana.alert.original_event.action"],
+        "AddUserToGroup"
+    );
     assert_eq!(alert["kibana.alert.original_event.kind"], "event");
     assert_eq!(alert["kibana.alert.original_event.outcome"], "success");
-    assert_eq!(alert["kibana.alert.original_event.provider"], "iam.amazonaws.com");
-    assert_eq!(alert["kibana.alert.original_event.ingested"], json!(iso(ingested)));
+    assert_eq!(
+        alert["kibana.alert.original_event.provider"],
+        "iam.amazonaws.com"
+    );
+    assert_eq!(
+        alert["kibana.alert.original_event.ingested"],
+        json!(iso(ingested))
+    );
     assert_eq!(
         alert["kibana.alert.ancestors"],
         json!([{"id": source_id, "index": env.source, "type": "event", "depth": 0}])
@@ -147,7 +202,10 @@ async fn alert_document_carries_the_kibana_alert_fields() {
     assert_eq!(alert["kibana.alert.workflow_status"], "open");
     assert_eq!(alert["kibana.alert.severity"], "low");
     assert_eq!(alert["kibana.alert.risk_score"], 21);
-    assert_eq!(alert["kibana.alert.rule.name"], "AWS IAM User Addition to Group");
+    assert_eq!(
+        alert["kibana.alert.rule.name"],
+        "AWS IAM User Addition to Group"
+    );
     assert_eq!(alert["kibana.alert.rule.rule_id"], ADD_USER_RULE_ID);
     assert_eq!(
         alert["kibana.alert.rule.uuid"],
@@ -160,15 +218,36 @@ async fn alert_document_carries_the_kibana_alert_fields() {
     assert_eq!(alert["kibana.alert.rule.to"], "now");
     assert_eq!(alert["kibana.alert.rule.interval"], "5m");
     assert_eq!(alert["kibana.alert.rule.max_signals"], 100);
-    assert_eq!(alert["kibana.alert.rule.timestamp_override"], "event.ingested");
+    assert_eq!(
+        alert["kibana.alert.rule.timestamp_override"],
+        "event.ingested"
+    );
     assert_eq!(alert["kibana.alert.rule.language"], "kuery");
     assert_eq!(alert["kibana.alert.rule.index"], json!([env.source]));
     assert_eq!(alert["kibana.alert.rule.license"], "Elastic License v2");
     assert_eq!(alert["kibana.alert.rule.author"], json!(["Elastic"]));
-    assert!(alert["kibana.alert.rule.query"].as_str().unwrap().contains("event.action: AddUserToGroup"));
-    assert!(alert["kibana.alert.rule.description"].as_str().unwrap().starts_with("Identifies"));
-    assert!(alert["kibana.alert.rule.tags"].as_array().unwrap().contains(&json!("Domain: Cloud")));
-    assert_eq!(alert["kibana.alert.rule.version"], 1, "the corpus file has no version");
+    assert!(
+        alert["kibana.alert.rule.query"]
+            .as_str()
+            .unwrap()
+            .contains("event.action: AddUserToGroup")
+    );
+    assert!(
+        alert["kibana.alert.rule.description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Identifies")
+    );
+    assert!(
+        alert["kibana.alert.rule.tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Domain: Cloud"))
+    );
+    assert_eq!(
+        alert["kibana.alert.rule.version"], 1,
+        "the corpus file has no version"
+    );
     let tactics: Vec<&str> = alert["kibana.alert.rule.threat"]
         .as_array()
         .unwrap()

@@ -36,7 +36,9 @@ fn relay(port: u16, upstream: String) {
     let listener = TcpListener::bind(("127.0.0.1", port)).expect("the closed port can be bound");
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(&upstream) else { continue };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
             pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
             pipe(server, client);
         }
@@ -96,7 +98,9 @@ async fn server_down_at_start_is_retried_with_backoff_until_it_answers() {
     let engine = Engine::new(client, store, Settings::from_config(&config));
     let source = unique_name("logs-aws.cloudtrail-eng");
     server.create_cloudtrail_index(&source).await;
-    server.bulk_create(&source, &[add_user(t0() - minutes(1), "back")]).await;
+    server
+        .bulk_create(&source, &[add_user(t0() - minutes(1), "back")])
+        .await;
     let rule = seed_rule(ADD_USER_TO_GROUP, &source, &[]);
     let report = engine.execute(&rule, t0()).await;
     assert_eq!(report.record.alerts_created, 1, "{:?}", report.record);
@@ -118,8 +122,14 @@ async fn server_down_gives_up_after_the_attempt_limit_with_a_clear_error() {
         clock.set(deadline);
     };
     let (result, ()) = tokio::join!(connecting, driver);
-    let error = result.err().expect("a server that never answers is an error").to_string();
-    assert!(error.contains("unreachable") && error.contains("127.0.0.1"), "{error}");
+    let error = result
+        .err()
+        .expect("a server that never answers is an error")
+        .to_string();
+    assert!(
+        error.contains("unreachable") && error.contains("127.0.0.1"),
+        "{error}"
+    );
 }
 
 /// Writes a configuration file and a rule folder for `run --once` into a fresh folder.
@@ -127,10 +137,17 @@ fn write_setup(server: &TestServer, source: &str) -> (PathBuf, Config) {
     let dir = std::env::temp_dir().join(unique_name("lookout-engine-run"));
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).unwrap();
-    for (name, seed) in [("add_user.toml", ADD_USER_TO_GROUP), ("create_group.toml", CREATE_GROUP)] {
+    for (name, seed) in [
+        ("add_user.toml", ADD_USER_TO_GROUP),
+        ("create_group.toml", CREATE_GROUP),
+    ] {
         std::fs::write(rules.join(name), seed_rule_text(seed, source, &[])).unwrap();
     }
-    std::fs::write(rules.join("broken.toml"), "[metadata]\nmaturity = \"production\"\n[rule\nname = 1\n").unwrap();
+    std::fs::write(
+        rules.join("broken.toml"),
+        "[metadata]\nmaturity = \"production\"\n[rule\nname = 1\n",
+    )
+    .unwrap();
     let eql = "corpus/detection-rules/rules/integrations/aws/defense_evasion_s3_bucket_lifecycle_expiration_added.toml";
     std::fs::copy(shared_file(eql), rules.join("eql.toml")).unwrap();
     let names = test_config(server);
@@ -167,7 +184,12 @@ async fn a_broken_rule_file_is_reported_and_every_other_rule_runs_once() {
             &source,
             &[
                 add_user(at - minutes(2), "add"),
-                event("CreateGroup", "success", at - minutes(2), Some(at - minutes(2))),
+                event(
+                    "CreateGroup",
+                    "success",
+                    at - minutes(2),
+                    Some(at - minutes(2)),
+                ),
             ],
         )
         .await;
@@ -175,14 +197,29 @@ async fn a_broken_rule_file_is_reported_and_every_other_rule_runs_once() {
 
     let rules = service::load_rules(&config.rules);
     assert_eq!(rules.errors.len(), 1, "{:?}", rules.errors);
-    assert_eq!(file_name(&rules.errors[0]), "broken.toml", "{}", rules.errors[0]);
-    assert!(rules.errors[0].contains("broken.toml:3:"), "{}", rules.errors[0]);
+    assert_eq!(
+        file_name(&rules.errors[0]),
+        "broken.toml",
+        "{}",
+        rules.errors[0]
+    );
+    assert!(
+        rules.errors[0].contains("broken.toml:3:"),
+        "{}",
+        rules.errors[0]
+    );
     assert_eq!(rules.skipped.len(), 1, "{:?}", rules.skipped);
-    assert!(rules.skipped[0].contains("eql.toml") && rules.skipped[0].contains("eql"), "{}", rules.skipped[0]);
+    assert!(
+        rules.skipped[0].contains("eql.toml") && rules.skipped[0].contains("eql"),
+        "{}",
+        rules.skipped[0]
+    );
     assert_eq!(rules.runnable.len(), 2);
 
     let clock = ManualClock::new(at);
-    let failed = service::run_once(&config, &rules.runnable, &clock, at).await.unwrap();
+    let failed = service::run_once(&config, &rules.runnable, &clock, at)
+        .await
+        .unwrap();
 
     assert_eq!(failed, 0);
     let alerts = search_all(&server, &format!("{}*", config.alerts.index)).await;
@@ -210,7 +247,9 @@ async fn run_once_counts_failed_executions() {
     rules[0].query = Some("event.action: (".to_string());
 
     let clock = ManualClock::new(t0());
-    let failed = service::run_once(&config, &rules, &clock, t0()).await.unwrap();
+    let failed = service::run_once(&config, &rules, &clock, t0())
+        .await
+        .unwrap();
 
     assert_eq!(failed, 1);
 }
@@ -229,11 +268,16 @@ async fn templates_install_idempotently() {
     }
     let name = lookout::alert::template_name(&config.alerts.index);
     let answer = server
-        .ok(elasticsearch::http::Method::Get, &format!("/_index_template/{name}"), None)
+        .ok(
+            elasticsearch::http::Method::Get,
+            &format!("/_index_template/{name}"),
+            None,
+        )
         .await;
     let mappings = &answer["index_templates"][0]["index_template"]["template"]["mappings"];
     assert_eq!(
-        mappings["properties"]["kibana"]["properties"]["alert"]["properties"]["rule"]["properties"]["rule_id"]["type"],
+        mappings["properties"]["kibana"]["properties"]["alert"]["properties"]["rule"]["properties"]
+            ["rule_id"]["type"],
         "keyword"
     );
 }

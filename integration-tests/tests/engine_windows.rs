@@ -31,7 +31,12 @@ async fn overlapping_cycles_alert_every_event_exactly_once() {
     let mut duplicates = 0;
     for k in 0..6 {
         let report = env.execute(&rule, cycle(k)).await;
-        assert_eq!(report.record.status, ExecutionStatus::Succeeded, "{:?}", report.record);
+        assert_eq!(
+            report.record.status,
+            ExecutionStatus::Succeeded,
+            "{:?}",
+            report.record
+        );
         assert_eq!(report.chunks, 1, "no catch-up between regular cycles");
         created += report.record.alerts_created;
         duplicates += report.record.duplicates;
@@ -64,15 +69,29 @@ async fn running_the_same_window_again_writes_nothing_new() {
     for _ in 0..3 {
         let again = env.execute(&rule, at).await;
         assert_eq!(again.record.status, ExecutionStatus::Succeeded);
-        assert_eq!((again.record.hits, again.record.alerts_created, again.record.duplicates), (3, 0, 3));
+        assert_eq!(
+            (
+                again.record.hits,
+                again.record.alerts_created,
+                again.record.duplicates
+            ),
+            (3, 0, 3)
+        );
     }
 
     let after = env.alerts().await;
     assert_eq!(after.len(), 3);
     let timestamps = |alerts: &[serde_json::Value]| -> BTreeSet<String> {
-        alerts.iter().map(|a| a["kibana.alert.rule.execution.uuid"].to_string()).collect()
+        alerts
+            .iter()
+            .map(|a| a["kibana.alert.rule.execution.uuid"].to_string())
+            .collect()
     };
-    assert_eq!(timestamps(&before), timestamps(&after), "no alert was rewritten");
+    assert_eq!(
+        timestamps(&before),
+        timestamps(&after),
+        "no alert was rewritten"
+    );
 }
 
 #[tokio::test]
@@ -80,7 +99,12 @@ async fn max_signals_caps_alerts_at_one_hundred_with_one_warning() {
     let env = Env::new().await;
     let at = t0();
     let docs: Vec<_> = (0..250)
-        .map(|i| add_user(at - minutes(5) + chrono::TimeDelta::seconds(i), &format!("{i:03}")))
+        .map(|i| {
+            add_user(
+                at - minutes(5) + chrono::TimeDelta::seconds(i),
+                &format!("{i:03}"),
+            )
+        })
         .collect();
     env.index(&docs).await;
     let rule = env.rule(ADD_USER_TO_GROUP, &[]);
@@ -88,7 +112,10 @@ async fn max_signals_caps_alerts_at_one_hundred_with_one_warning() {
     let report = env.execute(&rule, at).await;
 
     assert_eq!(report.record.alerts_created, 100, "{:?}", report.record);
-    assert_eq!(report.record.warnings, vec![MAX_SIGNALS_WARNING.to_string()]);
+    assert_eq!(
+        report.record.warnings,
+        vec![MAX_SIGNALS_WARNING.to_string()]
+    );
     assert_eq!(report.record.status, ExecutionStatus::PartialFailure);
     let alerts = env.alerts().await;
     assert_eq!(alerts.len(), 100);
@@ -112,8 +139,16 @@ async fn downtime_is_searched_in_chunks_and_every_event_alerted_once() {
 
     let report = env.execute(&rule, restart).await;
 
-    assert_eq!(report.record.status, ExecutionStatus::Succeeded, "{:?}", report.record);
-    assert_eq!(report.chunks, 9, "eight 5-minute catch-up chunks and the rule's own window");
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        report.record
+    );
+    assert_eq!(
+        report.chunks, 9,
+        "eight 5-minute catch-up chunks and the rule's own window"
+    );
     assert_eq!(report.record.window_from, cycle(1));
     assert_eq!(report.record.window_to, restart);
     assert_eq!(report.record.alerts_created, 22);
@@ -138,7 +173,11 @@ async fn downtime_longer_than_max_catch_up_records_a_gap() {
 
     let report = env.execute(&rule, restart).await;
 
-    let gap = report.record.gap.as_ref().expect("the execution records its gap");
+    let gap = report
+        .record
+        .gap
+        .as_ref()
+        .expect("the execution records its gap");
     assert_eq!((gap.from, gap.to), (t0(), restart - minutes(30)));
     assert_eq!(report.record.window_from, restart - minutes(30));
     assert_eq!(report.record.status, ExecutionStatus::PartialFailure);
@@ -165,7 +204,9 @@ async fn every_execution_writes_one_record_with_window_status_counts_and_duratio
         env.execute(&broken, cycle(2)).await,
     ];
 
-    env.server.refresh(&env.config.engine.executions_index).await;
+    env.server
+        .refresh(&env.config.engine.executions_index)
+        .await;
     let store = StateStore::new(env.engine.client().clone(), &env.config.engine);
     let mut records = store.executions(&rule.rule_id, 100).await.unwrap();
     records.sort_by_key(|r| r.started_at);
@@ -179,20 +220,64 @@ async fn every_execution_writes_one_record_with_window_status_counts_and_duratio
     }
     let summary: Vec<_> = records
         .iter()
-        .map(|r| (r.started_at, r.window_from, r.window_to, r.status, r.hits, r.alerts_created, r.duplicates))
+        .map(|r| {
+            (
+                r.started_at,
+                r.window_from,
+                r.window_to,
+                r.status,
+                r.hits,
+                r.alerts_created,
+                r.duplicates,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
         vec![
-            (t0(), t0() - minutes(6), t0(), ExecutionStatus::Succeeded, 1, 1, 0),
-            (cycle(1), cycle(1) - minutes(6), cycle(1), ExecutionStatus::Succeeded, 1, 0, 1),
-            (cycle(2), cycle(2) - minutes(6), cycle(2), ExecutionStatus::Failed, 0, 0, 0),
+            (
+                t0(),
+                t0() - minutes(6),
+                t0(),
+                ExecutionStatus::Succeeded,
+                1,
+                1,
+                0
+            ),
+            (
+                cycle(1),
+                cycle(1) - minutes(6),
+                cycle(1),
+                ExecutionStatus::Succeeded,
+                1,
+                0,
+                1
+            ),
+            (
+                cycle(2),
+                cycle(2) - minutes(6),
+                cycle(2),
+                ExecutionStatus::Failed,
+                0,
+                0,
+                0
+            ),
         ]
     );
-    let error = records[2].error.as_deref().expect("a failed execution says why");
-    assert!(error.contains(&rule.rule_id) && error.contains("1:"), "{error}");
+    let error = records[2]
+        .error
+        .as_deref()
+        .expect("a failed execution says why");
+    assert!(
+        error.contains(&rule.rule_id) && error.contains("1:"),
+        "{error}"
+    );
     let state = store.load(&rule.rule_id).await.unwrap().unwrap();
-    assert_eq!(state.covered_to, Some(cycle(1)), "a failed execution covers nothing");
+    assert_eq!(
+        state.covered_to,
+        Some(cycle(1)),
+        "a failed execution covers nothing"
+    );
     assert_eq!(state.last_status, Some(ExecutionStatus::Failed));
     let docs = env.execution_docs().await;
     assert!(docs.iter().all(|d| d["rule"]["id"] == json!(rule.rule_id)));

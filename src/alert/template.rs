@@ -19,8 +19,8 @@ pub fn template_name(alerts_index: &str) -> String {
 /// The composable index template body for `alerts_index` and the indices rolled over from it
 /// (`<alerts_index>-*`).
 pub fn index_template(alerts_index: &str) -> Value {
-    let mappings: Value =
-        serde_json::from_str(MAPPINGS).expect("mappings.json is valid JSON (a unit test checks it)");
+    let mappings: Value = serde_json::from_str(MAPPINGS)
+        .expect("mappings.json is valid JSON (a unit test checks it)");
     json!({
         "index_patterns": [alerts_index, format!("{alerts_index}-*")],
         "priority": TEMPLATE_PRIORITY,

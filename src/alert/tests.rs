@@ -41,7 +41,11 @@ fn sample_alert(source: &Value) -> Alert {
 fn alert_id_is_lowercase_hex_sha256_and_stable() {
     let first = alert_id("idx", "id", "default", "rule");
     assert_eq!(first.len(), 64);
-    assert!(first.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(
+        first
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
     assert_eq!(first, alert_id("idx", "id", "default", "rule"));
 }
 
@@ -82,7 +86,10 @@ fn alert_document_carries_the_kibana_fields() {
     let doc = &alert.document;
     assert_eq!(doc["kibana.alert.uuid"], json!(alert.id));
     assert_eq!(doc["@timestamp"], "2026-01-10T12:00:00.000Z");
-    assert_eq!(doc["kibana.alert.original_time"], "2026-01-10T11:58:00.000Z");
+    assert_eq!(
+        doc["kibana.alert.original_time"],
+        "2026-01-10T11:58:00.000Z"
+    );
     assert_eq!(doc["kibana.alert.original_event.action"], "AddUserToGroup");
     assert_eq!(doc["kibana.alert.original_event.category"], json!(["iam"]));
     assert_eq!(

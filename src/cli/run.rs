@@ -38,16 +38,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.once {
         let at = args.now.unwrap_or_else(|| clock.now());
-        let failed = runtime.block_on(service::run_once(&config, &rules.runnable, clock.as_ref(), at))?;
+        let failed = runtime.block_on(service::run_once(
+            &config,
+            &rules.runnable,
+            clock.as_ref(),
+            at,
+        ))?;
         eprintln!(
             "lookout: ran {} rules at {at}: {failed} failed, {} rule files with errors, {} rules not runnable",
             rules.runnable.len(),
             rules.errors.len(),
             rules.skipped.len()
         );
-        return Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        return Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
-    runtime.block_on(service::run_daemon(&config, rules.runnable, clock.as_ref(), shutdown_signal()))?;
+    runtime.block_on(service::run_daemon(
+        &config,
+        rules.runnable,
+        clock.as_ref(),
+        shutdown_signal(),
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

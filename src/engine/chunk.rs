@@ -1,6 +1,11 @@
 //! One chunk of an execution: page through the hits of one window (inside a point-in-time when
 //! the server has one), drop the hits already alerted, and write the new alerts, at most
 //! `max_signals` of them. Returns counts; the caller decides what is covered.
+//!
+//! When `max_signals` cuts new alerts off, the chunk still counts as covered and the rest is
+//! dropped with the warning [`super::MAX_SIGNALS_WARNING`]: ENGINE.md section 4 allows at most
+//! `max_signals` new alerts per execution (per chunk when catching up), which is also what
+//! Kibana does. Searching the window again would only find the same hits and hit the cap again.
 
 use super::ExecutionError;
 use super::plan::{self, Tiebreaker};
@@ -118,7 +123,9 @@ async fn write_page(
     let rule = context.rule;
     let ids = alert_ids(context, hits);
     let started = Instant::now();
-    let existing = existing_ids(context, &ids)
+    let existing = context
+        .client
+        .existing_ids(context.alerts_pattern, &ids)
         .await
         .map_err(|error| ExecutionError::es(rule, error))?;
     let docs = new_alerts(context, hits, &ids, &existing, outcome);
@@ -127,27 +134,6 @@ async fn write_page(
     }
     outcome.write += started.elapsed();
     Ok(())
-}
-
-/// The ids among `ids` already written to any alerts index behind the alerts pattern.
-///
-/// This is `Client::existing_ids` done with `Client::search` (ignore_unavailable, so a missing
-/// alerts index is an empty answer): the future of `existing_ids` in es 6b53aa0 is not provably
-/// `Send` (a rustc higher-ranked lifetime limitation), which the daemon's spawned tasks need.
-/// A page holds at most `MAX_PAGE_SIZE` ids, so one search of that size sees them all.
-async fn existing_ids(
-    context: &ChunkContext<'_>,
-    ids: &[String],
-) -> Result<HashSet<String>, crate::es::EsError> {
-    let body = serde_json::json!({
-        "size": ids.len(),
-        "_source": false,
-        "track_total_hits": false,
-        "query": { "ids": { "values": ids } },
-    });
-    let pattern = [context.alerts_pattern.to_string()];
-    let page = context.client.search(&pattern, None, body).await?;
-    Ok(page.hits.into_iter().map(|hit| hit.id).collect())
 }
 
 fn alert_ids(context: &ChunkContext<'_>, hits: &[Hit]) -> Vec<String> {

@@ -110,12 +110,18 @@ impl ManualClock {
     /// The deadlines of the tasks sleeping now.
     pub fn pending(&self) -> Vec<DateTime<Utc>> {
         let now = self.now();
-        let sleepers = self.sleepers.lock().expect("the sleeper list is never poisoned");
+        let sleepers = self
+            .sleepers
+            .lock()
+            .expect("the sleeper list is never poisoned");
         sleepers.iter().copied().filter(|d| *d > now).collect()
     }
 
     fn register(&self, deadline: DateTime<Utc>) {
-        let mut sleepers = self.sleepers.lock().expect("the sleeper list is never poisoned");
+        let mut sleepers = self
+            .sleepers
+            .lock()
+            .expect("the sleeper list is never poisoned");
         let now = self.now();
         sleepers.retain(|d| *d > now);
         sleepers.push(deadline);
@@ -124,7 +130,10 @@ impl ManualClock {
     }
 
     fn unregister(&self, deadline: DateTime<Utc>) {
-        let mut sleepers = self.sleepers.lock().expect("the sleeper list is never poisoned");
+        let mut sleepers = self
+            .sleepers
+            .lock()
+            .expect("the sleeper list is never poisoned");
         if let Some(at) = sleepers.iter().position(|d| *d == deadline) {
             sleepers.swap_remove(at);
         }

@@ -8,10 +8,10 @@ use super::clock::Clock;
 use crate::rule::Rule;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 use std::pin::Pin;
-use futures_util::stream::FuturesUnordered;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -53,7 +53,9 @@ pub fn stagger(rule_id: &str, interval: TimeDelta) -> TimeDelta {
     let digest = Sha256::digest(rule_id.as_bytes());
     let mut first = [0_u8; 8];
     first.copy_from_slice(&digest[..8]);
-    let interval_ms = u64::try_from(interval.num_milliseconds()).unwrap_or(0).max(1);
+    let interval_ms = u64::try_from(interval.num_milliseconds())
+        .unwrap_or(0)
+        .max(1);
     let offset = u64::from_be_bytes(first) % interval_ms;
     TimeDelta::milliseconds(i64::try_from(offset).expect("offset < interval, which fits an i64"))
 }
@@ -107,14 +109,24 @@ pub async fn run(
             () = clock.sleep_until(due) => {}
         }
         let now = clock.now();
-        for (index, slot) in slots.iter_mut().enumerate().filter(|(_, slot)| slot.next <= now) {
+        for (index, slot) in slots
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, slot)| slot.next <= now)
+        {
             slot.next = next_slot(slot.next, slot.rule.interval, now);
             if slot.running {
                 tracing::info!(rule_id = %slot.rule.rule_id, "previous execution still running; tick skipped");
                 continue;
             }
             slot.running = true;
-            running.push(execution(executor, clock, &permits, Rc::clone(&slot.rule), index));
+            running.push(execution(
+                executor,
+                clock,
+                &permits,
+                Rc::clone(&slot.rule),
+                index,
+            ));
         }
     }
     drain(running, options.grace).await;
@@ -137,11 +149,18 @@ async fn execution(
 /// uncovered and are searched again at the next start).
 async fn drain<F: Future<Output = usize>>(mut running: FuturesUnordered<F>, grace: Duration) {
     if !running.is_empty() {
-        tracing::info!(running = running.len(), grace_s = grace.as_secs(), "shutting down: waiting for running executions");
+        tracing::info!(
+            running = running.len(),
+            grace_s = grace.as_secs(),
+            "shutting down: waiting for running executions"
+        );
     }
     let all_done = async { while running.next().await.is_some() {} };
     if tokio::time::timeout(grace, all_done).await.is_err() {
-        tracing::warn!(abandoned = running.len(), "grace period over: abandoning running executions");
+        tracing::warn!(
+            abandoned = running.len(),
+            "grace period over: abandoning running executions"
+        );
     }
 }
 

@@ -166,7 +166,10 @@ impl Engine {
             self.record_gap(rule, gap, tally).await?;
         }
         let translated = self.field_caps.translate(&self.client, rule).await?;
-        translated.warnings.iter().for_each(|w| tally.warn(w.clone()));
+        translated
+            .warnings
+            .iter()
+            .for_each(|w| tally.warn(w.clone()));
         if translated.no_index_matches {
             tally.warn(format!(
                 "index pattern {} matches no index",
@@ -242,7 +245,13 @@ impl Engine {
 
     /// Stores the execution record and the rule's final state. Failures are logged: the alerts
     /// are written and `covered_to` saved already, so nothing is lost but the bookkeeping.
-    async fn persist(&self, rule: &Rule, at: DateTime<Utc>, tally: &Tally, record: &ExecutionRecord) {
+    async fn persist(
+        &self,
+        rule: &Rule,
+        at: DateTime<Utc>,
+        tally: &Tally,
+        record: &ExecutionRecord,
+    ) {
         if let Err(error) = self.store.record_execution(record).await {
             tracing::warn!(rule_id = %rule.rule_id, %error, "recording the execution failed");
         }
@@ -325,7 +334,10 @@ fn log_execution(report: &ExecutionReport) {
     }
     match (&record.error, record.warnings.is_empty()) {
         (Some(_), _) => execution_event!(tracing::Level::ERROR, "rule execution failed"),
-        (None, false) => execution_event!(tracing::Level::WARN, "rule execution finished with warnings"),
+        (None, false) => execution_event!(
+            tracing::Level::WARN,
+            "rule execution finished with warnings"
+        ),
         (None, true) => execution_event!(tracing::Level::INFO, "rule execution succeeded"),
     }
 }

@@ -41,8 +41,11 @@ pub struct Translated {
 /// Field types per index-pattern set, fetched once and reused for [`FIELD_CAPS_TTL`].
 #[derive(Debug, Default)]
 pub struct FieldCapsCache {
-    entries: Mutex<HashMap<Vec<String>, (Instant, Arc<FieldInfo>)>>,
+    entries: Mutex<HashMap<Vec<String>, CacheEntry>>,
 }
+
+/// When a pattern set's field types were fetched, and what they are.
+type CacheEntry = (Instant, Arc<FieldInfo>);
 
 /// What `_field_caps` told about a pattern set.
 #[derive(Debug)]
@@ -89,14 +92,20 @@ impl FieldCapsCache {
             indices,
         });
         if indices > 0 {
-            let mut entries = self.entries.lock().expect("the cache lock is never poisoned");
+            let mut entries = self
+                .entries
+                .lock()
+                .expect("the cache lock is never poisoned");
             entries.insert(index.to_vec(), (Instant::now(), Arc::clone(&info)));
         }
         Ok(info)
     }
 
     fn cached(&self, index: &[String]) -> Option<Arc<FieldInfo>> {
-        let entries = self.entries.lock().expect("the cache lock is never poisoned");
+        let entries = self
+            .entries
+            .lock()
+            .expect("the cache lock is never poisoned");
         let (fetched, info) = entries.get(index)?;
         (fetched.elapsed() < FIELD_CAPS_TTL).then(|| Arc::clone(info))
     }

@@ -131,13 +131,21 @@ pub async fn run_daemon(
         concurrency: config.engine.concurrency,
         grace: config.engine.shutdown_grace,
     };
-    tracing::info!(rules = rules.len(), concurrency = options.concurrency, "scheduling rules");
+    tracing::info!(
+        rules = rules.len(),
+        concurrency = options.concurrency,
+        "scheduling rules"
+    );
     daemon::run(&engine, rules, clock, options, shutdown).await;
     tracing::info!("stopped");
     Ok(())
 }
 
 fn folders(config: &RulesConfig) -> String {
-    let names: Vec<String> = config.folders.iter().map(|f| f.display().to_string()).collect();
+    let names: Vec<String> = config
+        .folders
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
     names.join(", ")
 }

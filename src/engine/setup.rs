@@ -35,7 +35,9 @@ impl Default for Backoff {
 impl Backoff {
     /// The wait after the `attempt`-th failure (1-based): initial, doubled each time, capped.
     pub fn delay(&self, attempt: u32) -> TimeDelta {
-        let factor = 1_i32.checked_shl(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
+        let factor = 1_i32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(i32::MAX);
         self.initial
             .checked_mul(factor)
             .map_or(self.max, |delay| delay.min(self.max))

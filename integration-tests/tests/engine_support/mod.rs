@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// The seed rule that fires on a successful AddUserToGroup.
-pub const ADD_USER_TO_GROUP: &str =
-    "corpus/detection-rules/rules/integrations/aws/credential_access_iam_user_addition_to_group.toml";
+pub const ADD_USER_TO_GROUP: &str = "corpus/detection-rules/rules/integrations/aws/credential_access_iam_user_addition_to_group.toml";
 /// The seed rule that fires on a successful CreateGroup.
 pub const CREATE_GROUP: &str =
     "corpus/detection-rules/rules/integrations/aws/persistence_iam_group_creation.toml";
@@ -87,7 +86,11 @@ impl Env {
 
     /// Every document of the executions index (executions and gaps).
     pub async fn execution_docs(&self) -> Vec<Value> {
-        search_all(&self.server, &format!("{}*", self.config.engine.executions_index)).await
+        search_all(
+            &self.server,
+            &format!("{}*", self.config.engine.executions_index),
+        )
+        .await
     }
 }
 
@@ -106,12 +109,19 @@ pub async fn search_all(server: &TestServer, pattern: &str) -> Vec<Value> {
     let body = json!({"size": 10_000, "query": {"match_all": {}}});
     let path = format!("/{pattern}/_search?ignore_unavailable=true&allow_no_indices=true");
     server
-        .request(elasticsearch::http::Method::Post, &format!("/{pattern}/_refresh"), None)
+        .request(
+            elasticsearch::http::Method::Post,
+            &format!("/{pattern}/_refresh"),
+            None,
+        )
         .await;
     let answer = server
         .ok(elasticsearch::http::Method::Post, &path, Some(body))
         .await;
-    let hits = answer["hits"]["hits"].as_array().cloned().unwrap_or_default();
+    let hits = answer["hits"]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     hits.into_iter()
         .map(|hit| {
             let mut source = hit["_source"].clone();
@@ -126,7 +136,11 @@ pub async fn search_all(server: &TestServer, pattern: &str) -> Vec<Value> {
 pub fn seed_rule_text(seed: &str, index: &str, overrides: &[(&str, &str)]) -> String {
     let text = std::fs::read_to_string(shared_file(seed)).expect("the seed rule is readable");
     let mut settings: Vec<(String, String)> = vec![("index".into(), format!("[\"{index}\"]"))];
-    settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    settings.extend(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     let mut lines: Vec<String> = Vec::new();
     for line in text.lines() {
         let replaced = settings
@@ -136,7 +150,11 @@ pub fn seed_rule_text(seed: &str, index: &str, overrides: &[(&str, &str)]) -> St
             lines.push(line.to_string());
         }
         if line == "[rule]" {
-            lines.extend(settings.iter().map(|(key, value)| format!("{key} = {value}")));
+            lines.extend(
+                settings
+                    .iter()
+                    .map(|(key, value)| format!("{key} = {value}")),
+            );
         }
     }
     lines.join("\n") + "\n"
@@ -179,7 +197,12 @@ pub fn event(
 
 /// A successful AddUserToGroup ingested at `ingested`, marked with a label to find it again.
 pub fn add_user(ingested: DateTime<Utc>, mark: &str) -> Value {
-    let mut doc = event("AddUserToGroup", "success", ingested - minutes(1), Some(ingested));
+    let mut doc = event(
+        "AddUserToGroup",
+        "success",
+        ingested - minutes(1),
+        Some(ingested),
+    );
     doc["labels"] = json!({"mark": mark});
     doc
 }

@@ -34,7 +34,12 @@ impl Executor for Recorder {
     }
 }
 
-fn recorder(open: bool) -> (Arc<Recorder>, mpsc::UnboundedReceiver<(String, DateTime<Utc>)>) {
+fn recorder(
+    open: bool,
+) -> (
+    Arc<Recorder>,
+    mpsc::UnboundedReceiver<(String, DateTime<Utc>)>,
+) {
     let (events, receiver) = mpsc::unbounded_channel();
     let permits = if open { Semaphore::MAX_PERMITS } else { 0 };
     let recorder = Recorder {
@@ -73,7 +78,14 @@ fn start(
         let shutdown = async {
             let _ = stopped.await;
         };
-        run(executor.as_ref(), rules, &clock, options(concurrency), shutdown).await;
+        run(
+            executor.as_ref(),
+            rules,
+            &clock,
+            options(concurrency),
+            shutdown,
+        )
+        .await;
     });
     (handle, stop)
 }
@@ -90,7 +102,10 @@ fn stagger_is_deterministic_and_within_the_interval() {
     for id in ["a", "b", "4c8c1d94-43a4-4978-b7a7-9a8e6c5f0c11"] {
         let offset = stagger(id, FIVE);
         assert_eq!(offset, stagger(id, FIVE));
-        assert!(offset >= TimeDelta::zero() && offset < FIVE, "{id}: {offset}");
+        assert!(
+            offset >= TimeDelta::zero() && offset < FIVE,
+            "{id}: {offset}"
+        );
     }
     assert_ne!(stagger("a", FIVE), stagger("b", FIVE));
 }
@@ -108,25 +123,25 @@ fn next_slot_skips_the_slots_already_past() {
 async fn each_rule_runs_every_interval_from_its_stagger() {
     tokio::task::LocalSet::new()
         .run_until(async {
-        let clock = ManualClock::new(t0());
-        let (executor, mut events) = recorder(true);
-        let rules = vec![test_rule("a"), test_rule("b")];
-        let (handle, stop) = start(executor, rules, &clock, 4);
-        let mut seen = Vec::new();
-        for _ in 0..6 {
-            tick(&clock).await;
-            seen.push(events.recv().await.unwrap());
-        }
-        let mut expected = Vec::new();
-        for k in 0..3 {
-            for id in ["a", "b"] {
-                expected.push((id.to_string(), t0() + stagger(id, FIVE) + FIVE * k));
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(true);
+            let rules = vec![test_rule("a"), test_rule("b")];
+            let (handle, stop) = start(executor, rules, &clock, 4);
+            let mut seen = Vec::new();
+            for _ in 0..6 {
+                tick(&clock).await;
+                seen.push(events.recv().await.unwrap());
             }
-        }
-        expected.sort_by_key(|(_, at)| *at);
-        assert_eq!(seen, expected);
-        stop.send(()).unwrap();
-        handle.await.unwrap();
+            let mut expected = Vec::new();
+            for k in 0..3 {
+                for id in ["a", "b"] {
+                    expected.push((id.to_string(), t0() + stagger(id, FIVE) + FIVE * k));
+                }
+            }
+            expected.sort_by_key(|(_, at)| *at);
+            assert_eq!(seen, expected);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
         })
         .await;
 }
@@ -135,28 +150,31 @@ async fn each_rule_runs_every_interval_from_its_stagger() {
 async fn a_rule_never_overlaps_itself() {
     tokio::task::LocalSet::new()
         .run_until(async {
-        let clock = ManualClock::new(t0());
-        let (executor, mut events) = recorder(false);
-        let (handle, stop) = start(Arc::clone(&executor), vec![test_rule("a")], &clock, 4);
-        let first = tick(&clock).await;
-        assert_eq!(events.recv().await.unwrap().1, first);
-        tick(&clock).await;
-        tick(&clock).await;
-        clock.next_sleeper().await;
-        assert!(events.try_recv().is_err(), "a tick ran while the rule was running");
-        executor.gate.add_permits(1);
-        while executor.in_flight.load(Ordering::SeqCst) > 0 {
-            tokio::task::yield_now().await;
-        }
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        let after = tick(&clock).await;
-        assert_eq!(events.recv().await.unwrap().1, after);
-        assert_eq!(executor.max_in_flight.load(Ordering::SeqCst), 1);
-        executor.gate.add_permits(1);
-        stop.send(()).unwrap();
-        handle.await.unwrap();
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(false);
+            let (handle, stop) = start(Arc::clone(&executor), vec![test_rule("a")], &clock, 4);
+            let first = tick(&clock).await;
+            assert_eq!(events.recv().await.unwrap().1, first);
+            tick(&clock).await;
+            tick(&clock).await;
+            clock.next_sleeper().await;
+            assert!(
+                events.try_recv().is_err(),
+                "a tick ran while the rule was running"
+            );
+            executor.gate.add_permits(1);
+            while executor.in_flight.load(Ordering::SeqCst) > 0 {
+                tokio::task::yield_now().await;
+            }
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            let after = tick(&clock).await;
+            assert_eq!(events.recv().await.unwrap().1, after);
+            assert_eq!(executor.max_in_flight.load(Ordering::SeqCst), 1);
+            executor.gate.add_permits(1);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
         })
         .await;
 }
@@ -165,20 +183,20 @@ async fn a_rule_never_overlaps_itself() {
 async fn concurrency_bounds_the_executions_running_at_once() {
     tokio::task::LocalSet::new()
         .run_until(async {
-        let clock = ManualClock::new(t0());
-        let (executor, mut events) = recorder(false);
-        let rules = vec![test_rule("a"), test_rule("b"), test_rule("c")];
-        let (handle, stop) = start(Arc::clone(&executor), rules, &clock, 1);
-        for _ in 0..3 {
-            tick(&clock).await;
-        }
-        for _ in 0..3 {
-            events.recv().await.unwrap();
-            executor.gate.add_permits(1);
-        }
-        assert_eq!(executor.max_in_flight.load(Ordering::SeqCst), 1);
-        stop.send(()).unwrap();
-        handle.await.unwrap();
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(false);
+            let rules = vec![test_rule("a"), test_rule("b"), test_rule("c")];
+            let (handle, stop) = start(Arc::clone(&executor), rules, &clock, 1);
+            for _ in 0..3 {
+                tick(&clock).await;
+            }
+            for _ in 0..3 {
+                events.recv().await.unwrap();
+                executor.gate.add_permits(1);
+            }
+            assert_eq!(executor.max_in_flight.load(Ordering::SeqCst), 1);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
         })
         .await;
 }
@@ -187,19 +205,22 @@ async fn concurrency_bounds_the_executions_running_at_once() {
 async fn shutdown_waits_for_running_executions() {
     tokio::task::LocalSet::new()
         .run_until(async {
-        let clock = ManualClock::new(t0());
-        let (executor, mut events) = recorder(false);
-        let (handle, stop) = start(Arc::clone(&executor), vec![test_rule("a")], &clock, 4);
-        tick(&clock).await;
-        events.recv().await.unwrap();
-        stop.send(()).unwrap();
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        assert!(!handle.is_finished(), "the daemon exited while a rule was running");
-        executor.gate.add_permits(1);
-        handle.await.unwrap();
-        assert_eq!(executor.in_flight.load(Ordering::SeqCst), 0);
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(false);
+            let (handle, stop) = start(Arc::clone(&executor), vec![test_rule("a")], &clock, 4);
+            tick(&clock).await;
+            events.recv().await.unwrap();
+            stop.send(()).unwrap();
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            assert!(
+                !handle.is_finished(),
+                "the daemon exited while a rule was running"
+            );
+            executor.gate.add_permits(1);
+            handle.await.unwrap();
+            assert_eq!(executor.in_flight.load(Ordering::SeqCst), 0);
         })
         .await;
 }
@@ -215,6 +236,9 @@ async fn run_once_runs_every_rule_at_the_given_time_and_counts_failures() {
         seen.push(event);
     }
     seen.sort();
-    let expected: Vec<_> = ["a", "bad", "c"].iter().map(|id| (id.to_string(), t0())).collect();
+    let expected: Vec<_> = ["a", "bad", "c"]
+        .iter()
+        .map(|id| (id.to_string(), t0()))
+        .collect();
     assert_eq!(seen, expected);
 }
