@@ -266,3 +266,18 @@ async fn alert_document_carries_the_kibana_alert_fields() {
     assert_eq!(alert["cloud"]["region"], source["cloud"]["region"]);
     assert_eq!(alert["event"]["original"], source["event"]["original"]);
 }
+
+#[tokio::test]
+async fn an_index_pattern_matching_nothing_is_a_warning_not_an_error() {
+    let env = Env::new().await;
+    let missing = integration_tests::unique_name("logs-nothing-here");
+    let rule = seed_rule(ADD_USER_TO_GROUP, &format!("{missing}-*"), &[]);
+
+    let report = env.execute(&rule, t0()).await;
+
+    assert_eq!(report.record.status, ExecutionStatus::PartialFailure, "{:?}", report.record);
+    assert_eq!(report.record.error, None);
+    assert_eq!(report.record.warnings.len(), 1, "{:?}", report.record.warnings);
+    assert!(report.record.warnings[0].contains("matches no index"));
+    assert!(report.record.warnings[0].contains(&missing));
+}
