@@ -275,9 +275,19 @@ async fn an_index_pattern_matching_nothing_is_a_warning_not_an_error() {
 
     let report = env.execute(&rule, t0()).await;
 
-    assert_eq!(report.record.status, ExecutionStatus::PartialFailure, "{:?}", report.record);
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::PartialFailure,
+        "{:?}",
+        report.record
+    );
     assert_eq!(report.record.error, None);
-    assert_eq!(report.record.warnings.len(), 1, "{:?}", report.record.warnings);
+    assert_eq!(
+        report.record.warnings.len(),
+        1,
+        "{:?}",
+        report.record.warnings
+    );
     assert!(report.record.warnings[0].contains("matches no index"));
     assert!(report.record.warnings[0].contains(&missing));
 }

@@ -129,17 +129,34 @@ async fn hits_beyond_one_page_are_all_alerted_under_a_higher_max_signals() {
     let env = Env::new().await;
     let at = t0();
     let docs: Vec<_> = (0..250)
-        .map(|i| add_user(at - minutes(5) + chrono::TimeDelta::seconds(i), &format!("{i:03}")))
+        .map(|i| {
+            add_user(
+                at - minutes(5) + chrono::TimeDelta::seconds(i),
+                &format!("{i:03}"),
+            )
+        })
         .collect();
     env.index(&docs).await;
     let rule = env.rule(ADD_USER_TO_GROUP, &[("max_signals", "1000")]);
 
     let report = env.execute(&rule, at).await;
 
-    assert_eq!(report.record.status, ExecutionStatus::Succeeded, "{:?}", report.record);
-    assert_eq!((report.record.hits, report.record.alerts_created), (250, 250));
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        report.record
+    );
+    assert_eq!(
+        (report.record.hits, report.record.alerts_created),
+        (250, 250)
+    );
     let expected: Vec<String> = (0..250).map(|i| format!("{i:03}")).collect();
-    assert_eq!(marks(&env.alerts().await), expected, "three pages, no hit skipped or repeated");
+    assert_eq!(
+        marks(&env.alerts().await),
+        expected,
+        "three pages, no hit skipped or repeated"
+    );
 }
 
 #[tokio::test]

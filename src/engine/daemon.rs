@@ -1,11 +1,13 @@
 //! The scheduler: every rule runs every `interval`, first at start + a stagger derived from its
-//! rule id (so rules do not all fire in the same second); at most `concurrency` executions run
+//! rule id (so rules do not all fire in the same second), or at the instants of its cron
+//! schedule; at most `concurrency` executions run
 //! at once; a rule never overlaps itself (a tick that finds it still running is skipped, and the
 //! next execution catches up through `covered_to`). Shutdown is a future passed in: when it
 //! completes, nothing new starts and running executions get `grace` to finish their writes.
 
 use super::clock::Clock;
 use crate::rule::Rule;
+use crate::schedule::{self, Cadence};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -74,8 +76,44 @@ fn next_slot(previous: DateTime<Utc>, interval: TimeDelta, now: DateTime<Utc>) -
 /// One scheduled rule.
 struct Slot {
     rule: Rc<Rule>,
+    cadence: Cadence,
     next: DateTime<Utc>,
     running: bool,
+}
+
+impl Slot {
+    /// The rule's slot, or `None` (logged) when its cron is invalid or never fires.
+    fn new(rule: Rule, start: DateTime<Utc>) -> Option<Slot> {
+        let cadence = match schedule::cadence(&rule) {
+            Ok(cadence) => cadence,
+            Err(error) => {
+                tracing::error!(rule_id = %rule.rule_id, %error, "rule not scheduled");
+                return None;
+            }
+        };
+        let next = match &cadence {
+            Cadence::Every(interval) => Some(start + stagger(&rule.rule_id, *interval)),
+            Cadence::Cron(cron) => cron.next_after(start),
+        };
+        let Some(next) = next else {
+            tracing::error!(rule_id = %rule.rule_id, "the cron schedule never fires; rule not scheduled");
+            return None;
+        };
+        Some(Slot {
+            rule: Rc::new(rule),
+            cadence,
+            next,
+            running: false,
+        })
+    }
+
+    /// Moves to the first run after `now` (never again when a cron schedule has no more runs).
+    fn advance(&mut self, now: DateTime<Utc>) {
+        self.next = match &self.cadence {
+            Cadence::Every(interval) => next_slot(self.next, *interval, now),
+            Cadence::Cron(cron) => cron.next_after(now).unwrap_or(DateTime::<Utc>::MAX_UTC),
+        };
+    }
 }
 
 /// Runs `rules` on their schedules until `shutdown` completes.
@@ -89,11 +127,7 @@ pub async fn run(
     let start = clock.now();
     let mut slots: Vec<Slot> = rules
         .into_iter()
-        .map(|rule| Slot {
-            next: start + stagger(&rule.rule_id, rule.interval),
-            rule: Rc::new(rule),
-            running: false,
-        })
+        .filter_map(|rule| Slot::new(rule, start))
         .collect();
     let permits = Semaphore::new(options.concurrency.max(1));
     let mut running = FuturesUnordered::new();
@@ -114,7 +148,7 @@ pub async fn run(
             .enumerate()
             .filter(|(_, slot)| slot.next <= now)
         {
-            slot.next = next_slot(slot.next, slot.rule.interval, now);
+            slot.advance(now);
             if slot.running {
                 tracing::info!(rule_id = %slot.rule.rule_id, "previous execution still running; tick skipped");
                 continue;

@@ -9,6 +9,7 @@ use super::{Engine, Settings};
 use crate::config::{Config, RulesConfig};
 use crate::es::{Client, EsError};
 use crate::rule::{self, Rule};
+use crate::schedule;
 use crate::state::StateStore;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -50,6 +51,12 @@ pub fn load_rules(config: &RulesConfig) -> RuleSet {
         tracing::error!(%error, "rule file skipped");
     }
     for rule in report.rules {
+        if let Err(error) = schedule::cadence(&rule) {
+            let line = format!("{}: rule {}: {error}", rule.path.display(), rule.rule_id);
+            tracing::error!(error = %line, "rule not scheduled");
+            set.errors.push(line);
+            continue;
+        }
         match skip_reason(&rule, config.include_deprecated) {
             Some(reason) => {
                 let line = format!("{}: rule {}: {reason}", rule.path.display(), rule.rule_id);

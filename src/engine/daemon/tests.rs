@@ -147,6 +147,28 @@ async fn each_rule_runs_every_interval_from_its_stagger() {
 }
 
 #[tokio::test]
+async fn a_cron_rule_runs_at_its_cron_instants() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0() + TimeDelta::seconds(30));
+            let (executor, mut events) = recorder(true);
+            let mut rule = test_rule("cron");
+            rule.raw = serde_json::json!({"lookout": {"cron": "*/10 * * * *"}});
+            let (handle, stop) = start(executor, vec![rule], &clock, 4);
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                tick(&clock).await;
+                seen.push(events.recv().await.unwrap().1);
+            }
+            let expected: Vec<_> = (1..=3).map(|k| t0() + TimeDelta::minutes(10 * k)).collect();
+            assert_eq!(seen, expected);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
+#[tokio::test]
 async fn a_rule_never_overlaps_itself() {
     tokio::task::LocalSet::new()
         .run_until(async {

@@ -1,7 +1,12 @@
 //! Window arithmetic for one rule execution (ENGINE.md section 2): resolves a rule's `from`/`to`
 //! at an execution's start time, widens the start back to what is already covered, splits the
 //! span into interval-sized chunks (oldest first) and cuts off anything older than the catch-up
-//! bound as a gap. Pure: the time is passed in; nothing here searches, sleeps or stores.
+//! bound as a gap; and [`cadence`], when a rule runs. Pure: the time is passed in; nothing here
+//! searches, sleeps or stores.
+
+mod cron;
+
+pub use cron::{Cron, CronError, MAX_LOOKAHEAD_DAYS};
 
 use crate::rule::Rule;
 use crate::rule::datemath::{DateMath, Rounding};
@@ -12,6 +17,27 @@ use std::fmt;
 /// shortest common interval (1m) that is 1,440 chunks; the bound only guards against a
 /// pathological configuration (a 10-year catch-up at 1s) producing millions of windows.
 pub const MAX_CHUNKS: usize = 10_000;
+
+/// When a rule runs: every `interval` (the rule file's own schedule), or on a cron schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cadence {
+    Every(TimeDelta),
+    Cron(Cron),
+}
+
+/// The table and key of lookout's own extension to rule files: `[lookout] cron = "*/5 * * * *"`
+/// runs the rule on that cron schedule (UTC) instead of every `interval`. Elastic's format has
+/// no cron, so the key lives outside its `[metadata]` and `[rule]` tables.
+pub const CRON_TABLE: &str = "lookout";
+pub const CRON_KEY: &str = "cron";
+
+/// The rule's cadence: its cron schedule when the file has one, else its interval.
+pub fn cadence(rule: &Rule) -> Result<Cadence, CronError> {
+    match rule.raw[CRON_TABLE][CRON_KEY].as_str() {
+        Some(expression) => Cron::parse(expression).map(Cadence::Cron),
+        None => Ok(Cadence::Every(rule.interval)),
+    }
+}
 
 /// A closed time range `[from, to]`, both ends inclusive (the range query uses `gte` and `lte`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -285,6 +311,19 @@ mod tests {
         rule.from = DateMath::parse("now-1h/h").unwrap();
         let resolved = resolve(&rule, at(12, 30)).unwrap();
         assert_eq!(resolved, window(at(11, 0), at(12, 30)));
+    }
+
+    #[test]
+    fn cadence_is_the_interval_unless_the_file_has_a_cron() {
+        let mut rule = crate::engine::test_rule("r");
+        assert_eq!(cadence(&rule), Ok(Cadence::Every(FIVE)));
+        rule.raw = serde_json::json!({"lookout": {"cron": "*/10 * * * *"}});
+        assert_eq!(
+            cadence(&rule),
+            Ok(Cadence::Cron(Cron::parse("*/10 * * * *").unwrap()))
+        );
+        rule.raw = serde_json::json!({"lookout": {"cron": "nope"}});
+        assert!(cadence(&rule).is_err());
     }
 
     #[test]
