@@ -58,7 +58,10 @@ pub(super) async fn run(
         None => Tiebreaker::Doc,
     };
     let mut cursor = pit;
-    let result = pages(context, window, tiebreaker, &mut cursor).await;
+    let mut result = pages(context, window, tiebreaker, &mut cursor).await;
+    if let Ok(outcome) = &mut result {
+        refresh_alerts(context, outcome).await?;
+    }
     if let Some(pit) = cursor {
         // A PIT left open expires by itself after PIT_KEEP_ALIVE; failing to close it early
         // loses nothing, so the error only gets logged.
@@ -185,7 +188,29 @@ fn build(context: &ChunkContext<'_>, hit: &Hit) -> alert::Alert {
     alert::build_alert(event, context.alert)
 }
 
-/// Writes alerts with `create` actions; refreshes so that the next lookup sees them.
+/// Makes the chunk's alerts searchable, so the next chunk's and execution's id lookups see
+/// them. One refresh per chunk instead of `refresh=wait_for` per page: a page waiting for the
+/// next scheduled refresh costs up to a second, and correctness does not depend on it (a
+/// `create` of an id already written answers 409, counted as a duplicate, refreshed or not).
+async fn refresh_alerts(
+    context: &ChunkContext<'_>,
+    outcome: &mut ChunkOutcome,
+) -> Result<(), ExecutionError> {
+    if outcome.created == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    context
+        .client
+        .refresh(context.alerts_index)
+        .await
+        .map_err(|error| ExecutionError::es(context.rule, error))?;
+    outcome.write += started.elapsed();
+    Ok(())
+}
+
+/// Writes alerts with `create` actions (durable when the call returns; searchable after
+/// [`refresh_alerts`]).
 async fn bulk_write(
     context: &ChunkContext<'_>,
     docs: Vec<(String, Value)>,
@@ -193,7 +218,7 @@ async fn bulk_write(
 ) -> Result<(), ExecutionError> {
     let written = context
         .client
-        .bulk_create(context.alerts_index, docs, true)
+        .bulk_create(context.alerts_index, docs, false)
         .await
         .map_err(|error| ExecutionError::es(context.rule, error))?;
     outcome.created += written.created.len() as u64;
