@@ -58,10 +58,10 @@ pub(super) async fn run(
         None => Tiebreaker::Doc,
     };
     let mut cursor = pit;
-    let mut result = pages(context, window, tiebreaker, &mut cursor).await;
-    if let Ok(outcome) = &mut result {
-        refresh_alerts(context, outcome).await?;
-    }
+    let result = match pages(context, window, tiebreaker, &mut cursor).await {
+        Ok(mut outcome) => refresh_alerts(context, &mut outcome).await.map(|()| outcome),
+        Err(error) => Err(error),
+    };
     if let Some(pit) = cursor {
         // A PIT left open expires by itself after PIT_KEEP_ALIVE; failing to close it early
         // loses nothing, so the error only gets logged.
