@@ -79,6 +79,8 @@ impl ExecutionReport {
 #[derive(Debug, Default)]
 struct Tally {
     window: Option<Window>,
+    /// The rule's state when the execution started (`None` before its first execution).
+    previous: Option<RuleState>,
     covered_to: Option<DateTime<Utc>>,
     gap: Option<Window>,
     chunks: usize,
@@ -150,8 +152,8 @@ impl Engine {
         execution_uuid: &str,
         tally: &mut Tally,
     ) -> Result<(), ExecutionError> {
-        let state = self.load_state(rule).await?;
-        tally.covered_to = state.as_ref().and_then(|state| state.covered_to);
+        tally.previous = self.load_state(rule).await?;
+        tally.covered_to = tally.previous.as_ref().and_then(|state| state.covered_to);
         let nominal = schedule::resolve(rule, at)?;
         tally.window = Some(nominal);
         let windows = schedule::plan(
@@ -230,13 +232,11 @@ impl Engine {
     ) -> Result<(), ExecutionError> {
         let covered_to = tally.covered_to.map_or(to, |covered| covered.max(to));
         tally.covered_to = Some(covered_to);
-        let state = RuleState {
-            rule_id: rule.rule_id.clone(),
-            covered_to: Some(covered_to),
-            last_status: None,
-            last_error: None,
-            last_execution_at: None,
-        };
+        let mut state = tally
+            .previous
+            .clone()
+            .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
+        state.covered_to = Some(covered_to);
         self.store
             .save(&state)
             .await
