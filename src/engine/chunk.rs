@@ -59,7 +59,9 @@ pub(super) async fn run(
     };
     let mut cursor = pit;
     let result = match pages(context, window, tiebreaker, &mut cursor).await {
-        Ok(mut outcome) => refresh_alerts(context, &mut outcome).await.map(|()| outcome),
+        Ok(mut outcome) => refresh_alerts(context, &mut outcome)
+            .await
+            .map(|()| outcome),
         Err(error) => Err(error),
     };
     if let Some(pit) = cursor {
@@ -232,5 +234,88 @@ async fn bulk_write(
             status: first.status,
             reason: first.reason.clone(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_rule;
+    use chrono::{TimeZone, Utc};
+
+    fn hit(id: &str) -> Hit {
+        Hit {
+            index: "logs".into(),
+            id: id.into(),
+            source: serde_json::json!({"event": {"action": "AddUserToGroup"}}),
+            sort: Vec::new(),
+        }
+    }
+
+    /// Runs `new_alerts` for hits `ids` with `existing` already written and `max_signals`.
+    fn select(ids: &[&str], existing: &[&str], max_signals: u32) -> (Vec<String>, ChunkOutcome) {
+        let client = Client::new(&crate::config::ElasticsearchConfig::default()).unwrap();
+        let mut rule = test_rule("r");
+        rule.max_signals = max_signals;
+        let context = ChunkContext {
+            client: &client,
+            rule: &rule,
+            query: &Value::Null,
+            alerts_index: "alerts",
+            alerts_pattern: "alerts*",
+            alert: AlertContext {
+                rule: &rule,
+                namespace: "default",
+                execution_uuid: "e",
+                created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+            },
+        };
+        let hits: Vec<Hit> = ids.iter().map(|id| hit(id)).collect();
+        let all_ids = alert_ids(&context, &hits);
+        let written: HashSet<String> = existing
+            .iter()
+            .map(|id| alert::alert_id("logs", id, "default", "r"))
+            .collect();
+        let mut outcome = ChunkOutcome::default();
+        let docs = new_alerts(&context, &hits, &all_ids, &written, &mut outcome);
+        let sources = docs
+            .iter()
+            .map(|(_, doc)| {
+                doc["kibana.alert.ancestors"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        (sources, outcome)
+    }
+
+    #[test]
+    fn already_written_alerts_are_duplicates_not_candidates() {
+        let (new, outcome) = select(&["a", "b", "c"], &["b"], 100);
+        assert_eq!(new, vec!["a", "c"]);
+        assert_eq!(outcome.duplicates, 1);
+        assert!(!outcome.limit_reached);
+    }
+
+    #[test]
+    fn new_alerts_beyond_max_signals_are_cut_and_flagged() {
+        let (new, outcome) = select(&["a", "b", "c", "d", "e"], &["a"], 3);
+        assert_eq!(new, vec!["b", "c", "d"]);
+        assert!(outcome.limit_reached);
+    }
+
+    #[test]
+    fn exactly_max_signals_new_alerts_is_not_flagged() {
+        let (new, outcome) = select(&["a", "b", "c"], &[], 3);
+        assert_eq!(new.len(), 3);
+        assert!(!outcome.limit_reached);
+    }
+
+    #[test]
+    fn the_same_event_twice_in_a_page_gives_one_alert() {
+        let (new, outcome) = select(&["a", "a"], &[], 100);
+        assert_eq!(new, vec!["a"]);
+        assert_eq!(outcome.duplicates, 1);
     }
 }

@@ -133,3 +133,53 @@ pub fn rule_dsl(rule: &Rule, fields: Option<&FieldMap>) -> Result<Value, QueryEr
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_rule;
+
+    #[test]
+    fn kuery_is_translated_untyped_without_field_types() {
+        let rule = test_rule("r");
+        let dsl = rule_dsl(&rule, None).unwrap();
+        let expected = kql::to_dsl(&kql::parse("event.action: AddUserToGroup").unwrap(), None);
+        assert_eq!(dsl, expected);
+    }
+
+    #[test]
+    fn lucene_becomes_query_string_and_no_query_matches_all() {
+        let mut rule = test_rule("r");
+        rule.language = Language::Lucene;
+        rule.query = Some("event.action:AddUserToGroup".into());
+        assert_eq!(
+            rule_dsl(&rule, None).unwrap(),
+            kql::lucene_to_dsl("event.action:AddUserToGroup")
+        );
+        rule.query = Some("  ".into());
+        assert_eq!(rule_dsl(&rule, None).unwrap(), json!({"match_all": {}}));
+    }
+
+    #[test]
+    fn a_kql_syntax_error_names_rule_file_and_position() {
+        let mut rule = test_rule("bad-rule");
+        rule.query = Some("event.action: (AddUserToGroup".into());
+        let error = rule_dsl(&rule, None).unwrap_err().to_string();
+        assert!(
+            error.contains("bad-rule") && error.contains("rules/bad-rule.toml"),
+            "{error}"
+        );
+        assert!(error.contains("query 1:"), "{error}");
+    }
+
+    #[test]
+    fn eql_cannot_run_as_a_query_rule() {
+        let mut rule = test_rule("r");
+        rule.language = Language::Eql;
+        rule.query = Some("process where true".into());
+        assert!(matches!(
+            rule_dsl(&rule, None),
+            Err(QueryError::Language { .. })
+        ));
+    }
+}
