@@ -11,7 +11,7 @@ mod reason;
 mod template;
 
 pub use reason::{field, reason};
-pub use template::{TEMPLATE_PRIORITY, index_template, template_name};
+pub use template::{TEMPLATE_PRIORITY, TOTAL_FIELDS_LIMIT, index_template, template_name};
 
 use crate::rule::Rule;
 use crate::rule::duration::format_duration;

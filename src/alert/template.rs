@@ -10,6 +10,11 @@ const MAPPINGS: &str = include_str!("mappings.json");
 /// that an alerts index named like them still gets lookout's mappings.
 pub const TEMPLATE_PRIORITY: u64 = 200;
 
+/// The most fields the alerts index may map. Alerts copy their source events, whose fields are
+/// mapped dynamically; events of many integrations (and flattened request parameters) can pass
+/// Elasticsearch's default of 1,000 fields, after which every write would fail.
+pub const TOTAL_FIELDS_LIMIT: u64 = 10_000;
+
 /// The template's name for a given alerts index (one template per alerts index, so instances
 /// with different alerts indices never overwrite each other's).
 pub fn template_name(alerts_index: &str) -> String {
@@ -24,7 +29,10 @@ pub fn index_template(alerts_index: &str) -> Value {
     json!({
         "index_patterns": [alerts_index, format!("{alerts_index}-*")],
         "priority": TEMPLATE_PRIORITY,
-        "template": { "mappings": mappings },
+        "template": {
+            "settings": { "index.mapping.total_fields.limit": TOTAL_FIELDS_LIMIT },
+            "mappings": mappings,
+        },
         "_meta": { "managed_by": "lookout", "description": "lookout alerts (Kibana alert schema)" },
     })
 }
