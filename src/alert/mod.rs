@@ -20,13 +20,6 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// Joins the parts of an alert id. A NUL byte cannot occur in any of them: Elasticsearch index
-/// names and document ids are JSON strings that the server rejects or never produces with control
-/// characters in practice, rule ids are UUID-like strings from TOML, and the namespace comes from
-/// the config (validated as a Kibana space id, `[a-z0-9_-]`). So distinct tuples always hash
-/// distinct inputs: ("a\0b", "c") cannot be confused with ("a", "b\0c").
-const ID_SEPARATOR: &str = "\0";
-
 /// The fixed namespace of lookout's UUID v5 rule uuids (`kibana.alert.rule.uuid`). Never change
 /// it: every alert written so far names its rule by a uuid derived from it.
 pub const RULE_UUID_NAMESPACE: Uuid = Uuid::from_u128(0xf3b8_8a71_732d_445f_8a24_e1af_5821_ab13);
@@ -38,24 +31,39 @@ pub const DEFAULT_RULE_VERSION: u64 = 1;
 /// The depth of an alert built directly from source events (Kibana: 1; building blocks are 2).
 const ALERT_DEPTH: u64 = 1;
 
-/// The id of the alert for one source event and one rule: lowercase hex SHA-256 of the source
-/// index, source id, namespace and rule id joined by [`ID_SEPARATOR`].
+/// The id of the alert for one source event and one rule: lowercase hex SHA-256 over the source
+/// index, source id, namespace and rule id.
+///
+/// ENGINE.md asks for the parts joined by a separator that cannot occur in them. A document id
+/// may hold any character, NUL included (`"\u0000"` in JSON), so no single byte is safe; each
+/// part is instead framed by its length (8 bytes, big-endian) before its bytes, which keeps
+/// distinct tuples distinct for every possible input: ("ab", "c") never hashes like ("a", "bc").
 pub fn alert_id(source_index: &str, source_id: &str, namespace: &str, rule_id: &str) -> String {
-    let mut hasher = Sha256::new();
-    let parts = [source_index, source_id, namespace, rule_id];
-    hasher.update(parts.join(ID_SEPARATOR).as_bytes());
-    hasher
-        .finalize()
+    framed_digest(&[source_index, source_id, namespace, rule_id])
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
 
-/// `kibana.alert.rule.uuid`: a UUID v5 over the namespace and rule id, stable across restarts
-/// and instances.
+/// `kibana.alert.rule.uuid`: a UUID v5 over the namespace and rule id (length-framed as in
+/// [`alert_id`]), stable across restarts and instances.
 pub fn rule_uuid(namespace: &str, rule_id: &str) -> Uuid {
-    let name = format!("{namespace}{ID_SEPARATOR}{rule_id}");
-    Uuid::new_v5(&RULE_UUID_NAMESPACE, name.as_bytes())
+    Uuid::new_v5(&RULE_UUID_NAMESPACE, &framed(&[namespace, rule_id]))
+}
+
+/// Each part as its length (u64, big-endian) followed by its bytes.
+fn framed(parts: &[&str]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for part in parts {
+        let length = u64::try_from(part.len()).expect("a string length fits in a u64");
+        bytes.extend_from_slice(&length.to_be_bytes());
+        bytes.extend_from_slice(part.as_bytes());
+    }
+    bytes
+}
+
+fn framed_digest(parts: &[&str]) -> Vec<u8> {
+    Sha256::digest(framed(parts)).to_vec()
 }
 
 /// One source hit as the search returned it.

@@ -61,6 +61,21 @@ fn alert_id_changes_with_every_part() {
 #[test]
 fn alert_id_parts_cannot_run_into_each_other() {
     assert_ne!(alert_id("ab", "c", "d", "e"), alert_id("a", "bc", "d", "e"));
+    assert_ne!(
+        alert_id("a\0b", "c", "d", "e"),
+        alert_id("a", "b\0c", "d", "e")
+    );
+    assert_ne!(alert_id("a", "", "d", "e"), alert_id("", "a", "d", "e"));
+}
+
+#[test]
+fn alert_id_is_pinned() {
+    // Changing the id scheme would make every stored alert look new: this value must not move.
+    // (Python: sha256(b"".join(struct.pack(">Q", len(p)) + p for p in parts)).hexdigest())
+    assert_eq!(
+        alert_id("idx", "id", "default", "rule"),
+        "fc016ac156501f566e56f4afa4a44a288385b3ace27191711aa3b3d8b755e24d"
+    );
 }
 
 #[test]
