@@ -4,11 +4,29 @@
 //! This module reads files; it does not search, schedule or write anything.
 
 pub mod datemath;
+pub mod diagnostic;
 pub mod duration;
+mod fields;
+mod load;
+pub mod params;
+mod parse;
+pub mod query_check;
+pub mod sections;
+pub mod threat;
 
 use chrono::TimeDelta;
 use datemath::DateMath;
 use std::path::PathBuf;
+
+pub use diagnostic::{Diagnostic, LoadReport};
+pub use load::{load_path, load_paths, parse_rule_bytes};
+pub use params::TypeParams;
+pub use parse::parse_rule_file;
+pub use query_check::check_kuery;
+pub use sections::{
+    AlertSuppression, ExceptionListRef, Metadata, MissingFieldsStrategy, RelatedIntegration,
+    RequiredField, RiskScoreMapping, SeverityMapping,
+};
 
 /// Default `interval` when a rule has none.
 pub const DEFAULT_INTERVAL: &str = "5m";
@@ -56,6 +74,54 @@ pub struct Rule {
     pub enabled: bool,
     /// The whole file as JSON (metadata and rule tables), so no key is ever lost.
     pub raw: serde_json::Value,
+    /// Line and column of the `rule_id` value in the file, for messages about the rule.
+    pub rule_id_position: (usize, usize),
+    /// The parameters of the rule's type (threshold, new terms, indicator match, ML job).
+    pub params: TypeParams,
+    /// The `[metadata]` table besides `maturity`.
+    pub metadata: Metadata,
+    pub false_positives: Vec<String>,
+    /// The investigation guide (Markdown).
+    pub note: Option<String>,
+    /// Setup instructions (Markdown).
+    pub setup: Option<String>,
+    /// `"default"` for building-block rules, whose alerts are hidden by default.
+    pub building_block_type: Option<String>,
+    /// The source field whose value names the alert instead of the rule name.
+    pub rule_name_override: Option<String>,
+    /// EQL: the field holding the event category instead of `event.category`.
+    pub event_category_override: Option<String>,
+    /// EQL: the field that orders events with equal timestamps.
+    pub tiebreaker_field: Option<String>,
+    /// EQL: the timestamp field instead of `@timestamp`.
+    pub timestamp_field: Option<String>,
+    /// A Kibana data view to search instead of `index`.
+    pub data_view_id: Option<String>,
+    /// The namespace alerts go to, instead of the configured one.
+    pub namespace: Option<String>,
+    pub timeline_id: Option<String>,
+    pub timeline_title: Option<String>,
+    pub alert_suppression: Option<AlertSuppression>,
+    pub exceptions_list: Vec<ExceptionListRef>,
+    /// `[rule.investigation_fields]` `field_names`: fields shown first in the alert flyout.
+    pub investigation_fields: Vec<String>,
+    pub risk_score_mapping: Vec<RiskScoreMapping>,
+    pub severity_mapping: Vec<SeverityMapping>,
+    pub related_integrations: Vec<RelatedIntegration>,
+    pub required_fields: Vec<RequiredField>,
+}
+
+impl Rule {
+    /// Whether lookout can run the rule today: query rules in kuery or lucene.
+    pub fn is_runnable(&self) -> bool {
+        self.rule_type == RuleType::Query
+            && matches!(self.language, Language::Kuery | Language::Lucene)
+    }
+
+    /// Whether `[metadata] maturity = "deprecated"`.
+    pub fn is_deprecated(&self) -> bool {
+        self.maturity == Maturity::Deprecated
+    }
 }
 
 /// The rule types of Elastic's detection engine.
@@ -110,6 +176,16 @@ pub enum Language {
 }
 
 impl Language {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "kuery" => Language::Kuery,
+            "lucene" => Language::Lucene,
+            "eql" => Language::Eql,
+            "esql" => Language::Esql,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Kuery => "kuery",
@@ -156,4 +232,25 @@ pub enum Maturity {
     Development,
     Experimental,
     Deprecated,
+}
+
+impl Maturity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Maturity::Production => "production",
+            Maturity::Development => "development",
+            Maturity::Experimental => "experimental",
+            Maturity::Deprecated => "deprecated",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "production" => Maturity::Production,
+            "development" => Maturity::Development,
+            "experimental" => Maturity::Experimental,
+            "deprecated" => Maturity::Deprecated,
+            _ => return None,
+        })
+    }
 }

@@ -1,0 +1,136 @@
+//! Loading rule files and folders: finds `*.toml` files recursively, reads and parses them, and
+//! checks what no single file can (a `rule_id` used twice). Bad files become diagnostics; they
+//! never stop the others from loading.
+
+use super::Rule;
+use super::diagnostic::{Diagnostic, LineIndex, LoadReport};
+use super::parse::parse_rule_file;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// How deep folders are searched, so that a symlink loop cannot recurse forever.
+pub const MAX_FOLDER_DEPTH: usize = 32;
+
+/// The extension of rule files inside folders (a file named explicitly loads whatever its name).
+const RULE_EXTENSION: &str = "toml";
+
+/// Loads one file or folder.
+pub fn load_path(path: &Path) -> LoadReport {
+    load_paths(&[path.to_path_buf()])
+}
+
+/// Loads files and folders (recursively); each file once, in path order.
+pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
+    let mut report = LoadReport::default();
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, 0, &mut files, &mut report.errors);
+    }
+    files.sort();
+    files.dedup();
+    for path in files {
+        match std::fs::read(&path) {
+            Ok(bytes) => add(&mut report, parse_rule_bytes(&path, &bytes)),
+            Err(error) => report
+                .errors
+                .push(at_start(&path, format!("cannot read: {error}"))),
+        }
+    }
+    reject_duplicate_ids(&mut report);
+    report
+}
+
+/// Parses a file's bytes, first checking that they are UTF-8.
+pub fn parse_rule_bytes(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_rule_file(path, text),
+        Err(error) => Err(vec![not_utf8(path, bytes, &error)]),
+    }
+}
+
+fn not_utf8(path: &Path, bytes: &[u8], error: &std::str::Utf8Error) -> Diagnostic {
+    let valid_len = error.valid_up_to();
+    let valid = std::str::from_utf8(&bytes[..valid_len]).expect("the prefix was checked");
+    let (line, column) = LineIndex::new(valid).position(valid, valid_len);
+    Diagnostic {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: format!(
+            "file is not UTF-8 (invalid byte 0x{:02x})",
+            bytes[valid_len]
+        ),
+    }
+}
+
+fn add(report: &mut LoadReport, result: Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>>) {
+    match result {
+        Ok((rule, warnings)) => {
+            report.rules.push(rule);
+            report.warnings.extend(warnings);
+        }
+        Err(errors) => report.errors.extend(errors),
+    }
+}
+
+fn at_start(path: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message,
+    }
+}
+
+fn collect(path: &Path, depth: usize, files: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>) {
+    if !path.is_dir() {
+        if depth == 0 || path.extension().is_some_and(|e| e == RULE_EXTENSION) {
+            files.push(path.to_path_buf());
+        }
+        return;
+    }
+    if depth > MAX_FOLDER_DEPTH {
+        let message = format!("folder nested deeper than {MAX_FOLDER_DEPTH} levels, skipped");
+        errors.push(at_start(path, message));
+        return;
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(error) => return errors.push(at_start(path, format!("cannot read folder: {error}"))),
+    };
+    for entry in entries {
+        match entry {
+            Ok(entry) => collect(&entry.path(), depth + 1, files, errors),
+            Err(error) => errors.push(at_start(path, format!("cannot read folder: {error}"))),
+        }
+    }
+}
+
+/// Keeps the first rule of each `rule_id` and reports every later one, naming both files.
+pub(super) fn reject_duplicate_ids(report: &mut LoadReport) {
+    let mut first: HashMap<String, (PathBuf, (usize, usize))> = HashMap::new();
+    let mut errors = Vec::new();
+    report.rules.retain(|rule| {
+        let Some((path, (line, column))) = first.get(&rule.rule_id) else {
+            let location = (rule.path.clone(), rule.rule_id_position);
+            first.insert(rule.rule_id.clone(), location);
+            return true;
+        };
+        let (dup_line, dup_column) = rule.rule_id_position;
+        errors.push(Diagnostic {
+            path: rule.path.clone(),
+            line: dup_line,
+            column: dup_column,
+            message: format!(
+                "duplicate rule_id {:?}, also in {}:{line}:{column}",
+                rule.rule_id,
+                path.display()
+            ),
+        });
+        false
+    });
+    report.errors.extend(errors);
+}
