@@ -38,27 +38,14 @@ pub struct LoadReport {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Start offsets of the lines of one text, to turn byte offsets into line and column.
-#[derive(Debug, Clone)]
-pub struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    pub fn new(text: &str) -> Self {
-        let newlines = text.match_indices('\n').map(|(at, _)| at + 1);
-        Self {
-            starts: std::iter::once(0).chain(newlines).collect(),
-        }
-    }
-
-    /// The 1-based line and character column of a byte offset (clamped to the text).
-    pub fn position(&self, text: &str, offset: usize) -> (usize, usize) {
-        let offset = floor_char_boundary(text, offset.min(text.len()));
-        let line = self.starts.partition_point(|start| *start <= offset);
-        let start = self.starts[line - 1];
-        (line, text[start..offset].chars().count() + 1)
-    }
+/// The 1-based line and character column of a byte offset in `text` (clamped to the text).
+/// Counts from the start each time: diagnostics are rare, so nothing is indexed up front.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(text, offset.min(text.len()));
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+    (line, text[line_start..offset].chars().count() + 1)
 }
 
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
@@ -73,7 +60,6 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 pub struct FileProblems<'t> {
     path: &'t Path,
     text: &'t str,
-    lines: LineIndex,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
 }
@@ -83,7 +69,6 @@ impl<'t> FileProblems<'t> {
         Self {
             path,
             text,
-            lines: LineIndex::new(text),
             errors: Vec::new(),
             warnings: Vec::new(),
         }
@@ -95,7 +80,7 @@ impl<'t> FileProblems<'t> {
 
     /// The 1-based line and character column of a byte offset.
     pub fn position(&self, offset: usize) -> (usize, usize) {
-        self.lines.position(self.text, offset)
+        line_column(self.text, offset)
     }
 
     /// A diagnostic at the start of a span.
@@ -127,13 +112,13 @@ mod tests {
     #[test]
     fn positions_are_one_based_and_count_characters() {
         let text = "ab\nçé = 1\n";
-        let lines = LineIndex::new(text);
-        assert_eq!(lines.position(text, 0), (1, 1));
-        assert_eq!(lines.position(text, 2), (1, 3));
-        assert_eq!(lines.position(text, 3), (2, 1));
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 2), (1, 3));
+        assert_eq!(line_column(text, 3), (2, 1));
         let equals = text.find('=').expect("has =");
-        assert_eq!(lines.position(text, equals), (2, 4));
-        assert_eq!(lines.position(text, text.len() + 5), (3, 1));
+        assert_eq!(line_column(text, equals), (2, 4));
+        assert_eq!(line_column(text, equals - 1), (2, 3));
+        assert_eq!(line_column(text, text.len() + 5), (3, 1));
     }
 
     #[test]

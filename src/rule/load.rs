@@ -3,13 +3,22 @@
 //! never stop the others from loading.
 
 use super::Rule;
-use super::diagnostic::{Diagnostic, LineIndex, LoadReport};
+use super::diagnostic::{Diagnostic, LoadReport, line_column};
 use super::parse::parse_rule_file;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// How deep folders are searched, so that a symlink loop cannot recurse forever.
 pub const MAX_FOLDER_DEPTH: usize = 32;
+
+/// The most threads that read and parse files at once.
+pub const MAX_LOAD_THREADS: usize = 8;
+
+/// Below this many files per thread, one more thread costs more than it saves.
+const MIN_FILES_PER_THREAD: usize = 64;
+
+/// What parsing one file gives: the rule and its warnings, or its errors.
+type FileResult = Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>>;
 
 /// The extension of rule files inside folders (a file named explicitly loads whatever its name).
 const RULE_EXTENSION: &str = "toml";
@@ -28,16 +37,41 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     }
     files.sort();
     files.dedup();
-    for path in files {
-        match std::fs::read(&path) {
-            Ok(bytes) => add(&mut report, parse_rule_bytes(&path, &bytes)),
-            Err(error) => report
-                .errors
-                .push(at_start(&path, format!("cannot read: {error}"))),
-        }
+    for result in load_files(&files) {
+        add(&mut report, result);
     }
     reject_duplicate_ids(&mut report);
     report
+}
+
+/// Reads and parses files on a few threads; results come back in the order of `files`.
+fn load_files(files: &[PathBuf]) -> Vec<FileResult> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores
+        .min(MAX_LOAD_THREADS)
+        .min(files.len() / MIN_FILES_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return files.iter().map(|path| load_file(path)).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(|p| load_file(p)).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("rule parsing does not panic"))
+            .collect()
+    })
+}
+
+fn load_file(path: &Path) -> FileResult {
+    match std::fs::read(path) {
+        Ok(bytes) => parse_rule_bytes(path, &bytes),
+        Err(error) => Err(vec![at_start(path, format!("cannot read: {error}"))]),
+    }
 }
 
 /// Parses a file's bytes, first checking that they are UTF-8.
@@ -54,7 +88,7 @@ pub fn parse_rule_bytes(
 fn not_utf8(path: &Path, bytes: &[u8], error: &std::str::Utf8Error) -> Diagnostic {
     let valid_len = error.valid_up_to();
     let valid = std::str::from_utf8(&bytes[..valid_len]).expect("the prefix was checked");
-    let (line, column) = LineIndex::new(valid).position(valid, valid_len);
+    let (line, column) = line_column(valid, valid_len);
     Diagnostic {
         path: path.to_path_buf(),
         line,
@@ -66,7 +100,7 @@ fn not_utf8(path: &Path, bytes: &[u8], error: &std::str::Utf8Error) -> Diagnosti
     }
 }
 
-fn add(report: &mut LoadReport, result: Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>>) {
+fn add(report: &mut LoadReport, result: FileResult) {
     match result {
         Ok((rule, warnings)) => {
             report.rules.push(rule);

@@ -254,3 +254,6 @@ impl Maturity {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

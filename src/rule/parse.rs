@@ -145,10 +145,10 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     let risk_score = risk_score(t, p);
     let version = read_version(t, p);
     let params = rule_type.and_then(|rule_type| TypeParams::read(rule_type, t, p));
-    if let Some(TypeParams::ThreatMatch(threat_match)) = &params {
-        if threat_match.threat_language == Language::Kuery {
-            check_query(t, p, "threat_query");
-        }
+    if let Some(TypeParams::ThreatMatch(threat_match)) = &params
+        && threat_match.threat_language == Language::Kuery
+    {
+        check_query(t, p, "threat_query");
     }
     let strings = |p: &mut FileProblems<'_>, key| {
         t.strings(p, key, Need::Optional)
@@ -323,12 +323,12 @@ fn read_window(
     let instant = parse_date(COMPARISON_INSTANT).expect("the comparison instant is a valid date");
     let start = from.resolve(instant, Rounding::Down);
     let end = to.resolve(instant, Rounding::Up);
-    if let (Some(start), Some(end)) = (start, end) {
-        if start > end {
-            let message = format!("`rule.from` ({from}) is later than `rule.to` ({to})");
-            p.error(&from_span, message);
-            return (None, None);
-        }
+    if let (Some(start), Some(end)) = (start, end)
+        && start > end
+    {
+        let message = format!("`rule.from` ({from}) is later than `rule.to` ({to})");
+        p.error(&from_span, message);
+        return (None, None);
     }
     (Some(from), Some(to))
 }

@@ -135,13 +135,13 @@ fn line_ending_backslash(after: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rule::diagnostic::LineIndex;
+    use crate::rule::diagnostic::line_column;
 
     /// Maps a query position for the single string value in `file` and returns file line:col.
     fn map(file: &str, line: usize, column: usize) -> (usize, usize) {
         let start = file.find(['\'', '"']).expect("a string");
         let offset = file_offset(file, start..file.trim_end().len(), line, column);
-        LineIndex::new(file).position(file, offset)
+        line_column(file, offset)
     }
 
     #[test]

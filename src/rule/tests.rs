@@ -1,0 +1,203 @@
+//! The broken-rule suite: one file in `testdata/` per problem `lookout validate` must report, each
+//! checked for its exact line, column and message. Files are compiled in, so no test does I/O.
+
+use super::load::reject_duplicate_ids;
+use super::query_check::file_offset;
+use super::*;
+use std::path::Path;
+
+/// Parses compiled-in bytes as if read from `testdata/<name>`.
+fn parse(name: &str, bytes: &[u8]) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_rule_bytes(&Path::new("testdata").join(name), bytes)
+}
+
+/// The single error of a broken file, as `line:col: message`.
+fn only_error(name: &str, bytes: &[u8]) -> String {
+    let errors = parse(name, bytes).expect_err("the file is broken");
+    assert_eq!(errors.len(), 1, "exactly one error expected: {errors:?}");
+    let Diagnostic {
+        line,
+        column,
+        message,
+        path,
+    } = &errors[0];
+    assert_eq!(path, &Path::new("testdata").join(name));
+    format!("{line}:{column}: {message}")
+}
+
+macro_rules! testdata {
+    ($name:literal) => {
+        (
+            $name,
+            include_bytes!(concat!("testdata/", $name)).as_slice(),
+        )
+    };
+}
+
+#[test]
+fn the_valid_file_loads_with_defaults_applied() {
+    let (name, bytes) = testdata!("valid.toml");
+    let (rule, warnings) = parse(name, bytes).expect("valid");
+    assert!(warnings.is_empty());
+    assert_eq!(rule.rule_id, "00000000-0000-4000-8000-000000000001");
+    assert_eq!(rule.rule_type, RuleType::Query);
+    assert_eq!(rule.language, Language::Kuery);
+    assert_eq!(rule.query.as_deref(), Some("event.action: test\n"));
+    assert_eq!(rule.interval, TimeDelta::minutes(5));
+    assert_eq!(rule.to.as_str(), "now");
+    assert_eq!(rule.max_signals, DEFAULT_MAX_SIGNALS);
+    assert_eq!(rule.maturity, Maturity::Production);
+    assert!(rule.enabled);
+    assert_eq!(rule.raw["rule"]["risk_score"], 21);
+    assert_eq!(rule.raw["metadata"]["creation_date"], "2024/01/01");
+}
+
+#[test]
+fn toml_syntax_errors_point_where_parsing_failed() {
+    let (name, bytes) = testdata!("syntax_error.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "13:18: TOML syntax error: invalid basic string, expected `\"`"
+    );
+}
+
+#[test]
+fn a_missing_required_key_is_reported_at_its_table_header() {
+    let (name, bytes) = testdata!("missing_key.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "6:1: missing required key `rule.name`"
+    );
+}
+
+#[test]
+fn a_wrong_value_type_is_reported_at_the_value() {
+    let (name, bytes) = testdata!("wrong_type.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "14:14: `rule.risk_score` must be an integer, found string"
+    );
+}
+
+#[test]
+fn an_unknown_rule_type_is_an_error() {
+    let (name, bytes) = testdata!("unknown_type.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "17:8: unknown rule type \"sigma\" (use query, eql, esql, new_terms, threshold, \
+         threat_match or machine_learning)"
+    );
+}
+
+#[test]
+fn a_bad_duration_is_an_error() {
+    let (name, bytes) = testdata!("bad_duration.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "11:12: bad `rule.interval`: duration \"5 minutes\" has unknown unit \" minutes\" \
+         (use s, m, h or d)"
+    );
+}
+
+#[test]
+fn bad_date_math_is_an_error() {
+    let (name, bytes) = testdata!("bad_date_math.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "9:8: bad `rule.from`: date math \"now-6x\" has unknown unit 'x' \
+         (use y, M, w, d, h, m or s)"
+    );
+}
+
+#[test]
+fn a_risk_score_above_100_is_an_error() {
+    let (name, bytes) = testdata!("risk_out_of_range.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "14:14: `rule.risk_score` must be between 0 and 100, found 150"
+    );
+}
+
+#[test]
+fn an_unknown_severity_is_an_error() {
+    let (name, bytes) = testdata!("unknown_severity.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "16:12: unknown severity \"urgent\" (use low, medium, high or critical)"
+    );
+}
+
+#[test]
+fn from_later_than_to_is_an_error() {
+    let (name, bytes) = testdata!("from_after_to.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "9:8: `rule.from` (now) is later than `rule.to` (now-1h)"
+    );
+}
+
+#[test]
+fn an_empty_index_list_is_an_error_for_a_query_rule() {
+    let (name, bytes) = testdata!("empty_index.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "10:9: `rule.index` is empty: give at least one index pattern"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_an_error_at_the_first_bad_byte() {
+    let (name, bytes) = testdata!("not_utf8.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "8:28: file is not UTF-8 (invalid byte 0xff)"
+    );
+}
+
+#[test]
+fn an_unknown_key_is_a_warning_and_the_rule_still_loads() {
+    let (name, bytes) = testdata!("unknown_key.toml");
+    let (rule, warnings) = parse(name, bytes).expect("loads");
+    assert_eq!(rule.raw["rule"]["colour"], "blue");
+    let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        ["testdata/unknown_key.toml:17:1: unknown key `rule.colour`"]
+    );
+}
+
+#[test]
+fn a_duplicate_rule_id_names_both_files_and_keeps_the_first() {
+    let (first_name, first) = testdata!("valid.toml");
+    let (second_name, second) = testdata!("duplicate_rule_id.toml");
+    let mut report = LoadReport::default();
+    for (name, bytes) in [(first_name, first), (second_name, second)] {
+        report.rules.push(parse(name, bytes).expect("valid").0);
+    }
+    reject_duplicate_ids(&mut report);
+    assert_eq!(report.rules.len(), 1);
+    assert_eq!(report.rules[0].name, "Test rule");
+    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        ["testdata/duplicate_rule_id.toml:15:11: duplicate rule_id \
+          \"00000000-0000-4000-8000-000000000001\", also in testdata/valid.toml:15:11"]
+    );
+}
+
+#[test]
+fn a_kql_error_position_maps_to_the_rule_file() {
+    let (_, bytes) = testdata!("valid.toml");
+    let text = std::str::from_utf8(bytes).expect("utf-8");
+    let document = toml::de::DeTable::parse(text).expect("valid toml");
+    let rule = document.get_ref()["rule"]
+        .get_ref()
+        .as_table()
+        .expect("table");
+    let query = &rule["query"];
+    // Pretend the KQL parser failed at the query's line 1, column 15 (`test`).
+    let offset = file_offset(text, query.span(), 1, 15);
+    let position = diagnostic::line_column(text, offset);
+    assert_eq!(position, (20, 15));
+    assert_eq!(&text[offset..offset + 4], "test");
+}
