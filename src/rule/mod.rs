@@ -7,6 +7,7 @@ pub mod datemath;
 pub mod diagnostic;
 pub mod duration;
 mod fields;
+mod keys;
 mod load;
 pub mod params;
 mod parse;

@@ -4,6 +4,7 @@
 use super::datemath::{DateMath, Rounding, parse_date};
 use super::diagnostic::{Diagnostic, FileProblems};
 use super::fields::{Need, Table, table_to_json};
+use super::keys::{RULE_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS, warn_foreign_keys};
 use super::params::{TypeParams, non_empty_strings, query_language};
 use super::query_check::{check_kuery, file_offset};
 use super::sections::{self, Metadata};
@@ -15,68 +16,6 @@ use chrono::TimeDelta;
 use std::path::Path;
 use toml::Spanned;
 use toml::de::DeTable;
-
-/// The top-level tables of a rule file.
-const TOP_LEVEL_KEYS: &[&str] = &["metadata", "rule", "transform"];
-
-/// The keys `[rule]` may hold: every key of the corpus plus Kibana rule parameters it lacks.
-pub const RULE_KEYS: &[&str] = &[
-    "alert_suppression",
-    "anomaly_threshold",
-    "author",
-    "building_block_type",
-    "data_view_id",
-    "description",
-    "enabled",
-    "event_category_override",
-    "exceptions_list",
-    "false_positives",
-    "filters",
-    "from",
-    "index",
-    "interval",
-    "investigation_fields",
-    "language",
-    "license",
-    "machine_learning_job_id",
-    "max_signals",
-    "name",
-    "namespace",
-    "new_terms",
-    "note",
-    "query",
-    "references",
-    "related_integrations",
-    "required_fields",
-    "risk_score",
-    "risk_score_mapping",
-    "rule_id",
-    "rule_name_override",
-    "setup",
-    "severity",
-    "severity_mapping",
-    "tags",
-    "threat",
-    "threat_filters",
-    "threat_index",
-    "threat_indicator_path",
-    "threat_language",
-    "threat_mapping",
-    "threat_query",
-    "threshold",
-    "tiebreaker_field",
-    "timeline_id",
-    "timeline_title",
-    "timestamp_field",
-    "timestamp_override",
-    "timestamp_override_fallback_disabled",
-    "to",
-    "type",
-    "version",
-];
-
-/// The keys of `[[transform.*]]` entries (investigation-guide plugins, kept as JSON).
-const TRANSFORM_KEYS: &[&str] = &["investigate", "osquery"];
 
 /// The instant `from` and `to` are compared at; any instant works for relative expressions.
 const COMPARISON_INSTANT: &str = "2024-01-01T00:00:00Z";
@@ -135,6 +74,9 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     let name = t.owned_string(p, "name", Need::Required);
     let description = t.owned_string(p, "description", Need::Required);
     let rule_type = read_type(t, p);
+    if let Some(rule_type) = rule_type {
+        warn_foreign_keys(t, p, rule_type);
+    }
     let language = rule_type.and_then(|rule_type| read_language(t, p, rule_type));
     let query = read_query(t, p, rule_type, language);
     let index = rule_type.and_then(|rule_type| read_index(t, p, rule_type));

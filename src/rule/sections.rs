@@ -5,6 +5,7 @@
 use super::Severity;
 use super::diagnostic::FileProblems;
 use super::fields::{Need, Table};
+use super::keys::METADATA_KEYS;
 use super::{Maturity, RuleType};
 use chrono::TimeDelta;
 
@@ -85,21 +86,6 @@ pub struct Metadata {
     pub bypass_bbr_timing: bool,
     pub promotion: bool,
 }
-
-/// The keys `[metadata]` may hold.
-pub const METADATA_KEYS: &[&str] = &[
-    "bypass_bbr_timing",
-    "creation_date",
-    "deprecated_reason",
-    "deprecation_date",
-    "integration",
-    "maturity",
-    "min_stack_comments",
-    "min_stack_version",
-    "promotion",
-    "query_schema_validation",
-    "updated_date",
-];
 
 /// The units `[rule.alert_suppression.duration]` accepts, with their length in seconds.
 const SUPPRESSION_UNITS: [(&str, i64); 3] = [("s", 1), ("m", 60), ("h", 3600)];

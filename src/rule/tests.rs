@@ -201,3 +201,119 @@ fn a_kql_error_position_maps_to_the_rule_file() {
     assert_eq!(position, (20, 15));
     assert_eq!(&text[offset..offset + 4], "test");
 }
+
+/// The valid test rule with one line replaced, parsed from text.
+fn edited(old: &str, new: &str) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let text = include_str!("testdata/valid.toml");
+    assert!(text.contains(old), "{old:?} is in valid.toml");
+    parse_rule_file(Path::new("t.toml"), &text.replacen(old, new, 1))
+}
+
+fn messages(diagnostics: &[Diagnostic]) -> Vec<String> {
+    diagnostics.iter().map(ToString::to_string).collect()
+}
+
+/// The valid test rule turned into another type, with `tables` appended at the end.
+fn retyped(rule_type: &str, tables: &str) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let text = include_str!("testdata/valid.toml").replacen(
+        "type = \"query\"",
+        &format!("type = \"{rule_type}\""),
+        1,
+    );
+    parse_rule_file(Path::new("t.toml"), &(text + tables))
+}
+
+#[test]
+fn threshold_rules_get_typed_parameters() {
+    let tables = "[rule.threshold]\nfield = \"host.id\"\nvalue = 25\n\
+                  [[rule.threshold.cardinality]]\nfield = \"user.name\"\nvalue = 3\n";
+    let (rule, _) = retyped("threshold", tables).expect("valid");
+    let TypeParams::Threshold(params) = rule.params else {
+        panic!("threshold parameters expected");
+    };
+    assert_eq!(params.field, ["host.id"]);
+    assert_eq!(params.value, 25);
+    assert_eq!(params.cardinality[0].field, "user.name");
+}
+
+#[test]
+fn a_threshold_rule_without_its_table_names_the_missing_key() {
+    let errors = edited("type = \"query\"", "type = \"threshold\"").expect_err("broken");
+    assert_eq!(
+        messages(&errors),
+        ["t.toml:6:1: missing required key `rule.threshold`"]
+    );
+}
+
+#[test]
+fn a_bad_new_terms_history_window_is_reported_at_its_value() {
+    let tables = "[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"host.id\"]\n\
+                  [[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\n\
+                  value = \"now-14q\"\n";
+    let errors = retyped("new_terms", tables).expect_err("broken");
+    assert_eq!(
+        messages(&errors),
+        [
+            "t.toml:27:9: bad `rule.new_terms.history_window_start.value`: date math \"now-14q\" \
+          has unknown unit 'q' (use y, M, w, d, h, m or s)"
+        ]
+    );
+    let fixed = tables.replace("14q", "14d");
+    let (rule, _) = retyped("new_terms", &fixed).expect("valid");
+    let TypeParams::NewTerms(params) = rule.params else {
+        panic!("new_terms parameters expected");
+    };
+    assert_eq!(params.fields, ["host.id"]);
+    assert_eq!(params.history_window_start.as_str(), "now-14d");
+}
+
+#[test]
+fn a_language_the_rule_type_cannot_use_is_an_error() {
+    let errors = edited("type = \"query\"", "type = \"eql\"").expect_err("broken");
+    assert_eq!(
+        messages(&errors),
+        ["t.toml:12:12: `rule.language` must be \"eql\" for a eql rule, found \"kuery\""]
+    );
+}
+
+#[test]
+fn machine_learning_rules_need_no_query_or_index_and_check_their_threshold() {
+    let ml =
+        "type = \"machine_learning\"\nanomaly_threshold = 101\nmachine_learning_job_id = \"job\"";
+    let text = include_str!("testdata/valid.toml")
+        .replace("language = \"kuery\"\n", "")
+        .replace("index = [\"logs-*\"]\n", "")
+        .replace("type = \"query\"", ml);
+    let errors = parse_rule_file(Path::new("t.toml"), &text).expect_err("broken");
+    assert_eq!(
+        messages(&errors),
+        ["t.toml:16:21: `rule.anomaly_threshold` must be between 0 and 100, found 101"]
+    );
+    let fixed = text.replace("= 101", "= 75");
+    let (rule, warnings) = parse_rule_file(Path::new("t.toml"), &fixed).expect("valid");
+    assert_eq!(rule.language, Language::None);
+    assert!(!rule.is_runnable());
+    assert_eq!(messages(&warnings), Vec::<String>::new());
+}
+
+#[test]
+fn a_key_of_another_rule_type_is_a_warning() {
+    let (_, warnings) = edited(
+        "severity = \"low\"",
+        "severity = \"low\"\nthreat_query = \"x: y\"",
+    )
+    .expect("loads");
+    assert_eq!(
+        messages(&warnings),
+        [
+            "t.toml:17:1: `rule.threat_query` applies to threat_match rules only; it is ignored for a query rule"
+        ]
+    );
+}
+
+#[test]
+fn deprecated_rules_load_and_say_so() {
+    let (rule, _) =
+        edited("maturity = \"production\"", "maturity = \"deprecated\"").expect("loads");
+    assert!(rule.is_deprecated());
+}
