@@ -52,7 +52,7 @@ fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
     let with_suppression = report
         .rules
         .iter()
-        .filter(|r| r.alert_suppression.is_some());
+        .filter(|r| r.details.alert_suppression.is_some());
     assert_eq!(with_suppression.count(), 23);
 }
 

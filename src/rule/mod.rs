@@ -25,8 +25,8 @@ pub use params::TypeParams;
 pub use parse::parse_rule_file;
 pub use query_check::check_kuery;
 pub use sections::{
-    AlertSuppression, ExceptionListRef, Metadata, MissingFieldsStrategy, RelatedIntegration,
-    RequiredField, RiskScoreMapping, SeverityMapping,
+    AlertSuppression, Details, ExceptionListRef, Metadata, MissingFieldsStrategy,
+    RelatedIntegration, RequiredField, RiskScoreMapping, SeverityMapping,
 };
 
 /// Default `interval` when a rule has none.
@@ -81,35 +81,8 @@ pub struct Rule {
     pub params: TypeParams,
     /// The `[metadata]` table besides `maturity`.
     pub metadata: Metadata,
-    pub false_positives: Vec<String>,
-    /// The investigation guide (Markdown).
-    pub note: Option<String>,
-    /// Setup instructions (Markdown).
-    pub setup: Option<String>,
-    /// `"default"` for building-block rules, whose alerts are hidden by default.
-    pub building_block_type: Option<String>,
-    /// The source field whose value names the alert instead of the rule name.
-    pub rule_name_override: Option<String>,
-    /// EQL: the field holding the event category instead of `event.category`.
-    pub event_category_override: Option<String>,
-    /// EQL: the field that orders events with equal timestamps.
-    pub tiebreaker_field: Option<String>,
-    /// EQL: the timestamp field instead of `@timestamp`.
-    pub timestamp_field: Option<String>,
-    /// A Kibana data view to search instead of `index`.
-    pub data_view_id: Option<String>,
-    /// The namespace alerts go to, instead of the configured one.
-    pub namespace: Option<String>,
-    pub timeline_id: Option<String>,
-    pub timeline_title: Option<String>,
-    pub alert_suppression: Option<AlertSuppression>,
-    pub exceptions_list: Vec<ExceptionListRef>,
-    /// `[rule.investigation_fields]` `field_names`: fields shown first in the alert flyout.
-    pub investigation_fields: Vec<String>,
-    pub risk_score_mapping: Vec<RiskScoreMapping>,
-    pub severity_mapping: Vec<SeverityMapping>,
-    pub related_integrations: Vec<RelatedIntegration>,
-    pub required_fields: Vec<RequiredField>,
+    /// Everything else the file says about the rule (descriptions, mappings, suppression...).
+    pub details: Details,
 }
 
 impl Rule {

@@ -92,11 +92,16 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     {
         check_query(t, p, "threat_query");
     }
-    let strings = |p: &mut FileProblems<'_>, key| {
-        t.strings(p, key, Need::Optional)
-            .map(Spanned::into_inner)
-            .unwrap_or_default()
-    };
+    let timestamp_override = t.owned_string(p, "timestamp_override", Need::Optional);
+    let fallback_disabled = t.boolean(p, "timestamp_override_fallback_disabled");
+    let filters = read_filters(t, p);
+    let (tags, author) = (strings(t, p, "tags"), strings(t, p, "author"));
+    let license = t.owned_string(p, "license", Need::Optional);
+    let references = strings(t, p, "references");
+    let threat = threat::read_threats(t, p).unwrap_or_default();
+    let enabled = t.boolean(p, "enabled").unwrap_or(true);
+    let details = sections::read_details(t, p);
+    // Every key has been read (and every problem recorded); now the rule exists or it does not.
     let rule_id = rule_id?;
     Some(Rule {
         path: path.to_path_buf(),
@@ -114,42 +119,29 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
         max_signals: max_signals?,
         severity: severity?,
         risk_score: risk_score?,
-        timestamp_override: t.owned_string(p, "timestamp_override", Need::Optional),
-        timestamp_override_fallback_disabled: t
-            .boolean(p, "timestamp_override_fallback_disabled")
-            .unwrap_or(false),
-        filters: read_filters(t, p, "filters")?,
+        timestamp_override,
+        timestamp_override_fallback_disabled: fallback_disabled.unwrap_or(false),
+        filters,
         maturity: Maturity::Production,
         version,
-        tags: strings(p, "tags"),
-        author: strings(p, "author"),
-        license: t.owned_string(p, "license", Need::Optional),
-        references: strings(p, "references"),
-        threat: threat::read_threats(t, p)?,
-        enabled: t.boolean(p, "enabled").unwrap_or(true),
+        tags,
+        author,
+        license,
+        references,
+        threat,
+        enabled,
         raw: serde_json::Value::Null,
         params: params?,
         metadata: Metadata::default(),
-        false_positives: strings(p, "false_positives"),
-        note: t.owned_string(p, "note", Need::Optional),
-        setup: t.owned_string(p, "setup", Need::Optional),
-        building_block_type: t.owned_string(p, "building_block_type", Need::Optional),
-        rule_name_override: t.owned_string(p, "rule_name_override", Need::Optional),
-        event_category_override: t.owned_string(p, "event_category_override", Need::Optional),
-        tiebreaker_field: t.owned_string(p, "tiebreaker_field", Need::Optional),
-        timestamp_field: t.owned_string(p, "timestamp_field", Need::Optional),
-        data_view_id: t.owned_string(p, "data_view_id", Need::Optional),
-        namespace: t.owned_string(p, "namespace", Need::Optional),
-        timeline_id: t.owned_string(p, "timeline_id", Need::Optional),
-        timeline_title: t.owned_string(p, "timeline_title", Need::Optional),
-        alert_suppression: sections::read_alert_suppression(t, p),
-        exceptions_list: sections::read_exceptions_list(t, p)?,
-        investigation_fields: sections::read_investigation_fields(t, p)?,
-        risk_score_mapping: sections::read_risk_score_mapping(t, p)?,
-        severity_mapping: sections::read_severity_mapping(t, p)?,
-        related_integrations: sections::read_related_integrations(t, p)?,
-        required_fields: sections::read_required_fields(t, p)?,
+        details,
     })
+}
+
+/// An optional array of strings (empty when absent).
+pub(super) fn strings(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) -> Vec<String> {
+    t.strings(p, key, Need::Optional)
+        .map(Spanned::into_inner)
+        .unwrap_or_default()
 }
 
 fn read_type(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<RuleType> {
@@ -346,20 +338,12 @@ pub(super) fn risk_score(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<
     score
 }
 
-/// Kibana filter objects, kept as JSON.
-pub(super) fn read_filters(
-    t: &Table<'_, '_>,
-    p: &mut FileProblems<'_>,
-    key: &str,
-) -> Option<Vec<serde_json::Value>> {
-    if !t.entries.contains_key(key) {
-        return Some(Vec::new());
-    }
-    let tables = t.tables(p, "rule.filters", key, Need::Optional)?;
-    Some(
-        tables
-            .iter()
-            .map(|table| table_to_json(table.entries))
-            .collect(),
-    )
+/// Kibana filter objects (`[[rule.filters]]`), kept as JSON.
+fn read_filters(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Vec<serde_json::Value> {
+    let tables = t.tables(p, "rule.filters", "filters", Need::Optional);
+    let tables = tables.unwrap_or_default();
+    tables
+        .iter()
+        .map(|table| table_to_json(table.entries))
+        .collect()
 }

@@ -9,6 +9,40 @@ use super::keys::METADATA_KEYS;
 use super::{Maturity, RuleType};
 use chrono::TimeDelta;
 
+/// The parts of `[rule]` that describe the rule or refine its alerts, beyond what searching needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    pub false_positives: Vec<String>,
+    /// The investigation guide (Markdown).
+    pub note: Option<String>,
+    /// Setup instructions (Markdown).
+    pub setup: Option<String>,
+    /// `"default"` for building-block rules, whose alerts are hidden by default.
+    pub building_block_type: Option<String>,
+    /// The source field whose value names the alert instead of the rule name.
+    pub rule_name_override: Option<String>,
+    /// EQL: the field holding the event category instead of `event.category`.
+    pub event_category_override: Option<String>,
+    /// EQL: the field that orders events with equal timestamps.
+    pub tiebreaker_field: Option<String>,
+    /// EQL: the timestamp field instead of `@timestamp`.
+    pub timestamp_field: Option<String>,
+    /// A Kibana data view to search instead of `index`.
+    pub data_view_id: Option<String>,
+    /// The namespace alerts go to, instead of the configured one.
+    pub namespace: Option<String>,
+    pub timeline_id: Option<String>,
+    pub timeline_title: Option<String>,
+    pub alert_suppression: Option<AlertSuppression>,
+    pub exceptions_list: Vec<ExceptionListRef>,
+    /// `[rule.investigation_fields]` `field_names`: fields shown first in the alert flyout.
+    pub investigation_fields: Vec<String>,
+    pub risk_score_mapping: Vec<RiskScoreMapping>,
+    pub severity_mapping: Vec<SeverityMapping>,
+    pub related_integrations: Vec<RelatedIntegration>,
+    pub required_fields: Vec<RequiredField>,
+}
+
 /// `[rule.alert_suppression]`: alerts sharing the `group_by` values are merged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertSuppression {
@@ -90,6 +124,32 @@ pub struct Metadata {
 /// The units `[rule.alert_suppression.duration]` accepts, with their length in seconds.
 const SUPPRESSION_UNITS: [(&str, i64); 3] = [("s", 1), ("m", 60), ("h", 3600)];
 
+/// Reads [`Details`]. Problems are recorded; a broken part is left empty.
+pub fn read_details(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Details {
+    let text = |p: &mut FileProblems<'_>, key| t.owned_string(p, key, Need::Optional);
+    Details {
+        false_positives: super::parse::strings(t, p, "false_positives"),
+        note: text(p, "note"),
+        setup: text(p, "setup"),
+        building_block_type: text(p, "building_block_type"),
+        rule_name_override: text(p, "rule_name_override"),
+        event_category_override: text(p, "event_category_override"),
+        tiebreaker_field: text(p, "tiebreaker_field"),
+        timestamp_field: text(p, "timestamp_field"),
+        data_view_id: text(p, "data_view_id"),
+        namespace: text(p, "namespace"),
+        timeline_id: text(p, "timeline_id"),
+        timeline_title: text(p, "timeline_title"),
+        alert_suppression: read_alert_suppression(t, p),
+        exceptions_list: read_exceptions_list(t, p).unwrap_or_default(),
+        investigation_fields: read_investigation_fields(t, p).unwrap_or_default(),
+        risk_score_mapping: read_risk_score_mapping(t, p).unwrap_or_default(),
+        severity_mapping: read_severity_mapping(t, p).unwrap_or_default(),
+        related_integrations: read_related_integrations(t, p).unwrap_or_default(),
+        required_fields: read_required_fields(t, p).unwrap_or_default(),
+    }
+}
+
 /// Reads `[metadata]` and its maturity (production when absent).
 pub fn read_metadata(
     table: &Table<'_, '_>,
@@ -124,7 +184,7 @@ pub fn read_metadata(
 }
 
 /// Reads `[rule.alert_suppression]`, if present.
-pub fn read_alert_suppression(
+fn read_alert_suppression(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
 ) -> Option<AlertSuppression> {
@@ -193,7 +253,7 @@ fn read_suppression_duration(table: &Table<'_, '_>, p: &mut FileProblems<'_>) ->
 }
 
 /// Reads `[[rule.exceptions_list]]` (empty when absent).
-pub fn read_exceptions_list(
+fn read_exceptions_list(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
 ) -> Option<Vec<ExceptionListRef>> {
@@ -216,7 +276,7 @@ pub fn read_exceptions_list(
 }
 
 /// Reads `[rule.investigation_fields]` `field_names` (empty when absent).
-pub fn read_investigation_fields(
+fn read_investigation_fields(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
 ) -> Option<Vec<String>> {
@@ -231,7 +291,7 @@ pub fn read_investigation_fields(
 }
 
 /// Reads `[[rule.risk_score_mapping]]` (empty when absent).
-pub fn read_risk_score_mapping(
+fn read_risk_score_mapping(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
 ) -> Option<Vec<RiskScoreMapping>> {
@@ -260,7 +320,7 @@ pub fn read_risk_score_mapping(
 }
 
 /// Reads `[[rule.severity_mapping]]` (empty when absent).
-pub fn read_severity_mapping(
+fn read_severity_mapping(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
 ) -> Option<Vec<SeverityMapping>> {
@@ -286,7 +346,7 @@ pub fn read_severity_mapping(
 }
 
 /// Reads `[[rule.related_integrations]]` (empty when absent).
-pub fn read_related_integrations(
+fn read_related_integrations(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
 ) -> Option<Vec<RelatedIntegration>> {
@@ -310,7 +370,7 @@ pub fn read_related_integrations(
 }
 
 /// Reads `[[rule.required_fields]]` (empty when absent).
-pub fn read_required_fields(
+fn read_required_fields(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
 ) -> Option<Vec<RequiredField>> {

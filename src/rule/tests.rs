@@ -317,3 +317,19 @@ fn deprecated_rules_load_and_say_so() {
         edited("maturity = \"production\"", "maturity = \"deprecated\"").expect("loads");
     assert!(rule.is_deprecated());
 }
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_one_pass() {
+    let text = include_str!("testdata/valid.toml")
+        .replace("name = \"Test rule\"\n", "")
+        .replace("severity = \"low\"", "severity = \"urgent\"\nnote = 3");
+    let errors = parse_rule_file(Path::new("t.toml"), &text).expect_err("broken");
+    assert_eq!(
+        messages(&errors),
+        [
+            "t.toml:6:1: missing required key `rule.name`",
+            "t.toml:15:12: unknown severity \"urgent\" (use low, medium, high or critical)",
+            "t.toml:16:8: `rule.note` must be a string, found integer",
+        ]
+    );
+}
