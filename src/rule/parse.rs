@@ -277,10 +277,16 @@ fn read_date_math(
         let date_math = DateMath::parse(default).expect("defaults are valid date math");
         return Some((date_math, t.span()));
     };
+    let name = t.key_name(key);
     match DateMath::parse(text.get_ref()) {
-        Ok(date_math) => Some((date_math, text.span())),
+        Ok(date_math) if date_math.is_relative() => Some((date_math, text.span())),
+        Ok(_) => {
+            let message = format!("`{name}` must be relative to now, as in \"now-6m\"");
+            p.error(&text.span(), message);
+            None
+        }
         Err(reason) => {
-            p.error(&text.span(), format!("bad `{}`: {reason}", t.key_name(key)));
+            p.error(&text.span(), format!("bad `{name}`: {reason}"));
             None
         }
     }

@@ -333,3 +333,32 @@ fn every_problem_of_a_file_is_reported_in_one_pass() {
         ]
     );
 }
+
+#[test]
+fn a_window_fixed_in_time_is_an_error() {
+    let errors = edited("from = \"now-6m\"", "from = \"2024-01-01\"").expect_err("broken");
+    assert_eq!(
+        messages(&errors),
+        ["t.toml:9:8: `rule.from` must be relative to now, as in \"now-6m\""]
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn broken_input_never_panics(cut in 0usize..400, insert in "[\\[\\]'\"=\\\\\na-z0-9 .,{}]{0,12}") {
+        let text = include_str!("testdata/valid.toml");
+        let mut cut = cut.min(text.len());
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mutated = format!("{}{insert}{}", &text[..cut], &text[cut..]);
+        let _ = parse_rule_file(Path::new("t.toml"), &mutated);
+    }
+
+    #[test]
+    fn any_query_position_maps_inside_the_file(line in 0usize..6, column in 0usize..40) {
+        let text = "query = \"\"\"\na \\u00e9\\\n  b\\\"c\n\"\"\"\n";
+        let offset = file_offset(text, 8..text.len() - 1, line, column);
+        proptest::prop_assert!(offset <= text.len() && text.is_char_boundary(offset));
+    }
+}
