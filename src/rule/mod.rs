@@ -2,6 +2,11 @@
 //! format. Raw TOML becomes a [`Rule`] once, at load time, with the defaults of ENGINE.md
 //! section 1 applied; everything downstream works with these types and never re-validates.
 //! This module reads files; it does not search, schedule or write anything.
+//!
+//! [`load_paths`] finds the files (`load`), [`parse_rule_file`] turns one file into a [`Rule`]
+//! (`parse`, with `fields` for spanned reads, `keys` for the accepted key names, `params`,
+//! `sections` and `threat` for the typed parts), and every problem is a [`Diagnostic`] at
+//! `path:line:col`.
 
 pub mod datemath;
 pub mod diagnostic;
