@@ -104,3 +104,13 @@ fn a_missing_path_is_an_error_not_a_crash() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).starts_with("nowhere.toml:1:1: cannot read: "));
 }
+
+#[test]
+fn a_huge_file_is_refused_without_reading_it_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let huge = format!("{VALID}# {}\n", "x".repeat(5 * 1024 * 1024));
+    write(dir.path(), "huge.toml", &huge);
+    let output = validate(&["huge.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).starts_with("huge.toml:1:1: file is larger than 4194304 bytes"));
+}

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 /// How deep folders are searched, so that a symlink loop cannot recurse forever.
 pub const MAX_FOLDER_DEPTH: usize = 32;
 
+/// The largest rule file read (the corpus's largest is 53 KB), so that a stray huge file under
+/// a rules folder cannot exhaust memory.
+pub const MAX_RULE_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The most threads that read and parse files at once.
 pub const MAX_LOAD_THREADS: usize = 8;
 
@@ -68,10 +72,24 @@ fn load_files(files: &[PathBuf]) -> Vec<FileResult> {
 }
 
 fn load_file(path: &Path) -> FileResult {
-    match std::fs::read(path) {
-        Ok(bytes) => parse_rule_bytes(path, &bytes),
-        Err(error) => Err(vec![at_start(path, format!("cannot read: {error}"))]),
+    let bytes = read_limited(path).map_err(|message| vec![at_start(path, message)])?;
+    parse_rule_bytes(path, &bytes)
+}
+
+/// Reads a whole file of at most [`MAX_RULE_FILE_BYTES`].
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|error| format!("cannot read: {error}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read: {error}"))?;
+    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(format!(
+            "file is larger than {MAX_RULE_FILE_BYTES} bytes, not a rule file"
+        ));
     }
+    Ok(bytes)
 }
 
 /// Parses a file's bytes, first checking that they are UTF-8.
