@@ -74,6 +74,9 @@ fn by_language(rules: &[Rule]) -> Vec<(&'static str, usize)> {
 }
 
 fn joined(counts: &[(&str, usize)]) -> String {
+    if counts.is_empty() {
+        return "none".to_string();
+    }
     let parts: Vec<String> = counts
         .iter()
         .map(|(name, n)| format!("{name} {n}"))
