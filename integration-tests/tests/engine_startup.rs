@@ -245,6 +245,7 @@ async fn run_once_counts_failed_executions() {
     let (_path, config) = write_setup(&server, &source);
     let mut rules = service::load_rules(&config.rules).runnable;
     rules[0].query = Some("event.action: (".to_string());
+    rules[0].kql = None;
 
     let clock = ManualClock::new(t0());
     let failed = service::run_once(&config, &rules, &clock, t0())

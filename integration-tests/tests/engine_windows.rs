@@ -232,6 +232,7 @@ async fn every_execution_writes_one_record_with_window_status_counts_and_duratio
     let rule = env.rule(ADD_USER_TO_GROUP, &[]);
     let mut broken = rule.clone();
     broken.query = Some("event.action: (AddUserToGroup".to_string());
+    broken.kql = None;
 
     let reports = vec![
         env.execute(&rule, t0()).await,

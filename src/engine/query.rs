@@ -111,8 +111,12 @@ impl FieldCapsCache {
     }
 }
 
-/// The rule's query as DSL with the given field types (untyped when `None`).
+/// The rule's query as DSL with the given field types (untyped when `None`). KQL parsed when
+/// the rule loaded (`Rule::kql`) is used as is; otherwise the text is parsed here.
 pub fn rule_dsl(rule: &Rule, fields: Option<&FieldMap>) -> Result<Value, QueryError> {
+    if let (Language::Kuery, Some(query)) = (rule.language, &rule.kql) {
+        return Ok(kql::to_dsl(query, fields));
+    }
     let text = rule.query.as_deref().unwrap_or("").trim();
     match rule.language {
         _ if text.is_empty() => Ok(json!({ "match_all": {} })),
@@ -141,10 +145,16 @@ mod tests {
 
     #[test]
     fn kuery_is_translated_untyped_without_field_types() {
-        let rule = test_rule("r");
-        let dsl = rule_dsl(&rule, None).unwrap();
+        let mut rule = test_rule("r");
         let expected = kql::to_dsl(&kql::parse("event.action: AddUserToGroup").unwrap(), None);
-        assert_eq!(dsl, expected);
+        assert!(rule.kql.is_some(), "the loader parses KQL");
+        assert_eq!(rule_dsl(&rule, None).unwrap(), expected);
+        rule.kql = None;
+        assert_eq!(
+            rule_dsl(&rule, None).unwrap(),
+            expected,
+            "or the engine does"
+        );
     }
 
     #[test]
@@ -164,6 +174,7 @@ mod tests {
     fn a_kql_syntax_error_names_rule_file_and_position() {
         let mut rule = test_rule("bad-rule");
         rule.query = Some("event.action: (AddUserToGroup".into());
+        rule.kql = None;
         let error = rule_dsl(&rule, None).unwrap_err().to_string();
         assert!(
             error.contains("bad-rule") && error.contains("rules/bad-rule.toml"),
