@@ -212,3 +212,28 @@ fn template_maps_every_kibana_field_of_an_alert() {
         json!(["lookout-alerts-default", "lookout-alerts-default-*"])
     );
 }
+
+#[test]
+fn shared_fields_built_once_give_the_same_alert_as_building_each_alone() {
+    let rule = test_rule("rule-1");
+    let context = AlertContext {
+        rule: &rule,
+        namespace: "default",
+        execution_uuid: "exec-1",
+        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+    };
+    let shared = SharedFields::new(context);
+    for n in 0..3 {
+        let source = sample_source();
+        let id = format!("doc-{n}");
+        let event = SourceEvent {
+            index: "logs-aws.cloudtrail-default",
+            id: &id,
+            source: &source,
+        };
+        assert_eq!(
+            build_alert_with(event, context, &shared),
+            build_alert(event, context)
+        );
+    }
+}

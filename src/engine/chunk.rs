@@ -172,22 +172,23 @@ fn new_alerts(
         outcome.limit_reached = true;
         fresh.truncate(budget);
     }
+    let shared = alert::SharedFields::new(context.alert);
     fresh
         .into_iter()
         .map(|hit| {
-            let alert = build(context, hit);
+            let alert = build(context, &shared, hit);
             (alert.id, alert.document)
         })
         .collect()
 }
 
-fn build(context: &ChunkContext<'_>, hit: &Hit) -> alert::Alert {
+fn build(context: &ChunkContext<'_>, shared: &alert::SharedFields, hit: &Hit) -> alert::Alert {
     let event = SourceEvent {
         index: &hit.index,
         id: &hit.id,
         source: &hit.source,
     };
-    alert::build_alert(event, context.alert)
+    alert::build_alert_with(event, context.alert, shared)
 }
 
 /// Makes the chunk's alerts searchable, so the next chunk's and execution's id lookups see
