@@ -256,6 +256,36 @@ async fn run_once_counts_failed_executions() {
 }
 
 #[tokio::test]
+async fn a_refused_template_ends_start_up_at_once_without_retrying() {
+    let server = TestServer::connect();
+    let config = test_config(&server);
+    let client = Client::new(&config.elasticsearch).unwrap();
+    let bad = serde_json::json!({"index_patterns": ["lookout-bad-*"], "template": {
+        "mappings": {"properties": {"a": {"type": "no_such_type"}}}
+    }});
+    let templates = vec![(unique_name("lookout-bad"), bad)];
+    let clock = ManualClock::new(t0());
+    let mut attempts = 0;
+
+    let preparing = setup::prepare(&client, &templates, &clock, Backoff::default(), |_| {
+        attempts += 1;
+    });
+    let result = tokio::select! {
+        result = preparing => result,
+        deadline = clock.next_sleeper() => panic!("a refused template was retried (wait until {deadline})"),
+    };
+
+    let error = result
+        .expect_err("the server refuses the template")
+        .to_string();
+    assert!(
+        error.contains("HTTP 400") && error.contains("no_such_type"),
+        "{error}"
+    );
+    assert_eq!(attempts, 1);
+}
+
+#[tokio::test]
 async fn templates_install_idempotently() {
     let server = TestServer::connect();
     let config = test_config(&server);

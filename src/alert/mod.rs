@@ -110,6 +110,10 @@ pub fn build_alert(event: SourceEvent<'_>, context: AlertContext<'_>) -> Alert {
         json!(context.execution_uuid),
     );
     document.insert("kibana.space_ids".into(), json!([context.namespace]));
+    if let Some(kind) = &rule.details.building_block_type {
+        // Kibana hides building-block alerts from the default alerts view by this field.
+        document.insert("kibana.alert.building_block_type".into(), json!(kind));
+    }
     Alert {
         id,
         document: Value::Object(document),

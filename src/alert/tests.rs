@@ -130,6 +130,35 @@ fn alert_document_carries_the_kibana_fields() {
 }
 
 #[test]
+fn building_block_rules_mark_their_alerts() {
+    let source = sample_source();
+    assert!(
+        sample_alert(&source)
+            .document
+            .get("kibana.alert.building_block_type")
+            .is_none()
+    );
+    let mut rule = test_rule("bb");
+    rule.details.building_block_type = Some("default".into());
+    let context = AlertContext {
+        rule: &rule,
+        namespace: "default",
+        execution_uuid: "e",
+        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+    };
+    let event = SourceEvent {
+        index: "i",
+        id: "d",
+        source: &source,
+    };
+    let alert = build_alert(event, context);
+    assert_eq!(
+        alert.document["kibana.alert.building_block_type"],
+        "default"
+    );
+}
+
+#[test]
 fn reason_names_action_user_source_severity_and_rule() {
     let alert = sample_alert(&sample_source());
     assert_eq!(

@@ -1,9 +1,9 @@
 //! The scheduler: every rule runs every `interval`, first at start + a stagger derived from its
 //! rule id (so rules do not all fire in the same second), or at the instants of its cron
-//! schedule; at most `concurrency` executions run
-//! at once; a rule never overlaps itself (a tick that finds it still running is skipped, and the
-//! next execution catches up through `covered_to`). Shutdown is a future passed in: when it
-//! completes, nothing new starts and running executions get `grace` to finish their writes.
+//! schedule; at most `concurrency` executions run at once; a rule never overlaps itself (a tick
+//! that finds it still running is skipped, and the next execution catches up through
+//! `covered_to`). Shutdown is a future passed in: when it completes, nothing new starts and
+//! running executions get `grace` to finish their writes.
 
 use super::clock::Clock;
 use crate::rule::Rule;

@@ -156,3 +156,56 @@ fn folders(config: &RulesConfig) -> String {
         .collect();
     names.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_rule;
+    use crate::rule::{Language, Maturity, RuleType};
+
+    #[test]
+    fn runnable_enabled_current_rules_are_scheduled() {
+        assert_eq!(skip_reason(&test_rule("r"), false), None);
+    }
+
+    #[test]
+    fn rules_lookout_cannot_run_say_their_type() {
+        let mut rule = test_rule("r");
+        rule.rule_type = RuleType::Eql;
+        rule.language = Language::Eql;
+        let reason = skip_reason(&rule, false).unwrap();
+        assert!(reason.contains("type eql (eql)"), "{reason}");
+    }
+
+    #[test]
+    fn deprecated_rules_run_only_when_the_config_asks() {
+        let mut rule = test_rule("r");
+        rule.maturity = Maturity::Deprecated;
+        assert!(skip_reason(&rule, false).unwrap().contains("deprecated"));
+        assert_eq!(skip_reason(&rule, true), None);
+    }
+
+    #[test]
+    fn disabled_rules_are_not_scheduled() {
+        let mut rule = test_rule("r");
+        rule.enabled = false;
+        assert_eq!(skip_reason(&rule, true).as_deref(), Some("disabled"));
+    }
+
+    #[test]
+    fn a_lookout_cron_table_in_a_rule_file_sets_the_cadence() {
+        let text = "[metadata]\ncreation_date = \"2026/01/01\"\nmaturity = \"production\"\n\
+            updated_date = \"2026/01/01\"\n\n[rule]\nauthor = [\"x\"]\ndescription = \"d\"\n\
+            index = [\"logs-*\"]\nlanguage = \"kuery\"\nlicense = \"l\"\nname = \"n\"\n\
+            risk_score = 1\nrule_id = \"r\"\nseverity = \"low\"\ntype = \"query\"\n\
+            query = \"a: b\"\n\n[lookout]\ncron = \"0 * * * *\"\n";
+        let path = std::path::Path::new("rules/cron.toml");
+        let (rule, _warnings) = crate::rule::parse_rule_bytes(path, text.as_bytes()).unwrap();
+        assert_eq!(
+            crate::schedule::cadence(&rule),
+            Ok(crate::schedule::Cadence::Cron(
+                crate::schedule::Cron::parse("0 * * * *").unwrap()
+            ))
+        );
+    }
+}

@@ -54,7 +54,9 @@ pub struct FailedAttempt<'a> {
 }
 
 /// Connects and installs the templates, retrying the whole step with back-off until it succeeds
-/// or `backoff.max_attempts` is reached. Each failure is logged and passed to `observe`.
+/// or `backoff.max_attempts` is reached. Only failures that may pass are retried (no answer,
+/// 429, 5xx); a refusal such as a rejected template or bad credentials ends at once, since
+/// waiting cannot fix it. Each failure is logged and passed to `observe`.
 pub async fn prepare(
     client: &Client,
     templates: &[(String, serde_json::Value)],
@@ -69,7 +71,8 @@ pub async fn prepare(
             Ok(info) => return Ok(info),
             Err(error) => error,
         };
-        let gives_up = backoff.max_attempts.is_some_and(|max| attempt >= max);
+        let gives_up =
+            !error.is_retryable() || backoff.max_attempts.is_some_and(|max| attempt >= max);
         let retry_in = (!gives_up).then(|| backoff.delay(attempt));
         let failed = FailedAttempt {
             attempt,
