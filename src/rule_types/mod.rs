@@ -13,7 +13,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use execute::{TypeContext, TypeOutcome, run_chunk};
+pub use execute::{TypeContext, TypeOutcome, run_chunk, threat_query_dsl};
 
 use crate::rule::{Rule, RuleType};
 use serde_json::Value;
