@@ -191,3 +191,37 @@ async fn without_group_fields_all_matching_events_form_one_group() {
     assert_eq!(result_of(&alerts[0])["terms"], json!([]));
     assert_eq!(env.execute(&rule, t0()).await.record.alerts_created, 0);
 }
+
+#[tokio::test]
+async fn numeric_and_text_group_values_share_one_alerts_index() {
+    let env = Env::new().await;
+    let by_number = typed_rule(
+        &env.source,
+        "threshold-as-number",
+        FAILED_LOGINS,
+        "type = \"threshold\"\n[rule.threshold]\nfield = [\"source.as.number\"]\nvalue = 2\n",
+    );
+    let by_address = typed_rule(
+        &env.source,
+        "threshold-address",
+        FAILED_LOGINS,
+        "type = \"threshold\"\n[rule.threshold]\nfield = [\"source.ip\"]\nvalue = 2\n",
+    );
+    let mut first = login(-4, "198.51.100.7", "alice", "m1");
+    let mut second = login(-3, "198.51.100.7", "alice", "m2");
+    set_path(&mut first, "source.as.number", json!(64500));
+    set_path(&mut second, "source.as.number", json!(64500));
+    env.index(&[first, second]).await;
+
+    // The first alert holds a number in threshold_result.terms.value, the second text: the
+    // alerts index maps the value as a keyword, so both are written.
+    let numeric = env.execute(&by_number, t0()).await;
+    assert_eq!(numeric.record.alerts_created, 1, "{:?}", numeric.record);
+    let text = env.execute(&by_address, t0()).await;
+    assert_eq!(text.record.alerts_created, 1, "{:?}", text.record);
+    let alerts = alerts_of(&env, "threshold-as-number").await;
+    assert_eq!(
+        result_of(&alerts[0])["terms"],
+        json!([{"field": "source.as.number", "value": 64500}])
+    );
+}
