@@ -119,6 +119,31 @@ fn every_corpus_rule_of_the_three_types_builds_its_requests() {
     assert!(rules.iter().all(Rule::is_runnable));
 }
 
+#[test]
+fn the_daemon_schedules_every_enabled_rule_of_the_three_types() {
+    let config = lookout::config::RulesConfig {
+        folders: vec![shared_file("corpus/detection-rules")],
+        include_deprecated: false,
+    };
+    let set = lookout::engine::service::load_rules(&config);
+    let scheduled = set
+        .runnable
+        .iter()
+        .filter(|r| lookout::rule_types::handles(r))
+        .count();
+    let enabled = corpus_rules().iter().filter(|r| r.enabled).count();
+    assert_eq!(scheduled, enabled);
+    assert!(
+        !set.skipped
+            .iter()
+            .any(|line| ["threshold", "new_terms", "threat_match"]
+                .iter()
+                .any(|t| line.contains(&format!("type {t} ")))),
+        "{:?}",
+        set.skipped
+    );
+}
+
 fn is_aws_cloudtrail(rule: &Rule) -> bool {
     rule.index.iter().any(|i| i.contains("aws.cloudtrail"))
         || rule

@@ -433,3 +433,17 @@ fn threat_query_syntax_errors_name_the_rule() {
         "{text}"
     );
 }
+
+#[test]
+fn the_three_types_are_runnable_and_handled_here() {
+    for rule in [
+        threshold_rule("\"source.ip\"", 2, ""),
+        new_terms_rule("\"user.name\""),
+        threat_rule(IP_MAPPING),
+    ] {
+        assert!(rule.is_runnable(), "{:?}", rule.rule_type);
+        assert!(handles(&rule), "{:?}", rule.rule_type);
+    }
+    let query = rule("type = \"query\"\n");
+    assert!(query.is_runnable() && !handles(&query));
+}
