@@ -59,12 +59,18 @@ fn type_fields(rule: &Rule) -> Vec<String> {
     }
 }
 
-/// An indicator holding "x" in every indicator field the rule maps.
+/// An indicator holding "x" in every indicator field the rule maps; address fields also hold
+/// the address of the CloudTrail samples (127.0.0.1), next to the "x" they cannot hold.
 fn synthetic_indicator(rule: &Rule) -> Hit {
     let mut source = json!({});
     if let TypeParams::ThreatMatch(params) = &rule.params {
         for entry in params.threat_mapping.iter().flat_map(|m| &m.entries) {
-            types_support::set_path(&mut source, &entry.value, json!("x"));
+            let value = if entry.value.ends_with(".ip") {
+                json!(["x", "127.0.0.1"])
+            } else {
+                json!("x")
+            };
+            types_support::set_path(&mut source, &entry.value, value);
         }
     }
     Hit {
@@ -95,7 +101,7 @@ fn build_requests(rule: &Rule, fields: &FieldMap) -> Result<Vec<Value>, String> 
         TypeParams::ThreatMatch(params) => {
             let threat =
                 threat_query_dsl(rule, params, None).map_err(|e| format!("{name}: {e}"))?;
-            let clause = threat_match::event_clause(params, &[synthetic_indicator(rule)])
+            let clause = threat_match::event_clause(params, &[synthetic_indicator(rule)], None)
                 .ok_or_else(|| format!("{name}: no event clause from a full indicator"))?;
             vec![threat, clause]
         }
@@ -162,8 +168,13 @@ async fn indicators(env: &Env, rules: &[Rule]) -> String {
         .filter(|r| r.rule_type == RuleType::ThreatMatch)
     {
         let mut doc = synthetic_indicator(rule).source;
-        doc["@timestamp"] = json!(iso(t0() - minutes(60)));
-        doc["event"] = json!({"module": "threatintel", "dataset": "ti_abusech.url"});
+        // The corpus threat queries hold `@timestamp >= "now-30d/d"`, resolved by the server.
+        doc["@timestamp"] = json!(iso(chrono::Utc::now() - minutes(60)));
+        // Passes every corpus threat query and filter (`event.module: (threatintel or ti_*)`,
+        // `event.module: ti_rapid7_threat_command`, category/kind/type filters).
+        doc["event"] = json!({"module": "ti_rapid7_threat_command", "category": "threat",
+            "kind": "enrichment", "type": "indicator"});
+        doc["vulnerability"] = json!({"id": "CVE-2026-0001"});
         docs.push(doc);
     }
     env.server
@@ -213,6 +224,17 @@ async fn corpus_rules_execute_on_the_cloudtrail_mapping_without_error() {
         }
     }
     print_numbers(&rules, &ran, &fields);
+    let threat_alerts = env
+        .alerts()
+        .await
+        .iter()
+        .filter(|a| a["kibana.alert.rule.type"] == "threat_match")
+        .count();
+    println!("indicator match alerts on the CloudTrail samples: {threat_alerts}");
+    assert!(
+        threat_alerts > 0,
+        "the address rule matches the samples' 127.0.0.1"
+    );
     let unexpected: Vec<&String> = failures
         .iter()
         .filter(|f| {

@@ -194,6 +194,14 @@ async fn seen_before(
     }
 }
 
+/// What every search of one indicator-match chunk shares.
+struct ThreatScope<'a> {
+    params: &'a ThreatMatch,
+    window: &'a Window,
+    /// Field types of the rule's (event) indices, to leave out indicator values they cannot hold.
+    event_fields: Option<&'a FieldMap>,
+}
+
 /// Events kept for alerts: their order and, per alert id, the event and its enrichments.
 #[derive(Default)]
 struct Matched {
@@ -209,17 +217,15 @@ async fn run_threat(
     outcome: &mut TypeOutcome,
 ) -> Result<(), ExecutionError> {
     let indicator_query = indicator_query(context, params).await?;
+    let event_fields = field_map(context, &context.rule.index).await;
     let pit = open_pit(context, &params.threat_index).await?;
     let mut cursor = pit;
-    let result = threat_pages(
-        context,
+    let scope = ThreatScope {
         params,
         window,
-        &indicator_query,
-        &mut cursor,
-        outcome,
-    )
-    .await;
+        event_fields: event_fields.as_ref(),
+    };
+    let result = threat_pages(context, &scope, &indicator_query, &mut cursor, outcome).await;
     if let Some(pit) = cursor
         && let Err(error) = context.client.close_pit(pit).await
     {
@@ -237,8 +243,7 @@ async fn run_threat(
 
 async fn threat_pages(
     context: &TypeContext<'_>,
-    params: &ThreatMatch,
-    window: &Window,
+    scope: &ThreatScope<'_>,
     indicator_query: &Value,
     pit: &mut Option<PitId>,
     outcome: &mut TypeOutcome,
@@ -251,7 +256,7 @@ async fn threat_pages(
         let body = threat_match::indicator_request(indicator_query, tiebreaker, after.as_deref());
         let page = context
             .client
-            .search(&params.threat_index, pit.as_ref(), body)
+            .search(&scope.params.threat_index, pit.as_ref(), body)
             .await
             .map_err(|source| es_error(context, source))?;
         outcome.search += started.elapsed();
@@ -262,7 +267,7 @@ async fn threat_pages(
             return Ok(matched);
         };
         after = Some(last.sort.clone());
-        match_events(context, params, window, &page.hits, &mut matched, outcome).await?;
+        match_events(context, scope, &page.hits, &mut matched, outcome).await?;
         if page.hits.len() < threat_match::THREAT_INDICATOR_PAGE_SIZE {
             return Ok(matched);
         }
@@ -272,13 +277,13 @@ async fn threat_pages(
 /// The events of the window that match a page of indicators, kept with their enrichments.
 async fn match_events(
     context: &TypeContext<'_>,
-    params: &ThreatMatch,
-    window: &Window,
+    scope: &ThreatScope<'_>,
     indicators: &[Hit],
     matched: &mut Matched,
     outcome: &mut TypeOutcome,
 ) -> Result<(), ExecutionError> {
-    let Some(clause) = threat_match::event_clause(params, indicators) else {
+    let Some(clause) = threat_match::event_clause(scope.params, indicators, scope.event_fields)
+    else {
         return Ok(());
     };
     let rule = context.rule;
@@ -286,7 +291,13 @@ async fn match_events(
     let mut after: Option<Vec<Value>> = None;
     loop {
         let started = Instant::now();
-        let mut body = plan::search_body(rule, &query, window, Tiebreaker::Doc, after.as_deref());
+        let mut body = plan::search_body(
+            rule,
+            &query,
+            scope.window,
+            Tiebreaker::Doc,
+            after.as_deref(),
+        );
         body["size"] = json!(threat_match::THREAT_EVENT_PAGE_SIZE);
         let page = context
             .client
@@ -299,7 +310,15 @@ async fn match_events(
         };
         after = Some(last.sort.clone());
         outcome.hits += page.hits.len() as u64;
-        keep_events(context, params, &page.hits, indicators, matched, outcome).await?;
+        keep_events(
+            context,
+            scope.params,
+            &page.hits,
+            indicators,
+            matched,
+            outcome,
+        )
+        .await?;
         if page.hits.len() < threat_match::THREAT_EVENT_PAGE_SIZE {
             return Ok(());
         }
@@ -355,12 +374,7 @@ async fn indicator_query(
     context: &TypeContext<'_>,
     params: &ThreatMatch,
 ) -> Result<Value, ExecutionError> {
-    let fields = context
-        .client
-        .field_caps(&params.threat_index)
-        .await
-        .ok()
-        .map(|caps| FieldMap::from_field_caps(&caps));
+    let fields = field_map(context, &params.threat_index).await;
     let threat_query = threat_query_dsl(context.rule, params, fields.as_ref())?;
     let (mut filters, mut negated) = (Vec::new(), Vec::new());
     for (clause, negate) in params.threat_filters.iter().filter_map(plan::filter_clause) {
@@ -397,6 +411,13 @@ pub fn threat_query_dsl(
             }),
         },
     }
+}
+
+/// The field types of some indices; `None` when `_field_caps` fails (the caller then works
+/// untyped, as the engine does).
+async fn field_map(context: &TypeContext<'_>, index: &[String]) -> Option<FieldMap> {
+    let caps = context.client.field_caps(index).await.ok()?;
+    Some(FieldMap::from_field_caps(&caps))
 }
 
 async fn open_pit(

@@ -215,6 +215,10 @@ fn threshold_alert_has_threshold_result_and_a_stable_id() {
         "2026-01-10T12:04:00.000Z"
     );
     assert_eq!(alert.document["kibana.alert.rule.type"], "threshold");
+    assert_eq!(
+        alert.document["kibana.alert.reason"],
+        "4 events with source.ip 198.51.100.7 created medium alert Typed rule."
+    );
     let later = threshold::ThresholdGroup {
         to: Some(at(9)),
         ..group
@@ -295,6 +299,8 @@ fn new_terms_alert_carries_the_values_and_its_id_depends_on_them() {
     let bob = candidate(vec![json!("bob")], "1");
     let alert = new_terms::build(&alice, context(&rule));
     assert_eq!(alert.document["kibana.alert.new_terms"], json!(["alice"]));
+    let reason = alert.document["kibana.alert.reason"].as_str().unwrap();
+    assert!(reason.starts_with("New user.name alice: "), "{reason}");
     assert_eq!(alert.document["kibana.alert.uuid"], json!(alert.id));
     assert_eq!(alert.id, new_terms::build(&alice, context(&rule)).id);
     assert_ne!(
@@ -348,7 +354,7 @@ fn event_clause_groups_single_entry_mappings_into_one_terms_query() {
         ),
         indicator("i2", json!({"ip": ["203.0.113.5", "198.51.100.7"]})),
     ];
-    let clause = threat_match::event_clause(threat_params(&rule), &indicators).unwrap();
+    let clause = threat_match::event_clause(threat_params(&rule), &indicators, None).unwrap();
     let should = clause["bool"]["should"].as_array().unwrap();
     assert_eq!(
         should[0],
@@ -359,7 +365,7 @@ fn event_clause_groups_single_entry_mappings_into_one_terms_query() {
         should[1],
         json!({"bool": {"filter": [{"terms": {"user.name": ["mallory"]}}, {"terms": {"cloud.region": ["eu-west-1"]}}]}})
     );
-    assert!(threat_match::event_clause(threat_params(&rule), &[]).is_none());
+    assert!(threat_match::event_clause(threat_params(&rule), &[], None).is_none());
 }
 
 #[test]
@@ -410,7 +416,7 @@ fn threat_alert_keeps_the_query_rule_id_and_adds_enrichments() {
         "e1",
         json!({"source": {"ip": "198.51.100.7"}, "threat": {"framework": "x"}}),
     );
-    let enrichments = vec![json!({"matched": {"atomic": "198.51.100.7"}})];
+    let enrichments = vec![json!({"matched": {"atomic": "198.51.100.7", "field": "source.ip"}})];
     let alert = threat_match::build(&event, &enrichments, context(&rule));
     assert_eq!(
         alert.id,
@@ -418,6 +424,11 @@ fn threat_alert_keeps_the_query_rule_id_and_adds_enrichments() {
     );
     assert_eq!(alert.document["threat"]["enrichments"], json!(enrichments));
     assert_eq!(alert.document["threat"]["framework"], "x");
+    let reason = alert.document["kibana.alert.reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("Indicator match on source.ip 198.51.100.7: "),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -446,4 +457,29 @@ fn the_three_types_are_runnable_and_handled_here() {
     }
     let query = rule("type = \"query\"\n");
     assert!(query.is_runnable() && !handles(&query));
+}
+
+#[test]
+fn indicator_values_an_event_field_cannot_hold_are_left_out() {
+    let rule = threat_rule(IP_MAPPING);
+    let mut fields = crate::kql::FieldMap::default();
+    fields.insert("source.ip", &["ip"], None);
+    let indicators = vec![
+        indicator(
+            "i1",
+            json!({"ip": ["evil.example", "198.51.100.7", "10.0.0.0/8"]}),
+        ),
+        indicator("i2", json!({"ip": "not an address"})),
+    ];
+    let clause =
+        threat_match::event_clause(threat_params(&rule), &indicators, Some(&fields)).unwrap();
+    assert_eq!(
+        clause["bool"]["should"][0],
+        json!({"terms": {"source.ip": ["10.0.0.0/8", "198.51.100.7"]}})
+    );
+    let bad = vec![indicator("i2", json!({"ip": "not an address"}))];
+    assert!(threat_match::event_clause(threat_params(&rule), &bad, Some(&fields)).is_none());
+    assert!(threat_match::fits(["long"].into_iter(), "443"));
+    assert!(!threat_match::fits(["long"].into_iter(), "https"));
+    assert!(threat_match::fits(["keyword"].into_iter(), "anything"));
 }

@@ -6,8 +6,23 @@
 use super::{object_at, same_term, term_text, values_of};
 use crate::alert::{self, Alert, AlertContext, SourceEvent};
 use crate::es::Hit;
+use crate::kql::FieldMap;
 use crate::rule::params::{ThreatMapping, ThreatMatch};
 use serde_json::{Value, json};
+use std::net::IpAddr;
+
+/// Numeric Elasticsearch field types: a `terms` query on them needs numbers.
+const NUMERIC_TYPES: [&str; 9] = [
+    "long",
+    "integer",
+    "short",
+    "byte",
+    "double",
+    "float",
+    "half_float",
+    "scaled_float",
+    "unsigned_long",
+];
 
 /// Indicators per page; only one page of indicators is in memory at a time.
 pub const THREAT_INDICATOR_PAGE_SIZE: usize = 1000;
@@ -54,26 +69,72 @@ pub fn indicator_query(threat_query: Value, filters: Vec<Value>, negated: Vec<Va
 /// The clause an event must match for a page of indicators: per single-entry mapping one
 /// `terms` query with every indicator value of the page, per multi-entry mapping one
 /// `bool.filter` per indicator; all ORed. `None` when no indicator holds a mapped value.
-pub fn event_clause(params: &ThreatMatch, indicators: &[Hit]) -> Option<Value> {
+/// With the events' field types, values the event field cannot hold (`"evil.com"` for an `ip`
+/// field) are left out: one malformed indicator must not fail the whole search.
+pub fn event_clause(
+    params: &ThreatMatch,
+    indicators: &[Hit],
+    fields: Option<&FieldMap>,
+) -> Option<Value> {
     let mut should = Vec::new();
     for mapping in &params.threat_mapping {
         if let [entry] = mapping.entries.as_slice() {
             let values: Vec<String> = indicators
                 .iter()
-                .flat_map(|indicator| values_of(&indicator.source, &entry.value))
-                .map(term_text)
+                .flat_map(|indicator| usable_values(indicator, &entry.value, &entry.field, fields))
                 .collect();
             if !values.is_empty() {
                 should.push(json!({"terms": { &entry.field: dedup(values) }}));
             }
             continue;
         }
-        should.extend(indicators.iter().filter_map(|i| mapping_clause(mapping, i)));
+        should.extend(
+            indicators
+                .iter()
+                .filter_map(|i| mapping_clause(mapping, i, fields)),
+        );
     }
     if should.is_empty() {
         return None;
     }
     Some(json!({"bool": {"should": should, "minimum_should_match": 1}}))
+}
+
+/// The indicator's values of `indicator_field` that the event field `event_field` can hold.
+fn usable_values(
+    indicator: &Hit,
+    indicator_field: &str,
+    event_field: &str,
+    fields: Option<&FieldMap>,
+) -> Vec<String> {
+    let types = fields
+        .and_then(|map| map.get(event_field))
+        .map(|info| &info.types);
+    values_of(&indicator.source, indicator_field)
+        .into_iter()
+        .map(term_text)
+        .filter(|value| types.is_none_or(|types| fits(types.iter().map(String::as_str), value)))
+        .collect()
+}
+
+/// Whether a value suits a field of these types: an address or CIDR block for `ip`, a number
+/// for numeric types, `true`/`false` for `boolean`; anything for the rest.
+pub fn fits<'a>(mut types: impl Iterator<Item = &'a str>, value: &str) -> bool {
+    types.all(|es_type| match es_type {
+        "ip" => is_ip_or_cidr(value),
+        "boolean" => value == "true" || value == "false",
+        t if NUMERIC_TYPES.contains(&t) => value.parse::<f64>().is_ok(),
+        _ => true,
+    })
+}
+
+fn is_ip_or_cidr(value: &str) -> bool {
+    match value.split_once('/') {
+        Some((address, prefix)) => {
+            address.parse::<IpAddr>().is_ok() && prefix.parse::<u8>().is_ok()
+        }
+        None => value.parse::<IpAddr>().is_ok(),
+    }
 }
 
 fn dedup(mut values: Vec<String>) -> Vec<String> {
@@ -83,13 +144,14 @@ fn dedup(mut values: Vec<String>) -> Vec<String> {
 }
 
 /// All entries of a mapping against one indicator; `None` when the indicator lacks a field.
-fn mapping_clause(mapping: &ThreatMapping, indicator: &Hit) -> Option<Value> {
+fn mapping_clause(
+    mapping: &ThreatMapping,
+    indicator: &Hit,
+    fields: Option<&FieldMap>,
+) -> Option<Value> {
     let mut filter = Vec::new();
     for entry in &mapping.entries {
-        let values: Vec<String> = values_of(&indicator.source, &entry.value)
-            .into_iter()
-            .map(term_text)
-            .collect();
+        let values = usable_values(indicator, &entry.value, &entry.field, fields);
         if values.is_empty() {
             return None;
         }
@@ -180,5 +242,16 @@ pub fn build(event: &Hit, enrichments: &[Value], context: AlertContext<'_>) -> A
     };
     threat["enrichments"] = json!(enrichments);
     alert.document["threat"] = threat;
+    if let Some(first) = enrichments.first() {
+        let matched = &first["matched"];
+        let base = alert.document["kibana.alert.reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let field = matched["field"].as_str().unwrap_or("?");
+        let atomic = term_text(&matched["atomic"]);
+        alert.document["kibana.alert.reason"] =
+            json!(format!("Indicator match on {field} {atomic}: {base}"));
+    }
     alert
 }
