@@ -23,10 +23,9 @@ pub const TRAIL_BUCKET: &str = "acme-cloudtrail-logs";
 /// How long before `event.ingested` the agent read the record (`event.created`).
 const AGENT_READ_AHEAD: TimeDelta = TimeDelta::milliseconds(1_750);
 
-/// The ECS document for `record`; `ingested` stamps `event.ingested` (whole seconds, as Fleet's
+/// The ECS document for a raw CloudTrail `record`; `ingested` stamps `event.ingested` (whole seconds, as Fleet's
 /// final pipeline does) and `event.created`.
 pub fn to_ecs(record: &Value, ingested: Option<DateTime<Utc>>, preserve_original: bool) -> Value {
-    let original = record.to_string();
     let mut raw = record.clone();
     drop_empty(&mut raw);
     let raw = raw.as_object().cloned().unwrap_or_default();
@@ -127,7 +126,7 @@ pub fn to_ecs(record: &Value, ingested: Option<DateTime<Utc>>, preserve_original
     let mut tags: Vec<&str> = INPUT_TAGS.to_vec();
     if preserve_original {
         tags.push(PRESERVE_ORIGINAL_TAG);
-        doc.set("event.original", json!(original));
+        doc.set("event.original", json!(record.to_string()));
     }
     doc.set("tags", json!(tags));
     doc.into_value()
@@ -247,6 +246,12 @@ fn identity_fields(doc: &mut Doc, identity: Option<&Value>) {
             json!(format_millis(created)),
         );
     }
+    // Newer pipeline versions keep how EC2 delivered an instance role's credentials.
+    set_str(
+        doc,
+        &format!("{context}.ec2_role_delivery"),
+        text(&["sessionContext", "ec2RoleDelivery"]),
+    );
     let issuer = |key: &str| text(&["sessionContext", "sessionIssuer", key]);
     set_str(
         doc,
@@ -453,7 +458,7 @@ fn agent_fields(
         "AWSLogs/{account}/CloudTrail/{region}/{}/{account}_CloudTrail_{region}_{}Z_{}.json.gz",
         time.format("%Y/%m/%d"),
         time.format("%Y%m%dT%H%M"),
-        &super::identities::fake_id("", &format!("{region}{}", time.timestamp() / 300))[..12],
+        log_object_suffix(region, time),
     );
     doc.set("aws.s3.bucket.name", json!(TRAIL_BUCKET));
     doc.set(
@@ -467,6 +472,18 @@ fn agent_fields(
             "https://{TRAIL_BUCKET}.s3.{region}.amazonaws.com/{key}"
         )),
     );
+}
+
+/// The unique part of a CloudTrail log object's name: one object per region and 5 minutes.
+fn log_object_suffix(region: &str, time: DateTime<Utc>) -> String {
+    const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+    let slot = time.timestamp().div_euclid(300).unsigned_abs();
+    let mixed = region
+        .bytes()
+        .fold(slot.wrapping_mul(GOLDEN), |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(GOLDEN)
+        });
+    format!("{mixed:016X}")
 }
 
 #[cfg(test)]

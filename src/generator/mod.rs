@@ -17,6 +17,7 @@ pub mod mapping;
 mod spec;
 
 pub use catalog::{CATALOG, SEED_ACTIONS, Service, categorize};
+pub use ecs::to_ecs as record_to_document;
 pub use identities::{DEFAULT_ACCOUNT_ID, Identity, IdentityKind, Profile, Source};
 pub use javamap::java_to_string;
 pub use spec::{DEFAULT_SOURCE_IP, DEFAULT_USER, EventSpec, Outcome};
