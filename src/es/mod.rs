@@ -1,1 +1,295 @@
-//! es: to be written.
+//! The only module that speaks HTTP: a small, typed client for the handful of Elasticsearch /
+//! OpenSearch requests lookout makes (server info, field caps, point-in-time, search, bulk create,
+//! id lookups, index templates and single documents). It builds requests and reads answers;
+//! it knows nothing about rules or alerts.
+//!
+//! Every request goes through [`elasticsearch::http::transport::Transport::send`] with plain
+//! `application/json` (`application/x-ndjson` for `_bulk`) and a timeout.
+
+mod bulk;
+mod connect;
+mod docs;
+mod error;
+mod search;
+
+pub use bulk::{
+    BULK_MAX_ACTIONS, BULK_MAX_ATTEMPTS, BULK_RETRY_BASE_DELAY, BULK_RETRY_MAX_DELAY, BulkOutcome,
+    ItemFailure,
+};
+pub use error::{CLUSTER, EsError, MAX_REASON_CHARS, is_retryable_status, redact_userinfo};
+pub use search::{EXISTING_IDS_CHUNK, Hit, PitId, SearchPage};
+
+use crate::config::ElasticsearchConfig;
+use elasticsearch::http::Method;
+use elasticsearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use elasticsearch::http::transport::Transport;
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which server lookout talks to; a few APIs (point-in-time) differ between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distribution {
+    Elasticsearch,
+    OpenSearch,
+}
+
+/// What `GET /` says about the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub distribution: Distribution,
+    /// `version.number`, for example `8.15.0` or `3.1.0`.
+    pub version: String,
+}
+
+impl ServerInfo {
+    /// Whether the server has a point-in-time API: Elasticsearch 7.10+, OpenSearch 2.4+
+    /// (an unparsable version is assumed recent).
+    pub fn supports_pit(&self) -> bool {
+        let mut parts = self.version.split('.').map(|part| part.parse::<u32>().ok());
+        let (Some(Some(major)), Some(Some(minor))) = (parts.next(), parts.next()) else {
+            return true;
+        };
+        let first = match self.distribution {
+            Distribution::Elasticsearch => (7, 10),
+            Distribution::OpenSearch => (2, 4),
+        };
+        (major, minor) >= first
+    }
+}
+
+/// A connection to one cluster. Cloning is cheap and clones share the cached server info.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    timeout: Duration,
+    /// The server's address without credentials, for Debug and logs.
+    endpoint: String,
+    server: tokio::sync::OnceCell<ServerInfo>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.inner.endpoint)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request body: JSON, or newline-delimited JSON for `_bulk`.
+pub(crate) enum Body {
+    Json(Value),
+    Ndjson(String),
+}
+
+/// One request: what it is for (`op`, `index` for messages) and what to send.
+pub(crate) struct Request<'a> {
+    pub op: &'static str,
+    pub index: &'a str,
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Body>,
+}
+
+/// A server answer: status and JSON body (`Null` when empty; a JSON string holding the text
+/// when an error answer is not JSON).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Client {
+    /// Builds a client from the configuration; no request is sent yet.
+    pub fn new(config: &ElasticsearchConfig) -> Result<Client, EsError> {
+        let (transport, endpoint) = connect::transport(config)?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                timeout: config.request_timeout,
+                endpoint,
+                server: tokio::sync::OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The server's address, without credentials.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// Which server this is (`GET /`), asked once and then cached.
+    pub async fn server_info(&self) -> Result<ServerInfo, EsError> {
+        let info = self
+            .inner
+            .server
+            .get_or_try_init(|| async {
+                let request = Request::new("server info", CLUSTER, Method::Get, "/".to_string());
+                let body = self.send_ok(request).await?;
+                parse_server_info(&body).map_err(|message| EsError::BadAnswer {
+                    op: "server info",
+                    index: CLUSTER.to_string(),
+                    message,
+                })
+            })
+            .await?;
+        Ok(info.clone())
+    }
+
+    /// Sends a request and returns the answer whatever its status.
+    pub(crate) async fn send(&self, request: Request<'_>) -> Result<Reply, EsError> {
+        let Request {
+            op,
+            index,
+            method,
+            path,
+            query,
+            body,
+        } = request;
+        let unreachable = |error: elasticsearch::Error| EsError::Unreachable {
+            op,
+            index: index.to_string(),
+            timeout: error.is_timeout(),
+            message: error_chain(&error),
+        };
+        let mut headers = HeaderMap::new();
+        let body = match body {
+            None => None,
+            Some(Body::Json(value)) => Some(value.to_string()),
+            Some(Body::Ndjson(text)) => {
+                headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-ndjson"),
+                );
+                Some(text)
+            }
+        };
+        let response = self
+            .inner
+            .transport
+            .send(
+                method,
+                &path,
+                headers,
+                Some(&query),
+                body,
+                Some(self.inner.timeout),
+            )
+            .await
+            .map_err(unreachable)?;
+        let status = response.status_code().as_u16();
+        let text = response.text().await.map_err(unreachable)?;
+        let body = parse_body(&text, status).map_err(|message| EsError::BadAnswer {
+            op,
+            index: index.to_string(),
+            message,
+        })?;
+        Ok(Reply { status, body })
+    }
+
+    /// Sends a request that must succeed (2xx) and returns its JSON body.
+    pub(crate) async fn send_ok(&self, request: Request<'_>) -> Result<Value, EsError> {
+        let (op, index) = (request.op, request.index.to_string());
+        let reply = self.send(request).await?;
+        reply.ok(op, &index)
+    }
+}
+
+impl<'a> Request<'a> {
+    pub(crate) fn new(op: &'static str, index: &'a str, method: Method, path: String) -> Self {
+        Request {
+            op,
+            index,
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub(crate) fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((key, value.into()));
+        self
+    }
+
+    pub(crate) fn json(mut self, body: Value) -> Self {
+        self.body = Some(Body::Json(body));
+        self
+    }
+}
+
+impl Reply {
+    /// The body when the status is 2xx, otherwise a [`EsError::Status`] with the server's reason.
+    pub(crate) fn ok(self, op: &'static str, index: &str) -> Result<Value, EsError> {
+        if (200..300).contains(&self.status) {
+            return Ok(self.body);
+        }
+        Err(EsError::Status {
+            op,
+            index: index.to_string(),
+            status: self.status,
+            reason: error::error_reason(&self.body),
+        })
+    }
+}
+
+/// JSON for any non-empty body; plain text is accepted only in error answers.
+fn parse_body(text: &str, status: u16) -> Result<Value, String> {
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    match serde_json::from_str(text) {
+        Ok(value) => Ok(value),
+        Err(_) if !(200..300).contains(&status) => {
+            Ok(Value::String(error::truncate(text, MAX_REASON_CHARS)))
+        }
+        Err(e) => Err(format!(
+            "HTTP {status} with a body that is not JSON ({e}): {:?}",
+            error::truncate(&redact_userinfo(text), 200)
+        )),
+    }
+}
+
+/// `version.distribution == "opensearch"` means OpenSearch; anything else is Elasticsearch.
+fn parse_server_info(body: &Value) -> Result<ServerInfo, String> {
+    let version = &body["version"];
+    let number = version["number"].as_str().ok_or_else(|| {
+        format!(
+            "`GET /` has no version.number: {}",
+            error::truncate(&body.to_string(), 200)
+        )
+    })?;
+    let distribution = match version["distribution"].as_str() {
+        Some("opensearch") => Distribution::OpenSearch,
+        _ => Distribution::Elasticsearch,
+    };
+    Ok(ServerInfo {
+        distribution,
+        version: number.to_string(),
+    })
+}
+
+/// An error and its causes on one line, credentials redacted.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    redact_userinfo(&text)
+}
+
+#[cfg(test)]
+mod tests;

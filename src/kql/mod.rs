@@ -1,3 +1,52 @@
 //! KQL (Kibana Query Language): parse a query into a closed syntax tree and translate it into
 //! Elasticsearch query DSL exactly as Kibana does. Pure: no I/O, no clock, and nothing else from
 //! this crate is imported, so it can become a crate of its own.
+//!
+//! - [`parse`]: text -> [`Query`] or a [`ParseError`] with line, column and reason.
+//! - [`to_dsl`]: [`Query`] (+ the [`FieldMap`] of the searched indices, when known) -> DSL.
+//! - [`lucene_to_dsl`]: the `query_string` query of a Lucene rule.
+
+mod ast;
+mod dsl;
+mod error;
+mod fields;
+mod lexer;
+mod parser;
+
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod dsl_tests;
+#[cfg(test)]
+mod tests;
+
+pub use ast::{Field, Query, RangeOp, Value};
+pub use dsl::{DATE_TIME_ZONE, glob_matches, lucene_to_dsl, query_string_escape, to_dsl};
+pub use error::ParseError;
+pub use fields::{FieldInfo, FieldMap};
+
+/// The longest query accepted, in characters (the longest rule query of Elastic's corpus has
+/// under 10,000).
+pub const MAX_QUERY_LENGTH: usize = 100_000;
+
+/// The deepest nesting of parentheses and braces accepted (the corpus needs fewer than 10); it
+/// bounds the recursion of the parser and of the translation.
+pub const MAX_NESTING_DEPTH: usize = 100;
+
+/// Parses KQL text as Kibana's grammar does.
+pub fn parse(query: &str) -> Result<Query, ParseError> {
+    let chars: Vec<char> = query.chars().collect();
+    if chars.len() > MAX_QUERY_LENGTH {
+        return Err(error::error_at(
+            &chars,
+            MAX_QUERY_LENGTH,
+            format!(
+                "the query is {} characters long; at most {MAX_QUERY_LENGTH} are accepted",
+                chars.len()
+            ),
+        ));
+    }
+    parser::Parser::new(&chars)
+        .parse()
+        .map_err(|failure| failure.into_error(&chars))
+}

@@ -1,0 +1,408 @@
+//! lookout's Elasticsearch client and state store against the live server: server detection,
+//! point-in-time, paging, bulk create with duplicates, id lookups across a pattern, state and
+//! execution records, and what an unreachable server looks like.
+
+use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
+use integration_tests::{TestServer, unique_name};
+use lookout::config::{ElasticsearchConfig, EngineConfig};
+use lookout::es::{Client, Distribution, EsError, Hit};
+use lookout::state::{ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+fn client() -> Client {
+    let config = ElasticsearchConfig {
+        url: integration_tests::server_url(),
+        ..Default::default()
+    };
+    Client::new(&config).expect("the test server URL is a valid configuration")
+}
+
+fn at(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+        .single()
+        .expect("valid")
+        + TimeDelta::minutes(minute)
+}
+
+/// `count` small documents with increasing timestamps and a `seq` number.
+fn numbered_docs(count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|seq| json!({"@timestamp": at(seq as i64 / 7), "seq": seq}))
+        .collect()
+}
+
+async fn index_with_docs(server: &TestServer, prefix: &str, docs: &[Value]) -> String {
+    let index = unique_name(prefix);
+    server
+        .ok(
+            elasticsearch::http::Method::Put,
+            &format!("/{index}"),
+            Some(json!({"mappings": {"properties": {"@timestamp": {"type": "date"}, "seq": {"type": "long"}}}})),
+        )
+        .await;
+    server.bulk_create(&index, docs).await;
+    index
+}
+
+fn seqs(hits: &[Hit]) -> Vec<u64> {
+    hits.iter()
+        .map(|hit| hit.source["seq"].as_u64().expect("seq"))
+        .collect()
+}
+
+#[tokio::test]
+async fn server_info_reports_the_distribution_the_server_names() {
+    let server = TestServer::connect();
+    let root = server.ok(elasticsearch::http::Method::Get, "/", None).await;
+    let info = client()
+        .server_info()
+        .await
+        .expect("the server answers GET /");
+    let expected = if root["version"]["distribution"] == "opensearch" {
+        Distribution::OpenSearch
+    } else {
+        Distribution::Elasticsearch
+    };
+    assert_eq!(info.distribution, expected);
+    assert_eq!(
+        info.version,
+        root["version"]["number"].as_str().expect("a version")
+    );
+}
+
+#[tokio::test]
+async fn a_pit_over_a_pattern_sees_every_index_and_closes() {
+    let server = TestServer::connect();
+    let prefix = unique_name("es-pit");
+    index_with_docs(&server, &format!("{prefix}-a"), &numbered_docs(3)).await;
+    index_with_docs(&server, &format!("{prefix}-b"), &numbered_docs(4)).await;
+    let client = client();
+    let pattern = vec![format!("{prefix}-*")];
+
+    let pit = client
+        .open_pit(&pattern, "1m")
+        .await
+        .expect("opens")
+        .expect("the pattern matches two indices");
+    let body = json!({"size": 100, "sort": [{"@timestamp": "asc"}, {"_shard_doc": "asc"}]});
+    let page = client
+        .search(&pattern, Some(&pit), body)
+        .await
+        .expect("searches through the pit");
+    assert_eq!(page.hits.len(), 7);
+    let indices: HashSet<&str> = page.hits.iter().map(|hit| hit.index.as_str()).collect();
+    assert_eq!(indices.len(), 2, "hits come from both indices: {indices:?}");
+    client.close_pit(pit).await.expect("closes");
+}
+
+#[tokio::test]
+async fn a_pit_over_a_pattern_matching_nothing_is_none_and_a_plain_search_is_empty() {
+    let client = client();
+    let pattern = vec![format!("{}-*", unique_name("es-nothing"))];
+    let pit = client.open_pit(&pattern, "1m").await.expect("not an error");
+    assert_eq!(pit, None);
+    let page = client
+        .search(&pattern, None, json!({"size": 10}))
+        .await
+        .expect("not an error");
+    assert!(page.hits.is_empty());
+    let missing = vec![unique_name("es-missing")];
+    let page = client
+        .search(&missing, None, json!({"size": 10}))
+        .await
+        .expect("a missing index is ignored");
+    assert!(page.hits.is_empty());
+}
+
+/// Pages through every hit with `search_after`, `page_size` at a time.
+async fn page_through(
+    client: &Client,
+    index: &[String],
+    pit: Option<&lookout::es::PitId>,
+    sort: Value,
+    page_size: usize,
+) -> (Vec<Hit>, usize) {
+    let mut all = Vec::new();
+    let mut pages = 0;
+    let mut after: Option<Vec<Value>> = None;
+    loop {
+        let mut body = json!({"size": page_size, "sort": sort});
+        if let Some(values) = &after {
+            body["search_after"] = json!(values);
+        }
+        let page = client.search(index, pit, body).await.expect("a page");
+        pages += 1;
+        let Some(last) = page.hits.last() else {
+            return (all, pages);
+        };
+        after = Some(last.sort.clone());
+        all.extend(page.hits);
+    }
+}
+
+#[tokio::test]
+async fn search_after_pages_through_more_hits_than_a_page_with_and_without_pit() {
+    let server = TestServer::connect();
+    let index = index_with_docs(&server, "es-paging", &numbered_docs(250)).await;
+    let client = client();
+    let target = vec![index.clone()];
+    let expected: Vec<u64> = (0..250).collect();
+
+    let pit = client
+        .open_pit(&target, "1m")
+        .await
+        .expect("opens")
+        .expect("the index exists");
+    let sort = json!([{"@timestamp": "asc"}, {"seq": "asc"}, {"_shard_doc": "asc"}]);
+    let (hits, pages) = page_through(&client, &target, Some(&pit), sort, 100).await;
+    assert_eq!(seqs(&hits), expected);
+    assert_eq!(pages, 4, "three full or partial pages and an empty one");
+    client.close_pit(pit).await.expect("closes");
+
+    let sort = json!([{"@timestamp": "asc"}, {"seq": "asc"}]);
+    let (hits, _) = page_through(&client, &target, None, sort, 100).await;
+    assert_eq!(seqs(&hits), expected);
+}
+
+fn alert_docs(ids: &[&str]) -> Vec<(String, Value)> {
+    ids.iter()
+        .map(|id| (id.to_string(), json!({"@timestamp": at(0), "name": id})))
+        .collect()
+}
+
+#[tokio::test]
+async fn bulk_create_writes_new_ids_and_reports_existing_ones_as_duplicates() {
+    let server = TestServer::connect();
+    let index = unique_name("es-bulk");
+    let client = client();
+    let ids = ["a1", "a2", "a3"];
+
+    let first = client
+        .bulk_create(&index, alert_docs(&ids), true)
+        .await
+        .expect("written");
+    assert_eq!(first.created, ids);
+    assert!(first.duplicates.is_empty() && first.failed.is_empty());
+
+    let again = client
+        .bulk_create(&index, alert_docs(&ids), true)
+        .await
+        .expect("answered");
+    assert!(again.created.is_empty(), "{again:?}");
+    assert_eq!(again.duplicates, ids);
+    assert!(again.failed.is_empty());
+    assert_eq!(server.count(&index).await, 3);
+}
+
+#[tokio::test]
+async fn existing_ids_finds_ids_in_every_index_behind_a_pattern() {
+    let prefix = unique_name("es-ids");
+    let client = client();
+    client
+        .bulk_create(&format!("{prefix}-000001"), alert_docs(&["x1", "x2"]), true)
+        .await
+        .expect("written");
+    client
+        .bulk_create(&format!("{prefix}-000002"), alert_docs(&["x3"]), true)
+        .await
+        .expect("written");
+    let wanted: Vec<String> = ["x1", "x3", "nope"]
+        .iter()
+        .map(|id| id.to_string())
+        .collect();
+
+    let found = client
+        .existing_ids(&format!("{prefix}-*"), &wanted)
+        .await
+        .expect("looked up");
+    let expected: HashSet<String> = ["x1", "x3"].iter().map(|id| id.to_string()).collect();
+    assert_eq!(found, expected);
+
+    let none = client
+        .existing_ids(&format!("{}-*", unique_name("es-ids-none")), &wanted)
+        .await
+        .expect("no index is fine");
+    assert!(none.is_empty());
+    let none = client
+        .existing_ids(&unique_name("es-ids-missing"), &wanted)
+        .await
+        .expect("a missing index is fine");
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn documents_round_trip_and_a_missing_one_is_none() {
+    let index = unique_name("es-doc");
+    let client = client();
+    assert_eq!(
+        client
+            .get_doc(&index, "d1")
+            .await
+            .expect("a missing index is fine"),
+        None
+    );
+    client
+        .put_doc(&index, "d1", &json!({"v": 1}), true)
+        .await
+        .expect("written");
+    client
+        .put_doc(&index, "d1", &json!({"v": 2}), false)
+        .await
+        .expect("replaced");
+    assert_eq!(
+        client.get_doc(&index, "d1").await.expect("read"),
+        Some(json!({"v": 2}))
+    );
+    assert_eq!(client.get_doc(&index, "other").await.expect("read"), None);
+    let hits = client
+        .search_docs(&index, json!({"query": {"match_all": {}}}))
+        .await
+        .expect("searched");
+    assert_eq!(hits.len(), 1);
+    assert!(
+        client
+            .search_docs(&unique_name("es-doc-missing"), json!({}))
+            .await
+            .expect("fine")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn field_caps_lists_the_mapped_fields() {
+    let server = TestServer::connect();
+    let index = unique_name("logs-aws.cloudtrail-es-caps");
+    server.create_cloudtrail_index(&index).await;
+    let caps = client().field_caps(&[index]).await.expect("answered");
+    assert!(
+        caps["fields"]["event.action"].is_object(),
+        "{}",
+        caps["fields"].as_object().map_or(0, |f| f.len())
+    );
+}
+
+fn engine_config() -> EngineConfig {
+    EngineConfig {
+        state_index: unique_name("es-state"),
+        executions_index: unique_name("es-executions"),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn rule_state_saved_is_loaded_back() {
+    let store = StateStore::new(client(), &engine_config());
+    store.install_templates().await.expect("templates install");
+    assert_eq!(store.load("rule-a").await.expect("read"), None);
+    assert!(store.load_all().await.expect("read").is_empty());
+
+    let mut state = RuleState::new("rule-a");
+    state.covered_to = Some(at(10));
+    state.last_status = Some(ExecutionStatus::Succeeded);
+    state.last_execution_at = Some(at(11));
+    store.save(&state).await.expect("saved");
+    store.save(&RuleState::new("rule-b")).await.expect("saved");
+    assert_eq!(
+        store.load("rule-a").await.expect("read"),
+        Some(state.clone())
+    );
+
+    state.covered_to = Some(at(15));
+    state.last_status = Some(ExecutionStatus::Failed);
+    state.last_error = Some("search on logs-*: HTTP 500".to_string());
+    store.save(&state).await.expect("saved again");
+    let all = store.load_all().await.expect("read");
+    assert_eq!(all, vec![state, RuleState::new("rule-b")]);
+}
+
+#[tokio::test]
+async fn an_execution_record_is_written_and_found_and_gaps_are_recorded_once() {
+    let config = engine_config();
+    let client = client();
+    let store = StateStore::new(client.clone(), &config);
+    store.install_templates().await.expect("templates install");
+    let record = ExecutionRecord {
+        execution_uuid: "0b5a3c9e-1111-4000-8000-000000000001".to_string(),
+        rule_id: "rule-x".to_string(),
+        rule_name: "Rule X".to_string(),
+        started_at: at(30),
+        window_from: at(24),
+        window_to: at(30),
+        status: ExecutionStatus::Succeeded,
+        hits: 3,
+        alerts_created: 2,
+        duplicates: 1,
+        search_ms: 12,
+        write_ms: 8,
+        total_ms: 25,
+        warnings: Vec::new(),
+        error: None,
+        gap: None,
+    };
+    store.record_execution(&record).await.expect("recorded");
+    client
+        .refresh(&config.executions_index)
+        .await
+        .expect("refreshed");
+    assert_eq!(
+        store.executions("rule-x", 10).await.expect("read"),
+        vec![record]
+    );
+    assert!(
+        store
+            .executions("rule-y", 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+
+    store
+        .record_gap("rule-x", at(0), at(20))
+        .await
+        .expect("recorded");
+    store
+        .record_gap("rule-x", at(0), at(20))
+        .await
+        .expect("recorded again");
+    assert_eq!(
+        store.gaps("rule-x").await.expect("read"),
+        vec![Gap {
+            from: at(0),
+            to: at(20)
+        }]
+    );
+    let stored = TestServer::connect()
+        .all_docs(&config.executions_index)
+        .await;
+    assert_eq!(stored.len(), 2, "one execution and one gap document");
+}
+
+#[tokio::test]
+async fn a_closed_port_is_unreachable_at_once_and_the_password_stays_secret() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("bound").port()
+    };
+    let config = ElasticsearchConfig {
+        url: format!("http://elastic:hunter2@127.0.0.1:{port}"),
+        ..Default::default()
+    };
+    let client = Client::new(&config).expect("valid configuration");
+    let error = client
+        .server_info()
+        .await
+        .expect_err("nothing listens there");
+    assert!(
+        matches!(error, EsError::Unreachable { timeout: false, .. }),
+        "refused, not timed out: {error:?}"
+    );
+    assert!(error.is_retryable());
+    for text in [
+        error.to_string(),
+        format!("{error:?}"),
+        format!("{client:?}"),
+    ] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

@@ -1,0 +1,253 @@
+//! Configuration parsing, environment layering, validation and redaction (no I/O: the shipped
+//! file is compiled in, the environment is a map).
+
+use super::*;
+use std::collections::HashMap;
+
+const SHIPPED: &str = include_str!("../../config/lookout.toml");
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml_str(text, Path::new("lookout.toml"), no_env)
+}
+
+fn with_env(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_toml_str(text, Path::new("lookout.toml"), move |name| {
+        map.get(name).cloned()
+    })
+}
+
+fn error_text(result: Result<Config, ConfigError>) -> String {
+    result
+        .expect_err("the configuration is invalid")
+        .to_string()
+}
+
+#[test]
+fn the_shipped_file_holds_exactly_the_defaults() {
+    assert_eq!(
+        parse(SHIPPED).expect("the shipped file is valid"),
+        Config::default()
+    );
+}
+
+#[test]
+fn an_empty_file_gives_the_defaults() {
+    assert_eq!(parse("").expect("valid"), Config::default());
+}
+
+#[test]
+fn the_shipped_file_mentions_every_environment_variable() {
+    for var in ENV_VARS {
+        assert!(
+            SHIPPED.contains(var),
+            "config/lookout.toml does not document {var}"
+        );
+    }
+}
+
+#[test]
+fn file_values_replace_defaults() {
+    let config = parse(
+        "[elasticsearch]\nurl = \"https://es.example:9243\"\nrequest_timeout = \"2m\"\n\
+         [engine]\nconcurrency = 8\nmax_catch_up = \"2d\"\n[alerts]\nnamespace = \"soc-1\"\n",
+    )
+    .expect("valid");
+    assert_eq!(config.elasticsearch.url, "https://es.example:9243");
+    assert_eq!(
+        config.elasticsearch.request_timeout,
+        Duration::from_secs(120)
+    );
+    assert_eq!(config.engine.concurrency, 8);
+    assert_eq!(config.engine.max_catch_up, TimeDelta::days(2));
+    assert_eq!(config.alerts.namespace, "soc-1");
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let config = with_env(
+        "[elasticsearch]\nurl = \"http://file:9200\"\n[engine]\nconcurrency = 2\n",
+        &[
+            ("LOOKOUT_ES_URL", "http://env:9200"),
+            ("LOOKOUT_CONCURRENCY", "16"),
+            ("LOOKOUT_ES_VERIFY_TLS", "false"),
+            ("LOOKOUT_ALERTS_INDEX", "alerts-x"),
+            ("LOOKOUT_NAMESPACE", "team"),
+            ("LOOKOUT_MAX_CATCH_UP", "6h"),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(config.elasticsearch.url, "http://env:9200");
+    assert_eq!(config.engine.concurrency, 16);
+    assert!(!config.elasticsearch.verify_tls);
+    assert_eq!(config.alerts.index, "alerts-x");
+    assert_eq!(config.alerts.namespace, "team");
+    assert_eq!(config.engine.max_catch_up, TimeDelta::hours(6));
+}
+
+#[test]
+fn an_empty_environment_variable_counts_as_unset() {
+    let config = with_env(
+        "[engine]\nconcurrency = 2\n",
+        &[("LOOKOUT_CONCURRENCY", " ")],
+    )
+    .expect("valid");
+    assert_eq!(config.engine.concurrency, 2);
+}
+
+#[test]
+fn rule_folders_from_the_environment_split_on_commas_and_colons() {
+    let config = with_env(
+        "",
+        &[("LOOKOUT_RULES_FOLDERS", "rules, more:/etc/lookout/rules,")],
+    )
+    .expect("valid");
+    let expected: Vec<PathBuf> = ["rules", "more", "/etc/lookout/rules"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(config.rules.folders, expected);
+}
+
+#[test]
+fn basic_credentials_come_from_the_environment() {
+    let config = with_env(
+        "",
+        &[
+            ("LOOKOUT_ES_USERNAME", "elastic"),
+            ("LOOKOUT_ES_PASSWORD", "s3cret"),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(config.elasticsearch.username.as_deref(), Some("elastic"));
+    assert_eq!(
+        config.elasticsearch.password.as_ref().map(Secret::expose),
+        Some("s3cret")
+    );
+}
+
+#[test]
+fn an_unknown_key_is_refused_with_its_name_line_and_column() {
+    let text = error_text(parse(
+        "[elasticsearch]\nurl = \"http://x:9200\"\nhots = \"y\"\n",
+    ));
+    assert!(text.starts_with("lookout.toml:3:1:"), "{text}");
+    assert!(text.contains("hots"), "{text}");
+}
+
+#[test]
+fn an_unknown_section_is_refused() {
+    let text = error_text(parse("[elastic]\nurl = \"http://x:9200\"\n"));
+    assert!(text.contains("elastic"), "{text}");
+}
+
+#[test]
+fn a_bad_duration_in_the_file_is_reported_at_its_position() {
+    let text = error_text(parse("[engine]\nmax_catch_up = \"1 day\"\n"));
+    assert!(text.starts_with("lookout.toml:2:"), "{text}");
+    assert!(text.contains("1 day"), "{text}");
+}
+
+#[test]
+fn a_bad_environment_value_names_the_variable_and_key() {
+    let text = error_text(with_env("", &[("LOOKOUT_CONCURRENCY", "many")]));
+    assert!(
+        text.contains("LOOKOUT_CONCURRENCY") && text.contains("engine.concurrency"),
+        "{text}"
+    );
+    let text = error_text(with_env("", &[("LOOKOUT_ES_VERIFY_TLS", "maybe")]));
+    assert!(text.contains("LOOKOUT_ES_VERIFY_TLS"), "{text}");
+}
+
+#[test]
+fn an_invalid_value_names_the_file_and_key() {
+    let text = error_text(parse("[engine]\nconcurrency = 0\n"));
+    assert!(
+        text.starts_with("lookout.toml: `engine.concurrency`"),
+        "{text}"
+    );
+    let text = error_text(parse("[alerts]\nindex = \"Alerts\"\n"));
+    assert!(text.contains("alerts.index"), "{text}");
+    let text = error_text(parse("[alerts]\nnamespace = \"My Space\"\n"));
+    assert!(text.contains("alerts.namespace"), "{text}");
+}
+
+#[test]
+fn a_value_set_by_the_environment_is_blamed_on_the_variable() {
+    let text = error_text(with_env("", &[("LOOKOUT_STATE_INDEX", "Bad,Name")]));
+    assert!(
+        text.starts_with("environment variable LOOKOUT_STATE_INDEX: `engine.state_index`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_username_without_a_password_is_refused() {
+    let text = error_text(parse("[elasticsearch]\nusername = \"elastic\"\n"));
+    assert!(text.contains("elasticsearch.username"), "{text}");
+}
+
+#[test]
+fn an_api_key_and_a_username_together_are_refused() {
+    let text = error_text(with_env(
+        "",
+        &[
+            ("LOOKOUT_ES_USERNAME", "u"),
+            ("LOOKOUT_ES_PASSWORD", "p"),
+            ("LOOKOUT_ES_API_KEY", "k"),
+        ],
+    ));
+    assert!(text.contains("api_key"), "{text}");
+}
+
+#[test]
+fn a_password_inline_and_in_a_file_together_are_refused() {
+    let text = error_text(parse(
+        "[elasticsearch]\nusername = \"u\"\npassword = \"p\"\npassword_file = \"/run/secrets/p\"\n",
+    ));
+    assert!(text.contains("password_file"), "{text}");
+}
+
+#[test]
+fn a_url_error_does_not_repeat_the_password() {
+    let text = error_text(parse(
+        "[elasticsearch]\nurl = \"ftp://elastic:hunter2@host\"\n",
+    ));
+    assert!(text.contains("elasticsearch.url"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn debug_output_hides_secrets_and_url_credentials() {
+    let config = with_env(
+        "[elasticsearch]\nurl = \"http://elastic:hunter2@host:9200\"\n",
+        &[("LOOKOUT_ES_API_KEY", "c2VjcmV0LWtleQ==")],
+    )
+    .expect("valid");
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(!debug.contains("c2VjcmV0LWtleQ=="), "{debug}");
+    assert!(debug.contains("[redacted]"), "{debug}");
+}
+
+#[test]
+fn the_same_index_for_state_and_executions_is_refused() {
+    let text = error_text(parse(
+        "[engine]\nstate_index = \"x\"\nexecutions_index = \"x\"\n",
+    ));
+    assert!(text.contains("engine.executions_index"), "{text}");
+}
+
+#[test]
+fn every_environment_variable_name_starts_with_lookout() {
+    assert!(ENV_VARS.iter().all(|name| name.starts_with("LOOKOUT_")));
+    let unique: std::collections::HashSet<_> = ENV_VARS.iter().collect();
+    assert_eq!(unique.len(), ENV_VARS.len());
+}

@@ -1,0 +1,268 @@
+//! Turns the raw (file + environment) shape into a checked [`Config`], applying defaults and
+//! reading secret files. Every error names the key and where its value came from.
+
+use super::raw::{DurationText, RawConfig};
+use super::{
+    AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_CONCURRENCY, DEFAULT_ES_URL,
+    DEFAULT_EXECUTIONS_INDEX, DEFAULT_MAX_CATCH_UP, DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig,
+    MAX_CONCURRENCY, RulesConfig, Secret,
+};
+use crate::es::redact_userinfo;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The longest index name Elasticsearch accepts, in bytes.
+const MAX_INDEX_NAME_BYTES: usize = 255;
+
+/// Says where a key's value came from, for error messages.
+struct Origins<'a> {
+    raw_env: &'a std::collections::BTreeMap<&'static str, &'static str>,
+    file: Option<&'a Path>,
+}
+
+impl Origins<'_> {
+    fn of(&self, key: &str) -> String {
+        if let Some(var) = self.raw_env.get(key) {
+            return format!("environment variable {var}");
+        }
+        match self.file {
+            Some(path) => path.display().to_string(),
+            None => "defaults".to_string(),
+        }
+    }
+
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            origin: self.of(key),
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) fn validate(raw: RawConfig, file: Option<&Path>) -> Result<Config, ConfigError> {
+    let origins = Origins {
+        raw_env: &raw.from_env,
+        file,
+    };
+    Ok(Config {
+        elasticsearch: elasticsearch(&raw, &origins)?,
+        rules: rules(&raw, &origins)?,
+        alerts: alerts(&raw, &origins)?,
+        engine: engine(&raw, &origins)?,
+    })
+}
+
+fn elasticsearch(raw: &RawConfig, origins: &Origins) -> Result<ElasticsearchConfig, ConfigError> {
+    let es = &raw.elasticsearch;
+    let url = es.url.clone().unwrap_or_else(|| DEFAULT_ES_URL.to_string());
+    check_url(&url).map_err(|message| origins.invalid("elasticsearch.url", message))?;
+    let password = secret(
+        origins,
+        "elasticsearch.password",
+        &es.password,
+        &es.password_file,
+    )?;
+    let api_key = secret(
+        origins,
+        "elasticsearch.api_key",
+        &es.api_key,
+        &es.api_key_file,
+    )?;
+    let username = es.username.clone().filter(|name| !name.is_empty());
+    if username.is_some() && password.is_none() {
+        return Err(origins.invalid(
+            "elasticsearch.username",
+            "a username needs a password (or password_file)",
+        ));
+    }
+    if username.is_none() && password.is_some() {
+        return Err(origins.invalid("elasticsearch.password", "a password needs a username"));
+    }
+    if username.is_some() && api_key.is_some() {
+        return Err(origins.invalid(
+            "elasticsearch.api_key",
+            "use either an API key or a username and password, not both",
+        ));
+    }
+    let cloud_id = es.cloud_id.clone().filter(|id| !id.trim().is_empty());
+    if let Some(id) = &cloud_id {
+        elasticsearch::http::transport::CloudId::parse(id).map_err(|e| {
+            origins.invalid(
+                "elasticsearch.cloud_id",
+                format!("not a valid cloud id: {e}"),
+            )
+        })?;
+    }
+    Ok(ElasticsearchConfig {
+        url,
+        username,
+        password,
+        api_key,
+        cloud_id,
+        ca_file: es.ca_file.clone(),
+        verify_tls: es.verify_tls.unwrap_or(true),
+        request_timeout: std_duration(es.request_timeout, DEFAULT_REQUEST_TIMEOUT),
+    })
+}
+
+/// A URL the client can use: http or https, with a host. The message never repeats userinfo.
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = elasticsearch::http::Url::parse(url)
+        .map_err(|e| format!("{:?} is not a URL: {e}", redact_userinfo(url)))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(format!(
+            "{:?} must be an http:// or https:// URL with a host",
+            redact_userinfo(url)
+        ));
+    }
+    Ok(())
+}
+
+/// A secret given inline or in a file (trailing newline dropped), not both.
+fn secret(
+    origins: &Origins,
+    key: &str,
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+) -> Result<Option<Secret>, ConfigError> {
+    let file_key = format!("{key}_file");
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(origins.invalid(
+            &file_key,
+            format!("set either `{key}` or `{file_key}`, not both"),
+        )),
+        (Some(value), None) => {
+            Ok(Some(Secret::new(value.clone())).filter(|s| !s.expose().is_empty()))
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+                origin: origins.of(&file_key),
+                key: file_key.clone(),
+                path: path.clone(),
+                source,
+            })?;
+            let value = text.trim_end_matches(['\n', '\r']).to_string();
+            if value.is_empty() {
+                return Err(origins.invalid(
+                    &file_key,
+                    format!("the secret file {} is empty", path.display()),
+                ));
+            }
+            Ok(Some(Secret::new(value)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn rules(raw: &RawConfig, origins: &Origins) -> Result<RulesConfig, ConfigError> {
+    let defaults = RulesConfig::default();
+    let folders = raw.rules.folders.clone().unwrap_or(defaults.folders);
+    if folders.is_empty() || folders.iter().any(|f| f.as_os_str().is_empty()) {
+        return Err(origins.invalid(
+            "rules.folders",
+            "name at least one folder, none of them empty",
+        ));
+    }
+    Ok(RulesConfig {
+        folders,
+        include_deprecated: raw
+            .rules
+            .include_deprecated
+            .unwrap_or(defaults.include_deprecated),
+    })
+}
+
+fn alerts(raw: &RawConfig, origins: &Origins) -> Result<AlertsConfig, ConfigError> {
+    let index = raw
+        .alerts
+        .index
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ALERTS_INDEX.to_string());
+    check_index_name(&index).map_err(|m| origins.invalid("alerts.index", m))?;
+    let namespace = raw
+        .alerts
+        .namespace
+        .clone()
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+    check_namespace(&namespace).map_err(|m| origins.invalid("alerts.namespace", m))?;
+    Ok(AlertsConfig { index, namespace })
+}
+
+fn engine(raw: &RawConfig, origins: &Origins) -> Result<EngineConfig, ConfigError> {
+    let engine = &raw.engine;
+    let concurrency = engine.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+    if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+        return Err(origins.invalid(
+            "engine.concurrency",
+            format!("{concurrency} is not between 1 and {MAX_CONCURRENCY}"),
+        ));
+    }
+    let state_index = engine
+        .state_index
+        .clone()
+        .unwrap_or_else(|| DEFAULT_STATE_INDEX.to_string());
+    check_index_name(&state_index).map_err(|m| origins.invalid("engine.state_index", m))?;
+    let executions_index = engine
+        .executions_index
+        .clone()
+        .unwrap_or_else(|| DEFAULT_EXECUTIONS_INDEX.to_string());
+    check_index_name(&executions_index)
+        .map_err(|m| origins.invalid("engine.executions_index", m))?;
+    if executions_index == state_index {
+        return Err(origins.invalid(
+            "engine.executions_index",
+            "must differ from engine.state_index",
+        ));
+    }
+    Ok(EngineConfig {
+        concurrency,
+        max_catch_up: engine.max_catch_up.map_or(DEFAULT_MAX_CATCH_UP, |d| d.0),
+        state_index,
+        executions_index,
+        shutdown_grace: std_duration(engine.shutdown_grace, DEFAULT_SHUTDOWN_GRACE),
+    })
+}
+
+fn std_duration(value: Option<DurationText>, default: Duration) -> Duration {
+    value.and_then(|d| d.0.to_std().ok()).unwrap_or(default)
+}
+
+/// Elasticsearch's rules for a concrete index (or alias) name.
+pub(crate) fn check_index_name(name: &str) -> Result<(), String> {
+    const FORBIDDEN: &[char] = &['\\', '/', '*', '?', '"', '<', '>', '|', ' ', ',', '#', ':'];
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(format!("{name:?} is not an index name"));
+    }
+    if name.len() > MAX_INDEX_NAME_BYTES {
+        return Err(format!(
+            "{name:?} is longer than {MAX_INDEX_NAME_BYTES} bytes"
+        ));
+    }
+    if name.starts_with(['-', '_', '+'])
+        || name
+            .chars()
+            .any(|c| c.is_uppercase() || FORBIDDEN.contains(&c))
+    {
+        return Err(format!(
+            "{name:?} is not a valid index name (lowercase, no leading - _ +, none of \\ / * ? \" < > | , # : or spaces)"
+        ));
+    }
+    Ok(())
+}
+
+/// A Kibana space id: lowercase letters, digits, `_` and `-`.
+fn check_namespace(namespace: &str) -> Result<(), String> {
+    let valid = !namespace.is_empty()
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{namespace:?} may only hold lowercase letters, digits, _ and -"
+        ))
+    }
+}

@@ -1,0 +1,67 @@
+//! Single documents and index templates: what the state store and start-up need.
+
+use super::search::encode_path_segment;
+use super::{Client, EsError, Request};
+use elasticsearch::http::Method;
+use serde_json::Value;
+
+impl Client {
+    /// Installs (or replaces) a composable index template (`PUT /_index_template/<name>`).
+    pub async fn put_index_template(&self, name: &str, body: &Value) -> Result<(), EsError> {
+        let path = format!("/_index_template/{}", encode_path_segment(name));
+        let request =
+            Request::new("put index template", name, Method::Put, path).json(body.clone());
+        self.send_ok(request).await.map(|_| ())
+    }
+
+    /// Writes a document under its id, replacing any previous version. With `refresh`, returns
+    /// once the document is searchable (`refresh=wait_for`).
+    pub async fn put_doc(
+        &self,
+        index: &str,
+        id: &str,
+        doc: &Value,
+        refresh: bool,
+    ) -> Result<(), EsError> {
+        let path = format!(
+            "/{}/_doc/{}",
+            encode_path_segment(index),
+            encode_path_segment(id)
+        );
+        let mut request = Request::new("put document", index, Method::Put, path).json(doc.clone());
+        if refresh {
+            request = request.query("refresh", "wait_for");
+        }
+        self.send_ok(request).await.map(|_| ())
+    }
+
+    /// The `_source` of a document, `None` when it (or its index) does not exist. Reads are
+    /// real-time: a document is found right after `put_doc`, refreshed or not.
+    pub async fn get_doc(&self, index: &str, id: &str) -> Result<Option<Value>, EsError> {
+        let path = format!(
+            "/{}/_doc/{}",
+            encode_path_segment(index),
+            encode_path_segment(id)
+        );
+        let reply = self
+            .send(Request::new("get document", index, Method::Get, path))
+            .await?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        let body = reply.ok("get document", index)?;
+        if body["found"] == Value::Bool(false) {
+            return Ok(None);
+        }
+        Ok(Some(body["_source"].clone()))
+    }
+
+    /// Makes everything written to the index (or pattern) searchable; a missing index is fine.
+    pub async fn refresh(&self, index: &str) -> Result<(), EsError> {
+        let path = format!("/{}/_refresh", encode_path_segment(index));
+        let request = Request::new("refresh", index, Method::Post, path)
+            .query("ignore_unavailable", "true")
+            .query("allow_no_indices", "true");
+        self.send_ok(request).await.map(|_| ())
+    }
+}

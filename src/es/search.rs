@@ -1,0 +1,330 @@
+//! Reading: point-in-time open/close (Elasticsearch and OpenSearch flavours), one page of a
+//! search, field capabilities and id lookups. Request bodies and answers are built and read by
+//! small pure functions next to the async calls.
+
+use super::{CLUSTER, Client, Distribution, EsError, Request};
+use elasticsearch::http::Method;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+/// How many ids one `existing_ids` request looks up.
+pub const EXISTING_IDS_CHUNK: usize = 1000;
+/// How many hits one `existing_ids` request may return: an id can exist in several indices
+/// behind the pattern (after a rollover), so this is larger than [`EXISTING_IDS_CHUNK`]; it is
+/// the default `index.max_result_window`.
+pub const EXISTING_IDS_MAX_HITS: usize = 10_000;
+
+/// An open point-in-time and the keep-alive each search must renew it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PitId {
+    pub id: String,
+    pub keep_alive: String,
+}
+
+/// One page of search hits.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SearchPage {
+    pub hits: Vec<Hit>,
+    /// The point-in-time id the answer carries (it may differ from the one sent; use the newest).
+    pub pit_id: Option<String>,
+    /// `hits.total.value` when the server counted.
+    pub total: Option<u64>,
+    /// Reasons of shard failures: the page may be missing documents when this is not empty.
+    pub shard_failures: Vec<String>,
+}
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub index: String,
+    pub id: String,
+    /// `_source` (`Null` when the search did not ask for it).
+    pub source: Value,
+    /// The sort values, for `search_after`.
+    pub sort: Vec<Value>,
+}
+
+impl Client {
+    /// Field capabilities of every field in the given indices (`_field_caps?fields=*`).
+    pub async fn field_caps(&self, index: &[String]) -> Result<Value, EsError> {
+        if index.is_empty() {
+            return Err(no_index("field caps"));
+        }
+        let target = index_path(index);
+        let request = Request::new(
+            "field caps",
+            &target,
+            Method::Get,
+            format!("/{}/_field_caps", encode_path_segment(&target)),
+        )
+        .query("fields", "*")
+        .query("ignore_unavailable", "true")
+        .query("allow_no_indices", "true");
+        self.send_ok(request).await
+    }
+
+    /// Opens a point-in-time over the indices. `None` when the server has no point-in-time API
+    /// or no index matches (the caller then searches without one).
+    pub async fn open_pit(
+        &self,
+        index: &[String],
+        keep_alive: &str,
+    ) -> Result<Option<PitId>, EsError> {
+        if index.is_empty() {
+            return Err(no_index("open point-in-time"));
+        }
+        let target = index_path(index);
+        let server = self.server_info().await?;
+        if !server.supports_pit() {
+            return Ok(None);
+        }
+        let distribution = server.distribution;
+        let path = match distribution {
+            Distribution::Elasticsearch => format!("/{}/_pit", encode_path_segment(&target)),
+            Distribution::OpenSearch => {
+                format!("/{}/_search/point_in_time", encode_path_segment(&target))
+            }
+        };
+        let request = Request::new("open point-in-time", &target, Method::Post, path)
+            .query("keep_alive", keep_alive);
+        let reply = self.send(request).await?;
+        if matches!(reply.status, 404 | 405) {
+            return Ok(None);
+        }
+        // OpenSearch answers 400 (not 404) when a pattern matches no index.
+        if reply.status == 400 && self.matches_no_index(&target).await? {
+            return Ok(None);
+        }
+        let body = reply.ok("open point-in-time", &target)?;
+        let id = pit_id_of(&body, distribution).ok_or_else(|| EsError::BadAnswer {
+            op: "open point-in-time",
+            index: target.clone(),
+            message: format!(
+                "no point-in-time id in {}",
+                super::error::truncate(&body.to_string(), 200)
+            ),
+        })?;
+        Ok(Some(PitId {
+            id,
+            keep_alive: keep_alive.to_string(),
+        }))
+    }
+
+    /// Whether the indices (or patterns) resolve to no shard at all.
+    async fn matches_no_index(&self, target: &str) -> Result<bool, EsError> {
+        let request = tolerant_search(target, json!({"size": 0, "track_total_hits": false}))
+            .with_op("resolve indices");
+        let answer = self.send_ok(request).await?;
+        Ok(answer["_shards"]["total"].as_u64() == Some(0))
+    }
+
+    /// Closes a point-in-time; one that already expired is fine.
+    pub async fn close_pit(&self, pit: PitId) -> Result<(), EsError> {
+        let distribution = self.server_info().await?.distribution;
+        let (path, body) = close_pit_request(&pit, distribution);
+        let request = Request::new("close point-in-time", CLUSTER, Method::Delete, path).json(body);
+        let reply = self.send(request).await?;
+        if reply.status == 404 {
+            return Ok(());
+        }
+        reply.ok("close point-in-time", CLUSTER).map(|_| ())
+    }
+
+    /// One page of a search: through the point-in-time when given, else over the indices with
+    /// missing indices ignored.
+    pub async fn search(
+        &self,
+        index: &[String],
+        pit: Option<&PitId>,
+        body: Value,
+    ) -> Result<SearchPage, EsError> {
+        let target = index_path(index);
+        let request = match pit {
+            Some(pit) => Request::new("search", &target, Method::Post, "/_search".to_string())
+                .json(with_pit(body, pit)),
+            None => {
+                if index.is_empty() {
+                    return Err(no_index("search"));
+                }
+                tolerant_search(&target, body)
+            }
+        };
+        let answer = self.send_ok(request).await?;
+        parse_page(&answer).map_err(|message| EsError::BadAnswer {
+            op: "search",
+            index: target,
+            message,
+        })
+    }
+
+    /// The subset of `ids` that exist in any index behind `index_pattern` (missing index: none).
+    pub async fn existing_ids(
+        &self,
+        index_pattern: &str,
+        ids: &[String],
+    ) -> Result<HashSet<String>, EsError> {
+        let mut found = HashSet::new();
+        for chunk in ids.chunks(EXISTING_IDS_CHUNK) {
+            let request =
+                tolerant_search(index_pattern, ids_query(chunk)).with_op("look up existing ids");
+            let reply = self.send(request).await?;
+            if reply.status == 404 {
+                return Ok(found);
+            }
+            let answer = reply.ok("look up existing ids", index_pattern)?;
+            let page = parse_page(&answer).map_err(|message| EsError::BadAnswer {
+                op: "look up existing ids",
+                index: index_pattern.to_string(),
+                message,
+            })?;
+            found.extend(page.hits.into_iter().map(|hit| hit.id));
+        }
+        Ok(found)
+    }
+
+    /// A plain search of one index or pattern, all hits of the first page; missing index: none.
+    pub async fn search_docs(&self, index: &str, body: Value) -> Result<Vec<Hit>, EsError> {
+        let reply = self.send(tolerant_search(index, body)).await?;
+        if reply.status == 404 {
+            return Ok(Vec::new());
+        }
+        let answer = reply.ok("search", index)?;
+        let page = parse_page(&answer).map_err(|message| EsError::BadAnswer {
+            op: "search",
+            index: index.to_string(),
+            message,
+        })?;
+        Ok(page.hits)
+    }
+}
+
+impl Request<'_> {
+    fn with_op(mut self, op: &'static str) -> Self {
+        self.op = op;
+        self
+    }
+}
+
+fn no_index(op: &'static str) -> EsError {
+    EsError::InvalidRequest {
+        op,
+        index: CLUSTER.to_string(),
+        message: "no index given".to_string(),
+    }
+}
+
+/// `POST /<target>/_search?ignore_unavailable=true&allow_no_indices=true`.
+fn tolerant_search(target: &str, body: Value) -> Request<'_> {
+    Request::new(
+        "search",
+        target,
+        Method::Post,
+        format!("/{}/_search", encode_path_segment(target)),
+    )
+    .query("ignore_unavailable", "true")
+    .query("allow_no_indices", "true")
+    .json(body)
+}
+
+/// Index names joined with commas (encode with [`encode_path_segment`] for a path).
+pub(crate) fn index_path(index: &[String]) -> String {
+    index.join(",")
+}
+
+/// Percent-encodes everything but letters, digits and `- _ . * , : + ! ~`.
+pub(crate) fn encode_path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.*,:+!~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The body with `pit: {id, keep_alive}` set.
+pub(crate) fn with_pit(mut body: Value, pit: &PitId) -> Value {
+    if let Some(object) = body.as_object_mut() {
+        object.insert(
+            "pit".to_string(),
+            json!({"id": pit.id, "keep_alive": pit.keep_alive}),
+        );
+    }
+    body
+}
+
+/// `DELETE` path and body closing a point-in-time.
+pub(crate) fn close_pit_request(pit: &PitId, distribution: Distribution) -> (String, Value) {
+    match distribution {
+        Distribution::Elasticsearch => ("/_pit".to_string(), json!({"id": pit.id})),
+        Distribution::OpenSearch => (
+            "/_search/point_in_time".to_string(),
+            json!({"pit_id": [pit.id]}),
+        ),
+    }
+}
+
+/// The id of a newly opened point-in-time: `id` (Elasticsearch) or `pit_id` (OpenSearch).
+fn pit_id_of(body: &Value, distribution: Distribution) -> Option<String> {
+    let key = match distribution {
+        Distribution::Elasticsearch => "id",
+        Distribution::OpenSearch => "pit_id",
+    };
+    body[key].as_str().map(str::to_string)
+}
+
+/// An `ids` query for a chunk of ids, without sources.
+pub(crate) fn ids_query(ids: &[String]) -> Value {
+    json!({
+        "size": (ids.len() * 10).min(EXISTING_IDS_MAX_HITS),
+        "_source": false,
+        "track_total_hits": false,
+        "query": {"ids": {"values": ids}},
+    })
+}
+
+/// Reads one page of a search answer.
+pub(crate) fn parse_page(answer: &Value) -> Result<SearchPage, String> {
+    let hits = answer["hits"]["hits"]
+        .as_array()
+        .ok_or("the answer has no hits.hits array")?
+        .iter()
+        .map(parse_hit)
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = match &answer["hits"]["total"] {
+        Value::Number(n) => n.as_u64(),
+        total => total["value"].as_u64(),
+    };
+    let shard_failures = answer["_shards"]["failures"]
+        .as_array()
+        .map(|failures| {
+            failures
+                .iter()
+                .map(|f| super::error::error_reason(&json!({"error": f["reason"]})))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(SearchPage {
+        hits,
+        pit_id: answer["pit_id"].as_str().map(str::to_string),
+        total,
+        shard_failures,
+    })
+}
+
+fn parse_hit(hit: &Value) -> Result<Hit, String> {
+    let text = |key: &str| {
+        hit[key]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("a hit has no {key}"))
+    };
+    Ok(Hit {
+        index: text("_index")?,
+        id: text("_id")?,
+        source: hit["_source"].clone(),
+        sort: hit["sort"].as_array().cloned().unwrap_or_default(),
+    })
+}

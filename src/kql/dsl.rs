@@ -1,0 +1,301 @@
+//! Translation of a parsed KQL query into Elasticsearch query DSL, shaped as Kibana's detection
+//! engine builds it (`and` -> `bool.filter`, `or` -> `bool.should` + `minimum_should_match: 1`,
+//! `not` -> `bool.must_not`, every field condition wrapped in its own `bool.should`), with the
+//! field types of the searched indices when known. Also the `query_string` of Lucene rules.
+
+use super::ast::{Field, Query, RangeOp, Value};
+use super::fields::{FieldInfo, FieldMap};
+use serde_json::{Map, Value as Json, json};
+
+/// The `time_zone` Kibana's detection engine sets on date ranges (its `dateFormatTZ`).
+pub const DATE_TIME_ZONE: &str = "Zulu";
+
+/// Characters that `query_string` treats as syntax; Kibana escapes them in wildcard values
+/// (`*` is escaped too, between the wildcards).
+const QUERY_STRING_RESERVED: &[char] = &[
+    '+', '-', '=', '&', '|', '>', '<', '!', '(', ')', '{', '}', '[', ']', '^', '"', '~', '*', '?',
+    ':', '\\', '/',
+];
+
+/// Translates a query into query DSL. With `fields` (the mapped fields of the indices searched),
+/// keyword fields get `term` / `wildcard`, date fields a `range`, field-name wildcards expand to
+/// the matching fields; without, every field is treated as unknown (`match`, `match_phrase`,
+/// `query_string`, `exists`).
+pub fn to_dsl(query: &Query, fields: Option<&FieldMap>) -> Json {
+    Translator { fields }.query(query, None)
+}
+
+/// The query of a Lucene rule, decorated as Kibana decorates it (`analyze_wildcard`, the
+/// detection engine's time zone); empty text matches everything.
+pub fn lucene_to_dsl(text: &str) -> Json {
+    if text.trim().is_empty() {
+        return json!({"match_all": {}});
+    }
+    json!({"query_string": {"query": text, "analyze_wildcard": true, "time_zone": DATE_TIME_ZONE}})
+}
+
+/// Escapes a wildcard value for `query_string` and `wildcard` queries: each literal piece gets
+/// backslashes before reserved characters, and the pieces are joined by `*`.
+pub fn query_string_escape(parts: &[String]) -> String {
+    let mut out = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push('*');
+        }
+        for c in part.chars() {
+            if QUERY_STRING_RESERVED.contains(&c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The JSON a value stands for in `match`, `term` and `range` queries.
+fn value_json(value: &Value) -> Json {
+    match value {
+        Value::Phrase(text) | Value::Text(text) => Json::String(text.clone()),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Null => Json::Null,
+        Value::Wildcard(parts) => Json::String(parts.join("*")),
+    }
+}
+
+/// `{"bool": {"should": [...], "minimum_should_match": 1}}`.
+fn should(queries: Vec<Json>) -> Json {
+    json!({"bool": {"should": queries, "minimum_should_match": 1}})
+}
+
+/// `{key: {name: inner}}` with the field name as a key.
+fn keyed(key: &str, name: &str, inner: Json) -> Json {
+    let mut by_field = Map::new();
+    by_field.insert(name.to_string(), inner);
+    let mut outer = Map::new();
+    outer.insert(key.to_string(), Json::Object(by_field));
+    Json::Object(outer)
+}
+
+/// A field the condition applies to: its name and what the map knows about it.
+struct Target<'a> {
+    name: String,
+    info: Option<&'a FieldInfo>,
+}
+
+impl Target<'_> {
+    fn is_keyword_only(&self) -> bool {
+        self.info.is_some_and(FieldInfo::is_keyword_only)
+    }
+
+    fn is_date(&self) -> bool {
+        self.info.is_some_and(FieldInfo::is_date)
+    }
+}
+
+struct Translator<'a> {
+    fields: Option<&'a FieldMap>,
+}
+
+impl<'a> Translator<'a> {
+    fn query(&self, query: &Query, nested: Option<&str>) -> Json {
+        match query {
+            Query::MatchAll => json!({"match_all": {}}),
+            Query::Or(children) => should(self.children(children, nested)),
+            Query::And(children) => json!({"bool": {"filter": self.children(children, nested)}}),
+            Query::Not(child) => json!({"bool": {"must_not": self.query(child, nested)}}),
+            Query::Nested { path, query } => self.nested(path, query, nested),
+            Query::Is { field, value } => self.is(field.as_ref(), value, nested),
+            Query::Range { field, op, value } => self.range(field, *op, value, nested),
+        }
+    }
+
+    fn children(&self, children: &[Query], nested: Option<&str>) -> Vec<Json> {
+        children.iter().map(|c| self.query(c, nested)).collect()
+    }
+
+    fn nested(&self, path: &Field, query: &Query, nested: Option<&str>) -> Json {
+        let path = prefixed(path, nested).raw_name();
+        json!({"nested": {
+            "path": path,
+            "query": self.query(query, Some(&path)),
+            "score_mode": "none",
+        }})
+    }
+
+    fn is(&self, field: Option<&Field>, value: &Value, nested: Option<&str>) -> Json {
+        let Some(field) = field else {
+            return free_text(value);
+        };
+        if field.is_lone_wildcard() && value.is_lone_wildcard() {
+            return json!({"match_all": {}});
+        }
+        let full = prefixed(field, nested);
+        let queries = self
+            .targets(&full)
+            .iter()
+            .map(|target| wrap_nested(is_leaf(target, value), target, &full, nested))
+            .collect();
+        should(queries)
+    }
+
+    fn range(&self, field: &Field, op: RangeOp, value: &Value, nested: Option<&str>) -> Json {
+        let full = prefixed(field, nested);
+        let queries = self
+            .targets(&full)
+            .iter()
+            .map(|target| wrap_nested(range_leaf(target, op, value), target, &full, nested))
+            .collect();
+        should(queries)
+    }
+
+    /// The mapped fields a field name or pattern stands for; when none is known, the name as
+    /// written (Kibana keeps it, so the query selects nothing where the field is absent).
+    fn targets(&self, field: &Field) -> Vec<Target<'a>> {
+        let found: Vec<Target<'a>> = match (self.fields, field) {
+            (None, _) => Vec::new(),
+            (Some(map), Field::Name(name)) => map
+                .get(name)
+                .map(|info| Target {
+                    name: name.clone(),
+                    info: Some(info),
+                })
+                .into_iter()
+                .collect(),
+            (Some(map), Field::Pattern(parts)) => map
+                .iter()
+                .filter(|(name, _)| glob_matches(parts, name))
+                .map(|(name, info)| Target {
+                    name: name.to_string(),
+                    info: Some(info),
+                })
+                .collect(),
+        };
+        if found.is_empty() {
+            return vec![Target {
+                name: field.raw_name(),
+                info: None,
+            }];
+        }
+        found
+    }
+}
+
+/// The field name inside a nested query: `path.name`.
+fn prefixed(field: &Field, nested: Option<&str>) -> Field {
+    let Some(path) = nested else {
+        return field.clone();
+    };
+    match field {
+        Field::Name(name) => Field::Name(format!("{path}.{name}")),
+        Field::Pattern(parts) => {
+            let mut parts = parts.clone();
+            parts[0] = format!("{path}.{}", parts[0]);
+            Field::Pattern(parts)
+        }
+    }
+}
+
+/// A query on no field: `query_string` for wildcards, else `multi_match` over all fields.
+fn free_text(value: &Value) -> Json {
+    if let Value::Wildcard(parts) = value {
+        return json!({"query_string": {"query": query_string_escape(parts)}});
+    }
+    let kind = if value.is_quoted() {
+        "phrase"
+    } else {
+        "best_fields"
+    };
+    json!({"multi_match": {"type": kind, "query": value_json(value), "lenient": true}})
+}
+
+/// One field's condition of `field: value`.
+fn is_leaf(target: &Target, value: &Value) -> Json {
+    let name = target.name.as_str();
+    if value.is_lone_wildcard() {
+        return json!({"exists": {"field": name}});
+    }
+    if let Value::Wildcard(parts) = value {
+        let pattern = query_string_escape(parts);
+        if target.is_keyword_only() {
+            return keyed("wildcard", name, json!({"value": pattern}));
+        }
+        return json!({"query_string": {"fields": [name], "query": pattern}});
+    }
+    let exact = value_json(value);
+    if target.is_date() {
+        let mut bounds = Map::new();
+        bounds.insert("gte".into(), exact.clone());
+        bounds.insert("lte".into(), exact.clone());
+        add_time_zone(&mut bounds, &exact);
+        return keyed("range", name, Json::Object(bounds));
+    }
+    if target.is_keyword_only() {
+        return keyed("term", name, json!({"value": exact}));
+    }
+    let kind = if value.is_quoted() {
+        "match_phrase"
+    } else {
+        "match"
+    };
+    keyed(kind, name, exact)
+}
+
+/// One field's condition of `field < value` (and the other operators).
+fn range_leaf(target: &Target, op: RangeOp, value: &Value) -> Json {
+    let bound = value_json(value);
+    let mut params = Map::new();
+    params.insert(op.dsl_key().into(), bound.clone());
+    if target.is_date() {
+        add_time_zone(&mut params, &bound);
+    }
+    keyed("range", &target.name, Json::Object(params))
+}
+
+/// Adds the time zone to a date range, except for epoch values (digits only), which are
+/// absolute.
+fn add_time_zone(params: &mut Map<String, Json>, value: &Json) {
+    let is_epoch = value.is_number()
+        || value
+            .as_str()
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    if !is_epoch {
+        params.insert("time_zone".into(), json!(DATE_TIME_ZONE));
+    }
+}
+
+/// Fields reached through a field-name wildcard inside a nested object get their own nested
+/// query (Kibana does this only outside an explicit nested group).
+fn wrap_nested(query: Json, target: &Target, field: &Field, nested: Option<&str>) -> Json {
+    let path = target.info.and_then(|info| info.nested_path.as_deref());
+    match (field, path, nested) {
+        (Field::Pattern(_), Some(path), None) => {
+            json!({"nested": {"path": path, "query": query, "score_mode": "none"}})
+        }
+        _ => query,
+    }
+}
+
+/// True when `name` matches the pattern whose literal pieces are `parts` (`*` between them
+/// matches any run of characters, the empty one included).
+pub fn glob_matches(parts: &[String], name: &str) -> bool {
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return false;
+    };
+    if parts.len() == 1 {
+        return name == first;
+    }
+    if !name.starts_with(first.as_str())
+        || !name.ends_with(last.as_str())
+        || name.len() < first.len() + last.len()
+    {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle.as_str()) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}

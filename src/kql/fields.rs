@@ -1,0 +1,183 @@
+//! The mapped types of the fields a query runs against, read from a `_field_caps` response or a
+//! mappings object, as Kibana's data view holds them: per field its Elasticsearch types and the
+//! nested object it lives in. Only what the translation needs; no I/O.
+
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Types that are containers, not searchable fields (Kibana leaves them out of a data view).
+const CONTAINER_TYPES: [&str; 2] = ["object", "nested"];
+
+/// The date types (Kibana's `date` field type).
+const DATE_TYPES: [&str; 2] = ["date", "date_nanos"];
+
+/// What is known about one field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldInfo {
+    /// Its Elasticsearch types across the indices (sorted, without `unmapped`).
+    pub types: BTreeSet<String>,
+    /// The path of the closest `nested` object above it, if any.
+    pub nested_path: Option<String>,
+}
+
+impl FieldInfo {
+    /// Mapped as `keyword` and nothing else (Kibana's test for `term` and `wildcard` queries;
+    /// `constant_keyword` and `wildcard` do not count).
+    pub fn is_keyword_only(&self) -> bool {
+        self.types.len() == 1 && self.types.contains("keyword")
+    }
+
+    /// Mapped as a date type in every index.
+    pub fn is_date(&self) -> bool {
+        !self.types.is_empty() && self.types.iter().all(|t| DATE_TYPES.contains(&t.as_str()))
+    }
+}
+
+/// Field name -> mapped type(s), sorted by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldMap {
+    fields: BTreeMap<String, FieldInfo>,
+}
+
+impl FieldMap {
+    /// Reads a `_field_caps` response (`{"fields": {name: {type: {...}}}}`).
+    pub fn from_field_caps(response: &Json) -> FieldMap {
+        let mut types: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        if let Some(fields) = response.get("fields").and_then(Json::as_object) {
+            for (name, caps) in fields {
+                let entry = types.entry(name.clone()).or_default();
+                for es_type in caps.as_object().into_iter().flat_map(|c| c.keys()) {
+                    if es_type != "unmapped" {
+                        entry.insert(es_type.clone());
+                    }
+                }
+            }
+        }
+        FieldMap::from_types(types)
+    }
+
+    /// Reads mappings: an index's `mappings` object (`{"properties": ...}`), an index template
+    /// (`{"template": {"mappings": ...}}`), `{"mappings": ...}`, or a `GET /<index>/_mapping`
+    /// response (`{index: {"mappings": ...}}`, merged over the indices). Multi-fields become
+    /// fields of their own (`name.text`); aliases take their target's types.
+    pub fn from_mappings(mappings: &Json) -> FieldMap {
+        let mut types: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut aliases = Vec::new();
+        collect_mappings(mappings, &mut types, &mut aliases);
+        for (name, target) in aliases {
+            let target_types = types.get(&target).cloned().unwrap_or_default();
+            types.entry(name).or_default().extend(target_types);
+        }
+        FieldMap::from_types(types)
+    }
+
+    /// Builds the map from each field's types; `nested` entries give the nested paths.
+    fn from_types(types: BTreeMap<String, BTreeSet<String>>) -> FieldMap {
+        let nested: Vec<&String> = types
+            .iter()
+            .filter(|(_, t)| t.contains("nested"))
+            .map(|(name, _)| name)
+            .collect();
+        let fields = types
+            .iter()
+            .filter(|(_, t)| !t.iter().all(|t| CONTAINER_TYPES.contains(&t.as_str())))
+            .map(|(name, t)| {
+                let info = FieldInfo {
+                    types: t.clone(),
+                    nested_path: closest_nested(name, &nested),
+                };
+                (name.clone(), info)
+            })
+            .collect();
+        FieldMap { fields }
+    }
+
+    /// Adds or replaces one field (for callers that know types from elsewhere, and tests).
+    pub fn insert(&mut self, name: &str, types: &[&str], nested_path: Option<&str>) {
+        let info = FieldInfo {
+            types: types.iter().map(|t| t.to_string()).collect(),
+            nested_path: nested_path.map(str::to_string),
+        };
+        self.fields.insert(name.to_string(), info);
+    }
+
+    /// The field of that exact name.
+    pub fn get(&self, name: &str) -> Option<&FieldInfo> {
+        self.fields.get(name)
+    }
+
+    /// Every field, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &FieldInfo)> {
+        self.fields.iter().map(|(name, info)| (name.as_str(), info))
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// The longest nested path that contains `name` (`a.b` contains `a.b.c`).
+fn closest_nested(name: &str, nested: &[&String]) -> Option<String> {
+    nested
+        .iter()
+        .filter(|path| {
+            name.len() > path.len() && name.starts_with(path.as_str()) && name[path.len()..].starts_with('.')
+        })
+        .max_by_key(|path| path.len())
+        .map(|path| path.to_string())
+}
+
+/// Finds the mappings objects inside whatever shape was given.
+fn collect_mappings(
+    value: &Json,
+    types: &mut BTreeMap<String, BTreeSet<String>>,
+    aliases: &mut Vec<(String, String)>,
+) {
+    if let Some(properties) = value.get("properties") {
+        collect_properties(properties, "", types, aliases);
+    } else if let Some(mappings) = value.get("mappings") {
+        collect_mappings(mappings, types, aliases);
+    } else if let Some(template) = value.get("template") {
+        collect_mappings(template, types, aliases);
+    } else if let Some(indices) = value.as_object() {
+        for index in indices.values().filter(|v| v.get("mappings").is_some()) {
+            collect_mappings(index, types, aliases);
+        }
+    }
+}
+
+/// Walks `properties`, recording each field's type under its dotted name.
+fn collect_properties(
+    properties: &Json,
+    prefix: &str,
+    types: &mut BTreeMap<String, BTreeSet<String>>,
+    aliases: &mut Vec<(String, String)>,
+) {
+    let Some(properties) = properties.as_object() else {
+        return;
+    };
+    for (key, mapping) in properties {
+        let name = format!("{prefix}{key}");
+        let es_type = mapping
+            .get("type")
+            .and_then(Json::as_str)
+            .unwrap_or("object");
+        if es_type == "alias" {
+            if let Some(path) = mapping.get("path").and_then(Json::as_str) {
+                aliases.push((name.clone(), path.to_string()));
+            }
+            continue;
+        }
+        types.entry(name.clone()).or_default().insert(es_type.to_string());
+        if let Some(fields) = mapping.get("fields") {
+            collect_properties(fields, &format!("{name}."), types, aliases);
+        }
+        if let Some(children) = mapping.get("properties") {
+            collect_properties(children, &format!("{name}."), types, aliases);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! The documents of the state and executions indices, built from and read back into the
+//! state types. Pure: no I/O.
+
+use super::{ExecutionRecord, ExecutionStatus, Gap, RuleState};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// `event.action` of an execution document.
+pub const EXECUTION_ACTION: &str = "execute-rule";
+/// `event.action` of a gap document.
+pub const GAP_ACTION: &str = "gap";
+
+pub fn state_doc(state: &RuleState) -> Value {
+    let mut doc = json!({
+        "rule": {"id": state.rule_id},
+        "lookout": {"state": state},
+    });
+    if let Some(at) = state.last_execution_at.or(state.covered_to) {
+        doc["@timestamp"] = json!(at);
+    }
+    doc
+}
+
+pub fn state_from_doc(doc: &Value) -> Result<RuleState, String> {
+    serde_json::from_value(doc["lookout"]["state"].clone())
+        .map_err(|e| format!("not a rule state: {e}"))
+}
+
+pub fn execution_doc(record: &ExecutionRecord) -> Value {
+    let total = chrono::TimeDelta::milliseconds(i64::try_from(record.total_ms).unwrap_or(i64::MAX));
+    let end = record
+        .started_at
+        .checked_add_signed(total)
+        .unwrap_or(record.started_at);
+    let outcome = match record.status {
+        ExecutionStatus::Failed => "failure",
+        ExecutionStatus::Succeeded | ExecutionStatus::PartialFailure => "success",
+    };
+    json!({
+        "@timestamp": record.started_at,
+        "event": {
+            "kind": "event",
+            "action": EXECUTION_ACTION,
+            "outcome": outcome,
+            "start": record.started_at,
+            "end": end,
+            "duration": record.total_ms.saturating_mul(1_000_000),
+        },
+        "rule": {"id": record.rule_id, "name": record.rule_name},
+        "lookout": {"execution": record},
+    })
+}
+
+pub fn execution_from_doc(doc: &Value) -> Result<ExecutionRecord, String> {
+    serde_json::from_value(doc["lookout"]["execution"].clone())
+        .map_err(|e| format!("not an execution record: {e}"))
+}
+
+pub fn gap_doc(rule_id: &str, gap: &Gap) -> Value {
+    let duration_ms = (gap.to - gap.from).num_milliseconds();
+    json!({
+        "@timestamp": gap.from,
+        "event": {
+            "kind": "event",
+            "action": GAP_ACTION,
+            "start": gap.from,
+            "end": gap.to,
+            "duration": duration_ms.saturating_mul(1_000_000),
+        },
+        "rule": {"id": rule_id},
+        "lookout": {"gap": {"rule_id": rule_id, "from": gap.from, "to": gap.to, "duration_ms": duration_ms}},
+    })
+}
+
+pub fn gap_from_doc(doc: &Value) -> Result<Gap, String> {
+    serde_json::from_value(doc["lookout"]["gap"].clone())
+        .map_err(|e| format!("not a gap record: {e}"))
+}
+
+/// A stable id for a gap: recording the same gap twice overwrites one document.
+pub fn gap_id(rule_id: &str, gap: &Gap) -> String {
+    let mut hasher = Sha256::new();
+    for part in [rule_id, &gap.from.to_rfc3339(), &gap.to.to_rfc3339()] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("gap-{hex}")
+}
