@@ -26,7 +26,7 @@ struct Entry {
 
 #[derive(Debug)]
 enum EntryKind {
-    Key(String, String),
+    Key(String),
     Item(String),
 }
 
@@ -65,14 +65,13 @@ fn entries(text: &str) -> Vec<Entry> {
         let Some((key, value)) = content.split_once(':') else {
             panic!("docker-compose.yml: unexpected line {line:?}");
         };
-        let value = value.trim().to_string();
-        if is_block_scalar(&value) {
+        if is_block_scalar(value) {
             scalar_indent = Some(indent);
         }
         stack.push((indent, key.trim().to_string()));
         out.push(Entry {
             parents,
-            kind: EntryKind::Key(key.trim().to_string(), value),
+            kind: EntryKind::Key(key.trim().to_string()),
         });
     }
     out
@@ -94,7 +93,7 @@ fn under<'a>(entries: &'a [Entry], path: &[&str]) -> impl Iterator<Item = &'a En
 fn keys(entries: &[Entry], path: &[&str]) -> Vec<String> {
     under(entries, path)
         .filter_map(|kind| match kind {
-            EntryKind::Key(key, _) => Some(key.clone()),
+            EntryKind::Key(key) => Some(key.clone()),
             EntryKind::Item(_) => None,
         })
         .collect()
@@ -104,7 +103,7 @@ fn items(entries: &[Entry], path: &[&str]) -> Vec<String> {
     under(entries, path)
         .filter_map(|kind| match kind {
             EntryKind::Item(item) => Some(item.clone()),
-            EntryKind::Key(..) => None,
+            EntryKind::Key(_) => None,
         })
         .collect()
 }
