@@ -26,9 +26,21 @@ const AGENT_READ_AHEAD: TimeDelta = TimeDelta::milliseconds(1_750);
 /// The ECS document for a raw CloudTrail `record`; `ingested` stamps `event.ingested` (whole seconds, as Fleet's
 /// final pipeline does) and `event.created`.
 pub fn to_ecs(record: &Value, ingested: Option<DateTime<Utc>>, preserve_original: bool) -> Value {
-    let mut raw = record.clone();
-    drop_empty(&mut raw);
-    let raw = raw.as_object().cloned().unwrap_or_default();
+    to_ecs_owned(record.clone(), ingested, preserve_original)
+}
+
+/// [`to_ecs`] for a record the caller no longer needs (saves a copy).
+pub(crate) fn to_ecs_owned(
+    mut record: Value,
+    ingested: Option<DateTime<Utc>>,
+    preserve_original: bool,
+) -> Value {
+    let original = preserve_original.then(|| record.to_string());
+    drop_empty(&mut record);
+    let raw = match record {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
     let get = |key: &str| raw.get(key);
     let text = |key: &str| raw.get(key).and_then(Value::as_str);
 
@@ -124,9 +136,9 @@ pub fn to_ecs(record: &Value, ingested: Option<DateTime<Utc>>, preserve_original
         ingest_times(&mut doc, ingested, timestamp);
     }
     let mut tags: Vec<&str> = INPUT_TAGS.to_vec();
-    if preserve_original {
+    if let Some(original) = original {
         tags.push(PRESERVE_ORIGINAL_TAG);
-        doc.set("event.original", json!(record.to_string()));
+        doc.set("event.original", json!(original));
     }
     doc.set("tags", json!(tags));
     doc.into_value()
@@ -145,11 +157,14 @@ impl Doc {
                 node.insert(part.to_string(), value);
                 return;
             }
-            let child = node.entry(part.to_string()).or_insert_with(|| json!({}));
-            if !child.is_object() {
-                *child = json!({});
+            // Look up before inserting: most parents exist, and a lookup allocates nothing.
+            if !node.get(part).is_some_and(Value::is_object) {
+                node.insert(part.to_string(), json!({}));
             }
-            node = child.as_object_mut().expect("just made an object");
+            node = node
+                .get_mut(part)
+                .and_then(Value::as_object_mut)
+                .expect("the parent was just made an object");
         }
     }
 

@@ -241,7 +241,7 @@ impl EventSpec {
     /// it reached Elasticsearch (`event.ingested`), None to leave it to the cluster.
     pub fn to_document(&self, time: DateTime<Utc>, ingested: Option<DateTime<Utc>>) -> Value {
         let record = self.to_record(time);
-        ecs::to_ecs(&record, ingested, self.preserve_original)
+        ecs::to_ecs_owned(record, ingested, self.preserve_original)
     }
 
     fn fill_message(&self, template: &str) -> String {
