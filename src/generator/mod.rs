@@ -11,6 +11,7 @@
 
 mod catalog;
 mod ecs;
+mod enrichment;
 mod identities;
 mod javamap;
 pub mod mapping;

@@ -4,9 +4,11 @@
 //! `input.type`, `tags`, the S3 object the record came from) and Fleet's `event.ingested`. Pure.
 
 use super::catalog::categorize;
-use super::identities::{geo_lookup, parse_agent};
+use super::enrichment::{geo_lookup, parse_agent};
 use super::javamap::java_to_string;
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use agent::{INPUT_TAGS, agent_fields, ingest_times};
+use chrono::{DateTime, SecondsFormat, Utc};
+use doc::{Doc, set_str};
 use serde_json::{Map, Value, json};
 use std::net::IpAddr;
 
@@ -16,18 +18,43 @@ pub const ECS_VERSION: &str = "8.11.0";
 pub const FLATTENED_MAX_CHARS: usize = 32_766;
 /// The tag that keeps `event.original`.
 pub const PRESERVE_ORIGINAL_TAG: &str = "preserve_original_event";
-/// Tags the agent's CloudTrail input adds.
-pub const INPUT_TAGS: &[&str] = &["forwarded", "aws-cloudtrail"];
-/// The S3 bucket the generated trail delivers to.
-pub const TRAIL_BUCKET: &str = "acme-cloudtrail-logs";
-/// How long before `event.ingested` the agent read the record (`event.created`).
-const AGENT_READ_AHEAD: TimeDelta = TimeDelta::milliseconds(1_750);
+
+mod agent;
+mod doc;
 
 /// The ECS document for a raw CloudTrail `record`; `ingested` stamps `event.ingested` (whole seconds, as Fleet's
 /// final pipeline does) and `event.created`.
 pub fn to_ecs(record: &Value, ingested: Option<DateTime<Utc>>, preserve_original: bool) -> Value {
     to_ecs_owned(record.clone(), ingested, preserve_original)
 }
+
+/// Top-level record keys copied as they are to an ECS or package field.
+const RENAMES: &[(&str, &str)] = &[
+    ("eventVersion", "aws.cloudtrail.event_version"),
+    ("eventSource", "event.provider"),
+    ("eventName", "event.action"),
+    ("eventCategory", "aws.cloudtrail.event_category"),
+    ("awsRegion", "cloud.region"),
+    ("errorCode", "aws.cloudtrail.error_code"),
+    ("errorMessage", "aws.cloudtrail.error_message"),
+    ("requestID", "aws.cloudtrail.request_id"),
+    ("eventID", "event.id"),
+    ("eventType", "aws.cloudtrail.event_type"),
+    ("apiVersion", "aws.cloudtrail.api_version"),
+    ("managementEvent", "aws.cloudtrail.management_event"),
+    ("readOnly", "aws.cloudtrail.read_only"),
+    ("recipientAccountId", "aws.cloudtrail.recipient_account_id"),
+    ("sharedEventID", "aws.cloudtrail.shared_event_id"),
+    ("vpcEndpointId", "aws.cloudtrail.vpc_endpoint_id"),
+];
+
+/// Record keys kept twice: as Java map text and as a `flattened` object.
+const PAYLOADS: &[(&str, &str)] = &[
+    ("requestParameters", "request_parameters"),
+    ("responseElements", "response_elements"),
+    ("additionalEventData", "additional_eventdata"),
+    ("serviceEventDetails", "service_event_details"),
+];
 
 /// [`to_ecs`] for a record the caller no longer needs (saves a copy).
 pub(crate) fn to_ecs_owned(
@@ -41,9 +68,7 @@ pub(crate) fn to_ecs_owned(
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    let get = |key: &str| raw.get(key);
     let text = |key: &str| raw.get(key).and_then(Value::as_str);
-
     let timestamp = text("eventTime").and_then(parse_time);
     let mut doc = Doc::default();
     if let Some(time) = timestamp {
@@ -57,81 +82,19 @@ pub(crate) fn to_ecs_owned(
     );
     doc.set("ecs.version", json!(ECS_VERSION));
     doc.set("event.kind", json!("event"));
-    set_str(
-        &mut doc,
-        "aws.cloudtrail.event_version",
-        text("eventVersion"),
-    );
-    identity_fields(&mut doc, get("userIdentity"));
-    set_str(&mut doc, "event.provider", text("eventSource"));
-    set_str(&mut doc, "event.action", text("eventName"));
-    set_str(
-        &mut doc,
-        "aws.cloudtrail.event_category",
-        text("eventCategory"),
-    );
-    set_str(&mut doc, "cloud.region", text("awsRegion"));
+    for (key, path) in RENAMES {
+        if let Some(value) = raw.get(*key) {
+            doc.set(path, value.clone());
+        }
+    }
+    identity_fields(&mut doc, raw.get("userIdentity"));
     source_fields(&mut doc, text("sourceIPAddress"));
     agent_string(&mut doc, text("userAgent"));
-    set_str(&mut doc, "aws.cloudtrail.error_code", text("errorCode"));
-    set_str(
-        &mut doc,
-        "aws.cloudtrail.error_message",
-        text("errorMessage"),
-    );
-    for (key, field) in [
-        ("requestParameters", "request_parameters"),
-        ("responseElements", "response_elements"),
-        ("additionalEventData", "additional_eventdata"),
-        ("serviceEventDetails", "service_event_details"),
-    ] {
-        text_and_flattened(&mut doc, get(key), field);
+    for (key, field) in PAYLOADS {
+        text_and_flattened(&mut doc, raw.get(*key), field);
     }
-    set_str(&mut doc, "aws.cloudtrail.request_id", text("requestID"));
-    set_str(&mut doc, "event.id", text("eventID"));
-    set_str(&mut doc, "aws.cloudtrail.event_type", text("eventType"));
-    set_str(&mut doc, "aws.cloudtrail.api_version", text("apiVersion"));
-    set_opt(
-        &mut doc,
-        "aws.cloudtrail.management_event",
-        get("managementEvent"),
-    );
-    set_opt(&mut doc, "aws.cloudtrail.read_only", get("readOnly"));
-    resources(&mut doc, get("resources"));
-    set_str(
-        &mut doc,
-        "aws.cloudtrail.recipient_account_id",
-        text("recipientAccountId"),
-    );
-    set_str(
-        &mut doc,
-        "aws.cloudtrail.shared_event_id",
-        text("sharedEventID"),
-    );
-    set_str(
-        &mut doc,
-        "aws.cloudtrail.vpc_endpoint_id",
-        text("vpcEndpointId"),
-    );
-    let params = get("requestParameters");
-    let param = |key: &str| params.and_then(|p| p.get(key)).and_then(Value::as_str);
-    doc.append_unique("related.user", param("userName"));
-    doc.append_unique("related.user", param("newUserName"));
-    console_login(&mut doc, text("eventName"), get("additionalEventData"));
-    categorization(&mut doc, &raw);
-    let response = get("responseElements");
-    let response_str = |outer: &str, key: &str| {
-        response
-            .and_then(|r| r.get(outer))
-            .and_then(|o| o.get(key))
-            .and_then(Value::as_str)
-    };
-    set_str(&mut doc, "group.id", response_str("group", "groupId"));
-    set_str(&mut doc, "user.target.id", response_str("user", "userId"));
-    set_str(&mut doc, "user.changes.name", param("newUserName"));
-    set_str(&mut doc, "group.name", param("groupName"));
-    set_str(&mut doc, "user.target.name", param("userName"));
-    related_entities(&mut doc, &raw);
+    resources(&mut doc, raw.get("resources"));
+    derived_fields(&mut doc, &raw);
     if let Some(ingested) = ingested {
         ingest_times(&mut doc, ingested, timestamp);
     }
@@ -144,63 +107,33 @@ pub(crate) fn to_ecs_owned(
     doc.into_value()
 }
 
-/// A JSON object built from dotted paths.
-#[derive(Default)]
-struct Doc(Map<String, Value>);
-
-impl Doc {
-    fn set(&mut self, path: &str, value: Value) {
-        let mut node = &mut self.0;
-        let mut parts = path.split('.').peekable();
-        while let Some(part) = parts.next() {
-            if parts.peek().is_none() {
-                node.insert(part.to_string(), value);
-                return;
-            }
-            // Look up before inserting: most parents exist, and a lookup allocates nothing.
-            if !node.get(part).is_some_and(Value::is_object) {
-                node.insert(part.to_string(), json!({}));
-            }
-            node = node
-                .get_mut(part)
-                .and_then(Value::as_object_mut)
-                .expect("the parent was just made an object");
-        }
-    }
-
-    fn get(&self, path: &str) -> Option<&Value> {
-        let mut parts = path.split('.');
-        let first = self.0.get(parts.next()?)?;
-        parts.try_fold(first, |node, part| node.get(part))
-    }
-
-    fn append_unique(&mut self, path: &str, value: Option<&str>) {
-        let Some(value) = value else { return };
-        let mut list = match self.get(path) {
-            Some(Value::Array(items)) => items.clone(),
-            _ => Vec::new(),
-        };
-        if !list.iter().any(|item| item == value) {
-            list.push(json!(value));
-        }
-        self.set(path, Value::Array(list));
-    }
-
-    fn into_value(self) -> Value {
-        Value::Object(self.0)
-    }
-}
-
-fn set_str(doc: &mut Doc, path: &str, value: Option<&str>) {
-    if let Some(value) = value {
-        doc.set(path, json!(value));
-    }
-}
-
-fn set_opt(doc: &mut Doc, path: &str, value: Option<&Value>) {
-    if let Some(value) = value {
-        doc.set(path, value.clone());
-    }
+/// What the pipeline derives after the renames: related users, ConsoleLogin details, the
+/// categorisation, the group and target user fields, and `related.entity`.
+fn derived_fields(doc: &mut Doc, raw: &Map<String, Value>) {
+    let nested = |outer: &str, inner: &str| {
+        raw.get(outer)
+            .and_then(|o| o.get(inner))
+            .and_then(Value::as_str)
+    };
+    let param = |key: &str| nested("requestParameters", key);
+    doc.append_unique("related.user", param("userName"));
+    doc.append_unique("related.user", param("newUserName"));
+    let action = raw.get("eventName").and_then(Value::as_str);
+    console_login(doc, action, raw.get("additionalEventData"));
+    categorization(doc, raw);
+    let response = raw.get("responseElements");
+    let response_str = |outer: &str, key: &str| {
+        response
+            .and_then(|r| r.get(outer))
+            .and_then(|o| o.get(key))
+            .and_then(Value::as_str)
+    };
+    set_str(doc, "group.id", response_str("group", "groupId"));
+    set_str(doc, "user.target.id", response_str("user", "userId"));
+    set_str(doc, "user.changes.name", param("newUserName"));
+    set_str(doc, "group.name", param("groupName"));
+    set_str(doc, "user.target.name", param("userName"));
+    related_entities(doc, raw);
 }
 
 /// The pipeline removes null and empty values recursively before mapping.
@@ -440,67 +373,6 @@ fn related_entities(doc: &mut Doc, raw: &Map<String, Value>) {
     }
 }
 
-fn ingest_times(doc: &mut Doc, ingested: DateTime<Utc>, timestamp: Option<DateTime<Utc>>) {
-    let whole = ingested - TimeDelta::nanoseconds(i64::from(ingested.timestamp_subsec_nanos()));
-    let whole = timestamp.map_or(whole, |t| whole.max(t));
-    let created =
-        (ingested - AGENT_READ_AHEAD).max(timestamp.unwrap_or(ingested - AGENT_READ_AHEAD));
-    doc.set("event.created", json!(format_millis(created)));
-    doc.set(
-        "event.ingested",
-        json!(whole.to_rfc3339_opts(SecondsFormat::Secs, true)),
-    );
-}
-
-/// What the agent adds: data stream, dataset, input, and the S3 object the record came from.
-fn agent_fields(
-    doc: &mut Doc,
-    time: Option<DateTime<Utc>>,
-    account: Option<&str>,
-    region: Option<&str>,
-) {
-    doc.set(
-        "data_stream",
-        json!({"type": "logs", "dataset": "aws.cloudtrail", "namespace": "default"}),
-    );
-    doc.set("event.dataset", json!("aws.cloudtrail"));
-    doc.set("event.module", json!("aws"));
-    doc.set("input.type", json!("aws-s3"));
-    let (Some(time), Some(account), Some(region)) = (time, account, region) else {
-        return;
-    };
-    let key = format!(
-        "AWSLogs/{account}/CloudTrail/{region}/{}/{account}_CloudTrail_{region}_{}Z_{}.json.gz",
-        time.format("%Y/%m/%d"),
-        time.format("%Y%m%dT%H%M"),
-        log_object_suffix(region, time),
-    );
-    doc.set("aws.s3.bucket.name", json!(TRAIL_BUCKET));
-    doc.set(
-        "aws.s3.bucket.arn",
-        json!(format!("arn:aws:s3:::{TRAIL_BUCKET}")),
-    );
-    doc.set("aws.s3.object.key", json!(key));
-    doc.set(
-        "log.file.path",
-        json!(format!(
-            "https://{TRAIL_BUCKET}.s3.{region}.amazonaws.com/{key}"
-        )),
-    );
-}
-
-/// The unique part of a CloudTrail log object's name: one object per region and 5 minutes.
-fn log_object_suffix(region: &str, time: DateTime<Utc>) -> String {
-    const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-    let slot = time.timestamp().div_euclid(300).unsigned_abs();
-    let mixed = region
-        .bytes()
-        .fold(slot.wrapping_mul(GOLDEN), |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(GOLDEN)
-        });
-    format!("{mixed:016X}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,26 +391,5 @@ mod tests {
         let value = doc.into_value();
         assert_eq!(value["source"]["address"], "AWS Internal");
         assert!(value["source"].get("ip").is_none());
-    }
-
-    #[test]
-    fn ingested_is_whole_seconds_and_never_before_the_event() {
-        let time = parse_time("2024-05-01T10:00:00Z").expect("valid");
-        let mut doc = Doc::default();
-        ingest_times(
-            &mut doc,
-            time + TimeDelta::milliseconds(301_900),
-            Some(time),
-        );
-        assert_eq!(
-            doc.get("event.ingested"),
-            Some(&json!("2024-05-01T10:05:01Z"))
-        );
-        let mut early = Doc::default();
-        ingest_times(&mut early, time - TimeDelta::seconds(5), Some(time));
-        assert_eq!(
-            early.get("event.ingested"),
-            Some(&json!("2024-05-01T10:00:00Z"))
-        );
     }
 }
