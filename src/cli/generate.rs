@@ -244,3 +244,94 @@ impl std::fmt::Display for Summary {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(flags: &[&str]) -> Args {
+        let mut argv = vec!["generate"];
+        argv.extend_from_slice(flags);
+        Cli::try_parse_from(argv).expect("valid flags").args
+    }
+
+    fn time(text: &str) -> DateTime<Utc> {
+        parse_date(text).expect("valid test time")
+    }
+
+    #[test]
+    fn date_math_resolves_against_the_given_now() {
+        let config = config(&args(&[
+            "--now",
+            "2024-05-01T12:00:00Z",
+            "--start",
+            "now-1h",
+        ]))
+        .expect("valid");
+        assert_eq!(config.start, time("2024-05-01T11:00:00Z"));
+        assert_eq!(config.end, time("2024-05-01T12:00:00Z"));
+    }
+
+    #[test]
+    fn a_bad_time_names_its_flag() {
+        let error = config(&args(&["--start", "yesterday-ish"])).expect_err("invalid");
+        assert!(error.to_string().contains("--start"), "{error}");
+    }
+
+    #[test]
+    fn lag_flags_become_the_lag_model_and_zero_is_allowed() {
+        let flags = ["--lag-min", "0s", "--lag-median", "2m", "--lag-max", "1h"];
+        let config = config(&args(&flags)).expect("valid");
+        assert_eq!(config.lag.min, TimeDelta::zero());
+        assert_eq!(config.lag.median, TimeDelta::minutes(2));
+        assert_eq!(config.lag.max, TimeDelta::hours(1));
+    }
+
+    #[test]
+    fn actions_are_comma_separated() {
+        let config = config(&args(&["--actions", "AddUserToGroup,CreateGroup"])).expect("valid");
+        assert_eq!(
+            config.actions,
+            Some(vec![
+                "AddUserToGroup".to_string(),
+                "CreateGroup".to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn bulk_output_puts_a_create_action_before_each_document() {
+        let now = "2024-05-01T12:00:00Z";
+        let settings = config(&args(&["--now", now, "--count", "2"])).expect("valid");
+        let generator = Generator::new(settings).expect("valid");
+        let mut out = Vec::new();
+        for event in generator.events() {
+            write_event(&mut out, &event, Some("logs-aws.cloudtrail-default")).expect("written");
+        }
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(
+            lines[0],
+            r#"{"create":{"_index":"logs-aws.cloudtrail-default"}}"#
+        );
+        assert!(lines[1].starts_with(r#"{"@timestamp":"#), "{}", lines[1]);
+    }
+
+    #[test]
+    fn template_flavors_have_short_names() {
+        assert_eq!(parse_flavor("ES").expect("valid"), Flavor::Elasticsearch);
+        assert_eq!(
+            parse_flavor("opensearch").expect("valid"),
+            Flavor::OpenSearch
+        );
+        assert!(parse_flavor("solr").is_err());
+    }
+}
