@@ -22,7 +22,7 @@ Examples:
   lookout generate --count 100000 --seed 7 --out big.ndjson
   lookout generate --bulk logs-aws.cloudtrail-default --start now-1h --ingested-until now \\
       | curl -s -H 'Content-Type: application/x-ndjson' --data-binary @- localhost:9200/_bulk
-  lookout generate --actions AddUserToGroup,CreateGroup --count 10 --failure-rate 0.5
+  lookout generate --actions AddUserToGroup,CreateGroup --count 10 --seed-failure-rate 0.5
   lookout generate --template elasticsearch > logs-aws.cloudtrail.json";
 
 /// Flags of `lookout generate`.
@@ -92,15 +92,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list_actions {
         return list_actions();
     }
-    let mut out = output(args.out.as_ref())?;
     if let Some(flavor) = &args.template {
         let template = index_template(parse_flavor(flavor)?);
+        let mut out = output(args.out.as_ref())?;
         serde_json::to_writer_pretty(&mut out, &template)?;
         writeln!(out)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let generator = Generator::new(config(&args)?)?;
+    let mut out = output(args.out.as_ref())?;
     let mut summary = Summary::default();
     for event in generator.events() {
         summary.add(&event);
