@@ -282,7 +282,10 @@ impl EventSpec {
         put("principalId", user.principal_id.as_deref());
         put("arn", user.arn.as_deref());
         put("accountId", user.account_id.as_deref());
-        put("accessKeyId", user.access_key_id.as_deref());
+        // Signing in uses a password, not an access key.
+        if self.action != "ConsoleLogin" {
+            put("accessKeyId", user.access_key_id.as_deref());
+        }
         if user.kind == IdentityKind::IamUser {
             put("userName", Some(&user.name));
         }

@@ -378,6 +378,21 @@ fn console_login_failure_has_a_message_and_no_code() {
 }
 
 #[test]
+fn console_sign_in_uses_no_access_key() {
+    let doc = EventSpec::new("ConsoleLogin").to_document(time("2024-05-01T10:00:00Z"), None);
+    assert_eq!(
+        text(&doc, "aws.cloudtrail.event_type"),
+        Some("AwsConsoleSignIn")
+    );
+    assert!(
+        doc["aws"]["cloudtrail"]["user_identity"]
+            .get("access_key_id")
+            .is_none()
+    );
+    assert_eq!(text(&doc, "event.outcome"), Some("success"));
+}
+
+#[test]
 fn preserved_original_is_the_raw_record() {
     let at = time("2024-05-01T10:00:00Z");
     let spec = EventSpec::new("CreateGroup").with_original();
