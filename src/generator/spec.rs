@@ -3,7 +3,7 @@
 //! ([`EventSpec::to_record`]) and into the ECS document Elastic's AWS integration would index
 //! ([`EventSpec::to_document`]). Pure: times are passed in.
 
-use super::catalog::{self, Failure, Pick, Service};
+use super::catalog::{self, Pick, Service};
 use super::ecs;
 use super::identities::{DEFAULT_ACCOUNT_ID, Identity, IdentityKind};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -18,6 +18,9 @@ pub const DEFAULT_USER_AGENT: &str =
 pub const DEFAULT_USER: &str = "alice.nguyen";
 /// How long before the call a role session or console session started.
 pub const SESSION_AGE: TimeDelta = TimeDelta::minutes(23);
+/// The message of a denial the catalogue does not know for the action.
+const GENERIC_DENIED: &str =
+    "User: {arn} is not authorized to perform: {action} on resource: {resource}";
 /// UUID namespace for event ids of hand-made events (derived, so they are stable).
 const EVENT_ID_NAMESPACE: uuid::Uuid =
     uuid::Uuid::from_u128(0x6c6f_6f6b_6f75_7447_656e_4576_656e_7449);
@@ -44,6 +47,8 @@ impl Outcome {
 pub struct EventSpec {
     pub action: String,
     pub provider: String,
+    /// Set it with [`EventSpec::failed`] or [`EventSpec::failed_with`]: like the real pipeline,
+    /// the document's `event.outcome` comes from the error code (or ConsoleLogin's result).
     pub outcome: Outcome,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -121,13 +126,11 @@ impl EventSpec {
         }
         let known = catalog::find(&self.action)
             .and_then(|d| d.failures.iter().find(|f| f.code == code))
-            .copied()
-            .unwrap_or(Failure {
-                code: "AccessDenied",
-                message: Some(catalog_denied()),
-            });
+            .and_then(|f| f.message);
+        let denied = code.contains("Denied") || code.contains("Unauthorized");
+        let message = known.or(denied.then_some(GENERIC_DENIED));
         self.error_code = Some(code.to_string());
-        self.error_message = known.message.map(|m| self.fill_message(m));
+        self.error_message = message.map(|m| self.fill_message(m));
         self
     }
 
@@ -393,9 +396,4 @@ impl EventSpec {
         );
         uuid::Uuid::new_v5(&EVENT_ID_NAMESPACE, text.as_bytes()).to_string()
     }
-}
-
-/// The message of an AccessDenied the catalogue does not know.
-fn catalog_denied() -> &'static str {
-    "User: {arn} is not authorized to perform: {action} on resource: {resource}"
 }

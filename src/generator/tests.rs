@@ -334,6 +334,16 @@ fn access_denied_names_the_caller_and_the_action() {
 }
 
 #[test]
+fn an_unknown_error_code_is_kept_without_an_invented_message() {
+    let doc = EventSpec::new("ListBuckets")
+        .failed_with("SlowDown")
+        .to_document(time("2024-05-01T10:00:00Z"), None);
+    assert_eq!(text(&doc, "aws.cloudtrail.error_code"), Some("SlowDown"));
+    assert!(text(&doc, "aws.cloudtrail.error_message").is_none());
+    assert_eq!(text(&doc, "event.outcome"), Some("failure"));
+}
+
+#[test]
 fn assumed_roles_put_the_role_name_in_user_name() {
     let identity = Identity::assumed_role(DEFAULT_ACCOUNT_ID, "Deployer", "ci-run-7");
     let doc = EventSpec::new("CreateGroup")
