@@ -1,7 +1,8 @@
 //! Realistic CloudTrail events for demos, tests and benchmarks, shaped exactly like the ECS
 //! documents of Elastic's AWS integration (`logs-aws.cloudtrail-*`). Input: a seed, a time range
 //! and a mix; output: an iterator of JSON documents (memory stays flat however many are asked
-//! for). Deterministic: the same configuration gives the same documents, byte for byte. No I/O.
+//! for). Deterministic: the same configuration gives the same documents, byte for byte (the
+//! random source is rand's Xoshiro256PlusPlus, which is the same on every platform). No I/O.
 //!
 //! - [`EventSpec`] makes one chosen event (tests: "an AddUserToGroup that failed, by mallory").
 //! - [`Generator`] streams a mix of ordinary read-only noise, rare changes, failures with real
