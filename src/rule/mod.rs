@@ -55,9 +55,13 @@ pub struct Rule {
     pub language: Language,
     /// The query text as written (kuery, lucene, eql or esql), if the type has one.
     pub query: Option<String>,
+    /// The query's syntax tree, parsed once at load time (kuery rules only).
+    pub kql: Option<crate::kql::Query>,
     /// Index patterns to search (empty for types that take none, such as esql).
     pub index: Vec<String>,
     pub interval: TimeDelta,
+    /// lookout's `[lookout] cron` schedule, which replaces `interval` as the cadence when set.
+    pub cron: Option<crate::schedule::Cron>,
     pub from: DateMath,
     pub to: DateMath,
     pub max_signals: u32,

@@ -4,7 +4,9 @@
 use super::datemath::{DateMath, Rounding, parse_date};
 use super::diagnostic::{Diagnostic, FileProblems};
 use super::fields::{Need, Table, table_to_json};
-use super::keys::{RULE_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS, warn_foreign_keys};
+use super::keys::{
+    LOOKOUT_KEYS, LOOKOUT_TABLE, RULE_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS, warn_foreign_keys,
+};
 use super::params::{TypeParams, non_empty_strings, query_language};
 use super::query_check::{check_kuery, file_offset};
 use super::sections::{self, Metadata};
@@ -12,6 +14,8 @@ use super::{
     DEFAULT_FROM, DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS, DEFAULT_TO, Language, Maturity, Rule,
     RuleType, Severity, duration, threat,
 };
+use crate::kql::Query;
+use crate::schedule::Cron;
 use chrono::TimeDelta;
 use std::path::Path;
 use toml::Spanned;
@@ -59,12 +63,34 @@ fn read_document(
     if let Some(transform) = root.table(p, "transform", "transform", Need::Optional) {
         transform.warn_unknown_keys(p, TRANSFORM_KEYS);
     }
+    let cron = read_lookout_table(&root, p);
     let table = root.table(p, "rule", "rule", Need::Required)?;
     let mut rule = read_rule(path, &table, p)?;
     rule.maturity = maturity?;
+    rule.cron = cron?;
     rule.metadata = metadata;
     rule.raw = table_to_json(document.get_ref());
     Some(rule)
+}
+
+/// Reads lookout's own `[lookout]` table (not part of Elastic's format): an optional
+/// `cron = "*/10 * * * *"` schedule, parsed here so that a bad one is a load-time error.
+fn read_lookout_table(root: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<Option<Cron>> {
+    let Some(table) = root.table(p, LOOKOUT_TABLE, LOOKOUT_TABLE, Need::Optional) else {
+        return Some(None);
+    };
+    table.warn_unknown_keys(p, LOOKOUT_KEYS);
+    let Some(text) = table.string(p, "cron", Need::Optional) else {
+        return Some(None);
+    };
+    match Cron::parse(text.get_ref()) {
+        Ok(cron) => Some(Some(cron)),
+        Err(error) => {
+            let name = table.key_name("cron");
+            p.error(&text.span(), format!("bad `{name}`: {error}"));
+            None
+        }
+    }
 }
 
 /// Reads `[rule]`. Every check runs, so that one pass reports every problem of the file.
@@ -78,7 +104,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
         warn_foreign_keys(t, p, rule_type);
     }
     let language = rule_type.and_then(|rule_type| read_language(t, p, rule_type));
-    let query = read_query(t, p, rule_type, language);
+    let query_and_kql = read_query(t, p, rule_type, language);
     let index = rule_type.and_then(|rule_type| read_index(t, p, rule_type));
     let interval = read_interval(t, p);
     let (from, to) = read_window(t, p);
@@ -90,7 +116,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     if let Some(TypeParams::ThreatMatch(threat_match)) = &params
         && threat_match.threat_language == Language::Kuery
     {
-        check_query(t, p, "threat_query");
+        let _ = check_query(t, p, "threat_query");
     }
     let timestamp_override = t.owned_string(p, "timestamp_override", Need::Optional);
     let fallback_disabled = t.boolean(p, "timestamp_override_fallback_disabled");
@@ -103,6 +129,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     let details = sections::read_details(t, p);
     // Every key has been read (and every problem recorded); now the rule exists or it does not.
     let rule_id = rule_id?;
+    let (query, kql) = query_and_kql?;
     Some(Rule {
         path: path.to_path_buf(),
         rule_id_position: p.position(rule_id.span().start),
@@ -111,9 +138,11 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
         description: description?,
         rule_type: rule_type?,
         language: language?,
-        query: query?,
+        query,
+        kql,
         index: index?,
         interval: interval?,
+        cron: None,
         from: from?,
         to: to?,
         max_signals: max_signals?,
@@ -188,13 +217,13 @@ fn read_language(
     None
 }
 
-/// The query (required by every type but machine_learning); kuery queries are parsed.
+/// The query (required by every type but machine_learning) and, for kuery, its syntax tree.
 fn read_query(
     t: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
     rule_type: Option<RuleType>,
     language: Option<Language>,
-) -> Option<Option<String>> {
+) -> Option<(Option<String>, Option<Query>)> {
     let need = match rule_type? {
         RuleType::MachineLearning => Need::Optional,
         _ => Need::Required,
@@ -203,21 +232,24 @@ fn read_query(
     if query.is_none() && need == Need::Required {
         return None;
     }
-    if language == Some(Language::Kuery) {
-        check_query(t, p, "query");
-    }
-    Some(query)
+    let kql = match language {
+        Some(Language::Kuery) => check_query(t, p, "query"),
+        _ => None,
+    };
+    Some((query, kql))
 }
 
-/// Parses a kuery query and reports its error at the matching position in the file.
-fn check_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) {
-    let Some(query) = t.string(p, key, Need::Optional) else {
-        return;
-    };
-    if let Err((line, column, message)) = check_kuery(query.get_ref()) {
-        let offset = file_offset(p.text(), query.span(), line, column);
-        let name = t.key_name(key);
-        p.error(&(offset..offset), format!("bad KQL in `{name}`: {message}"));
+/// Parses a kuery query, reporting its error at the matching position in the file.
+fn check_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) -> Option<Query> {
+    let query = t.string(p, key, Need::Optional)?;
+    match check_kuery(query.get_ref()) {
+        Ok(parsed) => Some(parsed),
+        Err((line, column, message)) => {
+            let offset = file_offset(p.text(), query.span(), line, column);
+            let name = t.key_name(key);
+            p.error(&(offset..offset), format!("bad KQL in `{name}`: {message}"));
+            None
+        }
     }
 }
 
