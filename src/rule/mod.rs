@@ -60,6 +60,8 @@ pub struct Rule {
     /// Index patterns to search (empty for types that take none, such as esql).
     pub index: Vec<String>,
     pub interval: TimeDelta,
+    /// lookout's `[lookout] cron` schedule, which replaces `interval` as the cadence when set.
+    pub cron: Option<crate::schedule::Cron>,
     pub from: DateMath,
     pub to: DateMath,
     pub max_signals: u32,
