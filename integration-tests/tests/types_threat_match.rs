@@ -9,6 +9,7 @@ mod types_support;
 use elasticsearch::http::Method;
 use engine_support::*;
 use integration_tests::unique_name;
+use lookout::generator::EventSpec;
 use lookout::rule_types::threat_match::THREAT_INDICATOR_PAGE_SIZE;
 use lookout::state::ExecutionStatus;
 use serde_json::{Value, json};
@@ -74,13 +75,10 @@ fn threat_part(threat_index: &str, mappings: &str) -> String {
     )
 }
 
+/// A generated successful console login from `ip`.
 fn console_login(minute_offset: i64, mark: &str, ip: &str) -> Value {
-    event_with(
-        "ConsoleLogin",
-        t0() + minutes(minute_offset),
-        mark,
-        &[("source.ip", json!(ip)), ("source.address", json!(ip))],
-    )
+    let spec = EventSpec::new("ConsoleLogin").with_source_ip(ip);
+    generated(&spec, t0() + minutes(minute_offset), mark)
 }
 
 fn enrichments(alert: &Value) -> Vec<Value> {
@@ -195,12 +193,10 @@ async fn entries_of_one_mapping_must_all_match() {
         &threat_part(&threat_index, USER_REGION_MAPPING),
     );
     let with = |mark: &str, user: &str, region: &str| {
-        event_with(
-            "ConsoleLogin",
-            t0() - minutes(2),
-            mark,
-            &[("user.name", json!(user)), ("cloud.region", json!(region))],
-        )
+        let spec = EventSpec::new("ConsoleLogin")
+            .with_user(user)
+            .with_region(region);
+        generated(&spec, t0() - minutes(2), mark)
     };
     env.index(&[
         with("both", "mallory", "eu-west-1"),

@@ -7,24 +7,20 @@ mod engine_support;
 mod types_support;
 
 use engine_support::*;
+use lookout::generator::EventSpec;
 use lookout::state::ExecutionStatus;
 use serde_json::{Value, json};
 use types_support::*;
 
 const FAILED_LOGINS: &str = "event.action: ConsoleLogin and event.outcome: failure";
 
+/// A generated failed console login from `ip` by `user`.
 fn login(minute_offset: i64, ip: &str, user: &str, mark: &str) -> Value {
-    event_with(
-        "ConsoleLogin",
-        t0() + minutes(minute_offset),
-        mark,
-        &[
-            ("event.outcome", json!("failure")),
-            ("source.ip", json!(ip)),
-            ("source.address", json!(ip)),
-            ("user.name", json!(user)),
-        ],
-    )
+    let spec = EventSpec::new("ConsoleLogin")
+        .failed()
+        .with_source_ip(ip)
+        .with_user(user);
+    generated(&spec, t0() + minutes(minute_offset), mark)
 }
 
 fn result_of(alert: &Value) -> &Value {

@@ -64,6 +64,18 @@ pub fn event_with(
     doc
 }
 
+/// A generated CloudTrail event (`lookout::generator::EventSpec`) at `timestamp` (ingested at
+/// the same time) with a `labels.mark` to find it again.
+pub fn generated(
+    spec: &lookout::generator::EventSpec,
+    timestamp: DateTime<Utc>,
+    mark: &str,
+) -> Value {
+    let mut doc = spec.to_document(timestamp, Some(timestamp));
+    doc["labels"] = json!({"mark": mark});
+    doc
+}
+
 /// Sets a dotted field inside nested objects, creating them as needed.
 pub fn set_path(doc: &mut Value, name: &str, value: Value) {
     let mut current = doc;
