@@ -226,3 +226,35 @@ async fn more_terms_than_a_page_are_all_checked() {
         "the odd ones are new"
     );
 }
+
+#[tokio::test]
+async fn catch_up_chunks_alert_a_new_term_once() {
+    let env = Env::new().await;
+    let rule = typed_rule(
+        &env.source,
+        "new-catch-up",
+        "event.action: AddUserToGroup",
+        &new_terms_part("\"user.name\""),
+    );
+    assert_eq!(env.execute(&rule, t0()).await.record.alerts_created, 0);
+    env.index(&[
+        group_change(7, "first", &[("user.name", json!("zoe"))]),
+        group_change(17, "again", &[("user.name", json!("zoe"))]),
+        group_change(27, "later", &[("user.name", json!("zoe"))]),
+    ])
+    .await;
+    let report = env.execute(&rule, t0() + minutes(30)).await;
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        report.record
+    );
+    assert!(report.chunks > 1, "{report:?}");
+    assert_eq!(report.record.alerts_created, 1, "{:?}", report.record);
+    let alerts = alerts_of(&env, "new-catch-up").await;
+    assert_eq!(
+        terms_and_marks(&alerts),
+        vec![(json!(["zoe"]), "first".to_string())]
+    );
+}

@@ -221,3 +221,34 @@ async fn numeric_and_text_group_values_share_one_alerts_index() {
         json!([{"field": "source.as.number", "value": 64500}])
     );
 }
+
+#[tokio::test]
+async fn catch_up_chunks_alert_a_group_once() {
+    let env = Env::new().await;
+    let rule = typed_rule(
+        &env.source,
+        "threshold-catch-up",
+        FAILED_LOGINS,
+        "type = \"threshold\"\n[rule.threshold]\nfield = [\"source.ip\"]\nvalue = 3\n",
+    );
+    assert_eq!(env.execute(&rule, t0()).await.record.alerts_created, 0);
+    // lookout was down for 30 minutes; the group crosses the threshold at t0+6..t0+8 and gets
+    // more events in the later chunks, never 3 new ones after the alert.
+    env.index(&[
+        login(6, "198.51.100.7", "alice", "c1"),
+        login(7, "198.51.100.7", "alice", "c2"),
+        login(8, "198.51.100.7", "alice", "c3"),
+        login(16, "198.51.100.7", "alice", "c4"),
+        login(26, "198.51.100.7", "alice", "c5"),
+    ])
+    .await;
+    let report = env.execute(&rule, t0() + minutes(30)).await;
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        report.record
+    );
+    assert!(report.chunks > 1, "{report:?}");
+    assert_eq!(report.record.alerts_created, 1, "{:?}", report.record);
+}

@@ -186,7 +186,13 @@ async fn seen_before(
         let body = new_terms::history_request(fields, query, candidates, after.as_ref());
         let answer = search_raw(context, &context.rule.index, body).await?;
         let (keys, next) = new_terms::read_history(fields, &answer);
-        seen.extend(keys);
+        // Multi-valued fields bring combinations beyond the candidates: keep only candidates,
+        // so memory stays bounded by the page.
+        seen.extend(keys.into_iter().filter(|key| {
+            candidates
+                .iter()
+                .any(|candidate| new_terms::same_key(key, &candidate.values))
+        }));
         match next {
             Some(key) => after = Some(key),
             None => return Ok(seen),

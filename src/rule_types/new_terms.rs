@@ -166,7 +166,8 @@ pub fn new_terms(candidates: Vec<Candidate>, seen: &[Vec<Value>]) -> Vec<Candida
         .collect()
 }
 
-fn same_key(a: &[Value], b: &[Value]) -> bool {
+/// Two keys hold the same terms in the same order.
+pub fn same_key(a: &[Value], b: &[Value]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_term(x, y))
 }
 
