@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes K query rules (rule-file TOML, Elastic's detection-rules format) into a folder, for
 scripts/bench and the scale scenario. Each rule has a unique rule_id and a KQL query over the
-CloudTrail fields benches/tools/events.py fills: event.action values, user.name, source.ip
+CloudTrail fields `lookout generate` fills: event.action values, user.name, source.ip
 ranges, event.outcome and wildcards, with timestamp_override = event.ingested as the AWS rules of
 the corpus have. Mixes:
 
@@ -16,18 +16,23 @@ import argparse
 import os
 import random
 
-IAM_WRITES = ["CreateUser", "UpdateUser", "AddUserToGroup", "CreateGroup", "DeleteGroup",
-              "AttachGroupPolicy", "AttachUserPolicy", "CreateAccessKey", "DeleteAccessKey",
-              "DeactivateMFADevice", "CreateVirtualMFADevice", "UpdateAssumeRolePolicy"]
-NOISE = ["AssumeRole", "GetCallerIdentity", "DescribeInstances", "GetObject", "ListBuckets",
-         "GetUser", "ListUsers", "ListRoles"]
-NETWORKS = ["10.1.0.0/16", "10.8.0.0/16", "172.16.0.0/16", "203.0.0.0/16", "81.2.0.0/16",
-            "89.160.0.0/16"]
+# Values `lookout generate` produces (src/generator): rare IAM writes, frequent read-only noise,
+# its identities and source networks.
+IAM_WRITES = ["CreateUser", "DeleteUser", "AddUserToGroup", "CreateGroup", "DeleteGroup",
+              "AttachUserPolicy", "CreateAccessKey", "DeleteAccessKey", "ListGroupsForUser",
+              "GetGroup", "ListAttachedUserPolicies", "ListAccessKeys"]
+NOISE = ["AssumeRole", "GetCallerIdentity", "DescribeInstances", "Decrypt", "ListBuckets",
+         "GenerateDataKey", "GetUser", "ListUsers", "ListRoles"]
+USERS = ["app-server-role", "ci-deployer", "data-pipeline-lambda", "alice.nguyen", "terraform",
+         "bob.martin", "GitHubActionsDeploy", "carol.smith", "dave.ops", "erin.admin",
+         "OrganizationAccountAccessRole"]
+NETWORKS = ["203.0.0.0/16", "198.51.0.0/16", "10.20.0.0/16", "52.59.0.0/16", "3.120.0.0/16",
+            "81.2.0.0/16"]
 SEVERITIES = [("low", 21), ("medium", 47), ("high", 73), ("critical", 99)]
 
 
 def user(rng):
-    return f"user{rng.randrange(200):03d}"
+    return rng.choice(USERS)
 
 
 def mixed_query(n, rng):
@@ -44,7 +49,7 @@ def mixed_query(n, rng):
     if kind == 3:
         return f'source.ip: "{rng.choice(NETWORKS)}" and event.action: {a}'
     if kind == 4:
-        fragment = rng.choice(["Group", "AccessKey", "MFA", "Policy", "User"])
+        fragment = rng.choice(["Group", "AccessKey", "Key", "Policy", "User"])
         return f"event.action: *{fragment}* and event.outcome: success"
     if kind == 5:
         return ("event.provider: signin.amazonaws.com and event.action: ConsoleLogin and "

@@ -85,7 +85,11 @@ impl Executor for Measured<'_> {
                 self.failed.set(self.failed.get() + 1);
                 eprintln!("failed: {}: {:?}", rule.rule_id, report.record.error);
             }
-            *self.runs.borrow_mut().entry(rule.rule_id.clone()).or_default() += 1;
+            *self
+                .runs
+                .borrow_mut()
+                .entry(rule.rule_id.clone())
+                .or_default() += 1;
             self.running.borrow_mut().remove(&rule.rule_id);
             self.in_flight.set(self.in_flight.get() - 1);
             !report.failed()
@@ -118,7 +122,10 @@ async fn drive(clock: &ManualClock, measured: &Measured<'_>, end: DateTime<Utc>)
 /// This process's user+sys CPU seconds (Linux, /proc/self/stat; USER_HZ is 100).
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
-    let after_name = &stat[stat.rfind(')').expect("stat has the command in parentheses") + 2..];
+    let after_name = &stat[stat
+        .rfind(')')
+        .expect("stat has the command in parentheses")
+        + 2..];
     let fields: Vec<&str> = after_name.split(' ').collect();
     let ticks = |n: usize| fields[n - 3].parse::<f64>().expect("a tick count");
     (ticks(14) + ticks(15)) / 100.0
@@ -219,7 +226,10 @@ async fn thousand_rules_every_five_minutes_for_a_simulated_hour() {
     assert_eq!(measured.overlaps.get(), 0, "a rule overlapped itself");
     assert_eq!(runs.len(), rule_count, "every rule ran");
     let wrong: Vec<_> = runs.iter().filter(|(_, n)| **n != EXPECTED_RUNS).collect();
-    assert!(wrong.is_empty(), "rules that did not run 12 times: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "rules that did not run 12 times: {wrong:?}"
+    );
     for index in [
         &config.alerts.index,
         &config.engine.state_index,
