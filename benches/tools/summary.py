@@ -32,7 +32,8 @@ def main():
           "| hits/s | alerts/s | failed | server CPU s | lookout CPU per execution ms |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     medians = {}
-    for (scenario, k), runs in sorted(groups.items()):
+    order = {"mixed": 0, "quiet": 1, "loud": 2}
+    for (scenario, k), runs in sorted(groups.items(), key=lambda i: (order.get(i[0][0], 9), i[0][1])):
         col = lambda name: [float(r[name]) for r in runs]
         wall, cpu, rss = col("wall_s"), col("cpu_s"), col("rss_kb")
         server = [v for v in col("server_cpu_s") if v == v]
