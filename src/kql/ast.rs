@@ -113,12 +113,8 @@ const UNQUOTED_SPECIALS: &[char] = &['\\', '(', ')', ':', '<', '>', '"', '*', '{
 
 /// Writes literal text so that it reads back as the same characters in an unquoted literal.
 /// Whitespace and every non-ASCII character are written as `\uXXXX`, so no keyword (which needs
-/// raw whitespace around it) can appear and the text is never trimmed.
+/// raw whitespace around it) can appear.
 fn write_unquoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
-    if text.is_empty() {
-        // An escaped space trims to nothing: the only unquoted spelling of empty text.
-        return write!(f, "\\u0020");
-    }
     for c in text.chars() {
         if UNQUOTED_SPECIALS.contains(&c) {
             write!(f, "\\{c}")?;
@@ -179,6 +175,8 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Phrase(text) => write_quoted(f, text),
+            // An escaped space trims to nothing: the only unquoted spelling of empty text.
+            Value::Text(text) if text.is_empty() => write!(f, "\\u0020"),
             Value::Text(text) => write_unquoted(f, text),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Null => write!(f, "null"),
