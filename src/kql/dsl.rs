@@ -62,18 +62,31 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
+/// An object of the given entries, in order. The values are moved in: `json!` would copy
+/// every interpolated value (through serde), which made translation quadratic in depth.
+fn object<const N: usize>(entries: [(&str, Json); N]) -> Json {
+    let mut map = Map::with_capacity(N);
+    for (key, value) in entries {
+        map.insert(key.to_string(), value);
+    }
+    Json::Object(map)
+}
+
 /// `{"bool": {"should": [...], "minimum_should_match": 1}}`.
 fn should(queries: Vec<Json>) -> Json {
-    json!({"bool": {"should": queries, "minimum_should_match": 1}})
+    let clauses = [("should", Json::Array(queries)), ("minimum_should_match", Json::from(1))];
+    object([("bool", object(clauses))])
 }
 
 /// `{key: {name: inner}}` with the field name as a key.
 fn keyed(key: &str, name: &str, inner: Json) -> Json {
-    let mut by_field = Map::new();
-    by_field.insert(name.to_string(), inner);
-    let mut outer = Map::new();
-    outer.insert(key.to_string(), Json::Object(by_field));
-    Json::Object(outer)
+    object([(key, object([(name, inner)]))])
+}
+
+/// `{"nested": {"path": path, "query": query, "score_mode": "none"}}`.
+fn nested_query(path: &str, query: Json) -> Json {
+    let body = [("path", Json::from(path)), ("query", query), ("score_mode", Json::from("none"))];
+    object([("nested", object(body))])
 }
 
 /// A field the condition applies to: its name and what the map knows about it.
@@ -101,8 +114,14 @@ impl<'a> Translator<'a> {
         match query {
             Query::MatchAll => json!({"match_all": {}}),
             Query::Or(children) => should(self.children(children, nested)),
-            Query::And(children) => json!({"bool": {"filter": self.children(children, nested)}}),
-            Query::Not(child) => json!({"bool": {"must_not": self.query(child, nested)}}),
+            Query::And(children) => {
+                let filter = Json::Array(self.children(children, nested));
+                object([("bool", object([("filter", filter)]))])
+            }
+            Query::Not(child) => {
+                let must_not = self.query(child, nested);
+                object([("bool", object([("must_not", must_not)]))])
+            }
             Query::Nested { path, query } => self.nested(path, query, nested),
             Query::Is { field, value } => self.is(field.as_ref(), value, nested),
             Query::Range { field, op, value } => self.range(field, *op, value, nested),
@@ -115,11 +134,8 @@ impl<'a> Translator<'a> {
 
     fn nested(&self, path: &Field, query: &Query, nested: Option<&str>) -> Json {
         let path = prefixed(path, nested).raw_name();
-        json!({"nested": {
-            "path": path,
-            "query": self.query(query, Some(&path)),
-            "score_mode": "none",
-        }})
+        let inner = self.query(query, Some(&path));
+        nested_query(&path, inner)
     }
 
     fn is(&self, field: Option<&Field>, value: &Value, nested: Option<&str>) -> Json {
@@ -198,28 +214,35 @@ fn prefixed(field: &Field, nested: Option<&str>) -> Field {
 /// A query on no field: `query_string` for wildcards, else `multi_match` over all fields.
 fn free_text(value: &Value) -> Json {
     if let Value::Wildcard(parts) = value {
-        return json!({"query_string": {"query": query_string_escape(parts)}});
+        let pattern = Json::String(query_string_escape(parts));
+        return object([("query_string", object([("query", pattern)]))]);
     }
     let kind = if value.is_quoted() {
         "phrase"
     } else {
         "best_fields"
     };
-    json!({"multi_match": {"type": kind, "query": value_json(value), "lenient": true}})
+    let body = [
+        ("type", Json::from(kind)),
+        ("query", value_json(value)),
+        ("lenient", Json::Bool(true)),
+    ];
+    object([("multi_match", object(body))])
 }
 
 /// One field's condition of `field: value`.
 fn is_leaf(target: &Target, value: &Value) -> Json {
     let name = target.name.as_str();
     if value.is_lone_wildcard() {
-        return json!({"exists": {"field": name}});
+        return object([("exists", object([("field", Json::from(name))]))]);
     }
     if let Value::Wildcard(parts) = value {
-        let pattern = query_string_escape(parts);
+        let pattern = Json::String(query_string_escape(parts));
         if target.is_keyword_only() {
-            return keyed("wildcard", name, json!({"value": pattern}));
+            return keyed("wildcard", name, object([("value", pattern)]));
         }
-        return json!({"query_string": {"fields": [name], "query": pattern}});
+        let fields = Json::Array(vec![Json::from(name)]);
+        return object([("query_string", object([("fields", fields), ("query", pattern)]))]);
     }
     let exact = value_json(value);
     if target.is_date() {
@@ -230,7 +253,7 @@ fn is_leaf(target: &Target, value: &Value) -> Json {
         return keyed("range", name, Json::Object(bounds));
     }
     if target.is_keyword_only() {
-        return keyed("term", name, json!({"value": exact}));
+        return keyed("term", name, object([("value", exact)]));
     }
     let kind = if value.is_quoted() {
         "match_phrase"
@@ -259,7 +282,7 @@ fn add_time_zone(params: &mut Map<String, Json>, value: &Json) {
             .as_str()
             .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
     if !is_epoch {
-        params.insert("time_zone".into(), json!(DATE_TIME_ZONE));
+        params.insert("time_zone".into(), Json::from(DATE_TIME_ZONE));
     }
 }
 
@@ -269,7 +292,7 @@ fn wrap_nested(query: Json, target: &Target, field: &Field, nested: Option<&str>
     let path = target.info.and_then(|info| info.nested_path.as_deref());
     match (field, path, nested) {
         (Field::Pattern(_), Some(path), None) => {
-            json!({"nested": {"path": path, "query": query, "score_mode": "none"}})
+            nested_query(path, query)
         }
         _ => query,
     }

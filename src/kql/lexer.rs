@@ -64,15 +64,29 @@ pub fn not_operator(chars: &[char], pos: usize) -> Option<usize> {
 /// whitespace on each side) or `not ` (Kibana's `Keyword` rule).
 fn keyword_at(chars: &[char], pos: usize) -> bool {
     let space_at = |i: usize| chars.get(i).copied().is_some_and(is_space);
-    let spaced = |word: &str| space_at(pos) && word_at(chars, pos + 1, word) && space_at(pos + 1 + word.len());
-    spaced("or") || spaced("and") || (word_at(chars, pos, "not") && space_at(pos + 3))
+    match chars.get(pos) {
+        Some(&c) if is_space(c) => {
+            let spaced = |word: &str| word_at(chars, pos + 1, word) && space_at(pos + 1 + word.len());
+            spaced("or") || spaced("and")
+        }
+        Some('n' | 'N') => word_at(chars, pos, "not") && space_at(pos + 3),
+        _ => false,
+    }
 }
 
-/// One decoded piece of an unquoted literal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Piece {
-    Char(char),
-    Wildcard,
+/// The decoded pieces of an unquoted literal: the literal text between unescaped wildcards.
+struct Pieces {
+    parts: Vec<String>,
+}
+
+impl Pieces {
+    fn push(&mut self, c: char) {
+        self.parts.last_mut().expect("parts starts non-empty").push(c);
+    }
+
+    fn wildcard(&mut self) {
+        self.parts.push(String::new());
+    }
 }
 
 /// Reads `\t`, `\r` or `\n` at `pos`.
@@ -116,12 +130,12 @@ fn escaped_unicode(chars: &[char], pos: usize) -> Option<(char, usize)> {
 
 /// Reads one unquoted character (or escaped keyword) at `pos` into `pieces`; false when the
 /// literal ends at `pos`.
-fn unquoted_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> bool {
+fn unquoted_piece(chars: &[char], pos: &mut usize, pieces: &mut Pieces) -> bool {
     let Some(&c) = chars.get(*pos) else {
         return false;
     };
     if let Some((decoded, next)) = escaped_whitespace(chars, *pos) {
-        pieces.push(Piece::Char(decoded));
+        pieces.push(decoded);
         *pos = next;
         return true;
     }
@@ -129,31 +143,31 @@ fn unquoted_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> b
         return escaped_piece(chars, pos, pieces);
     }
     if c == '*' {
-        pieces.push(Piece::Wildcard);
+        pieces.wildcard();
         *pos += 1;
         return true;
     }
     if SPECIAL_CHARACTERS.contains(&c) || keyword_at(chars, *pos) {
         return false;
     }
-    pieces.push(Piece::Char(c));
+    pieces.push(c);
     *pos += 1;
     true
 }
 
 /// Reads an escape other than whitespace at `pos` (a backslash): a special character, a
 /// `\uXXXX` sequence or a keyword. A backslash before anything else ends the literal.
-fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> bool {
+fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Pieces) -> bool {
     let Some(&next) = chars.get(*pos + 1) else {
         return false;
     };
     if SPECIAL_CHARACTERS.contains(&next) {
-        pieces.push(Piece::Char(next));
+        pieces.push(next);
         *pos += 2;
         return true;
     }
     if let Some((decoded, end)) = escaped_unicode(chars, *pos) {
-        pieces.push(Piece::Char(decoded));
+        pieces.push(decoded);
         *pos = end;
         return true;
     }
@@ -161,7 +175,7 @@ fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> bo
         return false;
     };
     let end = *pos + 1 + keyword.len();
-    pieces.extend(chars[*pos + 1..end].iter().map(|&k| Piece::Char(k)));
+    chars[*pos + 1..end].iter().for_each(|&k| pieces.push(k));
     *pos = end;
     true
 }
@@ -169,38 +183,29 @@ fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> bo
 /// Reads an unquoted literal at `pos`: its value and the index after it, or `None` when no
 /// unquoted character is there.
 pub fn unquoted_literal(chars: &[char], pos: usize) -> Option<(Value, usize)> {
-    let mut pieces = Vec::new();
+    let mut pieces = Pieces {
+        parts: vec![String::new()],
+    };
     let mut end = pos;
     while unquoted_piece(chars, &mut end, &mut pieces) {}
     if end == pos {
         return None;
     }
-    Some((unquoted_value(&pieces), end))
+    Some((unquoted_value(pieces.parts), end))
 }
 
-/// Trims the pieces (Kibana trims the decoded text) and classifies them.
-fn unquoted_value(pieces: &[Piece]) -> Value {
-    let is_trimmed_piece = |p: &Piece| matches!(p, Piece::Char(c) if is_trimmed(*c));
-    let start = pieces
-        .iter()
-        .position(|p| !is_trimmed_piece(p))
-        .unwrap_or(pieces.len());
-    let end = pieces
-        .iter()
-        .rposition(|p| !is_trimmed_piece(p))
-        .map_or(start, |i| i + 1);
-    let trimmed = &pieces[start..end];
-    let mut parts = vec![String::new()];
-    for piece in trimmed {
-        match piece {
-            Piece::Char(c) => parts.last_mut().expect("parts starts non-empty").push(*c),
-            Piece::Wildcard => parts.push(String::new()),
-        }
-    }
+/// Trims the text (Kibana trims the decoded literal; wildcards are not whitespace, so only the
+/// first and last pieces can lose characters) and classifies it.
+fn unquoted_value(mut parts: Vec<String>) -> Value {
+    let last = parts.len() - 1;
+    let trimmed_end = parts[last].trim_end_matches(is_trimmed).len();
+    parts[last].truncate(trimmed_end);
+    let leading = parts[0].len() - parts[0].trim_start_matches(is_trimmed).len();
+    parts[0].drain(..leading);
     if parts.len() > 1 {
         return Value::Wildcard(parts);
     }
-    let text = parts.pop().expect("parts starts non-empty");
+    let text = parts.pop().expect("one part");
     match text.as_str() {
         "null" => Value::Null,
         "true" => Value::Bool(true),
