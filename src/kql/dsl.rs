@@ -6,6 +6,7 @@
 use super::ast::{Field, Query, RangeOp, Value};
 use super::fields::{FieldInfo, FieldMap};
 use serde_json::{Map, Value as Json, json};
+use std::borrow::Cow;
 
 /// The `time_zone` Kibana's detection engine sets on date ranges (its `dateFormatTZ`).
 pub const DATE_TIME_ZONE: &str = "Zulu";
@@ -91,7 +92,7 @@ fn nested_query(path: &str, query: Json) -> Json {
 
 /// A field the condition applies to: its name and what the map knows about it.
 struct Target<'a> {
-    name: String,
+    name: Cow<'a, str>,
     info: Option<&'a FieldInfo>,
 }
 
@@ -166,13 +167,16 @@ impl<'a> Translator<'a> {
 
     /// The mapped fields a field name or pattern stands for; when none is known, the name as
     /// written (Kibana keeps it, so the query selects nothing where the field is absent).
-    fn targets(&self, field: &Field) -> Vec<Target<'a>> {
-        let found: Vec<Target<'a>> = match (self.fields, field) {
+    fn targets<'f>(&self, field: &'f Field) -> Vec<Target<'f>>
+    where
+        'a: 'f,
+    {
+        let found: Vec<Target<'f>> = match (self.fields, field) {
             (None, _) => Vec::new(),
             (Some(map), Field::Name(name)) => map
                 .get(name)
                 .map(|info| Target {
-                    name: name.clone(),
+                    name: Cow::Borrowed(name.as_str()),
                     info: Some(info),
                 })
                 .into_iter()
@@ -181,34 +185,35 @@ impl<'a> Translator<'a> {
                 .iter()
                 .filter(|(name, _)| glob_matches(parts, name))
                 .map(|(name, info)| Target {
-                    name: name.to_string(),
+                    name: Cow::Borrowed(name),
                     info: Some(info),
                 })
                 .collect(),
         };
-        if found.is_empty() {
-            return vec![Target {
-                name: field.raw_name(),
-                info: None,
-            }];
+        if !found.is_empty() {
+            return found;
         }
-        found
+        let name = match field {
+            Field::Name(name) => Cow::Borrowed(name.as_str()),
+            Field::Pattern(_) => Cow::Owned(field.raw_name()),
+        };
+        vec![Target { name, info: None }]
     }
 }
 
 /// The field name inside a nested query: `path.name`.
-fn prefixed(field: &Field, nested: Option<&str>) -> Field {
+fn prefixed<'f>(field: &'f Field, nested: Option<&str>) -> Cow<'f, Field> {
     let Some(path) = nested else {
-        return field.clone();
+        return Cow::Borrowed(field);
     };
-    match field {
+    Cow::Owned(match field {
         Field::Name(name) => Field::Name(format!("{path}.{name}")),
         Field::Pattern(parts) => {
             let mut parts = parts.clone();
             parts[0] = format!("{path}.{}", parts[0]);
             Field::Pattern(parts)
         }
-    }
+    })
 }
 
 /// A query on no field: `query_string` for wildcards, else `multi_match` over all fields.
@@ -232,7 +237,7 @@ fn free_text(value: &Value) -> Json {
 
 /// One field's condition of `field: value`.
 fn is_leaf(target: &Target, value: &Value) -> Json {
-    let name = target.name.as_str();
+    let name = target.name.as_ref();
     if value.is_lone_wildcard() {
         return object([("exists", object([("field", Json::from(name))]))]);
     }
