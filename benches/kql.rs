@@ -50,7 +50,9 @@ fn translate_all(queries: &[String], fields: Option<&FieldMap>) -> usize {
     let mut total = 0;
     for text in queries {
         let query = kql::parse(text).expect("corpus queries parse");
-        total += kql::to_dsl(&query, fields).as_object().map_or(0, |o| o.len());
+        total += kql::to_dsl(&query, fields)
+            .as_object()
+            .map_or(0, |o| o.len());
     }
     total
 }

@@ -16,7 +16,9 @@ use docs::{Doc, Typing};
 use elasticsearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use elasticsearch::http::transport::Transport;
 use elasticsearch::http::{Method, StatusCode};
-use integration_tests::{REQUEST_TIMEOUT, TestServer, read_json, read_ndjson, shared_file, unique_name};
+use integration_tests::{
+    REQUEST_TIMEOUT, TestServer, read_json, read_ndjson, shared_file, unique_name,
+};
 use lookout::kql::{self, Field, FieldMap, Query, Value};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
@@ -27,15 +29,20 @@ use tokio::task::JoinSet;
 const CONCURRENCY: usize = 4;
 /// The share of queries whose documents must be split (some selected, some not).
 const MIN_NON_TRIVIAL_SHARE: f64 = 0.90;
+/// Set to list every query's selections; set to part of a rule path to print that rule's
+/// documents too.
+const VERBOSE_VAR: &str = "LOOKOUT_KQL_CORPUS_VERBOSE";
 /// The number of KQL queries in the reference file.
 const CORPUS_QUERIES: usize = 801;
 
 /// Differences between Kibana and the reference library, by name.
 const FIELD_WILDCARD: &str = "field-name wildcard (Kibana expands it to the mapped fields; the reference sends the pattern as one field name)";
 const WILDCARD_WITH_SPACE: &str = "wildcard value with whitespace on a keyword field (one literal pattern in Kibana; split into terms by the reference's query_string)";
-const QUOTED_ON_TEXT: &str = "quoted multi-word value on a text field (match_phrase in Kibana, match in the reference)";
+const QUOTED_ON_TEXT: &str =
+    "quoted multi-word value on a text field (match_phrase in Kibana, match in the reference)";
 const NUMBER: &str = "number-like value (text in Kibana, a JSON number in the reference)";
 const UNICODE_ESCAPE: &str = "\\uXXXX escape (decoded by Kibana, kept as text by the reference)";
+const NOT_SEARCHABLE: &str = "condition on a field the mapping does not index (Kibana's query on it is refused by the server; this server accepts the reference's query_string there and selects nothing)";
 
 /// What happened to one corpus query.
 struct Outcome {
@@ -53,7 +60,9 @@ struct Outcome {
 async fn lookout_selects_the_same_documents_as_the_reference_for_every_corpus_query() {
     let server = TestServer::connect();
     let transport = Transport::single_node(&server.url).expect("usable URL");
-    let template = read_json(&shared_file("fixtures/cloudtrail/index-template.opensearch.json"));
+    let template = read_json(&shared_file(
+        "fixtures/cloudtrail/index-template.opensearch.json",
+    ));
     let mappings = Arc::new(template["template"]["mappings"].clone());
     let rows = read_ndjson(&shared_file("corpus/kql-reference.jsonl"));
     assert_eq!(rows.len(), CORPUS_QUERIES);
@@ -63,9 +72,20 @@ async fn lookout_selects_the_same_documents_as_the_reference_for_every_corpus_qu
     let mut outcomes = Vec::new();
     for row in rows {
         if running.len() >= CONCURRENCY {
-            outcomes.push(running.join_next().await.expect("a task").expect("task ran"));
+            outcomes.push(
+                running
+                    .join_next()
+                    .await
+                    .expect("a task")
+                    .expect("task ran"),
+            );
         }
-        let (server, transport, mappings, now) = (server.clone(), transport.clone(), mappings.clone(), now.clone());
+        let (server, transport, mappings, now) = (
+            server.clone(),
+            transport.clone(),
+            mappings.clone(),
+            now.clone(),
+        );
         running.spawn(async move { check_query(&server, &transport, &row, &mappings, &now).await });
     }
     while let Some(done) = running.join_next().await {
@@ -86,9 +106,14 @@ async fn check_query(
     let query = kql::parse(text).unwrap_or_else(|e| panic!("{path}: {e}"));
     let typing = Typing::new(mappings, &query);
     let documents = docs::documents(&query, &typing, now);
+    if std::env::var(VERBOSE_VAR).is_ok_and(|only| !only.is_empty() && path.contains(&only)) {
+        for doc in &documents {
+            eprintln!("  {path}: {}", docs::to_json(doc));
+        }
+    }
 
     let index = unique_name("kql-corpus");
-    create_index(server, &index, mappings, &query, &typing).await;
+    create_index(server, &index, mappings, &query, &typing, &documents).await;
     let indexed = bulk_index(transport, &index, &documents).await;
     let caps = server
         .ok(Method::Get, &format!("/{index}/_field_caps?fields=*"), None)
@@ -102,7 +127,13 @@ async fn check_query(
         .iter()
         .map(|(id, doc)| evaluate::selects(&query, doc, &fields, None).map(|hit| (id, hit)))
         .collect::<Option<Vec<_>>>()
-        .map(|decided| decided.into_iter().filter(|(_, hit)| *hit).map(|(id, _)| id.clone()).collect());
+        .map(|decided| {
+            decided
+                .into_iter()
+                .filter(|(_, hit)| *hit)
+                .map(|(id, _)| id.clone())
+                .collect()
+        });
     server.delete_index(&index).await;
     Outcome {
         path,
@@ -111,24 +142,43 @@ async fn check_query(
         lookout,
         untyped,
         kibana,
-        known: known_differences(text, &query, &fields),
+        known: known_differences(text, &query, &fields, &caps),
     }
 }
 
-/// Creates the index: the CloudTrail mapping, plus `double` for fields the query compares as
-/// numbers and `nested` for its nested paths.
-async fn create_index(server: &TestServer, index: &str, mappings: &Json, query: &Query, typing: &Typing) {
+/// Creates the index: the CloudTrail mapping with `constant_keyword` fields made `keyword` (a
+/// constant holds one value per index; the documents need several), `nested` for the query's
+/// nested paths, and an explicit mapping for every other field of the documents (`double` for
+/// numeric ones, else what the CloudTrail dynamic templates give).
+async fn create_index(
+    server: &TestServer,
+    index: &str,
+    mappings: &Json,
+    query: &Query,
+    typing: &Typing,
+    documents: &[Doc],
+) {
     let mut mappings = mappings.clone();
-    for field in &typing.numeric {
-        docs::add_mapping(&mut mappings["properties"], field, json!({"type": "double"}));
-    }
+    docs::replace_type(&mut mappings["properties"], "constant_keyword", "keyword");
     let mut nested = Vec::new();
     docs::nested_paths(query, None, &mut nested);
     for path in nested {
-        docs::add_mapping(&mut mappings["properties"], &path, json!({"type": "nested"}));
+        docs::add_mapping(
+            &mut mappings["properties"],
+            &path,
+            json!({"type": "nested"}),
+        );
+    }
+    let fields: BTreeSet<&String> = documents.iter().flat_map(|doc| doc.keys()).collect();
+    for field in fields {
+        if let Some(mapping) = typing.mapping_for(field) {
+            docs::add_mapping(&mut mappings["properties"], field, mapping);
+        }
     }
     let body = json!({"settings": {"number_of_shards": 1}, "mappings": mappings});
-    server.ok(Method::Put, &format!("/{index}"), Some(body)).await;
+    server
+        .ok(Method::Put, &format!("/{index}"), Some(body))
+        .await;
 }
 
 /// Indexes the documents with ids `d0`, `d1`, ...; returns those that indexed.
@@ -141,26 +191,66 @@ async fn bulk_index(transport: &Transport, index: &str, documents: &[Doc]) -> Ve
         body.push('\n');
     }
     let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
     let response = transport
-        .send(Method::Post, "/_bulk", headers, Some(&[("refresh", "true")]), Some(body), Some(REQUEST_TIMEOUT))
+        .send(
+            Method::Post,
+            "/_bulk",
+            headers,
+            Some(&[("refresh", "true")]),
+            Some(body),
+            Some(REQUEST_TIMEOUT),
+        )
         .await
         .unwrap_or_else(|e| panic!("bulk into {index}: {e}"));
     let value: Json = response.json().await.expect("bulk answers JSON");
     let items = value["items"].as_array().cloned().unwrap_or_default();
+    if std::env::var_os(VERBOSE_VAR).is_some() {
+        for item in items
+            .iter()
+            .filter(|i| i["create"]["status"].as_u64().is_none_or(|s| s >= 300))
+        {
+            eprintln!(
+                "  not indexed into {index}: {}",
+                item["create"]["error"]["reason"]
+            );
+        }
+    }
     items
         .iter()
         .zip(documents)
         .filter(|(item, _)| item["create"]["status"].as_u64().is_some_and(|s| s < 300))
-        .map(|(item, doc)| (item["create"]["_id"].as_str().expect("id").to_string(), doc.clone()))
+        .map(|(item, doc)| {
+            (
+                item["create"]["_id"].as_str().expect("id").to_string(),
+                doc.clone(),
+            )
+        })
         .collect()
 }
 
-async fn search_ids(server: &TestServer, index: &str, dsl: &Json) -> Result<BTreeSet<String>, String> {
+async fn search_ids(
+    server: &TestServer,
+    index: &str,
+    dsl: &Json,
+) -> Result<BTreeSet<String>, String> {
     let body = json!({"size": 1000, "_source": false, "query": dsl});
-    let (status, value) = server.request(Method::Post, &format!("/{index}/_search"), Some(body)).await;
+    let (status, value) = server
+        .request(Method::Post, &format!("/{index}/_search"), Some(body))
+        .await;
     if status != StatusCode::OK {
-        return Err(format!("{status}: {}", value["error"]["reason"]));
+        let cause = &value["error"]["root_cause"][0]["reason"];
+        return Err(format!(
+            "{status}: {}",
+            if cause.is_null() {
+                &value["error"]["reason"]
+            } else {
+                cause
+            }
+        ));
     }
     Ok(value["hits"]["hits"]
         .as_array()
@@ -171,22 +261,49 @@ async fn search_ids(server: &TestServer, index: &str, dsl: &Json) -> Result<BTre
 }
 
 /// The named differences this query's conditions may show.
-fn known_differences(text: &str, query: &Query, fields: &FieldMap) -> Vec<&'static str> {
+fn known_differences(
+    text: &str,
+    query: &Query,
+    fields: &FieldMap,
+    caps: &Json,
+) -> Vec<&'static str> {
     let mut found = BTreeSet::new();
     if text.contains("\\u") {
         found.insert(UNICODE_ESCAPE);
     }
-    walk_differences(query, fields, &mut found);
+    walk_differences(query, fields, caps, &mut found);
     found.into_iter().collect()
 }
 
-fn walk_differences(query: &Query, fields: &FieldMap, found: &mut BTreeSet<&'static str>) {
+/// True when the field caps say the field cannot be searched.
+fn not_searchable(caps: &Json, name: &str) -> bool {
+    caps["fields"][name]
+        .as_object()
+        .is_some_and(|types| types.values().any(|t| t["searchable"] == json!(false)))
+}
+
+fn walk_differences(
+    query: &Query,
+    fields: &FieldMap,
+    caps: &Json,
+    found: &mut BTreeSet<&'static str>,
+) {
     match query {
-        Query::Or(children) | Query::And(children) => children.iter().for_each(|c| walk_differences(c, fields, found)),
-        Query::Not(child) | Query::Nested { query: child, .. } => walk_differences(child, fields, found),
-        Query::Is { field: Some(field), value } => {
+        Query::Or(children) | Query::And(children) => children
+            .iter()
+            .for_each(|c| walk_differences(c, fields, caps, found)),
+        Query::Not(child) | Query::Nested { query: child, .. } => {
+            walk_differences(child, fields, caps, found)
+        }
+        Query::Is {
+            field: Some(field),
+            value,
+        } => {
             if matches!(field, Field::Pattern(_)) {
                 found.insert(FIELD_WILDCARD);
+            }
+            if not_searchable(caps, &field.raw_name()) {
+                found.insert(NOT_SEARCHABLE);
             }
             let info = fields.get(&field.raw_name());
             let text_like = info.is_some_and(|i| i.types.iter().any(|t| t.contains("text")));
@@ -213,6 +330,7 @@ fn report_and_assert(outcomes: &[Outcome]) {
     let mut failures = Vec::new();
     let mut non_trivial = 0;
     let mut untyped_same = 0;
+    let mut both_refused = Vec::new();
     for outcome in outcomes {
         if outcome.untyped == outcome.reference {
             untyped_same += 1;
@@ -225,7 +343,14 @@ fn report_and_assert(outcomes: &[Outcome]) {
         }
         match (&outcome.lookout, &outcome.reference) {
             (Ok(ours), Ok(theirs)) if ours == theirs => same += 1,
-            (Err(e), _) => failures.push(format!("{}: lookout's DSL failed: {e}", outcome.path)),
+            (Err(e), Err(_)) => both_refused.push(format!("{}: {e}", outcome.path)),
+            (Err(e), Ok(_)) if outcome.known.contains(&NOT_SEARCHABLE) => named.push(format!(
+                "{}: lookout's query refused ({e}) [{NOT_SEARCHABLE}]",
+                outcome.path
+            )),
+            (Err(e), Ok(_)) => {
+                failures.push(format!("{}: lookout's DSL failed: {e}", outcome.path))
+            }
             (Ok(ours), reference) => {
                 let verdict = explain_difference(outcome, ours, reference);
                 match verdict {
@@ -239,17 +364,34 @@ fn report_and_assert(outcomes: &[Outcome]) {
     let share = non_trivial as f64 / total as f64;
     eprintln!(
         "kql corpus: {total} queries, {same} select the same documents as the reference, \
-         {} differ by a named Kibana/reference difference (checked against Kibana's selection), \
-         {} unexplained; {non_trivial} non-trivial ({:.1}%); untyped lookout DSL same as the \
-         reference for {untyped_same}",
+         {} are refused by the server in both forms, {} differ by a named Kibana/reference \
+         difference, {} unexplained; {non_trivial} non-trivial ({:.1}%); untyped lookout DSL \
+         same as the reference for {untyped_same}",
+        both_refused.len(),
         named.len(),
         failures.len(),
         share * 100.0
     );
+    for line in &both_refused {
+        eprintln!("  refused in both forms: {line}");
+    }
     for line in &named {
         eprintln!("  named difference: {line}");
     }
-    assert!(failures.is_empty(), "{} queries differ:\n{}", failures.len(), failures.join("\n"));
+    if std::env::var_os(VERBOSE_VAR).is_some() {
+        for outcome in outcomes {
+            eprintln!(
+                "  {}: {} docs, lookout {:?}, reference {:?}",
+                outcome.path, outcome.docs, outcome.lookout, outcome.reference
+            );
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} queries differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(
         share >= MIN_NON_TRIVIAL_SHARE,
         "only {non_trivial} of {total} queries got documents on both sides"
@@ -272,7 +414,10 @@ fn explain_difference(
     }
     match &outcome.kibana {
         Some(kibana) if kibana == ours => Ok(format!("{detail} [{}]", outcome.known.join("; "))),
-        Some(kibana) => Err(format!("{detail}: Kibana selects {kibana:?} [{}]", outcome.known.join("; "))),
+        Some(kibana) => Err(format!(
+            "{detail}: Kibana selects {kibana:?} [{}]",
+            outcome.known.join("; ")
+        )),
         None => Err(format!(
             "{detail}: [{}] but Kibana's selection cannot be computed here",
             outcome.known.join("; ")

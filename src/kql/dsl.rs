@@ -75,7 +75,10 @@ fn object<const N: usize>(entries: [(&str, Json); N]) -> Json {
 
 /// `{"bool": {"should": [...], "minimum_should_match": 1}}`.
 fn should(queries: Vec<Json>) -> Json {
-    let clauses = [("should", Json::Array(queries)), ("minimum_should_match", Json::from(1))];
+    let clauses = [
+        ("should", Json::Array(queries)),
+        ("minimum_should_match", Json::from(1)),
+    ];
     object([("bool", object(clauses))])
 }
 
@@ -86,7 +89,11 @@ fn keyed(key: &str, name: &str, inner: Json) -> Json {
 
 /// `{"nested": {"path": path, "query": query, "score_mode": "none"}}`.
 fn nested_query(path: &str, query: Json) -> Json {
-    let body = [("path", Json::from(path)), ("query", query), ("score_mode", Json::from("none"))];
+    let body = [
+        ("path", Json::from(path)),
+        ("query", query),
+        ("score_mode", Json::from("none")),
+    ];
     object([("nested", object(body))])
 }
 
@@ -247,7 +254,10 @@ fn is_leaf(target: &Target, value: &Value) -> Json {
             return keyed("wildcard", name, object([("value", pattern)]));
         }
         let fields = Json::Array(vec![Json::from(name)]);
-        return object([("query_string", object([("fields", fields), ("query", pattern)]))]);
+        return object([(
+            "query_string",
+            object([("fields", fields), ("query", pattern)]),
+        )]);
     }
     let exact = value_json(value);
     if target.is_date() {
@@ -296,9 +306,7 @@ fn add_time_zone(params: &mut Map<String, Json>, value: &Json) {
 fn wrap_nested(query: Json, target: &Target, field: &Field, nested: Option<&str>) -> Json {
     let path = target.info.and_then(|info| info.nested_path.as_deref());
     match (field, path, nested) {
-        (Field::Pattern(_), Some(path), None) => {
-            nested_query(path, query)
-        }
+        (Field::Pattern(_), Some(path), None) => nested_query(path, query),
         _ => query,
     }
 }

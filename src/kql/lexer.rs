@@ -66,7 +66,8 @@ fn keyword_at(chars: &[char], pos: usize) -> bool {
     let space_at = |i: usize| chars.get(i).copied().is_some_and(is_space);
     match chars.get(pos) {
         Some(&c) if is_space(c) => {
-            let spaced = |word: &str| word_at(chars, pos + 1, word) && space_at(pos + 1 + word.len());
+            let spaced =
+                |word: &str| word_at(chars, pos + 1, word) && space_at(pos + 1 + word.len());
             spaced("or") || spaced("and")
         }
         Some('n' | 'N') => word_at(chars, pos, "not") && space_at(pos + 3),
@@ -81,7 +82,10 @@ struct Pieces {
 
 impl Pieces {
     fn push(&mut self, c: char) {
-        self.parts.last_mut().expect("parts starts non-empty").push(c);
+        self.parts
+            .last_mut()
+            .expect("parts starts non-empty")
+            .push(c);
     }
 
     fn wildcard(&mut self) {

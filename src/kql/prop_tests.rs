@@ -27,11 +27,58 @@ const MAX_MUTATIONS: usize = 6;
 
 /// Fragments random queries are built from: the grammar's tokens, escapes, and any character.
 const FRAGMENTS: &[&str] = &[
-    "(", ")", ":", " : ", "{", "}", "<", "<=", ">", ">=", "\"", "\\", "*", " ", "\n", "\t",
-    "\u{a0}", " and ", " or ", "not ", " AND ", " Or ", "NOT ", "and", "or", "not", "\\u0041",
-    "\\ud83d\\ude00", "\\ud83d", "\\u00", "\\t", "\\n", "\\r", "\\\\", "\\\"", "\\*", "\\(",
-    "\\or", "\\NOT", "true", "false", "null", "event.action", "process.*", "*.name", "1.0",
-    "4624", "now-30d/d", "a b", "é", "😀", "\u{feff}",
+    "(",
+    ")",
+    ":",
+    " : ",
+    "{",
+    "}",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "\"",
+    "\\",
+    "*",
+    " ",
+    "\n",
+    "\t",
+    "\u{a0}",
+    " and ",
+    " or ",
+    "not ",
+    " AND ",
+    " Or ",
+    "NOT ",
+    "and",
+    "or",
+    "not",
+    "\\u0041",
+    "\\ud83d\\ude00",
+    "\\ud83d",
+    "\\u00",
+    "\\t",
+    "\\n",
+    "\\r",
+    "\\\\",
+    "\\\"",
+    "\\*",
+    "\\(",
+    "\\or",
+    "\\NOT",
+    "true",
+    "false",
+    "null",
+    "event.action",
+    "process.*",
+    "*.name",
+    "1.0",
+    "4624",
+    "now-30d/d",
+    "a b",
+    "é",
+    "😀",
+    "\u{feff}",
 ];
 
 fn cases() -> u32 {
@@ -83,7 +130,10 @@ fn mutation() -> impl Strategy<Value = (f64, u8, String)> {
 
 fn mutated_query() -> impl Strategy<Value = String> {
     let count = corpus_queries().len();
-    (0..count, proptest::collection::vec(mutation(), 1..MAX_MUTATIONS))
+    (
+        0..count,
+        proptest::collection::vec(mutation(), 1..MAX_MUTATIONS),
+    )
         .prop_map(|(index, edits)| mutate(&corpus_queries()[index], &edits))
 }
 
@@ -120,14 +170,23 @@ fn check(text: &str) -> Result<(), TestCaseError> {
             let _ = to_dsl(&tree, None);
             let _ = to_dsl(&tree, Some(fields()));
             let printed = tree.to_string();
-            let again = parse(&printed)
-                .map_err(|e| TestCaseError::fail(format!("{text:?} printed as {printed:?}: {e}")))?;
+            let again = parse(&printed).map_err(|e| {
+                TestCaseError::fail(format!("{text:?} printed as {printed:?}: {e}"))
+            })?;
             prop_assert_eq!(again, tree, "{:?} printed as {:?}", text, printed);
         }
         Err(error) => {
             let lines = text.split('\n').count();
-            prop_assert!(error.line >= 1 && error.line <= lines, "{:?}: {}", text, error);
-            let line_len = text.split('\n').nth(error.line - 1).map_or(0, |l| l.chars().count());
+            prop_assert!(
+                error.line >= 1 && error.line <= lines,
+                "{:?}: {}",
+                text,
+                error
+            );
+            let line_len = text
+                .split('\n')
+                .nth(error.line - 1)
+                .map_or(0, |l| l.chars().count());
             prop_assert!(
                 error.column >= 1 && error.column <= line_len + 1,
                 "{:?}: {}",

@@ -38,7 +38,9 @@ pub enum Kind {
 /// a numeric range are numbers (the test maps them as `double`).
 pub struct Typing {
     explicit: BTreeMap<String, String>,
-    dynamic: Vec<(Vec<String>, bool, Option<String>, String)>,
+    /// Dynamic templates in order: patterns, whether they match the full path, the JSON type
+    /// they take, and the mapping they give.
+    dynamic: Vec<(Vec<String>, bool, Option<String>, Json)>,
     pub numeric: BTreeSet<String>,
 }
 
@@ -48,10 +50,19 @@ impl Typing {
         let fields = lookout::kql::FieldMap::from_mappings(mappings);
         let explicit = fields
             .iter()
-            .filter_map(|(name, info)| info.types.iter().next().map(|t| (name.to_string(), t.clone())))
+            .filter_map(|(name, info)| {
+                info.types
+                    .iter()
+                    .next()
+                    .map(|t| (name.to_string(), t.clone()))
+            })
             .collect();
         let mut dynamic = Vec::new();
-        for entry in mappings["dynamic_templates"].as_array().into_iter().flatten() {
+        for entry in mappings["dynamic_templates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let Some((_, template)) = entry.as_object().and_then(|o| o.iter().next()) else {
                 continue;
             };
@@ -59,12 +70,14 @@ impl Typing {
             let patterns = template.get("path_match").or_else(|| template.get("match"));
             let patterns: Vec<String> = match patterns {
                 Some(Json::String(p)) => vec![p.clone()],
-                Some(Json::Array(ps)) => ps.iter().filter_map(|p| p.as_str().map(str::to_string)).collect(),
+                Some(Json::Array(ps)) => ps
+                    .iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect(),
                 _ => vec!["*".to_string()],
             };
             let mapping_type = template["match_mapping_type"].as_str().map(str::to_string);
-            let es_type = template["mapping"]["type"].as_str().unwrap_or("keyword").to_string();
-            dynamic.push((patterns, by_path, mapping_type, es_type));
+            dynamic.push((patterns, by_path, mapping_type, template["mapping"].clone()));
         }
         let mut numeric = BTreeSet::new();
         collect_numeric_ranges(query, None, &mut numeric);
@@ -79,10 +92,19 @@ impl Typing {
         if self.numeric.contains(field) {
             return Kind::Number;
         }
-        let es_type = self.explicit.get(field).cloned().or_else(|| self.dynamic_type(field));
+        let es_type = self
+            .explicit
+            .get(field)
+            .cloned()
+            .or_else(|| self.dynamic_type(field));
         match es_type.as_deref() {
-            None | Some("keyword" | "wildcard" | "match_only_text" | "text" | "constant_keyword") => Kind::Text,
-            Some("long" | "integer" | "float" | "double" | "scaled_float" | "short") => Kind::Number,
+            None
+            | Some("keyword" | "wildcard" | "match_only_text" | "text" | "constant_keyword") => {
+                Kind::Text
+            }
+            Some("long" | "integer" | "float" | "double" | "scaled_float" | "short") => {
+                Kind::Number
+            }
             Some("ip") => Kind::Ip,
             Some("date" | "date_nanos") => Kind::Date,
             Some(_) => Kind::Other,
@@ -91,13 +113,34 @@ impl Typing {
 
     /// The type the first dynamic template that takes a string at `field` gives it.
     fn dynamic_type(&self, field: &str) -> Option<String> {
+        self.dynamic_mapping(field)
+            .and_then(|m| m["type"].as_str().map(str::to_string))
+    }
+
+    /// The mapping the first dynamic template that takes a string at `field` gives it.
+    fn dynamic_mapping(&self, field: &str) -> Option<Json> {
         let last = field.rsplit('.').next().unwrap_or(field);
-        self.dynamic.iter().find_map(|(patterns, by_path, mapping_type, es_type)| {
-            let subject = if *by_path { field } else { last };
-            let takes_strings = mapping_type.as_deref().is_none_or(|t| t == "string");
-            let matches = patterns.iter().any(|p| simple_glob(p, subject));
-            (takes_strings && matches).then(|| es_type.clone())
-        })
+        self.dynamic
+            .iter()
+            .find_map(|(patterns, by_path, mapping_type, mapping)| {
+                let subject = if *by_path { field } else { last };
+                let takes_strings = mapping_type.as_deref().is_none_or(|t| t == "string");
+                let matches = patterns.iter().any(|p| simple_glob(p, subject));
+                (takes_strings && matches).then(|| mapping.clone())
+            })
+    }
+
+    /// The explicit mapping a document field needs in the test index (servers differ in the
+    /// dynamic templates they apply, so the test does not rely on them): `double` for numeric
+    /// fields, else what the dynamic templates would give; `None` when the mapping has it.
+    pub fn mapping_for(&self, field: &str) -> Option<Json> {
+        if self.numeric.contains(field) {
+            return Some(json!({"type": "double"}));
+        }
+        if self.explicit.contains_key(field) {
+            return None;
+        }
+        self.dynamic_mapping(field)
     }
 }
 
@@ -109,9 +152,9 @@ fn simple_glob(pattern: &str, text: &str) -> bool {
 
 fn collect_numeric_ranges(query: &Query, nested: Option<&str>, out: &mut BTreeSet<String>) {
     match query {
-        Query::Or(children) | Query::And(children) => {
-            children.iter().for_each(|c| collect_numeric_ranges(c, nested, out))
-        }
+        Query::Or(children) | Query::And(children) => children
+            .iter()
+            .for_each(|c| collect_numeric_ranges(c, nested, out)),
         Query::Not(child) => collect_numeric_ranges(child, nested, out),
         Query::Nested { path, query } => {
             let full = doc_field(path, nested);
@@ -175,7 +218,9 @@ impl Builder<'_> {
                 let is_and = matches!(query, Query::And(_));
                 if is_and == want {
                     // and -> true, or -> false: every child the same way.
-                    children.iter().for_each(|c| self.assign(c, want, nested, doc));
+                    children
+                        .iter()
+                        .for_each(|c| self.assign(c, want, nested, doc));
                     return;
                 }
                 // and -> false: one child false, the others true; or -> true: one child true.
@@ -194,7 +239,10 @@ impl Builder<'_> {
                 self.assign(query, want, Some(&full), doc)
             }
             Query::Is { field: None, .. } => {}
-            Query::Is { field: Some(field), value } => {
+            Query::Is {
+                field: Some(field),
+                value,
+            } => {
                 let name = doc_field(field, nested);
                 if let Some(v) = self.is_value(&name, value, want) {
                     doc.entry(name).or_default().push(v);
@@ -235,10 +283,20 @@ impl Builder<'_> {
             Kind::Number => {
                 let bound = number(value)?;
                 let on_bound = inclusive == want;
-                let step = if on_bound { 0.0 } else if upward { 1.0 } else { -1.0 };
+                let step = if on_bound {
+                    0.0
+                } else if upward {
+                    1.0
+                } else {
+                    -1.0
+                };
                 Some(json!(bound + step))
             }
-            Kind::Date => Some(json!(if upward { self.now.as_str() } else { "2000-01-01T00:00:00Z" })),
+            Kind::Date => Some(json!(if upward {
+                self.now.as_str()
+            } else {
+                "2000-01-01T00:00:00Z"
+            })),
             _ => None,
         }
     }
@@ -268,17 +326,26 @@ fn miss(kind: Kind) -> Option<Json> {
 /// An address inside an IP or CIDR value (its network address).
 fn ip_inside(text: &str) -> Option<Json> {
     let address = text.split('/').next().unwrap_or(text);
-    address.parse::<std::net::IpAddr>().ok().map(|ip| json!(ip.to_string()))
+    address
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| json!(ip.to_string()))
 }
 
 /// Every condition of the query (for single-condition documents).
-fn leaves<'q>(query: &'q Query, nested: Option<String>, out: &mut Vec<(&'q Query, Option<String>)>) {
+fn leaves<'q>(
+    query: &'q Query,
+    nested: Option<String>,
+    out: &mut Vec<(&'q Query, Option<String>)>,
+) {
     match query {
         Query::Or(children) | Query::And(children) => {
             children.iter().for_each(|c| leaves(c, nested.clone(), out))
         }
         Query::Not(child) => leaves(child, nested, out),
-        Query::Nested { path, query } => leaves(query, Some(doc_field(path, nested.as_deref())), out),
+        Query::Nested { path, query } => {
+            leaves(query, Some(doc_field(path, nested.as_deref())), out)
+        }
         Query::MatchAll => {}
         leaf => out.push((leaf, nested)),
     }
@@ -326,7 +393,11 @@ pub fn documents(query: &Query, typing: &Typing, now: &str) -> Vec<Doc> {
 pub fn to_json(doc: &Doc) -> Json {
     let mut root = Map::new();
     for (name, values) in doc {
-        let value = if values.len() == 1 { values[0].clone() } else { Json::Array(values.clone()) };
+        let value = if values.len() == 1 {
+            values[0].clone()
+        } else {
+            Json::Array(values.clone())
+        };
         insert_path(&mut root, name, value);
     }
     Json::Object(root)
@@ -361,8 +432,13 @@ pub fn add_mapping(properties: &mut Json, path: &str, mapping: Json) {
             map.entry(part.to_string()).or_insert(mapping);
             return;
         }
-        let child = map.entry(part.to_string()).or_insert_with(|| json!({"properties": {}}));
-        if child.get("type").is_some_and(|t| t != "object" && t != "nested") {
+        let child = map
+            .entry(part.to_string())
+            .or_insert_with(|| json!({"properties": {}}));
+        if child
+            .get("type")
+            .is_some_and(|t| t != "object" && t != "nested")
+        {
             return;
         }
         node = child
@@ -376,7 +452,9 @@ pub fn add_mapping(properties: &mut Json, path: &str, mapping: Json) {
 /// The nested paths of a query (each gets a `nested` mapping in the test index).
 pub fn nested_paths(query: &Query, nested: Option<&str>, out: &mut Vec<String>) {
     match query {
-        Query::Or(children) | Query::And(children) => children.iter().for_each(|c| nested_paths(c, nested, out)),
+        Query::Or(children) | Query::And(children) => {
+            children.iter().for_each(|c| nested_paths(c, nested, out))
+        }
         Query::Not(child) => nested_paths(child, nested, out),
         Query::Nested { path, query } => {
             let full = doc_field(path, nested);
@@ -384,5 +462,20 @@ pub fn nested_paths(query: &Query, nested: Option<&str>, out: &mut Vec<String>) 
             nested_paths(query, Some(&full), out);
         }
         _ => {}
+    }
+}
+
+/// Changes every field of type `from` in a `properties` tree to `to`.
+pub fn replace_type(properties: &mut Json, from: &str, to: &str) {
+    let Some(map) = properties.as_object_mut() else {
+        return;
+    };
+    for mapping in map.values_mut() {
+        if mapping.get("type").and_then(Json::as_str) == Some(from) {
+            *mapping = json!({"type": to});
+        }
+        if let Some(children) = mapping.get_mut("properties") {
+            replace_type(children, from, to);
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Kibana's selection computed without a server, for the conditions whose meaning needs no
-//! analyzer: exists, exact and wildcard values on keyword-only fields, numbers. Where Kibana and
+//! Kibana's selection computed without a server, for the conditions that can be decided
+//! plainly: exists, exact and wildcard values on keyword-only fields, numbers, and words on text
+//! fields when the tokenizer's split is unambiguous. Where Kibana and
 //! the reference library are known to differ, the corpus test checks lookout against this.
 //! `None` means "cannot tell" (text fields, dates, IP ranges, free text).
 
@@ -48,16 +49,21 @@ pub fn selects(query: &Query, doc: &Doc, fields: &FieldMap, nested: Option<&str>
             selects(query, doc, fields, Some(&full))
         }
         Query::Is { field: None, .. } => None,
-        Query::Is { field: Some(field), value } => {
+        Query::Is {
+            field: Some(field),
+            value,
+        } => {
             let full = full_name(field, nested);
-            any(targets(&full, fields).into_iter().map(|(name, keyword, numeric)| {
-                is_true(values(doc, &name), value, keyword, numeric)
-            }))
+            any(targets(&full, fields)
+                .into_iter()
+                .map(|(name, compare)| is_true(values(doc, &name), value, compare)))
         }
         Query::Range { field, op, value } => {
             let full = full_name(field, nested);
-            any(targets(&full, fields).into_iter().map(|(name, _, numeric)| {
-                numeric.then(|| range_true(values(doc, &name), *op, value)).flatten()
+            any(targets(&full, fields).into_iter().map(|(name, compare)| {
+                (compare == Compare::Numeric)
+                    .then(|| range_true(values(doc, &name), *op, value))
+                    .flatten()
             }))
         }
     }
@@ -75,9 +81,31 @@ fn full_name(field: &Field, nested: Option<&str>) -> Field {
     }
 }
 
-/// The mapped fields a name or pattern reaches: (name, keyword only, numeric).
-fn targets(field: &Field, fields: &FieldMap) -> Vec<(String, bool, bool)> {
-    let numeric_types = ["long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float"];
+/// How a field compares values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// Whole values, exactly (`keyword` alone).
+    Keyword,
+    /// Numbers.
+    Numeric,
+    /// Analyzed words (`text`, `match_only_text`).
+    Words,
+    /// Anything else: not decided here.
+    Unknown,
+}
+
+/// The mapped fields a name or pattern reaches, with how each compares.
+fn targets(field: &Field, fields: &FieldMap) -> Vec<(String, Compare)> {
+    let numeric_types = [
+        "long",
+        "integer",
+        "short",
+        "byte",
+        "double",
+        "float",
+        "half_float",
+        "scaled_float",
+    ];
     fields
         .iter()
         .filter(|(name, _)| match field {
@@ -86,10 +114,59 @@ fn targets(field: &Field, fields: &FieldMap) -> Vec<(String, bool, bool)> {
         })
         .filter(|(name, _)| !name.starts_with('_'))
         .map(|(name, info)| {
-            let numeric = info.types.iter().all(|t| numeric_types.contains(&t.as_str()));
-            (name.to_string(), info.is_keyword_only(), numeric)
+            let compare = if info.is_keyword_only() {
+                Compare::Keyword
+            } else if info
+                .types
+                .iter()
+                .all(|t| numeric_types.contains(&t.as_str()))
+            {
+                Compare::Numeric
+            } else if info
+                .types
+                .iter()
+                .all(|t| t == "text" || t == "match_only_text")
+            {
+                Compare::Words
+            } else {
+                Compare::Unknown
+            };
+            (name.to_string(), compare)
         })
         .collect()
+}
+
+/// Characters the standard tokenizer always splits on (besides whitespace); text holding any
+/// other punctuation (`.`, `:`, `_`, `'`, which it may keep inside words) is not decided here.
+const CLEAR_BREAKS: &str = "-/,;()[]{}\"!?@#$%^&*+=<>|~`";
+
+/// The lowercase words of a text, when the standard tokenizer's split is unambiguous.
+fn words(text: &str) -> Option<Vec<String>> {
+    let clear = |c: char| c.is_alphanumeric() || c.is_whitespace() || CLEAR_BREAKS.contains(c);
+    if !text.chars().all(clear) {
+        return None;
+    }
+    Some(
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect(),
+    )
+}
+
+/// `match` (any word) or `match_phrase` (the words in a row) on an analyzed field.
+fn words_match(values: &[Json], wanted: &str, phrase: bool) -> Option<bool> {
+    let wanted = words(wanted)?;
+    let mut found = false;
+    for value in values {
+        let have = words(&as_text(value))?;
+        found |= if phrase {
+            !wanted.is_empty() && have.windows(wanted.len()).any(|w| w == wanted.as_slice())
+        } else {
+            wanted.iter().any(|w| have.contains(w))
+        };
+    }
+    Some(found)
 }
 
 /// The document's values of a field (a multi-field reads its parent's values).
@@ -110,20 +187,26 @@ fn as_text(value: &Json) -> String {
     }
 }
 
-fn is_true(values: &[Json], value: &Value, keyword: bool, numeric: bool) -> Option<bool> {
+fn is_true(values: &[Json], value: &Value, compare: Compare) -> Option<bool> {
     if value.is_lone_wildcard() {
         return Some(!values.is_empty());
     }
-    match value {
-        Value::Wildcard(parts) if keyword => {
+    match (compare, value) {
+        (Compare::Keyword, Value::Wildcard(parts)) => {
             Some(values.iter().any(|v| glob_matches(parts, &as_text(v))))
         }
-        Value::Text(t) | Value::Phrase(t) if keyword => Some(values.iter().any(|v| as_text(v) == *t)),
-        Value::Bool(b) if keyword => Some(values.iter().any(|v| as_text(v) == b.to_string())),
-        Value::Text(t) | Value::Phrase(t) if numeric => {
+        (Compare::Keyword, Value::Text(t) | Value::Phrase(t)) => {
+            Some(values.iter().any(|v| as_text(v) == *t))
+        }
+        (Compare::Keyword, Value::Bool(b)) => {
+            Some(values.iter().any(|v| as_text(v) == b.to_string()))
+        }
+        (Compare::Numeric, Value::Text(t) | Value::Phrase(t)) => {
             let wanted: f64 = t.trim().parse().ok()?;
             Some(values.iter().any(|v| v.as_f64() == Some(wanted)))
         }
+        (Compare::Words, Value::Text(t)) => words_match(values, t, false),
+        (Compare::Words, Value::Phrase(t)) => words_match(values, t, true),
         _ => None,
     }
 }
