@@ -108,15 +108,12 @@ impl Field {
     }
 }
 
-/// Characters that need a backslash inside an unquoted KQL literal.
-const UNQUOTED_SPECIALS: &[char] = &['\\', '(', ')', ':', '<', '>', '"', '*', '{', '}'];
-
 /// Writes literal text so that it reads back as the same characters in an unquoted literal.
 /// Whitespace and every non-ASCII character are written as `\uXXXX`, so no keyword (which needs
 /// raw whitespace around it) can appear.
 fn write_unquoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     for c in text.chars() {
-        if UNQUOTED_SPECIALS.contains(&c) {
+        if super::lexer::is_special(c) {
             write!(f, "\\{c}")?;
         } else if c.is_whitespace() || c.is_control() || !c.is_ascii() {
             write_unicode_escape(f, c)?;

@@ -4,8 +4,11 @@
 
 use super::ast::Value;
 
-/// Characters that end an unquoted literal unless escaped with a backslash.
-pub const SPECIAL_CHARACTERS: &[char] = &['\\', '(', ')', ':', '<', '>', '"', '*', '{', '}'];
+/// True for the characters that end an unquoted literal unless escaped with a backslash:
+/// `\ ( ) : < > " * { }`.
+pub fn is_special(c: char) -> bool {
+    matches!(c, '\\' | '(' | ')' | ':' | '<' | '>' | '"' | '*' | '{' | '}')
+}
 
 /// The keywords, lowercase (they match in any case).
 const KEYWORDS: [&str; 3] = ["or", "and", "not"];
@@ -88,6 +91,10 @@ impl Pieces {
             .push(c);
     }
 
+    fn extend(&mut self, chars: &[char]) {
+        self.parts.last_mut().expect("parts starts non-empty").extend(chars);
+    }
+
     fn wildcard(&mut self) {
         self.parts.push(String::new());
     }
@@ -151,12 +158,18 @@ fn unquoted_piece(chars: &[char], pos: &mut usize, pieces: &mut Pieces) -> bool 
         *pos += 1;
         return true;
     }
-    if SPECIAL_CHARACTERS.contains(&c) || keyword_at(chars, *pos) {
-        return false;
+    // A run of plain characters at once: the common case, and one copy.
+    let start = *pos;
+    let mut end = start;
+    while let Some(&plain) = chars.get(end) {
+        if is_special(plain) || keyword_at(chars, end) {
+            break;
+        }
+        end += 1;
     }
-    pieces.push(c);
-    *pos += 1;
-    true
+    pieces.extend(&chars[start..end]);
+    *pos = end;
+    end > start
 }
 
 /// Reads an escape other than whitespace at `pos` (a backslash): a special character, a
@@ -165,7 +178,7 @@ fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Pieces) -> bool {
     let Some(&next) = chars.get(*pos + 1) else {
         return false;
     };
-    if SPECIAL_CHARACTERS.contains(&next) {
+    if is_special(next) {
         pieces.push(next);
         *pos += 2;
         return true;
