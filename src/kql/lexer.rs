@@ -7,7 +7,10 @@ use super::ast::Value;
 /// True for the characters that end an unquoted literal unless escaped with a backslash:
 /// `\ ( ) : < > " * { }`.
 pub fn is_special(c: char) -> bool {
-    matches!(c, '\\' | '(' | ')' | ':' | '<' | '>' | '"' | '*' | '{' | '}')
+    matches!(
+        c,
+        '\\' | '(' | ')' | ':' | '<' | '>' | '"' | '*' | '{' | '}'
+    )
 }
 
 /// The keywords, lowercase (they match in any case).
@@ -92,7 +95,10 @@ impl Pieces {
     }
 
     fn extend(&mut self, chars: &[char]) {
-        self.parts.last_mut().expect("parts starts non-empty").extend(chars);
+        self.parts
+            .last_mut()
+            .expect("parts starts non-empty")
+            .extend(chars);
     }
 
     fn wildcard(&mut self) {

@@ -18,6 +18,8 @@ mod corpus_tests;
 #[cfg(test)]
 mod dsl_tests;
 #[cfg(test)]
+mod error_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod tests;
