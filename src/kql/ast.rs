@@ -212,13 +212,18 @@ impl fmt::Display for Query {
                 write!(f, "not ")?;
                 write_child(f, child)
             }
-            Query::Nested { path, query } => write!(f, "{path}: {{ {query} }}"),
+            Query::Nested { path, query } => {
+                write!(f, "{path}: {{")?;
+                write_child(f, query)?;
+                write!(f, "}}")
+            }
             Query::Is { field: None, value } => write!(f, "{value}"),
             Query::Is {
                 field: Some(field),
                 value,
             } => write!(f, "{field}: {value}"),
-            Query::Range { field, op, value } => write!(f, "{field} {} {value}", op.symbol()),
+            // No whitespace right after a literal: `not` followed by whitespace is a keyword.
+            Query::Range { field, op, value } => write!(f, "{field}{} {value}", op.symbol()),
         }
     }
 }

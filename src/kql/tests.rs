@@ -387,6 +387,7 @@ fn printing_a_tree_and_parsing_it_gives_the_same_tree() {
         "f: true or f: null or \"null\": x or null: y",
         r"f: \u0020 or f: a\tb or f: é",
         "not (not a:1)",
+        r"process.*\NOT<1 and a:{ b\not }",
         "",
     ];
     for text in queries {
