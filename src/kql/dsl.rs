@@ -156,6 +156,7 @@ impl<'a> Translator<'a> {
         let full = prefixed(field, nested);
         let queries = self
             .targets(&full)
+            .as_slice()
             .iter()
             .map(|target| wrap_nested(is_leaf(target, value), target, &full, nested))
             .collect();
@@ -166,6 +167,7 @@ impl<'a> Translator<'a> {
         let full = prefixed(field, nested);
         let queries = self
             .targets(&full)
+            .as_slice()
             .iter()
             .map(|target| wrap_nested(range_leaf(target, op, value), target, &full, nested))
             .collect();
@@ -174,37 +176,57 @@ impl<'a> Translator<'a> {
 
     /// The mapped fields a field name or pattern stands for; when none is known, the name as
     /// written (Kibana keeps it, so the query selects nothing where the field is absent).
-    fn targets<'f>(&self, field: &'f Field) -> Vec<Target<'f>>
+    fn targets<'f>(&self, field: &'f Field) -> Targets<'f>
     where
         'a: 'f,
     {
-        let found: Vec<Target<'f>> = match (self.fields, field) {
-            (None, _) => Vec::new(),
-            (Some(map), Field::Name(name)) => map
-                .get(name)
-                .map(|info| Target {
+        let unknown = || {
+            let name = match field {
+                Field::Name(name) => Cow::Borrowed(name.as_str()),
+                Field::Pattern(_) => Cow::Owned(field.raw_name()),
+            };
+            Targets::One(Target { name, info: None })
+        };
+        match (self.fields, field) {
+            (None, _) => unknown(),
+            (Some(map), Field::Name(name)) => match map.get(name) {
+                Some(info) => Targets::One(Target {
                     name: Cow::Borrowed(name.as_str()),
                     info: Some(info),
-                })
-                .into_iter()
-                .collect(),
-            (Some(map), Field::Pattern(parts)) => map
-                .iter()
-                .filter(|(name, _)| glob_matches(parts, name))
-                .map(|(name, info)| Target {
-                    name: Cow::Borrowed(name),
-                    info: Some(info),
-                })
-                .collect(),
-        };
-        if !found.is_empty() {
-            return found;
+                }),
+                None => unknown(),
+            },
+            (Some(map), Field::Pattern(parts)) => {
+                let found: Vec<Target<'f>> = map
+                    .iter()
+                    .filter(|(name, _)| glob_matches(parts, name))
+                    .map(|(name, info)| Target {
+                        name: Cow::Borrowed(name),
+                        info: Some(info),
+                    })
+                    .collect();
+                if found.is_empty() {
+                    unknown()
+                } else {
+                    Targets::Many(found)
+                }
+            }
         }
-        let name = match field {
-            Field::Name(name) => Cow::Borrowed(name.as_str()),
-            Field::Pattern(_) => Cow::Owned(field.raw_name()),
-        };
-        vec![Target { name, info: None }]
+    }
+}
+
+/// The fields one condition applies to: usually one, so without a list.
+enum Targets<'a> {
+    One(Target<'a>),
+    Many(Vec<Target<'a>>),
+}
+
+impl<'a> Targets<'a> {
+    fn as_slice(&self) -> &[Target<'a>] {
+        match self {
+            Targets::One(target) => std::slice::from_ref(target),
+            Targets::Many(targets) => targets,
+        }
     }
 }
 

@@ -81,28 +81,31 @@ fn keyword_at(chars: &[char], pos: usize) -> bool {
     }
 }
 
-/// The decoded pieces of an unquoted literal: the literal text between unescaped wildcards.
+/// The decoded pieces of an unquoted literal: the literal text between unescaped wildcards
+/// (`done`), and the piece being read (`current`). Most literals have no wildcard, so the list
+/// is only allocated when one appears.
+#[derive(Default)]
 struct Pieces {
-    parts: Vec<String>,
+    done: Vec<String>,
+    current: String,
 }
 
 impl Pieces {
     fn push(&mut self, c: char) {
-        self.parts
-            .last_mut()
-            .expect("parts starts non-empty")
-            .push(c);
+        self.current.push(c);
     }
 
     fn extend(&mut self, chars: &[char]) {
-        self.parts
-            .last_mut()
-            .expect("parts starts non-empty")
-            .extend(chars);
+        self.current.extend(chars);
     }
 
     fn wildcard(&mut self) {
-        self.parts.push(String::new());
+        self.done.push(std::mem::take(&mut self.current));
+    }
+
+    fn into_parts(mut self) -> Vec<String> {
+        self.done.push(self.current);
+        self.done
     }
 }
 
@@ -206,35 +209,43 @@ fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Pieces) -> bool {
 /// Reads an unquoted literal at `pos`: its value and the index after it, or `None` when no
 /// unquoted character is there.
 pub fn unquoted_literal(chars: &[char], pos: usize) -> Option<(Value, usize)> {
-    let mut pieces = Pieces {
-        parts: vec![String::new()],
-    };
+    let mut pieces = Pieces::default();
     let mut end = pos;
     while unquoted_piece(chars, &mut end, &mut pieces) {}
     if end == pos {
         return None;
     }
-    Some((unquoted_value(pieces.parts), end))
+    Some((unquoted_value(pieces), end))
 }
 
 /// Trims the text (Kibana trims the decoded literal; wildcards are not whitespace, so only the
 /// first and last pieces can lose characters) and classifies it.
-fn unquoted_value(mut parts: Vec<String>) -> Value {
+fn unquoted_value(pieces: Pieces) -> Value {
+    if pieces.done.is_empty() {
+        let text = trim_owned(pieces.current);
+        return match text.as_str() {
+            "null" => Value::Null,
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::Text(text),
+        };
+    }
+    let mut parts = pieces.into_parts();
     let last = parts.len() - 1;
     let trimmed_end = parts[last].trim_end_matches(is_trimmed).len();
     parts[last].truncate(trimmed_end);
     let leading = parts[0].len() - parts[0].trim_start_matches(is_trimmed).len();
     parts[0].drain(..leading);
-    if parts.len() > 1 {
-        return Value::Wildcard(parts);
-    }
-    let text = parts.pop().expect("one part");
-    match text.as_str() {
-        "null" => Value::Null,
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => Value::Text(text),
-    }
+    Value::Wildcard(parts)
+}
+
+/// The text without the whitespace JavaScript's `trim` removes, reusing its buffer.
+fn trim_owned(mut text: String) -> String {
+    let end = text.trim_end_matches(is_trimmed).len();
+    text.truncate(end);
+    let leading = text.len() - text.trim_start_matches(is_trimmed).len();
+    text.drain(..leading);
+    text
 }
 
 /// A quoted string that reached the end of the query without its closing quote.
