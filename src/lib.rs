@@ -20,6 +20,8 @@ pub mod engine;
 pub mod es;
 pub mod generator;
 pub mod kql;
+pub mod logging;
+pub mod observe;
 pub mod rule;
 pub mod schedule;
 pub mod state;

@@ -141,7 +141,12 @@ pub(super) fn apply(
         "elasticsearch.ca_file",
     );
     if let Some(value) = env.get(VERIFY_TLS) {
-        es.verify_tls = Some(parse_bool(&env, VERIFY_TLS, "elasticsearch.verify_tls", &value)?);
+        es.verify_tls = Some(parse_bool(
+            &env,
+            VERIFY_TLS,
+            "elasticsearch.verify_tls",
+            &value,
+        )?);
         set.push(("elasticsearch.verify_tls", VERIFY_TLS));
     }
     duration(
@@ -213,8 +218,20 @@ pub(super) fn apply(
         &mut set,
         "engine.shutdown_grace",
     )?;
-    text(&env, HTTP_LISTEN, &mut raw.http.listen, &mut set, "http.listen");
-    text(&env, LOG_FORMAT, &mut raw.log.format, &mut set, "log.format");
+    text(
+        &env,
+        HTTP_LISTEN,
+        &mut raw.http.listen,
+        &mut set,
+        "http.listen",
+    );
+    text(
+        &env,
+        LOG_FORMAT,
+        &mut raw.log.format,
+        &mut set,
+        "log.format",
+    );
     text(&env, LOG_LEVEL, &mut raw.log.level, &mut set, "log.level");
     raw.from_env
         .extend(set.into_iter().map(|(key, var)| (key, (env.describe)(var))));
@@ -257,7 +274,8 @@ fn duration(
     key: &'static str,
 ) -> Result<(), ConfigError> {
     if let Some(value) = env.get(var) {
-        *field = Some(DurationText::parse(&value).map_err(|message| env.invalid(var, key, message))?);
+        *field =
+            Some(DurationText::parse(&value).map_err(|message| env.invalid(var, key, message))?);
         set.push((key, var));
     }
     Ok(())

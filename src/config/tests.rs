@@ -289,7 +289,8 @@ fn the_http_endpoint_is_on_loopback_by_default() {
 
 #[test]
 fn log_format_and_level_are_read_and_checked() {
-    let config = parse("[log]\nformat = \"json\"\nlevel = \"lookout=debug,warn\"\n").expect("valid");
+    let config =
+        parse("[log]\nformat = \"json\"\nlevel = \"lookout=debug,warn\"\n").expect("valid");
     assert_eq!(config.log.format, LogFormat::Json);
     assert_eq!(config.log.level, "lookout=debug,warn");
     let text = error_text(parse("[log]\nformat = \"xml\"\n"));

@@ -253,9 +253,8 @@ fn log(raw: &RawConfig, origins: &Origins) -> Result<LogConfig, ConfigError> {
         }
     };
     let level = raw.log.level.clone().unwrap_or(defaults.level);
-    tracing_subscriber::EnvFilter::try_new(&level).map_err(|e| {
-        origins.invalid("log.level", format!("{level:?} is not a log filter: {e}"))
-    })?;
+    tracing_subscriber::EnvFilter::try_new(&level)
+        .map_err(|e| origins.invalid("log.level", format!("{level:?} is not a log filter: {e}")))?;
     Ok(LogConfig { format, level })
 }
 

@@ -97,22 +97,24 @@ fn logic(dsl: &Json) -> Logic {
             Logic::And(all)
         }
         "match" | "match_phrase" | "term" => {
-            let (field, value) = body.as_object().and_then(|o| o.iter().next()).expect("field");
+            let (field, value) = body
+                .as_object()
+                .and_then(|o| o.iter().next())
+                .expect("field");
             let value = value.get("value").unwrap_or(value);
             Logic::Leaf(format!("eq {field} {}", scalar(value)))
         }
-        "query_string" => Logic::Leaf(format!(
-            "qs {} {}",
-            body["fields"],
-            scalar(&body["query"])
-        )),
+        "query_string" => Logic::Leaf(format!("qs {} {}", body["fields"], scalar(&body["query"]))),
         "exists" => Logic::Leaf(format!("exists {}", scalar(&body["field"]))),
         "nested" => Logic::And(vec![
             Logic::Leaf(format!("nested {}", scalar(&body["path"]))),
             logic(&body["query"]),
         ]),
         "range" => {
-            let (field, params) = body.as_object().and_then(|o| o.iter().next()).expect("field");
+            let (field, params) = body
+                .as_object()
+                .and_then(|o| o.iter().next())
+                .expect("field");
             let bounds: Vec<Logic> = params
                 .as_object()
                 .expect("range params")
@@ -135,7 +137,10 @@ fn canonical(logic: Logic) -> Logic {
         Logic::Not(inner) => match canonical(*inner) {
             Logic::Not(x) => *x,
             Logic::Or(children) => canonical(Logic::And(
-                children.into_iter().map(|c| Logic::Not(Box::new(c))).collect(),
+                children
+                    .into_iter()
+                    .map(|c| Logic::Not(Box::new(c)))
+                    .collect(),
             )),
             other => Logic::Not(Box::new(other)),
         },
@@ -155,7 +160,11 @@ fn combine(children: Vec<Logic>, and: bool) -> Logic {
     if flat.len() == 1 {
         return flat.pop().expect("one child");
     }
-    if and { Logic::And(flat) } else { Logic::Or(flat) }
+    if and {
+        Logic::And(flat)
+    } else {
+        Logic::Or(flat)
+    }
 }
 
 #[test]
@@ -170,7 +179,12 @@ fn every_corpus_query_parses() {
                 .map(|e| format!("{}: {e}", row["path"]))
         })
         .collect();
-    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -204,7 +218,10 @@ fn untyped_translation_has_the_reference_logic_for_every_corpus_query() {
     let mut differences = Vec::new();
     for row in corpus() {
         let path = row["path"].as_str().expect("every corpus row has a path");
-        if KNOWN_REFERENCE_DIFFERENCES.iter().any(|(file, _)| path.ends_with(file)) {
+        if KNOWN_REFERENCE_DIFFERENCES
+            .iter()
+            .any(|(file, _)| path.ends_with(file))
+        {
             continue;
         }
         let query = parse(query_text(&row)).expect("corpus queries parse");

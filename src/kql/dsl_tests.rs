@@ -34,7 +34,10 @@ fn sample_fields() -> FieldMap {
 #[test]
 fn untyped_field_values_become_match_match_phrase_and_query_string() {
     assert_eq!(untyped("f: a"), one(json!({"match": {"f": "a"}})));
-    assert_eq!(untyped("f: \"a b\""), one(json!({"match_phrase": {"f": "a b"}})));
+    assert_eq!(
+        untyped("f: \"a b\""),
+        one(json!({"match_phrase": {"f": "a b"}}))
+    );
     assert_eq!(
         untyped("f: *a-b/c*"),
         one(json!({"query_string": {"fields": ["f"], "query": "*a\\-b\\/c*"}}))
@@ -77,14 +80,20 @@ fn free_text_searches_all_fields() {
         untyped("\"hello world\""),
         json!({"multi_match": {"type": "phrase", "query": "hello world", "lenient": true}})
     );
-    assert_eq!(untyped("hel*o"), json!({"query_string": {"query": "hel*o"}}));
+    assert_eq!(
+        untyped("hel*o"),
+        json!({"query_string": {"query": "hel*o"}})
+    );
 }
 
 #[test]
 fn wildcard_values_escape_every_query_string_special_character() {
     let dsl = untyped(r#"f: *a+b-c=d&e|f!g[h]i^j~k?l/m\\n\:o\(p\)q\{r\}s\<t\>u\"v\**"#);
     let expected = r#"*a\+b\-c\=d\&e\|f\!g\[h\]i\^j\~k\?l\/m\\n\:o\(p\)q\{r\}s\<t\>u\"v\**"#;
-    assert_eq!(dsl["bool"]["should"][0]["query_string"]["query"], json!(expected));
+    assert_eq!(
+        dsl["bool"]["should"][0]["query_string"]["query"],
+        json!(expected)
+    );
 }
 
 #[test]
@@ -134,7 +143,9 @@ fn date_fields_get_a_range_for_an_exact_value_with_the_engine_time_zone() {
     let fields = sample_fields();
     assert_eq!(
         typed("@timestamp: \"2024-01-02\"", &fields),
-        one(json!({"range": {"@timestamp": {"gte": "2024-01-02", "lte": "2024-01-02", "time_zone": "Zulu"}}}))
+        one(
+            json!({"range": {"@timestamp": {"gte": "2024-01-02", "lte": "2024-01-02", "time_zone": "Zulu"}}})
+        )
     );
     assert_eq!(
         typed("event.ingested: 1700000000000", &fields),
@@ -167,7 +178,10 @@ fn ranges_use_the_operator_key_and_add_the_time_zone_on_dates() {
 fn unknown_fields_are_sent_as_written_even_with_types() {
     let fields = sample_fields();
     assert_eq!(typed("nope: x", &fields), untyped("nope: x"));
-    assert_eq!(typed("nope.*: x", &fields), one(json!({"match": {"nope.*": "x"}})));
+    assert_eq!(
+        typed("nope.*: x", &fields),
+        one(json!({"match": {"nope.*": "x"}}))
+    );
 }
 
 #[test]
@@ -191,7 +205,9 @@ fn wildcard_field_names_reaching_nested_fields_get_a_nested_query() {
     let fields = sample_fields();
     assert_eq!(
         typed("items.*: a", &fields),
-        one(json!({"nested": {"path": "items", "query": {"term": {"items.name": {"value": "a"}}}, "score_mode": "none"}}))
+        one(
+            json!({"nested": {"path": "items", "query": {"term": {"items.name": {"value": "a"}}}, "score_mode": "none"}})
+        )
     );
 }
 
@@ -236,12 +252,21 @@ fn field_caps_give_types_without_unmapped_and_nested_paths() {
         "code": {"keyword": {"type": "keyword"}, "long": {"type": "long"}},
     }});
     let fields = FieldMap::from_field_caps(&caps);
-    assert!(fields.get("event.action").expect("mapped").is_keyword_only());
+    assert!(
+        fields
+            .get("event.action")
+            .expect("mapped")
+            .is_keyword_only()
+    );
     assert!(fields.get("host.name").expect("mapped").is_keyword_only());
     assert!(!fields.get("code").expect("mapped").is_keyword_only());
     assert!(fields.get("user").is_none() && fields.get("items").is_none());
     assert_eq!(
-        fields.get("items.name").expect("mapped").nested_path.as_deref(),
+        fields
+            .get("items.name")
+            .expect("mapped")
+            .nested_path
+            .as_deref(),
         Some("items")
     );
 }
@@ -255,11 +280,25 @@ fn mappings_give_multi_fields_aliases_and_nested_paths() {
         "items": {"type": "nested", "properties": {"name": {"type": "keyword"}}},
     }}}});
     let fields = FieldMap::from_mappings(&mappings);
-    assert!(fields.get("user_agent.original").expect("mapped").is_keyword_only());
-    assert!(!fields.get("user_agent.original.text").expect("mapped").is_keyword_only());
+    assert!(
+        fields
+            .get("user_agent.original")
+            .expect("mapped")
+            .is_keyword_only()
+    );
+    assert!(
+        !fields
+            .get("user_agent.original.text")
+            .expect("mapped")
+            .is_keyword_only()
+    );
     assert!(fields.get("at").expect("alias").is_date());
     assert_eq!(
-        fields.get("items.name").expect("mapped").nested_path.as_deref(),
+        fields
+            .get("items.name")
+            .expect("mapped")
+            .nested_path
+            .as_deref(),
         Some("items")
     );
     assert!(fields.get("user_agent").is_none());

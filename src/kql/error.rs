@@ -170,7 +170,10 @@ fn describe_missing_query(chars: &[char], pos: usize) -> String {
         Some('\\') => "a backslash must escape a special character (\\ ( ) : < > \" * { }), \
                        a keyword, \\t \\r \\n or \\uXXXX"
             .to_string(),
-        _ => format!("expected a field, a value or '(', found {}", found(chars, pos)),
+        _ => format!(
+            "expected a field, a value or '(', found {}",
+            found(chars, pos)
+        ),
     }
 }
 

@@ -125,7 +125,9 @@ fn closest_nested(name: &str, nested: &[&String]) -> Option<String> {
     nested
         .iter()
         .filter(|path| {
-            name.len() > path.len() && name.starts_with(path.as_str()) && name[path.len()..].starts_with('.')
+            name.len() > path.len()
+                && name.starts_with(path.as_str())
+                && name[path.len()..].starts_with('.')
         })
         .max_by_key(|path| path.len())
         .map(|path| path.to_string())
@@ -172,7 +174,10 @@ fn collect_properties(
             }
             continue;
         }
-        types.entry(name.clone()).or_default().insert(es_type.to_string());
+        types
+            .entry(name.clone())
+            .or_default()
+            .insert(es_type.to_string());
         if let Some(fields) = mapping.get("fields") {
             collect_properties(fields, &format!("{name}."), types, aliases);
         }

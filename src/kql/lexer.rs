@@ -64,7 +64,9 @@ pub fn not_operator(chars: &[char], pos: usize) -> Option<usize> {
 /// whitespace on each side) or `not ` (Kibana's `Keyword` rule).
 fn keyword_at(chars: &[char], pos: usize) -> bool {
     let space_at = |i: usize| chars.get(i).copied().is_some_and(is_space);
-    let spaced = |word: &str| space_at(pos) && word_at(chars, pos + 1, word) && space_at(pos + 1 + word.len());
+    let spaced = |word: &str| {
+        space_at(pos) && word_at(chars, pos + 1, word) && space_at(pos + 1 + word.len())
+    };
     spaced("or") || spaced("and") || (word_at(chars, pos, "not") && space_at(pos + 3))
 }
 

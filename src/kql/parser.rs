@@ -3,10 +3,10 @@
 //! the furthest point the parse reached with what was expected there (turned into a message by
 //! the `error` module). Precedence: `or` < `and` < `not`.
 
+use super::MAX_NESTING_DEPTH;
 use super::ast::{Field, Query, Value};
 use super::error::{Expected, Failure};
 use super::lexer;
-use super::MAX_NESTING_DEPTH;
 
 /// The parse state: the characters, the position, and the furthest failure seen so far.
 pub struct Parser<'a> {
@@ -103,11 +103,21 @@ impl<'a> Parser<'a> {
     }
 
     fn or_query(&mut self) -> Option<Query> {
-        self.binary("or", Expected::QueryAfter("or"), &mut Self::and_query, Query::Or)
+        self.binary(
+            "or",
+            Expected::QueryAfter("or"),
+            &mut Self::and_query,
+            Query::Or,
+        )
     }
 
     fn and_query(&mut self) -> Option<Query> {
-        self.binary("and", Expected::QueryAfter("and"), &mut Self::not_query, Query::And)
+        self.binary(
+            "and",
+            Expected::QueryAfter("and"),
+            &mut Self::not_query,
+            Query::And,
+        )
     }
 
     /// `not SubQuery / SubQuery`.
@@ -206,7 +216,9 @@ impl<'a> Parser<'a> {
             && self.chars.get(after) == Some(&'{')
         {
             self.pos = after;
-            if let Some(query) = self.enclosed(after, '}', &mut Self::or_query, Expected::QueryAfter("{")) {
+            if let Some(query) =
+                self.enclosed(after, '}', &mut Self::or_query, Expected::QueryAfter("{"))
+            {
                 let path = to_field(field).unwrap_or_else(|| Field::Name("null".into()));
                 return Some(Query::Nested {
                     path,

@@ -102,7 +102,11 @@ fn parentheses_group() {
 
 #[test]
 fn keywords_are_case_insensitive() {
-    for (or, and, not) in [("or", "and", "not"), ("OR", "AND", "NOT"), ("Or", "aNd", "nOt")] {
+    for (or, and, not) in [
+        ("or", "and", "not"),
+        ("OR", "AND", "NOT"),
+        ("Or", "aNd", "nOt"),
+    ] {
         let query = parsed(&format!("a:1 {or} b:2 {and} {not} c:3"));
         assert_eq!(query, parsed("a:1 or b:2 and not c:3"), "{or} {and} {not}");
     }
@@ -135,7 +139,10 @@ fn value_lists_nest() {
 fn not_applies_to_a_value_list() {
     assert_eq!(
         parsed("not f:(a or b)"),
-        Query::Not(Box::new(Query::Or(vec![is("f", text("a")), is("f", text("b"))])))
+        Query::Not(Box::new(Query::Or(vec![
+            is("f", text("a")),
+            is("f", text("b"))
+        ])))
     );
 }
 
@@ -273,7 +280,10 @@ fn unquoted_values_keep_inner_whitespace_and_are_trimmed() {
 
 #[test]
 fn an_unquoted_value_ends_at_a_spaced_keyword_only() {
-    assert_eq!(value_of("Windows organization"), text("Windows organization"));
+    assert_eq!(
+        value_of("Windows organization"),
+        text("Windows organization")
+    );
     assert_eq!(value_of("brand new"), text("brand new"));
     assert_eq!(value_of("android"), text("android"));
     assert_eq!(value_of("nothing"), text("nothing"));
@@ -287,7 +297,10 @@ fn keyword_operators_need_whitespace_on_both_sides() {
     assert!(parse("a:1 or(b:2)").is_err());
     assert!(parse("(a:1)or b:2").is_err());
     assert!(parse("not(a:1)").is_err());
-    assert_eq!(parsed("not (a:1)"), Query::Not(Box::new(is("a", text("1")))));
+    assert_eq!(
+        parsed("not (a:1)"),
+        Query::Not(Box::new(is("a", text("1"))))
+    );
 }
 
 #[test]
@@ -304,7 +317,10 @@ fn a_keyword_alone_is_a_value() {
     assert_eq!(parsed("or"), free(text("or")));
     assert_eq!(parsed("not"), free(text("not")));
     assert_eq!(parsed("f: and"), is("f", text("and")));
-    assert_eq!(parsed("a:1 or or b"), Query::Or(vec![is("a", text("1")), free(text("or b"))]));
+    assert_eq!(
+        parsed("a:1 or or b"),
+        Query::Or(vec![is("a", text("1")), free(text("or b"))])
+    );
 }
 
 #[test]
@@ -346,7 +362,10 @@ fn quoted_escapes_decode_and_other_backslashes_stay() {
     assert_eq!(value_of(r#""a\tb\rc\nd""#), phrase("a\tb\rc\nd"));
     assert_eq!(value_of(r#""\u0041""#), phrase("A"));
     assert_eq!(value_of(r#""C:\Windows\x""#), phrase(r"C:\Windows\x"));
-    assert_eq!(value_of(r#""*()<>:{} or and not""#), phrase("*()<>:{} or and not"));
+    assert_eq!(
+        value_of(r#""*()<>:{} or and not""#),
+        phrase("*()<>:{} or and not")
+    );
     assert_eq!(value_of(r#""  padded  ""#), phrase("  padded  "));
     assert_eq!(value_of("\"line\nbreak\""), phrase("line\nbreak"));
 }
@@ -368,16 +387,36 @@ fn errors_report_line_column_and_reason() {
         ("f > (", 1, 5, "expected a value after '>'"),
         ("f >= )", 1, 6, "expected a value after '>='"),
         ("(a:1", 1, 5, "unbalanced parenthesis opened at 1:1"),
-        ("a:1 and (b:2 or c:3", 1, 20, "unbalanced parenthesis opened at 1:9"),
-        ("x and\n  (a:1 or\n b:2", 3, 5, "unbalanced parenthesis opened at 2:3"),
+        (
+            "a:1 and (b:2 or c:3",
+            1,
+            20,
+            "unbalanced parenthesis opened at 1:9",
+        ),
+        (
+            "x and\n  (a:1 or\n b:2",
+            3,
+            5,
+            "unbalanced parenthesis opened at 2:3",
+        ),
         ("f:(a or b", 1, 10, "unbalanced parenthesis opened at 1:3"),
-        ("a:1)", 1, 4, "unbalanced parenthesis: ')' has no matching '('"),
+        (
+            "a:1)",
+            1,
+            4,
+            "unbalanced parenthesis: ')' has no matching '('",
+        ),
         (")", 1, 1, "unbalanced parenthesis: ')' has no matching '('"),
         ("a:{b:1", 1, 7, "unbalanced brace opened at 1:3"),
         ("a:1}", 1, 4, "unbalanced brace: '}' has no matching '{'"),
         ("f: \"abc", 1, 8, "unterminated quoted string opened at 1:4"),
         ("\"abc", 1, 5, "unterminated quoted string opened at 1:1"),
-        ("f: \"a\\\"", 1, 8, "unterminated quoted string opened at 1:4"),
+        (
+            "f: \"a\\\"",
+            1,
+            8,
+            "unterminated quoted string opened at 1:4",
+        ),
         ("a:1 or ", 1, 8, "expected a query after 'or'"),
         ("a:1 and ", 1, 9, "expected a query after 'and'"),
         ("a:1 and )", 1, 9, "expected a query after 'and'"),
@@ -388,16 +427,41 @@ fn errors_report_line_column_and_reason() {
         ("f:(not )", 1, 8, "expected a value after 'not'"),
         ("f:()", 1, 4, "expected a value after '('"),
         ("()", 1, 2, "expected a query after '(', found ')'"),
-        ("a: \"x\" \"y\"", 1, 8, "expected 'and', 'or' or the end of the query, found '\"'"),
+        (
+            "a: \"x\" \"y\"",
+            1,
+            8,
+            "expected 'and', 'or' or the end of the query, found '\"'",
+        ),
         (":x", 1, 1, "expected a field name before ':'"),
-        ("<5", 1, 1, "expected a field name before the range operator"),
-        ("a:b:c", 1, 4, "expected 'and', 'or' or the end of the query"),
-        ("a:1 b:2", 1, 6, "expected 'and', 'or' or the end of the query"),
+        (
+            "<5",
+            1,
+            1,
+            "expected a field name before the range operator",
+        ),
+        (
+            "a:b:c",
+            1,
+            4,
+            "expected 'and', 'or' or the end of the query",
+        ),
+        (
+            "a:1 b:2",
+            1,
+            6,
+            "expected 'and', 'or' or the end of the query",
+        ),
         ("(a:1 b:2)", 1, 7, "to close the parenthesis opened at 1:1"),
         ("a\\", 1, 2, "a backslash must escape"),
         ("f: a\\x", 1, 5, "a backslash must escape"),
         ("a:{}", 1, 4, "expected a query after '{', found '}'"),
-        ("a:1 or(b:2)", 1, 7, "expected 'and', 'or' or the end of the query"),
+        (
+            "a:1 or(b:2)",
+            1,
+            7,
+            "expected 'and', 'or' or the end of the query",
+        ),
     ];
     assert!(cases.len() >= 30);
     let mut wrong = Vec::new();
@@ -405,7 +469,9 @@ fn errors_report_line_column_and_reason() {
         match parse(query) {
             Ok(tree) => wrong.push(format!("{query:?} parsed as {tree:?}")),
             Err(e) if (e.line, e.column) != (*line, *column) || !e.message.contains(reason) => {
-                wrong.push(format!("{query:?}: {e} (expected {line}:{column}: {reason})"))
+                wrong.push(format!(
+                    "{query:?}: {e} (expected {line}:{column}: {reason})"
+                ))
             }
             Err(_) => {}
         }
@@ -424,12 +490,24 @@ fn an_error_displays_as_line_colon_column_colon_reason() {
 
 #[test]
 fn nesting_beyond_the_limit_is_an_error_not_a_crash() {
-    let deep = format!("{}a:1{}", "(".repeat(MAX_NESTING_DEPTH + 1), ")".repeat(MAX_NESTING_DEPTH + 1));
+    let deep = format!(
+        "{}a:1{}",
+        "(".repeat(MAX_NESTING_DEPTH + 1),
+        ")".repeat(MAX_NESTING_DEPTH + 1)
+    );
     let error = parse(&deep).expect_err("too deep");
     assert!(error.message.contains("nesting deeper than"), "{error}");
-    let ok = format!("{}a:1{}", "(".repeat(MAX_NESTING_DEPTH), ")".repeat(MAX_NESTING_DEPTH));
+    let ok = format!(
+        "{}a:1{}",
+        "(".repeat(MAX_NESTING_DEPTH),
+        ")".repeat(MAX_NESTING_DEPTH)
+    );
     assert_eq!(parsed(&ok), is("a", text("1")));
-    let braces = format!("{}c:1{}", "a:{".repeat(MAX_NESTING_DEPTH + 1), "}".repeat(MAX_NESTING_DEPTH + 1));
+    let braces = format!(
+        "{}c:1{}",
+        "a:{".repeat(MAX_NESTING_DEPTH + 1),
+        "}".repeat(MAX_NESTING_DEPTH + 1)
+    );
     assert!(parse(&braces).is_err());
 }
 
