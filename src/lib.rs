@@ -19,6 +19,7 @@ pub mod config;
 pub mod engine;
 pub mod es;
 pub mod generator;
+pub mod kibana;
 pub mod kql;
 pub mod logging;
 pub mod observe;

@@ -1,8 +1,10 @@
 //! The command line: one subcommand per file, each parsing its own flags and returning an exit
 //! status. `main.rs` only calls [`main`].
 
+pub mod common;
 mod generate;
 mod run;
+mod setup;
 mod translate;
 mod validate;
 
@@ -18,6 +20,8 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub global: common::GlobalArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +34,8 @@ pub enum Command {
     Run(run::Args),
     /// Generate realistic CloudTrail events (NDJSON) for demos, tests and benchmarks.
     Generate(generate::Args),
+    /// Install or update index templates, and import Kibana data views and saved searches.
+    Setup(setup::Args),
 }
 
 /// Parses the command line, runs the subcommand and turns its result into an exit status.
@@ -41,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Translate(args) => translate::run(args),
         Command::Run(args) => run::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Setup(args) => setup::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
         eprintln!("lookout: {error:#}");
