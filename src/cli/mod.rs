@@ -2,9 +2,11 @@
 //! status. `main.rs` only calls [`main`].
 
 pub mod common;
+mod completions;
 mod generate;
 mod run;
 mod setup;
+mod status;
 mod translate;
 mod validate;
 
@@ -36,6 +38,10 @@ pub enum Command {
     Generate(generate::Args),
     /// Install or update index templates, and import Kibana data views and saved searches.
     Setup(setup::Args),
+    /// Show whether the server answers, what lookout installed, and recent executions.
+    Status(status::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::Args),
 }
 
 /// Parses the command line, runs the subcommand and turns its result into an exit status.
@@ -48,6 +54,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Setup(args) => setup::run(args, &cli.global),
+        Command::Status(args) => status::run(args, &cli.global),
+        Command::Completions(args) => completions::run(args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("lookout: {error:#}");
