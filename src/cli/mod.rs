@@ -3,6 +3,7 @@
 
 pub mod common;
 mod completions;
+mod examples;
 mod generate;
 mod run;
 mod setup;
@@ -17,7 +18,8 @@ use std::process::ExitCode;
 #[command(
     name = "lookout",
     version,
-    about = "Runs Elastic Security detection rules against Elasticsearch and writes alerts"
+    about = "Runs Elastic Security detection rules against Elasticsearch and writes alerts",
+    after_help = examples::LOOKOUT
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,16 +33,20 @@ pub enum Command {
     /// Check rule files and folders and summarise what they hold.
     Validate(validate::Args),
     /// Print the query DSL a KQL query or a rule becomes.
+    #[command(after_help = examples::TRANSLATE)]
     Translate(translate::Args),
     /// Run the rules on their schedules (or once, with --once).
     Run(run::Args),
     /// Generate realistic CloudTrail events (NDJSON) for demos, tests and benchmarks.
     Generate(generate::Args),
     /// Install or update index templates, and import Kibana data views and saved searches.
+    #[command(after_help = examples::SETUP)]
     Setup(setup::Args),
     /// Show whether the server answers, what lookout installed, and recent executions.
+    #[command(after_help = examples::STATUS)]
     Status(status::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = examples::COMPLETIONS)]
     Completions(completions::Args),
 }
 
