@@ -1,11 +1,136 @@
-//! `lookout validate`: not built yet.
+//! `lookout validate [PATH...] [--format text|json]`: loads rule files and folders, prints one
+//! line per problem (`path:line:col: message`) and a summary; exit status 1 when any error.
 
+use crate::rule::{self, Diagnostic, LoadReport, Rule};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The folder checked when no path is given (until the configuration names the rules folders).
+const DEFAULT_RULES_FOLDER: &str = "rules";
 
 /// Flags of `lookout validate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Rule files or folders (searched recursively for *.toml); default: rules/.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("lookout validate is not built yet")
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(DEFAULT_RULES_FOLDER)]
+    } else {
+        args.paths
+    };
+    let mut report = rule::load_paths(&paths);
+    sort(&mut report.errors);
+    sort(&mut report.warnings);
+    let output = match args.format {
+        Format::Text => text(&report),
+        Format::Json => serde_json::to_string_pretty(&summary_json(&report))? + "\n",
+    };
+    print!("{output}");
+    Ok(if report.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+}
+
+/// Counts per name, largest first (ties by name), as `name count` pairs.
+fn counts<'r>(
+    rules: &'r [Rule],
+    key: impl Fn(&'r Rule) -> &'static str,
+) -> Vec<(&'static str, usize)> {
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for rule in rules {
+        *by_name.entry(key(rule)).or_default() += 1;
+    }
+    let mut counts: Vec<_> = by_name.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts
+}
+
+fn by_type(rules: &[Rule]) -> Vec<(&'static str, usize)> {
+    counts(rules, |rule| rule.rule_type.as_str())
+}
+
+fn by_language(rules: &[Rule]) -> Vec<(&'static str, usize)> {
+    counts(rules, |rule| rule.language.as_str())
+}
+
+fn joined(counts: &[(&str, usize)]) -> String {
+    if counts.is_empty() {
+        return "none".to_string();
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    parts.join(", ")
+}
+
+fn text(report: &LoadReport) -> String {
+    let mut out = String::new();
+    for error in &report.errors {
+        out += &format!("{error}\n");
+    }
+    for warning in &report.warnings {
+        let Diagnostic {
+            path,
+            line,
+            column,
+            message,
+        } = warning;
+        out += &format!("{}:{line}:{column}: warning: {message}\n", path.display());
+    }
+    let rules = &report.rules;
+    let deprecated = rules.iter().filter(|r| r.is_deprecated()).count();
+    let runnable = rules.iter().filter(|r| r.is_runnable()).count();
+    out += &format!("rules loaded: {}\n", rules.len());
+    out += &format!("by type: {}\n", joined(&by_type(rules)));
+    out += &format!("by language: {}\n", joined(&by_language(rules)));
+    out += &format!("deprecated: {deprecated}\n");
+    out += &format!("runnable now (query rules in kuery or lucene): {runnable}\n");
+    out += &format!(
+        "problems: {} errors, {} warnings\n",
+        report.errors.len(),
+        report.warnings.len()
+    );
+    out
+}
+
+fn counts_json(counts: &[(&str, usize)]) -> Value {
+    let object: Map<String, Value> = counts
+        .iter()
+        .map(|(name, n)| (name.to_string(), Value::from(*n)))
+        .collect();
+    Value::Object(object)
+}
+
+fn summary_json(report: &LoadReport) -> Value {
+    let rules = &report.rules;
+    json!({
+        "rules": rules.len(),
+        "by_type": counts_json(&by_type(rules)),
+        "by_language": counts_json(&by_language(rules)),
+        "deprecated": rules.iter().filter(|r| r.is_deprecated()).count(),
+        "runnable": rules.iter().filter(|r| r.is_runnable()).count(),
+        "errors": report.errors,
+        "warnings": report.warnings,
+    })
 }

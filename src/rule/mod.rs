@@ -2,13 +2,37 @@
 //! format. Raw TOML becomes a [`Rule`] once, at load time, with the defaults of ENGINE.md
 //! section 1 applied; everything downstream works with these types and never re-validates.
 //! This module reads files; it does not search, schedule or write anything.
+//!
+//! [`load_paths`] finds the files (`load`), [`parse_rule_file`] turns one file into a [`Rule`]
+//! (`parse`, with `fields` for spanned reads, `keys` for the accepted key names, `params`,
+//! `sections` and `threat` for the typed parts), and every problem is a [`Diagnostic`] at
+//! `path:line:col`.
 
 pub mod datemath;
+pub mod diagnostic;
 pub mod duration;
+mod fields;
+mod keys;
+mod load;
+pub mod params;
+mod parse;
+pub mod query_check;
+pub mod sections;
+pub mod threat;
 
 use chrono::TimeDelta;
 use datemath::DateMath;
 use std::path::PathBuf;
+
+pub use diagnostic::{Diagnostic, LoadReport};
+pub use load::{load_path, load_paths, parse_rule_bytes};
+pub use params::TypeParams;
+pub use parse::parse_rule_file;
+pub use query_check::check_kuery;
+pub use sections::{
+    AlertSuppression, Details, ExceptionListRef, Metadata, MissingFieldsStrategy,
+    RelatedIntegration, RequiredField, RiskScoreMapping, SeverityMapping,
+};
 
 /// Default `interval` when a rule has none.
 pub const DEFAULT_INTERVAL: &str = "5m";
@@ -56,6 +80,27 @@ pub struct Rule {
     pub enabled: bool,
     /// The whole file as JSON (metadata and rule tables), so no key is ever lost.
     pub raw: serde_json::Value,
+    /// Line and column of the `rule_id` value in the file, for messages about the rule.
+    pub rule_id_position: (usize, usize),
+    /// The parameters of the rule's type (threshold, new terms, indicator match, ML job).
+    pub params: TypeParams,
+    /// The `[metadata]` table besides `maturity`.
+    pub metadata: Metadata,
+    /// Everything else the file says about the rule (descriptions, mappings, suppression...).
+    pub details: Details,
+}
+
+impl Rule {
+    /// Whether lookout can run the rule today: query rules in kuery or lucene.
+    pub fn is_runnable(&self) -> bool {
+        self.rule_type == RuleType::Query
+            && matches!(self.language, Language::Kuery | Language::Lucene)
+    }
+
+    /// Whether `[metadata] maturity = "deprecated"`.
+    pub fn is_deprecated(&self) -> bool {
+        self.maturity == Maturity::Deprecated
+    }
 }
 
 /// The rule types of Elastic's detection engine.
@@ -110,6 +155,16 @@ pub enum Language {
 }
 
 impl Language {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "kuery" => Language::Kuery,
+            "lucene" => Language::Lucene,
+            "eql" => Language::Eql,
+            "esql" => Language::Esql,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Language::Kuery => "kuery",
@@ -157,3 +212,27 @@ pub enum Maturity {
     Experimental,
     Deprecated,
 }
+
+impl Maturity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Maturity::Production => "production",
+            Maturity::Development => "development",
+            Maturity::Experimental => "experimental",
+            Maturity::Deprecated => "deprecated",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "production" => Maturity::Production,
+            "development" => Maturity::Development,
+            "experimental" => Maturity::Experimental,
+            "deprecated" => Maturity::Deprecated,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,95 @@
+//! Loads the whole public detection-rules corpus (shared test data) and the project's own rules,
+//! checking that every file loads and the counts per type, language and maturity. Needs no server.
+
+use integration_tests::shared_file;
+use lookout::rule::{self, Language, RuleType};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[test]
+fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
+    let report = rule::load_path(&shared_file("corpus/detection-rules"));
+    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors, Vec::<String>::new());
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings, Vec::<String>::new());
+    assert_eq!(report.rules.len(), 2192);
+
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_language: BTreeMap<&str, usize> = BTreeMap::new();
+    for rule in &report.rules {
+        *by_type.entry(rule.rule_type.as_str()).or_default() += 1;
+        *by_language.entry(rule.language.as_str()).or_default() += 1;
+    }
+    let expected_types = [
+        ("eql", 1081),
+        ("esql", 212),
+        ("machine_learning", 106),
+        ("new_terms", 245),
+        ("query", 508),
+        ("threat_match", 9),
+        ("threshold", 31),
+    ];
+    assert_eq!(by_type, BTreeMap::from(expected_types));
+    assert_eq!(by_language["lucene"], 1);
+    let deprecated = report.rules.iter().filter(|r| r.is_deprecated()).count();
+    assert_eq!(deprecated, 124);
+
+    // Type-specific parameters are typed, not just kept as JSON.
+    let threat_match = report
+        .rules
+        .iter()
+        .find(|r| r.rule_type == RuleType::ThreatMatch)
+        .expect("the corpus has indicator-match rules");
+    let rule::TypeParams::ThreatMatch(params) = &threat_match.params else {
+        panic!(
+            "threat_match rule without its parameters: {}",
+            threat_match.path.display()
+        );
+    };
+    assert!(!params.threat_mapping.is_empty());
+    assert_eq!(params.threat_language, Language::Kuery);
+    let with_suppression = report
+        .rules
+        .iter()
+        .filter(|r| r.details.alert_suppression.is_some());
+    assert_eq!(with_suppression.count(), 23);
+}
+
+#[test]
+fn the_project_rules_are_the_two_seed_rules_on_their_current_schedule() {
+    let rules_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
+    let report = rule::load_path(&rules_dir);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let mut ids: Vec<(&str, &str, Option<u64>)> = report
+        .rules
+        .iter()
+        .map(|r| (r.rule_id.as_str(), r.name.as_str(), r.version))
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            (
+                "169f3a93-efc7-4df2-94d6-0d9438c310d1",
+                "AWS IAM Group Creation",
+                Some(210)
+            ),
+            (
+                "333de828-8190-4cf5-8d7c-7575846f6fe0",
+                "AWS IAM User Addition to Group",
+                Some(212)
+            ),
+        ]
+    );
+    for rule in &report.rules {
+        assert_eq!(rule.interval, chrono::TimeDelta::minutes(5));
+        assert_eq!(rule.from.as_str(), "now-6m");
+        assert_eq!(rule.max_signals, 100);
+        assert_eq!(rule.timestamp_override.as_deref(), Some("event.ingested"));
+        assert_eq!(rule.index, ["filebeat-*", "logs-aws.cloudtrail-*"]);
+        assert!(rule.is_runnable());
+        assert!(!rule.threat.is_empty());
+    }
+}

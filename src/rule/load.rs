@@ -1,0 +1,188 @@
+//! Loading rule files and folders: finds `*.toml` files recursively, reads and parses them, and
+//! checks what no single file can (a `rule_id` used twice). Bad files become diagnostics; they
+//! never stop the others from loading.
+
+use super::Rule;
+use super::diagnostic::{Diagnostic, LoadReport, line_column};
+use super::parse::parse_rule_file;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// How deep folders are searched, so that a symlink loop cannot recurse forever.
+pub const MAX_FOLDER_DEPTH: usize = 32;
+
+/// The largest rule file read (the corpus's largest is 53 KB), so that a stray huge file under
+/// a rules folder cannot exhaust memory.
+pub const MAX_RULE_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The most threads that read and parse files at once.
+pub const MAX_LOAD_THREADS: usize = 8;
+
+/// Below this many files per thread, one more thread costs more than it saves.
+const MIN_FILES_PER_THREAD: usize = 64;
+
+/// What parsing one file gives: the rule and its warnings, or its errors.
+type FileResult = Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>>;
+
+/// The extension of rule files inside folders (a file named explicitly loads whatever its name).
+const RULE_EXTENSION: &str = "toml";
+
+/// Loads one file or folder.
+pub fn load_path(path: &Path) -> LoadReport {
+    load_paths(&[path.to_path_buf()])
+}
+
+/// Loads files and folders (recursively); each file once, in path order.
+pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
+    let mut report = LoadReport::default();
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, 0, &mut files, &mut report.errors);
+    }
+    files.sort();
+    files.dedup();
+    for result in load_files(&files) {
+        add(&mut report, result);
+    }
+    reject_duplicate_ids(&mut report);
+    report
+}
+
+/// Reads and parses files on a few threads; results come back in the order of `files`.
+fn load_files(files: &[PathBuf]) -> Vec<FileResult> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores
+        .min(MAX_LOAD_THREADS)
+        .min(files.len() / MIN_FILES_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return files.iter().map(|path| load_file(path)).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(|p| load_file(p)).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("rule parsing does not panic"))
+            .collect()
+    })
+}
+
+fn load_file(path: &Path) -> FileResult {
+    let bytes = read_limited(path).map_err(|message| vec![at_start(path, message)])?;
+    parse_rule_bytes(path, &bytes)
+}
+
+/// Reads a whole file of at most [`MAX_RULE_FILE_BYTES`].
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|error| format!("cannot read: {error}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read: {error}"))?;
+    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
+        return Err(format!(
+            "file is larger than {MAX_RULE_FILE_BYTES} bytes, not a rule file"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Parses a file's bytes, first checking that they are UTF-8.
+pub fn parse_rule_bytes(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_rule_file(path, text),
+        Err(error) => Err(vec![not_utf8(path, bytes, &error)]),
+    }
+}
+
+fn not_utf8(path: &Path, bytes: &[u8], error: &std::str::Utf8Error) -> Diagnostic {
+    let valid_len = error.valid_up_to();
+    let valid = std::str::from_utf8(&bytes[..valid_len]).expect("the prefix was checked");
+    let (line, column) = line_column(valid, valid_len);
+    Diagnostic {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: format!(
+            "file is not UTF-8 (invalid byte 0x{:02x})",
+            bytes[valid_len]
+        ),
+    }
+}
+
+fn add(report: &mut LoadReport, result: FileResult) {
+    match result {
+        Ok((rule, warnings)) => {
+            report.rules.push(rule);
+            report.warnings.extend(warnings);
+        }
+        Err(errors) => report.errors.extend(errors),
+    }
+}
+
+fn at_start(path: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message,
+    }
+}
+
+fn collect(path: &Path, depth: usize, files: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>) {
+    if !path.is_dir() {
+        if depth == 0 || path.extension().is_some_and(|e| e == RULE_EXTENSION) {
+            files.push(path.to_path_buf());
+        }
+        return;
+    }
+    if depth > MAX_FOLDER_DEPTH {
+        let message = format!("folder nested deeper than {MAX_FOLDER_DEPTH} levels, skipped");
+        errors.push(at_start(path, message));
+        return;
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(error) => return errors.push(at_start(path, format!("cannot read folder: {error}"))),
+    };
+    for entry in entries {
+        match entry {
+            Ok(entry) => collect(&entry.path(), depth + 1, files, errors),
+            Err(error) => errors.push(at_start(path, format!("cannot read folder: {error}"))),
+        }
+    }
+}
+
+/// Keeps the first rule of each `rule_id` and reports every later one, naming both files.
+pub(super) fn reject_duplicate_ids(report: &mut LoadReport) {
+    let mut first: HashMap<String, (PathBuf, (usize, usize))> = HashMap::new();
+    let mut errors = Vec::new();
+    report.rules.retain(|rule| {
+        let Some((path, (line, column))) = first.get(&rule.rule_id) else {
+            let location = (rule.path.clone(), rule.rule_id_position);
+            first.insert(rule.rule_id.clone(), location);
+            return true;
+        };
+        let (dup_line, dup_column) = rule.rule_id_position;
+        errors.push(Diagnostic {
+            path: rule.path.clone(),
+            line: dup_line,
+            column: dup_column,
+            message: format!(
+                "duplicate rule_id {:?}, also in {}:{line}:{column}",
+                rule.rule_id,
+                path.display()
+            ),
+        });
+        false
+    });
+    report.errors.extend(errors);
+}

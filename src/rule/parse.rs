@@ -1,0 +1,355 @@
+//! One rule file's text -> a validated [`Rule`] (defaults of ENGINE.md section 1 applied) or the
+//! list of everything wrong with it, each problem at `path:line:col`.
+
+use super::datemath::{DateMath, Rounding, parse_date};
+use super::diagnostic::{Diagnostic, FileProblems};
+use super::fields::{Need, Table, table_to_json};
+use super::keys::{RULE_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS, warn_foreign_keys};
+use super::params::{TypeParams, non_empty_strings, query_language};
+use super::query_check::{check_kuery, file_offset};
+use super::sections::{self, Metadata};
+use super::{
+    DEFAULT_FROM, DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS, DEFAULT_TO, Language, Maturity, Rule,
+    RuleType, Severity, duration, threat,
+};
+use chrono::TimeDelta;
+use std::path::Path;
+use toml::Spanned;
+use toml::de::DeTable;
+
+/// The instant `from` and `to` are compared at; any instant works for relative expressions.
+const COMPARISON_INSTANT: &str = "2024-01-01T00:00:00Z";
+
+/// Parses one rule file. On success, returns the rule and its warnings; otherwise every error.
+pub fn parse_rule_file(
+    path: &Path,
+    text: &str,
+) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut problems = FileProblems::new(path, text);
+    let document = match DeTable::parse(text) {
+        Ok(document) => document,
+        Err(error) => {
+            let span = error.span().unwrap_or(0..0);
+            let message = format!("TOML syntax error: {}", error.message().trim_end());
+            return Err(vec![problems.at(&span, message)]);
+        }
+    };
+    let rule = read_document(path, &document, &mut problems);
+    match rule {
+        Some(rule) if problems.errors.is_empty() => Ok((rule, problems.warnings)),
+        _ => Err(problems.errors),
+    }
+}
+
+fn read_document(
+    path: &Path,
+    document: &Spanned<DeTable<'_>>,
+    p: &mut FileProblems<'_>,
+) -> Option<Rule> {
+    let root = Table {
+        name: "",
+        span: (0, 0),
+        entries: document.get_ref(),
+    };
+    root.warn_unknown_keys(p, TOP_LEVEL_KEYS);
+    let (metadata, maturity) = match root.table(p, "metadata", "metadata", Need::Optional) {
+        Some(table) => sections::read_metadata(&table, p),
+        None => (Metadata::default(), Some(Maturity::Production)),
+    };
+    if let Some(transform) = root.table(p, "transform", "transform", Need::Optional) {
+        transform.warn_unknown_keys(p, TRANSFORM_KEYS);
+    }
+    let table = root.table(p, "rule", "rule", Need::Required)?;
+    let mut rule = read_rule(path, &table, p)?;
+    rule.maturity = maturity?;
+    rule.metadata = metadata;
+    rule.raw = table_to_json(document.get_ref());
+    Some(rule)
+}
+
+/// Reads `[rule]`. Every check runs, so that one pass reports every problem of the file.
+fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<Rule> {
+    t.warn_unknown_keys(p, RULE_KEYS);
+    let rule_id = t.string(p, "rule_id", Need::Required);
+    let name = t.owned_string(p, "name", Need::Required);
+    let description = t.owned_string(p, "description", Need::Required);
+    let rule_type = read_type(t, p);
+    if let Some(rule_type) = rule_type {
+        warn_foreign_keys(t, p, rule_type);
+    }
+    let language = rule_type.and_then(|rule_type| read_language(t, p, rule_type));
+    let query = read_query(t, p, rule_type, language);
+    let index = rule_type.and_then(|rule_type| read_index(t, p, rule_type));
+    let interval = read_interval(t, p);
+    let (from, to) = read_window(t, p);
+    let max_signals = read_max_signals(t, p);
+    let severity = severity(t, p);
+    let risk_score = risk_score(t, p);
+    let version = read_version(t, p);
+    let params = rule_type.and_then(|rule_type| TypeParams::read(rule_type, t, p));
+    if let Some(TypeParams::ThreatMatch(threat_match)) = &params
+        && threat_match.threat_language == Language::Kuery
+    {
+        check_query(t, p, "threat_query");
+    }
+    let timestamp_override = t.owned_string(p, "timestamp_override", Need::Optional);
+    let fallback_disabled = t.boolean(p, "timestamp_override_fallback_disabled");
+    let filters = read_filters(t, p);
+    let (tags, author) = (strings(t, p, "tags"), strings(t, p, "author"));
+    let license = t.owned_string(p, "license", Need::Optional);
+    let references = strings(t, p, "references");
+    let threat = threat::read_threats(t, p).unwrap_or_default();
+    let enabled = t.boolean(p, "enabled").unwrap_or(true);
+    let details = sections::read_details(t, p);
+    // Every key has been read (and every problem recorded); now the rule exists or it does not.
+    let rule_id = rule_id?;
+    Some(Rule {
+        path: path.to_path_buf(),
+        rule_id_position: p.position(rule_id.span().start),
+        rule_id: rule_id.into_inner().to_string(),
+        name: name?,
+        description: description?,
+        rule_type: rule_type?,
+        language: language?,
+        query: query?,
+        index: index?,
+        interval: interval?,
+        from: from?,
+        to: to?,
+        max_signals: max_signals?,
+        severity: severity?,
+        risk_score: risk_score?,
+        timestamp_override,
+        timestamp_override_fallback_disabled: fallback_disabled.unwrap_or(false),
+        filters,
+        maturity: Maturity::Production,
+        version,
+        tags,
+        author,
+        license,
+        references,
+        threat,
+        enabled,
+        raw: serde_json::Value::Null,
+        params: params?,
+        metadata: Metadata::default(),
+        details,
+    })
+}
+
+/// An optional array of strings (empty when absent).
+pub(super) fn strings(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) -> Vec<String> {
+    t.strings(p, key, Need::Optional)
+        .map(Spanned::into_inner)
+        .unwrap_or_default()
+}
+
+fn read_type(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<RuleType> {
+    let text = t.string(p, "type", Need::Required)?;
+    let rule_type = RuleType::parse(text.get_ref());
+    if rule_type.is_none() {
+        let message = format!(
+            "unknown rule type {:?} (use query, eql, esql, new_terms, threshold, threat_match or machine_learning)",
+            text.get_ref()
+        );
+        p.error(&text.span(), message);
+    }
+    rule_type
+}
+
+/// The query language: the type's default when absent, else one the type accepts.
+fn read_language(
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+    rule_type: RuleType,
+) -> Option<Language> {
+    let fixed = match rule_type {
+        RuleType::Eql => Some(Language::Eql),
+        RuleType::Esql => Some(Language::Esql),
+        RuleType::MachineLearning => Some(Language::None),
+        _ => None,
+    };
+    let Some(text) = t.string(p, "language", Need::Optional) else {
+        return Some(fixed.unwrap_or(Language::Kuery));
+    };
+    let Some(expected) = fixed else {
+        return query_language(t, p, "language", &text);
+    };
+    if Language::parse(text.get_ref()) == Some(expected) {
+        return Some(expected);
+    }
+    let message = format!(
+        "`rule.language` must be {:?} for a {} rule, found {:?}",
+        expected.as_str(),
+        rule_type.as_str(),
+        text.get_ref()
+    );
+    p.error(&text.span(), message);
+    None
+}
+
+/// The query (required by every type but machine_learning); kuery queries are parsed.
+fn read_query(
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+    rule_type: Option<RuleType>,
+    language: Option<Language>,
+) -> Option<Option<String>> {
+    let need = match rule_type? {
+        RuleType::MachineLearning => Need::Optional,
+        _ => Need::Required,
+    };
+    let query = t.owned_string(p, "query", need);
+    if query.is_none() && need == Need::Required {
+        return None;
+    }
+    if language == Some(Language::Kuery) {
+        check_query(t, p, "query");
+    }
+    Some(query)
+}
+
+/// Parses a kuery query and reports its error at the matching position in the file.
+fn check_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) {
+    let Some(query) = t.string(p, key, Need::Optional) else {
+        return;
+    };
+    if let Err((line, column, message)) = check_kuery(query.get_ref()) {
+        let offset = file_offset(p.text(), query.span(), line, column);
+        let name = t.key_name(key);
+        p.error(&(offset..offset), format!("bad KQL in `{name}`: {message}"));
+    }
+}
+
+fn read_index(
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+    rule_type: RuleType,
+) -> Option<Vec<String>> {
+    if !sections::needs_index(rule_type) || t.entries.contains_key("data_view_id") {
+        let index = t.strings(p, "index", Need::Optional);
+        return Some(index.map(Spanned::into_inner).unwrap_or_default());
+    }
+    non_empty_strings(t, p, "index")
+}
+
+fn read_interval(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<TimeDelta> {
+    let Some(text) = t.string(p, "interval", Need::Optional) else {
+        return Some(
+            duration::parse_duration(DEFAULT_INTERVAL).expect("the default interval is valid"),
+        );
+    };
+    duration::parse_duration(text.get_ref())
+        .map_err(|reason| p.error(&text.span(), format!("bad `rule.interval`: {reason}")))
+        .ok()
+}
+
+/// `from` and `to`, each defaulted, and `from` no later than `to`.
+fn read_window(
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+) -> (Option<DateMath>, Option<DateMath>) {
+    let from = read_date_math(t, p, "from", DEFAULT_FROM);
+    let to = read_date_math(t, p, "to", DEFAULT_TO);
+    let (Some((from, from_span)), Some((to, _))) = (from, to) else {
+        return (None, None);
+    };
+    let instant = parse_date(COMPARISON_INSTANT).expect("the comparison instant is a valid date");
+    let start = from.resolve(instant, Rounding::Down);
+    let end = to.resolve(instant, Rounding::Up);
+    if let (Some(start), Some(end)) = (start, end)
+        && start > end
+    {
+        let message = format!("`rule.from` ({from}) is later than `rule.to` ({to})");
+        p.error(&from_span, message);
+        return (None, None);
+    }
+    (Some(from), Some(to))
+}
+
+fn read_date_math(
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+    key: &str,
+    default: &str,
+) -> Option<(DateMath, std::ops::Range<usize>)> {
+    let Some(text) = t.string(p, key, Need::Optional) else {
+        let date_math = DateMath::parse(default).expect("defaults are valid date math");
+        return Some((date_math, t.span()));
+    };
+    let name = t.key_name(key);
+    match DateMath::parse(text.get_ref()) {
+        Ok(date_math) if date_math.is_relative() => Some((date_math, text.span())),
+        Ok(_) => {
+            let message = format!("`{name}` must be relative to now, as in \"now-6m\"");
+            p.error(&text.span(), message);
+            None
+        }
+        Err(reason) => {
+            p.error(&text.span(), format!("bad `{name}`: {reason}"));
+            None
+        }
+    }
+}
+
+fn read_max_signals(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<u32> {
+    let Some(value) = t.integer(p, "max_signals", Need::Optional) else {
+        return Some(DEFAULT_MAX_SIGNALS);
+    };
+    match u32::try_from(*value.get_ref()) {
+        Ok(max) if max >= 1 => Some(max),
+        _ => {
+            let message = format!("`rule.max_signals` must be between 1 and {}", u32::MAX);
+            p.error(&value.span(), message);
+            None
+        }
+    }
+}
+
+fn read_version(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<u64> {
+    let value = t.integer(p, "version", Need::Optional)?;
+    let version = u64::try_from(*value.get_ref()).ok().filter(|v| *v >= 1);
+    if version.is_none() {
+        p.error(&value.span(), "`rule.version` must be at least 1");
+    }
+    version
+}
+
+/// `severity` of a rule or a severity mapping.
+pub(super) fn severity(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<Severity> {
+    let text = t.string(p, "severity", Need::Required)?;
+    let severity = Severity::parse(text.get_ref());
+    if severity.is_none() {
+        let message = format!(
+            "unknown severity {:?} (use low, medium, high or critical)",
+            text.get_ref()
+        );
+        p.error(&text.span(), message);
+    }
+    severity
+}
+
+/// `risk_score` of a rule or a risk-score mapping: 0 to 100.
+pub(super) fn risk_score(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<u8> {
+    let value = t.integer(p, "risk_score", Need::Required)?;
+    let score = u8::try_from(*value.get_ref()).ok().filter(|s| *s <= 100);
+    if score.is_none() {
+        let message = format!(
+            "`{}` must be between 0 and 100, found {}",
+            t.key_name("risk_score"),
+            value.get_ref()
+        );
+        p.error(&value.span(), message);
+    }
+    score
+}
+
+/// Kibana filter objects (`[[rule.filters]]`), kept as JSON.
+fn read_filters(t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Vec<serde_json::Value> {
+    let tables = t.tables(p, "rule.filters", "filters", Need::Optional);
+    let tables = tables.unwrap_or_default();
+    tables
+        .iter()
+        .map(|table| table_to_json(table.entries))
+        .collect()
+}
