@@ -76,14 +76,40 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode>
 }
 
 fn print_rules(config: &Config) {
-    // ENGINE-MERGE: load the rules with the rule loader and print counts by type.
+    let report = crate::rule::load_paths(&config.rules.folders);
     let folders: Vec<String> = config
         .rules
         .folders
         .iter()
         .map(|f| f.display().to_string())
         .collect();
-    println!("rules:       folders {}", folders.join(", "));
+    let by_type: Vec<String> = rule_counts(&report.rules)
+        .iter()
+        .map(|(rule_type, n)| format!("{rule_type} {n}"))
+        .collect();
+    println!(
+        "rules:       {} loaded from {} ({}); {} errors, {} warnings (lookout validate shows them)",
+        report.rules.len(),
+        folders.join(", "),
+        if by_type.is_empty() {
+            "none".to_string()
+        } else {
+            by_type.join(", ")
+        },
+        report.errors.len(),
+        report.warnings.len()
+    );
+}
+
+/// Rules per type, most common first (ties by name).
+pub fn rule_counts(rules: &[crate::rule::Rule]) -> Vec<(&'static str, usize)> {
+    let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    for rule in rules {
+        *counts.entry(rule.rule_type.as_str()).or_default() += 1;
+    }
+    let mut sorted: Vec<_> = counts.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    sorted
 }
 
 async fn document_count(client: &Client, index: &str) -> anyhow::Result<u64> {
