@@ -4,9 +4,11 @@
 //! uses the untyped form and says so on stderr. An invalid query prints `line:col: reason` on
 //! stderr and exits 2.
 
+use crate::config::ElasticsearchConfig;
+use crate::es;
 use crate::kql::{self, FieldMap};
+use crate::rule;
 use anyhow::{Context, bail};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -36,30 +38,21 @@ pub struct Args {
     pub indices: Vec<String>,
 }
 
-/// The query language of a rule.
+/// The query languages this command translates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Language {
     Kuery,
     Lucene,
 }
 
-/// What to translate: the text, its language, the index patterns it searches, and where the
-/// text sits in its file (for error positions).
+/// What to translate: the query, its language and the index patterns it searches.
 #[derive(Debug)]
 struct Source {
     text: String,
     language: Language,
+    /// The syntax tree, when the rule loader already parsed it.
+    kql: Option<kql::Query>,
     indices: Vec<String>,
-    origin: Option<Origin>,
-}
-
-/// Where a rule's query text starts in its file.
-#[derive(Debug)]
-struct Origin {
-    path: PathBuf,
-    /// 1-based line and column of the query's first character in the file.
-    line: usize,
-    column: usize,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -67,20 +60,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (Some(text), _) => Source {
             text: text.clone(),
             language: Language::Kuery,
+            kql: None,
             indices: Vec::new(),
-            origin: None,
         },
-        (None, Some(path)) => read_rule(path)?,
+        (None, Some(path)) => match read_rule(path)? {
+            Ok(source) => source,
+            Err(problems) => {
+                for problem in problems {
+                    eprintln!("{problem}");
+                }
+                return Ok(ExitCode::from(EXIT_INVALID_QUERY));
+            }
+        },
         (None, None) => bail!("give a rule file or --kql TEXT"),
     };
     if source.language == Language::Lucene {
         print_json(&kql::lucene_to_dsl(&source.text), args.pretty)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let query = match kql::parse(&source.text) {
+    let query = match source
+        .kql
+        .clone()
+        .map_or_else(|| kql::parse(&source.text), Ok)
+    {
         Ok(query) => query,
         Err(error) => {
-            eprintln!("{}", describe_error(&error, source.origin.as_ref()));
+            eprintln!("{error}");
             return Ok(ExitCode::from(EXIT_INVALID_QUERY));
         }
     };
@@ -100,26 +105,6 @@ fn print_json(value: &serde_json::Value, pretty: bool) -> anyhow::Result<()> {
     };
     println!("{text}");
     Ok(())
-}
-
-/// `line:col: reason`; for a rule file `path:line:col: reason` in file coordinates, plus the
-/// position within the query (which the positions inside the reason refer to).
-fn describe_error(error: &kql::ParseError, origin: Option<&Origin>) -> String {
-    let Some(origin) = origin else {
-        return error.to_string();
-    };
-    let (line, column) = if error.line == 1 {
-        (origin.line, origin.column + error.column - 1)
-    } else {
-        (origin.line + error.line - 1, error.column)
-    };
-    format!(
-        "{}:{line}:{column}: {} (at {error_line}:{error_column} of the query)",
-        origin.path.display(),
-        error.message,
-        error_line = error.line,
-        error_column = error.column,
-    )
 }
 
 /// The field types to translate with: from `--mapping`, from a server, or none.
@@ -151,115 +136,50 @@ fn field_types(args: &Args, source: &Source) -> anyhow::Result<Option<FieldMap>>
     }
 }
 
-/// MERGE GAP (es stream): fetch `_field_caps` for `indices` with
-/// `crate::es::Client::field_caps` (client built from `url`, or from the configured server when
-/// no `--url` is given). Until the es module is merged, this reports that it cannot, and the
-/// translation falls back to the untyped form.
+/// Fetches `_field_caps` for `indices` from the server at `url`.
 fn fetch_field_caps(url: &str, indices: &[String]) -> anyhow::Result<serde_json::Value> {
-    let _ = (url, indices);
-    bail!("this build has no Elasticsearch client yet")
+    let config = ElasticsearchConfig {
+        url: url.to_string(),
+        ..ElasticsearchConfig::default()
+    };
+    let client = es::Client::new(&config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    Ok(runtime.block_on(client.field_caps(indices))?)
 }
 
-/// The keys of a rule file this command reads (the rest of the file is ignored here).
-#[derive(Debug, Deserialize)]
-struct RuleFile {
-    rule: RuleTable,
-}
-
-#[derive(Debug, Deserialize)]
-struct RuleTable {
-    query: Option<toml::Spanned<String>>,
-    language: Option<String>,
-    #[serde(default)]
-    index: Vec<String>,
-    rule_id: Option<String>,
-}
-
-/// Reads `[rule] query`, `language` and `index` from a rule file.
-fn read_rule(path: &Path) -> anyhow::Result<Source> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the rule file {}", path.display()))?;
-    let file: RuleFile =
-        toml::from_str(&text).with_context(|| format!("{} is not a rule file", path.display()))?;
-    let rule = file.rule;
-    let name = rule.rule_id.as_deref().unwrap_or("(no rule_id)");
-    let language = match rule.language.as_deref().unwrap_or("kuery") {
-        "kuery" => Language::Kuery,
-        "lucene" => Language::Lucene,
+/// Loads a rule file with the rule loader, so that problems (bad KQL included) are reported as
+/// `path:line:col: message` in file coordinates, exactly as `lookout validate` does.
+fn read_rule(path: &Path) -> anyhow::Result<Result<Source, Vec<rule::Diagnostic>>> {
+    if !path.is_file() {
+        bail!("{} is not a rule file", path.display());
+    }
+    let report = rule::load_path(path);
+    if !report.errors.is_empty() {
+        return Ok(Err(report.errors));
+    }
+    let Some(rule) = report.rules.into_iter().next() else {
+        bail!("{} holds no rule", path.display());
+    };
+    let language = match rule.language {
+        rule::Language::Kuery => Language::Kuery,
+        rule::Language::Lucene => Language::Lucene,
         other => bail!(
-            "{}: rule {name} is written in {other}, not KQL or Lucene",
-            path.display()
+            "{}: rule {} is written in {}, not KQL or Lucene",
+            path.display(),
+            rule.rule_id,
+            other.as_str()
         ),
     };
-    let Some(query) = rule.query else {
-        bail!("{}: rule {name} has no query", path.display());
+    let Some(text) = rule.query else {
+        bail!("{}: rule {} has no query", path.display(), rule.rule_id);
     };
-    let (line, column) = content_start(&text, query.span().start);
-    Ok(Source {
-        text: query.into_inner(),
+    Ok(Ok(Source {
+        text,
         language,
+        kql: rule.kql,
         indices: rule.index,
-        origin: Some(Origin {
-            path: path.to_path_buf(),
-            line,
-            column,
-        }),
-    })
-}
-
-/// The line and column (1-based) where a TOML string's content starts, given the offset of its
-/// opening quote: after `'''`/`"""` and the newline that may follow them, or after `'`/`"`.
-/// Exact for literal strings; strings with escapes shift columns on their line.
-fn content_start(text: &str, quote: usize) -> (usize, usize) {
-    let rest = &text[quote.min(text.len())..];
-    let mut start = quote;
-    if rest.starts_with("'''") || rest.starts_with("\"\"\"") {
-        start += 3;
-        let after = &text[start..];
-        if after.starts_with("\r\n") {
-            start += 2;
-        } else if after.starts_with('\n') {
-            start += 1;
-        }
-    } else if !rest.is_empty() {
-        start += 1;
-    }
-    let before = &text[..start];
-    let line = 1 + before.matches('\n').count();
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_start_skips_triple_quotes_and_the_newline_after_them() {
-        let text = "[rule]\nquery = '''\nevent.action: x\n'''\n";
-        let quote = text.find("'''").expect("quote");
-        assert_eq!(content_start(text, quote), (3, 1));
-        let text = "[rule]\nquery = \"a: b\"\n";
-        let quote = text.find('"').expect("quote");
-        assert_eq!(content_start(text, quote), (2, 10));
-    }
-
-    #[test]
-    fn errors_in_rule_files_are_reported_in_file_coordinates() {
-        let origin = Origin {
-            path: PathBuf::from("r.toml"),
-            line: 10,
-            column: 9,
-        };
-        let error = kql::parse("a: (b").expect_err("invalid");
-        assert_eq!(
-            describe_error(&error, Some(&origin)),
-            "r.toml:10:14: unbalanced parenthesis opened at 1:4 (at 1:6 of the query)"
-        );
-        let error = kql::parse("a: b and\n c:").expect_err("invalid");
-        assert_eq!(
-            describe_error(&error, Some(&origin)),
-            "r.toml:11:4: expected a value after ':', found the end of the query (at 2:4 of the query)"
-        );
-    }
+    }))
 }

@@ -55,6 +55,8 @@ pub struct Rule {
     pub language: Language,
     /// The query text as written (kuery, lucene, eql or esql), if the type has one.
     pub query: Option<String>,
+    /// The query's syntax tree, parsed once at load time (kuery rules only).
+    pub kql: Option<crate::kql::Query>,
     /// Index patterns to search (empty for types that take none, such as esql).
     pub index: Vec<String>,
     pub interval: TimeDelta,

@@ -12,6 +12,7 @@ use super::{
     DEFAULT_FROM, DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS, DEFAULT_TO, Language, Maturity, Rule,
     RuleType, Severity, duration, threat,
 };
+use crate::kql::Query;
 use chrono::TimeDelta;
 use std::path::Path;
 use toml::Spanned;
@@ -78,7 +79,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
         warn_foreign_keys(t, p, rule_type);
     }
     let language = rule_type.and_then(|rule_type| read_language(t, p, rule_type));
-    let query = read_query(t, p, rule_type, language);
+    let query_and_kql = read_query(t, p, rule_type, language);
     let index = rule_type.and_then(|rule_type| read_index(t, p, rule_type));
     let interval = read_interval(t, p);
     let (from, to) = read_window(t, p);
@@ -90,7 +91,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     if let Some(TypeParams::ThreatMatch(threat_match)) = &params
         && threat_match.threat_language == Language::Kuery
     {
-        check_query(t, p, "threat_query");
+        let _ = check_query(t, p, "threat_query");
     }
     let timestamp_override = t.owned_string(p, "timestamp_override", Need::Optional);
     let fallback_disabled = t.boolean(p, "timestamp_override_fallback_disabled");
@@ -103,6 +104,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     let details = sections::read_details(t, p);
     // Every key has been read (and every problem recorded); now the rule exists or it does not.
     let rule_id = rule_id?;
+    let (query, kql) = query_and_kql?;
     Some(Rule {
         path: path.to_path_buf(),
         rule_id_position: p.position(rule_id.span().start),
@@ -111,7 +113,8 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
         description: description?,
         rule_type: rule_type?,
         language: language?,
-        query: query?,
+        query,
+        kql,
         index: index?,
         interval: interval?,
         from: from?,
@@ -188,13 +191,13 @@ fn read_language(
     None
 }
 
-/// The query (required by every type but machine_learning); kuery queries are parsed.
+/// The query (required by every type but machine_learning) and, for kuery, its syntax tree.
 fn read_query(
     t: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
     rule_type: Option<RuleType>,
     language: Option<Language>,
-) -> Option<Option<String>> {
+) -> Option<(Option<String>, Option<Query>)> {
     let need = match rule_type? {
         RuleType::MachineLearning => Need::Optional,
         _ => Need::Required,
@@ -203,21 +206,24 @@ fn read_query(
     if query.is_none() && need == Need::Required {
         return None;
     }
-    if language == Some(Language::Kuery) {
-        check_query(t, p, "query");
-    }
-    Some(query)
+    let kql = match language {
+        Some(Language::Kuery) => check_query(t, p, "query"),
+        _ => None,
+    };
+    Some((query, kql))
 }
 
-/// Parses a kuery query and reports its error at the matching position in the file.
-fn check_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) {
-    let Some(query) = t.string(p, key, Need::Optional) else {
-        return;
-    };
-    if let Err((line, column, message)) = check_kuery(query.get_ref()) {
-        let offset = file_offset(p.text(), query.span(), line, column);
-        let name = t.key_name(key);
-        p.error(&(offset..offset), format!("bad KQL in `{name}`: {message}"));
+/// Parses a kuery query, reporting its error at the matching position in the file.
+fn check_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) -> Option<Query> {
+    let query = t.string(p, key, Need::Optional)?;
+    match check_kuery(query.get_ref()) {
+        Ok(parsed) => Some(parsed),
+        Err((line, column, message)) => {
+            let offset = file_offset(p.text(), query.span(), line, column);
+            let name = t.key_name(key);
+            p.error(&(offset..offset), format!("bad KQL in `{name}`: {message}"));
+            None
+        }
     }
 }
 

@@ -362,3 +362,23 @@ proptest::proptest! {
         proptest::prop_assert!(offset <= text.len() && text.is_char_boundary(offset));
     }
 }
+
+#[test]
+fn bad_kql_is_reported_at_its_position_in_the_file() {
+    let (name, bytes) = testdata!("bad_kql.toml");
+    assert_eq!(
+        only_error(name, bytes),
+        "22:1: bad KQL in `rule.query`: unbalanced parenthesis opened at 2:17"
+    );
+}
+
+#[test]
+fn a_kuery_rule_keeps_its_parsed_query() {
+    let (name, bytes) = testdata!("valid.toml");
+    let text = std::str::from_utf8(bytes).expect("utf-8 test file");
+    let (rule, _) = parse_rule_file(std::path::Path::new(name), text).expect("valid rule");
+    assert!(
+        rule.kql.is_some(),
+        "the kuery query is parsed once, at load time"
+    );
+}
