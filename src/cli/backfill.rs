@@ -53,7 +53,9 @@ pub struct Job {
 impl Job {
     /// The chunks still to run.
     pub fn remaining(&self, interval: TimeDelta) -> Vec<Window> {
-        let start = self.done_to.map_or(self.range.from, |done| done.max(self.range.from));
+        let start = self
+            .done_to
+            .map_or(self.range.from, |done| done.max(self.range.from));
         chunks(start, self.range.to, interval)
     }
 }
@@ -83,36 +85,85 @@ fn select_rules(config: &Config, wanted: &[String]) -> anyhow::Result<Vec<Rule>>
     Ok(chosen)
 }
 
-async fn backfill(config: &Config, rules: &[Rule], period: Window, gaps: bool, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+async fn backfill(
+    config: &Config,
+    rules: &[Rule],
+    period: Window,
+    gaps: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
     let clock = crate::engine::clock::SystemClock;
-    let backoff = Backoff { max_attempts: Some(CONNECT_ATTEMPTS), ..Backoff::default() };
+    let backoff = Backoff {
+        max_attempts: Some(CONNECT_ATTEMPTS),
+        ..Backoff::default()
+    };
     let engine = service::connect(config, &clock, backoff).await?;
     let store = crate::state::StateStore::new(engine.client().clone(), &config.engine);
     let mut jobs = Vec::new();
     for rule in rules {
         let ranges = match gaps {
-            true => store.gaps(&rule.rule_id).await?.iter().filter_map(|gap| clip(Window { from: gap.from, to: gap.to }, period)).collect(),
+            true => store
+                .gaps(&rule.rule_id)
+                .await?
+                .iter()
+                .filter_map(|gap| {
+                    clip(
+                        Window {
+                            from: gap.from,
+                            to: gap.to,
+                        },
+                        period,
+                    )
+                })
+                .collect(),
             false => vec![period],
         };
         for range in ranges {
             let done_to = load_progress(engine.client(), config, &rule.rule_id, range).await?;
-            jobs.push((rule, Job { rule_id: rule.rule_id.clone(), range, done_to }));
+            jobs.push((
+                rule,
+                Job {
+                    rule_id: rule.rule_id.clone(),
+                    range,
+                    done_to,
+                },
+            ));
         }
     }
-    let total: usize = jobs.iter().map(|(rule, job)| chunks(job.range.from, job.range.to, rule.interval).len()).sum();
+    let total: usize = jobs
+        .iter()
+        .map(|(rule, job)| chunks(job.range.from, job.range.to, rule.interval).len())
+        .sum();
     if total > MAX_BACKFILL_CHUNKS {
-        bail!("{total} chunks is more than {MAX_BACKFILL_CHUNKS}: backfill a shorter period or fewer rules");
+        bail!(
+            "{total} chunks is more than {MAX_BACKFILL_CHUNKS}: backfill a shorter period or fewer rules"
+        );
     }
-    let done: usize = jobs.iter().map(|(rule, job)| chunks(job.range.from, job.range.to, rule.interval).len() - job.remaining(rule.interval).len()).sum();
+    let done: usize = jobs
+        .iter()
+        .map(|(rule, job)| {
+            chunks(job.range.from, job.range.to, rule.interval).len()
+                - job.remaining(rule.interval).len()
+        })
+        .sum();
     let mut progress = Progress::new(total as u64);
     progress.resume_at(done as u64);
     let summary = run_jobs(&engine, config, &jobs, &mut progress, now).await?;
     progress.finish();
     println!(
         "backfill: {} rules, {} chunks run ({} resumed as done), {} alerts created, {} duplicates, {} failed chunks",
-        rules.len(), summary.chunks, done, summary.created, summary.duplicates, summary.failed
+        rules.len(),
+        summary.chunks,
+        done,
+        summary.created,
+        summary.duplicates,
+        summary.failed
     );
-    Ok(if summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 #[derive(Debug, Default)]
@@ -124,7 +175,13 @@ struct Summary {
 }
 
 /// Runs every job's remaining chunks; a failed chunk stops its job (progress stays before it).
-async fn run_jobs(engine: &Engine, config: &Config, jobs: &[(&Rule, Job)], progress: &mut Progress, now: DateTime<Utc>) -> anyhow::Result<Summary> {
+async fn run_jobs(
+    engine: &Engine,
+    config: &Config,
+    jobs: &[(&Rule, Job)],
+    progress: &mut Progress,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
     for (rule, job) in jobs {
         for window in job.remaining(rule.interval) {
@@ -135,7 +192,11 @@ async fn run_jobs(engine: &Engine, config: &Config, jobs: &[(&Rule, Job)], progr
             progress.step(&format!("{} {window}", rule.rule_id));
             if report.failed() {
                 summary.failed += 1;
-                eprintln!("backfill: rule {} chunk {window} failed: {}", rule.rule_id, report.record.error.as_deref().unwrap_or("unknown error"));
+                eprintln!(
+                    "backfill: rule {} chunk {window} failed: {}",
+                    rule.rule_id,
+                    report.record.error.as_deref().unwrap_or("unknown error")
+                );
                 break;
             }
             save_progress(engine.client(), config, job, window.to, now).await?;
@@ -151,7 +212,10 @@ pub fn chunks(from: DateTime<Utc>, to: DateTime<Utc>, interval: TimeDelta) -> Ve
     let mut start = from;
     while start < to && windows.len() <= MAX_BACKFILL_CHUNKS {
         let end = (start + step).min(to);
-        windows.push(Window { from: start, to: end });
+        windows.push(Window {
+            from: start,
+            to: end,
+        });
         start = end;
     }
     windows
@@ -159,7 +223,10 @@ pub fn chunks(from: DateTime<Utc>, to: DateTime<Utc>, interval: TimeDelta) -> Ve
 
 /// The part of `range` inside `period`, if any.
 pub fn clip(range: Window, period: Window) -> Option<Window> {
-    let clipped = Window { from: range.from.max(period.from), to: range.to.min(period.to) };
+    let clipped = Window {
+        from: range.from.max(period.from),
+        to: range.to.min(period.to),
+    };
     (clipped.from < clipped.to).then_some(clipped)
 }
 
@@ -170,7 +237,11 @@ pub fn progress_id(rule_id: &str, range: Window) -> String {
         hasher.update(part.as_bytes());
         hasher.update([0u8]);
     }
-    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("backfill-{hex}")
 }
 
@@ -187,18 +258,45 @@ pub fn progress_doc(job: &Job, done_to: DateTime<Utc>, now: DateTime<Utc>) -> Va
     })
 }
 
-async fn load_progress(client: &Client, config: &Config, rule_id: &str, range: Window) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let doc = client.get_doc(&config.engine.executions_index, &progress_id(rule_id, range)).await?;
-    let done_to = doc.and_then(|doc| doc["lookout"]["backfill"]["done_to"].as_str().map(str::to_string));
+async fn load_progress(
+    client: &Client,
+    config: &Config,
+    rule_id: &str,
+    range: Window,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let doc = client
+        .get_doc(
+            &config.engine.executions_index,
+            &progress_id(rule_id, range),
+        )
+        .await?;
+    let done_to = doc.and_then(|doc| {
+        doc["lookout"]["backfill"]["done_to"]
+            .as_str()
+            .map(str::to_string)
+    });
     done_to
         .map(|text| DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()))
         .transpose()
         .with_context(|| format!("rule {rule_id}: unreadable backfill progress"))
 }
 
-async fn save_progress(client: &Client, config: &Config, job: &Job, done_to: DateTime<Utc>, now: DateTime<Utc>) -> anyhow::Result<()> {
+async fn save_progress(
+    client: &Client,
+    config: &Config,
+    job: &Job,
+    done_to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
     let id = progress_id(&job.rule_id, job.range);
-    client.put_doc(&config.engine.executions_index, &id, &progress_doc(job, done_to, now), false).await?;
+    client
+        .put_doc(
+            &config.engine.executions_index,
+            &id,
+            &progress_doc(job, done_to, now),
+            false,
+        )
+        .await?;
     Ok(())
 }
 

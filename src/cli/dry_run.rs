@@ -5,7 +5,7 @@
 
 use super::common::{self, GlobalArgs};
 use super::table;
-use crate::alert::{self, reason::field};
+use crate::alert;
 use crate::config::Config;
 use crate::engine::plan::{self, Tiebreaker};
 use crate::engine::query::FieldCapsCache;
@@ -24,7 +24,13 @@ pub const MAX_TEST_HITS: usize = 10_000;
 /// The most columns besides the time.
 pub const MAX_COLUMNS: usize = 6;
 /// Columns used when the rule's guide names no field present in the events.
-pub const DEFAULT_COLUMNS: &[&str] = &["event.action", "event.outcome", "user.name", "source.ip", "host.name"];
+pub const DEFAULT_COLUMNS: &[&str] = &[
+    "event.action",
+    "event.outcome",
+    "user.name",
+    "source.ip",
+    "host.name",
+];
 
 /// Flags of `lookout test`.
 #[derive(Debug, clap::Args)]
@@ -51,7 +57,14 @@ pub fn load_one_rule(path: &std::path::Path) -> anyhow::Result<Rule> {
     let report = crate::rule::load_path(path);
     if let Some(first) = report.errors.first() {
         let all: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-        bail!("{first}{}", if all.len() > 1 { format!(" (and {} more)", all.len() - 1) } else { String::new() });
+        bail!(
+            "{first}{}",
+            if all.len() > 1 {
+                format!(" (and {} more)", all.len() - 1)
+            } else {
+                String::new()
+            }
+        );
     }
     let mut rules = report.rules;
     match rules.len() {
@@ -70,7 +83,9 @@ pub fn parse_window(from: &str, to: &str, now: DateTime<Utc>) -> anyhow::Result<
         DateMath::parse(text)
             .ok()
             .and_then(|math| math.resolve(now, rounding))
-            .with_context(|| format!("{flag} {text:?} is neither a timestamp nor date math such as now-24h"))
+            .with_context(|| {
+                format!("{flag} {text:?} is neither a timestamp nor date math such as now-24h")
+            })
     };
     let window = Window {
         from: resolve("--from", from, Rounding::Down)?,
@@ -84,7 +99,12 @@ pub fn parse_window(from: &str, to: &str, now: DateTime<Utc>) -> anyhow::Result<
 
 async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result<ExitCode> {
     if !rule.is_runnable() {
-        bail!("{}: rule {}: type {} cannot run yet", rule.path.display(), rule.rule_id, rule.rule_type.as_str());
+        bail!(
+            "{}: rule {}: type {} cannot run yet",
+            rule.path.display(),
+            rule.rule_id,
+            rule.rule_type.as_str()
+        );
     }
     let client = common::client(config)?;
     let translated = FieldCapsCache::default().translate(&client, rule).await?;
@@ -96,9 +116,14 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
         .iter()
         .map(|hit| alert::alert_id(&hit.index, &hit.id, &config.alerts.namespace, &rule.rule_id))
         .collect();
-    let existing = client.existing_ids(&format!("{}*", config.alerts.index), &ids).await?;
+    let existing = client
+        .existing_ids(&format!("{}*", config.alerts.index), &ids)
+        .await?;
     let columns = columns(rule, &hits);
-    print!("{}", table::render(&headers(rule, &columns), &rows(rule, &columns, &hits)));
+    print!(
+        "{}",
+        table::render(&headers(rule, &columns), &rows(rule, &columns, &hits))
+    );
     let new = ids.iter().filter(|id| !existing.contains(*id)).count();
     let at_least = if more { "at least " } else { "" };
     println!("rule {} ({}), window {window}", rule.rule_id, rule.name);
@@ -106,7 +131,10 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
     println!("alerts that already exist: {}", existing.len());
     println!("alerts an execution would create: {at_least}{new}");
     if new > usize::try_from(rule.max_signals).unwrap_or(usize::MAX) {
-        println!("note: one execution creates at most max_signals = {} alerts per interval-sized chunk", rule.max_signals);
+        println!(
+            "note: one execution creates at most max_signals = {} alerts per interval-sized chunk",
+            rule.max_signals
+        );
     }
     println!("nothing was written (dry run)");
     Ok(ExitCode::SUCCESS)
@@ -114,9 +142,20 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
 
 /// Every hit of the window (at most [`MAX_TEST_HITS`]), paged as an execution pages, and
 /// whether more exist.
-async fn matching_events(client: &Client, rule: &Rule, dsl: &Value, window: &Window) -> anyhow::Result<(Vec<Hit>, bool)> {
-    let pit = client.open_pit(&rule.index, crate::engine::PIT_KEEP_ALIVE).await?;
-    let tiebreaker = if pit.is_some() { Tiebreaker::ShardDoc } else { Tiebreaker::Doc };
+async fn matching_events(
+    client: &Client,
+    rule: &Rule,
+    dsl: &Value,
+    window: &Window,
+) -> anyhow::Result<(Vec<Hit>, bool)> {
+    let pit = client
+        .open_pit(&rule.index, crate::engine::PIT_KEEP_ALIVE)
+        .await?;
+    let tiebreaker = if pit.is_some() {
+        Tiebreaker::ShardDoc
+    } else {
+        Tiebreaker::Doc
+    };
     let mut cursor = pit;
     let mut hits: Vec<Hit> = Vec::new();
     let mut after: Option<Vec<Value>> = None;
@@ -153,15 +192,30 @@ async fn matching_events(client: &Client, rule: &Rule, dsl: &Value, window: &Win
 pub fn columns(rule: &Rule, hits: &[Hit]) -> Vec<String> {
     let present = |name: &str| hits.iter().any(|hit| field(&hit.source, name).is_some());
     let mut chosen: Vec<String> = Vec::new();
-    let guide = rule.details.note.as_deref().map(guide_fields).unwrap_or_default();
+    let guide = rule
+        .details
+        .note
+        .as_deref()
+        .map(guide_fields)
+        .unwrap_or_default();
     let timestamp = plan::primary_timestamp(rule);
-    for name in rule.details.investigation_fields.iter().cloned().chain(guide) {
+    for name in rule
+        .details
+        .investigation_fields
+        .iter()
+        .cloned()
+        .chain(guide)
+    {
         if name != timestamp && name != "@timestamp" && !chosen.contains(&name) && present(&name) {
             chosen.push(name);
         }
     }
     if chosen.is_empty() {
-        chosen = DEFAULT_COLUMNS.iter().filter(|name| present(name)).map(|s| s.to_string()).collect();
+        chosen = DEFAULT_COLUMNS
+            .iter()
+            .filter(|name| present(name))
+            .map(|s| s.to_string())
+            .collect();
     }
     chosen.truncate(MAX_COLUMNS);
     chosen
@@ -173,7 +227,9 @@ pub fn guide_fields(note: &str) -> Vec<String> {
         text.contains('.')
             && !text.starts_with('.')
             && !text.ends_with('.')
-            && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@".contains(c))
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@".contains(c))
     };
     note.split('`')
         .skip(1)
@@ -199,6 +255,19 @@ fn rows(rule: &Rule, columns: &[String], hits: &[Hit]) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// A field of a document, written nested (`{"user": {"name": ..}}`), dotted (`"user.name"`) or
+/// a mix of both.
+pub fn field<'a>(document: &'a Value, name: &str) -> Option<&'a Value> {
+    if let Some(value) = document.get(name) {
+        return Some(value);
+    }
+    let mut parts = name.char_indices().filter(|(_, c)| *c == '.');
+    parts.find_map(|(at, _)| {
+        let inner = document.get(&name[..at])?;
+        field(inner, &name[at + 1..])
+    })
 }
 
 fn cell(value: &Value) -> String {

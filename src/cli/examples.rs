@@ -40,3 +40,48 @@ Examples:
   lookout translate --kql 'event.action: \"AddUserToGroup\" and event.outcome: success' --pretty
   lookout translate rules/aws_iam_user_addition_to_group.toml --mapping index-template.json
   lookout translate rules/aws_iam_user_addition_to_group.toml --url http://localhost:9200";
+
+/// `lookout run --help`.
+pub const RUN: &str = "\
+Examples:
+  lookout run                                          # daemon; SIGHUP reloads, SIGTERM stops
+  lookout run --once                                   # every rule one time, exit 1 on a failure
+  lookout run --once --now 2026-01-10T12:00:00Z        # replay one instant
+  lookout run --log-format json --http-listen 0.0.0.0:9464
+
+Signals: SIGTERM/SIGINT stop scheduling and let running executions finish within
+engine.shutdown_grace; SIGHUP reloads the configuration and rules (a broken reload keeps the old
+ones and logs why). /healthz, /readyz and /metrics are served on http.listen.";
+
+/// `lookout rules --help`.
+pub const RULES: &str = "\
+Examples:
+  lookout rules
+  lookout rules --rules /etc/lookout/rules --es-url https://es.example:9200";
+
+/// `lookout test --help`.
+pub const TEST: &str = "\
+Examples:
+  lookout test rules/aws_iam_user_addition_to_group.toml --from now-24h
+  lookout test rules/aws_iam_group_creation.toml --from 2026-01-10T00:00:00Z --to 2026-01-11T00:00:00Z";
+
+/// `lookout backfill --help`.
+pub const BACKFILL: &str = "\
+Examples:
+  lookout backfill --from now-7d                                  # every runnable rule
+  lookout backfill --from 2026-01-01T00:00:00Z --to 2026-01-02T00:00:00Z --rule RULE_ID
+  lookout backfill --gaps                                         # fill every recorded gap
+
+Run the same command again after an interruption: it resumes after the last finished chunk.";
+
+/// `lookout validate --help`.
+pub const VALIDATE: &str = "\
+Examples:
+  lookout validate                       # the rules/ folder
+  lookout validate rules/ more-rules/ --format json
+  lookout validate rules/aws_iam_group_creation.toml";
+
+/// `lookout generate --help`.
+pub const GENERATE: &str = "\
+Examples:
+  lookout generate > events.ndjson";

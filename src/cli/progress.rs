@@ -34,7 +34,11 @@ impl Progress {
         self.done = (self.done + 1).min(self.total);
         let mut stderr = std::io::stderr().lock();
         let written = if self.terminal {
-            write!(stderr, "\r\x1b[2K{}", bar_line(self.done, self.total, label))
+            write!(
+                stderr,
+                "\r\x1b[2K{}",
+                bar_line(self.done, self.total, label)
+            )
         } else {
             writeln!(stderr, "{}", plain_line(self.done, self.total, label))
         };
@@ -67,7 +71,10 @@ pub fn bar_line(done: u64, total: u64, label: &str) -> String {
 
 /// `backfill: 3/10 (30%) label`
 pub fn plain_line(done: u64, total: u64, label: &str) -> String {
-    format!("backfill: {done}/{total} ({}%) {label}", percent(done, total))
+    format!(
+        "backfill: {done}/{total} ({}%) {label}",
+        percent(done, total)
+    )
 }
 
 #[cfg(test)]
@@ -77,13 +84,19 @@ mod tests {
     #[test]
     fn the_bar_fills_in_proportion() {
         let line = bar_line(3, 10, "r1");
-        assert_eq!(line, format!("[{}{}]  30% 3/10 r1", "#".repeat(9), ".".repeat(21)));
+        assert_eq!(
+            line,
+            format!("[{}{}]  30% 3/10 r1", "#".repeat(9), ".".repeat(21))
+        );
         assert!(bar_line(10, 10, "").starts_with(&format!("[{}]", "#".repeat(BAR_WIDTH))));
     }
 
     #[test]
     fn plain_lines_say_the_count_and_percentage() {
-        assert_eq!(plain_line(1, 4, "rule r1 chunk"), "backfill: 1/4 (25%) rule r1 chunk");
+        assert_eq!(
+            plain_line(1, 4, "rule r1 chunk"),
+            "backfill: 1/4 (25%) rule r1 chunk"
+        );
         assert_eq!(plain_line(0, 0, "nothing"), "backfill: 0/0 (100%) nothing");
     }
 }

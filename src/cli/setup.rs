@@ -53,8 +53,7 @@ async fn setup(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
 
 /// Every index template lookout needs, by name.
 pub fn templates(config: &Config) -> Vec<(String, serde_json::Value)> {
-    // ENGINE-MERGE: add the alerts template (`crate::alert::index_template`) here.
-    crate::state::index_templates(&config.engine)
+    crate::engine::setup::index_templates(config)
 }
 
 async fn import_into_kibana(kibana: &str, config: &Config) -> anyhow::Result<u64> {

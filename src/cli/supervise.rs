@@ -91,7 +91,11 @@ pub fn reload(global: &GlobalArgs) -> Result<Loaded, String> {
 /// The runnable rules of a reload, or why it is refused.
 pub fn accept(set: RuleSet) -> Result<Vec<Rule>, String> {
     if !set.errors.is_empty() {
-        return Err(format!("{} rule file error(s): {}", set.errors.len(), set.errors.join("; ")));
+        return Err(format!(
+            "{} rule file error(s): {}",
+            set.errors.len(),
+            set.errors.join("; ")
+        ));
     }
     if set.runnable.is_empty() {
         return Err("no runnable rule".to_string());
@@ -100,7 +104,11 @@ pub fn accept(set: RuleSet) -> Result<Vec<Rule>, String> {
 }
 
 /// Runs until SIGTERM/SIGINT, reloading on SIGHUP.
-pub async fn supervise(global: &GlobalArgs, first: Loaded, clock: &dyn Clock) -> anyhow::Result<()> {
+pub async fn supervise(
+    global: &GlobalArgs,
+    first: Loaded,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
     let mut signals = Signals::register()?;
     let observer = Arc::new(Observer::default());
     let (stop_http, http) = start_endpoint(&first.config, observer.clone()).await?;
@@ -117,7 +125,10 @@ pub async fn supervise(global: &GlobalArgs, first: Loaded, clock: &dyn Clock) ->
         }
         match reload(global) {
             Ok(next) => {
-                tracing::info!(rules = next.rules.len(), "reloaded the configuration and rules");
+                tracing::info!(
+                    rules = next.rules.len(),
+                    "reloaded the configuration and rules"
+                );
                 current = next;
             }
             Err(why) => tracing::error!(
@@ -127,7 +138,7 @@ pub async fn supervise(global: &GlobalArgs, first: Loaded, clock: &dyn Clock) ->
             ),
         }
     }
-    drop(stop_http.send(()));
+    stop_http.send(()).ok();
     drop(http.await);
     tracing::info!("stopped");
     Ok(())
@@ -137,12 +148,17 @@ pub async fn supervise(global: &GlobalArgs, first: Loaded, clock: &dyn Clock) ->
 async fn start_endpoint(
     config: &Config,
     observer: Arc<Observer>,
-) -> anyhow::Result<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+)> {
     let listen = config.http.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("http.listen {listen}: cannot listen"))?;
-    let address = listener.local_addr().context("the endpoint's bound address")?;
+    let address = listener
+        .local_addr()
+        .context("the endpoint's bound address")?;
     tracing::info!(%address, "serving /healthz, /readyz and /metrics");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(crate::observe::serve(listener, observer, async {
@@ -173,8 +189,15 @@ async fn run_round(
         concurrency: config.engine.concurrency,
         grace: config.engine.shutdown_grace,
     };
-    tracing::info!(rules = loaded.rules.len(), concurrency = options.concurrency, "scheduling rules");
-    let observed = Observed { engine: &engine, observer };
+    tracing::info!(
+        rules = loaded.rules.len(),
+        concurrency = options.concurrency,
+        "scheduling rules"
+    );
+    let observed = Observed {
+        engine: &engine,
+        observer,
+    };
     daemon::run(&observed, loaded.rules.clone(), clock, options, shutdown).await;
     Ok(())
 }
@@ -186,7 +209,11 @@ struct Observed<'a> {
 }
 
 impl Executor for Observed<'_> {
-    fn execute<'a>(&'a self, rule: &'a Rule, at: DateTime<Utc>) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+    fn execute<'a>(
+        &'a self,
+        rule: &'a Rule,
+        at: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(async move {
             let report = self.engine.execute(rule, at).await;
             observe_report(self.observer, &report);
@@ -217,7 +244,10 @@ pub fn observe_report(observer: &Observer, report: &ExecutionReport) {
         let length = (gap.to - gap.from).to_std().unwrap_or_default();
         observer.metrics.record_gap(&record.rule_id, length);
     }
-    let unreachable = record.error.as_deref().is_some_and(|e| e.contains("server unreachable"));
+    let unreachable = record
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("server unreachable"));
     observer.health.set_server_reachable(!unreachable);
 }
 
@@ -228,5 +258,8 @@ pub fn first_load(global: &GlobalArgs) -> anyhow::Result<Loaded> {
     if set.runnable.is_empty() {
         anyhow::bail!("no runnable rule in the configured rule folders");
     }
-    Ok(Loaded { config, rules: set.runnable })
+    Ok(Loaded {
+        config,
+        rules: set.runnable,
+    })
 }

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod query;
 pub mod service;
 pub mod setup;
+mod window;
 
 pub use chunk::PIT_KEEP_ALIVE;
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};

@@ -94,3 +94,40 @@ fn a_missing_field_is_not_taken_for_a_mapped_one() {
     assert!(!template_maps_field(&template, "rule.name"));
     assert!(!template_maps_field(&template, "rule.id.more"));
 }
+
+/// A field of a document written nested, dotted, or mixed.
+fn lookup<'a>(document: &'a Value, name: &str) -> Option<&'a Value> {
+    if let Some(value) = document.get(name) {
+        return Some(value);
+    }
+    name.char_indices()
+        .filter(|(_, c)| *c == '.')
+        .find_map(|(at, _)| lookup(document.get(&name[..at])?, &name[at + 1..]))
+}
+
+#[test]
+fn alert_columns_are_fields_of_the_alerts_lookout_writes() {
+    let rule = crate::engine::test_rule("r1");
+    let source = json!({
+        "@timestamp": "2026-01-10T12:00:00Z",
+        "event": {"action": "AddUserToGroup", "kind": "event", "outcome": "success"},
+        "user": {"name": "alice"},
+        "source": {"ip": "203.0.113.7"},
+    });
+    let context = crate::alert::AlertContext {
+        rule: &rule,
+        namespace: "default",
+        execution_uuid: "e1",
+        created_at: chrono::Utc::now(),
+    };
+    let event = crate::alert::SourceEvent { index: "logs", id: "1", source: &source };
+    let alert = crate::alert::build_alert(event, context);
+    let template = crate::alert::index_template("lookout-alerts-default");
+    let search = &shipped_objects()[2];
+    for column in columns(search) {
+        assert!(lookup(&alert.document, &column).is_some(), "alerts carry no {column}");
+        if column.starts_with("kibana.") {
+            assert!(template_maps_field(&template, &column), "the alerts template does not map {column}");
+        }
+    }
+}
