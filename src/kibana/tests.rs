@@ -120,14 +120,24 @@ fn alert_columns_are_fields_of_the_alerts_lookout_writes() {
         execution_uuid: "e1",
         created_at: chrono::Utc::now(),
     };
-    let event = crate::alert::SourceEvent { index: "logs", id: "1", source: &source };
+    let event = crate::alert::SourceEvent {
+        index: "logs",
+        id: "1",
+        source: &source,
+    };
     let alert = crate::alert::build_alert(event, context);
     let template = crate::alert::index_template("lookout-alerts-default");
     let search = &shipped_objects()[2];
     for column in columns(search) {
-        assert!(lookup(&alert.document, &column).is_some(), "alerts carry no {column}");
+        assert!(
+            lookup(&alert.document, &column).is_some(),
+            "alerts carry no {column}"
+        );
         if column.starts_with("kibana.") {
-            assert!(template_maps_field(&template, &column), "the alerts template does not map {column}");
+            assert!(
+                template_maps_field(&template, &column),
+                "the alerts template does not map {column}"
+            );
         }
     }
 }

@@ -21,8 +21,8 @@ pub const MAX_CONCURRENT_CONNECTIONS: usize = 64;
 /// How long a client may take to send its request headers before the connection is closed.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The Prometheus text exposition format's content type.
-const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of what `prometheus-client` writes (OpenMetrics text, which Prometheus reads).
+const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// An answer: status, content type and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +155,11 @@ mod tests {
         observer.metrics.record_gap("r", Duration::from_secs(1));
         let reply = respond("GET", "/metrics", &observer);
         assert_eq!(reply.status, 200);
-        assert!(reply.content_type.starts_with("text/plain; version=0.0.4"));
+        assert!(
+            reply
+                .content_type
+                .starts_with("application/openmetrics-text")
+        );
         assert!(
             reply.body.contains("# TYPE lookout_gaps counter"),
             "{}",
