@@ -35,8 +35,8 @@ pub struct Args {
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
     /// Only these rules (repeat for several) [default: every runnable rule].
-    #[arg(long = "rule", value_name = "RULE_ID")]
-    pub rules: Vec<String>,
+    #[arg(long = "rule", id = "rule_ids", value_name = "RULE_ID")]
+    pub rule_ids: Vec<String>,
     /// Fill the gaps recorded for the rules (within --from/--to when given).
     #[arg(long)]
     pub gaps: bool,
@@ -65,7 +65,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let from = args.from.as_deref().unwrap_or("1970-01-01T00:00:00Z");
     let period = super::dry_run::parse_window(from, args.to.as_deref().unwrap_or("now"), now)?;
-    let rules = select_rules(&config, &args.rules)?;
+    let rules = select_rules(&config, &args.rule_ids)?;
     common::runtime()?.block_on(backfill(&config, &rules, period, args.gaps, now))
 }
 

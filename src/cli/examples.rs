@@ -85,3 +85,45 @@ Examples:
 pub const GENERATE: &str = "\
 Examples:
   lookout generate > events.ndjson";
+
+#[cfg(test)]
+mod tests {
+    use super::super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        let command = Cli::command();
+        assert!(command.get_after_help().is_some_and(|h| h.to_string().contains("Examples:")));
+        for sub in command.get_subcommands() {
+            let help = sub.get_after_help().map(ToString::to_string).unwrap_or_default();
+            assert!(help.contains("Examples:"), "lookout {} --help has no examples", sub.get_name());
+        }
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_flags_do_not_collide_with_the_global_flags() {
+        let lines: &[&[&str]] = &[
+            &["backfill", "--rule", "r1", "--from", "now-1h", "--rules", "rules"],
+            &["test", "rule.toml", "--from", "now-1h", "--config", "c.toml"],
+            &["run", "--once", "--es-url", "http://x:9200"],
+            &["translate", "--kql", "a: b", "--url", "http://x:9200", "--es-url", "http://y:9200"],
+            &["validate", "rules", "--format", "json", "--log-format", "json"],
+            &["setup", "--kibana", "http://k:5601", "--namespace", "soc"],
+            &["rules", "--alerts-index", "a"],
+            &["status", "--insecure"],
+            &["completions", "bash"],
+        ];
+        for line in lines {
+            let argv = std::iter::once("lookout").chain(line.iter().copied());
+            if let Err(error) = Cli::try_parse_from(argv) {
+                panic!("lookout {line:?}: {error}");
+            }
+        }
+    }
+}
