@@ -142,41 +142,41 @@ fn no_secret_appears_in_anything_lookout_prints() {
         ("LOOKOUT_ES_PASSWORD", SECRET),
         ("LOOKOUT_ES_API_KEY", SECRET_KEY),
     ];
-    let cases: Vec<(&str, Vec<(&str, &str)>, String)> = vec![
-        ("status", password_env.to_vec(), url.clone()),
-        ("status", password_env.to_vec(), CLOSED.to_string()),
-        ("setup", password_file_env.to_vec(), CLOSED.to_string()),
-        ("status", password_file_env.to_vec(), url.clone()),
-        ("status", key_env.to_vec(), url.clone()),
-        ("setup", key_env.to_vec(), CLOSED.to_string()),
-        ("status", vec![], closed_with_userinfo.clone()),
-        ("status", vec![], live_with_userinfo.clone()),
-        ("status", conflict_env.to_vec(), url.clone()),
-        (
-            "setup",
-            password_env.to_vec(),
-            "ftp://elastic:{SECRET}@host".replace("{SECRET}", SECRET),
+    let live = url.as_str();
+    let ftp = format!("ftp://elastic:{SECRET}@host");
+    let cases = [
+        Case::new(&["status"], &password_env, live),
+        Case::new(&["status"], &password_env, CLOSED),
+        Case::new(&["setup", "--kibana", CLOSED], &password_file_env, CLOSED),
+        Case::new(&["status"], &password_file_env, live),
+        Case::new(&["rules"], &key_env, live),
+        Case::new(&["setup"], &key_env, CLOSED),
+        Case::new(&["status"], &[], &closed_with_userinfo),
+        Case::new(&["status"], &[], &live_with_userinfo),
+        Case::new(&["status"], &conflict_env, live),
+        Case::new(&["setup"], &password_env, &ftp),
+        Case::new(&["run", "--once"], &password_env, CLOSED),
+        Case::new(&["backfill", "--from", "now-1h"], &key_env, CLOSED),
+        Case::new(
+            &["test", "rules/absent.toml", "--from", "now-1h"],
+            &password_env,
+            live,
         ),
     ];
     let mut runs = 0;
-    for (command, env, es_url) in &cases {
+    for case in &cases {
         for format in ["text", "json"] {
             let output = lookout(work.path())
+                .args(case.command)
                 .args([
-                    *command,
                     "--es-url",
-                    es_url,
+                    case.url,
                     "--log-level",
                     "trace",
                     "--log-format",
                     format,
                 ])
-                .args(
-                    ["--kibana", "http://127.0.0.1:9"]
-                        .iter()
-                        .filter(|_| *command == "setup"),
-                )
-                .envs(env.iter().copied())
+                .envs(case.env.iter().copied())
                 .envs(own_indices("ops-secret"))
                 .output()
                 .expect("lookout runs");
@@ -184,14 +184,42 @@ fn no_secret_appears_in_anything_lookout_prints() {
             for line in out.lines().chain(err.lines()) {
                 assert!(
                     !line.contains(SECRET) && !line.contains(SECRET_KEY),
-                    "lookout {command} ({format} logs, url {}) printed a secret: {line}",
-                    es_url.replace(SECRET, "<secret>")
+                    "lookout {:?} ({format} logs, url {}) printed a secret: {line}",
+                    case.command,
+                    case.url.replace(SECRET, "<secret>")
                 );
             }
             runs += 1;
         }
     }
     assert_eq!(runs, cases.len() * 2);
+}
+
+/// One way of running lookout with a secret.
+struct Case<'a> {
+    command: &'a [&'a str],
+    env: &'a [(&'a str, &'a str)],
+    url: &'a str,
+}
+
+impl<'a> Case<'a> {
+    fn new(command: &'a [&'a str], env: &'a [(&'a str, &'a str)], url: &'a str) -> Self {
+        Case { command, env, url }
+    }
+}
+
+#[test]
+fn turning_tls_verification_off_prints_a_warning() {
+    let work = dir();
+    let output = lookout(work.path())
+        .args(["status", "--es-url", "https://127.0.0.1:9", "--insecure"])
+        .output()
+        .expect("lookout runs");
+    let (_, err) = text(&output);
+    assert!(
+        err.contains("WARN") && err.contains("TLS certificate verification is off"),
+        "{err}"
+    );
 }
 
 fn tokio_block<F: std::future::Future>(future: F) -> F::Output {

@@ -179,10 +179,10 @@ async fn matching_events(
             break Ok(false);
         }
     };
-    if let Some(pit) = cursor {
-        if let Err(error) = client.close_pit(pit).await {
-            tracing::debug!(%error, "closing the point-in-time failed; it expires on its own");
-        }
+    if let Some(pit) = cursor
+        && let Err(error) = client.close_pit(pit).await
+    {
+        tracing::debug!(%error, "closing the point-in-time failed; it expires on its own");
     }
     result.map(|more| (hits, more))
 }

@@ -94,10 +94,21 @@ mod tests {
     #[test]
     fn every_command_has_examples_in_its_help() {
         let command = Cli::command();
-        assert!(command.get_after_help().is_some_and(|h| h.to_string().contains("Examples:")));
+        assert!(
+            command
+                .get_after_help()
+                .is_some_and(|h| h.to_string().contains("Examples:"))
+        );
         for sub in command.get_subcommands() {
-            let help = sub.get_after_help().map(ToString::to_string).unwrap_or_default();
-            assert!(help.contains("Examples:"), "lookout {} --help has no examples", sub.get_name());
+            let help = sub
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(
+                help.contains("Examples:"),
+                "lookout {} --help has no examples",
+                sub.get_name()
+            );
         }
     }
 
@@ -109,11 +120,35 @@ mod tests {
     #[test]
     fn command_flags_do_not_collide_with_the_global_flags() {
         let lines: &[&[&str]] = &[
-            &["backfill", "--rule", "r1", "--from", "now-1h", "--rules", "rules"],
-            &["test", "rule.toml", "--from", "now-1h", "--config", "c.toml"],
+            &[
+                "backfill", "--rule", "r1", "--from", "now-1h", "--rules", "rules",
+            ],
+            &[
+                "test",
+                "rule.toml",
+                "--from",
+                "now-1h",
+                "--config",
+                "c.toml",
+            ],
             &["run", "--once", "--es-url", "http://x:9200"],
-            &["translate", "--kql", "a: b", "--url", "http://x:9200", "--es-url", "http://y:9200"],
-            &["validate", "rules", "--format", "json", "--log-format", "json"],
+            &[
+                "translate",
+                "--kql",
+                "a: b",
+                "--url",
+                "http://x:9200",
+                "--es-url",
+                "http://y:9200",
+            ],
+            &[
+                "validate",
+                "rules",
+                "--format",
+                "json",
+                "--log-format",
+                "json",
+            ],
             &["setup", "--kibana", "http://k:5601", "--namespace", "soc"],
             &["rules", "--alerts-index", "a"],
             &["status", "--insecure"],

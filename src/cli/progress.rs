@@ -55,7 +55,7 @@ impl Progress {
 }
 
 fn percent(done: u64, total: u64) -> u64 {
-    if total == 0 { 100 } else { done * 100 / total }
+    (done * 100).checked_div(total).unwrap_or(100)
 }
 
 /// `[#########.....................]  30% 3/10 label`

@@ -34,7 +34,7 @@ pub fn lookout_bin() -> PathBuf {
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .last()
+            .next_back()
             .expect("cargo names the lookout executable")
     })
     .clone()
