@@ -325,6 +325,8 @@ fn log_execution(report: &ExecutionReport) {
                 created = record.alerts_created,
                 duplicates = record.duplicates,
                 elapsed_ms = record.total_ms,
+                search_ms = record.search_ms,
+                write_ms = record.write_ms,
                 chunks = report.chunks,
                 status = ?record.status,
                 warnings = %record.warnings.join("; "),
