@@ -129,6 +129,18 @@ fn metrics_count_executions_and_alerts_and_sighup_with_a_broken_rule_keeps_the_o
         (200, "ready\n".to_string())
     );
 
+    let mut status = lookout(work.path());
+    status.args(["status", "--es-url", &server.url]);
+    indices.apply(&mut status);
+    let (out, err) = ops::text(&status.output().expect("lookout status runs"));
+    let recent = out
+        .lines()
+        .find_map(|line| line.strip_prefix("executions:  last hour: succeeded "))
+        .and_then(|rest| rest.split(',').next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no executions line: {out}{err}"));
+    assert!(recent >= 2, "{out}");
+    assert!(out.contains("rules:       1 loaded"), "{out}");
+
     std::fs::write(work.path().join("rules/broken.toml"), "[rule\nname = ").expect("write");
     signal(run.child.id(), "-HUP");
     let refused = run.wait_for_line("reload refused");
