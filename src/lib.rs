@@ -24,5 +24,6 @@ pub mod kql;
 pub mod logging;
 pub mod observe;
 pub mod rule;
+pub mod rule_types;
 pub mod schedule;
 pub mod state;

@@ -112,6 +112,34 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
         eprintln!("warning: {warning}");
     }
     let (hits, more) = matching_events(&client, rule, &translated.dsl, &window).await?;
+    let columns = columns(rule, &hits);
+    print!(
+        "{}",
+        table::render(&headers(rule, &columns), &rows(rule, &columns, &hits))
+    );
+    println!("rule {} ({}), window {window}", rule.rule_id, rule.name);
+    let at_least = if more { "at least " } else { "" };
+    println!("matching events: {at_least}{}", hits.len());
+    if rule.rule_type == crate::rule::RuleType::Query {
+        print_alert_counts(config, &client, rule, &hits, at_least).await?;
+    } else {
+        println!(
+            "alerts: not estimated for {} rules (only for query rules)",
+            rule.rule_type.as_str()
+        );
+    }
+    println!("nothing was written (dry run)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How many of the hits already have an alert, and how many alerts an execution would add.
+async fn print_alert_counts(
+    config: &Config,
+    client: &Client,
+    rule: &Rule,
+    hits: &[Hit],
+    at_least: &str,
+) -> anyhow::Result<()> {
     let ids: Vec<String> = hits
         .iter()
         .map(|hit| alert::alert_id(&hit.index, &hit.id, &config.alerts.namespace, &rule.rule_id))
@@ -119,15 +147,7 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
     let existing = client
         .existing_ids(&format!("{}*", config.alerts.index), &ids)
         .await?;
-    let columns = columns(rule, &hits);
-    print!(
-        "{}",
-        table::render(&headers(rule, &columns), &rows(rule, &columns, &hits))
-    );
     let new = ids.iter().filter(|id| !existing.contains(*id)).count();
-    let at_least = if more { "at least " } else { "" };
-    println!("rule {} ({}), window {window}", rule.rule_id, rule.name);
-    println!("matching events: {at_least}{}", hits.len());
     println!("alerts that already exist: {}", existing.len());
     println!("alerts an execution would create: {at_least}{new}");
     if new > usize::try_from(rule.max_signals).unwrap_or(usize::MAX) {
@@ -136,8 +156,7 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
             rule.max_signals
         );
     }
-    println!("nothing was written (dry run)");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Every hit of the window (at most [`MAX_TEST_HITS`]), paged as an execution pages, and

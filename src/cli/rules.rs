@@ -100,7 +100,7 @@ pub fn alert_counts(answer: &Value) -> HashMap<String, u64> {
 
 /// One table row.
 pub fn row(rule: &Rule, state: Option<&RuleState>, alerts: u64, now: DateTime<Utc>) -> Vec<String> {
-    let cadence = schedule::cadence(rule).ok();
+    let cadence = Some(schedule::cadence(rule));
     let last = state.and_then(|s| s.last_execution_at);
     vec![
         rule.rule_id.clone(),

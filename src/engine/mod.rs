@@ -11,6 +11,7 @@ pub mod plan;
 pub mod query;
 pub mod service;
 pub mod setup;
+mod typed;
 mod window;
 
 pub use chunk::PIT_KEEP_ALIVE;
@@ -194,7 +195,7 @@ impl Engine {
             },
         };
         for window in &windows.chunks {
-            let outcome = chunk::run(&context, window).await?;
+            let outcome = typed::run(&context, window).await?;
             tally.add(outcome);
             self.cover(rule, window.to, tally).await?;
         }

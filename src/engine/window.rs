@@ -2,7 +2,7 @@
 //! writes as a scheduled execution, and an execution record, but the rule's `covered_to` and
 //! state are left alone (a backfill fills the past; it does not move the schedule).
 
-use super::chunk::{self, ChunkContext};
+use super::chunk::ChunkContext;
 use super::{Engine, ExecutionError, ExecutionReport, Tally, log_execution, record};
 use crate::alert::AlertContext;
 use crate::rule::Rule;
@@ -67,7 +67,7 @@ impl Engine {
                 created_at: at,
             },
         };
-        let outcome = chunk::run(&context, &window).await?;
+        let outcome = super::typed::run(&context, &window).await?;
         tally.add(outcome);
         Ok(())
     }
