@@ -73,7 +73,7 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate(args) => validate::run(args),
+        Command::Validate(args) => validate::run(args, &cli.global),
         Command::Translate(args) => translate::run(args),
         Command::Run(args) => run::run(args, &cli.global),
         Command::Generate(args) => generate::run(args),
