@@ -108,19 +108,12 @@ impl Field {
     }
 }
 
-/// Characters that need a backslash inside an unquoted KQL literal.
-const UNQUOTED_SPECIALS: &[char] = &['\\', '(', ')', ':', '<', '>', '"', '*', '{', '}'];
-
 /// Writes literal text so that it reads back as the same characters in an unquoted literal.
 /// Whitespace and every non-ASCII character are written as `\uXXXX`, so no keyword (which needs
-/// raw whitespace around it) can appear and the text is never trimmed.
+/// raw whitespace around it) can appear.
 fn write_unquoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
-    if text.is_empty() {
-        // An escaped space trims to nothing: the only unquoted spelling of empty text.
-        return write!(f, "\\u0020");
-    }
     for c in text.chars() {
-        if UNQUOTED_SPECIALS.contains(&c) {
+        if super::lexer::is_special(c) {
             write!(f, "\\{c}")?;
         } else if c.is_whitespace() || c.is_control() || !c.is_ascii() {
             write_unicode_escape(f, c)?;
@@ -179,6 +172,8 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Phrase(text) => write_quoted(f, text),
+            // An escaped space trims to nothing: the only unquoted spelling of empty text.
+            Value::Text(text) if text.is_empty() => write!(f, "\\u0020"),
             Value::Text(text) => write_unquoted(f, text),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Null => write!(f, "null"),
@@ -217,13 +212,18 @@ impl fmt::Display for Query {
                 write!(f, "not ")?;
                 write_child(f, child)
             }
-            Query::Nested { path, query } => write!(f, "{path}: {{ {query} }}"),
+            Query::Nested { path, query } => {
+                write!(f, "{path}: {{")?;
+                write_child(f, query)?;
+                write!(f, "}}")
+            }
             Query::Is { field: None, value } => write!(f, "{value}"),
             Query::Is {
                 field: Some(field),
                 value,
             } => write!(f, "{field}: {value}"),
-            Query::Range { field, op, value } => write!(f, "{field} {} {value}", op.symbol()),
+            // No whitespace right after a literal: `not` followed by whitespace is a keyword.
+            Query::Range { field, op, value } => write!(f, "{field}{} {value}", op.symbol()),
         }
     }
 }
