@@ -1,7 +1,7 @@
 //! `lookout validate [PATH...] [--format text|json]`: loads rule files and folders, prints one
 //! line per problem (`path:line:col: message`) and a summary; exit status 1 when any error.
 
-use crate::rule::{self, Diagnostic, LoadReport, Rule};
+use crate::rule::{self, Diagnostic, LoadReport, Rule, printable};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -96,7 +96,9 @@ fn text(report: &LoadReport) -> String {
             column,
             message,
         } = warning;
-        out += &format!("{}:{line}:{column}: warning: {message}\n", path.display());
+        let path = path.display().to_string();
+        let (path, message) = (printable(&path), printable(message));
+        out += &format!("{path}:{line}:{column}: warning: {message}\n");
     }
     let rules = &report.rules;
     let deprecated = rules.iter().filter(|r| r.is_deprecated()).count();
