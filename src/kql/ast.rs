@@ -119,6 +119,12 @@ fn write_unquoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
         // An escaped space trims to nothing: the only unquoted spelling of empty text.
         return write!(f, "\\u0020");
     }
+    write_literal_chars(f, text)
+}
+
+/// Writes each character of literal text, escaped as [`write_unquoted`] does (empty text
+/// writes nothing).
+fn write_literal_chars(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     for c in text.chars() {
         if UNQUOTED_SPECIALS.contains(&c) {
             write!(f, "\\{c}")?;
@@ -154,13 +160,14 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     write!(f, "\"")
 }
 
-/// Writes pieces joined by unescaped `*`.
+/// Writes pieces joined by unescaped `*`. The stars delimit the pieces, so an empty piece is
+/// written as nothing (an escaped space would read back as a space between two stars).
 fn write_pattern(f: &mut fmt::Formatter<'_>, parts: &[String]) -> fmt::Result {
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             write!(f, "*")?;
         }
-        write_unquoted(f, part)?;
+        write_literal_chars(f, part)?;
     }
     Ok(())
 }
