@@ -1,0 +1,214 @@
+//! Unit tests of alert ids, alert documents and the alerts index template.
+
+use super::*;
+use crate::engine::test_rule;
+use chrono::TimeZone;
+
+fn sample_source() -> Value {
+    json!({
+        "@timestamp": "2026-01-10T11:58:00.000Z",
+        "event": {
+            "action": "AddUserToGroup",
+            "kind": "event",
+            "outcome": "success",
+            "provider": "iam.amazonaws.com",
+            "category": ["iam"],
+            "ingested": "2026-01-10T11:59:00.000Z"
+        },
+        "user": { "name": "Alice" },
+        "source": { "ip": "192.0.2.1" },
+        "cloud": { "region": "us-east-2" }
+    })
+}
+
+fn sample_alert(source: &Value) -> Alert {
+    let rule = test_rule("rule-1");
+    let context = AlertContext {
+        rule: &rule,
+        namespace: "default",
+        execution_uuid: "exec-1",
+        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+    };
+    let event = SourceEvent {
+        index: "logs-aws.cloudtrail-default",
+        id: "doc-1",
+        source,
+    };
+    build_alert(event, context)
+}
+
+#[test]
+fn alert_id_is_lowercase_hex_sha256_and_stable() {
+    let first = alert_id("idx", "id", "default", "rule");
+    assert_eq!(first.len(), 64);
+    assert!(
+        first
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
+    assert_eq!(first, alert_id("idx", "id", "default", "rule"));
+}
+
+#[test]
+fn alert_id_changes_with_every_part() {
+    let base = alert_id("idx", "id", "default", "rule");
+    assert_ne!(base, alert_id("idx2", "id", "default", "rule"));
+    assert_ne!(base, alert_id("idx", "id2", "default", "rule"));
+    assert_ne!(base, alert_id("idx", "id", "other", "rule"));
+    assert_ne!(base, alert_id("idx", "id", "default", "rule2"));
+}
+
+#[test]
+fn alert_id_parts_cannot_run_into_each_other() {
+    assert_ne!(alert_id("ab", "c", "d", "e"), alert_id("a", "bc", "d", "e"));
+    assert_ne!(
+        alert_id("a\0b", "c", "d", "e"),
+        alert_id("a", "b\0c", "d", "e")
+    );
+    assert_ne!(alert_id("a", "", "d", "e"), alert_id("", "a", "d", "e"));
+}
+
+#[test]
+fn alert_id_is_pinned() {
+    // Changing the id scheme would make every stored alert look new: this value must not move.
+    // (Python: sha256(b"".join(struct.pack(">Q", len(p)) + p for p in parts)).hexdigest())
+    assert_eq!(
+        alert_id("idx", "id", "default", "rule"),
+        "fc016ac156501f566e56f4afa4a44a288385b3ace27191711aa3b3d8b755e24d"
+    );
+}
+
+#[test]
+fn rule_uuid_is_a_stable_v5_uuid_per_namespace() {
+    let uuid = rule_uuid("default", "rule-1");
+    assert_eq!(uuid.get_version_num(), 5);
+    assert_eq!(uuid, rule_uuid("default", "rule-1"));
+    assert_ne!(uuid, rule_uuid("other", "rule-1"));
+}
+
+#[test]
+fn alert_document_replaces_event_kind_with_signal() {
+    let alert = sample_alert(&sample_source());
+    assert_eq!(alert.document["event"]["kind"], "signal");
+    assert_eq!(alert.document["event"]["action"], "AddUserToGroup");
+    assert_eq!(alert.document["kibana.alert.original_event.kind"], "event");
+}
+
+#[test]
+fn alert_document_carries_the_kibana_fields() {
+    let source = sample_source();
+    let alert = sample_alert(&source);
+    let doc = &alert.document;
+    assert_eq!(doc["kibana.alert.uuid"], json!(alert.id));
+    assert_eq!(doc["@timestamp"], "2026-01-10T12:00:00.000Z");
+    assert_eq!(
+        doc["kibana.alert.original_time"],
+        "2026-01-10T11:58:00.000Z"
+    );
+    assert_eq!(doc["kibana.alert.original_event.action"], "AddUserToGroup");
+    assert_eq!(doc["kibana.alert.original_event.category"], json!(["iam"]));
+    assert_eq!(
+        doc["kibana.alert.ancestors"],
+        json!([{"id": "doc-1", "index": "logs-aws.cloudtrail-default", "type": "event", "depth": 0}])
+    );
+    assert_eq!(doc["kibana.alert.depth"], 1);
+    assert_eq!(doc["kibana.alert.status"], "active");
+    assert_eq!(doc["kibana.alert.workflow_status"], "open");
+    assert_eq!(doc["kibana.alert.severity"], "medium");
+    assert_eq!(doc["kibana.alert.risk_score"], 47);
+    assert_eq!(doc["kibana.alert.rule.rule_id"], "rule-1");
+    assert_eq!(doc["kibana.alert.rule.name"], "Test rule rule-1");
+    assert_eq!(
+        doc["kibana.alert.rule.uuid"],
+        json!(rule_uuid("default", "rule-1").to_string())
+    );
+    assert_eq!(doc["kibana.alert.rule.interval"], "5m");
+    assert_eq!(doc["kibana.alert.rule.from"], "now-6m");
+    assert_eq!(doc["kibana.alert.rule.execution.uuid"], "exec-1");
+    assert_eq!(doc["kibana.space_ids"], json!(["default"]));
+    assert_eq!(doc["user"]["name"], "Alice");
+}
+
+#[test]
+fn building_block_rules_mark_their_alerts() {
+    let source = sample_source();
+    assert!(
+        sample_alert(&source)
+            .document
+            .get("kibana.alert.building_block_type")
+            .is_none()
+    );
+    let mut rule = test_rule("bb");
+    rule.details.building_block_type = Some("default".into());
+    let context = AlertContext {
+        rule: &rule,
+        namespace: "default",
+        execution_uuid: "e",
+        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+    };
+    let event = SourceEvent {
+        index: "i",
+        id: "d",
+        source: &source,
+    };
+    let alert = build_alert(event, context);
+    assert_eq!(
+        alert.document["kibana.alert.building_block_type"],
+        "default"
+    );
+}
+
+#[test]
+fn reason_names_action_user_source_severity_and_rule() {
+    let alert = sample_alert(&sample_source());
+    assert_eq!(
+        alert.document["kibana.alert.reason"],
+        "AddUserToGroup event by user Alice from 192.0.2.1 created medium alert Test rule rule-1."
+    );
+}
+
+#[test]
+fn reason_of_an_empty_event_still_names_the_rule() {
+    let rule = test_rule("r");
+    assert_eq!(
+        reason(&json!({}), &rule),
+        "event created medium alert Test rule r."
+    );
+}
+
+#[test]
+fn field_finds_nested_and_dotted_keys() {
+    let doc = json!({"a": {"b.c": 1, "b": {"d": 2}}, "x.y": 3});
+    assert_eq!(field(&doc, "a.b.c"), Some(&json!(1)));
+    assert_eq!(field(&doc, "a.b.d"), Some(&json!(2)));
+    assert_eq!(field(&doc, "x.y"), Some(&json!(3)));
+    assert_eq!(field(&doc, "a.z"), None);
+}
+
+#[test]
+fn a_non_object_source_gives_a_valid_alert() {
+    let alert = sample_alert(&json!("not an object"));
+    assert_eq!(alert.document["event"]["kind"], "signal");
+}
+
+/// Every `kibana.*` key an alert carries must be mapped by the template.
+#[test]
+fn template_maps_every_kibana_field_of_an_alert() {
+    let template = index_template("lookout-alerts-default");
+    let mappings = &template["template"]["mappings"];
+    let alert = sample_alert(&sample_source());
+    for key in alert.document.as_object().unwrap().keys() {
+        if !key.starts_with("kibana.") {
+            continue;
+        }
+        let mut node = mappings;
+        for part in key.split('.') {
+            node = &node["properties"][part];
+        }
+        assert!(node.is_object(), "{key} has no mapping");
+    }
+    assert_eq!(
+        template["index_patterns"],
+        json!(["lookout-alerts-default", "lookout-alerts-default-*"])
+    );
+}

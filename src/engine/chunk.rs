@@ -1,0 +1,321 @@
+//! One chunk of an execution: page through the hits of one window (inside a point-in-time when
+//! the server has one), drop the hits already alerted, and write the new alerts, at most
+//! `max_signals` of them. Returns counts; the caller decides what is covered.
+//!
+//! When `max_signals` cuts new alerts off, the chunk still counts as covered and the rest is
+//! dropped with the warning [`super::MAX_SIGNALS_WARNING`]: ENGINE.md section 4 allows at most
+//! `max_signals` new alerts per execution (per chunk when catching up), which is also what
+//! Kibana does. Searching the window again would only find the same hits and hit the cap again.
+
+use super::ExecutionError;
+use super::plan::{self, Tiebreaker};
+use crate::alert::{self, AlertContext, SourceEvent};
+use crate::es::{Client, Hit};
+use crate::rule::Rule;
+use crate::schedule::Window;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// How long the server keeps a point-in-time open between two pages.
+pub const PIT_KEEP_ALIVE: &str = "1m";
+
+/// Everything a chunk needs that does not change between chunks of one execution.
+pub(super) struct ChunkContext<'a> {
+    pub client: &'a Client,
+    pub rule: &'a Rule,
+    pub query: &'a Value,
+    pub alerts_index: &'a str,
+    /// The pattern behind which every alerts index lies (rolled-over ones included).
+    pub alerts_pattern: &'a str,
+    pub alert: AlertContext<'a>,
+}
+
+/// What one chunk did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct ChunkOutcome {
+    pub hits: u64,
+    pub created: u64,
+    pub duplicates: u64,
+    /// More new alerts existed than the chunk's `max_signals` budget.
+    pub limit_reached: bool,
+    pub search: Duration,
+    pub write: Duration,
+}
+
+/// Searches `window` page by page and writes its new alerts.
+pub(super) async fn run(
+    context: &ChunkContext<'_>,
+    window: &Window,
+) -> Result<ChunkOutcome, ExecutionError> {
+    let client = context.client;
+    let pit = client
+        .open_pit(&context.rule.index, PIT_KEEP_ALIVE)
+        .await
+        .map_err(|error| ExecutionError::es(context.rule, error))?;
+    let tiebreaker = match pit {
+        Some(_) => Tiebreaker::ShardDoc,
+        None => Tiebreaker::Doc,
+    };
+    let mut cursor = pit;
+    let result = match pages(context, window, tiebreaker, &mut cursor).await {
+        Ok(mut outcome) => refresh_alerts(context, &mut outcome)
+            .await
+            .map(|()| outcome),
+        Err(error) => Err(error),
+    };
+    if let Some(pit) = cursor {
+        // A PIT left open expires by itself after PIT_KEEP_ALIVE; failing to close it early
+        // loses nothing, so the error only gets logged.
+        if let Err(error) = client.close_pit(pit).await {
+            tracing::debug!(rule_id = %context.rule.rule_id, %error, "closing a point-in-time failed");
+        }
+    }
+    result
+}
+
+async fn pages(
+    context: &ChunkContext<'_>,
+    window: &Window,
+    tiebreaker: Tiebreaker,
+    pit: &mut Option<crate::es::PitId>,
+) -> Result<ChunkOutcome, ExecutionError> {
+    let rule = context.rule;
+    let page_size = plan::page_size(rule) as usize;
+    let mut outcome = ChunkOutcome::default();
+    let mut after: Option<Vec<Value>> = None;
+    loop {
+        let body = plan::search_body(rule, context.query, window, tiebreaker, after.as_deref());
+        let started = Instant::now();
+        let page = context
+            .client
+            .search(&rule.index, pit.as_ref(), body)
+            .await
+            .map_err(|error| ExecutionError::es(rule, error))?;
+        outcome.search += started.elapsed();
+        if let (Some(current), Some(renewed)) = (pit.as_mut(), page.pit_id) {
+            current.id = renewed;
+        }
+        if !page.shard_failures.is_empty() {
+            // Some shards did not answer: hits may be missing, so the window is not covered.
+            return Err(ExecutionError::Search {
+                rule_id: rule.rule_id.clone(),
+                message: format!(
+                    "search of {} in {window} failed on some shards: {}",
+                    rule.index.join(","),
+                    page.shard_failures.join("; ")
+                ),
+            });
+        }
+        outcome.hits += page.hits.len() as u64;
+        let Some(last) = page.hits.last() else {
+            return Ok(outcome);
+        };
+        after = Some(last.sort.clone());
+        write_page(context, &page.hits, &mut outcome).await?;
+        if outcome.limit_reached || page.hits.len() < page_size {
+            return Ok(outcome);
+        }
+    }
+}
+
+/// Looks the page's alert ids up, then writes the new ones within the `max_signals` budget.
+async fn write_page(
+    context: &ChunkContext<'_>,
+    hits: &[Hit],
+    outcome: &mut ChunkOutcome,
+) -> Result<(), ExecutionError> {
+    let rule = context.rule;
+    let ids = alert_ids(context, hits);
+    let started = Instant::now();
+    let existing = context
+        .client
+        .existing_ids(context.alerts_pattern, &ids)
+        .await
+        .map_err(|error| ExecutionError::es(rule, error))?;
+    let docs = new_alerts(context, hits, &ids, &existing, outcome);
+    if !docs.is_empty() {
+        bulk_write(context, docs, outcome).await?;
+    }
+    outcome.write += started.elapsed();
+    Ok(())
+}
+
+fn alert_ids(context: &ChunkContext<'_>, hits: &[Hit]) -> Vec<String> {
+    let namespace = context.alert.namespace;
+    let rule_id = &context.rule.rule_id;
+    hits.iter()
+        .map(|hit| alert::alert_id(&hit.index, &hit.id, namespace, rule_id))
+        .collect()
+}
+
+/// The alerts of the hits not alerted yet, at most what is left of the `max_signals` budget.
+/// Counts the rest as duplicates and notes when the budget cut new alerts off.
+fn new_alerts(
+    context: &ChunkContext<'_>,
+    hits: &[Hit],
+    ids: &[String],
+    existing: &HashSet<String>,
+    outcome: &mut ChunkOutcome,
+) -> Vec<(String, Value)> {
+    let mut seen = HashSet::new();
+    let mut fresh = Vec::new();
+    for (hit, id) in hits.iter().zip(ids) {
+        if !existing.contains(id) && seen.insert(id.as_str()) {
+            fresh.push(hit);
+        }
+    }
+    outcome.duplicates += (hits.len() - fresh.len()) as u64;
+    let left = u64::from(context.rule.max_signals).saturating_sub(outcome.created);
+    let budget = usize::try_from(left).unwrap_or(usize::MAX);
+    if fresh.len() > budget {
+        outcome.limit_reached = true;
+        fresh.truncate(budget);
+    }
+    fresh
+        .into_iter()
+        .map(|hit| {
+            let alert = build(context, hit);
+            (alert.id, alert.document)
+        })
+        .collect()
+}
+
+fn build(context: &ChunkContext<'_>, hit: &Hit) -> alert::Alert {
+    let event = SourceEvent {
+        index: &hit.index,
+        id: &hit.id,
+        source: &hit.source,
+    };
+    alert::build_alert(event, context.alert)
+}
+
+/// Makes the chunk's alerts searchable, so the next chunk's and execution's id lookups see
+/// them. One refresh per chunk instead of `refresh=wait_for` per page: a page waiting for the
+/// next scheduled refresh costs up to a second, and correctness does not depend on it (a
+/// `create` of an id already written answers 409, counted as a duplicate, refreshed or not).
+async fn refresh_alerts(
+    context: &ChunkContext<'_>,
+    outcome: &mut ChunkOutcome,
+) -> Result<(), ExecutionError> {
+    if outcome.created == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    context
+        .client
+        .refresh(context.alerts_index)
+        .await
+        .map_err(|error| ExecutionError::es(context.rule, error))?;
+    outcome.write += started.elapsed();
+    Ok(())
+}
+
+/// Writes alerts with `create` actions (durable when the call returns; searchable after
+/// [`refresh_alerts`]).
+async fn bulk_write(
+    context: &ChunkContext<'_>,
+    docs: Vec<(String, Value)>,
+    outcome: &mut ChunkOutcome,
+) -> Result<(), ExecutionError> {
+    let written = context
+        .client
+        .bulk_create(context.alerts_index, docs, false)
+        .await
+        .map_err(|error| ExecutionError::es(context.rule, error))?;
+    outcome.created += written.created.len() as u64;
+    outcome.duplicates += written.duplicates.len() as u64;
+    match written.failed.first() {
+        None => Ok(()),
+        Some(first) => Err(ExecutionError::WriteFailed {
+            rule_id: context.rule.rule_id.clone(),
+            index: context.alerts_index.to_string(),
+            failed: written.failed.len(),
+            status: first.status,
+            reason: first.reason.clone(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::test_rule;
+    use chrono::{TimeZone, Utc};
+
+    fn hit(id: &str) -> Hit {
+        Hit {
+            index: "logs".into(),
+            id: id.into(),
+            source: serde_json::json!({"event": {"action": "AddUserToGroup"}}),
+            sort: Vec::new(),
+        }
+    }
+
+    /// Runs `new_alerts` for hits `ids` with `existing` already written and `max_signals`.
+    fn select(ids: &[&str], existing: &[&str], max_signals: u32) -> (Vec<String>, ChunkOutcome) {
+        let client = Client::new(&crate::config::ElasticsearchConfig::default()).unwrap();
+        let mut rule = test_rule("r");
+        rule.max_signals = max_signals;
+        let context = ChunkContext {
+            client: &client,
+            rule: &rule,
+            query: &Value::Null,
+            alerts_index: "alerts",
+            alerts_pattern: "alerts*",
+            alert: AlertContext {
+                rule: &rule,
+                namespace: "default",
+                execution_uuid: "e",
+                created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+            },
+        };
+        let hits: Vec<Hit> = ids.iter().map(|id| hit(id)).collect();
+        let all_ids = alert_ids(&context, &hits);
+        let written: HashSet<String> = existing
+            .iter()
+            .map(|id| alert::alert_id("logs", id, "default", "r"))
+            .collect();
+        let mut outcome = ChunkOutcome::default();
+        let docs = new_alerts(&context, &hits, &all_ids, &written, &mut outcome);
+        let sources = docs
+            .iter()
+            .map(|(_, doc)| {
+                doc["kibana.alert.ancestors"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        (sources, outcome)
+    }
+
+    #[test]
+    fn already_written_alerts_are_duplicates_not_candidates() {
+        let (new, outcome) = select(&["a", "b", "c"], &["b"], 100);
+        assert_eq!(new, vec!["a", "c"]);
+        assert_eq!(outcome.duplicates, 1);
+        assert!(!outcome.limit_reached);
+    }
+
+    #[test]
+    fn new_alerts_beyond_max_signals_are_cut_and_flagged() {
+        let (new, outcome) = select(&["a", "b", "c", "d", "e"], &["a"], 3);
+        assert_eq!(new, vec!["b", "c", "d"]);
+        assert!(outcome.limit_reached);
+    }
+
+    #[test]
+    fn exactly_max_signals_new_alerts_is_not_flagged() {
+        let (new, outcome) = select(&["a", "b", "c"], &[], 3);
+        assert_eq!(new.len(), 3);
+        assert!(!outcome.limit_reached);
+    }
+
+    #[test]
+    fn the_same_event_twice_in_a_page_gives_one_alert() {
+        let (new, outcome) = select(&["a", "a"], &[], 100);
+        assert_eq!(new, vec!["a"]);
+        assert_eq!(outcome.duplicates, 1);
+    }
+}

@@ -1,0 +1,52 @@
+//! Why an execution failed. Every message names the rule, and the index or file involved.
+
+use super::query::QueryError;
+use crate::es::EsError;
+use crate::rule::Rule;
+use crate::schedule::ScheduleError;
+
+/// A failed execution. The window it was searching stays uncovered, so the next execution
+/// searches it again.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    #[error("rule {rule_id}: {source}")]
+    Es {
+        rule_id: String,
+        #[source]
+        source: EsError,
+    },
+    #[error("rule {rule_id}: {message}")]
+    Search { rule_id: String, message: String },
+    #[error("rule {rule_id}: rule state: {message}")]
+    State { rule_id: String, message: String },
+    #[error(
+        "rule {rule_id}: {failed} alerts could not be written to {index} (first: HTTP {status}: {reason})"
+    )]
+    WriteFailed {
+        rule_id: String,
+        index: String,
+        failed: usize,
+        status: u16,
+        reason: String,
+    },
+}
+
+impl ExecutionError {
+    pub(super) fn es(rule: &Rule, source: EsError) -> Self {
+        Self::Es {
+            rule_id: rule.rule_id.clone(),
+            source,
+        }
+    }
+
+    pub(super) fn state(rule: &Rule, error: impl std::fmt::Display) -> Self {
+        Self::State {
+            rule_id: rule.rule_id.clone(),
+            message: error.to_string(),
+        }
+    }
+}

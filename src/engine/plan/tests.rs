@@ -1,0 +1,140 @@
+//! Unit tests of the search request.
+
+use super::*;
+use crate::engine::test_rule;
+use chrono::TimeZone;
+
+fn window() -> Window {
+    Window {
+        from: Utc.with_ymd_and_hms(2026, 1, 10, 11, 54, 0).unwrap(),
+        to: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+    }
+}
+
+fn query() -> Value {
+    json!({"match": {"event.action": "AddUserToGroup"}})
+}
+
+fn expected_range(field: &str) -> Value {
+    json!({"range": {field: {
+        "gte": "2026-01-10T11:54:00.000Z",
+        "lte": "2026-01-10T12:00:00.000Z",
+        "format": "strict_date_optional_time",
+    }}})
+}
+
+#[test]
+fn without_override_the_range_and_sort_use_timestamp() {
+    let rule = test_rule("r");
+    let body = search_body(&rule, &query(), &window(), Tiebreaker::ShardDoc, None);
+    assert_eq!(
+        body["query"],
+        json!({"bool": {"filter": [query(), expected_range("@timestamp")]}})
+    );
+    assert_eq!(
+        body["sort"],
+        json!([
+            {"@timestamp": {"order": "asc", "unmapped_type": "date"}},
+            {"_shard_doc": {"order": "asc"}},
+        ])
+    );
+    assert_eq!(body["size"], 100);
+    assert!(body.get("search_after").is_none());
+}
+
+#[test]
+fn override_with_fallback_matches_timestamp_when_the_override_is_missing() {
+    let mut rule = test_rule("r");
+    rule.timestamp_override = Some("event.ingested".into());
+    let body = search_body(&rule, &query(), &window(), Tiebreaker::Doc, None);
+    let expected_time = json!({"bool": {
+        "should": [
+            expected_range("event.ingested"),
+            {"bool": {
+                "filter": [expected_range("@timestamp")],
+                "must_not": [{"exists": {"field": "event.ingested"}}],
+            }},
+        ],
+        "minimum_should_match": 1,
+    }});
+    assert_eq!(body["query"]["bool"]["filter"][1], expected_time);
+    assert_eq!(
+        body["sort"],
+        json!([
+            {"event.ingested": {"order": "asc", "unmapped_type": "date"}},
+            {"@timestamp": {"order": "asc", "unmapped_type": "date"}},
+            {"_doc": {"order": "asc"}},
+        ])
+    );
+}
+
+#[test]
+fn override_with_fallback_disabled_uses_only_the_override() {
+    let mut rule = test_rule("r");
+    rule.timestamp_override = Some("event.ingested".into());
+    rule.timestamp_override_fallback_disabled = true;
+    let body = search_body(&rule, &query(), &window(), Tiebreaker::ShardDoc, None);
+    assert_eq!(
+        body["query"]["bool"]["filter"][1],
+        expected_range("event.ingested")
+    );
+    assert_eq!(body["sort"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn page_size_is_max_signals_up_to_one_hundred() {
+    let mut rule = test_rule("r");
+    rule.max_signals = 7;
+    assert_eq!(page_size(&rule), 7);
+    rule.max_signals = 1000;
+    assert_eq!(page_size(&rule), 100);
+    rule.max_signals = 0;
+    assert_eq!(page_size(&rule), 1);
+}
+
+#[test]
+fn search_after_carries_the_last_sort_values() {
+    let rule = test_rule("r");
+    let after = [json!(1_700_000_000_000_i64), json!(42)];
+    let body = search_body(
+        &rule,
+        &query(),
+        &window(),
+        Tiebreaker::ShardDoc,
+        Some(&after),
+    );
+    assert_eq!(body["search_after"], json!(after));
+}
+
+#[test]
+fn negated_filters_go_to_must_not_and_disabled_ones_are_ignored() {
+    let mut rule = test_rule("r");
+    rule.filters = vec![
+        json!({"meta": {"negate": true}, "query": {"wildcard": {"file.path": {"value": "C:*"}}}}),
+        json!({"meta": {"negate": false}, "query": {"term": {"host.os.type": "windows"}}}),
+        json!({"meta": {"disabled": true}, "query": {"term": {"never": "used"}}}),
+        json!({"meta": {}, "exists": {"field": "process.name"}}),
+    ];
+    let body = search_body(&rule, &query(), &window(), Tiebreaker::ShardDoc, None);
+    let bool_query = &body["query"]["bool"];
+    assert_eq!(
+        bool_query["filter"],
+        json!([
+            query(),
+            expected_range("@timestamp"),
+            {"term": {"host.os.type": "windows"}},
+            {"exists": {"field": "process.name"}},
+        ])
+    );
+    assert_eq!(
+        bool_query["must_not"],
+        json!([{"wildcard": {"file.path": {"value": "C:*"}}}])
+    );
+}
+
+#[test]
+fn override_equal_to_timestamp_does_not_fall_back() {
+    let mut rule = test_rule("r");
+    rule.timestamp_override = Some("@timestamp".into());
+    assert!(!falls_back(&rule));
+}

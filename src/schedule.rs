@@ -1,1 +1,0 @@
-//! schedule: to be written.
