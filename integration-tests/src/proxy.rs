@@ -29,6 +29,8 @@ struct Shared {
     upstream: Mutex<String>,
     plan: Mutex<FaultPlan>,
     stats: Mutex<FaultStats>,
+    /// `METHOD target` of every request, in arrival order.
+    log: Mutex<Vec<String>>,
 }
 
 impl Proxy {
@@ -44,6 +46,7 @@ impl Proxy {
             upstream: Mutex::new(host_port(upstream_url)),
             plan: Mutex::new(FaultPlan::pass()),
             stats: Mutex::new(FaultStats::default()),
+            log: Mutex::new(Vec::new()),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Proxy {
@@ -66,6 +69,11 @@ impl Proxy {
     /// Forwards to another server from now on (after a restart on a new port).
     pub fn set_upstream(&self, upstream_url: &str) {
         *lock(&self.shared.upstream) = host_port(upstream_url);
+    }
+
+    /// `METHOD target` of every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.shared.log).clone()
     }
 
     /// What the proxy has done so far.
@@ -108,6 +116,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let mut reader = BufReader::new(read);
     while let Ok(Some(request)) = http::read_request(&mut reader).await {
         let fault = lock(&shared.plan).choose(&request.method, &request.target);
+        lock(&shared.log).push(format!("{} {}", request.method, request.target));
         {
             let mut stats = lock(&shared.stats);
             stats.requests += 1;
@@ -145,8 +154,14 @@ async fn answer(shared: &Shared, request: &Request, fault: &Fault) -> Option<Res
         }
         Fault::Delay(delay) => {
             let response = forward(shared, request).await;
+            lock(&shared.stats).delayed += 1;
             tokio::time::sleep(*delay).await;
             response
+        }
+        Fault::Stall(delay) => {
+            lock(&shared.stats).stalled += 1;
+            tokio::time::sleep(*delay).await;
+            None
         }
         Fault::Pass | Fault::ResetMidResponse => forward(shared, request).await,
     }

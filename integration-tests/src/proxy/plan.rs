@@ -17,6 +17,9 @@ pub enum Fault {
     ResetMidResponse,
     /// Forward it, then hold the answer back this long before writing it.
     Delay(Duration),
+    /// Hold the request this long without forwarding it, then close without answering: the
+    /// server never sees it.
+    Stall(Duration),
     /// Answer this status (429, 503...) with an Elasticsearch-shaped JSON error, without
     /// forwarding.
     Status(u16),
@@ -34,6 +37,8 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// A substring of the request target (path and query); empty matches everything.
     pub path_contains: String,
+    /// When set, the target must also start with this.
+    pub path_prefix: Option<String>,
     /// How many matching requests pass before the fault starts.
     pub skip: u32,
     /// How many matching requests get the fault (`u32::MAX`: all of them).
@@ -48,6 +53,7 @@ impl FaultRule {
         FaultRule {
             method: None,
             path_contains: String::new(),
+            path_prefix: None,
             skip: 0,
             times: 1,
             fault,
@@ -62,6 +68,11 @@ impl FaultRule {
 
     pub fn path(mut self, substring: &str) -> Self {
         self.path_contains = substring.to_string();
+        self
+    }
+
+    pub fn path_prefix(mut self, prefix: &str) -> Self {
+        self.path_prefix = Some(prefix.to_string());
         self
     }
 
@@ -80,7 +91,12 @@ impl FaultRule {
     }
 
     fn matches(&self, method: &str, target: &str) -> bool {
-        self.method.as_deref().is_none_or(|m| m == method) && target.contains(&self.path_contains)
+        self.method.as_deref().is_none_or(|m| m == method)
+            && target.contains(&self.path_contains)
+            && self
+                .path_prefix
+                .as_deref()
+                .is_none_or(|prefix| target.starts_with(prefix))
     }
 
     /// Counts a matching request and says whether the fault applies to it.
@@ -129,7 +145,10 @@ pub struct FaultStats {
     pub passed: u64,
     pub refused: u64,
     pub resets: u64,
+    /// Answers held back; counted once the server has answered and the hold begins.
     pub delayed: u64,
+    /// Requests held without forwarding; counted when the hold begins.
+    pub stalled: u64,
     pub statuses: u64,
     /// Bulk items answered with a failure (not requests).
     pub bulk_items_failed: u64,
@@ -144,6 +163,7 @@ impl FaultStats {
         self.refused
             + self.resets
             + self.delayed
+            + self.stalled
             + self.statuses
             + self.bulk_items_failed
             + self.not_json
@@ -155,7 +175,8 @@ impl FaultStats {
             Fault::Pass => self.passed += 1,
             Fault::Refuse => self.refused += 1,
             Fault::ResetMidResponse => self.resets += 1,
-            Fault::Delay(_) => self.delayed += 1,
+            // Counted by the proxy when the hold begins.
+            Fault::Delay(_) | Fault::Stall(_) => {}
             Fault::Status(_) => self.statuses += 1,
             Fault::FailBulkItems { .. } => {}
             Fault::NotJson(_) => self.not_json += 1,
