@@ -299,12 +299,10 @@ impl Sim {
         })
         .await;
         self.proxy.set_plan(FaultPlan::pass());
-        if std::env::var_os("LOOKOUT_CRASH_TRACE").is_some() {
+        if std::env::var_os(TRACE_VAR).is_some() {
+            let (label, killed, exit) = (scenario.label(), end.killed, end.exit);
             eprintln!(
-                "{at} {:?} killed={} exit={:?} in {:?}",
-                scenario.label(),
-                end.killed,
-                end.exit,
+                "{at} {label}: killed {killed}, exit {exit:?}, {:?}",
                 started.elapsed()
             );
         }
