@@ -163,6 +163,7 @@ async fn answer(shared: &Shared, request: &Request, fault: &Fault) -> Option<Res
             tokio::time::sleep(*delay).await;
             None
         }
+        Fault::ShardFailure => forward(shared, request).await.map(add_shard_failure),
         Fault::Pass | Fault::ResetMidResponse => forward(shared, request).await,
     }
 }
@@ -177,6 +178,31 @@ async fn forward(shared: &Shared, request: &Request) -> Option<Response> {
             None
         }
     }
+}
+
+/// A search answer with one more failed shard (an answer that is not a JSON object is kept).
+fn add_shard_failure(mut response: Response) -> Response {
+    let Ok(mut answer) = serde_json::from_slice::<Value>(&response.body) else {
+        return response;
+    };
+    if !answer.is_object() {
+        return response;
+    }
+    let failure = json!({
+        "shard": 1, "index": "injected-by-the-fault-proxy",
+        "reason": {"type": "node_disconnected_exception", "reason": "injected shard failure"},
+    });
+    let shards = &mut answer["_shards"];
+    let total = shards["total"].as_u64().unwrap_or(1) + 1;
+    let failed = shards["failed"].as_u64().unwrap_or(0) + 1;
+    shards["total"] = json!(total);
+    shards["failed"] = json!(failed);
+    match shards["failures"].as_array_mut() {
+        Some(failures) => failures.push(failure),
+        None => shards["failures"] = json!([failure]),
+    }
+    response.body = answer.to_string().into_bytes();
+    response
 }
 
 /// An Elasticsearch-shaped error answer.

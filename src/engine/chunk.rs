@@ -58,9 +58,19 @@ pub(super) async fn run(
         None => Tiebreaker::Doc,
     };
     let mut cursor = pit;
-    let result = match pages(context, window, tiebreaker, &mut cursor).await {
+    let mut shard_failures = Vec::new();
+    let result = match pages(
+        context,
+        window,
+        tiebreaker,
+        &mut cursor,
+        &mut shard_failures,
+    )
+    .await
+    {
         Ok(mut outcome) => refresh_alerts(context, &mut outcome)
             .await
+            .and_then(|()| fail_on_shard_failures(context, window, &shard_failures))
             .map(|()| outcome),
         Err(error) => Err(error),
     };
@@ -74,11 +84,34 @@ pub(super) async fn run(
     result
 }
 
+/// Some shards did not answer: the hits that came back are alerted (written alerts are never
+/// wrong), but hits may be missing, so the chunk fails and its window stays uncovered; the
+/// next execution searches it again and its id lookups drop the alerts already written.
+fn fail_on_shard_failures(
+    context: &ChunkContext<'_>,
+    window: &Window,
+    shard_failures: &[String],
+) -> Result<(), ExecutionError> {
+    if shard_failures.is_empty() {
+        return Ok(());
+    }
+    let rule = context.rule;
+    Err(ExecutionError::Search {
+        rule_id: rule.rule_id.clone(),
+        message: format!(
+            "search of {} in {window} failed on some shards: {}",
+            rule.index.join(","),
+            shard_failures.join("; ")
+        ),
+    })
+}
+
 async fn pages(
     context: &ChunkContext<'_>,
     window: &Window,
     tiebreaker: Tiebreaker,
     pit: &mut Option<crate::es::PitId>,
+    shard_failures: &mut Vec<String>,
 ) -> Result<ChunkOutcome, ExecutionError> {
     let rule = context.rule;
     let page_size = plan::page_size(rule) as usize;
@@ -96,16 +129,10 @@ async fn pages(
         if let (Some(current), Some(renewed)) = (pit.as_mut(), page.pit_id) {
             current.id = renewed;
         }
-        if !page.shard_failures.is_empty() {
-            // Some shards did not answer: hits may be missing, so the window is not covered.
-            return Err(ExecutionError::Search {
-                rule_id: rule.rule_id.clone(),
-                message: format!(
-                    "search of {} in {window} failed on some shards: {}",
-                    rule.index.join(","),
-                    page.shard_failures.join("; ")
-                ),
-            });
+        for failure in page.shard_failures {
+            if !shard_failures.contains(&failure) {
+                shard_failures.push(failure);
+            }
         }
         outcome.hits += page.hits.len() as u64;
         let Some(last) = page.hits.last() else {

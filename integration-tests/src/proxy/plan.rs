@@ -28,6 +28,9 @@ pub enum Fault {
     FailBulkItems { positions: Vec<usize>, status: u16 },
     /// Answer with this status and an HTML body, without forwarding.
     NotJson(u16),
+    /// Forward a search, then report one failed shard in its answer (`_shards.failures`), the
+    /// way Elasticsearch answers when some shards fail and others return hits.
+    ShardFailure,
 }
 
 /// Which requests a fault applies to, and how often.
@@ -153,6 +156,8 @@ pub struct FaultStats {
     /// Bulk items answered with a failure (not requests).
     pub bulk_items_failed: u64,
     pub not_json: u64,
+    /// Search answers given a failed shard.
+    pub shard_failures: u64,
     /// Requests that could not be forwarded because the upstream was down.
     pub upstream_down: u64,
 }
@@ -167,6 +172,7 @@ impl FaultStats {
             + self.statuses
             + self.bulk_items_failed
             + self.not_json
+            + self.shard_failures
             + self.upstream_down
     }
 
@@ -180,6 +186,7 @@ impl FaultStats {
             Fault::Status(_) => self.statuses += 1,
             Fault::FailBulkItems { .. } => {}
             Fault::NotJson(_) => self.not_json += 1,
+            Fault::ShardFailure => self.shard_failures += 1,
         }
     }
 }
