@@ -21,5 +21,6 @@ pub mod es;
 pub mod generator;
 pub mod kql;
 pub mod rule;
+pub mod rule_types;
 pub mod schedule;
 pub mod state;

@@ -246,3 +246,21 @@ pub fn stamp_ingested(doc: &mut Value, ingested: DateTime<Utc>) {
         .or_insert_with(|| json!({}));
     event["ingested"] = json!(ingested.to_rfc3339_opts(SecondsFormat::Millis, true));
 }
+
+/// The `lookout` binary of this build (beside the test executable, in `target/<profile>/`).
+/// `scripts/test` builds it before the integration tests run; a missing binary is a failure that
+/// says how to build it.
+pub fn lookout_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().expect("the test executable has a path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test executables live in target/<profile>/deps");
+    let binary = profile_dir.join(format!("lookout{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: build it first with `cargo build -p lookout` (scripts/test does)",
+        binary.display()
+    );
+    binary
+}

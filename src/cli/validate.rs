@@ -107,7 +107,9 @@ fn text(report: &LoadReport) -> String {
     out += &format!("by type: {}\n", joined(&by_type(rules)));
     out += &format!("by language: {}\n", joined(&by_language(rules)));
     out += &format!("deprecated: {deprecated}\n");
-    out += &format!("runnable now (query rules in kuery or lucene): {runnable}\n");
+    out += &format!(
+        "runnable now (query, threshold, new_terms and threat_match rules in kuery or lucene): {runnable}\n"
+    );
     out += &format!(
         "problems: {} errors, {} warnings\n",
         report.errors.len(),

@@ -82,15 +82,9 @@ struct Slot {
 }
 
 impl Slot {
-    /// The rule's slot, or `None` (logged) when its cron is invalid or never fires.
+    /// The rule's slot, or `None` (logged) when its cron schedule never fires.
     fn new(rule: Rule, start: DateTime<Utc>) -> Option<Slot> {
-        let cadence = match schedule::cadence(&rule) {
-            Ok(cadence) => cadence,
-            Err(error) => {
-                tracing::error!(rule_id = %rule.rule_id, %error, "rule not scheduled");
-                return None;
-            }
-        };
+        let cadence = schedule::cadence(&rule);
         let next = match &cadence {
             Cadence::Every(interval) => Some(start + stagger(&rule.rule_id, *interval)),
             Cadence::Cron(cron) => cron.next_after(start),

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod query;
 pub mod service;
 pub mod setup;
+mod typed;
 
 pub use chunk::PIT_KEEP_ALIVE;
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
@@ -196,7 +197,7 @@ impl Engine {
             },
         };
         for window in &windows.chunks {
-            let outcome = chunk::run(&context, window).await?;
+            let outcome = typed::run(&context, window).await?;
             tally.add(outcome);
             self.cover(rule, window.to, tally).await?;
         }

@@ -78,8 +78,9 @@ pub fn search_body(
     body
 }
 
-/// `bool.filter = [query, time range, positive filters]`, `must_not = [negated filters]`.
-fn filter_query(rule: &Rule, query: &Value, window: &Window) -> Value {
+/// `bool.filter = [query, time range, positive filters]`, `must_not = [negated filters]`
+/// (also the base of the threshold, new terms and indicator match searches).
+pub fn filter_query(rule: &Rule, query: &Value, window: &Window) -> Value {
     let mut filter = vec![query.clone(), time_range(rule, window)];
     let mut must_not = Vec::new();
     for kibana_filter in &rule.filters {
@@ -102,7 +103,7 @@ fn filter_query(rule: &Rule, query: &Value, window: &Window) -> Value {
 /// A Kibana filter object as a query clause and whether it is negated; `None` when disabled.
 /// The clause is the filter's `query` when it has one, else the object minus `meta` and
 /// `$state` (the older shape, such as `{"meta": .., "exists": {"field": ..}}`).
-fn filter_clause(kibana_filter: &Value) -> Option<(Value, bool)> {
+pub fn filter_clause(kibana_filter: &Value) -> Option<(Value, bool)> {
     let meta = &kibana_filter["meta"];
     if meta["disabled"].as_bool() == Some(true) {
         return None;

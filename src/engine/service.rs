@@ -9,7 +9,6 @@ use super::{Engine, Settings};
 use crate::config::{Config, RulesConfig};
 use crate::es::{Client, EsError};
 use crate::rule::{self, Rule};
-use crate::schedule;
 use crate::state::StateStore;
 use chrono::{DateTime, Utc};
 use std::future::Future;
@@ -51,12 +50,6 @@ pub fn load_rules(config: &RulesConfig) -> RuleSet {
         tracing::error!(%error, "rule file skipped");
     }
     for rule in report.rules {
-        if let Err(error) = schedule::cadence(&rule) {
-            let line = format!("{}: rule {}: {error}", rule.path.display(), rule.rule_id);
-            tracing::error!(error = %line, "rule not scheduled");
-            set.errors.push(line);
-            continue;
-        }
         match skip_reason(&rule, config.include_deprecated) {
             Some(reason) => {
                 let line = format!("{}: rule {}: {reason}", rule.path.display(), rule.rule_id);
@@ -203,9 +196,23 @@ mod tests {
         let (rule, _warnings) = crate::rule::parse_rule_bytes(path, text.as_bytes()).unwrap();
         assert_eq!(
             crate::schedule::cadence(&rule),
-            Ok(crate::schedule::Cadence::Cron(
-                crate::schedule::Cron::parse("0 * * * *").unwrap()
-            ))
+            crate::schedule::Cadence::Cron(crate::schedule::Cron::parse("0 * * * *").unwrap())
+        );
+    }
+
+    #[test]
+    fn a_bad_cron_is_a_load_error_at_its_position() {
+        let text = "[metadata]\nmaturity = \"production\"\n\n[rule]\nauthor = [\"x\"]\n\
+            description = \"d\"\nindex = [\"logs-*\"]\nlanguage = \"kuery\"\nname = \"n\"\n\
+            risk_score = 1\nrule_id = \"r\"\nseverity = \"low\"\ntype = \"query\"\n\
+            query = \"a: b\"\n\n[lookout]\ncron = \"61 * * * *\"\n";
+        let path = std::path::Path::new("rules/cron.toml");
+        let errors = crate::rule::parse_rule_bytes(path, text.as_bytes()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        let error = errors[0].to_string();
+        assert!(
+            error.starts_with("rules/cron.toml:17:8: bad `lookout.cron`: "),
+            "{error}"
         );
     }
 }

@@ -7,7 +7,13 @@ use super::diagnostic::FileProblems;
 use super::fields::Table;
 
 /// The top-level tables of a rule file.
-pub const TOP_LEVEL_KEYS: &[&str] = &["metadata", "rule", "transform"];
+pub const TOP_LEVEL_KEYS: &[&str] = &["metadata", "rule", "transform", LOOKOUT_TABLE];
+
+/// lookout's own table in a rule file (Elastic's format has no schedule other than `interval`).
+pub const LOOKOUT_TABLE: &str = "lookout";
+
+/// The keys `[lookout]` may hold: `cron`, a standard 5-field schedule (UTC).
+pub const LOOKOUT_KEYS: &[&str] = &["cron"];
 
 /// The keys `[metadata]` may hold.
 pub const METADATA_KEYS: &[&str] = &[

@@ -60,6 +60,8 @@ pub struct Rule {
     /// Index patterns to search (empty for types that take none, such as esql).
     pub index: Vec<String>,
     pub interval: TimeDelta,
+    /// lookout's `[lookout] cron` schedule, which replaces `interval` as the cadence when set.
+    pub cron: Option<crate::schedule::Cron>,
     pub from: DateMath,
     pub to: DateMath,
     pub max_signals: u32,
@@ -93,10 +95,13 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether lookout can run the rule today: query rules in kuery or lucene.
+    /// Whether lookout can run the rule today: query, threshold, new terms and indicator match
+    /// rules in kuery or lucene (docs/rule-types.md).
     pub fn is_runnable(&self) -> bool {
-        self.rule_type == RuleType::Query
-            && matches!(self.language, Language::Kuery | Language::Lucene)
+        matches!(
+            self.rule_type,
+            RuleType::Query | RuleType::Threshold | RuleType::NewTerms | RuleType::ThreatMatch
+        ) && matches!(self.language, Language::Kuery | Language::Lucene)
     }
 
     /// Whether `[metadata] maturity = "deprecated"`.

@@ -4,7 +4,9 @@
 use super::datemath::{DateMath, Rounding, parse_date};
 use super::diagnostic::{Diagnostic, FileProblems};
 use super::fields::{Need, Table, table_to_json};
-use super::keys::{RULE_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS, warn_foreign_keys};
+use super::keys::{
+    LOOKOUT_KEYS, LOOKOUT_TABLE, RULE_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS, warn_foreign_keys,
+};
 use super::params::{TypeParams, non_empty_strings, query_language};
 use super::query_check::{check_kuery, file_offset};
 use super::sections::{self, Metadata};
@@ -13,6 +15,7 @@ use super::{
     RuleType, Severity, duration, threat,
 };
 use crate::kql::Query;
+use crate::schedule::Cron;
 use chrono::TimeDelta;
 use std::path::Path;
 use toml::Spanned;
@@ -60,12 +63,34 @@ fn read_document(
     if let Some(transform) = root.table(p, "transform", "transform", Need::Optional) {
         transform.warn_unknown_keys(p, TRANSFORM_KEYS);
     }
+    let cron = read_lookout_table(&root, p);
     let table = root.table(p, "rule", "rule", Need::Required)?;
     let mut rule = read_rule(path, &table, p)?;
     rule.maturity = maturity?;
+    rule.cron = cron?;
     rule.metadata = metadata;
     rule.raw = table_to_json(document.get_ref());
     Some(rule)
+}
+
+/// Reads lookout's own `[lookout]` table (not part of Elastic's format): an optional
+/// `cron = "*/10 * * * *"` schedule, parsed here so that a bad one is a load-time error.
+fn read_lookout_table(root: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<Option<Cron>> {
+    let Some(table) = root.table(p, LOOKOUT_TABLE, LOOKOUT_TABLE, Need::Optional) else {
+        return Some(None);
+    };
+    table.warn_unknown_keys(p, LOOKOUT_KEYS);
+    let Some(text) = table.string(p, "cron", Need::Optional) else {
+        return Some(None);
+    };
+    match Cron::parse(text.get_ref()) {
+        Ok(cron) => Some(Some(cron)),
+        Err(error) => {
+            let name = table.key_name("cron");
+            p.error(&text.span(), format!("bad `{name}`: {error}"));
+            None
+        }
+    }
 }
 
 /// Reads `[rule]`. Every check runs, so that one pass reports every problem of the file.
@@ -117,6 +142,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
         kql,
         index: index?,
         interval: interval?,
+        cron: None,
         from: from?,
         to: to?,
         max_signals: max_signals?,

@@ -25,17 +25,12 @@ pub enum Cadence {
     Cron(Cron),
 }
 
-/// The table and key of lookout's own extension to rule files: `[lookout] cron = "*/5 * * * *"`
-/// runs the rule on that cron schedule (UTC) instead of every `interval`. Elastic's format has
-/// no cron, so the key lives outside its `[metadata]` and `[rule]` tables.
-pub const CRON_TABLE: &str = "lookout";
-pub const CRON_KEY: &str = "cron";
-
-/// The rule's cadence: its cron schedule when the file has one, else its interval.
-pub fn cadence(rule: &Rule) -> Result<Cadence, CronError> {
-    match rule.raw[CRON_TABLE][CRON_KEY].as_str() {
-        Some(expression) => Cron::parse(expression).map(Cadence::Cron),
-        None => Ok(Cadence::Every(rule.interval)),
+/// The rule's cadence: its cron schedule when the file has one (`[lookout] cron = "*/5 * * * *"`,
+/// UTC, parsed when the rule loads), else its interval.
+pub fn cadence(rule: &Rule) -> Cadence {
+    match &rule.cron {
+        Some(cron) => Cadence::Cron(cron.clone()),
+        None => Cadence::Every(rule.interval),
     }
 }
 
@@ -316,14 +311,12 @@ mod tests {
     #[test]
     fn cadence_is_the_interval_unless_the_file_has_a_cron() {
         let mut rule = crate::engine::test_rule("r");
-        assert_eq!(cadence(&rule), Ok(Cadence::Every(FIVE)));
-        rule.raw = serde_json::json!({"lookout": {"cron": "*/10 * * * *"}});
+        assert_eq!(cadence(&rule), Cadence::Every(FIVE));
+        rule.cron = Some(Cron::parse("*/10 * * * *").unwrap());
         assert_eq!(
             cadence(&rule),
-            Ok(Cadence::Cron(Cron::parse("*/10 * * * *").unwrap()))
+            Cadence::Cron(Cron::parse("*/10 * * * *").unwrap())
         );
-        rule.raw = serde_json::json!({"lookout": {"cron": "nope"}});
-        assert!(cadence(&rule).is_err());
     }
 
     #[test]

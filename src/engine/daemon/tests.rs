@@ -153,7 +153,7 @@ async fn a_cron_rule_runs_at_its_cron_instants() {
             let clock = ManualClock::new(t0() + TimeDelta::seconds(30));
             let (executor, mut events) = recorder(true);
             let mut rule = test_rule("cron");
-            rule.raw = serde_json::json!({"lookout": {"cron": "*/10 * * * *"}});
+            rule.cron = Some(crate::schedule::Cron::parse("*/10 * * * *").unwrap());
             let (handle, stop) = start(executor, vec![rule], &clock, 4);
             let mut seen = Vec::new();
             for _ in 0..3 {
