@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, FaultStats, Proxy};
 use integration_tests::{TestServer, unique_name};
 use reliability_support::{
-    Names, Rng, TICK, TempDir, random_event, rules, samples, spawn_lookout, t0, write_rules,
+    Names, Rng, TICK, TempDir, generated_events, rules, spawn_lookout, t0, write_rules,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -182,7 +182,7 @@ struct Sim {
     rules_dir: TempDir,
     source_prefix: String,
     rng: Rng,
-    samples: Vec<Value>,
+    seed: u64,
     events: Vec<Event>,
     /// First wall-clock time each alert key was seen in the alerts index.
     seen: HashMap<(String, String, String), Instant>,
@@ -224,7 +224,7 @@ impl Sim {
             rules_dir,
             source_prefix,
             rng: Rng::new(seed),
-            samples: samples(),
+            seed,
             events: Vec::new(),
             seen: HashMap::new(),
             report: Report::default(),
@@ -234,10 +234,9 @@ impl Sim {
     /// Indexes this tick's events: stamped inside (at - 5m, at], searchable from `at`.
     async fn ingest(&mut self, tick: u32, at: DateTime<Utc>) {
         let count = 2 + self.rng.below(8);
+        let docs = generated_events(self.seed ^ u64::from(tick), at, count);
         let mut by_index: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
-        for n in 0..count {
-            let offset = TimeDelta::milliseconds(self.rng.below(300_000) as i64);
-            let doc = random_event(&mut self.rng, &self.samples, at - offset, at);
+        for (n, doc) in docs.into_iter().enumerate() {
             let suffix = if self.rng.chance(50) { "a" } else { "b" };
             let index = format!("{}-{suffix}", self.source_prefix);
             by_index
@@ -518,7 +517,10 @@ async fn verify(sim: &Sim, seed: u64, elapsed: Duration) {
     text += &format!("executions recorded: {executions}\n");
     text += &format!("scenarios run: {} kinds\n", report.scenarios.len());
     for (label, n) in &report.scenarios {
-        text += &format!("  {n:4}  {label}\n");
+        match report.kills.get(label) {
+            Some(kills) => text += &format!("  {n:4}  {label} ({kills} landed)\n"),
+            None => text += &format!("  {n:4}  {label}\n"),
+        }
     }
     text += &format!("SIGKILLs that landed: {}\n", report.kill_total);
     text += &format!(

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
 use integration_tests::ecs_samples;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -141,19 +141,31 @@ pub fn write_rules(folder: &Path, index_pattern: &str) {
     }
 }
 
-/// A CloudTrail event: a random fixture sample, its outcome chosen at random, stamped at
-/// `timestamp` and ingested at `ingested`.
-pub fn random_event(
-    rng: &mut Rng,
-    samples: &[Value],
-    timestamp: DateTime<Utc>,
-    ingested: DateTime<Utc>,
-) -> Value {
-    let mut doc = samples[rng.below(samples.len() as u64) as usize].clone();
-    doc["@timestamp"] = json!(iso(timestamp));
-    doc["event"]["ingested"] = json!(iso(ingested));
-    doc["event"]["outcome"] = json!(if rng.chance(70) { "success" } else { "failure" });
-    doc
+/// The actions the generated stream is made of: every rule's, and read-only noise.
+pub const STREAM_ACTIONS: &[&str] = &[
+    "DescribeInstances",
+    "ConsoleLogin",
+    "CreateAccessKey",
+    "DeleteAccessKey",
+    "AddUserToGroup",
+    "CreateGroup",
+];
+
+/// `count` CloudTrail events from lookout's generator, stamped inside `(at - 5m, at]` and
+/// searchable (ingested) by `at`; deterministic for a seed.
+pub fn generated_events(seed: u64, at: DateTime<Utc>, count: u64) -> Vec<Value> {
+    use lookout::generator::{Generator, GeneratorConfig, LagModel};
+    let start = at - TICK + TimeDelta::milliseconds(1);
+    let mut config = GeneratorConfig::new(seed, start, at, count);
+    config.seed_actions_rate = 0.3;
+    config.failure_rate = 0.3;
+    config.lag = LagModel::none();
+    config.ingested_not_after = Some(at);
+    config.actions = Some(STREAM_ACTIONS.iter().map(|a| a.to_string()).collect());
+    Generator::new(config)
+        .expect("a valid generator configuration")
+        .documents()
+        .collect()
 }
 
 /// The fixture samples (read once per test).
