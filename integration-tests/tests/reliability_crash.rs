@@ -28,7 +28,7 @@ const SEED_VAR: &str = "LOOKOUT_CRASH_SEED";
 const TRACE_VAR: &str = "LOOKOUT_CRASH_TRACE";
 /// Kills that must land by default (the issue asks for at least 50).
 const DEFAULT_KILLS: u32 = 50;
-const DEFAULT_SEED: u64 = 0x6c6f_6f6b_6f75_74;
+const DEFAULT_SEED: u64 = 0x006c_6f6f_6b6f_7574;
 /// How long a held request is held: far longer than any run, so the kill always comes first.
 const HOLD: Duration = Duration::from_secs(60);
 /// lookout's request timeout in this test (the delay fault holds an answer past it).
