@@ -165,6 +165,17 @@ fn extreme_numbers_durations_and_date_math_are_errors_or_resolve_to_nothing() {
     }
 }
 
+#[test]
+fn date_math_with_a_multi_byte_character_where_an_operator_goes_is_an_error_not_a_panic() {
+    // Found by `edited_rule_files_never_panic_the_loader`: the operator was cut off as one
+    // byte, which panicked on `é` (two bytes) and took `lookout validate` and `run` down.
+    for text in ["nowé", "now-6mé", "now/d€1d", "now+1h🙂"] {
+        assert!(DateMath::parse(text).is_err(), "{text}");
+    }
+    let rule = rule_text(1).replace("from = \"now-6m\"", "from = \"nowé\"");
+    assert_rejected_at_a_position(rule, "multi-byte operator");
+}
+
 #[cfg(unix)]
 #[test]
 fn a_symlink_loop_loads_each_rule_once_and_ends() {
