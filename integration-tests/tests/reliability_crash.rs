@@ -10,15 +10,17 @@
 //! the random seed, `LOOKOUT_CRASH_TRACE=1` prints each run. The report is printed (run with `--nocapture` to see it).
 
 mod reliability_support;
+#[path = "reliability_crash/report.rs"]
+mod report;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, FaultStats, Proxy};
 use integration_tests::{TestServer, unique_name};
 use reliability_support::{
-    Names, Rng, TICK, TempDir, generated_events, rules, spawn_lookout, t0, write_rules,
+    Names, Rng, TICK, TempDir, generated_events, spawn_lookout, t0, write_rules,
 };
-use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -185,7 +187,7 @@ struct Sim {
     seed: u64,
     events: Vec<Event>,
     /// First wall-clock time each alert key was seen in the alerts index.
-    seen: HashMap<(String, String, String), Instant>,
+    seen: HashMap<report::AlertKey, Instant>,
     report: Report,
 }
 
@@ -322,7 +324,7 @@ impl Sim {
     /// Notes the wall-clock time alerts are first seen.
     async fn observe(&mut self) {
         let now = Instant::now();
-        for key in alert_keys(&self.server, &self.names.alerts).await {
+        for key in report::alert_keys(&self.server, &self.names.alerts).await {
             self.seen.entry(key).or_insert(now);
         }
     }
@@ -386,47 +388,6 @@ async fn bulk_with_ids(server: &TestServer, index: &str, docs: &[(String, Value)
     server.refresh(index).await;
 }
 
-/// (rule_id, source index, source id) of every alert, with repeats.
-async fn alert_list(server: &TestServer, alerts: &str) -> Vec<(String, String, String)> {
-    let pattern = format!("{alerts}*");
-    server
-        .request(
-            elasticsearch::http::Method::Post,
-            &format!("/{pattern}/_refresh"),
-            None,
-        )
-        .await;
-    let (_, answer) = server
-        .request(
-            elasticsearch::http::Method::Post,
-            &format!("/{pattern}/_search?ignore_unavailable=true&allow_no_indices=true"),
-            Some(json!({"size": 10_000, "query": {"match_all": {}}})),
-        )
-        .await;
-    let hits = answer["hits"]["hits"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    hits.iter()
-        .map(|hit| {
-            let source = &hit["_source"];
-            let ancestor = &source["kibana.alert.ancestors"][0];
-            (
-                source["kibana.alert.rule.rule_id"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-                ancestor["index"].as_str().unwrap_or("").to_string(),
-                ancestor["id"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect()
-}
-
-async fn alert_keys(server: &TestServer, alerts: &str) -> HashSet<(String, String, String)> {
-    alert_list(server, alerts).await.into_iter().collect()
-}
-
 fn kills_wanted() -> u32 {
     std::env::var(KILLS_VAR)
         .ok()
@@ -472,153 +433,5 @@ async fn sigkill_at_any_point_and_injected_faults_lose_and_duplicate_no_alert() 
     }
     sim.observe().await;
     sim.report.ticks = tick + 2;
-    verify(&sim, seed, started.elapsed()).await;
-}
-
-async fn verify(sim: &Sim, seed: u64, elapsed: Duration) {
-    let rules = rules();
-    let mut expected: HashMap<(String, String, String), &Event> = HashMap::new();
-    for event in &sim.events {
-        for rule in rules.iter().filter(|rule| (rule.matches)(&event.doc)) {
-            let key = (
-                rule.rule_id.to_string(),
-                event.index.clone(),
-                event.id.clone(),
-            );
-            expected.insert(key, event);
-        }
-    }
-    let written = alert_list(&sim.server, &sim.names.alerts).await;
-    let mut counts: HashMap<&(String, String, String), u32> = HashMap::new();
-    for key in &written {
-        *counts.entry(key).or_default() += 1;
-    }
-    let duplicates: u32 = counts.values().map(|n| n - 1).sum();
-    let missing: Vec<_> = expected
-        .keys()
-        .filter(|k| !counts.contains_key(k))
-        .collect();
-    let unexpected: Vec<_> = counts
-        .keys()
-        .filter(|k| !expected.contains_key(**k))
-        .collect();
-    let (worst_sim, worst_wall) = worst_delays(sim, &expected).await;
-    let stats = sim.proxy.stats();
-    let executions = count_executions(&sim.server, &sim.names.executions).await;
-    let report = &sim.report;
-    let mut text = String::new();
-    text += "=== lookout reliability report (crash test) ===\n";
-    text += &format!("seed: {seed}; wall time: {:.1} s\n", elapsed.as_secs_f64());
-    text += &format!("ticks (5 simulated minutes each): {}\n", report.ticks);
-    text += &format!(
-        "lookout runs: {} ({} ended with a failed execution)\n",
-        report.runs, report.failed_runs
-    );
-    text += &format!("executions recorded: {executions}\n");
-    text += &format!("scenarios run: {} kinds\n", report.scenarios.len());
-    for (label, n) in &report.scenarios {
-        match report.kills.get(label) {
-            Some(kills) => text += &format!("  {n:4}  {label} ({kills} landed)\n"),
-            None => text += &format!("  {n:4}  {label}\n"),
-        }
-    }
-    text += &format!("SIGKILLs that landed: {}\n", report.kill_total);
-    text += &format!(
-        "faults injected by the proxy: {} (429/503 answers {}, failed bulk items {}, resets {}, refused {}, non-JSON {}, answers held after the server saw the request (past the timeout, or for a kill) {}, requests held for a kill before the server saw them {})\n",
-        stats.faults(),
-        stats.statuses,
-        stats.bulk_items_failed,
-        stats.resets,
-        stats.refused,
-        stats.not_json,
-        stats.delayed,
-        stats.stalled
-    );
-    text += &format!("source events: {}\n", sim.events.len());
-    text += &format!("alerts expected: {}\n", expected.len());
-    text += &format!("alerts written: {}\n", written.len());
-    text += &format!("duplicates: {duplicates}\n");
-    text += &format!("missing: {}\n", missing.len());
-    text += &format!("unexpected: {}\n", unexpected.len());
-    text += &format!(
-        "worst delay event searchable -> alert written: {} simulated minutes; {:.2} s wall clock (upper bound: seen after the run that wrote it)\n",
-        worst_sim.num_minutes(),
-        worst_wall.as_secs_f64()
-    );
-    eprintln!("{text}");
-    for key in missing.iter().take(10) {
-        let event = expected[*key];
-        eprintln!("missing: {key:?} searchable at {}", event.searchable_at);
-    }
-    assert!(
-        report.clean_failures.is_empty(),
-        "clean runs failed: {:#?}",
-        report.clean_failures
-    );
-    assert_eq!(duplicates, 0, "duplicate alerts");
-    assert!(missing.is_empty(), "{} alerts missing", missing.len());
-    assert!(unexpected.is_empty(), "unexpected alerts: {unexpected:?}");
-    assert!(report.kill_total >= kills_wanted());
-}
-
-/// The worst delay from an event being searchable to its alert being written: in simulated
-/// time (alert `@timestamp` = execution time, minus the tick that made the event searchable),
-/// and in wall-clock time (first seen after a run, minus when the event was indexed).
-async fn worst_delays(
-    sim: &Sim,
-    expected: &HashMap<(String, String, String), &Event>,
-) -> (TimeDelta, Duration) {
-    let pattern = format!("{}*", sim.names.alerts);
-    let (_, answer) = sim
-        .server
-        .request(
-            elasticsearch::http::Method::Post,
-            &format!("/{pattern}/_search"),
-            Some(json!({"size": 10_000, "query": {"match_all": {}}})),
-        )
-        .await;
-    let mut worst_sim = TimeDelta::zero();
-    for hit in answer["hits"]["hits"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        let source = &hit["_source"];
-        let ancestor = &source["kibana.alert.ancestors"][0];
-        let key = (
-            source["kibana.alert.rule.rule_id"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-            ancestor["index"].as_str().unwrap_or("").to_string(),
-            ancestor["id"].as_str().unwrap_or("").to_string(),
-        );
-        let written = source["@timestamp"]
-            .as_str()
-            .and_then(|t| t.parse::<DateTime<Utc>>().ok());
-        if let (Some(event), Some(written)) = (expected.get(&key), written) {
-            worst_sim = worst_sim.max(written - event.searchable_at);
-        }
-    }
-    let worst_wall = expected
-        .iter()
-        .filter_map(|(key, event)| {
-            sim.seen
-                .get(key)
-                .map(|seen| seen.saturating_duration_since(event.searchable_wall))
-        })
-        .max()
-        .unwrap_or_default();
-    (worst_sim, worst_wall)
-}
-
-async fn count_executions(server: &TestServer, executions: &str) -> u64 {
-    let (_, answer) = server
-        .request(
-            elasticsearch::http::Method::Post,
-            &format!("/{executions}*/_search?ignore_unavailable=true&allow_no_indices=true"),
-            Some(json!({"size": 0, "track_total_hits": true, "query": {"exists": {"field": "lookout.execution.execution_uuid"}}})),
-        )
-        .await;
-    answer["hits"]["total"]["value"].as_u64().unwrap_or(0)
+    report::verify(&sim, seed, started.elapsed()).await;
 }
