@@ -11,6 +11,8 @@ use tokio::net::TcpStream;
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// The largest body accepted (bulk requests of the tests are far below).
 pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+/// How long one request to the upstream may take, so that a hung server cannot hang a test.
+pub const UPSTREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Headers that describe one hop's framing; they are rebuilt, never forwarded.
 const HOP_HEADERS: &[&str] = &[
@@ -253,12 +255,18 @@ pub fn request_bytes(request: &Request, host: &str) -> Vec<u8> {
     out
 }
 
-/// Sends one request to `addr` (`host:port`) on a fresh connection and reads the answer.
+/// Sends one request to `addr` (`host:port`) on a fresh connection and reads the answer,
+/// within [`UPSTREAM_TIMEOUT`].
 pub async fn send(addr: &str, request: &Request) -> io::Result<Response> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.write_all(&request_bytes(request, addr)).await?;
-    let mut reader = tokio::io::BufReader::new(stream);
-    read_response(&mut reader, &request.method).await
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.write_all(&request_bytes(request, addr)).await?;
+        let mut reader = tokio::io::BufReader::new(stream);
+        read_response(&mut reader, &request.method).await
+    };
+    tokio::time::timeout(UPSTREAM_TIMEOUT, exchange)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the upstream did not answer"))?
 }
 
 /// Writes bytes and flushes, ignoring a client that has gone away.
