@@ -117,6 +117,21 @@ fn wildcards_with_empty_pieces_print_back_to_the_same_tree() {
     }
 }
 
+#[test]
+fn literals_ending_in_a_keyword_print_back_to_the_same_tree() {
+    // Found by the cargo-fuzz target kql_parse: a field ending in `not` was printed before
+    // ` > `, which reads back as the keyword `not `.
+    for text in [
+        "event\0\0\0\u{1a}ot aitcoAdUj edt*onot>&n~er",
+        "a*not>x",
+        "n: { f: xNOT }",
+        "n: { f: or }",
+        "f: (xand)",
+    ] {
+        check_query(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 

@@ -122,11 +122,28 @@ fn write_unquoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     write_literal_chars(f, text)
 }
 
+/// Keywords that end a literal when the printer writes a space after it (`a*not > x`).
+const KEYWORDS: &[&str] = &["not", "and", "or"];
+
+/// Where a keyword ends `text` (case-insensitively), as a character index, if one does.
+fn trailing_keyword(text: &str) -> Option<usize> {
+    let keyword = KEYWORDS.iter().find(|k| {
+        text.len() >= k.len()
+            && text.is_char_boundary(text.len() - k.len())
+            && text[text.len() - k.len()..].eq_ignore_ascii_case(k)
+    })?;
+    Some(text.chars().count() - keyword.len())
+}
+
 /// Writes each character of literal text, escaped as [`write_unquoted`] does (empty text
-/// writes nothing).
+/// writes nothing). A keyword at the end gets its first letter as `\uXXXX`, since what the
+/// printer writes next may be a space, and `not ` would then read as the operator.
 fn write_literal_chars(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
-    for c in text.chars() {
-        if UNQUOTED_SPECIALS.contains(&c) {
+    let keyword_at = trailing_keyword(text);
+    for (i, c) in text.chars().enumerate() {
+        if Some(i) == keyword_at {
+            write_unicode_escape(f, c)?;
+        } else if UNQUOTED_SPECIALS.contains(&c) {
             write!(f, "\\{c}")?;
         } else if c.is_whitespace() || c.is_control() || !c.is_ascii() {
             write_unicode_escape(f, c)?;
