@@ -42,6 +42,11 @@ pub const DEFAULT_EXECUTIONS_INDEX: &str = "lookout-executions-default";
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The rule folder used when none is configured.
 pub const DEFAULT_RULES_FOLDER: &str = "rules";
+/// Where `lookout run` serves /healthz, /readyz and /metrics when nothing else is configured:
+/// loopback only, so that nothing is exposed beyond the machine by default.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9464";
+/// The log filter used when none is configured (`tracing` / `RUST_LOG` syntax).
+pub const DEFAULT_LOG_LEVEL: &str = "info";
 
 /// Everything lookout needs to know to run, validated.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -50,6 +55,8 @@ pub struct Config {
     pub rules: RulesConfig,
     pub alerts: AlertsConfig,
     pub engine: EngineConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
 }
 
 impl Config {
@@ -71,6 +78,33 @@ impl Config {
         Config::from_raw(raw, path, lookup)
     }
 
+    /// The full layering: defaults < the file at `path` < the environment (`env_lookup`) <
+    /// command-line `overrides`. An override is keyed by the environment variable it replaces
+    /// and carries the flag's name for error messages.
+    pub fn load_layered(
+        path: Option<&Path>,
+        env_lookup: impl Fn(&str) -> Option<String>,
+        overrides: &[Override],
+    ) -> Result<Config, ConfigError> {
+        let mut raw = match path {
+            Some(path) => raw::read_file(path)?,
+            None => raw::RawConfig::default(),
+        };
+        env::apply(&mut raw, &env_lookup, &env::describe_env)?;
+        let flag_lookup = |var: &str| {
+            overrides
+                .iter()
+                .find(|o| o.env_var == var)
+                .map(|o| o.value.clone())
+        };
+        let describe_flag = |var: &str| {
+            let flag = overrides.iter().find(|o| o.env_var == var);
+            format!("command-line flag {}", flag.map_or(var, |o| o.flag))
+        };
+        env::apply(&mut raw, &flag_lookup, &describe_flag)?;
+        validate::validate(raw, path)
+    }
+
     /// Parses configuration text (`origin` names it in errors), then layers the environment.
     pub fn from_toml_str(
         text: &str,
@@ -86,9 +120,20 @@ impl Config {
         origin: Option<&Path>,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        env::apply(&mut raw, &lookup)?;
+        env::apply(&mut raw, &lookup, &env::describe_env)?;
         validate::validate(raw, origin)
     }
+}
+
+/// A value given on the command line, replacing what the environment variable `env_var` (or
+/// the file) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// The environment variable whose key this flag sets, for example `LOOKOUT_ES_URL`.
+    pub env_var: &'static str,
+    /// The flag as the user typed it, for example `--es-url`.
+    pub flag: &'static str,
+    pub value: String,
 }
 
 /// How to reach the server. Secrets are redacted in Debug output.
@@ -203,6 +248,48 @@ impl Default for EngineConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
+}
+
+/// The operator's HTTP endpoint of `lookout run` (/healthz, /readyz, /metrics).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpConfig {
+    /// Address and port to listen on; port 0 picks a free one (logged at start).
+    pub listen: std::net::SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: DEFAULT_HTTP_LISTEN
+                .parse()
+                .expect("DEFAULT_HTTP_LISTEN is a valid socket address"),
+        }
+    }
+}
+
+/// How log events are written (to stderr).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter (`info`, `lookout=debug,warn`); `RUST_LOG` replaces it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: DEFAULT_LOG_LEVEL.to_string(),
+        }
+    }
+}
+
+/// Readable lines for a terminal, or one JSON object per event for a log pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// A password or key: its Debug and Display never show it.

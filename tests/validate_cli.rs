@@ -114,3 +114,28 @@ fn a_huge_file_is_refused_without_reading_it_all() {
     assert_eq!(output.status.code(), Some(1));
     assert!(stdout(&output).starts_with("huge.toml:1:1: file is larger than 4194304 bytes"));
 }
+
+#[test]
+fn without_paths_the_configured_rules_folders_are_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "team-rules/a.toml", VALID);
+    write(
+        dir.path(),
+        "config/lookout.toml",
+        "[rules]\nfolders = [\"team-rules\"]\n",
+    );
+    let output = validate(&[], dir.path());
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).starts_with("rules loaded: 1\n"),
+        "{}",
+        stdout(&output)
+    );
+
+    let output = validate(&["--rules", "missing-folder"], dir.path());
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the --rules flag replaces the file's folders"
+    );
+}

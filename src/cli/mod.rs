@@ -1,8 +1,19 @@
 //! The command line: one subcommand per file, each parsing its own flags and returning an exit
 //! status. `main.rs` only calls [`main`].
 
+mod backfill;
+pub mod common;
+mod completions;
+mod dry_run;
+mod examples;
 mod generate;
+mod progress;
+mod rules;
 mod run;
+mod setup;
+mod status;
+mod supervise;
+mod table;
 mod translate;
 mod validate;
 
@@ -13,23 +24,48 @@ use std::process::ExitCode;
 #[command(
     name = "lookout",
     version,
-    about = "Runs Elastic Security detection rules against Elasticsearch and writes alerts"
+    about = "Runs Elastic Security detection rules against Elasticsearch and writes alerts",
+    after_help = examples::LOOKOUT
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub global: common::GlobalArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check rule files and folders and summarise what they hold.
+    #[command(after_help = examples::VALIDATE)]
     Validate(validate::Args),
     /// Print the query DSL a KQL query or a rule becomes.
+    #[command(after_help = examples::TRANSLATE)]
     Translate(translate::Args),
     /// Run the rules on their schedules (or once, with --once).
+    #[command(after_help = examples::RUN)]
     Run(run::Args),
     /// Generate realistic CloudTrail events (NDJSON) for demos, tests and benchmarks.
+    #[command(after_help = examples::GENERATE)]
     Generate(generate::Args),
+    /// Install or update index templates, and import Kibana data views and saved searches.
+    #[command(after_help = examples::SETUP)]
+    Setup(setup::Args),
+    /// Show whether the server answers, what lookout installed, and recent executions.
+    #[command(after_help = examples::STATUS)]
+    Status(status::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(completions::Args),
+    /// List the rules with their schedule, last execution, status, alerts and next run.
+    #[command(after_help = examples::RULES)]
+    Rules(rules::Args),
+    /// Dry-run one rule over a past window: matching events, alerts it would create; writes nothing.
+    #[command(after_help = examples::TEST)]
+    Test(dry_run::Args),
+    /// Run rules over a past period in interval-sized chunks (resumable; fills gaps with --gaps).
+    #[command(after_help = examples::BACKFILL)]
+    Backfill(backfill::Args),
 }
 
 /// Parses the command line, runs the subcommand and turns its result into an exit status.
@@ -37,10 +73,16 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate(args) => validate::run(args),
+        Command::Validate(args) => validate::run(args, &cli.global),
         Command::Translate(args) => translate::run(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(args, &cli.global),
         Command::Generate(args) => generate::run(args),
+        Command::Setup(args) => setup::run(args, &cli.global),
+        Command::Status(args) => status::run(args, &cli.global),
+        Command::Completions(args) => completions::run(args),
+        Command::Rules(args) => rules::run(args, &cli.global),
+        Command::Test(args) => dry_run::run(args, &cli.global),
+        Command::Backfill(args) => backfill::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
         eprintln!("lookout: {error:#}");

@@ -1,19 +1,18 @@
 //! `lookout validate [PATH...] [--format text|json]`: loads rule files and folders, prints one
 //! line per problem (`path:line:col: message`) and a summary; exit status 1 when any error.
 
+use super::common::{self, GlobalArgs};
 use crate::rule::{self, Diagnostic, LoadReport, Rule, printable};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The folder checked when no path is given (until the configuration names the rules folders).
-const DEFAULT_RULES_FOLDER: &str = "rules";
-
 /// Flags of `lookout validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Rule files or folders (searched recursively for *.toml); default: rules/.
+    /// Rule files or folders (searched recursively for *.toml); default: the configured rules
+    /// folders (`rules.folders`, `LOOKOUT_RULES_FOLDERS` or `--rules`; `rules/` out of the box).
     pub paths: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -26,9 +25,9 @@ pub enum Format {
     Json,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(DEFAULT_RULES_FOLDER)]
+        common::load(global)?.rules.folders
     } else {
         args.paths
     };

@@ -26,6 +26,9 @@ pub const ENV_VARS: &[&str] = &[
     STATE_INDEX,
     EXECUTIONS_INDEX,
     SHUTDOWN_GRACE,
+    HTTP_LISTEN,
+    LOG_FORMAT,
+    LOG_LEVEL,
 ];
 
 const URL: &str = "LOOKOUT_ES_URL";
@@ -47,24 +50,44 @@ const MAX_CATCH_UP: &str = "LOOKOUT_MAX_CATCH_UP";
 const STATE_INDEX: &str = "LOOKOUT_STATE_INDEX";
 const EXECUTIONS_INDEX: &str = "LOOKOUT_EXECUTIONS_INDEX";
 const SHUTDOWN_GRACE: &str = "LOOKOUT_SHUTDOWN_GRACE";
+const HTTP_LISTEN: &str = "LOOKOUT_HTTP_LISTEN";
+const LOG_FORMAT: &str = "LOOKOUT_LOG_FORMAT";
+const LOG_LEVEL: &str = "LOOKOUT_LOG_LEVEL";
 
-/// Reads one variable; blank values count as unset.
+/// Reads one variable; blank values count as unset. `describe` names where a variable's value
+/// came from in errors ("environment variable LOOKOUT_ES_URL", "command-line flag --es-url").
 struct Env<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
+    describe: &'a dyn Fn(&str) -> String,
 }
 
 impl Env<'_> {
     fn get(&self, name: &str) -> Option<String> {
         (self.lookup)(name).filter(|value| !value.trim().is_empty())
     }
+
+    fn invalid(&self, var: &str, key: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            origin: (self.describe)(var),
+            key: key.to_string(),
+            message,
+        }
+    }
 }
 
-/// Lays the environment over `raw`, recording which keys it set.
+/// How an environment variable is named in errors.
+pub(super) fn describe_env(var: &str) -> String {
+    format!("environment variable {var}")
+}
+
+/// Lays the environment (or command-line values keyed by the variable they replace) over
+/// `raw`, recording which keys it set and where from.
 pub(super) fn apply(
     raw: &mut RawConfig,
     lookup: &dyn Fn(&str) -> Option<String>,
+    describe: &dyn Fn(&str) -> String,
 ) -> Result<(), ConfigError> {
-    let env = Env { lookup };
+    let env = Env { lookup, describe };
     let mut set = Vec::new();
     let es = &mut raw.elasticsearch;
     text(&env, URL, &mut es.url, &mut set, "elasticsearch.url");
@@ -118,7 +141,12 @@ pub(super) fn apply(
         "elasticsearch.ca_file",
     );
     if let Some(value) = env.get(VERIFY_TLS) {
-        es.verify_tls = Some(parse_bool(VERIFY_TLS, "elasticsearch.verify_tls", &value)?);
+        es.verify_tls = Some(parse_bool(
+            &env,
+            VERIFY_TLS,
+            "elasticsearch.verify_tls",
+            &value,
+        )?);
         set.push(("elasticsearch.verify_tls", VERIFY_TLS));
     }
     duration(
@@ -134,7 +162,7 @@ pub(super) fn apply(
     }
     if let Some(value) = env.get(INCLUDE_DEPRECATED) {
         let key = "rules.include_deprecated";
-        raw.rules.include_deprecated = Some(parse_bool(INCLUDE_DEPRECATED, key, &value)?);
+        raw.rules.include_deprecated = Some(parse_bool(&env, INCLUDE_DEPRECATED, key, &value)?);
         set.push((key, INCLUDE_DEPRECATED));
     }
     text(
@@ -154,7 +182,7 @@ pub(super) fn apply(
     let engine = &mut raw.engine;
     if let Some(value) = env.get(CONCURRENCY) {
         engine.concurrency = Some(value.trim().parse().map_err(|_| {
-            invalid(
+            env.invalid(
                 CONCURRENCY,
                 "engine.concurrency",
                 format!("{value:?} is not a whole number"),
@@ -190,7 +218,23 @@ pub(super) fn apply(
         &mut set,
         "engine.shutdown_grace",
     )?;
-    raw.from_env.extend(set);
+    text(
+        &env,
+        HTTP_LISTEN,
+        &mut raw.http.listen,
+        &mut set,
+        "http.listen",
+    );
+    text(
+        &env,
+        LOG_FORMAT,
+        &mut raw.log.format,
+        &mut set,
+        "log.format",
+    );
+    text(&env, LOG_LEVEL, &mut raw.log.level, &mut set, "log.level");
+    raw.from_env
+        .extend(set.into_iter().map(|(key, var)| (key, (env.describe)(var))));
     Ok(())
 }
 
@@ -230,18 +274,19 @@ fn duration(
     key: &'static str,
 ) -> Result<(), ConfigError> {
     if let Some(value) = env.get(var) {
-        *field = Some(DurationText::parse(&value).map_err(|message| invalid(var, key, message))?);
+        *field =
+            Some(DurationText::parse(&value).map_err(|message| env.invalid(var, key, message))?);
         set.push((key, var));
     }
     Ok(())
 }
 
 /// `true`/`false`, also `1`/`0`, `yes`/`no` (any case), as shells and compose files write them.
-fn parse_bool(var: &str, key: &str, value: &str) -> Result<bool, ConfigError> {
+fn parse_bool(env: &Env, var: &str, key: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(invalid(var, key, format!("{value:?} is not true or false"))),
+        _ => Err(env.invalid(var, key, format!("{value:?} is not true or false"))),
     }
 }
 
@@ -253,12 +298,4 @@ pub(super) fn split_folders(value: &str) -> Vec<PathBuf> {
         .filter(|part| !part.is_empty())
         .map(PathBuf::from)
         .collect()
-}
-
-fn invalid(var: &str, key: &str, message: String) -> ConfigError {
-    ConfigError::Invalid {
-        origin: format!("environment variable {var}"),
-        key: key.to_string(),
-        message,
-    }
 }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The whole file. `from_env` records which keys an environment variable set, so that
-/// validation errors name the variable instead of the file.
+/// The whole file. `from_env` records which keys an environment variable (or a command-line
+/// flag) set, and says which, so that validation errors name it instead of the file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
@@ -21,8 +21,12 @@ pub(super) struct RawConfig {
     pub alerts: RawAlerts,
     #[serde(default)]
     pub engine: RawEngine,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub log: RawLog,
     #[serde(skip)]
-    pub from_env: BTreeMap<&'static str, &'static str>,
+    pub from_env: BTreeMap<&'static str, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -62,6 +66,19 @@ pub(super) struct RawEngine {
     pub state_index: Option<String>,
     pub executions_index: Option<String>,
     pub shutdown_grace: Option<DurationText>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHttp {
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
 }
 
 /// A duration written as `"30s"`, `"5m"`, `"24h"`, `"2d"`.

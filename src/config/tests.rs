@@ -251,3 +251,56 @@ fn every_environment_variable_name_starts_with_lookout() {
     let unique: std::collections::HashSet<_> = ENV_VARS.iter().collect();
     assert_eq!(unique.len(), ENV_VARS.len());
 }
+
+fn flag(env_var: &'static str, flag: &'static str, value: &str) -> Override {
+    Override {
+        env_var,
+        flag,
+        value: value.to_string(),
+    }
+}
+
+#[test]
+fn command_line_flags_override_the_environment_and_the_file() {
+    let env = |name: &str| (name == "LOOKOUT_ES_URL").then(|| "http://env:9200".to_string());
+    let overrides = [flag("LOOKOUT_ES_URL", "--es-url", "http://flag:9200")];
+    let config = Config::load_layered(None, env, &overrides).expect("valid");
+    assert_eq!(config.elasticsearch.url, "http://flag:9200");
+    let config = Config::load_layered(None, env, &[]).expect("valid");
+    assert_eq!(config.elasticsearch.url, "http://env:9200");
+}
+
+#[test]
+fn a_bad_flag_value_names_the_flag_and_key() {
+    let overrides = [flag("LOOKOUT_HTTP_LISTEN", "--http-listen", "everywhere")];
+    let text = error_text(Config::load_layered(None, no_env, &overrides));
+    assert!(
+        text.starts_with("command-line flag --http-listen: `http.listen`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_http_endpoint_is_on_loopback_by_default() {
+    let config = Config::default();
+    assert!(config.http.listen.ip().is_loopback());
+    assert_eq!(config.http.listen.port(), 9464);
+}
+
+#[test]
+fn log_format_and_level_are_read_and_checked() {
+    let config =
+        parse("[log]\nformat = \"json\"\nlevel = \"lookout=debug,warn\"\n").expect("valid");
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert_eq!(config.log.level, "lookout=debug,warn");
+    let text = error_text(parse("[log]\nformat = \"xml\"\n"));
+    assert!(text.starts_with("lookout.toml: `log.format`"), "{text}");
+    let text = error_text(with_env("", &[("LOOKOUT_LOG_LEVEL", "lookout=loud")]));
+    assert!(text.contains("LOOKOUT_LOG_LEVEL"), "{text}");
+}
+
+#[test]
+fn a_bad_listen_address_in_the_file_names_the_file_and_key() {
+    let text = error_text(parse("[http]\nlisten = \"localhost\"\n"));
+    assert!(text.starts_with("lookout.toml: `http.listen`"), "{text}");
+}

@@ -5,8 +5,8 @@ use super::raw::{DurationText, RawConfig};
 use super::{
     AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_CONCURRENCY, DEFAULT_ES_URL,
     DEFAULT_EXECUTIONS_INDEX, DEFAULT_MAX_CATCH_UP, DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig,
-    MAX_CONCURRENCY, RulesConfig, Secret,
+    DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig, HttpConfig,
+    LogConfig, LogFormat, MAX_CONCURRENCY, RulesConfig, Secret,
 };
 use crate::es::redact_userinfo;
 use std::path::{Path, PathBuf};
@@ -17,14 +17,14 @@ const MAX_INDEX_NAME_BYTES: usize = 255;
 
 /// Says where a key's value came from, for error messages.
 struct Origins<'a> {
-    raw_env: &'a std::collections::BTreeMap<&'static str, &'static str>,
+    raw_env: &'a std::collections::BTreeMap<&'static str, String>,
     file: Option<&'a Path>,
 }
 
 impl Origins<'_> {
     fn of(&self, key: &str) -> String {
-        if let Some(var) = self.raw_env.get(key) {
-            return format!("environment variable {var}");
+        if let Some(origin) = self.raw_env.get(key) {
+            return origin.clone();
         }
         match self.file {
             Some(path) => path.display().to_string(),
@@ -51,6 +51,8 @@ pub(super) fn validate(raw: RawConfig, file: Option<&Path>) -> Result<Config, Co
         rules: rules(&raw, &origins)?,
         alerts: alerts(&raw, &origins)?,
         engine: engine(&raw, &origins)?,
+        http: http(&raw, &origins)?,
+        log: log(&raw, &origins)?,
     })
 }
 
@@ -223,6 +225,37 @@ fn engine(raw: &RawConfig, origins: &Origins) -> Result<EngineConfig, ConfigErro
         executions_index,
         shutdown_grace: std_duration(engine.shutdown_grace, DEFAULT_SHUTDOWN_GRACE),
     })
+}
+
+fn http(raw: &RawConfig, origins: &Origins) -> Result<HttpConfig, ConfigError> {
+    let Some(text) = &raw.http.listen else {
+        return Ok(HttpConfig::default());
+    };
+    let listen = text.trim().parse().map_err(|_| {
+        origins.invalid(
+            "http.listen",
+            format!("{text:?} is not an address and port such as \"127.0.0.1:9464\""),
+        )
+    })?;
+    Ok(HttpConfig { listen })
+}
+
+fn log(raw: &RawConfig, origins: &Origins) -> Result<LogConfig, ConfigError> {
+    let defaults = LogConfig::default();
+    let format = match raw.log.format.as_deref().map(str::trim) {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(origins.invalid(
+                "log.format",
+                format!("{other:?} is neither \"text\" nor \"json\""),
+            ));
+        }
+    };
+    let level = raw.log.level.clone().unwrap_or(defaults.level);
+    tracing_subscriber::EnvFilter::try_new(&level)
+        .map_err(|e| origins.invalid("log.level", format!("{level:?} is not a log filter: {e}")))?;
+    Ok(LogConfig { format, level })
 }
 
 fn std_duration(value: Option<DurationText>, default: Duration) -> Duration {

@@ -29,6 +29,10 @@ pub trait Executor {
         rule: &'a Rule,
         at: DateTime<Utc>,
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>>;
+
+    /// Told, just before an execution starts, how long after its due time it starts (waiting
+    /// for a free permit included). The operator's metrics use it; by default it is ignored.
+    fn started_late(&self, _rule: &Rule, _delay: Duration) {}
 }
 
 impl Executor for super::Engine {
@@ -142,6 +146,7 @@ pub async fn run(
             .enumerate()
             .filter(|(_, slot)| slot.next <= now)
         {
+            let due_at = slot.next;
             slot.advance(now);
             if slot.running {
                 tracing::info!(rule_id = %slot.rule.rule_id, "previous execution still running; tick skipped");
@@ -153,23 +158,26 @@ pub async fn run(
                 clock,
                 &permits,
                 Rc::clone(&slot.rule),
-                index,
+                (index, due_at),
             ));
         }
     }
     drain(running, options.grace).await;
 }
 
-/// One execution once a permit is free; yields the slot index when done.
+/// One execution once a permit is free; yields the slot index when done. `(index, due_at)`:
+/// the slot and when the execution was due.
 async fn execution(
     executor: &dyn Executor,
     clock: &dyn Clock,
     permits: &Semaphore,
     rule: Rc<Rule>,
-    index: usize,
+    (index, due_at): (usize, DateTime<Utc>),
 ) -> usize {
     let _permit = permits.acquire().await;
-    executor.execute(&rule, clock.now()).await;
+    let at = clock.now();
+    executor.started_late(&rule, (at - due_at).to_std().unwrap_or_default());
+    executor.execute(&rule, at).await;
     index
 }
 

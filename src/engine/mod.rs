@@ -12,6 +12,7 @@ pub mod query;
 pub mod service;
 pub mod setup;
 mod typed;
+mod window;
 
 pub use chunk::PIT_KEEP_ALIVE;
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
@@ -352,6 +353,8 @@ fn log_execution(report: &ExecutionReport) {
                 created = record.alerts_created,
                 duplicates = record.duplicates,
                 elapsed_ms = record.total_ms,
+                search_ms = record.search_ms,
+                write_ms = record.write_ms,
                 chunks = report.chunks,
                 status = ?record.status,
                 warnings = %record.warnings.join("; "),

@@ -6,6 +6,7 @@
 //! Every request goes through [`elasticsearch::http::transport::Transport::send`] with plain
 //! `application/json` (`application/x-ndjson` for `_bulk`) and a timeout.
 
+mod admin;
 mod bulk;
 mod connect;
 mod docs;

@@ -108,20 +108,6 @@ impl Field {
     }
 }
 
-/// Characters that need a backslash inside an unquoted KQL literal.
-const UNQUOTED_SPECIALS: &[char] = &['\\', '(', ')', ':', '<', '>', '"', '*', '{', '}'];
-
-/// Writes literal text so that it reads back as the same characters in an unquoted literal.
-/// Whitespace and every non-ASCII character are written as `\uXXXX`, so no keyword (which needs
-/// raw whitespace around it) can appear and the text is never trimmed.
-fn write_unquoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
-    if text.is_empty() {
-        // An escaped space trims to nothing: the only unquoted spelling of empty text.
-        return write!(f, "\\u0020");
-    }
-    write_literal_chars(f, text)
-}
-
 /// Keywords that end a literal when the printer writes a space after it (`a*not > x`).
 const KEYWORDS: &[&str] = &["not", "and", "or"];
 
@@ -135,15 +121,17 @@ fn trailing_keyword(text: &str) -> Option<usize> {
     Some(text.chars().count() - keyword.len())
 }
 
-/// Writes each character of literal text, escaped as [`write_unquoted`] does (empty text
-/// writes nothing). A keyword at the end gets its first letter as `\uXXXX`, since what the
-/// printer writes next may be a space, and `not ` would then read as the operator.
-fn write_literal_chars(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+/// Writes literal text so that it reads back as the same characters in an unquoted literal.
+/// Whitespace and every non-ASCII character are written as `\uXXXX`, so no keyword (which needs
+/// raw whitespace around it) can appear. A keyword at the end gets its first letter as
+/// `\uXXXX` too, since what the printer writes next may be a space, and `not ` would then read
+/// as the operator.
+fn write_unquoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     let keyword_at = trailing_keyword(text);
     for (i, c) in text.chars().enumerate() {
         if Some(i) == keyword_at {
             write_unicode_escape(f, c)?;
-        } else if UNQUOTED_SPECIALS.contains(&c) {
+        } else if super::lexer::is_special(c) {
             write!(f, "\\{c}")?;
         } else if c.is_whitespace() || c.is_control() || !c.is_ascii() {
             write_unicode_escape(f, c)?;
@@ -184,7 +172,7 @@ fn write_pattern(f: &mut fmt::Formatter<'_>, parts: &[String]) -> fmt::Result {
         if i > 0 {
             write!(f, "*")?;
         }
-        write_literal_chars(f, part)?;
+        write_unquoted(f, part)?;
     }
     Ok(())
 }
@@ -203,6 +191,8 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Phrase(text) => write_quoted(f, text),
+            // An escaped space trims to nothing: the only unquoted spelling of empty text.
+            Value::Text(text) if text.is_empty() => write!(f, "\\u0020"),
             Value::Text(text) => write_unquoted(f, text),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Null => write!(f, "null"),
@@ -241,13 +231,18 @@ impl fmt::Display for Query {
                 write!(f, "not ")?;
                 write_child(f, child)
             }
-            Query::Nested { path, query } => write!(f, "{path}: {{ {query} }}"),
+            Query::Nested { path, query } => {
+                write!(f, "{path}: {{")?;
+                write_child(f, query)?;
+                write!(f, "}}")
+            }
             Query::Is { field: None, value } => write!(f, "{value}"),
             Query::Is {
                 field: Some(field),
                 value,
             } => write!(f, "{field}: {value}"),
-            Query::Range { field, op, value } => write!(f, "{field} {} {value}", op.symbol()),
+            // No whitespace right after a literal: `not` followed by whitespace is a keyword.
+            Query::Range { field, op, value } => write!(f, "{field}{} {value}", op.symbol()),
         }
     }
 }

@@ -6,6 +6,7 @@
 use super::ast::{Field, Query, RangeOp, Value};
 use super::fields::{FieldInfo, FieldMap};
 use serde_json::{Map, Value as Json, json};
+use std::borrow::Cow;
 
 /// The `time_zone` Kibana's detection engine sets on date ranges (its `dateFormatTZ`).
 pub const DATE_TIME_ZONE: &str = "Zulu";
@@ -62,23 +63,43 @@ fn value_json(value: &Value) -> Json {
     }
 }
 
+/// An object of the given entries, in order. The values are moved in: `json!` would copy
+/// every interpolated value (through serde), which made translation quadratic in depth.
+fn object<const N: usize>(entries: [(&str, Json); N]) -> Json {
+    let mut map = Map::with_capacity(N);
+    for (key, value) in entries {
+        map.insert(key.to_string(), value);
+    }
+    Json::Object(map)
+}
+
 /// `{"bool": {"should": [...], "minimum_should_match": 1}}`.
 fn should(queries: Vec<Json>) -> Json {
-    json!({"bool": {"should": queries, "minimum_should_match": 1}})
+    let clauses = [
+        ("should", Json::Array(queries)),
+        ("minimum_should_match", Json::from(1)),
+    ];
+    object([("bool", object(clauses))])
 }
 
 /// `{key: {name: inner}}` with the field name as a key.
 fn keyed(key: &str, name: &str, inner: Json) -> Json {
-    let mut by_field = Map::new();
-    by_field.insert(name.to_string(), inner);
-    let mut outer = Map::new();
-    outer.insert(key.to_string(), Json::Object(by_field));
-    Json::Object(outer)
+    object([(key, object([(name, inner)]))])
+}
+
+/// `{"nested": {"path": path, "query": query, "score_mode": "none"}}`.
+fn nested_query(path: &str, query: Json) -> Json {
+    let body = [
+        ("path", Json::from(path)),
+        ("query", query),
+        ("score_mode", Json::from("none")),
+    ];
+    object([("nested", object(body))])
 }
 
 /// A field the condition applies to: its name and what the map knows about it.
 struct Target<'a> {
-    name: String,
+    name: Cow<'a, str>,
     info: Option<&'a FieldInfo>,
 }
 
@@ -101,8 +122,14 @@ impl<'a> Translator<'a> {
         match query {
             Query::MatchAll => json!({"match_all": {}}),
             Query::Or(children) => should(self.children(children, nested)),
-            Query::And(children) => json!({"bool": {"filter": self.children(children, nested)}}),
-            Query::Not(child) => json!({"bool": {"must_not": self.query(child, nested)}}),
+            Query::And(children) => {
+                let filter = Json::Array(self.children(children, nested));
+                object([("bool", object([("filter", filter)]))])
+            }
+            Query::Not(child) => {
+                let must_not = self.query(child, nested);
+                object([("bool", object([("must_not", must_not)]))])
+            }
             Query::Nested { path, query } => self.nested(path, query, nested),
             Query::Is { field, value } => self.is(field.as_ref(), value, nested),
             Query::Range { field, op, value } => self.range(field, *op, value, nested),
@@ -115,11 +142,8 @@ impl<'a> Translator<'a> {
 
     fn nested(&self, path: &Field, query: &Query, nested: Option<&str>) -> Json {
         let path = prefixed(path, nested).raw_name();
-        json!({"nested": {
-            "path": path,
-            "query": self.query(query, Some(&path)),
-            "score_mode": "none",
-        }})
+        let inner = self.query(query, Some(&path));
+        nested_query(&path, inner)
     }
 
     fn is(&self, field: Option<&Field>, value: &Value, nested: Option<&str>) -> Json {
@@ -132,6 +156,7 @@ impl<'a> Translator<'a> {
         let full = prefixed(field, nested);
         let queries = self
             .targets(&full)
+            .as_slice()
             .iter()
             .map(|target| wrap_nested(is_leaf(target, value), target, &full, nested))
             .collect();
@@ -142,6 +167,7 @@ impl<'a> Translator<'a> {
         let full = prefixed(field, nested);
         let queries = self
             .targets(&full)
+            .as_slice()
             .iter()
             .map(|target| wrap_nested(range_leaf(target, op, value), target, &full, nested))
             .collect();
@@ -150,76 +176,110 @@ impl<'a> Translator<'a> {
 
     /// The mapped fields a field name or pattern stands for; when none is known, the name as
     /// written (Kibana keeps it, so the query selects nothing where the field is absent).
-    fn targets(&self, field: &Field) -> Vec<Target<'a>> {
-        let found: Vec<Target<'a>> = match (self.fields, field) {
-            (None, _) => Vec::new(),
-            (Some(map), Field::Name(name)) => map
-                .get(name)
-                .map(|info| Target {
-                    name: name.clone(),
-                    info: Some(info),
-                })
-                .into_iter()
-                .collect(),
-            (Some(map), Field::Pattern(parts)) => map
-                .iter()
-                .filter(|(name, _)| glob_matches(parts, name))
-                .map(|(name, info)| Target {
-                    name: name.to_string(),
-                    info: Some(info),
-                })
-                .collect(),
+    fn targets<'f>(&self, field: &'f Field) -> Targets<'f>
+    where
+        'a: 'f,
+    {
+        let unknown = || {
+            let name = match field {
+                Field::Name(name) => Cow::Borrowed(name.as_str()),
+                Field::Pattern(_) => Cow::Owned(field.raw_name()),
+            };
+            Targets::One(Target { name, info: None })
         };
-        if found.is_empty() {
-            return vec![Target {
-                name: field.raw_name(),
-                info: None,
-            }];
+        match (self.fields, field) {
+            (None, _) => unknown(),
+            (Some(map), Field::Name(name)) => match map.get(name) {
+                Some(info) => Targets::One(Target {
+                    name: Cow::Borrowed(name.as_str()),
+                    info: Some(info),
+                }),
+                None => unknown(),
+            },
+            (Some(map), Field::Pattern(parts)) => {
+                let found: Vec<Target<'f>> = map
+                    .iter()
+                    .filter(|(name, _)| glob_matches(parts, name))
+                    .map(|(name, info)| Target {
+                        name: Cow::Borrowed(name),
+                        info: Some(info),
+                    })
+                    .collect();
+                if found.is_empty() {
+                    unknown()
+                } else {
+                    Targets::Many(found)
+                }
+            }
         }
-        found
+    }
+}
+
+/// The fields one condition applies to: usually one, so without a list.
+enum Targets<'a> {
+    One(Target<'a>),
+    Many(Vec<Target<'a>>),
+}
+
+impl<'a> Targets<'a> {
+    fn as_slice(&self) -> &[Target<'a>] {
+        match self {
+            Targets::One(target) => std::slice::from_ref(target),
+            Targets::Many(targets) => targets,
+        }
     }
 }
 
 /// The field name inside a nested query: `path.name`.
-fn prefixed(field: &Field, nested: Option<&str>) -> Field {
+fn prefixed<'f>(field: &'f Field, nested: Option<&str>) -> Cow<'f, Field> {
     let Some(path) = nested else {
-        return field.clone();
+        return Cow::Borrowed(field);
     };
-    match field {
+    Cow::Owned(match field {
         Field::Name(name) => Field::Name(format!("{path}.{name}")),
         Field::Pattern(parts) => {
             let mut parts = parts.clone();
             parts[0] = format!("{path}.{}", parts[0]);
             Field::Pattern(parts)
         }
-    }
+    })
 }
 
 /// A query on no field: `query_string` for wildcards, else `multi_match` over all fields.
 fn free_text(value: &Value) -> Json {
     if let Value::Wildcard(parts) = value {
-        return json!({"query_string": {"query": query_string_escape(parts)}});
+        let pattern = Json::String(query_string_escape(parts));
+        return object([("query_string", object([("query", pattern)]))]);
     }
     let kind = if value.is_quoted() {
         "phrase"
     } else {
         "best_fields"
     };
-    json!({"multi_match": {"type": kind, "query": value_json(value), "lenient": true}})
+    let body = [
+        ("type", Json::from(kind)),
+        ("query", value_json(value)),
+        ("lenient", Json::Bool(true)),
+    ];
+    object([("multi_match", object(body))])
 }
 
 /// One field's condition of `field: value`.
 fn is_leaf(target: &Target, value: &Value) -> Json {
-    let name = target.name.as_str();
+    let name = target.name.as_ref();
     if value.is_lone_wildcard() {
-        return json!({"exists": {"field": name}});
+        return object([("exists", object([("field", Json::from(name))]))]);
     }
     if let Value::Wildcard(parts) = value {
-        let pattern = query_string_escape(parts);
+        let pattern = Json::String(query_string_escape(parts));
         if target.is_keyword_only() {
-            return keyed("wildcard", name, json!({"value": pattern}));
+            return keyed("wildcard", name, object([("value", pattern)]));
         }
-        return json!({"query_string": {"fields": [name], "query": pattern}});
+        let fields = Json::Array(vec![Json::from(name)]);
+        return object([(
+            "query_string",
+            object([("fields", fields), ("query", pattern)]),
+        )]);
     }
     let exact = value_json(value);
     if target.is_date() {
@@ -230,7 +290,7 @@ fn is_leaf(target: &Target, value: &Value) -> Json {
         return keyed("range", name, Json::Object(bounds));
     }
     if target.is_keyword_only() {
-        return keyed("term", name, json!({"value": exact}));
+        return keyed("term", name, object([("value", exact)]));
     }
     let kind = if value.is_quoted() {
         "match_phrase"
@@ -259,7 +319,7 @@ fn add_time_zone(params: &mut Map<String, Json>, value: &Json) {
             .as_str()
             .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
     if !is_epoch {
-        params.insert("time_zone".into(), json!(DATE_TIME_ZONE));
+        params.insert("time_zone".into(), Json::from(DATE_TIME_ZONE));
     }
 }
 
@@ -268,9 +328,7 @@ fn add_time_zone(params: &mut Map<String, Json>, value: &Json) {
 fn wrap_nested(query: Json, target: &Target, field: &Field, nested: Option<&str>) -> Json {
     let path = target.info.and_then(|info| info.nested_path.as_deref());
     match (field, path, nested) {
-        (Field::Pattern(_), Some(path), None) => {
-            json!({"nested": {"path": path, "query": query, "score_mode": "none"}})
-        }
+        (Field::Pattern(_), Some(path), None) => nested_query(path, query),
         _ => query,
     }
 }

@@ -250,6 +250,8 @@ fn field_caps_give_types_without_unmapped_and_nested_paths() {
         "items": {"nested": {"type": "nested"}},
         "items.name": {"keyword": {"type": "keyword"}},
         "code": {"keyword": {"type": "keyword"}, "long": {"type": "long"}},
+        "_id": {"_id": {"type": "_id"}},
+        "_seq_no": {"_seq_no": {"type": "_seq_no"}},
     }});
     let fields = FieldMap::from_field_caps(&caps);
     assert!(
@@ -261,6 +263,7 @@ fn field_caps_give_types_without_unmapped_and_nested_paths() {
     assert!(fields.get("host.name").expect("mapped").is_keyword_only());
     assert!(!fields.get("code").expect("mapped").is_keyword_only());
     assert!(fields.get("user").is_none() && fields.get("items").is_none());
+    assert!(fields.get("_id").is_some() && fields.get("_seq_no").is_none());
     assert_eq!(
         fields
             .get("items.name")
@@ -313,4 +316,19 @@ fn glob_matching_follows_kql_wildcards() {
     assert!(glob_matches(&parts(&["a", "a"]), "aa"));
     assert!(glob_matches(&parts(&["é", ""]), "éa"));
     assert!(!glob_matches(&parts(&["x"]), "xy"));
+}
+
+#[test]
+fn the_dsl_of_the_deepest_accepted_query_reads_back_as_json() {
+    // Parentheses of sub-queries, then two of a value list: exactly the limit.
+    let outer = MAX_NESTING_DEPTH - 2;
+    let query = format!(
+        "{}f: (a or (b)){}",
+        "x:1 or (".repeat(outer),
+        ")".repeat(outer)
+    );
+    let dsl = untyped(&query);
+    let text = serde_json::to_string(&dsl).expect("serializes");
+    let back: Json = serde_json::from_str(&text).expect("within serde_json's depth limit");
+    assert_eq!(back, dsl);
 }

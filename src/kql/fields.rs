@@ -8,6 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Types that are containers, not searchable fields (Kibana leaves them out of a data view).
 const CONTAINER_TYPES: [&str; 2] = ["object", "nested"];
 
+/// The metadata fields a data view keeps (Kibana's default `metaFields` that can be searched);
+/// the server's other underscore fields (`_seq_no`, `_version`, ...) are left out, as Kibana
+/// leaves them out.
+const KEPT_META_FIELDS: [&str; 3] = ["_id", "_index", "_ignored"];
+
 /// The date types (Kibana's `date` field type).
 const DATE_TYPES: [&str; 2] = ["date", "date_nanos"];
 
@@ -45,6 +50,9 @@ impl FieldMap {
         let mut types: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         if let Some(fields) = response.get("fields").and_then(Json::as_object) {
             for (name, caps) in fields {
+                if name.starts_with('_') && !KEPT_META_FIELDS.contains(&name.as_str()) {
+                    continue;
+                }
                 let entry = types.entry(name.clone()).or_default();
                 for es_type in caps.as_object().into_iter().flat_map(|c| c.keys()) {
                     if es_type != "unmapped" {

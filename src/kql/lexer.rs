@@ -4,8 +4,14 @@
 
 use super::ast::Value;
 
-/// Characters that end an unquoted literal unless escaped with a backslash.
-pub const SPECIAL_CHARACTERS: &[char] = &['\\', '(', ')', ':', '<', '>', '"', '*', '{', '}'];
+/// True for the characters that end an unquoted literal unless escaped with a backslash:
+/// `\ ( ) : < > " * { }`.
+pub fn is_special(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '(' | ')' | ':' | '<' | '>' | '"' | '*' | '{' | '}'
+    )
+}
 
 /// The keywords, lowercase (they match in any case).
 const KEYWORDS: [&str; 3] = ["or", "and", "not"];
@@ -64,17 +70,43 @@ pub fn not_operator(chars: &[char], pos: usize) -> Option<usize> {
 /// whitespace on each side) or `not ` (Kibana's `Keyword` rule).
 fn keyword_at(chars: &[char], pos: usize) -> bool {
     let space_at = |i: usize| chars.get(i).copied().is_some_and(is_space);
-    let spaced = |word: &str| {
-        space_at(pos) && word_at(chars, pos + 1, word) && space_at(pos + 1 + word.len())
-    };
-    spaced("or") || spaced("and") || (word_at(chars, pos, "not") && space_at(pos + 3))
+    match chars.get(pos) {
+        Some(&c) if is_space(c) => {
+            let spaced =
+                |word: &str| word_at(chars, pos + 1, word) && space_at(pos + 1 + word.len());
+            spaced("or") || spaced("and")
+        }
+        Some('n' | 'N') => word_at(chars, pos, "not") && space_at(pos + 3),
+        _ => false,
+    }
 }
 
-/// One decoded piece of an unquoted literal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Piece {
-    Char(char),
-    Wildcard,
+/// The decoded pieces of an unquoted literal: the literal text between unescaped wildcards
+/// (`done`), and the piece being read (`current`). Most literals have no wildcard, so the list
+/// is only allocated when one appears.
+#[derive(Default)]
+struct Pieces {
+    done: Vec<String>,
+    current: String,
+}
+
+impl Pieces {
+    fn push(&mut self, c: char) {
+        self.current.push(c);
+    }
+
+    fn extend(&mut self, chars: &[char]) {
+        self.current.extend(chars);
+    }
+
+    fn wildcard(&mut self) {
+        self.done.push(std::mem::take(&mut self.current));
+    }
+
+    fn into_parts(mut self) -> Vec<String> {
+        self.done.push(self.current);
+        self.done
+    }
 }
 
 /// Reads `\t`, `\r` or `\n` at `pos`.
@@ -118,12 +150,12 @@ fn escaped_unicode(chars: &[char], pos: usize) -> Option<(char, usize)> {
 
 /// Reads one unquoted character (or escaped keyword) at `pos` into `pieces`; false when the
 /// literal ends at `pos`.
-fn unquoted_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> bool {
+fn unquoted_piece(chars: &[char], pos: &mut usize, pieces: &mut Pieces) -> bool {
     let Some(&c) = chars.get(*pos) else {
         return false;
     };
     if let Some((decoded, next)) = escaped_whitespace(chars, *pos) {
-        pieces.push(Piece::Char(decoded));
+        pieces.push(decoded);
         *pos = next;
         return true;
     }
@@ -131,31 +163,37 @@ fn unquoted_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> b
         return escaped_piece(chars, pos, pieces);
     }
     if c == '*' {
-        pieces.push(Piece::Wildcard);
+        pieces.wildcard();
         *pos += 1;
         return true;
     }
-    if SPECIAL_CHARACTERS.contains(&c) || keyword_at(chars, *pos) {
-        return false;
+    // A run of plain characters at once: the common case, and one copy.
+    let start = *pos;
+    let mut end = start;
+    while let Some(&plain) = chars.get(end) {
+        if is_special(plain) || keyword_at(chars, end) {
+            break;
+        }
+        end += 1;
     }
-    pieces.push(Piece::Char(c));
-    *pos += 1;
-    true
+    pieces.extend(&chars[start..end]);
+    *pos = end;
+    end > start
 }
 
 /// Reads an escape other than whitespace at `pos` (a backslash): a special character, a
 /// `\uXXXX` sequence or a keyword. A backslash before anything else ends the literal.
-fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> bool {
+fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Pieces) -> bool {
     let Some(&next) = chars.get(*pos + 1) else {
         return false;
     };
-    if SPECIAL_CHARACTERS.contains(&next) {
-        pieces.push(Piece::Char(next));
+    if is_special(next) {
+        pieces.push(next);
         *pos += 2;
         return true;
     }
     if let Some((decoded, end)) = escaped_unicode(chars, *pos) {
-        pieces.push(Piece::Char(decoded));
+        pieces.push(decoded);
         *pos = end;
         return true;
     }
@@ -163,7 +201,7 @@ fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> bo
         return false;
     };
     let end = *pos + 1 + keyword.len();
-    pieces.extend(chars[*pos + 1..end].iter().map(|&k| Piece::Char(k)));
+    chars[*pos + 1..end].iter().for_each(|&k| pieces.push(k));
     *pos = end;
     true
 }
@@ -171,44 +209,43 @@ fn escaped_piece(chars: &[char], pos: &mut usize, pieces: &mut Vec<Piece>) -> bo
 /// Reads an unquoted literal at `pos`: its value and the index after it, or `None` when no
 /// unquoted character is there.
 pub fn unquoted_literal(chars: &[char], pos: usize) -> Option<(Value, usize)> {
-    let mut pieces = Vec::new();
+    let mut pieces = Pieces::default();
     let mut end = pos;
     while unquoted_piece(chars, &mut end, &mut pieces) {}
     if end == pos {
         return None;
     }
-    Some((unquoted_value(&pieces), end))
+    Some((unquoted_value(pieces), end))
 }
 
-/// Trims the pieces (Kibana trims the decoded text) and classifies them.
-fn unquoted_value(pieces: &[Piece]) -> Value {
-    let is_trimmed_piece = |p: &Piece| matches!(p, Piece::Char(c) if is_trimmed(*c));
-    let start = pieces
-        .iter()
-        .position(|p| !is_trimmed_piece(p))
-        .unwrap_or(pieces.len());
-    let end = pieces
-        .iter()
-        .rposition(|p| !is_trimmed_piece(p))
-        .map_or(start, |i| i + 1);
-    let trimmed = &pieces[start..end];
-    let mut parts = vec![String::new()];
-    for piece in trimmed {
-        match piece {
-            Piece::Char(c) => parts.last_mut().expect("parts starts non-empty").push(*c),
-            Piece::Wildcard => parts.push(String::new()),
-        }
+/// Trims the text (Kibana trims the decoded literal; wildcards are not whitespace, so only the
+/// first and last pieces can lose characters) and classifies it.
+fn unquoted_value(pieces: Pieces) -> Value {
+    if pieces.done.is_empty() {
+        let text = trim_owned(pieces.current);
+        return match text.as_str() {
+            "null" => Value::Null,
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::Text(text),
+        };
     }
-    if parts.len() > 1 {
-        return Value::Wildcard(parts);
-    }
-    let text = parts.pop().expect("parts starts non-empty");
-    match text.as_str() {
-        "null" => Value::Null,
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => Value::Text(text),
-    }
+    let mut parts = pieces.into_parts();
+    let last = parts.len() - 1;
+    let trimmed_end = parts[last].trim_end_matches(is_trimmed).len();
+    parts[last].truncate(trimmed_end);
+    let leading = parts[0].len() - parts[0].trim_start_matches(is_trimmed).len();
+    parts[0].drain(..leading);
+    Value::Wildcard(parts)
+}
+
+/// The text without the whitespace JavaScript's `trim` removes, reusing its buffer.
+fn trim_owned(mut text: String) -> String {
+    let end = text.trim_end_matches(is_trimmed).len();
+    text.truncate(end);
+    let leading = text.len() - text.trim_start_matches(is_trimmed).len();
+    text.drain(..leading);
+    text
 }
 
 /// A quoted string that reached the end of the query without its closing quote.

@@ -18,6 +18,10 @@ mod corpus_tests;
 #[cfg(test)]
 mod dsl_tests;
 #[cfg(test)]
+mod error_tests;
+#[cfg(test)]
+mod prop_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ast::{Field, Query, RangeOp, Value};
@@ -29,20 +33,22 @@ pub use fields::{FieldInfo, FieldMap};
 /// under 10,000).
 pub const MAX_QUERY_LENGTH: usize = 100_000;
 
-/// The deepest nesting of parentheses and braces accepted (the corpus needs fewer than 10); it
-/// bounds the recursion of the parser and of the translation.
-pub const MAX_NESTING_DEPTH: usize = 100;
+/// The deepest nesting of parentheses and braces accepted (the corpus needs 5). It bounds the
+/// recursion of the parser and of the translation, and keeps the DSL of any accepted query
+/// within the 128 levels a JSON reader such as serde_json accepts.
+pub const MAX_NESTING_DEPTH: usize = 32;
 
 /// Parses KQL text as Kibana's grammar does.
 pub fn parse(query: &str) -> Result<Query, ParseError> {
-    let chars: Vec<char> = query.chars().collect();
+    // At most one character past the limit is read before refusing.
+    let chars: Vec<char> = query.chars().take(MAX_QUERY_LENGTH + 1).collect();
     if chars.len() > MAX_QUERY_LENGTH {
         return Err(error::error_at(
             &chars,
             MAX_QUERY_LENGTH,
             format!(
                 "the query is {} characters long; at most {MAX_QUERY_LENGTH} are accepted",
-                chars.len()
+                query.chars().count()
             ),
         ));
     }

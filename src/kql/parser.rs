@@ -4,7 +4,7 @@
 //! the `error` module). Precedence: `or` < `and` < `not`.
 
 use super::MAX_NESTING_DEPTH;
-use super::ast::{Field, Query, Value};
+use super::ast::{Field, Query, RangeOp, Value};
 use super::error::{Expected, Failure};
 use super::lexer;
 
@@ -195,83 +195,69 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `Field Space* ':' Space*`: the field and the position after the colon. Leaves the
-    /// position where it was.
-    fn field_and_colon(&mut self) -> Option<(Value, usize)> {
-        let start = self.pos;
-        let field = self.literal();
-        let colon = lexer::skip_spaces(self.chars, self.pos);
-        self.pos = start;
-        let field = field?;
-        if self.chars.get(colon) != Some(&':') {
-            return None;
-        }
-        Some((field, lexer::skip_spaces(self.chars, colon + 1)))
-    }
-
-    /// `Field ':' '{' OrQuery '}' / Expression`.
+    /// `NestedQuery / Expression`, where `Expression` is `FieldRangeExpression /
+    /// FieldValueExpression / ValueExpression`. Every alternative starts with the same literal,
+    /// so it is read once and what follows it picks the alternative, in the grammar's order.
     fn nested_query(&mut self) -> Option<Query> {
         let start = self.pos;
-        if let Some((field, after)) = self.field_and_colon()
-            && self.chars.get(after) == Some(&'{')
+        let Some(literal) = self.literal() else {
+            self.expect(start, Expected::Query);
+            return None;
+        };
+        let literal_end = self.pos;
+        let after = lexer::skip_spaces(self.chars, literal_end);
+        if self.chars.get(after) == Some(&':') {
+            let value_start = lexer::skip_spaces(self.chars, after + 1);
+            if let Some(query) = self.nested_body(&literal, value_start) {
+                return Some(query);
+            }
+            if let Some(query) = self.field_value(&literal, value_start) {
+                return Some(query);
+            }
+        } else if let Some((op, op_end)) = lexer::range_operator(self.chars, after)
+            && let Some(query) = self.range(&literal, op, op_end)
         {
-            self.pos = after;
-            if let Some(query) =
-                self.enclosed(after, '}', &mut Self::or_query, Expected::QueryAfter("{"))
-            {
-                let path = to_field(field).unwrap_or_else(|| Field::Name("null".into()));
-                return Some(Query::Nested {
-                    path,
-                    query: Box::new(query),
-                });
-            }
-            self.pos = start;
+            return Some(query);
         }
-        self.expression()
+        self.pos = literal_end;
+        Some(Query::Is {
+            field: None,
+            value: literal,
+        })
     }
 
-    /// `FieldRangeExpression / FieldValueExpression / ValueExpression`.
-    fn expression(&mut self) -> Option<Query> {
-        let start = self.pos;
-        if let Some(range) = self.range_expression() {
-            return Some(range);
+    /// `'{' OrQuery '}'` after `field:`.
+    fn nested_body(&mut self, field: &Value, open: usize) -> Option<Query> {
+        if self.chars.get(open) != Some(&'{') {
+            return None;
         }
-        self.pos = start;
-        if let Some(is) = self.field_value_expression() {
-            return Some(is);
-        }
-        self.pos = start;
-        match self.literal() {
-            Some(value) => Some(Query::Is { field: None, value }),
-            None => {
-                self.expect(start, Expected::Query);
-                None
-            }
-        }
+        let query = self.enclosed(open, '}', &mut Self::or_query, Expected::QueryAfter("{"))?;
+        Some(Query::Nested {
+            path: to_named_field(field),
+            query: Box::new(query),
+        })
     }
 
-    /// `Field Space* RangeOperator Space* Literal`.
-    fn range_expression(&mut self) -> Option<Query> {
-        let field = self.literal()?;
-        self.skip_spaces();
-        let (op, after) = lexer::range_operator(self.chars, self.pos)?;
-        self.pos = lexer::skip_spaces(self.chars, after);
+    /// `RangeOperator Space* Literal` after the field.
+    fn range(&mut self, field: &Value, op: RangeOp, op_end: usize) -> Option<Query> {
+        self.pos = lexer::skip_spaces(self.chars, op_end);
         let Some(value) = self.literal() else {
             self.expect(self.pos, Expected::ValueAfterRange(op));
             return None;
         };
-        let field = to_field(field).unwrap_or_else(|| Field::Name("null".into()));
-        Some(Query::Range { field, op, value })
+        Some(Query::Range {
+            field: to_named_field(field),
+            op,
+            value,
+        })
     }
 
-    /// `Field Space* ':' Space* ListOfValues`.
-    fn field_value_expression(&mut self) -> Option<Query> {
-        let (field, after) = self.field_and_colon()?;
-        self.pos = after;
-        let field = to_field(field);
-        let query = self.list_of_values(&field);
+    /// `ListOfValues` after `field:`.
+    fn field_value(&mut self, field: &Value, value_start: usize) -> Option<Query> {
+        self.pos = value_start;
+        let query = self.list_of_values(&to_field(field.clone()));
         if query.is_none() {
-            self.expect(after, Expected::ValueAfterColon);
+            self.expect(value_start, Expected::ValueAfterColon);
         }
         query
     }
@@ -317,6 +303,12 @@ impl<'a> Parser<'a> {
         }
         self.list_of_values(field)
     }
+}
+
+/// A literal read as the field of a range or the path of a nested query, where unquoted `null`
+/// is just a name.
+fn to_named_field(literal: &Value) -> Field {
+    to_field(literal.clone()).unwrap_or_else(|| Field::Name("null".into()))
 }
 
 /// A literal read as a field name: unquoted `null` means no field (Kibana then searches all

@@ -1,0 +1,231 @@
+//! The operator commands as a user runs them, against the live server: `lookout setup` installs
+//! the templates, `lookout status` reports them, an unreachable server is exit status 1, and no
+//! password or API key ever appears in anything lookout prints.
+
+mod ops;
+
+use elasticsearch::http::Method;
+use integration_tests::{TestServer, server_url};
+use ops::{lookout, own_indices, split_userinfo, text};
+use std::io::Write;
+
+/// A password nobody would type by accident, so finding it in output is proof of a leak.
+const SECRET: &str = "Rec0gnisable-Pa55word-9f2c";
+/// An API key built the same way.
+const SECRET_KEY: &str = "Rec0gnisable-ApiKey-41d7";
+/// A port nothing listens on (the discard port on loopback).
+const CLOSED: &str = "http://127.0.0.1:9";
+
+fn dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary folder")
+}
+
+#[test]
+fn setup_installs_the_templates_that_status_then_reports() {
+    let server = TestServer::connect();
+    let work = dir();
+    let indices = own_indices("ops-setup");
+    let status_before = lookout(work.path())
+        .args(["status", "--es-url", &server.url])
+        .envs(indices.clone())
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&status_before);
+    assert!(status_before.status.success(), "{out}{err}");
+    assert!(out.contains("server:      reachable"), "{out}");
+    assert!(out.contains(&format!("{}: missing", indices[1].1)), "{out}");
+
+    let setup = lookout(work.path())
+        .args(["setup", "--es-url", &server.url])
+        .envs(indices.clone())
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&setup);
+    assert!(setup.status.success(), "{out}{err}");
+    for (_, index) in &indices[1..] {
+        assert!(
+            out.contains(&format!("index template {index}: installed")),
+            "{out}"
+        );
+        let (status, _) =
+            tokio_block(server.request(Method::Get, &format!("/_index_template/{index}"), None));
+        assert!(status.is_success(), "template {index} is on the server");
+    }
+
+    let status_after = lookout(work.path())
+        .args(["status", "--es-url", &server.url])
+        .envs(indices.clone())
+        .output()
+        .expect("lookout runs");
+    let (out, _) = text(&status_after);
+    assert!(
+        out.contains(&format!("{}: installed", indices[2].1)),
+        "{out}"
+    );
+    assert!(
+        out.contains("executions:  last hour: succeeded 0, partial failure 0, failed 0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn status_exits_1_and_says_why_when_the_server_is_unreachable() {
+    let work = dir();
+    let output = lookout(work.path())
+        .args(["status", "--es-url", CLOSED])
+        .output()
+        .expect("lookout runs");
+    let (out, _) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("server:      unreachable"), "{out}");
+    assert!(out.contains("127.0.0.1:9"), "{out}");
+}
+
+#[test]
+fn a_bad_configuration_value_names_the_key_and_the_file() {
+    let work = dir();
+    let path = work.path().join("lookout.toml");
+    std::fs::write(&path, "[engine]\nconcurrency = 0\n").expect("write");
+    let output = lookout(work.path())
+        .args(["status", "--config"])
+        .arg(&path)
+        .output()
+        .expect("lookout runs");
+    let (_, err) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("lookout.toml: `engine.concurrency`"), "{err}");
+}
+
+#[test]
+fn completions_are_printed_for_bash_zsh_and_fish() {
+    let work = dir();
+    for shell in ["bash", "zsh", "fish"] {
+        let output = lookout(work.path())
+            .args(["completions", shell])
+            .output()
+            .expect("lookout runs");
+        let (out, err) = text(&output);
+        assert!(output.status.success(), "{shell}: {err}");
+        assert!(
+            out.contains("setup") && out.contains("status"),
+            "{shell}: {out}"
+        );
+    }
+}
+
+/// Every way a secret can reach lookout (environment, file, URL userinfo, API key), against the
+/// live server and a closed port, with the most verbose logs, in text and JSON: no line printed
+/// on stdout or stderr holds the secret.
+#[test]
+fn no_secret_appears_in_anything_lookout_prints() {
+    let (url, _) = split_userinfo(&server_url());
+    let work = dir();
+    let password_file = work.path().join("es_password");
+    let mut file = std::fs::File::create(&password_file).expect("create");
+    writeln!(file, "{SECRET}").expect("write");
+    let closed_with_userinfo = format!("http://elastic:{SECRET}@127.0.0.1:9");
+    let live_with_userinfo = url.replacen("://", &format!("://elastic:{SECRET}@"), 1);
+    let password_env = [
+        ("LOOKOUT_ES_USERNAME", "elastic"),
+        ("LOOKOUT_ES_PASSWORD", SECRET),
+    ];
+    let password_file_env = [
+        ("LOOKOUT_ES_USERNAME", "elastic"),
+        (
+            "LOOKOUT_ES_PASSWORD_FILE",
+            password_file.to_str().expect("utf-8 path"),
+        ),
+    ];
+    let key_env = [("LOOKOUT_ES_API_KEY", SECRET_KEY)];
+    let conflict_env = [
+        ("LOOKOUT_ES_USERNAME", "elastic"),
+        ("LOOKOUT_ES_PASSWORD", SECRET),
+        ("LOOKOUT_ES_API_KEY", SECRET_KEY),
+    ];
+    let live = url.as_str();
+    let ftp = format!("ftp://elastic:{SECRET}@host");
+    let cases = [
+        Case::new(&["status"], &password_env, live),
+        Case::new(&["status"], &password_env, CLOSED),
+        Case::new(&["setup", "--kibana", CLOSED], &password_file_env, CLOSED),
+        Case::new(&["status"], &password_file_env, live),
+        Case::new(&["rules"], &key_env, live),
+        Case::new(&["setup"], &key_env, CLOSED),
+        Case::new(&["status"], &[], &closed_with_userinfo),
+        Case::new(&["status"], &[], &live_with_userinfo),
+        Case::new(&["status"], &conflict_env, live),
+        Case::new(&["setup"], &password_env, &ftp),
+        Case::new(&["run", "--once"], &password_env, CLOSED),
+        Case::new(&["backfill", "--from", "now-1h"], &key_env, CLOSED),
+        Case::new(
+            &["test", "rules/absent.toml", "--from", "now-1h"],
+            &password_env,
+            live,
+        ),
+    ];
+    let mut runs = 0;
+    for case in &cases {
+        for format in ["text", "json"] {
+            let output = lookout(work.path())
+                .args(case.command)
+                .args([
+                    "--es-url",
+                    case.url,
+                    "--log-level",
+                    "trace",
+                    "--log-format",
+                    format,
+                ])
+                .envs(case.env.iter().copied())
+                .envs(own_indices("ops-secret"))
+                .output()
+                .expect("lookout runs");
+            let (out, err) = text(&output);
+            for line in out.lines().chain(err.lines()) {
+                assert!(
+                    !line.contains(SECRET) && !line.contains(SECRET_KEY),
+                    "lookout {:?} ({format} logs, url {}) printed a secret: {line}",
+                    case.command,
+                    case.url.replace(SECRET, "<secret>")
+                );
+            }
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, cases.len() * 2);
+}
+
+/// One way of running lookout with a secret.
+struct Case<'a> {
+    command: &'a [&'a str],
+    env: &'a [(&'a str, &'a str)],
+    url: &'a str,
+}
+
+impl<'a> Case<'a> {
+    fn new(command: &'a [&'a str], env: &'a [(&'a str, &'a str)], url: &'a str) -> Self {
+        Case { command, env, url }
+    }
+}
+
+#[test]
+fn turning_tls_verification_off_prints_a_warning() {
+    let work = dir();
+    let output = lookout(work.path())
+        .args(["status", "--es-url", "https://127.0.0.1:9", "--insecure"])
+        .output()
+        .expect("lookout runs");
+    let (_, err) = text(&output);
+    assert!(
+        err.contains("WARN") && err.contains("TLS certificate verification is off"),
+        "{err}"
+    );
+}
+
+fn tokio_block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}

@@ -1,0 +1,224 @@
+//! `lookout run` as an operator sees it, against the live server: /healthz, /readyz and a
+//! /metrics scrape after executions; SIGHUP with a broken rule file keeps the old rules running
+//! and says why; SIGTERM during an execution lets its alerts be written and its window recorded,
+//! and the process exits 0.
+
+mod ops;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use elasticsearch::http::Method;
+use integration_tests::{TestServer, unique_name};
+use lookout::config::EngineConfig;
+use lookout::state::StateStore;
+use ops::{Daemon, add_user_events, http_get, lookout, metric, signal, wait_until, write_rule};
+use std::process::Command;
+
+/// Lookout's own indices for one test, as environment variables and as an engine config.
+struct Indices {
+    alerts: String,
+    state: String,
+    executions: String,
+}
+
+impl Indices {
+    fn new(prefix: &str) -> Indices {
+        let base = unique_name(prefix);
+        Indices {
+            alerts: format!("{base}-alerts"),
+            state: format!("{base}-state"),
+            executions: format!("{base}-executions"),
+        }
+    }
+
+    fn apply(&self, command: &mut Command) {
+        command
+            .env("LOOKOUT_ALERTS_INDEX", &self.alerts)
+            .env("LOOKOUT_STATE_INDEX", &self.state)
+            .env("LOOKOUT_EXECUTIONS_INDEX", &self.executions);
+    }
+}
+
+fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+/// A source index holding `count` AddUserToGroup events, the newest at `newest`.
+fn source_index(server: &TestServer, count: usize, newest: DateTime<Utc>) -> String {
+    let index = unique_name("ops-src");
+    block(server.create_cloudtrail_index(&index));
+    for batch in add_user_events(count, newest).chunks(1000) {
+        block(server.bulk_create(&index, batch));
+    }
+    index
+}
+
+fn daemon(dir: &std::path::Path, server: &TestServer, indices: &Indices) -> Daemon {
+    let mut command = lookout(dir);
+    command.args([
+        "run",
+        "--es-url",
+        &server.url,
+        "--http-listen",
+        "127.0.0.1:0",
+    ]);
+    indices.apply(&mut command);
+    Daemon::start(command)
+}
+
+/// A rule id whose stagger for `interval` is under a second, so its first execution comes
+/// right after start (the stagger is a pure function of the id).
+fn prompt_rule_id(prefix: &str, interval: TimeDelta) -> String {
+    (0..)
+        .map(|n| format!("{prefix}-{n}"))
+        .find(|id| lookout::engine::daemon::stagger(id, interval) < TimeDelta::seconds(1))
+        .expect("some id has a small stagger")
+}
+
+#[test]
+fn metrics_count_executions_and_alerts_and_sighup_with_a_broken_rule_keeps_the_old_rules() {
+    let server = TestServer::connect();
+    let source = source_index(&server, 5, Utc::now() - TimeDelta::seconds(30));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let rule_id = unique_name("ops-metrics");
+    write_rule(work.path(), &rule_id, &source, "1s", "now-10m", 100);
+    let indices = Indices::new("ops-metrics");
+    let run = daemon(work.path(), &server, &indices);
+    let endpoint = run.endpoint();
+    assert_eq!(http_get(&format!("{endpoint}/healthz")).0, 200);
+
+    let succeeded =
+        format!("lookout_executions_total{{rule_id=\"{rule_id}\",status=\"succeeded\"}}");
+    let scrape = || http_get(&format!("{endpoint}/metrics")).1;
+    let text = wait_until("two succeeded executions in /metrics", || {
+        let text = scrape();
+        (metric(&text, &succeeded)? >= 2.0).then_some(text)
+    });
+    let rule = format!("{{rule_id=\"{rule_id}\"}}");
+    assert_eq!(
+        metric(&text, &format!("lookout_alerts_created_total{rule}")),
+        Some(5.0),
+        "{text}"
+    );
+    assert!(
+        metric(&text, &format!("lookout_duplicates_dropped_total{rule}")) >= Some(5.0),
+        "{text}"
+    );
+    assert!(
+        metric(&text, &format!("lookout_hits_searched_total{rule}")) >= Some(10.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "lookout_rules_loaded{type=\"query\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        metric(&text, "lookout_search_duration_seconds_count") >= Some(2.0),
+        "{text}"
+    );
+    assert!(
+        metric(&text, "lookout_schedule_delay_seconds_count") >= Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        http_get(&format!("{endpoint}/readyz")),
+        (200, "ready\n".to_string())
+    );
+
+    let mut status = lookout(work.path());
+    status.args(["status", "--es-url", &server.url]);
+    indices.apply(&mut status);
+    let (out, err) = ops::text(&status.output().expect("lookout status runs"));
+    let recent = out
+        .lines()
+        .find_map(|line| line.strip_prefix("executions:  last hour: succeeded "))
+        .and_then(|rest| rest.split(',').next()?.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no executions line: {out}{err}"));
+    assert!(recent >= 2, "{out}");
+    assert!(out.contains("rules:       1 loaded"), "{out}");
+
+    std::fs::write(work.path().join("rules/broken.toml"), "[rule\nname = ").expect("write");
+    signal(run.child.id(), "-HUP");
+    let refused = run.wait_for_line("reload refused");
+    assert!(refused.contains("broken.toml"), "{refused}");
+    let before = metric(&scrape(), &succeeded).unwrap_or(0.0);
+    wait_until(
+        "executions of the old rules after the refused reload",
+        || (metric(&scrape(), &succeeded)? > before).then_some(()),
+    );
+
+    let mut run = run;
+    signal(run.child.id(), "-TERM");
+    let status = run.child.wait().expect("lookout run exits");
+    assert_eq!(status.code(), Some(0), "{}", run.log());
+}
+
+#[test]
+fn sigterm_during_an_execution_lets_its_alerts_be_written_and_its_window_recorded() {
+    const EVENTS: usize = 1000;
+    let server = TestServer::connect();
+    let source = source_index(&server, EVENTS, Utc::now() - TimeDelta::seconds(30));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let rule_id = prompt_rule_id(&unique_name("ops-term"), TimeDelta::hours(1));
+    write_rule(work.path(), &rule_id, &source, "1h", "now-2h", 10_000);
+    let indices = Indices::new("ops-term");
+    let mut command = lookout(work.path());
+    command
+        .args([
+            "run",
+            "--es-url",
+            &server.url,
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .env("LOOKOUT_SHUTDOWN_GRACE", "5m");
+    indices.apply(&mut command);
+    let mut run = Daemon::start(command);
+    wait_until("the first alerts of the execution", || {
+        let (status, body) =
+            block(server.request(Method::Get, &format!("/{}/_count", indices.alerts), None));
+        (status.is_success() && body["count"].as_u64() > Some(0)).then_some(())
+    });
+    signal(run.child.id(), "-TERM");
+    let status = run.child.wait().expect("lookout run exits");
+    assert_eq!(status.code(), Some(0), "{}", run.log());
+    run.wait_for_line("stopped");
+    let log = run.log();
+    assert!(
+        log.contains("waiting for running executions"),
+        "SIGTERM came during the execution: {log}"
+    );
+
+    assert_eq!(
+        block(server.count(&indices.alerts)),
+        EVENTS as u64,
+        "every alert of the execution is written"
+    );
+    let config = EngineConfig {
+        state_index: indices.state.clone(),
+        executions_index: indices.executions.clone(),
+        ..EngineConfig::default()
+    };
+    let client = lookout::es::Client::new(&lookout::config::ElasticsearchConfig {
+        url: server.url.clone(),
+        ..Default::default()
+    })
+    .expect("a client");
+    let store = StateStore::new(client, &config);
+    block(server.refresh(&indices.executions));
+    let executions = block(store.executions(&rule_id, 10)).expect("executions load");
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    assert_eq!(executions[0].alerts_created, EVENTS as u64);
+    let state = block(store.load(&rule_id))
+        .expect("state loads")
+        .expect("the rule has state");
+    assert_eq!(
+        state.covered_to,
+        Some(executions[0].window_to),
+        "the window is recorded as covered"
+    );
+}

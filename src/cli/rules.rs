@@ -1,0 +1,208 @@
+//! `lookout rules`: one line per rule: its schedule, last execution, status, alerts written and
+//! next run, from the rule files and the state lookout keeps in the server. Rules that are not
+//! scheduled are listed after the table with the reason.
+
+use super::common::{self, GlobalArgs};
+use super::table;
+use crate::config::Config;
+use crate::engine::service::{self, RuleSet};
+use crate::rule::Rule;
+use crate::rule::duration::format_duration;
+use crate::schedule::{self, Cadence};
+use crate::state::{ExecutionStatus, RuleState, StateStore};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+/// The most rules whose alert counts one aggregation returns.
+pub const MAX_RULES_COUNTED: usize = 10_000;
+
+/// Flags of `lookout rules`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = common::load(global)?;
+    let set = service::load_rules(&config.rules);
+    common::runtime()?.block_on(list(&config, set, Utc::now()))
+}
+
+async fn list(config: &Config, set: RuleSet, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+    let client = common::client(config)?;
+    let store = StateStore::new(client.clone(), &config.engine);
+    let states: HashMap<String, RuleState> = store
+        .load_all()
+        .await?
+        .into_iter()
+        .map(|state| (state.rule_id.clone(), state))
+        .collect();
+    let answer = client
+        .search_raw(
+            &format!("{}*", config.alerts.index),
+            alert_counts_query(set.runnable.len()),
+        )
+        .await?;
+    let alerts = alert_counts(&answer);
+    let headers: Vec<String> = [
+        "RULE ID",
+        "NAME",
+        "SCHEDULE",
+        "LAST EXECUTION",
+        "STATUS",
+        "ALERTS",
+        "NEXT RUN",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = set
+        .runnable
+        .iter()
+        .map(|rule| {
+            row(
+                rule,
+                states.get(&rule.rule_id),
+                alerts.get(&rule.rule_id).copied().unwrap_or(0),
+                now,
+            )
+        })
+        .collect();
+    print!("{}", table::render(&headers, &rows));
+    for line in set.skipped.iter().chain(&set.errors) {
+        println!("not scheduled: {line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Alerts per rule id across the alerts indices.
+pub fn alert_counts_query(rules: usize) -> Value {
+    json!({
+        "size": 0,
+        "aggs": {"by_rule": {"terms": {"field": "kibana.alert.rule.rule_id", "size": rules.clamp(1, MAX_RULES_COUNTED)}}},
+    })
+}
+
+/// `rule_id -> alerts` from the aggregation answer.
+pub fn alert_counts(answer: &Value) -> HashMap<String, u64> {
+    answer["aggregations"]["by_rule"]["buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|bucket| {
+            Some((
+                bucket["key"].as_str()?.to_string(),
+                bucket["doc_count"].as_u64()?,
+            ))
+        })
+        .collect()
+}
+
+/// One table row.
+pub fn row(rule: &Rule, state: Option<&RuleState>, alerts: u64, now: DateTime<Utc>) -> Vec<String> {
+    let cadence = Some(schedule::cadence(rule));
+    let last = state.and_then(|s| s.last_execution_at);
+    vec![
+        rule.rule_id.clone(),
+        rule.name.clone(),
+        cadence
+            .as_ref()
+            .map_or_else(|| "invalid".to_string(), describe),
+        last.map_or_else(|| "never".to_string(), time),
+        state
+            .and_then(|s| s.last_status)
+            .map_or("-", status_word)
+            .to_string(),
+        alerts.to_string(),
+        next_run(cadence.as_ref(), last, now),
+    ]
+}
+
+fn describe(cadence: &Cadence) -> String {
+    match cadence {
+        Cadence::Every(interval) => format!("every {}", format_duration(*interval)),
+        Cadence::Cron(cron) => format!("cron {cron}"),
+    }
+}
+
+fn status_word(status: ExecutionStatus) -> &'static str {
+    match status {
+        ExecutionStatus::Succeeded => "succeeded",
+        ExecutionStatus::PartialFailure => "partial failure",
+        ExecutionStatus::Failed => "failed",
+    }
+}
+
+/// When the rule runs next if the daemon is running: one interval after its last execution
+/// ("due" when that is past), the next cron instant, or "at start" when it never ran.
+pub fn next_run(
+    cadence: Option<&Cadence>,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> String {
+    let next = match (cadence, last) {
+        (None, _) => return "-".to_string(),
+        (Some(Cadence::Cron(cron)), _) => cron.next_after(now),
+        (Some(Cadence::Every(_)), None) => return "at start".to_string(),
+        (Some(Cadence::Every(interval)), Some(last)) => Some(last + *interval),
+    };
+    match next {
+        Some(at) if at > now => time(at),
+        Some(_) => "due".to_string(),
+        None => "never".to_string(),
+    }
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
+    }
+
+    #[test]
+    fn the_next_run_is_one_interval_after_the_last_execution() {
+        let every = Cadence::Every(TimeDelta::minutes(5));
+        let now = at("2026-01-01T12:02:00Z");
+        assert_eq!(
+            next_run(Some(&every), Some(at("2026-01-01T12:00:00Z")), now),
+            "2026-01-01T12:05:00Z"
+        );
+        assert_eq!(
+            next_run(Some(&every), Some(at("2026-01-01T11:00:00Z")), now),
+            "due"
+        );
+        assert_eq!(next_run(Some(&every), None, now), "at start");
+    }
+
+    #[test]
+    fn a_rule_row_shows_schedule_state_and_alerts() {
+        let rule = crate::engine::test_rule("r1");
+        let state = RuleState {
+            last_execution_at: Some(at("2026-01-01T12:00:00Z")),
+            last_status: Some(ExecutionStatus::PartialFailure),
+            ..RuleState::new("r1")
+        };
+        let row = row(&rule, Some(&state), 7, at("2026-01-01T12:01:00Z"));
+        assert_eq!(row[0], "r1");
+        assert_eq!(row[2], "every 5m");
+        assert_eq!(row[3], "2026-01-01T12:00:00Z");
+        assert_eq!(row[4], "partial failure");
+        assert_eq!(row[5], "7");
+        assert_eq!(row[6], "2026-01-01T12:05:00Z");
+    }
+
+    #[test]
+    fn alert_counts_are_read_per_rule() {
+        let answer =
+            json!({"aggregations": {"by_rule": {"buckets": [{"key": "r1", "doc_count": 3}]}}});
+        assert_eq!(alert_counts(&answer).get("r1"), Some(&3));
+        assert!(alert_counts(&json!({})).is_empty());
+    }
+}

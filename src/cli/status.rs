@@ -1,0 +1,203 @@
+//! `lookout status`: one screen on the health of an installation: is the server reachable
+//! (distribution, version), are lookout's index templates installed, how many documents its
+//! indices hold, how many rules load, and the executions of the last hour by status. Exit
+//! status 0 when the server answers, 1 when it does not.
+
+use super::common::{self, GlobalArgs};
+use crate::config::Config;
+use crate::es::Client;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Value, json};
+use std::process::ExitCode;
+
+/// The stretch of recent time whose executions are summarised.
+pub const RECENT: TimeDelta = TimeDelta::hours(1);
+/// Exit status when the server cannot be reached.
+const EXIT_UNREACHABLE: u8 = 1;
+/// The three statuses an execution ends with, in the order they are printed.
+const STATUSES: [&str; 3] = ["succeeded", "partial failure", "failed"];
+
+/// Flags of `lookout status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = common::load(global)?;
+    common::runtime()?.block_on(status(&config, Utc::now()))
+}
+
+async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+    let client = common::client(config)?;
+    let info = match client.server_info().await {
+        Ok(info) => info,
+        Err(error) => {
+            println!("server:      unreachable: {error}");
+            return Ok(ExitCode::from(EXIT_UNREACHABLE));
+        }
+    };
+    println!(
+        "server:      reachable, {:?} {} at {}",
+        info.distribution,
+        info.version,
+        client.endpoint()
+    );
+    for (name, _) in super::setup::templates(config) {
+        let installed = client.index_template_exists(&name).await?;
+        let word = if installed {
+            "installed"
+        } else {
+            "missing (run lookout setup)"
+        };
+        println!("template:    {name}: {word}");
+    }
+    let alerts_pattern = format!("{}*", config.alerts.index);
+    for index in [
+        &alerts_pattern,
+        &config.engine.state_index,
+        &config.engine.executions_index,
+    ] {
+        let count = document_count(&client, index).await?;
+        println!("index:       {index}: {count} documents");
+    }
+    print_rules(config);
+    let answer = client
+        .search_raw(
+            &config.engine.executions_index,
+            recent_executions_query(now),
+        )
+        .await?;
+    let counts = status_counts(&answer);
+    let summary: Vec<String> = counts
+        .iter()
+        .map(|(status, n)| format!("{status} {n}"))
+        .collect();
+    println!("executions:  last hour: {}", summary.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_rules(config: &Config) {
+    let report = crate::rule::load_paths(&config.rules.folders);
+    let folders: Vec<String> = config
+        .rules
+        .folders
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    let by_type: Vec<String> = rule_counts(&report.rules)
+        .iter()
+        .map(|(rule_type, n)| format!("{rule_type} {n}"))
+        .collect();
+    println!(
+        "rules:       {} loaded from {} ({}); {} errors, {} warnings (lookout validate shows them)",
+        report.rules.len(),
+        folders.join(", "),
+        if by_type.is_empty() {
+            "none".to_string()
+        } else {
+            by_type.join(", ")
+        },
+        report.errors.len(),
+        report.warnings.len()
+    );
+}
+
+/// Rules per type, most common first (ties by name).
+pub fn rule_counts(rules: &[crate::rule::Rule]) -> Vec<(&'static str, usize)> {
+    let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    for rule in rules {
+        *counts.entry(rule.rule_type.as_str()).or_default() += 1;
+    }
+    let mut sorted: Vec<_> = counts.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    sorted
+}
+
+async fn document_count(client: &Client, index: &str) -> anyhow::Result<u64> {
+    let answer = client
+        .search_raw(index, json!({"size": 0, "track_total_hits": true}))
+        .await?;
+    Ok(total_hits(&answer))
+}
+
+/// `hits.total.value` (or the old plain number form).
+fn total_hits(answer: &Value) -> u64 {
+    let total = &answer["hits"]["total"];
+    total["value"]
+        .as_u64()
+        .or_else(|| total.as_u64())
+        .unwrap_or(0)
+}
+
+/// Executions started in the last [`RECENT`] before `now`, counted by status.
+pub fn recent_executions_query(now: DateTime<Utc>) -> Value {
+    let since = now - RECENT;
+    json!({
+        "size": 0,
+        "query": {"bool": {"filter": [
+            {"term": {"event.action": "execute-rule"}},
+            {"range": {"@timestamp": {"gte": since.to_rfc3339(), "lte": now.to_rfc3339()}}},
+        ]}},
+        "aggs": {"by_status": {"terms": {"field": "lookout.execution.status", "size": STATUSES.len()}}},
+    })
+}
+
+/// The count of each status (0 when absent) from the aggregation answer.
+pub fn status_counts(answer: &Value) -> Vec<(&'static str, u64)> {
+    let buckets = answer["aggregations"]["by_status"]["buckets"].as_array();
+    STATUSES
+        .iter()
+        .map(|status| {
+            let count = buckets
+                .into_iter()
+                .flatten()
+                .find(|bucket| bucket["key"] == *status)
+                .and_then(|bucket| bucket["doc_count"].as_u64())
+                .unwrap_or(0);
+            (*status, count)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recent_query_covers_the_last_hour_of_executions() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T12:00:00Z")
+            .expect("valid")
+            .to_utc();
+        let query = recent_executions_query(now);
+        let range = &query["query"]["bool"]["filter"][1]["range"]["@timestamp"];
+        assert_eq!(range["gte"], "2026-01-01T11:00:00+00:00");
+        assert_eq!(range["lte"], "2026-01-01T12:00:00+00:00");
+        assert_eq!(
+            query["query"]["bool"]["filter"][0]["term"]["event.action"],
+            "execute-rule"
+        );
+    }
+
+    #[test]
+    fn status_counts_read_buckets_and_fill_missing_statuses_with_zero() {
+        let answer = json!({"aggregations": {"by_status": {"buckets": [
+            {"key": "failed", "doc_count": 2}, {"key": "succeeded", "doc_count": 9},
+        ]}}});
+        assert_eq!(
+            status_counts(&answer),
+            [("succeeded", 9), ("partial failure", 0), ("failed", 2)]
+        );
+        assert_eq!(
+            status_counts(&json!({})),
+            [("succeeded", 0), ("partial failure", 0), ("failed", 0)]
+        );
+    }
+
+    #[test]
+    fn totals_are_read_in_both_forms() {
+        assert_eq!(
+            total_hits(&json!({"hits": {"total": {"value": 5, "relation": "eq"}}})),
+            5
+        );
+        assert_eq!(total_hits(&json!({"hits": {"total": 7}})), 7);
+    }
+}

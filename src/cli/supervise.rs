@@ -1,0 +1,265 @@
+//! `lookout run` as a service: serves the operator endpoint (/healthz, /readyz, /metrics) for the
+//! whole process, runs the scheduler, and handles signals. SIGTERM or SIGINT: stop scheduling,
+//! let running executions finish their writes within `engine.shutdown_grace`, return (exit 0).
+//! SIGHUP: the same drain, then the configuration and rules are read again and scheduling starts
+//! over with them; a reload that fails (bad configuration, a rule file with errors, no runnable
+//! rule) keeps the old ones running and logs why. State lives in the server, so nothing is lost
+//! across a reload: each rule resumes from its `covered_to`.
+
+use super::common::{self, GlobalArgs};
+use crate::config::Config;
+use crate::engine::clock::Clock;
+use crate::engine::daemon::{self, Executor, Options};
+use crate::engine::service::{self, RuleSet};
+use crate::engine::setup::Backoff;
+use crate::engine::{Engine, ExecutionReport};
+use crate::observe::{ExecutionSample, Observer, StatusLabel};
+use crate::rule::Rule;
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What ends one round of scheduling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM or SIGINT.
+    Stop,
+    /// SIGHUP.
+    Reload,
+}
+
+/// The process's signal streams, registered once at start.
+pub struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn register() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+                hangup: signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal that matters.
+    pub async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Stop,
+                _ = self.terminate.recv() => Signal::Stop,
+                _ = self.hangup.recv() => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop
+        }
+    }
+}
+
+/// The configuration and rules one round of scheduling runs with.
+pub struct Loaded {
+    pub config: Config,
+    pub rules: Vec<Rule>,
+}
+
+/// Reads the configuration and rules again for a reload. Any rule file error refuses the whole
+/// reload, so that a half-edited file never silently drops a rule that was running.
+pub fn reload(global: &GlobalArgs) -> Result<Loaded, String> {
+    let env = |name: &str| std::env::var(name).ok();
+    let path = global.config_path(&env);
+    let config = Config::load_layered(path.as_deref(), env, &global.overrides())
+        .map_err(|error| format!("configuration: {error}"))?;
+    let set = service::load_rules(&config.rules);
+    accept(set).map(|rules| Loaded { config, rules })
+}
+
+/// The runnable rules of a reload, or why it is refused.
+pub fn accept(set: RuleSet) -> Result<Vec<Rule>, String> {
+    if !set.errors.is_empty() {
+        return Err(format!(
+            "{} rule file error(s): {}",
+            set.errors.len(),
+            set.errors.join("; ")
+        ));
+    }
+    if set.runnable.is_empty() {
+        return Err("no runnable rule".to_string());
+    }
+    Ok(set.runnable)
+}
+
+/// Runs until SIGTERM/SIGINT, reloading on SIGHUP.
+pub async fn supervise(
+    global: &GlobalArgs,
+    first: Loaded,
+    clock: &dyn Clock,
+) -> anyhow::Result<()> {
+    let mut signals = Signals::register()?;
+    let observer = Arc::new(Observer::default());
+    let (stop_http, http) = start_endpoint(&first.config, observer.clone()).await?;
+    let mut current = first;
+    loop {
+        let mut received = None;
+        let shutdown = async {
+            received = Some(signals.next().await);
+            tracing::info!(signal = ?received, "signal received: no new executions; finishing running ones");
+        };
+        run_round(&current, clock, &observer, shutdown).await?;
+        if received != Some(Signal::Reload) {
+            break;
+        }
+        match reload(global) {
+            Ok(next) => {
+                tracing::info!(
+                    rules = next.rules.len(),
+                    "reloaded the configuration and rules"
+                );
+                current = next;
+            }
+            Err(why) => tracing::error!(
+                reason = %why,
+                rules = current.rules.len(),
+                "reload refused: the previous configuration and rules keep running"
+            ),
+        }
+    }
+    stop_http.send(()).ok();
+    drop(http.await);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Binds the operator endpoint and serves it in the background until the sender fires.
+async fn start_endpoint(
+    config: &Config,
+    observer: Arc<Observer>,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+)> {
+    let listen = config.http.listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("http.listen {listen}: cannot listen"))?;
+    let address = listener
+        .local_addr()
+        .context("the endpoint's bound address")?;
+    tracing::info!(%address, "serving /healthz, /readyz and /metrics");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::observe::serve(listener, observer, async {
+        drop(stopped.await);
+    }));
+    Ok((stop, task))
+}
+
+/// One round: connect (retrying until the server answers or a signal comes), then schedule.
+async fn run_round(
+    loaded: &Loaded,
+    clock: &dyn Clock,
+    observer: &Observer,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    let by_type = super::status::rule_counts(&loaded.rules);
+    observer.metrics.set_rules_loaded(by_type.iter().copied());
+    observer.health.set_rules_loaded(!loaded.rules.is_empty());
+    tokio::pin!(shutdown);
+    let engine = tokio::select! {
+        engine = service::connect(config, clock, Backoff::default()) => engine?,
+        () = &mut shutdown => return Ok(()),
+    };
+    observer.health.set_server_reachable(true);
+    observer.health.set_templates_installed(true);
+    let options = Options {
+        concurrency: config.engine.concurrency,
+        grace: config.engine.shutdown_grace,
+    };
+    tracing::info!(
+        rules = loaded.rules.len(),
+        concurrency = options.concurrency,
+        "scheduling rules"
+    );
+    let observed = Observed {
+        engine: &engine,
+        observer,
+    };
+    daemon::run(&observed, loaded.rules.clone(), clock, options, shutdown).await;
+    Ok(())
+}
+
+/// The engine, with every execution reported to the metrics and readiness.
+struct Observed<'a> {
+    engine: &'a Engine,
+    observer: &'a Observer,
+}
+
+impl Executor for Observed<'_> {
+    fn execute<'a>(
+        &'a self,
+        rule: &'a Rule,
+        at: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(async move {
+            let report = self.engine.execute(rule, at).await;
+            observe_report(self.observer, &report);
+            !report.failed()
+        })
+    }
+
+    fn started_late(&self, _rule: &Rule, delay: Duration) {
+        self.observer.metrics.record_schedule_delay(delay);
+    }
+}
+
+/// Records one execution's numbers, its gap, and whether the server answered.
+pub fn observe_report(observer: &Observer, report: &ExecutionReport) {
+    let record = &report.record;
+    let millis = Duration::from_millis;
+    observer.metrics.record_execution(&ExecutionSample {
+        rule_id: &record.rule_id,
+        status: StatusLabel::from(record.status),
+        hits: record.hits,
+        alerts_created: record.alerts_created,
+        duplicates: record.duplicates,
+        search: millis(record.search_ms),
+        write: millis(record.write_ms),
+        total: millis(record.total_ms),
+    });
+    if let Some(gap) = &record.gap {
+        let length = (gap.to - gap.from).to_std().unwrap_or_default();
+        observer.metrics.record_gap(&record.rule_id, length);
+    }
+    let unreachable = record
+        .error
+        .as_deref()
+        .is_some_and(|e| e.contains("server unreachable"));
+    observer.health.set_server_reachable(!unreachable);
+}
+
+/// Loads the first configuration and rules for `lookout run` (not `--once`).
+pub fn first_load(global: &GlobalArgs) -> anyhow::Result<Loaded> {
+    let config = common::load(global)?;
+    let set = service::load_rules(&config.rules);
+    if set.runnable.is_empty() {
+        anyhow::bail!("no runnable rule in the configured rule folders");
+    }
+    Ok(Loaded {
+        config,
+        rules: set.runnable,
+    })
+}

@@ -1,0 +1,33 @@
+//! Read-only questions an operator asks about lookout's footprint on the server: does an index
+//! template exist, and a raw search answer (for counts and aggregations) over an index that may
+//! not exist yet. Used by `lookout status`.
+
+use super::search::encode_path_segment;
+use super::{Client, EsError, Request};
+use elasticsearch::http::Method;
+use serde_json::Value;
+
+impl Client {
+    /// Whether the composable index template `name` is installed.
+    pub async fn index_template_exists(&self, name: &str) -> Result<bool, EsError> {
+        let path = format!("/_index_template/{}", encode_path_segment(name));
+        let reply = self
+            .send(Request::new("get index template", name, Method::Get, path))
+            .await?;
+        if reply.status == 404 {
+            return Ok(false);
+        }
+        reply.ok("get index template", name).map(|_| true)
+    }
+
+    /// The whole search answer (hits, `hits.total`, `aggregations`) of `body` over `index`; a
+    /// missing index answers like an empty one.
+    pub async fn search_raw(&self, index: &str, body: Value) -> Result<Value, EsError> {
+        let path = format!("/{}/_search", encode_path_segment(index));
+        let request = Request::new("search", index, Method::Post, path)
+            .query("ignore_unavailable", "true")
+            .query("allow_no_indices", "true")
+            .json(body);
+        self.send_ok(request).await
+    }
+}

@@ -1,0 +1,351 @@
+//! lookout's Prometheus metrics, kept in a `prometheus-client` registry and rendered in the
+//! text exposition format. Recording is cheap (atomics behind a read lock) and never fails.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use std::fmt;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the search, write and execution duration histograms: 5 ms to 60 s.
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+/// Upper bounds (seconds) of the schedule delay histogram (how late an execution started):
+/// 10 ms to 1 h.
+pub const SCHEDULE_DELAY_BUCKETS: &[f64] =
+    &[0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0];
+
+/// How an execution ended, as a metric label (Kibana's words, underscores for spaces).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusLabel {
+    Succeeded,
+    PartialFailure,
+    Failed,
+}
+
+impl StatusLabel {
+    fn as_str(self) -> &'static str {
+        match self {
+            StatusLabel::Succeeded => "succeeded",
+            StatusLabel::PartialFailure => "partial_failure",
+            StatusLabel::Failed => "failed",
+        }
+    }
+}
+
+impl From<crate::state::ExecutionStatus> for StatusLabel {
+    fn from(status: crate::state::ExecutionStatus) -> Self {
+        match status {
+            crate::state::ExecutionStatus::Succeeded => StatusLabel::Succeeded,
+            crate::state::ExecutionStatus::PartialFailure => StatusLabel::PartialFailure,
+            crate::state::ExecutionStatus::Failed => StatusLabel::Failed,
+        }
+    }
+}
+
+/// What one finished execution reports to the metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionSample<'a> {
+    pub rule_id: &'a str,
+    pub status: StatusLabel,
+    pub hits: u64,
+    pub alerts_created: u64,
+    pub duplicates: u64,
+    pub search: Duration,
+    pub write: Duration,
+    pub total: Duration,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule_id: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleStatusLabels {
+    rule_id: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabels {
+    r#type: String,
+}
+
+/// Every metric lookout exports. `Default` registers them all under the `lookout_` prefix.
+pub struct Metrics {
+    registry: Registry,
+    executions: Family<RuleStatusLabels, Counter>,
+    alerts_created: Family<RuleLabels, Counter>,
+    duplicates: Family<RuleLabels, Counter>,
+    hits: Family<RuleLabels, Counter>,
+    gaps: Family<RuleLabels, Counter>,
+    gap_seconds: Family<RuleLabels, Counter<f64>>,
+    rules_loaded: Family<TypeLabels, Gauge>,
+    search_seconds: Histogram,
+    write_seconds: Histogram,
+    execution_seconds: Histogram,
+    schedule_delay_seconds: Histogram,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut metrics = Metrics {
+            registry: Registry::with_prefix("lookout"),
+            executions: Family::default(),
+            alerts_created: Family::default(),
+            duplicates: Family::default(),
+            hits: Family::default(),
+            gaps: Family::default(),
+            gap_seconds: Family::default(),
+            rules_loaded: Family::default(),
+            search_seconds: Histogram::new(DURATION_BUCKETS.iter().copied()),
+            write_seconds: Histogram::new(DURATION_BUCKETS.iter().copied()),
+            execution_seconds: Histogram::new(DURATION_BUCKETS.iter().copied()),
+            schedule_delay_seconds: Histogram::new(SCHEDULE_DELAY_BUCKETS.iter().copied()),
+        };
+        metrics.register();
+        metrics
+    }
+}
+
+impl Metrics {
+    fn register(&mut self) {
+        let r = &mut self.registry;
+        r.register(
+            "executions",
+            "Rule executions by rule and final status",
+            self.executions.clone(),
+        );
+        r.register(
+            "alerts_created",
+            "Alerts written",
+            self.alerts_created.clone(),
+        );
+        r.register(
+            "duplicates_dropped",
+            "Matches not written because their alert already existed",
+            self.duplicates.clone(),
+        );
+        r.register(
+            "hits_searched",
+            "Source documents returned by rule searches",
+            self.hits.clone(),
+        );
+        r.register(
+            "gaps",
+            "Stretches of time recorded as not searched",
+            self.gaps.clone(),
+        );
+        r.register_with_unit(
+            "gap",
+            "Length of time recorded as not searched",
+            Unit::Seconds,
+            self.gap_seconds.clone(),
+        );
+        r.register(
+            "rules_loaded",
+            "Rules loaded, by rule type",
+            self.rules_loaded.clone(),
+        );
+        let histograms = [
+            (
+                "search_duration",
+                "Time spent searching, per execution",
+                &self.search_seconds,
+            ),
+            (
+                "write_duration",
+                "Time spent writing alerts, per execution",
+                &self.write_seconds,
+            ),
+            (
+                "execution_duration",
+                "Whole execution time",
+                &self.execution_seconds,
+            ),
+            (
+                "schedule_delay",
+                "How late executions started after their due time",
+                &self.schedule_delay_seconds,
+            ),
+        ];
+        for (name, help, histogram) in histograms {
+            r.register_with_unit(name, help, Unit::Seconds, histogram.clone());
+        }
+    }
+
+    /// Records one finished execution: its status, counts and durations.
+    pub fn record_execution(&self, sample: &ExecutionSample<'_>) {
+        let rule = RuleLabels {
+            rule_id: sample.rule_id.to_string(),
+        };
+        self.executions
+            .get_or_create(&RuleStatusLabels {
+                rule_id: sample.rule_id.to_string(),
+                status: sample.status.as_str().to_string(),
+            })
+            .inc();
+        self.alerts_created
+            .get_or_create(&rule)
+            .inc_by(sample.alerts_created);
+        self.duplicates
+            .get_or_create(&rule)
+            .inc_by(sample.duplicates);
+        self.hits.get_or_create(&rule).inc_by(sample.hits);
+        self.search_seconds.observe(sample.search.as_secs_f64());
+        self.write_seconds.observe(sample.write.as_secs_f64());
+        self.execution_seconds.observe(sample.total.as_secs_f64());
+    }
+
+    /// Records how late an execution started compared with its due time.
+    pub fn record_schedule_delay(&self, delay: Duration) {
+        self.schedule_delay_seconds.observe(delay.as_secs_f64());
+    }
+
+    /// Records a stretch of time a rule did not search.
+    pub fn record_gap(&self, rule_id: &str, length: Duration) {
+        let rule = RuleLabels {
+            rule_id: rule_id.to_string(),
+        };
+        self.gaps.get_or_create(&rule).inc();
+        self.gap_seconds
+            .get_or_create(&rule)
+            .inc_by(length.as_secs_f64());
+    }
+
+    /// Replaces the count of loaded rules per rule type (types absent now drop to 0).
+    pub fn set_rules_loaded<'a>(&self, by_type: impl IntoIterator<Item = (&'a str, usize)>) {
+        self.rules_loaded.clear();
+        for (rule_type, count) in by_type {
+            let labels = TypeLabels {
+                r#type: rule_type.to_string(),
+            };
+            self.rules_loaded
+                .get_or_create(&labels)
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing into a String cannot fail");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(rule_id: &str, status: StatusLabel) -> ExecutionSample<'_> {
+        ExecutionSample {
+            rule_id,
+            status,
+            hits: 7,
+            alerts_created: 3,
+            duplicates: 4,
+            search: Duration::from_millis(20),
+            write: Duration::from_millis(8),
+            total: Duration::from_millis(40),
+        }
+    }
+
+    fn line_value(text: &str, prefix: &str) -> Option<f64> {
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+    }
+
+    #[test]
+    fn executions_are_counted_by_rule_and_status() {
+        let metrics = Metrics::default();
+        metrics.record_execution(&sample("r1", StatusLabel::Succeeded));
+        metrics.record_execution(&sample("r1", StatusLabel::Succeeded));
+        metrics.record_execution(&sample("r1", StatusLabel::Failed));
+        let text = metrics.encode();
+        let ok = "lookout_executions_total{rule_id=\"r1\",status=\"succeeded\"}";
+        let failed = "lookout_executions_total{rule_id=\"r1\",status=\"failed\"}";
+        assert_eq!(line_value(&text, ok), Some(2.0), "{text}");
+        assert_eq!(line_value(&text, failed), Some(1.0), "{text}");
+    }
+
+    #[test]
+    fn alerts_duplicates_and_hits_add_up() {
+        let metrics = Metrics::default();
+        metrics.record_execution(&sample("r1", StatusLabel::Succeeded));
+        metrics.record_execution(&sample("r1", StatusLabel::PartialFailure));
+        let text = metrics.encode();
+        assert_eq!(
+            line_value(&text, "lookout_alerts_created_total{rule_id=\"r1\"}"),
+            Some(6.0)
+        );
+        assert_eq!(
+            line_value(&text, "lookout_duplicates_dropped_total{rule_id=\"r1\"}"),
+            Some(8.0)
+        );
+        assert_eq!(
+            line_value(&text, "lookout_hits_searched_total{rule_id=\"r1\"}"),
+            Some(14.0)
+        );
+        assert_eq!(
+            line_value(&text, "lookout_search_duration_seconds_count"),
+            Some(2.0)
+        );
+        assert_eq!(
+            line_value(&text, "lookout_write_duration_seconds_count"),
+            Some(2.0)
+        );
+    }
+
+    #[test]
+    fn gaps_and_schedule_delay_are_exported() {
+        let metrics = Metrics::default();
+        metrics.record_gap("r2", Duration::from_secs(90));
+        metrics.record_schedule_delay(Duration::from_millis(250));
+        let text = metrics.encode();
+        assert_eq!(
+            line_value(&text, "lookout_gaps_total{rule_id=\"r2\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            line_value(&text, "lookout_gap_seconds_total{rule_id=\"r2\"}"),
+            Some(90.0)
+        );
+        assert_eq!(
+            line_value(&text, "lookout_schedule_delay_seconds_count"),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn rules_loaded_are_replaced_not_added() {
+        let metrics = Metrics::default();
+        metrics.set_rules_loaded([("query", 5), ("eql", 2)]);
+        metrics.set_rules_loaded([("query", 4)]);
+        let text = metrics.encode();
+        assert_eq!(
+            line_value(&text, "lookout_rules_loaded{type=\"query\"}"),
+            Some(4.0),
+            "{text}"
+        );
+        assert_eq!(
+            line_value(&text, "lookout_rules_loaded{type=\"eql\"}"),
+            None,
+            "{text}"
+        );
+    }
+}
