@@ -3,6 +3,8 @@
 //! fixtures. It talks to the server with the `elasticsearch` crate directly, not through lookout,
 //! so that a bug in lookout's own client cannot hide itself from the tests.
 
+pub mod proxy;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use elasticsearch::http::headers::HeaderMap;
 use elasticsearch::http::request::JsonBody;

@@ -2,7 +2,7 @@
 //! line per problem (`path:line:col: message`) and a summary; exit status 1 when any error.
 
 use super::common::{self, GlobalArgs};
-use crate::rule::{self, Diagnostic, LoadReport, Rule};
+use crate::rule::{self, Diagnostic, LoadReport, Rule, printable};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -95,7 +95,9 @@ fn text(report: &LoadReport) -> String {
             column,
             message,
         } = warning;
-        out += &format!("{}:{line}:{column}: warning: {message}\n", path.display());
+        let path = path.display().to_string();
+        let (path, message) = (printable(&path), printable(message));
+        out += &format!("{path}:{line}:{column}: warning: {message}\n");
     }
     let rules = &report.rules;
     let deprecated = rules.iter().filter(|r| r.is_deprecated()).count();

@@ -49,12 +49,23 @@ pub(super) async fn run(
     context: &ChunkContext<'_>,
     window: &Window,
 ) -> Result<ChunkOutcome, ExecutionError> {
-    let mut outcome = match single_page(context, window).await? {
+    let mut shard_failures = Vec::new();
+    let mut outcome = match single_page(context, window, &mut shard_failures).await? {
         Some(outcome) => outcome,
-        None => paged(context, window).await?,
+        None => paged(context, window, &mut shard_failures).await?,
     };
     refresh_alerts(context, &mut outcome).await?;
+    fail_on_shard_failures(context, window, &shard_failures)?;
     Ok(outcome)
+}
+
+/// Adds a page's shard failures to those of the chunk, each once.
+fn collect_shard_failures(all: &mut Vec<String>, page: Vec<String>) {
+    for failure in page {
+        if !all.contains(&failure) {
+            all.push(failure);
+        }
+    }
 }
 
 /// Searches the window once without a point-in-time. When that first page is not full it
@@ -65,6 +76,7 @@ pub(super) async fn run(
 async fn single_page(
     context: &ChunkContext<'_>,
     window: &Window,
+    shard_failures: &mut Vec<String>,
 ) -> Result<Option<ChunkOutcome>, ExecutionError> {
     let rule = context.rule;
     let body = plan::search_body(rule, context.query, window, Tiebreaker::Doc, None);
@@ -77,7 +89,7 @@ async fn single_page(
     if page.hits.len() >= plan::page_size(rule) as usize {
         return Ok(None);
     }
-    check_shards(rule, window, &page.shard_failures)?;
+    collect_shard_failures(shard_failures, page.shard_failures);
     let mut outcome = ChunkOutcome {
         hits: page.hits.len() as u64,
         search: started.elapsed(),
@@ -94,6 +106,7 @@ async fn single_page(
 async fn paged(
     context: &ChunkContext<'_>,
     window: &Window,
+    shard_failures: &mut Vec<String>,
 ) -> Result<ChunkOutcome, ExecutionError> {
     let client = context.client;
     let pit = client
@@ -105,7 +118,7 @@ async fn paged(
         None => Tiebreaker::Doc,
     };
     let mut cursor = pit;
-    let result = pages(context, window, tiebreaker, &mut cursor).await;
+    let result = pages(context, window, tiebreaker, &mut cursor, shard_failures).await;
     if let Some(pit) = cursor {
         // A PIT left open expires by itself after PIT_KEEP_ALIVE; failing to close it early
         // loses nothing, so the error only gets logged.
@@ -116,17 +129,24 @@ async fn paged(
     result
 }
 
-/// Fails when some shards did not answer: hits may be missing, so the window is not covered.
-fn check_shards(rule: &Rule, window: &Window, failures: &[String]) -> Result<(), ExecutionError> {
-    if failures.is_empty() {
+/// Some shards did not answer: the hits that came back are alerted (written alerts are never
+/// wrong), but hits may be missing, so the chunk fails and its window stays uncovered; the
+/// next execution searches it again and its id lookups drop the alerts already written.
+fn fail_on_shard_failures(
+    context: &ChunkContext<'_>,
+    window: &Window,
+    shard_failures: &[String],
+) -> Result<(), ExecutionError> {
+    if shard_failures.is_empty() {
         return Ok(());
     }
+    let rule = context.rule;
     Err(ExecutionError::Search {
         rule_id: rule.rule_id.clone(),
         message: format!(
             "search of {} in {window} failed on some shards: {}",
             rule.index.join(","),
-            failures.join("; ")
+            shard_failures.join("; ")
         ),
     })
 }
@@ -136,6 +156,7 @@ async fn pages(
     window: &Window,
     tiebreaker: Tiebreaker,
     pit: &mut Option<crate::es::PitId>,
+    shard_failures: &mut Vec<String>,
 ) -> Result<ChunkOutcome, ExecutionError> {
     let rule = context.rule;
     let page_size = plan::page_size(rule) as usize;
@@ -153,7 +174,7 @@ async fn pages(
         if let (Some(current), Some(renewed)) = (pit.as_mut(), page.pit_id) {
             current.id = renewed;
         }
-        check_shards(rule, window, &page.shard_failures)?;
+        collect_shard_failures(shard_failures, page.shard_failures);
         outcome.hits += page.hits.len() as u64;
         let Some(last) = page.hits.last() else {
             return Ok(outcome);

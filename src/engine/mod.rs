@@ -158,6 +158,9 @@ impl Engine {
         tally.covered_to = tally.previous.as_ref().and_then(|state| state.covered_to);
         let nominal = schedule::resolve(rule, at)?;
         tally.window = Some(nominal);
+        if tally.covered_to.is_none() {
+            self.start_coverage(rule, nominal.from, tally).await?;
+        }
         let windows = schedule::plan(
             nominal,
             tally.covered_to,
@@ -223,6 +226,30 @@ impl Engine {
             .record_gap(&rule.rule_id, gap.from, gap.to)
             .await
             .map_err(|error| ExecutionError::state(rule, error))
+    }
+
+    /// A rule's first execution records where its coverage starts (its first window's `from`)
+    /// before searching, so that when this execution dies or fails, the next one searches
+    /// from there instead of from its own, later window. Nothing before it is lookout's to
+    /// search, so the window up to `from` is covered vacuously.
+    async fn start_coverage(
+        &self,
+        rule: &Rule,
+        from: DateTime<Utc>,
+        tally: &mut Tally,
+    ) -> Result<(), ExecutionError> {
+        let mut state = tally
+            .previous
+            .clone()
+            .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
+        state.covered_to = Some(from);
+        self.store
+            .save(&state)
+            .await
+            .map_err(|error| ExecutionError::state(rule, error))?;
+        tally.covered_to = Some(from);
+        tally.previous = Some(state);
+        Ok(())
     }
 
     /// Moves `covered_to` to `to` (never backwards) once a chunk's alerts are written.

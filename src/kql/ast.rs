@@ -108,12 +108,30 @@ impl Field {
     }
 }
 
+/// Keywords that end a literal when the printer writes a space after it (`a*not > x`).
+const KEYWORDS: &[&str] = &["not", "and", "or"];
+
+/// Where a keyword ends `text` (case-insensitively), as a character index, if one does.
+fn trailing_keyword(text: &str) -> Option<usize> {
+    let keyword = KEYWORDS.iter().find(|k| {
+        text.len() >= k.len()
+            && text.is_char_boundary(text.len() - k.len())
+            && text[text.len() - k.len()..].eq_ignore_ascii_case(k)
+    })?;
+    Some(text.chars().count() - keyword.len())
+}
+
 /// Writes literal text so that it reads back as the same characters in an unquoted literal.
 /// Whitespace and every non-ASCII character are written as `\uXXXX`, so no keyword (which needs
-/// raw whitespace around it) can appear.
+/// raw whitespace around it) can appear. A keyword at the end gets its first letter as
+/// `\uXXXX` too, since what the printer writes next may be a space, and `not ` would then read
+/// as the operator.
 fn write_unquoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
-    for c in text.chars() {
-        if super::lexer::is_special(c) {
+    let keyword_at = trailing_keyword(text);
+    for (i, c) in text.chars().enumerate() {
+        if Some(i) == keyword_at {
+            write_unicode_escape(f, c)?;
+        } else if super::lexer::is_special(c) {
             write!(f, "\\{c}")?;
         } else if c.is_whitespace() || c.is_control() || !c.is_ascii() {
             write_unicode_escape(f, c)?;
@@ -147,7 +165,8 @@ fn write_quoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
     write!(f, "\"")
 }
 
-/// Writes pieces joined by unescaped `*`.
+/// Writes pieces joined by unescaped `*`. The stars delimit the pieces, so an empty piece is
+/// written as nothing (an escaped space would read back as a space between two stars).
 fn write_pattern(f: &mut fmt::Formatter<'_>, parts: &[String]) -> fmt::Result {
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {

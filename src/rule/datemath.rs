@@ -133,7 +133,7 @@ fn parse_operations(mut rest: &str, whole: &str) -> Result<Vec<Operation>, Strin
                 "date math {whole:?} has more than {MAX_DATE_MATH_OPERATIONS} operations"
             ));
         }
-        rest = &rest[1..];
+        rest = &rest[sign.len_utf8()..];
         let digits_end = rest
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());

@@ -22,12 +22,29 @@ impl fmt::Display for Diagnostic {
         write!(
             f,
             "{}:{}:{}: {}",
-            self.path.display(),
+            printable(&self.path.display().to_string()),
             self.line,
             self.column,
-            self.message
+            printable(&self.message)
         )
     }
+}
+
+/// `text` with control characters (newlines, terminal escape codes...) written as escapes such
+/// as `\n` or `\u{1b}`, so that a file or key name cannot start a new output line or drive
+/// the terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let escaped = text
+        .chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// What loading one or more paths produced: the rules that loaded and every problem found.

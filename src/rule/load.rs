@@ -5,7 +5,7 @@
 use super::Rule;
 use super::diagnostic::{Diagnostic, LoadReport, line_column};
 use super::parse::parse_rule_file;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// How deep folders are searched, so that a symlink loop cannot recurse forever.
@@ -37,15 +37,21 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     let mut report = LoadReport::default();
     let mut files = Vec::new();
     for path in paths {
-        collect(path, 0, &mut files, &mut report.errors);
+        collect(path, &mut files, &mut report.errors);
     }
     files.sort();
-    files.dedup();
+    dedup_real_paths(&mut files);
     for result in load_files(&files) {
         add(&mut report, result);
     }
     reject_duplicate_ids(&mut report);
     report
+}
+
+/// Keeps the first of several paths to the same file (named twice, or through a symlink).
+fn dedup_real_paths(files: &mut Vec<PathBuf>) {
+    let mut seen = HashSet::new();
+    files.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
 }
 
 /// Reads and parses files on a few threads; results come back in the order of `files`.
@@ -137,26 +143,64 @@ fn at_start(path: &Path, message: String) -> Diagnostic {
     }
 }
 
-fn collect(path: &Path, depth: usize, files: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>) {
-    if !path.is_dir() {
-        if depth == 0 || path.extension().is_some_and(|e| e == RULE_EXTENSION) {
-            files.push(path.to_path_buf());
-        }
-        return;
-    }
-    if depth > MAX_FOLDER_DEPTH {
-        let message = format!("folder nested deeper than {MAX_FOLDER_DEPTH} levels, skipped");
-        errors.push(at_start(path, message));
-        return;
-    }
-    let entries = match std::fs::read_dir(path) {
-        Ok(entries) => entries,
-        Err(error) => return errors.push(at_start(path, format!("cannot read folder: {error}"))),
+/// Finds rule files under `path`. Each folder is entered once, by its real path, so a symlink
+/// loop (or two links to the same folder) neither repeats files nor multiplies the walk.
+fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>) {
+    let mut walk = Walk {
+        files,
+        errors,
+        seen_folders: HashSet::new(),
     };
-    for entry in entries {
-        match entry {
-            Ok(entry) => collect(&entry.path(), depth + 1, files, errors),
-            Err(error) => errors.push(at_start(path, format!("cannot read folder: {error}"))),
+    walk.visit(path, 0);
+}
+
+/// The state of one walk: what was found, and which real folders were entered.
+struct Walk<'a> {
+    files: &'a mut Vec<PathBuf>,
+    errors: &'a mut Vec<Diagnostic>,
+    seen_folders: HashSet<PathBuf>,
+}
+
+impl Walk<'_> {
+    fn visit(&mut self, path: &Path, depth: usize) {
+        if !path.is_dir() {
+            let wanted = depth == 0 || path.extension().is_some_and(|e| e == RULE_EXTENSION);
+            if wanted {
+                self.files.push(path.to_path_buf());
+            }
+            return;
+        }
+        if depth > MAX_FOLDER_DEPTH {
+            let message = format!("folder nested deeper than {MAX_FOLDER_DEPTH} levels, skipped");
+            return self.errors.push(at_start(path, message));
+        }
+        if !self.first_visit(path) {
+            return;
+        }
+        let entries = match std::fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(error) => {
+                let message = format!("cannot read folder: {error}");
+                return self.errors.push(at_start(path, message));
+            }
+        };
+        for entry in entries {
+            match entry {
+                Ok(entry) => self.visit(&entry.path(), depth + 1),
+                Err(error) => {
+                    let message = format!("cannot read folder: {error}");
+                    self.errors.push(at_start(path, message));
+                }
+            }
+        }
+    }
+
+    /// Whether the real path (symlinks resolved) of a folder is new to this walk; a folder
+    /// that cannot be resolved counts as new (reading it reports the problem).
+    fn first_visit(&mut self, folder: &Path) -> bool {
+        match std::fs::canonicalize(folder) {
+            Ok(real) => self.seen_folders.insert(real),
+            Err(_) => true,
         }
     }
 }

@@ -24,8 +24,8 @@ use chrono::TimeDelta;
 use datemath::DateMath;
 use std::path::PathBuf;
 
-pub use diagnostic::{Diagnostic, LoadReport};
-pub use load::{load_path, load_paths, parse_rule_bytes};
+pub use diagnostic::{Diagnostic, LoadReport, printable};
+pub use load::{MAX_FOLDER_DEPTH, MAX_RULE_FILE_BYTES, load_path, load_paths, parse_rule_bytes};
 pub use params::TypeParams;
 pub use parse::parse_rule_file;
 pub use query_check::check_kuery;

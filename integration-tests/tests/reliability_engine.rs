@@ -1,0 +1,370 @@
+//! The engine with bad input and failing executions, against the live server through the fault
+//! proxy: a failed execution leaves its window to the next one (the first execution too);
+//! documents without timestamps, with odd types or of 1 MB+; an index pattern matching
+//! nothing; a mapping conflict across two indices; shard failures; answers that are not JSON;
+//! KQL values that look like query DSL.
+
+mod reliability_support;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use elasticsearch::http::Method;
+use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
+use integration_tests::{TestServer, unique_name};
+use lookout::config::Config;
+use lookout::engine::setup::Backoff;
+use lookout::engine::{Engine, ExecutionReport, SystemClock, service};
+use lookout::rule::Rule;
+use lookout::state::{ExecutionStatus, StateStore};
+use reliability_support::{iso, rule_file, rules, samples, t0};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+struct Env {
+    server: TestServer,
+    proxy: Proxy,
+    config: Config,
+    engine: Engine,
+    /// The prefix of this test's source indices; rules search `<prefix>-*`.
+    prefix: String,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let server = TestServer::connect();
+        let proxy = Proxy::start(&server.url).await;
+        let mut config = Config::default();
+        config.elasticsearch.url = proxy.url();
+        config.elasticsearch.request_timeout = Duration::from_secs(5);
+        config.alerts.index = unique_name("reliab-eng-alerts");
+        config.engine.state_index = unique_name("reliab-eng-state");
+        config.engine.executions_index = unique_name("reliab-eng-executions");
+        let backoff = Backoff {
+            max_attempts: Some(1),
+            ..Backoff::default()
+        };
+        let engine = service::connect(&config, &SystemClock, backoff)
+            .await
+            .expect("the test server answers");
+        Env {
+            server,
+            proxy,
+            config,
+            engine,
+            prefix: unique_name("reliab-eng-src"),
+        }
+    }
+
+    /// A CloudTrail-mapped source index `<prefix>-<suffix>`.
+    async fn cloudtrail_index(&self, suffix: &str) -> String {
+        let index = format!("{}-{suffix}", self.prefix);
+        self.server.create_cloudtrail_index(&index).await;
+        index
+    }
+
+    /// Test rule `n` (0: AddUserToGroup, 1: CreateGroup, 2: logins and keys) over this
+    /// test's source indices, or with its query replaced.
+    fn rule(&self, n: usize, query: Option<&str>) -> Rule {
+        let mut text = rule_file(&rules()[n], &format!("{}-*", self.prefix));
+        if let Some(query) = query {
+            text = text.replace(rules()[n].query, query);
+        }
+        let path = std::path::PathBuf::from(format!("rule-{n}.toml"));
+        let (rule, _) = lookout::rule::parse_rule_bytes(&path, text.as_bytes())
+            .unwrap_or_else(|errors| panic!("the test rule parses: {errors:?}"));
+        rule
+    }
+
+    async fn execute(&self, rule: &Rule, at: DateTime<Utc>) -> ExecutionReport {
+        self.engine.execute(rule, at).await
+    }
+
+    async fn alerts(&self) -> Vec<Value> {
+        self.server
+            .all_docs(&format!("{}*", self.config.alerts.index))
+            .await
+    }
+
+    async fn covered_to(&self, rule: &Rule) -> Option<DateTime<Utc>> {
+        let client = lookout::es::Client::new(&self.config.elasticsearch).expect("client");
+        StateStore::new(client, &self.config.engine)
+            .load(&rule.rule_id)
+            .await
+            .expect("the state loads")
+            .and_then(|state| state.covered_to)
+    }
+
+    fn fail(&self, rule: FaultRule) {
+        self.proxy.set_plan(FaultPlan::pass().with(rule));
+    }
+
+    fn heal(&self) {
+        self.proxy.set_plan(FaultPlan::pass());
+    }
+}
+
+fn minutes(n: i64) -> TimeDelta {
+    TimeDelta::minutes(n)
+}
+
+/// A fixture sample with this action and outcome, stamped at `at` (absent when `None`).
+fn event(action: &str, outcome: &str, at: Option<DateTime<Utc>>) -> Value {
+    let mut doc = samples()
+        .into_iter()
+        .find(|doc| doc["event"]["action"] == action)
+        .unwrap_or_else(|| panic!("no fixture sample has event.action {action}"));
+    doc["event"]["outcome"] = json!(outcome);
+    match at {
+        Some(at) => doc["@timestamp"] = json!(iso(at)),
+        None => {
+            doc.as_object_mut().expect("an object").remove("@timestamp");
+        }
+    }
+    doc
+}
+
+fn add_user(at: DateTime<Utc>) -> Value {
+    event("AddUserToGroup", "success", Some(at))
+}
+
+fn search_rule(fault: Fault) -> FaultRule {
+    FaultRule::new(fault)
+        .method("POST")
+        .path_prefix("/_search")
+        .always()
+}
+
+#[tokio::test]
+async fn a_first_execution_that_fails_leaves_its_whole_window_to_the_next() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    // Inside the first window, before the second execution's own window starts.
+    env.server
+        .bulk_create(&index, &[add_user(t0() - minutes(5))])
+        .await;
+    let rule = env.rule(0, None);
+    env.fail(search_rule(Fault::Status(503)));
+    assert!(env.execute(&rule, t0()).await.failed());
+    env.heal();
+    let report = env.execute(&rule, t0() + minutes(5)).await;
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        report.record
+    );
+    assert_eq!(report.record.window_from, t0() - minutes(6));
+    assert_eq!(env.alerts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_execution_keeps_its_window_uncovered_and_the_next_tick_searches_it() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    let rule = env.rule(0, None);
+    assert!(!env.execute(&rule, t0()).await.failed());
+    env.server
+        .bulk_create(&index, &[add_user(t0() + minutes(2))])
+        .await;
+    env.fail(FaultRule::new(Fault::Status(503)).path("/_bulk").always());
+    let failed = env.execute(&rule, t0() + minutes(5)).await;
+    assert!(failed.failed(), "{:?}", failed.record);
+    assert!(failed.record.error.as_deref().unwrap_or("").contains("503"));
+    assert_eq!(env.covered_to(&rule).await, Some(t0()));
+    env.heal();
+    let next = env.execute(&rule, t0() + minutes(10)).await;
+    assert_eq!(next.record.window_from, t0(), "{:?}", next.record);
+    assert_eq!((next.record.alerts_created, next.record.duplicates), (1, 0));
+    assert_eq!(env.covered_to(&rule).await, Some(t0() + minutes(10)));
+}
+
+#[tokio::test]
+async fn documents_without_timestamps_or_with_odd_types_alert_only_when_they_match() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    let mut boolean_outcome = add_user(t0() - minutes(1));
+    boolean_outcome["event"]["outcome"] = json!(true);
+    let mut epoch_millis = add_user(t0() - minutes(2));
+    epoch_millis["@timestamp"] = json!((t0() - minutes(2)).timestamp_millis());
+    let no_timestamp = event("AddUserToGroup", "success", None);
+    env.server
+        .bulk_create(&index, &[no_timestamp, boolean_outcome, epoch_millis])
+        .await;
+    let report = env.execute(&env.rule(0, None), t0()).await;
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        report.record
+    );
+    let alerts = env.alerts().await;
+    assert_eq!(alerts.len(), 1, "only the epoch-millis event matches");
+    assert_eq!(
+        alerts[0]["_source"]["kibana.alert.original_time"],
+        json!((t0() - minutes(2)).timestamp_millis())
+    );
+}
+
+#[tokio::test]
+async fn a_document_over_one_megabyte_alerts_with_its_whole_source() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    let mut big = add_user(t0() - minutes(1));
+    let message = "m".repeat(1_500_000);
+    big["message"] = json!(message);
+    env.server.bulk_create(&index, &[big]).await;
+    let report = env.execute(&env.rule(0, None), t0()).await;
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        report.record
+    );
+    let alerts = env.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0]["_source"]["message"].as_str().map(str::len),
+        Some(1_500_000)
+    );
+}
+
+#[tokio::test]
+async fn an_index_pattern_matching_nothing_is_a_warning_and_the_window_is_covered() {
+    let env = Env::new().await;
+    let rule = env.rule(0, None);
+    let report = env.execute(&rule, t0()).await;
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::PartialFailure,
+        "{:?}",
+        report.record
+    );
+    assert!(
+        report
+            .record
+            .warnings
+            .iter()
+            .any(|w| w.contains("matches no index"))
+    );
+    assert_eq!(env.covered_to(&rule).await, Some(t0()));
+}
+
+#[tokio::test]
+async fn a_mapping_conflict_across_indices_fails_naming_the_index_and_keeps_the_window() {
+    let env = Env::new().await;
+    let good = env.cloudtrail_index("a").await;
+    env.server
+        .bulk_create(&good, &[add_user(t0() - minutes(1))])
+        .await;
+    // The other index maps user.name (a keyword in CloudTrail) as long.
+    let conflicting = format!("{}-b", env.prefix);
+    env.server
+        .ok(
+            Method::Put,
+            &format!("/{conflicting}"),
+            Some(json!({"mappings": {"properties": {
+                "@timestamp": {"type": "date"},
+                "user": {"properties": {"name": {"type": "long"}}},
+            }}})),
+        )
+        .await;
+    env.server
+        .bulk_create(
+            &conflicting,
+            &[json!({"@timestamp": iso(t0()), "user": {"name": 7}})],
+        )
+        .await;
+    let rule = env.rule(0, Some("user.name: alice or event.action: AddUserToGroup"));
+    let report = env.execute(&rule, t0()).await;
+    let outcome = (report.record.status, report.record.alerts_created);
+    match outcome {
+        // A server that answers for the good index and reports the other's failure, or that
+        // fails the search: either way the window is not covered and the error names it.
+        (ExecutionStatus::Failed, _) => {
+            let error = report.record.error.clone().unwrap_or_default();
+            assert!(
+                error.contains(&conflicting) || error.contains(&env.prefix),
+                "{error}"
+            );
+            assert_eq!(env.covered_to(&rule).await, Some(t0() - minutes(6)));
+        }
+        // A server that searches the long field leniently: the good index's event alerts.
+        (_, created) => assert_eq!(created, 1, "{:?}", report.record),
+    }
+    env.server.delete_index(&conflicting).await;
+    let next = env.execute(&rule, t0() + minutes(5)).await;
+    assert!(!next.failed(), "{:?}", next.record);
+    assert_eq!(env.alerts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_shard_failure_writes_what_answered_and_leaves_the_window_uncovered() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    env.server
+        .bulk_create(&index, &[add_user(t0() - minutes(1))])
+        .await;
+    let rule = env.rule(0, None);
+    env.fail(search_rule(Fault::ShardFailure));
+    let report = env.execute(&rule, t0()).await;
+    assert!(report.failed(), "{:?}", report.record);
+    assert!(
+        report
+            .record
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("shard")
+    );
+    assert_eq!(env.alerts().await.len(), 1, "the answered hits are alerted");
+    assert_eq!(env.covered_to(&rule).await, Some(t0() - minutes(6)));
+    env.heal();
+    let next = env.execute(&rule, t0() + minutes(5)).await;
+    assert_eq!(
+        next.record.window_from,
+        t0() - minutes(6),
+        "{:?}",
+        next.record
+    );
+    assert_eq!(next.record.alerts_created, 0);
+    assert!(next.record.duplicates >= 1);
+    assert_eq!(env.alerts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_json_fails_the_execution_clearly_and_the_next_recovers() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    env.server
+        .bulk_create(&index, &[add_user(t0() - minutes(1))])
+        .await;
+    let rule = env.rule(0, None);
+    env.fail(search_rule(Fault::NotJson(200)));
+    let report = env.execute(&rule, t0()).await;
+    let error = report.record.error.clone().unwrap_or_default();
+    assert!(report.failed() && error.contains("not JSON"), "{error}");
+    assert!(
+        error.contains(&rule.rule_id) || error.contains(&env.prefix),
+        "{error}"
+    );
+    env.heal();
+    env.execute(&rule, t0() + minutes(5)).await;
+    assert_eq!(env.alerts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn kql_values_that_look_like_query_dsl_select_only_their_literal_value() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    let hostile = r#"x"}}]}, {"match_all": {}}, {"y": "\"#;
+    let mut target = add_user(t0() - minutes(1));
+    target["user"]["name"] = json!(hostile);
+    let bystander = add_user(t0() - minutes(2));
+    env.server.bulk_create(&index, &[target, bystander]).await;
+    let quoted = hostile.replace('\\', "\\\\").replace('"', "\\\"");
+    let query = format!("user.name: \"{quoted}\"");
+    let report = env.execute(&env.rule(0, Some(&query)), t0()).await;
+    assert!(!report.failed(), "{:?}", report.record);
+    let alerts = env.alerts().await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["_source"]["user"]["name"], hostile);
+}
