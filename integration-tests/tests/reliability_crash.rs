@@ -69,7 +69,13 @@ impl Point {
         let rule = FaultRule::new(fault);
         match self {
             Point::OpenPit => rule.method("POST").path("/_search/point_in_time"),
-            Point::SearchPage => rule.method("POST").path_prefix("/_search"),
+            // A window that fits in one page is searched once on the source pattern; a larger
+            // one is paged inside a point-in-time on `/_search`. Most crash-test windows are
+            // small, so the kill point is the single-page search.
+            Point::SearchPage => rule
+                .method("POST")
+                .path_prefix(&format!("/{}", names.source_prefix))
+                .path("/_search?"),
             Point::IdLookup => rule
                 .method("POST")
                 .path(&format!("{}*/_search", names.alerts)),
@@ -208,6 +214,7 @@ impl Sim {
         let proxy = Proxy::start(&server.url).await;
         let source_prefix = unique_name("reliab-crash-src");
         let names = Names {
+            source_prefix: source_prefix.clone(),
             alerts: unique_name("reliab-crash-alerts"),
             state: unique_name("reliab-crash-state"),
             executions: unique_name("reliab-crash-executions"),

@@ -126,10 +126,12 @@ fn add_user(at: DateTime<Utc>) -> Value {
     event("AddUserToGroup", "success", Some(at))
 }
 
+/// Every search of source events: the single-page search (`/<index>/_search`) and the pages
+/// inside a point-in-time (`/_search`).
 fn search_rule(fault: Fault) -> FaultRule {
     FaultRule::new(fault)
         .method("POST")
-        .path_prefix("/_search")
+        .path("_search")
         .always()
 }
 

@@ -196,6 +196,8 @@ impl Drop for TempDir {
 
 /// The names one test's lookout uses.
 pub struct Names {
+    /// The source indices' common prefix (the rules search `<source_prefix>-*`).
+    pub source_prefix: String,
     pub alerts: String,
     pub state: String,
     pub executions: String,
