@@ -203,7 +203,10 @@ async fn write_page(
         .map_err(|error| ExecutionError::es(rule, error))?;
     let docs = new_alerts(context, hits, &ids, &existing, outcome);
     if !docs.is_empty() {
-        bulk_write(context, docs, outcome).await?;
+        let written = create_alerts(context.client, context.rule, context.alerts_index, docs).await;
+        outcome.created += written.created;
+        outcome.duplicates += written.duplicates;
+        written.result?;
     }
     outcome.write += started.elapsed();
     Ok(())
@@ -282,27 +285,46 @@ async fn refresh_alerts(
 
 /// Writes alerts with `create` actions (durable when the call returns; searchable after
 /// [`refresh_alerts`]).
-async fn bulk_write(
-    context: &ChunkContext<'_>,
+/// What a bulk write of alerts did: the counts hold even when some items failed.
+pub struct AlertWrite {
+    pub created: u64,
+    pub duplicates: u64,
+    /// An error when any alert could not be written (after the client's retries).
+    pub result: Result<(), ExecutionError>,
+}
+
+/// Writes alert documents with `create` actions: 409s count as duplicates, and any item still
+/// failing after the client's retries makes the write fail, so its window is not covered.
+pub async fn create_alerts(
+    client: &Client,
+    rule: &Rule,
+    alerts_index: &str,
     docs: Vec<(String, Value)>,
-    outcome: &mut ChunkOutcome,
-) -> Result<(), ExecutionError> {
-    let written = context
-        .client
-        .bulk_create(context.alerts_index, docs, false)
-        .await
-        .map_err(|error| ExecutionError::es(context.rule, error))?;
-    outcome.created += written.created.len() as u64;
-    outcome.duplicates += written.duplicates.len() as u64;
-    match written.failed.first() {
+) -> AlertWrite {
+    let written = match client.bulk_create(alerts_index, docs, false).await {
+        Ok(written) => written,
+        Err(error) => {
+            return AlertWrite {
+                created: 0,
+                duplicates: 0,
+                result: Err(ExecutionError::es(rule, error)),
+            };
+        }
+    };
+    let result = match written.failed.first() {
         None => Ok(()),
         Some(first) => Err(ExecutionError::WriteFailed {
-            rule_id: context.rule.rule_id.clone(),
-            index: context.alerts_index.to_string(),
+            rule_id: rule.rule_id.clone(),
+            index: alerts_index.to_string(),
             failed: written.failed.len(),
             status: first.status,
             reason: first.reason.clone(),
         }),
+    };
+    AlertWrite {
+        created: written.created.len() as u64,
+        duplicates: written.duplicates.len() as u64,
+        result,
     }
 }
 

@@ -14,7 +14,7 @@ pub mod setup;
 mod typed;
 mod window;
 
-pub use chunk::PIT_KEEP_ALIVE;
+pub use chunk::{AlertWrite, PIT_KEEP_ALIVE, create_alerts};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::ExecutionError;
 
@@ -184,25 +184,38 @@ impl Engine {
             ));
         }
         let alerts_pattern = self.settings.alerts_pattern();
-        let context = ChunkContext {
-            client: &self.client,
-            rule,
-            query: &translated.dsl,
-            alerts_index: &self.settings.alerts_index,
-            alerts_pattern: &alerts_pattern,
-            alert: AlertContext {
-                rule,
-                namespace: &self.settings.namespace,
-                execution_uuid,
-                created_at: at,
-            },
-        };
+        let context =
+            self.chunk_context(rule, &translated.dsl, &alerts_pattern, execution_uuid, at);
         for window in &windows.chunks {
             let outcome = typed::run(&context, window).await?;
             tally.add(outcome);
             self.cover(rule, window.to, tally).await?;
         }
         Ok(())
+    }
+
+    /// What every chunk of one execution shares.
+    fn chunk_context<'a>(
+        &'a self,
+        rule: &'a Rule,
+        query: &'a serde_json::Value,
+        alerts_pattern: &'a str,
+        execution_uuid: &'a str,
+        at: DateTime<Utc>,
+    ) -> ChunkContext<'a> {
+        ChunkContext {
+            client: &self.client,
+            rule,
+            query,
+            alerts_index: &self.settings.alerts_index,
+            alerts_pattern,
+            alert: AlertContext {
+                rule,
+                namespace: &self.settings.namespace,
+                execution_uuid,
+                created_at: at,
+            },
+        }
     }
 
     async fn load_state(&self, rule: &Rule) -> Result<Option<RuleState>, ExecutionError> {

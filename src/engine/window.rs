@@ -2,9 +2,7 @@
 //! writes as a scheduled execution, and an execution record, but the rule's `covered_to` and
 //! state are left alone (a backfill fills the past; it does not move the schedule).
 
-use super::chunk::ChunkContext;
 use super::{Engine, ExecutionError, ExecutionReport, Tally, log_execution, record};
-use crate::alert::AlertContext;
 use crate::rule::Rule;
 use crate::schedule::Window;
 use chrono::{DateTime, Utc};
@@ -54,19 +52,8 @@ impl Engine {
             .iter()
             .for_each(|w| tally.warn(w.clone()));
         let alerts_pattern = self.settings.alerts_pattern();
-        let context = ChunkContext {
-            client: &self.client,
-            rule,
-            query: &translated.dsl,
-            alerts_index: &self.settings.alerts_index,
-            alerts_pattern: &alerts_pattern,
-            alert: AlertContext {
-                rule,
-                namespace: &self.settings.namespace,
-                execution_uuid,
-                created_at: at,
-            },
-        };
+        let context =
+            self.chunk_context(rule, &translated.dsl, &alerts_pattern, execution_uuid, at);
         let outcome = super::typed::run(&context, &window).await?;
         tally.add(outcome);
         Ok(())

@@ -7,8 +7,7 @@
 use super::execute::{TypeContext, TypeOutcome};
 use crate::alert::Alert;
 use crate::engine::ExecutionError;
-use crate::es::{EsError, Request};
-use elasticsearch::http::Method;
+use crate::es::EsError;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Instant;
@@ -27,7 +26,12 @@ pub(super) async fn write_alerts(
     let existing = existing_ids(context, &ids).await?;
     let docs = fresh(context, alerts, &existing, outcome);
     if !docs.is_empty() {
-        bulk(context, docs, outcome).await?;
+        let written =
+            crate::engine::create_alerts(context.client, context.rule, context.alerts_index, docs)
+                .await;
+        outcome.created += written.created;
+        outcome.duplicates += written.duplicates;
+        written.result?;
     }
     outcome.write += started.elapsed();
     Ok(())
@@ -69,30 +73,6 @@ fn fresh(
     docs
 }
 
-async fn bulk(
-    context: &TypeContext<'_>,
-    docs: Vec<(String, Value)>,
-    outcome: &mut TypeOutcome,
-) -> Result<(), ExecutionError> {
-    let written = context
-        .client
-        .bulk_create(context.alerts_index, docs, false)
-        .await
-        .map_err(|source| es_error(context, source))?;
-    outcome.created += written.created.len() as u64;
-    outcome.duplicates += written.duplicates.len() as u64;
-    match written.failed.first() {
-        None => Ok(()),
-        Some(first) => Err(ExecutionError::WriteFailed {
-            rule_id: context.rule.rule_id.clone(),
-            index: context.alerts_index.to_string(),
-            failed: written.failed.len(),
-            status: first.status,
-            reason: first.reason.clone(),
-        }),
-    }
-}
-
 /// Makes the alerts indices searchable (the next chunk's history and id lookups see them).
 pub(super) async fn refresh_alerts(context: &TypeContext<'_>) -> Result<(), ExecutionError> {
     context
@@ -110,18 +90,9 @@ pub(super) async fn search_raw(
     body: Value,
 ) -> Result<Value, ExecutionError> {
     let target = index.join(",");
-    let request = Request::new(
-        "aggregate",
-        &target,
-        Method::Post,
-        format!("/{}/_search", encode_index(&target)),
-    )
-    .query("ignore_unavailable", "true")
-    .query("allow_no_indices", "true")
-    .json(body);
     let answer = context
         .client
-        .send_ok(request)
+        .search_raw(&target, body)
         .await
         .map_err(|source| es_error(context, source))?;
     if let Some(failures) = answer["_shards"]["failures"]
@@ -137,19 +108,6 @@ pub(super) async fn search_raw(
         });
     }
     Ok(answer)
-}
-
-/// Percent-encodes an index list for a URL path (letters, digits and `- _ . * , : + ! ~` stay).
-fn encode_index(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.*,:+!~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 pub(super) fn es_error(context: &TypeContext<'_>, source: EsError) -> ExecutionError {
