@@ -73,6 +73,11 @@ fn object<const N: usize>(entries: [(&str, Json); N]) -> Json {
     Json::Object(map)
 }
 
+/// `{"match_all": {}}`.
+fn match_all() -> Json {
+    object([("match_all", Json::Object(Map::new()))])
+}
+
 /// `{"bool": {"should": [...], "minimum_should_match": 1}}`.
 fn should(queries: Vec<Json>) -> Json {
     let clauses = [
@@ -120,7 +125,7 @@ struct Translator<'a> {
 impl<'a> Translator<'a> {
     fn query(&self, query: &Query, nested: Option<&str>) -> Json {
         match query {
-            Query::MatchAll => json!({"match_all": {}}),
+            Query::MatchAll => match_all(),
             Query::Or(children) => should(self.children(children, nested)),
             Query::And(children) => {
                 let filter = Json::Array(self.children(children, nested));
@@ -151,7 +156,7 @@ impl<'a> Translator<'a> {
             return free_text(value);
         };
         if field.is_lone_wildcard() && value.is_lone_wildcard() {
-            return json!({"match_all": {}});
+            return match_all();
         }
         let full = prefixed(field, nested);
         let queries = self
@@ -198,7 +203,7 @@ impl<'a> Translator<'a> {
             },
             (Some(map), Field::Pattern(parts)) => {
                 let found: Vec<Target<'f>> = map
-                    .iter()
+                    .iter_prefixed(parts.first().map_or("", String::as_str))
                     .filter(|(name, _)| glob_matches(parts, name))
                     .map(|(name, info)| Target {
                         name: Cow::Borrowed(name),
@@ -283,10 +288,13 @@ fn is_leaf(target: &Target, value: &Value) -> Json {
     }
     let exact = value_json(value);
     if target.is_date() {
-        let mut bounds = Map::new();
+        let mut bounds = Map::with_capacity(3);
+        let zone = time_zone_of(&exact);
         bounds.insert("gte".into(), exact.clone());
-        bounds.insert("lte".into(), exact.clone());
-        add_time_zone(&mut bounds, &exact);
+        bounds.insert("lte".into(), exact);
+        if let Some(zone) = zone {
+            bounds.insert("time_zone".into(), zone);
+        }
         return keyed("range", name, Json::Object(bounds));
     }
     if target.is_keyword_only() {
@@ -303,24 +311,27 @@ fn is_leaf(target: &Target, value: &Value) -> Json {
 /// One field's condition of `field < value` (and the other operators).
 fn range_leaf(target: &Target, op: RangeOp, value: &Value) -> Json {
     let bound = value_json(value);
-    let mut params = Map::new();
-    params.insert(op.dsl_key().into(), bound.clone());
-    if target.is_date() {
-        add_time_zone(&mut params, &bound);
+    let zone = if target.is_date() {
+        time_zone_of(&bound)
+    } else {
+        None
+    };
+    let mut params = Map::with_capacity(2);
+    params.insert(op.dsl_key().into(), bound);
+    if let Some(zone) = zone {
+        params.insert("time_zone".into(), zone);
     }
     keyed("range", &target.name, Json::Object(params))
 }
 
-/// Adds the time zone to a date range, except for epoch values (digits only), which are
+/// The time zone a date range on `value` gets: none for epoch values (digits only), which are
 /// absolute.
-fn add_time_zone(params: &mut Map<String, Json>, value: &Json) {
+fn time_zone_of(value: &Json) -> Option<Json> {
     let is_epoch = value.is_number()
         || value
             .as_str()
             .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
-    if !is_epoch {
-        params.insert("time_zone".into(), Json::from(DATE_TIME_ZONE));
-    }
+    (!is_epoch).then(|| Json::from(DATE_TIME_ZONE))
 }
 
 /// Fields reached through a field-name wildcard inside a nested object get their own nested

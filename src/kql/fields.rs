@@ -119,6 +119,19 @@ impl FieldMap {
         self.fields.iter().map(|(name, info)| (name.as_str(), info))
     }
 
+    /// The fields whose names start with `prefix`, sorted by name: a range of the sorted map,
+    /// so a field-name pattern is matched against its candidates only.
+    pub fn iter_prefixed<'m>(
+        &'m self,
+        prefix: &'m str,
+    ) -> impl Iterator<Item = (&'m str, &'m FieldInfo)> {
+        use std::ops::Bound;
+        self.fields
+            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(move |(name, _)| name.starts_with(prefix))
+            .map(|(name, info)| (name.as_str(), info))
+    }
+
     pub fn len(&self) -> usize {
         self.fields.len()
     }
