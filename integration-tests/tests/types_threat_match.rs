@@ -157,21 +157,11 @@ async fn events_matching_indicators_alert_once_with_every_matching_indicator() {
     // The next window holds "hit-late-page" in its overlap: no second alert.
     let second = env.execute(&rule, t0() + minutes(5)).await;
     assert_eq!(second.record.alerts_created, 0, "{:?}", second.record);
-    let engine = restarted(&env).await;
-    for at in [t0(), t0() + minutes(5)] {
-        let again = engine.execute(&rule, at).await;
-        assert_eq!(
-            again.record.status,
-            ExecutionStatus::Succeeded,
-            "{:?}",
-            again.record
-        );
-        assert_eq!(
-            again.record.alerts_created, 0,
-            "at {at}: {:?}",
-            again.record
-        );
-    }
+    let again = rerun_after_restart(&env, &rule, &[t0(), t0() + minutes(5)]).await;
+    assert!(
+        again.iter().all(|r| r.status == ExecutionStatus::Succeeded),
+        "{again:?}"
+    );
     assert_eq!(alerts_of(&env, "ti-address").await.len(), 2);
 }
 

@@ -15,6 +15,18 @@ pub struct GeoRecord {
     pub asn: Option<(u32, &'static str)>,
 }
 
+/// AWS eu-central-1 (Frankfurt), where several of the generator's AWS address ranges sit.
+const AWS_FRANKFURT: GeoRecord = GeoRecord {
+    city_name: Some("Frankfurt am Main"),
+    continent_name: "Europe",
+    country_iso_code: "DE",
+    country_name: "Germany",
+    region_iso_code: Some("DE-HE"),
+    region_name: Some("Hesse"),
+    location: (50.1188, 8.6843),
+    asn: Some((16509, "AMAZON-02")),
+};
+
 /// The stand-in GeoIP database: address prefix -> record. Values follow the MaxMind test
 /// databases that Elasticsearch's GeoIP tests use (the same as in the shared fixtures).
 const GEO_TABLE: &[(&str, GeoRecord)] = &[
@@ -70,45 +82,9 @@ const GEO_TABLE: &[(&str, GeoRecord)] = &[
             asn: None,
         },
     ),
-    (
-        "3.12",
-        GeoRecord {
-            city_name: Some("Frankfurt am Main"),
-            continent_name: "Europe",
-            country_iso_code: "DE",
-            country_name: "Germany",
-            region_iso_code: Some("DE-HE"),
-            region_name: Some("Hesse"),
-            location: (50.1188, 8.6843),
-            asn: Some((16509, "AMAZON-02")),
-        },
-    ),
-    (
-        "18.197.",
-        GeoRecord {
-            city_name: Some("Frankfurt am Main"),
-            continent_name: "Europe",
-            country_iso_code: "DE",
-            country_name: "Germany",
-            region_iso_code: Some("DE-HE"),
-            region_name: Some("Hesse"),
-            location: (50.1188, 8.6843),
-            asn: Some((16509, "AMAZON-02")),
-        },
-    ),
-    (
-        "52.59.",
-        GeoRecord {
-            city_name: Some("Frankfurt am Main"),
-            continent_name: "Europe",
-            country_iso_code: "DE",
-            country_name: "Germany",
-            region_iso_code: Some("DE-HE"),
-            region_name: Some("Hesse"),
-            location: (50.1188, 8.6843),
-            asn: Some((16509, "AMAZON-02")),
-        },
-    ),
+    ("3.12", AWS_FRANKFURT),
+    ("18.197.", AWS_FRANKFURT),
+    ("52.59.", AWS_FRANKFURT),
 ];
 
 /// The GeoIP record for an IP address, if the stand-in database knows it.

@@ -10,6 +10,7 @@ use integration_tests::ecs_samples;
 use lookout::engine::setup::Backoff;
 use lookout::engine::{Engine, SystemClock, service};
 use lookout::rule::Rule;
+use lookout::state::{ExecutionRecord, ExecutionStatus};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -101,6 +102,28 @@ pub async fn restarted(env: &Env) -> Engine {
 }
 
 /// The alerts of one rule.
+/// Runs `rule` again at each of `times` with a freshly started engine (a restart) and checks
+/// that no execution fails and none creates an alert; returns the records for further checks.
+pub async fn rerun_after_restart(
+    env: &Env,
+    rule: &Rule,
+    times: &[DateTime<Utc>],
+) -> Vec<ExecutionRecord> {
+    let engine = restarted(env).await;
+    let mut records = Vec::new();
+    for &at in times {
+        let record = engine.execute(rule, at).await.record;
+        assert_ne!(
+            record.status,
+            ExecutionStatus::Failed,
+            "at {at}: {record:?}"
+        );
+        assert_eq!(record.alerts_created, 0, "at {at}: {record:?}");
+        records.push(record);
+    }
+    records
+}
+
 pub async fn alerts_of(env: &Env, rule_id: &str) -> Vec<Value> {
     env.alerts()
         .await
