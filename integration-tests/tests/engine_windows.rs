@@ -124,6 +124,61 @@ async fn max_signals_caps_alerts_at_one_hundred_with_one_warning() {
     assert_eq!(marks(&alerts), expected);
 }
 
+/// `count` AddUserToGroup events one second apart, marked `000`, `001`, ...
+fn events_a_second_apart(count: i64) -> Vec<serde_json::Value> {
+    (0..count)
+        .map(|i| {
+            add_user(
+                t0() - minutes(5) + chrono::TimeDelta::seconds(i),
+                &format!("{i:03}"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_window_of_exactly_max_signals_hits_alerts_them_all_without_a_warning() {
+    let env = Env::new().await;
+    env.index(&events_a_second_apart(100)).await;
+    let rule = env.rule(ADD_USER_TO_GROUP, &[]);
+
+    let report = env.execute(&rule, t0()).await;
+
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        report.record
+    );
+    assert_eq!(
+        (report.record.hits, report.record.alerts_created),
+        (100, 100)
+    );
+    assert!(report.record.warnings.is_empty(), "{:?}", report.record);
+}
+
+#[tokio::test]
+async fn each_run_of_a_capped_window_alerts_the_next_oldest_events() {
+    let env = Env::new().await;
+    env.index(&events_a_second_apart(250)).await;
+    let rule = env.rule(ADD_USER_TO_GROUP, &[]);
+
+    let created: Vec<u64> = {
+        let mut created = Vec::new();
+        for _ in 0..3 {
+            let report = env.execute(&rule, t0()).await;
+            created.push(report.record.alerts_created);
+        }
+        created
+    };
+
+    // The first run's one search settles it (its new hits exceed the cap); the next runs find
+    // the written ones first and page on past them.
+    assert_eq!(created, vec![100, 100, 50]);
+    let expected: Vec<String> = (0..250).map(|i| format!("{i:03}")).collect();
+    assert_eq!(marks(&env.alerts().await), expected, "every event once");
+}
+
 #[tokio::test]
 async fn hits_beyond_one_page_are_all_alerted_under_a_higher_max_signals() {
     let env = Env::new().await;

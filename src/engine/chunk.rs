@@ -10,7 +10,7 @@
 
 use super::ExecutionError;
 use super::plan::{self, Tiebreaker};
-use crate::alert::{self, AlertContext, SourceEvent};
+use crate::alert::{self, AlertContext};
 use crate::es::{Client, Hit};
 use crate::rule::Rule;
 use crate::schedule::Window;
@@ -68,36 +68,48 @@ fn collect_shard_failures(all: &mut Vec<String>, page: Vec<String>) {
     }
 }
 
-/// Searches the window once without a point-in-time. When that first page is not full it
-/// holds every hit of the window (the same hits a point-in-time's only page would), so the
-/// point-in-time's open and close round trips are saved: most executions of most rules find
-/// less than a page. A full first page is dropped unwritten (`None`) and the window is
-/// searched again page by page inside a point-in-time.
+/// Searches the window once without a point-in-time, asking for one hit more than a page.
+/// When the window holds at most a page of hits, that answer holds all of them (the same hits
+/// a point-in-time's only page would), so the point-in-time's open and close round trips are
+/// saved: most executions of most rules find less than a page. When it holds more, the answer
+/// still settles the chunk if its new hits alone exceed the `max_signals` budget: the first
+/// `max_signals` of them are written and the rest could not be anyway (a loud rule's usual
+/// case, one search instead of three). Otherwise it is dropped unwritten (`None`) and the
+/// window is searched again page by page inside a point-in-time.
 async fn single_page(
     context: &ChunkContext<'_>,
     window: &Window,
     shard_failures: &mut Vec<String>,
 ) -> Result<Option<ChunkOutcome>, ExecutionError> {
     let rule = context.rule;
-    let body = plan::search_body(rule, context.query, window, Tiebreaker::Doc, None);
+    let page_size = plan::page_size(rule) as usize;
+    let mut body = plan::search_body(rule, context.query, window, Tiebreaker::Doc, None);
+    body["size"] = Value::from(page_size + 1);
     let started = Instant::now();
     let page = context
         .client
         .search(&rule.index, None, body)
         .await
         .map_err(|error| ExecutionError::es(rule, error))?;
-    if page.hits.len() >= plan::page_size(rule) as usize {
+    let search = started.elapsed();
+    let hits = page.hits;
+    let mut outcome = ChunkOutcome {
+        hits: hits.len() as u64,
+        search,
+        ..ChunkOutcome::default()
+    };
+    if hits.is_empty() {
+        collect_shard_failures(shard_failures, page.shard_failures);
+        return Ok(Some(outcome));
+    }
+    let started = Instant::now();
+    let known = known_ids(context, &hits).await?;
+    if hits.len() > page_size && known.fresh() <= budget(context, &outcome) {
         return Ok(None);
     }
     collect_shard_failures(shard_failures, page.shard_failures);
-    let mut outcome = ChunkOutcome {
-        hits: page.hits.len() as u64,
-        search: started.elapsed(),
-        ..ChunkOutcome::default()
-    };
-    if !page.hits.is_empty() {
-        write_page(context, &page.hits, &mut outcome).await?;
-    }
+    write_new(context, hits, &known, &mut outcome).await?;
+    outcome.write += started.elapsed();
     Ok(Some(outcome))
 }
 
@@ -180,8 +192,9 @@ async fn pages(
             return Ok(outcome);
         };
         after = Some(last.sort.clone());
-        write_page(context, &page.hits, &mut outcome).await?;
-        if outcome.limit_reached || page.hits.len() < page_size {
+        let count = page.hits.len();
+        write_page(context, page.hits, &mut outcome).await?;
+        if outcome.limit_reached || count < page_size {
             return Ok(outcome);
         }
     }
@@ -190,25 +203,71 @@ async fn pages(
 /// Looks the page's alert ids up, then writes the new ones within the `max_signals` budget.
 async fn write_page(
     context: &ChunkContext<'_>,
-    hits: &[Hit],
+    hits: Vec<Hit>,
     outcome: &mut ChunkOutcome,
 ) -> Result<(), ExecutionError> {
-    let rule = context.rule;
-    let ids = alert_ids(context, hits);
     let started = Instant::now();
+    let known = known_ids(context, &hits).await?;
+    write_new(context, hits, &known, outcome).await?;
+    outcome.write += started.elapsed();
+    Ok(())
+}
+
+/// The alert ids of a page's hits and which of them are already written.
+struct KnownIds {
+    ids: Vec<String>,
+    existing: HashSet<String>,
+}
+
+impl KnownIds {
+    /// Whether hit `i` is new: not written yet and not an earlier hit of the same page.
+    fn fresh_flags(&self) -> Vec<bool> {
+        let mut seen = HashSet::with_capacity(self.ids.len());
+        self.ids
+            .iter()
+            .map(|id| !self.existing.contains(id) && seen.insert(id.as_str()))
+            .collect()
+    }
+
+    /// How many hits of the page are new.
+    fn fresh(&self) -> usize {
+        self.fresh_flags()
+            .into_iter()
+            .filter(|&fresh| fresh)
+            .count()
+    }
+}
+
+async fn known_ids(context: &ChunkContext<'_>, hits: &[Hit]) -> Result<KnownIds, ExecutionError> {
+    let ids = alert_ids(context, hits);
     let existing = context
         .client
         .existing_ids(context.alerts_pattern, &ids)
         .await
-        .map_err(|error| ExecutionError::es(rule, error))?;
-    let docs = new_alerts(context, hits, &ids, &existing, outcome);
+        .map_err(|error| ExecutionError::es(context.rule, error))?;
+    Ok(KnownIds { ids, existing })
+}
+
+/// What is left of the chunk's `max_signals` budget.
+fn budget(context: &ChunkContext<'_>, outcome: &ChunkOutcome) -> usize {
+    let left = u64::from(context.rule.max_signals).saturating_sub(outcome.created);
+    usize::try_from(left).unwrap_or(usize::MAX)
+}
+
+/// Writes the alerts of the page's new hits within the budget.
+async fn write_new(
+    context: &ChunkContext<'_>,
+    hits: Vec<Hit>,
+    known: &KnownIds,
+    outcome: &mut ChunkOutcome,
+) -> Result<(), ExecutionError> {
+    let docs = new_alerts(context, hits, known, outcome);
     if !docs.is_empty() {
         let written = create_alerts(context.client, context.rule, context.alerts_index, docs).await;
         outcome.created += written.created;
         outcome.duplicates += written.duplicates;
         written.result?;
     }
-    outcome.write += started.elapsed();
     Ok(())
 }
 
@@ -221,24 +280,22 @@ fn alert_ids(context: &ChunkContext<'_>, hits: &[Hit]) -> Vec<String> {
 }
 
 /// The alerts of the hits not alerted yet, at most what is left of the `max_signals` budget.
-/// Counts the rest as duplicates and notes when the budget cut new alerts off.
+/// Counts the rest as duplicates and notes when the budget cut new alerts off. The hits' source
+/// documents move into the alerts.
 fn new_alerts(
     context: &ChunkContext<'_>,
-    hits: &[Hit],
-    ids: &[String],
-    existing: &HashSet<String>,
+    hits: Vec<Hit>,
+    known: &KnownIds,
     outcome: &mut ChunkOutcome,
 ) -> Vec<(String, Value)> {
-    let mut seen = HashSet::new();
-    let mut fresh = Vec::new();
-    for (hit, id) in hits.iter().zip(ids) {
-        if !existing.contains(id) && seen.insert(id.as_str()) {
-            fresh.push(hit);
-        }
-    }
-    outcome.duplicates += (hits.len() - fresh.len()) as u64;
-    let left = u64::from(context.rule.max_signals).saturating_sub(outcome.created);
-    let budget = usize::try_from(left).unwrap_or(usize::MAX);
+    let total = hits.len();
+    let mut fresh: Vec<Hit> = hits
+        .into_iter()
+        .zip(known.fresh_flags())
+        .filter_map(|(hit, is_fresh)| is_fresh.then_some(hit))
+        .collect();
+    outcome.duplicates += (total - fresh.len()) as u64;
+    let budget = budget(context, outcome);
     if fresh.len() > budget {
         outcome.limit_reached = true;
         fresh.truncate(budget);
@@ -247,19 +304,11 @@ fn new_alerts(
     fresh
         .into_iter()
         .map(|hit| {
-            let alert = build(context, &shared, hit);
+            let alert =
+                alert::build_alert_from(&hit.index, &hit.id, hit.source, context.alert, &shared);
             (alert.id, alert.document)
         })
         .collect()
-}
-
-fn build(context: &ChunkContext<'_>, shared: &alert::SharedFields, hit: &Hit) -> alert::Alert {
-    let event = SourceEvent {
-        index: &hit.index,
-        id: &hit.id,
-        source: &hit.source,
-    };
-    alert::build_alert_with(event, context.alert, shared)
 }
 
 /// Makes the chunk's alerts searchable, so the next chunk's and execution's id lookups see
@@ -362,13 +411,15 @@ mod tests {
             },
         };
         let hits: Vec<Hit> = ids.iter().map(|id| hit(id)).collect();
-        let all_ids = alert_ids(&context, &hits);
-        let written: HashSet<String> = existing
-            .iter()
-            .map(|id| alert::alert_id("logs", id, "default", "r"))
-            .collect();
+        let known = KnownIds {
+            ids: alert_ids(&context, &hits),
+            existing: existing
+                .iter()
+                .map(|id| alert::alert_id("logs", id, "default", "r"))
+                .collect(),
+        };
         let mut outcome = ChunkOutcome::default();
-        let docs = new_alerts(&context, &hits, &all_ids, &written, &mut outcome);
+        let docs = new_alerts(&context, hits, &known, &mut outcome);
         let sources = docs
             .iter()
             .map(|(_, doc)| {

@@ -186,8 +186,8 @@ impl Client {
             .await
             .map_err(unreachable)?;
         let status = response.status_code().as_u16();
-        let text = response.text().await.map_err(unreachable)?;
-        let body = parse_body(&text, status).map_err(|message| EsError::BadAnswer {
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        let body = parse_body(&bytes, status).map_err(|message| EsError::BadAnswer {
             op,
             index: index.to_string(),
             message,
@@ -242,19 +242,25 @@ impl Reply {
 }
 
 /// JSON for any non-empty body; plain text is accepted only in error answers.
-fn parse_body(text: &str, status: u16) -> Result<Value, String> {
-    if text.trim().is_empty() {
+/// Reads an answer's body as JSON straight from its bytes (no text copy); only a body that is
+/// not JSON is turned into (lossy) text, for the error.
+fn parse_body(bytes: &[u8], status: u16) -> Result<Value, String> {
+    if bytes.trim_ascii().is_empty() {
         return Ok(Value::Null);
     }
-    match serde_json::from_str(text) {
+    match serde_json::from_slice(bytes) {
         Ok(value) => Ok(value),
-        Err(_) if !(200..300).contains(&status) => {
-            Ok(Value::String(error::truncate(text, MAX_REASON_CHARS)))
+        Err(e) => {
+            let text = String::from_utf8_lossy(bytes);
+            if (200..300).contains(&status) {
+                Err(format!(
+                    "HTTP {status} with a body that is not JSON ({e}): {:?}",
+                    error::truncate(&redact_userinfo(&text), 200)
+                ))
+            } else {
+                Ok(Value::String(error::truncate(&text, MAX_REASON_CHARS)))
+            }
         }
-        Err(e) => Err(format!(
-            "HTTP {status} with a body that is not JSON ({e}): {:?}",
-            error::truncate(&redact_userinfo(text), 200)
-        )),
     }
 }
 

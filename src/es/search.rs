@@ -150,7 +150,7 @@ impl Client {
             }
         };
         let answer = self.send_ok(request).await?;
-        parse_page(&answer).map_err(|message| EsError::BadAnswer {
+        parse_page(answer).map_err(|message| EsError::BadAnswer {
             op: "search",
             index: target,
             message,
@@ -172,7 +172,7 @@ impl Client {
                 return Ok(found);
             }
             let answer = reply.ok("look up existing ids", index_pattern)?;
-            let page = parse_page(&answer).map_err(|message| EsError::BadAnswer {
+            let page = parse_page(answer).map_err(|message| EsError::BadAnswer {
                 op: "look up existing ids",
                 index: index_pattern.to_string(),
                 message,
@@ -189,7 +189,7 @@ impl Client {
             return Ok(Vec::new());
         }
         let answer = reply.ok("search", index)?;
-        let page = parse_page(&answer).map_err(|message| EsError::BadAnswer {
+        let page = parse_page(answer).map_err(|message| EsError::BadAnswer {
             op: "search",
             index: index.to_string(),
             message,
@@ -285,14 +285,9 @@ pub(crate) fn ids_query(ids: &[String]) -> Value {
     })
 }
 
-/// Reads one page of a search answer.
-pub(crate) fn parse_page(answer: &Value) -> Result<SearchPage, String> {
-    let hits = answer["hits"]["hits"]
-        .as_array()
-        .ok_or("the answer has no hits.hits array")?
-        .iter()
-        .map(parse_hit)
-        .collect::<Result<Vec<_>, _>>()?;
+/// Reads one page of a search answer, moving each hit's `_source` and sort values out of it
+/// (a page of 100 CloudTrail events is ~300 KB of JSON: copying it cost as much as reading it).
+pub(crate) fn parse_page(mut answer: Value) -> Result<SearchPage, String> {
     let total = match &answer["hits"]["total"] {
         Value::Number(n) => n.as_u64(),
         total => total["value"].as_u64(),
@@ -306,25 +301,38 @@ pub(crate) fn parse_page(answer: &Value) -> Result<SearchPage, String> {
                 .collect()
         })
         .unwrap_or_default();
+    let pit_id = answer["pit_id"].as_str().map(str::to_string);
+    let hits = match answer.pointer_mut("/hits/hits").map(Value::take) {
+        Some(Value::Array(hits)) => hits
+            .into_iter()
+            .map(parse_hit)
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => return Err("the answer has no hits.hits array".to_string()),
+    };
     Ok(SearchPage {
         hits,
-        pit_id: answer["pit_id"].as_str().map(str::to_string),
+        pit_id,
         total,
         shard_failures,
     })
 }
 
-fn parse_hit(hit: &Value) -> Result<Hit, String> {
-    let text = |key: &str| {
-        hit[key]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| format!("a hit has no {key}"))
+fn parse_hit(mut hit: Value) -> Result<Hit, String> {
+    let mut text = |key: &str| match hit.get_mut(key).map(Value::take) {
+        Some(Value::String(text)) => Ok(text),
+        _ => Err(format!("a hit has no {key}")),
+    };
+    let index = text("_index")?;
+    let id = text("_id")?;
+    let source = hit.get_mut("_source").map(Value::take).unwrap_or_default();
+    let sort = match hit.get_mut("sort").map(Value::take) {
+        Some(Value::Array(sort)) => sort,
+        _ => Vec::new(),
     };
     Ok(Hit {
-        index: text("_index")?,
-        id: text("_id")?,
-        source: hit["_source"].clone(),
-        sort: hit["sort"].as_array().cloned().unwrap_or_default(),
+        index,
+        id,
+        source,
+        sort,
     })
 }

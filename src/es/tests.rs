@@ -298,7 +298,7 @@ fn a_search_page_gives_hits_sort_values_pit_and_total() {
             {"_index": "logs-2", "_id": "y", "_source": {"a": 2}}
         ]}
     });
-    let page = parse_page(&answer).expect("valid");
+    let page = parse_page(answer).expect("valid");
     assert_eq!(page.pit_id.as_deref(), Some("new-pit"));
     assert_eq!(page.total, Some(7));
     assert_eq!(page.hits.len(), 2);
@@ -313,7 +313,7 @@ fn a_search_page_gives_hits_sort_values_pit_and_total() {
 
 #[test]
 fn a_search_answer_without_hits_is_an_error() {
-    assert!(parse_page(&json!({"took": 3})).is_err());
+    assert!(parse_page(json!({"took": 3})).is_err());
 }
 
 #[test]
@@ -357,10 +357,10 @@ fn too_many_requests_and_server_errors_are_retryable() {
 
 #[test]
 fn a_success_answer_that_is_not_json_is_an_error() {
-    assert!(parse_body("<html>proxy</html>", 200).is_err());
-    assert_eq!(parse_body("", 200).expect("empty is fine"), Value::Null);
+    assert!(parse_body(b"<html>proxy</html>", 200).is_err());
+    assert_eq!(parse_body(b"", 200).expect("empty is fine"), Value::Null);
     assert_eq!(
-        parse_body("Not Acceptable", 406).expect("kept as text"),
+        parse_body(b"Not Acceptable", 406).expect("kept as text"),
         json!("Not Acceptable")
     );
 }
