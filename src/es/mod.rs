@@ -163,7 +163,7 @@ impl Client {
         let mut headers = HeaderMap::new();
         let body = match body {
             None => None,
-            Some(Body::Json(value)) => Some(value.to_string()),
+            Some(Body::Json(value)) => Some(json_text(&value)),
             Some(Body::Ndjson(text)) => {
                 headers.insert(
                     CONTENT_TYPE,
@@ -242,6 +242,11 @@ impl Reply {
 }
 
 /// JSON for any non-empty body; plain text is accepted only in error answers.
+/// A request body as JSON text, through serde_json's writer (`Display` is several times slower).
+fn json_text(value: &Value) -> String {
+    serde_json::to_string(value).expect("a JSON value serializes into memory")
+}
+
 /// Reads an answer's body as JSON straight from its bytes (no text copy); only a body that is
 /// not JSON is turned into (lossy) text, for the error.
 fn parse_body(bytes: &[u8], status: u16) -> Result<Value, String> {
