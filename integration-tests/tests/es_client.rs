@@ -87,7 +87,7 @@ async fn a_pit_over_a_pattern_sees_every_index_and_closes() {
         .expect("the pattern matches two indices");
     let body = json!({"size": 100, "sort": [{"@timestamp": "asc"}, {"_shard_doc": "asc"}]});
     let page = client
-        .search(&pattern, Some(&pit), body)
+        .search::<Value>(&pattern, Some(&pit), body)
         .await
         .expect("searches through the pit");
     assert_eq!(page.hits.len(), 7);
@@ -103,13 +103,13 @@ async fn a_pit_over_a_pattern_matching_nothing_is_none_and_a_plain_search_is_emp
     let pit = client.open_pit(&pattern, "1m").await.expect("not an error");
     assert_eq!(pit, None);
     let page = client
-        .search(&pattern, None, json!({"size": 10}))
+        .search::<Value>(&pattern, None, json!({"size": 10}))
         .await
         .expect("not an error");
     assert!(page.hits.is_empty());
     let missing = vec![unique_name("es-missing")];
     let page = client
-        .search(&missing, None, json!({"size": 10}))
+        .search::<Value>(&missing, None, json!({"size": 10}))
         .await
         .expect("a missing index is ignored");
     assert!(page.hits.is_empty());
@@ -131,7 +131,10 @@ async fn page_through(
         if let Some(values) = &after {
             body["search_after"] = json!(values);
         }
-        let page = client.search(index, pit, body).await.expect("a page");
+        let page = client
+            .search::<Value>(index, pit, body)
+            .await
+            .expect("a page");
         pages += 1;
         let Some(last) = page.hits.last() else {
             return (all, pages);

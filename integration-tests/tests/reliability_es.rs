@@ -217,7 +217,7 @@ async fn search_error(fault: Fault) -> (EsError, String, Duration) {
     let client = client_with_timeout(&proxy.url(), SHORT_TIMEOUT);
     let started = Instant::now();
     let error = client
-        .search(
+        .search::<serde_json::Value>(
             std::slice::from_ref(&index),
             None,
             json!({"query": {"match_all": {}}}),

@@ -9,9 +9,11 @@
 
 mod reason;
 mod template;
+mod text;
 
 pub use reason::{field, reason};
 pub use template::{TEMPLATE_PRIORITY, TOTAL_FIELDS_LIMIT, index_template, template_name};
+pub use text::alert_json;
 
 use crate::rule::Rule;
 use crate::rule::duration::format_duration;
@@ -108,6 +110,9 @@ pub struct Alert {
 pub struct SharedFields {
     created_at: Value,
     fields: Map<String, Value>,
+    /// `fields` as JSON text without the braces (`"kibana.alert.depth":1,...`), for
+    /// [`alert_json`].
+    fragment: String,
 }
 
 impl SharedFields {
@@ -130,9 +135,12 @@ impl SharedFields {
             // Kibana hides building-block alerts from the default alerts view by this field.
             fields.insert("kibana.alert.building_block_type".into(), json!(kind));
         }
+        let object = serde_json::to_string(&fields).expect("JSON values serialize into memory");
+        let fragment = object[1..object.len() - 1].to_string();
         Self {
             created_at: json!(millis(context.created_at)),
             fields,
+            fragment,
         }
     }
 }
@@ -153,8 +161,7 @@ pub fn build_alert_with(
 }
 
 /// Builds the alert for one source event that is the caller's to give away: its fields move
-/// into the alert instead of being copied (the engine's path: copying each source document
-/// was a large part of lookout's CPU when writing alerts).
+/// into the alert instead of being copied.
 pub fn build_alert_from(
     index: &str,
     id: &str,
@@ -162,25 +169,7 @@ pub fn build_alert_from(
     context: AlertContext<'_>,
     shared: &SharedFields,
 ) -> Alert {
-    let rule = context.rule;
-    let alert_id = alert_id(index, id, context.namespace, &rule.rule_id);
-    let event = SourceEvent {
-        index,
-        id,
-        source: &source,
-    };
-    let mut added = Map::with_capacity(32);
-    added.insert("@timestamp".into(), shared.created_at.clone());
-    added.insert("kibana.alert.uuid".into(), Value::String(alert_id.clone()));
-    if let Some(original_time) = field(&source, "@timestamp") {
-        added.insert("kibana.alert.original_time".into(), original_time.clone());
-    }
-    add_original_event(&mut added, &source);
-    added.insert("kibana.alert.ancestors".into(), ancestors(event));
-    added.insert(
-        "kibana.alert.reason".into(),
-        Value::String(reason(&source, rule)),
-    );
+    let (alert_id, added) = alert_fields(index, id, &source, context, shared);
     let mut document = match source {
         Value::Object(fields) => fields,
         _ => Map::new(),
@@ -196,6 +185,32 @@ pub fn build_alert_from(
         id: alert_id,
         document: Value::Object(document),
     }
+}
+
+/// The alert's id and the fields it adds to the source document, apart from `event.kind` and
+/// the shared fields.
+fn alert_fields(
+    index: &str,
+    id: &str,
+    source: &Value,
+    context: AlertContext<'_>,
+    shared: &SharedFields,
+) -> (String, Map<String, Value>) {
+    let rule = context.rule;
+    let alert_id = alert_id(index, id, context.namespace, &rule.rule_id);
+    let mut added = Map::with_capacity(32);
+    added.insert("@timestamp".into(), shared.created_at.clone());
+    added.insert("kibana.alert.uuid".into(), Value::String(alert_id.clone()));
+    if let Some(original_time) = field(source, "@timestamp") {
+        added.insert("kibana.alert.original_time".into(), original_time.clone());
+    }
+    add_original_event(&mut added, source);
+    added.insert("kibana.alert.ancestors".into(), ancestors(index, id));
+    added.insert(
+        "kibana.alert.reason".into(),
+        Value::String(reason(source, rule)),
+    );
+    (alert_id, added)
 }
 
 /// Sets `event.kind: "signal"` inside the document's `event` object, creating it when absent.
@@ -234,10 +249,10 @@ fn flatten_into(out: &mut Map<String, Value>, prefix: &str, object: &Map<String,
 }
 
 /// `kibana.alert.ancestors`: the source event the alert was built from.
-fn ancestors(event: SourceEvent<'_>) -> Value {
+fn ancestors(index: &str, id: &str) -> Value {
     json!([{
-        "id": event.id,
-        "index": event.index,
+        "id": id,
+        "index": index,
         "type": "event",
         "depth": 0,
     }])

@@ -4,6 +4,15 @@
 use crate::rule::Rule;
 use serde_json::Value;
 
+/// Every source field the reason sentence reads.
+pub(super) const REASON_FIELDS: [&str; 5] = [
+    "event.action",
+    "event.category",
+    "user.name",
+    "host.name",
+    "source.ip",
+];
+
 /// A field of a JSON document by its dotted ECS name, whether the document nests it
 /// (`{"user": {"name": ..}}`), stores it as a dotted key (`{"user.name": ..}`) or mixes both.
 pub fn field<'a>(document: &'a Value, name: &str) -> Option<&'a Value> {

@@ -237,3 +237,83 @@ fn shared_fields_built_once_give_the_same_alert_as_building_each_alone() {
         );
     }
 }
+
+/// The alert written as text from the source's text ([`alert_json`]) and the alert built as a
+/// JSON tree ([`build_alert`]) for the same source: same id, same document.
+fn assert_text_alert_equals_tree_alert(source: &Value) {
+    let rule = test_rule("rule-1");
+    let context = AlertContext {
+        rule: &rule,
+        namespace: "default",
+        execution_uuid: "exec-1",
+        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+    };
+    let event = SourceEvent {
+        index: "logs-aws.cloudtrail-default",
+        id: "doc-1",
+        source,
+    };
+    let tree = build_alert(event, context);
+    let raw = serde_json::value::to_raw_value(source).unwrap();
+    let (id, text) = alert_json(
+        event.index,
+        event.id,
+        &raw,
+        context,
+        &SharedFields::new(context),
+    );
+    assert!(!text.contains('\n'), "one line of JSON for _bulk");
+    let document: Value = serde_json::from_str(&text).expect("the text is JSON");
+    assert_eq!(id, tree.id);
+    assert_eq!(document, tree.document, "source: {source}");
+}
+
+#[test]
+fn alerts_written_as_text_equal_alerts_built_as_trees_for_generated_cloudtrail_events() {
+    use crate::generator::{Generator, GeneratorConfig};
+    let start = Utc.with_ymd_and_hms(2026, 1, 10, 10, 0, 0).unwrap();
+    let end = Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap();
+    let mut config = GeneratorConfig::new(7, start, end, 300);
+    config.preserve_original = true;
+    let generator = Generator::new(config).expect("a valid generator configuration");
+    let mut count = 0;
+    for source in generator.documents() {
+        assert_text_alert_equals_tree_alert(&source);
+        count += 1;
+    }
+    assert_eq!(count, 300);
+}
+
+#[test]
+fn alerts_written_as_text_equal_alerts_built_as_trees_for_unusual_sources() {
+    let sources = [
+        sample_source(),
+        // event.kind as a dotted key, and dotted event fields beside the object
+        json!({"event.kind": "event", "event.action": "CreateUser", "event": {"outcome": "success"}}),
+        // no event at all, and a reason read from dotted keys
+        json!({"user.name": "bob", "host.name": "h1", "source.ip": "192.0.2.9", "message": "x"}),
+        // event that is not an object
+        json!({"event": "odd", "@timestamp": "2026-01-10T11:00:00Z"}),
+        // fields the alert sets itself, in the source (an alert searched again)
+        json!({
+            "@timestamp": "2026-01-10T11:00:00Z",
+            "kibana.alert.uuid": "old",
+            "kibana.alert.rule.name": "old rule",
+            "kibana.alert.reason": "old reason",
+            "kibana.other": 1,
+            "event": {"kind": "signal", "action": "x"}
+        }),
+        // keys that need escaping, unicode, numbers, nulls and deep nesting
+        json!({"we\"ird\\key\n": {"ü": [1, 2.5, -3e10, null, true]}, "a": {"b": {"c": {"d": []}}}}),
+        // arrays in reason fields
+        json!({"event": {"category": ["iam", "configuration"]}, "user": {"name": ["a", "b"]}}),
+        // not an object
+        json!(null),
+        json!([1, 2]),
+        json!("text"),
+        json!({}),
+    ];
+    for source in &sources {
+        assert_text_alert_equals_tree_alert(source);
+    }
+}

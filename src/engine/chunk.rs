@@ -11,7 +11,7 @@
 use super::ExecutionError;
 use super::plan::{self, Tiebreaker};
 use crate::alert::{self, AlertContext};
-use crate::es::{Client, Hit};
+use crate::es::{BulkDocument, Client, Hit, JsonText, RawSource};
 use crate::rule::Rule;
 use crate::schedule::Window;
 use serde_json::Value;
@@ -203,7 +203,7 @@ async fn pages(
 /// Looks the page's alert ids up, then writes the new ones within the `max_signals` budget.
 async fn write_page(
     context: &ChunkContext<'_>,
-    hits: Vec<Hit>,
+    hits: Vec<Hit<RawSource>>,
     outcome: &mut ChunkOutcome,
 ) -> Result<(), ExecutionError> {
     let started = Instant::now();
@@ -238,7 +238,10 @@ impl KnownIds {
     }
 }
 
-async fn known_ids(context: &ChunkContext<'_>, hits: &[Hit]) -> Result<KnownIds, ExecutionError> {
+async fn known_ids(
+    context: &ChunkContext<'_>,
+    hits: &[Hit<RawSource>],
+) -> Result<KnownIds, ExecutionError> {
     let ids = alert_ids(context, hits);
     let existing = context
         .client
@@ -257,7 +260,7 @@ fn budget(context: &ChunkContext<'_>, outcome: &ChunkOutcome) -> usize {
 /// Writes the alerts of the page's new hits within the budget.
 async fn write_new(
     context: &ChunkContext<'_>,
-    hits: Vec<Hit>,
+    hits: Vec<Hit<RawSource>>,
     known: &KnownIds,
     outcome: &mut ChunkOutcome,
 ) -> Result<(), ExecutionError> {
@@ -271,7 +274,7 @@ async fn write_new(
     Ok(())
 }
 
-fn alert_ids(context: &ChunkContext<'_>, hits: &[Hit]) -> Vec<String> {
+fn alert_ids(context: &ChunkContext<'_>, hits: &[Hit<RawSource>]) -> Vec<String> {
     let namespace = context.alert.namespace;
     let rule_id = &context.rule.rule_id;
     hits.iter()
@@ -279,17 +282,17 @@ fn alert_ids(context: &ChunkContext<'_>, hits: &[Hit]) -> Vec<String> {
         .collect()
 }
 
-/// The alerts of the hits not alerted yet, at most what is left of the `max_signals` budget.
-/// Counts the rest as duplicates and notes when the budget cut new alerts off. The hits' source
-/// documents move into the alerts.
+/// The alerts of the hits not alerted yet, at most what is left of the `max_signals` budget,
+/// as JSON text built from the sources' text. Counts the rest as duplicates and notes when the
+/// budget cut new alerts off.
 fn new_alerts(
     context: &ChunkContext<'_>,
-    hits: Vec<Hit>,
+    hits: Vec<Hit<RawSource>>,
     known: &KnownIds,
     outcome: &mut ChunkOutcome,
-) -> Vec<(String, Value)> {
+) -> Vec<(String, JsonText)> {
     let total = hits.len();
-    let mut fresh: Vec<Hit> = hits
+    let mut fresh: Vec<Hit<RawSource>> = hits
         .into_iter()
         .zip(known.fresh_flags())
         .filter_map(|(hit, is_fresh)| is_fresh.then_some(hit))
@@ -304,9 +307,9 @@ fn new_alerts(
     fresh
         .into_iter()
         .map(|hit| {
-            let alert =
-                alert::build_alert_from(&hit.index, &hit.id, hit.source, context.alert, &shared);
-            (alert.id, alert.document)
+            let (id, text) =
+                alert::alert_json(&hit.index, &hit.id, &hit.source, context.alert, &shared);
+            (id, JsonText::new(text))
         })
         .collect()
 }
@@ -344,11 +347,11 @@ pub struct AlertWrite {
 
 /// Writes alert documents with `create` actions: 409s count as duplicates, and any item still
 /// failing after the client's retries makes the write fail, so its window is not covered.
-pub async fn create_alerts(
+pub async fn create_alerts<D: BulkDocument>(
     client: &Client,
     rule: &Rule,
     alerts_index: &str,
-    docs: Vec<(String, Value)>,
+    docs: Vec<(String, D)>,
 ) -> AlertWrite {
     let written = match client.bulk_create(alerts_index, docs, false).await {
         Ok(written) => written,
@@ -383,11 +386,12 @@ mod tests {
     use crate::engine::test_rule;
     use chrono::{TimeZone, Utc};
 
-    fn hit(id: &str) -> Hit {
+    fn hit(id: &str) -> Hit<RawSource> {
+        let source = serde_json::json!({"event": {"action": "AddUserToGroup"}});
         Hit {
             index: "logs".into(),
             id: id.into(),
-            source: serde_json::json!({"event": {"action": "AddUserToGroup"}}),
+            source: serde_json::value::to_raw_value(&source).unwrap(),
             sort: Vec::new(),
         }
     }
@@ -410,7 +414,7 @@ mod tests {
                 created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
             },
         };
-        let hits: Vec<Hit> = ids.iter().map(|id| hit(id)).collect();
+        let hits: Vec<Hit<RawSource>> = ids.iter().map(|id| hit(id)).collect();
         let known = KnownIds {
             ids: alert_ids(&context, &hits),
             existing: existing
@@ -423,6 +427,7 @@ mod tests {
         let sources = docs
             .iter()
             .map(|(_, doc)| {
+                let doc: Value = serde_json::from_str(doc.as_str()).unwrap();
                 doc["kibana.alert.ancestors"][0]["id"]
                     .as_str()
                     .unwrap()

@@ -18,6 +18,41 @@ pub const BULK_RETRY_MAX_DELAY: Duration = Duration::from_secs(10);
 /// How many documents one `_bulk` request carries at most; larger batches are split.
 pub const BULK_MAX_ACTIONS: usize = 1000;
 
+/// A document `bulk_create` can write: it puts its JSON text into the request body.
+pub trait BulkDocument {
+    fn write_json(&self, out: &mut Vec<u8>);
+}
+
+impl BulkDocument for Value {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // serde_json's writer, not `Display`: formatting through `fmt::Write` made serializing
+        // a page of alerts several times slower.
+        serde_json::to_writer(out, self).expect("a JSON value serializes into memory");
+    }
+}
+
+/// A document already serialized as one JSON object (by serde_json), written as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// Wraps JSON text. It must be one JSON object on one line (serde_json's compact output);
+    /// the server refuses the `_bulk` item otherwise.
+    pub fn new(text: String) -> Self {
+        JsonText(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl BulkDocument for JsonText {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.0.as_bytes());
+    }
+}
+
 /// What happened to each document of a `bulk_create`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BulkOutcome {
@@ -41,10 +76,10 @@ impl Client {
     /// the documents are searchable (`refresh=wait_for`). Whole-request failures (no answer,
     /// 429, 5xx) are retried like item failures; when they persist, the call fails if nothing
     /// was written yet, else the unwritten documents are reported as failed.
-    pub async fn bulk_create(
+    pub async fn bulk_create<D: BulkDocument>(
         &self,
         index: &str,
-        docs: Vec<(String, Value)>,
+        docs: Vec<(String, D)>,
         refresh: bool,
     ) -> Result<BulkOutcome, EsError> {
         let mut outcome = BulkOutcome::default();
@@ -81,9 +116,9 @@ pub(crate) fn retry_delay(attempt: u32) -> Duration {
 }
 
 /// Sends the documents, then only the retryable failures again, up to [`BULK_MAX_ATTEMPTS`].
-pub(crate) async fn create_with_retries(
+pub(crate) async fn create_with_retries<D: BulkDocument>(
     index: &str,
-    docs: Vec<(String, Value)>,
+    docs: Vec<(String, D)>,
     mut send: impl AsyncFnMut(String) -> Result<Value, EsError>,
     mut sleep: impl AsyncFnMut(Duration),
 ) -> Result<BulkOutcome, EsError> {
@@ -123,9 +158,9 @@ pub(crate) async fn create_with_retries(
 
 /// After the last attempt failed as a whole: an error if nothing was written, else the
 /// unwritten documents become failures.
-fn give_up(
+fn give_up<D>(
     mut outcome: BulkOutcome,
-    pending: Vec<(String, Value)>,
+    pending: Vec<(String, D)>,
     error: EsError,
 ) -> Result<BulkOutcome, EsError> {
     if outcome == BulkOutcome::default() {
@@ -143,7 +178,7 @@ fn give_up(
     Ok(outcome)
 }
 
-fn keep_ids(pending: Vec<(String, Value)>, retry: &[ItemFailure]) -> Vec<(String, Value)> {
+fn keep_ids<D>(pending: Vec<(String, D)>, retry: &[ItemFailure]) -> Vec<(String, D)> {
     let wanted: std::collections::HashSet<&str> = retry.iter().map(|f| f.id.as_str()).collect();
     pending
         .into_iter()
@@ -152,18 +187,15 @@ fn keep_ids(pending: Vec<(String, Value)>, retry: &[ItemFailure]) -> Vec<(String
 }
 
 /// The NDJSON body: a `create` action with `_index` and `_id`, then the document, per line.
-pub(crate) fn bulk_body(index: &str, docs: &[(String, Value)]) -> String {
+pub(crate) fn bulk_body<D: BulkDocument>(index: &str, docs: &[(String, D)]) -> String {
     let mut body = Vec::new();
     for (id, doc) in docs {
-        let action = json!({"create": {"_index": index, "_id": id}});
-        // serde_json's writer, not `Display`: formatting through `fmt::Write` made serializing
-        // a page of alerts several times slower.
-        serde_json::to_writer(&mut body, &action).expect("a JSON value serializes into memory");
+        json!({"create": {"_index": index, "_id": id}}).write_json(&mut body);
         body.push(b'\n');
-        serde_json::to_writer(&mut body, doc).expect("a JSON value serializes into memory");
+        doc.write_json(&mut body);
         body.push(b'\n');
     }
-    String::from_utf8(body).expect("serde_json writes UTF-8")
+    String::from_utf8(body).expect("documents are written as UTF-8 JSON")
 }
 
 /// The items of a bulk answer, sorted by what to do with them.

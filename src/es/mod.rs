@@ -14,11 +14,11 @@ mod error;
 mod search;
 
 pub use bulk::{
-    BULK_MAX_ACTIONS, BULK_MAX_ATTEMPTS, BULK_RETRY_BASE_DELAY, BULK_RETRY_MAX_DELAY, BulkOutcome,
-    ItemFailure,
+    BULK_MAX_ACTIONS, BULK_MAX_ATTEMPTS, BULK_RETRY_BASE_DELAY, BULK_RETRY_MAX_DELAY, BulkDocument,
+    BulkOutcome, ItemFailure, JsonText,
 };
 pub use error::{CLUSTER, EsError, MAX_REASON_CHARS, is_retryable_status, redact_userinfo};
-pub use search::{EXISTING_IDS_CHUNK, Hit, PitId, SearchPage};
+pub use search::{EXISTING_IDS_CHUNK, Hit, PitId, RawSource, SearchPage, SourceDocument};
 
 use crate::config::ElasticsearchConfig;
 use elasticsearch::http::Method;
@@ -146,6 +146,12 @@ impl Client {
 
     /// Sends a request and returns the answer whatever its status.
     pub(crate) async fn send(&self, request: Request<'_>) -> Result<Reply, EsError> {
+        let (op, index) = (request.op, request.index.to_string());
+        self.send_raw(request).await?.into_reply(op, &index)
+    }
+
+    /// Sends a request and returns the status and the body's bytes, unread.
+    pub(crate) async fn send_raw(&self, request: Request<'_>) -> Result<RawReply, EsError> {
         let Request {
             op,
             index,
@@ -187,12 +193,10 @@ impl Client {
             .map_err(unreachable)?;
         let status = response.status_code().as_u16();
         let bytes = response.bytes().await.map_err(unreachable)?;
-        let body = parse_body(&bytes, status).map_err(|message| EsError::BadAnswer {
-            op,
-            index: index.to_string(),
-            message,
-        })?;
-        Ok(Reply { status, body })
+        Ok(RawReply {
+            status,
+            bytes: Vec::from(bytes),
+        })
     }
 
     /// Sends a request that must succeed (2xx) and returns its JSON body.
@@ -223,6 +227,54 @@ impl<'a> Request<'a> {
     pub(crate) fn json(mut self, body: Value) -> Self {
         self.body = Some(Body::Json(body));
         self
+    }
+}
+
+/// A server answer as it came: status and body bytes.
+pub(crate) struct RawReply {
+    pub status: u16,
+    pub bytes: Vec<u8>,
+}
+
+impl RawReply {
+    /// The answer with its body read as JSON.
+    pub(crate) fn into_reply(self, op: &'static str, index: &str) -> Result<Reply, EsError> {
+        let body = parse_body(&self.bytes, self.status).map_err(|message| EsError::BadAnswer {
+            op,
+            index: index.to_string(),
+            message,
+        })?;
+        Ok(Reply {
+            status: self.status,
+            body,
+        })
+    }
+
+    /// A 2xx answer's body read as `T`; any other status is an [`EsError::Status`] with the
+    /// server's reason.
+    pub(crate) fn ok_as<T>(
+        self,
+        op: &'static str,
+        index: &str,
+        read: impl FnOnce(&[u8]) -> Result<T, String>,
+    ) -> Result<T, EsError> {
+        if !(200..300).contains(&self.status) {
+            return Err(self
+                .into_reply(op, index)?
+                .ok(op, index)
+                .expect_err("a status outside 2xx is an error"));
+        }
+        read(&self.bytes).map_err(|message| {
+            // A body that is not JSON at all gets the same message as everywhere else.
+            let message = parse_body(&self.bytes, self.status)
+                .err()
+                .unwrap_or(message);
+            EsError::BadAnswer {
+                op,
+                index: index.to_string(),
+                message,
+            }
+        })
     }
 }
 

@@ -4,6 +4,9 @@
 
 use super::{CLUSTER, Client, Distribution, EsError, Request};
 use elasticsearch::http::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -21,10 +24,11 @@ pub struct PitId {
     pub keep_alive: String,
 }
 
-/// One page of search hits.
+/// One page of search hits, each `_source` read as `S`: a JSON [`Value`], or the unread text
+/// ([`RawSource`]) when it is only passed on.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct SearchPage {
-    pub hits: Vec<Hit>,
+pub struct SearchPage<S = Value> {
+    pub hits: Vec<Hit<S>>,
     /// The point-in-time id the answer carries (it may differ from the one sent; use the newest).
     pub pit_id: Option<String>,
     /// `hits.total.value` when the server counted.
@@ -35,13 +39,34 @@ pub struct SearchPage {
 
 /// One search hit.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
+pub struct Hit<S = Value> {
     pub index: String,
     pub id: String,
-    /// `_source` (`Null` when the search did not ask for it).
-    pub source: Value,
+    /// `_source` (JSON `null` when the search did not ask for it).
+    pub source: S,
     /// The sort values, for `search_after`.
     pub sort: Vec<Value>,
+}
+
+/// A hit's `_source` as the server sent it, unread (serde_json checked that it is JSON).
+pub type RawSource = Box<RawValue>;
+
+/// What a hit's `_source` can be read as.
+pub trait SourceDocument: DeserializeOwned {
+    /// The source of a hit that has none (`_source: false`).
+    fn absent() -> Self;
+}
+
+impl SourceDocument for Value {
+    fn absent() -> Self {
+        Value::Null
+    }
+}
+
+impl SourceDocument for RawSource {
+    fn absent() -> Self {
+        serde_json::value::to_raw_value(&()).expect("null serializes")
+    }
 }
 
 impl Client {
@@ -132,12 +157,12 @@ impl Client {
 
     /// One page of a search: through the point-in-time when given, else over the indices with
     /// missing indices ignored.
-    pub async fn search(
+    pub async fn search<S: SourceDocument>(
         &self,
         index: &[String],
         pit: Option<&PitId>,
         body: Value,
-    ) -> Result<SearchPage, EsError> {
+    ) -> Result<SearchPage<S>, EsError> {
         let target = index_path(index);
         let request = match pit {
             Some(pit) => Request::new("search", &target, Method::Post, "/_search".to_string())
@@ -149,12 +174,8 @@ impl Client {
                 tolerant_search(&target, body)
             }
         };
-        let answer = self.send_ok(request).await?;
-        parse_page(answer).map_err(|message| EsError::BadAnswer {
-            op: "search",
-            index: target,
-            message,
-        })
+        let reply = self.send_raw(request).await?;
+        reply.ok_as("search", &target, parse_page)
     }
 
     /// The subset of `ids` that exist in any index behind `index_pattern` (missing index: none).
@@ -167,16 +188,12 @@ impl Client {
         for chunk in ids.chunks(EXISTING_IDS_CHUNK) {
             let request =
                 tolerant_search(index_pattern, ids_query(chunk)).with_op("look up existing ids");
-            let reply = self.send(request).await?;
+            let reply = self.send_raw(request).await?;
             if reply.status == 404 {
                 return Ok(found);
             }
-            let answer = reply.ok("look up existing ids", index_pattern)?;
-            let page = parse_page(answer).map_err(|message| EsError::BadAnswer {
-                op: "look up existing ids",
-                index: index_pattern.to_string(),
-                message,
-            })?;
+            let page: SearchPage =
+                reply.ok_as("look up existing ids", index_pattern, parse_page)?;
             found.extend(page.hits.into_iter().map(|hit| hit.id));
         }
         Ok(found)
@@ -184,16 +201,11 @@ impl Client {
 
     /// A plain search of one index or pattern, all hits of the first page; missing index: none.
     pub async fn search_docs(&self, index: &str, body: Value) -> Result<Vec<Hit>, EsError> {
-        let reply = self.send(tolerant_search(index, body)).await?;
+        let reply = self.send_raw(tolerant_search(index, body)).await?;
         if reply.status == 404 {
             return Ok(Vec::new());
         }
-        let answer = reply.ok("search", index)?;
-        let page = parse_page(answer).map_err(|message| EsError::BadAnswer {
-            op: "search",
-            index: index.to_string(),
-            message,
-        })?;
+        let page: SearchPage = reply.ok_as("search", index, parse_page)?;
         Ok(page.hits)
     }
 }
@@ -285,54 +297,81 @@ pub(crate) fn ids_query(ids: &[String]) -> Value {
     })
 }
 
-/// Reads one page of a search answer, moving each hit's `_source` and sort values out of it
-/// (a page of 100 CloudTrail events is ~300 KB of JSON: copying it cost as much as reading it).
-pub(crate) fn parse_page(mut answer: Value) -> Result<SearchPage, String> {
-    let total = match &answer["hits"]["total"] {
-        Value::Number(n) => n.as_u64(),
-        total => total["value"].as_u64(),
+/// A search answer, as far as lookout reads it.
+#[derive(Deserialize)]
+struct Answer<S> {
+    hits: Option<AnswerHits<S>>,
+    pit_id: Option<String>,
+    #[serde(rename = "_shards")]
+    shards: Option<Shards>,
+}
+
+#[derive(Deserialize)]
+struct AnswerHits<S> {
+    hits: Option<Vec<AnswerHit<S>>>,
+    total: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct AnswerHit<S> {
+    #[serde(rename = "_index")]
+    index: Option<String>,
+    #[serde(rename = "_id")]
+    id: Option<String>,
+    #[serde(rename = "_source")]
+    source: Option<S>,
+    sort: Option<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+struct Shards {
+    #[serde(default)]
+    failures: Vec<ShardFailure>,
+}
+
+#[derive(Deserialize)]
+struct ShardFailure {
+    #[serde(default)]
+    reason: Value,
+}
+
+/// Reads one page of a search answer straight from its bytes into hits (no intermediate JSON
+/// tree: a page of 100 CloudTrail events is ~250 KB, and building and copying a tree of it was
+/// the largest part of lookout's CPU when writing alerts).
+pub(crate) fn parse_page<S: SourceDocument>(bytes: &[u8]) -> Result<SearchPage<S>, String> {
+    let answer: Answer<S> =
+        serde_json::from_slice(bytes).map_err(|e| format!("unreadable search answer: {e}"))?;
+    let hits = answer.hits.ok_or("the answer has no hits.hits array")?;
+    let total = match &hits.total {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(total) => total["value"].as_u64(),
+        None => None,
     };
-    let shard_failures = answer["_shards"]["failures"]
-        .as_array()
-        .map(|failures| {
-            failures
-                .iter()
-                .map(|f| super::error::error_reason(&json!({"error": f["reason"]})))
+    let hits = hits
+        .hits
+        .ok_or("the answer has no hits.hits array")?
+        .into_iter()
+        .map(|hit| {
+            Ok(Hit {
+                index: hit.index.ok_or("a hit has no _index")?,
+                id: hit.id.ok_or("a hit has no _id")?,
+                source: hit.source.unwrap_or_else(S::absent),
+                sort: hit.sort.unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>, &str>>()?;
+    let shard_failures = answer
+        .shards
+        .map(|shards| {
+            (shards.failures.iter())
+                .map(|f| super::error::error_reason(&json!({"error": f.reason})))
                 .collect()
         })
         .unwrap_or_default();
-    let pit_id = answer["pit_id"].as_str().map(str::to_string);
-    let hits = match answer.pointer_mut("/hits/hits").map(Value::take) {
-        Some(Value::Array(hits)) => hits
-            .into_iter()
-            .map(parse_hit)
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => return Err("the answer has no hits.hits array".to_string()),
-    };
     Ok(SearchPage {
         hits,
-        pit_id,
+        pit_id: answer.pit_id,
         total,
         shard_failures,
-    })
-}
-
-fn parse_hit(mut hit: Value) -> Result<Hit, String> {
-    let mut text = |key: &str| match hit.get_mut(key).map(Value::take) {
-        Some(Value::String(text)) => Ok(text),
-        _ => Err(format!("a hit has no {key}")),
-    };
-    let index = text("_index")?;
-    let id = text("_id")?;
-    let source = hit.get_mut("_source").map(Value::take).unwrap_or_default();
-    let sort = match hit.get_mut("sort").map(Value::take) {
-        Some(Value::Array(sort)) => sort,
-        _ => Vec::new(),
-    };
-    Ok(Hit {
-        index,
-        id,
-        source,
-        sort,
     })
 }

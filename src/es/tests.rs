@@ -298,7 +298,7 @@ fn a_search_page_gives_hits_sort_values_pit_and_total() {
             {"_index": "logs-2", "_id": "y", "_source": {"a": 2}}
         ]}
     });
-    let page = parse_page(answer).expect("valid");
+    let page: SearchPage = parse_page(answer.to_string().as_bytes()).expect("valid");
     assert_eq!(page.pit_id.as_deref(), Some("new-pit"));
     assert_eq!(page.total, Some(7));
     assert_eq!(page.hits.len(), 2);
@@ -313,7 +313,7 @@ fn a_search_page_gives_hits_sort_values_pit_and_total() {
 
 #[test]
 fn a_search_answer_without_hits_is_an_error() {
-    assert!(parse_page(json!({"took": 3})).is_err());
+    assert!(parse_page::<Value>(br#"{"took": 3}"#).is_err());
 }
 
 #[test]
@@ -428,4 +428,28 @@ fn a_cloud_id_client_names_only_the_deployment() {
     };
     let client = Client::new(&config).expect("a valid cloud id");
     assert_eq!(client.endpoint(), "elastic cloud deployment prod");
+}
+
+#[test]
+fn a_search_page_can_keep_each_source_as_the_server_sent_it() {
+    let answer = br#"{"hits": {"hits": [
+        {"_index": "logs", "_id": "x", "_source": {"b": 1, "a": {"z": "\u00fc"}}, "sort": [5]},
+        {"_index": "logs", "_id": "y"}
+    ]}}"#;
+    let page: SearchPage<crate::es::RawSource> = parse_page(answer).expect("valid");
+    assert_eq!(
+        page.hits[0].source.get(),
+        r#"{"b": 1, "a": {"z": "\u00fc"}}"#
+    );
+    assert_eq!(page.hits[0].sort, vec![json!(5)]);
+    assert_eq!(page.hits[1].source.get(), "null");
+}
+
+#[test]
+fn a_hit_without_an_id_is_an_error() {
+    let answer = br#"{"hits": {"hits": [{"_index": "logs"}]}}"#;
+    assert_eq!(
+        parse_page::<Value>(answer).expect_err("no _id"),
+        "a hit has no _id"
+    );
 }
