@@ -20,6 +20,8 @@ mod dsl_tests;
 #[cfg(test)]
 mod error_tests;
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod tests;
