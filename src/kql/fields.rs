@@ -114,6 +114,13 @@ impl FieldMap {
         self.fields.get(name)
     }
 
+    /// The field of that exact name, with the name as the map holds it.
+    pub fn get_key_value(&self, name: &str) -> Option<(&str, &FieldInfo)> {
+        self.fields
+            .get_key_value(name)
+            .map(|(name, info)| (name.as_str(), info))
+    }
+
     /// Every field, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &FieldInfo)> {
         self.fields.iter().map(|(name, info)| (name.as_str(), info))
@@ -121,10 +128,10 @@ impl FieldMap {
 
     /// The fields whose names start with `prefix`, sorted by name: a range of the sorted map,
     /// so a field-name pattern is matched against its candidates only.
-    pub fn iter_prefixed<'m>(
+    pub fn iter_prefixed<'m, 'p>(
         &'m self,
-        prefix: &'m str,
-    ) -> impl Iterator<Item = (&'m str, &'m FieldInfo)> {
+        prefix: &'p str,
+    ) -> impl Iterator<Item = (&'m str, &'m FieldInfo)> + use<'m, 'p> {
         use std::ops::Bound;
         self.fields
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))

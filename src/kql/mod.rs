@@ -3,8 +3,10 @@
 //! this crate is imported, so it can become a crate of its own.
 //!
 //! - [`parse`]: text -> [`Query`] or a [`ParseError`] with line, column and reason.
-//! - [`to_dsl`]: [`Query`] (+ the [`FieldMap`] of the searched indices, when known) -> DSL.
-//! - [`lucene_to_dsl`]: the `query_string` query of a Lucene rule.
+//! - [`translate`]: [`Query`] (+ the [`FieldMap`] of the searched indices, when known) ->
+//!   [`Dsl`], a typed query-DSL tree that serializes (serde) to exactly Kibana's JSON.
+//! - [`lucene`]: the `query_string` query of a Lucene rule, as a [`Dsl`].
+//! - [`to_dsl`] and [`lucene_to_dsl`]: the same as `serde_json::Value`s.
 
 mod ast;
 mod dsl;
@@ -12,9 +14,12 @@ mod error;
 mod fields;
 mod lexer;
 mod parser;
+mod translate;
 
 #[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod dsl_reference;
 #[cfg(test)]
 mod dsl_tests;
 #[cfg(test)]
@@ -27,9 +32,12 @@ mod prop_tests;
 mod tests;
 
 pub use ast::{Field, Query, RangeOp, Value};
-pub use dsl::{DATE_TIME_ZONE, glob_matches, lucene_to_dsl, query_string_escape, to_dsl};
+pub use dsl::{Bound, DATE_TIME_ZONE, Dsl, MultiMatchKind, QueryString, Scalar};
 pub use error::ParseError;
 pub use fields::{FieldInfo, FieldMap};
+pub use translate::{
+    glob_matches, lucene, lucene_to_dsl, query_string_escape, to_dsl, translate,
+};
 
 /// The longest query accepted, in characters (the longest rule query of Elastic's corpus has
 /// under 10,000).
