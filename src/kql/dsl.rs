@@ -179,7 +179,12 @@ struct RangeBody<'q, 'a> {
 
 impl Serialize for RangeBody<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
+        let len = [
+            self.lower.is_some(),
+            self.upper.is_some(),
+            self.time_zone.is_some(),
+        ];
+        let mut map = serializer.serialize_map(Some(len.iter().filter(|&&set| set).count()))?;
         if let Some(lower) = self.lower {
             let key = if lower.inclusive { "gte" } else { "gt" };
             map.serialize_entry(key, &lower.value)?;
@@ -210,7 +215,13 @@ impl Serialize for MultiMatchBody<'_, '_> {
 
 impl Serialize for QueryString<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
+        let optional = [
+            self.field.is_some(),
+            self.analyze_wildcard.is_some(),
+            self.time_zone.is_some(),
+        ];
+        let len = 1 + optional.iter().filter(|&&set| set).count();
+        let mut map = serializer.serialize_map(Some(len))?;
         if let Some(field) = &self.field {
             map.serialize_entry("fields", &[field])?;
         }
@@ -246,7 +257,9 @@ impl Serialize for Dsl<'_> {
                 Entry("nested", &NestedBody(path, query)).serialize(serializer)
             }
             Dsl::Exists { field } => Entry("exists", &Entry("field", field)).serialize(serializer),
-            Dsl::Match { field, query } => Entry("match", &Entry(field, query)).serialize(serializer),
+            Dsl::Match { field, query } => {
+                Entry("match", &Entry(field, query)).serialize(serializer)
+            }
             Dsl::MatchPhrase { field, query } => {
                 Entry("match_phrase", &Entry(field, query)).serialize(serializer)
             }
@@ -273,8 +286,9 @@ impl Serialize for Dsl<'_> {
                 kind,
                 query,
                 lenient,
-            } => Entry("multi_match", &MultiMatchBody(*kind, query, *lenient))
-                .serialize(serializer),
+            } => {
+                Entry("multi_match", &MultiMatchBody(*kind, query, *lenient)).serialize(serializer)
+            }
             Dsl::QueryString(body) => Entry("query_string", body).serialize(serializer),
         }
     }

@@ -27,6 +27,8 @@ mod error_tests;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]
+mod parse_reference;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod tests;
@@ -35,9 +37,7 @@ pub use ast::{Field, Query, RangeOp, Value};
 pub use dsl::{Bound, DATE_TIME_ZONE, Dsl, MultiMatchKind, QueryString, Scalar};
 pub use error::ParseError;
 pub use fields::{FieldInfo, FieldMap};
-pub use translate::{
-    glob_matches, lucene, lucene_to_dsl, query_string_escape, to_dsl, translate,
-};
+pub use translate::{glob_matches, lucene, lucene_to_dsl, query_string_escape, to_dsl, translate};
 
 /// The longest query accepted, in characters (the longest rule query of Elastic's corpus has
 /// under 10,000).
@@ -50,9 +50,11 @@ pub const MAX_NESTING_DEPTH: usize = 32;
 
 /// Parses KQL text as Kibana's grammar does.
 pub fn parse(query: &str) -> Result<Query, ParseError> {
-    // At most one character past the limit is read before refusing.
-    let chars: Vec<char> = query.chars().take(MAX_QUERY_LENGTH + 1).collect();
-    if chars.len() > MAX_QUERY_LENGTH {
+    // A character takes at least one byte: only a text of more bytes than the limit can have
+    // too many characters.
+    if query.len() > MAX_QUERY_LENGTH && query.chars().nth(MAX_QUERY_LENGTH).is_some() {
+        // At most one character past the limit is kept for the error.
+        let chars: Vec<char> = query.chars().take(MAX_QUERY_LENGTH + 1).collect();
         return Err(error::error_at(
             &chars,
             MAX_QUERY_LENGTH,
@@ -62,7 +64,7 @@ pub fn parse(query: &str) -> Result<Query, ParseError> {
             ),
         ));
     }
-    parser::Parser::new(&chars)
+    parser::Parser::new(query)
         .parse()
-        .map_err(|failure| failure.into_error(&chars))
+        .map_err(|failure| failure.into_error(query))
 }
