@@ -86,12 +86,13 @@ impl<'a> Parser<'a> {
         combine: fn(Vec<Query>) -> Query,
     ) -> Option<Query> {
         let head = item(self)?;
-        let mut items = vec![head];
+        // Most items stand alone: the list is only allocated for an operator.
+        let mut rest = Vec::new();
         while let Some(after) = lexer::binary_operator(self.text, self.pos, word) {
             let before = self.pos;
             self.pos = after;
             match item(self) {
-                Some(next) => items.push(next),
+                Some(next) => rest.push(next),
                 None => {
                     self.expect(after, expected_after);
                     self.pos = before;
@@ -99,11 +100,11 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Some(if items.len() == 1 {
-            items.pop().expect("one item")
-        } else {
-            combine(items)
-        })
+        if rest.is_empty() {
+            return Some(head);
+        }
+        rest.insert(0, head);
+        Some(combine(rest))
     }
 
     fn or_query(&mut self) -> Option<Query> {
@@ -259,7 +260,13 @@ impl<'a> Parser<'a> {
     /// `ListOfValues` after `field:`.
     fn field_value(&mut self, field: &Value, value_start: usize) -> Option<Query> {
         self.pos = value_start;
-        let query = self.list_of_values(&to_field(field.clone()));
+        let field = to_field(field.clone());
+        // A single value takes the field; a list clones it into each value.
+        let query = if self.peek() == Some(b'(') {
+            self.list_of_values(&field)
+        } else {
+            self.literal().map(|value| Query::Is { field, value })
+        };
         if query.is_none() {
             self.expect(value_start, Expected::ValueAfterColon);
         }
