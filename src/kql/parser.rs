@@ -205,7 +205,7 @@ impl<'a> Parser<'a> {
     /// so it is read once and what follows it picks the alternative, in the grammar's order.
     fn nested_query(&mut self) -> Option<Query> {
         let start = self.pos;
-        let Some(literal) = self.literal() else {
+        let Some(mut literal) = self.literal() else {
             self.expect(start, Expected::Query);
             return None;
         };
@@ -216,8 +216,9 @@ impl<'a> Parser<'a> {
             if let Some(query) = self.nested_body(&literal, value_start) {
                 return Some(query);
             }
-            if let Some(query) = self.field_value(&literal, value_start) {
-                return Some(query);
+            match self.field_value(literal, value_start) {
+                Ok(query) => return Some(query),
+                Err(unused) => literal = unused,
             }
         } else if let Some((op, op_end)) = lexer::range_operator(self.text, after)
             && let Some(query) = self.range(&literal, op, op_end)
@@ -257,20 +258,24 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `ListOfValues` after `field:`.
-    fn field_value(&mut self, field: &Value, value_start: usize) -> Option<Query> {
+    /// `ListOfValues` after `field:`; the field's literal back when there is none.
+    fn field_value(&mut self, field: Value, value_start: usize) -> Result<Query, Value> {
         self.pos = value_start;
-        let field = to_field(field.clone());
-        // A single value takes the field; a list clones it into each value.
+        // A single value takes the literal as its field; a list clones it into each value.
         let query = if self.peek() == Some(b'(') {
-            self.list_of_values(&field)
+            self.list_of_values(&to_field(field.clone()))
+        } else if let Some(value) = self.literal() {
+            return Ok(Query::Is {
+                field: to_field(field),
+                value,
+            });
         } else {
-            self.literal().map(|value| Query::Is { field, value })
+            None
         };
-        if query.is_none() {
+        query.ok_or_else(|| {
             self.expect(value_start, Expected::ValueAfterColon);
-        }
-        query
+            field
+        })
     }
 
     /// `'(' OrListOfValues ')' / Value`.
