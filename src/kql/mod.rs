@@ -19,19 +19,17 @@ mod translate;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
-mod dsl_reference;
-#[cfg(test)]
 mod dsl_tests;
 #[cfg(test)]
 mod error_tests;
 #[cfg(test)]
 mod golden_tests;
 #[cfg(test)]
-mod parse_reference;
-#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod typed_dsl_tests;
 
 pub use ast::{Field, Query, RangeOp, Value};
 pub use dsl::{Bound, DATE_TIME_ZONE, Dsl, MultiMatchKind, QueryString, Scalar};
