@@ -1,7 +1,8 @@
 //! The grammar of KQL as Kibana defines it (a PEG: ordered choice with backtracking), written as
-//! recursive descent over the query's text (byte offsets, always on character boundaries). Input: the query text; output: a [`Query`] or
-//! the furthest point the parse reached with what was expected there (turned into a message by
-//! the `error` module). Precedence: `or` < `and` < `not`.
+//! recursive descent over the query's text (byte offsets, always on character boundaries).
+//! Input: the query text; output: a [`Query`] or the furthest point the parse reached with what
+//! was expected there (turned into a message by the `error` module). Precedence: `or` < `and` <
+//! `not`.
 
 use super::MAX_NESTING_DEPTH;
 use super::ast::{Field, Query, RangeOp, Value};
