@@ -1,7 +1,9 @@
 //! Benchmark: parse and translate every KQL query of Elastic's rule corpus (the shared
-//! `corpus/kql-reference.jsonl`, 801 queries), untyped and typed against the CloudTrail
-//! mapping. Criterion reports the time per pass and queries per second; a summary line first
-//! gives the CPU time of one pass (not inflated by other load on the machine).
+//! `corpus/kql-reference.jsonl`, 801 queries) into the typed query DSL (`kql::translate`),
+//! untyped and typed against the CloudTrail mapping, and also through to JSON text
+//! (`serde_json::to_string`, what is sent to the server). Criterion reports the time per pass and
+//! queries per second; summary lines first give the CPU time of one pass (not inflated by other
+//! load on the machine).
 //!
 //! Run: `LOOKOUT_SHARED_DIR=../shared cargo bench -p lookout --bench kql`.
 
@@ -51,13 +53,25 @@ fn cloudtrail_fields() -> FieldMap {
     FieldMap::from_mappings(&serde_json::from_str(&text).expect("JSON mapping"))
 }
 
+/// Parses and translates every query into the typed DSL.
 fn translate_all(queries: &[String], fields: Option<&FieldMap>) -> usize {
     let mut total = 0;
     for text in queries {
         let query = kql::parse(text).expect("corpus queries parse");
-        total += kql::to_dsl(&query, fields)
-            .as_object()
-            .map_or(0, |o| o.len());
+        let dsl = kql::translate(&query, fields);
+        total += usize::from(matches!(dsl, kql::Dsl::Should(_)));
+        black_box(dsl);
+    }
+    total
+}
+
+/// Parses and translates every query, and writes its DSL as JSON text.
+fn serialize_all(queries: &[String], fields: Option<&FieldMap>) -> usize {
+    let mut total = 0;
+    for text in queries {
+        let query = kql::parse(text).expect("corpus queries parse");
+        let json = serde_json::to_string(&kql::translate(&query, fields)).expect("serializes");
+        total += json.len();
     }
     total
 }
@@ -80,7 +94,26 @@ fn bench_corpus(c: &mut Criterion) {
     group.bench_function("parse_and_translate_typed", |b| {
         b.iter(|| black_box(translate_all(black_box(&queries), Some(&fields))))
     });
+    group.bench_function("parse_translate_and_serialize_typed", |b| {
+        b.iter(|| black_box(serialize_all(black_box(&queries), Some(&fields))))
+    });
+    group.bench_function("parse_and_translate_typed_to_value", |b| {
+        b.iter(|| black_box(to_value_all(black_box(&queries), Some(&fields))))
+    });
     group.finish();
+}
+
+/// Parses and translates every query into a `serde_json::Value` (`kql::to_dsl`, what the
+/// engine embeds in its search body).
+fn to_value_all(queries: &[String], fields: Option<&FieldMap>) -> usize {
+    let mut total = 0;
+    for text in queries {
+        let query = kql::parse(text).expect("corpus queries parse");
+        total += kql::to_dsl(&query, fields)
+            .as_object()
+            .map_or(0, |o| o.len());
+    }
+    total
 }
 
 /// Passes timed for the CPU-time summary.
@@ -93,33 +126,31 @@ fn thread_cpu_nanos() -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
-/// Prints the time of one pass over the corpus (parse + typed translation), by CPU time and by
-/// the clock, and the queries per second they give.
-fn cpu_time_summary() {
+/// Prints the time of one pass over the corpus by `pass` (typed against the CloudTrail
+/// mapping), by CPU time and by the clock, and the queries per second they give.
+fn cpu_time_summary(what: &str, pass: fn(&[String], Option<&FieldMap>) -> usize) {
     let queries = corpus();
     let fields = cloudtrail_fields();
-    translate_all(&queries, Some(&fields));
+    pass(&queries, Some(&fields));
     let wall = std::time::Instant::now();
     let cpu = thread_cpu_nanos();
     for _ in 0..CPU_TIME_PASSES {
-        black_box(translate_all(black_box(&queries), Some(&fields)));
+        black_box(pass(black_box(&queries), Some(&fields)));
     }
     let wall_ms = wall.elapsed().as_secs_f64() * 1000.0 / f64::from(CPU_TIME_PASSES);
     let per_second = |ms: f64| queries.len() as f64 / (ms / 1000.0);
+    let count = queries.len();
     match cpu.zip(thread_cpu_nanos()) {
         Some((start, end)) => {
             let cpu_ms = (end - start) as f64 / 1e6 / f64::from(CPU_TIME_PASSES);
             println!(
-                "kql corpus: {} queries parsed and translated (typed) in {cpu_ms:.2} ms of CPU \
-                 ({:.0} queries/s), {wall_ms:.2} ms by the clock",
-                queries.len(),
+                "kql corpus: {count} queries {what} in {cpu_ms:.2} ms of CPU ({:.0} queries/s), \
+                 {wall_ms:.2} ms by the clock",
                 per_second(cpu_ms)
             );
         }
         None => println!(
-            "kql corpus: {} queries parsed and translated (typed) in {wall_ms:.2} ms ({:.0} \
-             queries/s)",
-            queries.len(),
+            "kql corpus: {count} queries {what} in {wall_ms:.2} ms ({:.0} queries/s)",
             per_second(wall_ms)
         ),
     }
@@ -128,7 +159,15 @@ fn cpu_time_summary() {
 criterion_group!(benches, bench_corpus);
 
 fn main() {
-    cpu_time_summary();
+    cpu_time_summary("parsed and translated (typed)", translate_all);
+    cpu_time_summary(
+        "parsed, translated (typed) and serialized to JSON text",
+        serialize_all,
+    );
+    cpu_time_summary(
+        "parsed and translated (typed) to serde_json::Value",
+        to_value_all,
+    );
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

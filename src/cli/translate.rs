@@ -75,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give a rule file or --kql TEXT"),
     };
     if source.language == Language::Lucene {
-        print_json(&kql::lucene_to_dsl(&source.text), args.pretty)?;
+        print_json(&kql::lucene(&source.text), args.pretty)?;
         return Ok(ExitCode::SUCCESS);
     }
     let query = match source
@@ -93,15 +93,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if fields.is_none() {
         eprintln!("translated without field types");
     }
-    print_json(&kql::to_dsl(&query, fields.as_ref()), args.pretty)?;
+    print_json(&kql::translate(&query, fields.as_ref()), args.pretty)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_json(value: &serde_json::Value, pretty: bool) -> anyhow::Result<()> {
+fn print_json(dsl: &kql::Dsl, pretty: bool) -> anyhow::Result<()> {
     let text = if pretty {
-        serde_json::to_string_pretty(value)?
+        serde_json::to_string_pretty(dsl)?
     } else {
-        serde_json::to_string(value)?
+        serde_json::to_string(dsl)?
     };
     println!("{text}");
     Ok(())

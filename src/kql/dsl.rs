@@ -1,370 +1,295 @@
-//! Translation of a parsed KQL query into Elasticsearch query DSL, shaped as Kibana's detection
-//! engine builds it (`and` -> `bool.filter`, `or` -> `bool.should` + `minimum_should_match: 1`,
-//! `not` -> `bool.must_not`, every field condition wrapped in its own `bool.should`), with the
-//! field types of the searched indices when known. Also the `query_string` of Lucene rules.
+//! The query DSL a KQL or Lucene query becomes: a closed tree of the Elasticsearch queries the
+//! translation builds, and its JSON form. `Serialize` is written by hand so that every query is
+//! written with exactly Kibana's keys, in Kibana's order; nothing is built in between (no
+//! `serde_json::Value`, no map). No translation here (see the `translate` module).
 
-use super::ast::{Field, Query, RangeOp, Value};
-use super::fields::{FieldInfo, FieldMap};
-use serde_json::{Map, Value as Json, json};
+use super::ast::RangeOp;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::borrow::Cow;
 
 /// The `time_zone` Kibana's detection engine sets on date ranges (its `dateFormatTZ`).
 pub const DATE_TIME_ZONE: &str = "Zulu";
 
-/// Characters that `query_string` treats as syntax; Kibana escapes them in wildcard values
-/// (`*` is escaped too, between the wildcards).
-const QUERY_STRING_RESERVED: &[char] = &[
-    '+', '-', '=', '&', '|', '>', '<', '!', '(', ')', '{', '}', '[', ']', '^', '"', '~', '*', '?',
-    ':', '\\', '/',
-];
-
-/// Translates a query into query DSL. With `fields` (the mapped fields of the indices searched),
-/// keyword fields get `term` / `wildcard`, date fields a `range`, field-name wildcards expand to
-/// the matching fields; without, every field is treated as unknown (`match`, `match_phrase`,
-/// `query_string`, `exists`).
-pub fn to_dsl(query: &Query, fields: Option<&FieldMap>) -> Json {
-    Translator { fields }.query(query, None)
+/// A query of the Elasticsearch query DSL, as the translation builds it. Strings are borrowed
+/// from the parsed query or the field map where they can be (`'a`), owned where the
+/// translation had to build them (escaped patterns, names inside a nested query).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dsl<'a> {
+    /// `{"match_all": {}}`.
+    MatchAll,
+    /// `{"bool": {"filter": [...]}}`: every query matches.
+    Filter(Vec<Dsl<'a>>),
+    /// `{"bool": {"should": [...], "minimum_should_match": 1}}`: at least one query matches.
+    Should(Vec<Dsl<'a>>),
+    /// `{"bool": {"must_not": query}}`.
+    MustNot(Box<Dsl<'a>>),
+    /// `{"nested": {"path": path, "query": query, "score_mode": "none"}}`.
+    Nested {
+        path: Cow<'a, str>,
+        query: Box<Dsl<'a>>,
+    },
+    /// `{"exists": {"field": field}}`.
+    Exists { field: Cow<'a, str> },
+    /// `{"match": {field: query}}`.
+    Match {
+        field: Cow<'a, str>,
+        query: Scalar<'a>,
+    },
+    /// `{"match_phrase": {field: query}}`.
+    MatchPhrase {
+        field: Cow<'a, str>,
+        query: Scalar<'a>,
+    },
+    /// `{"term": {field: {"value": value}}}`.
+    Term {
+        field: Cow<'a, str>,
+        value: Scalar<'a>,
+    },
+    /// `{"wildcard": {field: {"value": pattern}}}` (the pattern escaped as for `query_string`).
+    Wildcard {
+        field: Cow<'a, str>,
+        value: Cow<'a, str>,
+    },
+    /// `{"range": {field: {"gt"|"gte": lower, "lt"|"lte": upper, "time_zone": zone}}}`, each
+    /// key only when set.
+    Range {
+        field: Cow<'a, str>,
+        lower: Option<Bound<'a>>,
+        upper: Option<Bound<'a>>,
+        time_zone: Option<&'static str>,
+    },
+    /// `{"multi_match": {"type": kind, "query": query, "lenient": lenient}}`: all fields.
+    MultiMatch {
+        kind: MultiMatchKind,
+        query: Scalar<'a>,
+        lenient: bool,
+    },
+    /// `{"query_string": {...}}`.
+    QueryString(QueryString<'a>),
 }
 
-/// The query of a Lucene rule, decorated as Kibana decorates it (`analyze_wildcard`, the
-/// detection engine's time zone); empty text matches everything.
-pub fn lucene_to_dsl(text: &str) -> Json {
-    if text.trim().is_empty() {
-        return json!({"match_all": {}});
-    }
-    json!({"query_string": {"query": text, "analyze_wildcard": true, "time_zone": DATE_TIME_ZONE}})
+/// A value in `match`, `term` and `range` queries, with its JSON type (KQL keeps numbers as
+/// text, so there are no numbers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scalar<'a> {
+    String(Cow<'a, str>),
+    Bool(bool),
+    Null,
 }
 
-/// Escapes a wildcard value for `query_string` and `wildcard` queries: each literal piece gets
-/// backslashes before reserved characters, and the pieces are joined by `*`.
-pub fn query_string_escape(parts: &[String]) -> String {
-    let mut out = String::new();
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            out.push('*');
-        }
-        for c in part.chars() {
-            if QUERY_STRING_RESERVED.contains(&c) {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-    }
-    out
+/// One end of a range: its value and whether the value itself is inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound<'a> {
+    pub value: Scalar<'a>,
+    pub inclusive: bool,
 }
 
-/// The JSON a value stands for in `match`, `term` and `range` queries.
-fn value_json(value: &Value) -> Json {
-    match value {
-        Value::Phrase(text) | Value::Text(text) => Json::String(text.clone()),
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Null => Json::Null,
-        Value::Wildcard(parts) => Json::String(parts.join("*")),
-    }
+/// The `type` of a `multi_match` query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiMatchKind {
+    /// `best_fields`: the words of the value.
+    BestFields,
+    /// `phrase`: the value as a phrase.
+    Phrase,
 }
 
-/// An object of the given entries, in order. The values are moved in: `json!` would copy
-/// every interpolated value (through serde), which made translation quadratic in depth.
-fn object<const N: usize>(entries: [(&str, Json); N]) -> Json {
-    let mut map = Map::with_capacity(N);
-    for (key, value) in entries {
-        map.insert(key.to_string(), value);
-    }
-    Json::Object(map)
+/// The body of a `query_string` query: `{"fields": [field], "query": query,
+/// "analyze_wildcard": .., "time_zone": ..}`, each optional key only when set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryString<'a> {
+    /// The one field searched; all fields when `None`.
+    pub field: Option<Cow<'a, str>>,
+    pub query: Cow<'a, str>,
+    pub analyze_wildcard: Option<bool>,
+    pub time_zone: Option<&'static str>,
 }
 
-/// `{"match_all": {}}`.
-fn match_all() -> Json {
-    object([("match_all", Json::Object(Map::new()))])
-}
-
-/// `{"bool": {"should": [...], "minimum_should_match": 1}}`.
-fn should(queries: Vec<Json>) -> Json {
-    let clauses = [
-        ("should", Json::Array(queries)),
-        ("minimum_should_match", Json::from(1)),
-    ];
-    object([("bool", object(clauses))])
-}
-
-/// `{key: {name: inner}}` with the field name as a key.
-fn keyed(key: &str, name: &str, inner: Json) -> Json {
-    object([(key, object([(name, inner)]))])
-}
-
-/// `{"nested": {"path": path, "query": query, "score_mode": "none"}}`.
-fn nested_query(path: &str, query: Json) -> Json {
-    let body = [
-        ("path", Json::from(path)),
-        ("query", query),
-        ("score_mode", Json::from("none")),
-    ];
-    object([("nested", object(body))])
-}
-
-/// A field the condition applies to: its name and what the map knows about it.
-struct Target<'a> {
-    name: Cow<'a, str>,
-    info: Option<&'a FieldInfo>,
-}
-
-impl Target<'_> {
-    fn is_keyword_only(&self) -> bool {
-        self.info.is_some_and(FieldInfo::is_keyword_only)
-    }
-
-    fn is_date(&self) -> bool {
-        self.info.is_some_and(FieldInfo::is_date)
-    }
-}
-
-struct Translator<'a> {
-    fields: Option<&'a FieldMap>,
-}
-
-impl<'a> Translator<'a> {
-    fn query(&self, query: &Query, nested: Option<&str>) -> Json {
-        match query {
-            Query::MatchAll => match_all(),
-            Query::Or(children) => should(self.children(children, nested)),
-            Query::And(children) => {
-                let filter = Json::Array(self.children(children, nested));
-                object([("bool", object([("filter", filter)]))])
-            }
-            Query::Not(child) => {
-                let must_not = self.query(child, nested);
-                object([("bool", object([("must_not", must_not)]))])
-            }
-            Query::Nested { path, query } => self.nested(path, query, nested),
-            Query::Is { field, value } => self.is(field.as_ref(), value, nested),
-            Query::Range { field, op, value } => self.range(field, *op, value, nested),
-        }
-    }
-
-    fn children(&self, children: &[Query], nested: Option<&str>) -> Vec<Json> {
-        children.iter().map(|c| self.query(c, nested)).collect()
-    }
-
-    fn nested(&self, path: &Field, query: &Query, nested: Option<&str>) -> Json {
-        let path = prefixed(path, nested).raw_name();
-        let inner = self.query(query, Some(&path));
-        nested_query(&path, inner)
-    }
-
-    fn is(&self, field: Option<&Field>, value: &Value, nested: Option<&str>) -> Json {
-        let Some(field) = field else {
-            return free_text(value);
-        };
-        if field.is_lone_wildcard() && value.is_lone_wildcard() {
-            return match_all();
-        }
-        let full = prefixed(field, nested);
-        let queries = self
-            .targets(&full)
-            .as_slice()
-            .iter()
-            .map(|target| wrap_nested(is_leaf(target, value), target, &full, nested))
-            .collect();
-        should(queries)
-    }
-
-    fn range(&self, field: &Field, op: RangeOp, value: &Value, nested: Option<&str>) -> Json {
-        let full = prefixed(field, nested);
-        let queries = self
-            .targets(&full)
-            .as_slice()
-            .iter()
-            .map(|target| wrap_nested(range_leaf(target, op, value), target, &full, nested))
-            .collect();
-        should(queries)
-    }
-
-    /// The mapped fields a field name or pattern stands for; when none is known, the name as
-    /// written (Kibana keeps it, so the query selects nothing where the field is absent).
-    fn targets<'f>(&self, field: &'f Field) -> Targets<'f>
-    where
-        'a: 'f,
-    {
-        let unknown = || {
-            let name = match field {
-                Field::Name(name) => Cow::Borrowed(name.as_str()),
-                Field::Pattern(_) => Cow::Owned(field.raw_name()),
-            };
-            Targets::One(Target { name, info: None })
-        };
-        match (self.fields, field) {
-            (None, _) => unknown(),
-            (Some(map), Field::Name(name)) => match map.get(name) {
-                Some(info) => Targets::One(Target {
-                    name: Cow::Borrowed(name.as_str()),
-                    info: Some(info),
-                }),
-                None => unknown(),
-            },
-            (Some(map), Field::Pattern(parts)) => {
-                let found: Vec<Target<'f>> = map
-                    .iter_prefixed(parts.first().map_or("", String::as_str))
-                    .filter(|(name, _)| glob_matches(parts, name))
-                    .map(|(name, info)| Target {
-                        name: Cow::Borrowed(name),
-                        info: Some(info),
-                    })
-                    .collect();
-                if found.is_empty() {
-                    unknown()
-                } else {
-                    Targets::Many(found)
-                }
-            }
+impl<'a> Bound<'a> {
+    /// The bound a range operator sets on `value`.
+    pub fn of(op: RangeOp, value: Scalar<'a>) -> (Option<Bound<'a>>, Option<Bound<'a>>) {
+        let inclusive = matches!(op, RangeOp::Lte | RangeOp::Gte);
+        let bound = Some(Bound { value, inclusive });
+        match op {
+            RangeOp::Gt | RangeOp::Gte => (bound, None),
+            RangeOp::Lt | RangeOp::Lte => (None, bound),
         }
     }
 }
 
-/// The fields one condition applies to: usually one, so without a list.
-enum Targets<'a> {
-    One(Target<'a>),
-    Many(Vec<Target<'a>>),
-}
-
-impl<'a> Targets<'a> {
-    fn as_slice(&self) -> &[Target<'a>] {
+impl MultiMatchKind {
+    fn as_str(self) -> &'static str {
         match self {
-            Targets::One(target) => std::slice::from_ref(target),
-            Targets::Many(targets) => targets,
+            MultiMatchKind::BestFields => "best_fields",
+            MultiMatchKind::Phrase => "phrase",
         }
     }
 }
 
-/// The field name inside a nested query: `path.name`.
-fn prefixed<'f>(field: &'f Field, nested: Option<&str>) -> Cow<'f, Field> {
-    let Some(path) = nested else {
-        return Cow::Borrowed(field);
-    };
-    Cow::Owned(match field {
-        Field::Name(name) => Field::Name(format!("{path}.{name}")),
-        Field::Pattern(parts) => {
-            let mut parts = parts.clone();
-            parts[0] = format!("{path}.{}", parts[0]);
-            Field::Pattern(parts)
+/// A JSON object of one entry.
+struct Entry<'k, V: ?Sized>(&'k str, &'k V);
+
+impl<V: Serialize + ?Sized> Serialize for Entry<'_, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, self.1)?;
+        map.end()
+    }
+}
+
+/// `{}`.
+struct Empty;
+
+impl Serialize for Empty {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_map(Some(0))?.end()
+    }
+}
+
+/// `{"should": [...], "minimum_should_match": 1}`.
+struct ShouldBody<'q, 'a>(&'q [Dsl<'a>]);
+
+impl Serialize for ShouldBody<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("should", self.0)?;
+        map.serialize_entry("minimum_should_match", &1u32)?;
+        map.end()
+    }
+}
+
+/// `{"path": path, "query": query, "score_mode": "none"}`.
+struct NestedBody<'q, 'a>(&'q str, &'q Dsl<'a>);
+
+impl Serialize for NestedBody<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("path", self.0)?;
+        map.serialize_entry("query", self.1)?;
+        map.serialize_entry("score_mode", "none")?;
+        map.end()
+    }
+}
+
+/// The parameters of a `range` query: its bounds, then its time zone.
+struct RangeBody<'q, 'a> {
+    lower: &'q Option<Bound<'a>>,
+    upper: &'q Option<Bound<'a>>,
+    time_zone: Option<&'static str>,
+}
+
+impl Serialize for RangeBody<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = [
+            self.lower.is_some(),
+            self.upper.is_some(),
+            self.time_zone.is_some(),
+        ];
+        let mut map = serializer.serialize_map(Some(len.iter().filter(|&&set| set).count()))?;
+        if let Some(lower) = self.lower {
+            let key = if lower.inclusive { "gte" } else { "gt" };
+            map.serialize_entry(key, &lower.value)?;
         }
-    })
-}
-
-/// A query on no field: `query_string` for wildcards, else `multi_match` over all fields.
-fn free_text(value: &Value) -> Json {
-    if let Value::Wildcard(parts) = value {
-        let pattern = Json::String(query_string_escape(parts));
-        return object([("query_string", object([("query", pattern)]))]);
-    }
-    let kind = if value.is_quoted() {
-        "phrase"
-    } else {
-        "best_fields"
-    };
-    let body = [
-        ("type", Json::from(kind)),
-        ("query", value_json(value)),
-        ("lenient", Json::Bool(true)),
-    ];
-    object([("multi_match", object(body))])
-}
-
-/// One field's condition of `field: value`.
-fn is_leaf(target: &Target, value: &Value) -> Json {
-    let name = target.name.as_ref();
-    if value.is_lone_wildcard() {
-        return object([("exists", object([("field", Json::from(name))]))]);
-    }
-    if let Value::Wildcard(parts) = value {
-        let pattern = Json::String(query_string_escape(parts));
-        if target.is_keyword_only() {
-            return keyed("wildcard", name, object([("value", pattern)]));
+        if let Some(upper) = self.upper {
+            let key = if upper.inclusive { "lte" } else { "lt" };
+            map.serialize_entry(key, &upper.value)?;
         }
-        let fields = Json::Array(vec![Json::from(name)]);
-        return object([(
-            "query_string",
-            object([("fields", fields), ("query", pattern)]),
-        )]);
-    }
-    let exact = value_json(value);
-    if target.is_date() {
-        let mut bounds = Map::with_capacity(3);
-        let zone = time_zone_of(&exact);
-        bounds.insert("gte".into(), exact.clone());
-        bounds.insert("lte".into(), exact);
-        if let Some(zone) = zone {
-            bounds.insert("time_zone".into(), zone);
+        if let Some(zone) = self.time_zone {
+            map.serialize_entry("time_zone", zone)?;
         }
-        return keyed("range", name, Json::Object(bounds));
-    }
-    if target.is_keyword_only() {
-        return keyed("term", name, object([("value", exact)]));
-    }
-    let kind = if value.is_quoted() {
-        "match_phrase"
-    } else {
-        "match"
-    };
-    keyed(kind, name, exact)
-}
-
-/// One field's condition of `field < value` (and the other operators).
-fn range_leaf(target: &Target, op: RangeOp, value: &Value) -> Json {
-    let bound = value_json(value);
-    let zone = if target.is_date() {
-        time_zone_of(&bound)
-    } else {
-        None
-    };
-    let mut params = Map::with_capacity(2);
-    params.insert(op.dsl_key().into(), bound);
-    if let Some(zone) = zone {
-        params.insert("time_zone".into(), zone);
-    }
-    keyed("range", &target.name, Json::Object(params))
-}
-
-/// The time zone a date range on `value` gets: none for epoch values (digits only), which are
-/// absolute.
-fn time_zone_of(value: &Json) -> Option<Json> {
-    let is_epoch = value.is_number()
-        || value
-            .as_str()
-            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
-    (!is_epoch).then(|| Json::from(DATE_TIME_ZONE))
-}
-
-/// Fields reached through a field-name wildcard inside a nested object get their own nested
-/// query (Kibana does this only outside an explicit nested group).
-fn wrap_nested(query: Json, target: &Target, field: &Field, nested: Option<&str>) -> Json {
-    let path = target.info.and_then(|info| info.nested_path.as_deref());
-    match (field, path, nested) {
-        (Field::Pattern(_), Some(path), None) => nested_query(path, query),
-        _ => query,
+        map.end()
     }
 }
 
-/// True when `name` matches the pattern whose literal pieces are `parts` (`*` between them
-/// matches any run of characters, the empty one included).
-pub fn glob_matches(parts: &[String], name: &str) -> bool {
-    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
-        return false;
-    };
-    if parts.len() == 1 {
-        return name == first;
+/// `{"type": kind, "query": query, "lenient": lenient}`.
+struct MultiMatchBody<'q, 'a>(MultiMatchKind, &'q Scalar<'a>, bool);
+
+impl Serialize for MultiMatchBody<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("type", self.0.as_str())?;
+        map.serialize_entry("query", self.1)?;
+        map.serialize_entry("lenient", &self.2)?;
+        map.end()
     }
-    if !name.starts_with(first.as_str())
-        || !name.ends_with(last.as_str())
-        || name.len() < first.len() + last.len()
-    {
-        return false;
+}
+
+impl Serialize for QueryString<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let optional = [
+            self.field.is_some(),
+            self.analyze_wildcard.is_some(),
+            self.time_zone.is_some(),
+        ];
+        let len = 1 + optional.iter().filter(|&&set| set).count();
+        let mut map = serializer.serialize_map(Some(len))?;
+        if let Some(field) = &self.field {
+            map.serialize_entry("fields", &[field])?;
+        }
+        map.serialize_entry("query", &self.query)?;
+        if let Some(analyze) = self.analyze_wildcard {
+            map.serialize_entry("analyze_wildcard", &analyze)?;
+        }
+        if let Some(zone) = self.time_zone {
+            map.serialize_entry("time_zone", zone)?;
+        }
+        map.end()
     }
-    let mut rest = &name[first.len()..name.len() - last.len()];
-    for middle in &parts[1..parts.len() - 1] {
-        match rest.find(middle.as_str()) {
-            Some(at) => rest = &rest[at + middle.len()..],
-            None => return false,
+}
+
+impl Serialize for Scalar<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Scalar::String(text) => serializer.serialize_str(text),
+            Scalar::Bool(b) => serializer.serialize_bool(*b),
+            Scalar::Null => serializer.serialize_unit(),
         }
     }
-    true
+}
+
+impl Serialize for Dsl<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Dsl::MatchAll => Entry("match_all", &Empty).serialize(serializer),
+            Dsl::Filter(queries) => Entry("bool", &Entry("filter", queries)).serialize(serializer),
+            Dsl::Should(queries) => Entry("bool", &ShouldBody(queries)).serialize(serializer),
+            Dsl::MustNot(query) => Entry("bool", &Entry("must_not", query)).serialize(serializer),
+            Dsl::Nested { path, query } => {
+                Entry("nested", &NestedBody(path, query)).serialize(serializer)
+            }
+            Dsl::Exists { field } => Entry("exists", &Entry("field", field)).serialize(serializer),
+            Dsl::Match { field, query } => {
+                Entry("match", &Entry(field, query)).serialize(serializer)
+            }
+            Dsl::MatchPhrase { field, query } => {
+                Entry("match_phrase", &Entry(field, query)).serialize(serializer)
+            }
+            Dsl::Term { field, value } => {
+                Entry("term", &Entry(field, &Entry("value", value))).serialize(serializer)
+            }
+            Dsl::Wildcard { field, value } => {
+                Entry("wildcard", &Entry(field, &Entry("value", value))).serialize(serializer)
+            }
+            Dsl::Range {
+                field,
+                lower,
+                upper,
+                time_zone,
+            } => {
+                let body = RangeBody {
+                    lower,
+                    upper,
+                    time_zone: *time_zone,
+                };
+                Entry("range", &Entry(field, &body)).serialize(serializer)
+            }
+            Dsl::MultiMatch {
+                kind,
+                query,
+                lenient,
+            } => {
+                Entry("multi_match", &MultiMatchBody(*kind, query, *lenient)).serialize(serializer)
+            }
+            Dsl::QueryString(body) => Entry("query_string", body).serialize(serializer),
+        }
+    }
 }

@@ -75,9 +75,13 @@ impl Failure {
         }
     }
 
-    /// The error a person reads.
-    pub fn into_error(self, chars: &[char]) -> ParseError {
-        if let Some(open) = self.fatal {
+    /// The error a person reads. The parser's positions are byte offsets into `text`; the
+    /// error counts in characters.
+    pub fn into_error(self, text: &str) -> ParseError {
+        let chars: Vec<char> = text.chars().collect();
+        let chars = chars.as_slice();
+        let at = |offset: usize| char_index(text, offset);
+        if let Some(open) = self.fatal.map(at) {
             return error_at(
                 chars,
                 open,
@@ -88,9 +92,22 @@ impl Failure {
             );
         }
         let best = self.expected.iter().copied().min_by_key(|e| e.rank());
-        let message = describe(best.unwrap_or(Expected::Query), chars, self.pos);
-        error_at(chars, self.pos, message)
+        let expected = match best.unwrap_or(Expected::Query) {
+            Expected::Close { close, open } => Expected::Close {
+                close,
+                open: at(open),
+            },
+            Expected::CloseQuote { open } => Expected::CloseQuote { open: at(open) },
+            other => other,
+        };
+        let pos = at(self.pos);
+        error_at(chars, pos, describe(expected, chars, pos))
     }
+}
+
+/// The index of the character at byte `offset` of `text` (the number of characters before it).
+fn char_index(text: &str, offset: usize) -> usize {
+    text.char_indices().take_while(|&(i, _)| i < offset).count()
 }
 
 /// An error at a character index.

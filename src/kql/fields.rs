@@ -3,7 +3,8 @@
 //! nested object it lives in. Only what the translation needs; no I/O.
 
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 
 /// Types that are containers, not searchable fields (Kibana leaves them out of a data view).
 const CONTAINER_TYPES: [&str; 2] = ["object", "nested"];
@@ -38,10 +39,19 @@ impl FieldInfo {
     }
 }
 
-/// Field name -> mapped type(s), sorted by name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Field name -> mapped type(s): looked up by hash (the translation looks up every field name
+/// of a query), iterated in name order.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct FieldMap {
-    fields: BTreeMap<String, FieldInfo>,
+    fields: HashMap<String, FieldInfo>,
+    /// The names of `fields`, sorted.
+    sorted: Vec<String>,
+}
+
+impl fmt::Debug for FieldMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 impl FieldMap {
@@ -86,7 +96,7 @@ impl FieldMap {
             .filter(|(_, t)| t.contains("nested"))
             .map(|(name, _)| name)
             .collect();
-        let fields = types
+        let fields: HashMap<String, FieldInfo> = types
             .iter()
             .filter(|(_, t)| !t.iter().all(|t| CONTAINER_TYPES.contains(&t.as_str())))
             .map(|(name, t)| {
@@ -97,7 +107,9 @@ impl FieldMap {
                 (name.clone(), info)
             })
             .collect();
-        FieldMap { fields }
+        let mut sorted: Vec<String> = fields.keys().cloned().collect();
+        sorted.sort_unstable();
+        FieldMap { fields, sorted }
     }
 
     /// Adds or replaces one field (for callers that know types from elsewhere, and tests).
@@ -106,7 +118,10 @@ impl FieldMap {
             types: types.iter().map(|t| t.to_string()).collect(),
             nested_path: nested_path.map(str::to_string),
         };
-        self.fields.insert(name.to_string(), info);
+        if self.fields.insert(name.to_string(), info).is_none() {
+            let at = self.sorted.partition_point(|known| known.as_str() < name);
+            self.sorted.insert(at, name.to_string());
+        }
     }
 
     /// The field of that exact name.
@@ -114,22 +129,42 @@ impl FieldMap {
         self.fields.get(name)
     }
 
-    /// Every field, sorted by name.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &FieldInfo)> {
-        self.fields.iter().map(|(name, info)| (name.as_str(), info))
+    /// The field of that exact name, with the name as the map holds it.
+    pub fn get_key_value(&self, name: &str) -> Option<(&str, &FieldInfo)> {
+        self.fields
+            .get_key_value(name)
+            .map(|(name, info)| (name.as_str(), info))
     }
 
-    /// The fields whose names start with `prefix`, sorted by name: a range of the sorted map,
+    /// Every field, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &FieldInfo)> {
+        self.entries(&self.sorted)
+    }
+
+    /// The fields whose names start with `prefix`, sorted by name: a range of the sorted names,
     /// so a field-name pattern is matched against its candidates only.
-    pub fn iter_prefixed<'m>(
+    pub fn iter_prefixed<'m, 'p>(
         &'m self,
-        prefix: &'m str,
+        prefix: &'p str,
+    ) -> impl Iterator<Item = (&'m str, &'m FieldInfo)> + use<'m, 'p> {
+        let start = self.sorted.partition_point(|name| name.as_str() < prefix);
+        let candidates = &self.sorted[start..];
+        let end = candidates.partition_point(|name| name.starts_with(prefix));
+        self.entries(&candidates[..end])
+    }
+
+    /// The fields of `names` (names of the map).
+    fn entries<'m>(
+        &'m self,
+        names: &'m [String],
     ) -> impl Iterator<Item = (&'m str, &'m FieldInfo)> {
-        use std::ops::Bound;
-        self.fields
-            .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(move |(name, _)| name.starts_with(prefix))
-            .map(|(name, info)| (name.as_str(), info))
+        names.iter().map(|name| {
+            let info = self
+                .fields
+                .get(name)
+                .expect("every sorted name is a field of the map");
+            (name.as_str(), info)
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -3,8 +3,10 @@
 //! this crate is imported, so it can become a crate of its own.
 //!
 //! - [`parse`]: text -> [`Query`] or a [`ParseError`] with line, column and reason.
-//! - [`to_dsl`]: [`Query`] (+ the [`FieldMap`] of the searched indices, when known) -> DSL.
-//! - [`lucene_to_dsl`]: the `query_string` query of a Lucene rule.
+//! - [`translate`]: [`Query`] (+ the [`FieldMap`] of the searched indices, when known) ->
+//!   [`Dsl`], a typed query-DSL tree that serializes (serde) to exactly Kibana's JSON.
+//! - [`lucene`]: the `query_string` query of a Lucene rule, as a [`Dsl`].
+//! - [`to_dsl`] and [`lucene_to_dsl`]: the same as `serde_json::Value`s.
 
 mod ast;
 mod dsl;
@@ -12,6 +14,7 @@ mod error;
 mod fields;
 mod lexer;
 mod parser;
+mod translate;
 
 #[cfg(test)]
 mod corpus_tests;
@@ -20,14 +23,19 @@ mod dsl_tests;
 #[cfg(test)]
 mod error_tests;
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod typed_dsl_tests;
 
 pub use ast::{Field, Query, RangeOp, Value};
-pub use dsl::{DATE_TIME_ZONE, glob_matches, lucene_to_dsl, query_string_escape, to_dsl};
+pub use dsl::{Bound, DATE_TIME_ZONE, Dsl, MultiMatchKind, QueryString, Scalar};
 pub use error::ParseError;
 pub use fields::{FieldInfo, FieldMap};
+pub use translate::{glob_matches, lucene, lucene_to_dsl, query_string_escape, to_dsl, translate};
 
 /// The longest query accepted, in characters (the longest rule query of Elastic's corpus has
 /// under 10,000).
@@ -40,9 +48,11 @@ pub const MAX_NESTING_DEPTH: usize = 32;
 
 /// Parses KQL text as Kibana's grammar does.
 pub fn parse(query: &str) -> Result<Query, ParseError> {
-    // At most one character past the limit is read before refusing.
-    let chars: Vec<char> = query.chars().take(MAX_QUERY_LENGTH + 1).collect();
-    if chars.len() > MAX_QUERY_LENGTH {
+    // A character takes at least one byte: only a text of more bytes than the limit can have
+    // too many characters.
+    if query.len() > MAX_QUERY_LENGTH && query.chars().nth(MAX_QUERY_LENGTH).is_some() {
+        // At most one character past the limit is kept for the error.
+        let chars: Vec<char> = query.chars().take(MAX_QUERY_LENGTH + 1).collect();
         return Err(error::error_at(
             &chars,
             MAX_QUERY_LENGTH,
@@ -52,7 +62,7 @@ pub fn parse(query: &str) -> Result<Query, ParseError> {
             ),
         ));
     }
-    parser::Parser::new(&chars)
+    parser::Parser::new(query)
         .parse()
-        .map_err(|failure| failure.into_error(&chars))
+        .map_err(|failure| failure.into_error(query))
 }

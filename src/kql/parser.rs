@@ -1,25 +1,26 @@
 //! The grammar of KQL as Kibana defines it (a PEG: ordered choice with backtracking), written as
-//! recursive descent over the query's characters. Input: the query text; output: a [`Query`] or
-//! the furthest point the parse reached with what was expected there (turned into a message by
-//! the `error` module). Precedence: `or` < `and` < `not`.
+//! recursive descent over the query's text (byte offsets, always on character boundaries).
+//! Input: the query text; output: a [`Query`] or the furthest point the parse reached with what
+//! was expected there (turned into a message by the `error` module). Precedence: `or` < `and` <
+//! `not`.
 
 use super::MAX_NESTING_DEPTH;
 use super::ast::{Field, Query, RangeOp, Value};
 use super::error::{Expected, Failure};
 use super::lexer;
 
-/// The parse state: the characters, the position, and the furthest failure seen so far.
+/// The parse state: the text, the position, and the furthest failure seen so far.
 pub struct Parser<'a> {
-    chars: &'a [char],
+    text: &'a str,
     pos: usize,
     depth: usize,
     failure: Failure,
 }
 
 impl<'a> Parser<'a> {
-    pub fn new(chars: &'a [char]) -> Self {
+    pub fn new(text: &'a str) -> Self {
         Parser {
-            chars,
+            text,
             pos: 0,
             depth: 0,
             failure: Failure::default(),
@@ -28,14 +29,14 @@ impl<'a> Parser<'a> {
 
     /// `start = Space* OrQuery? Space*` followed by the end of the text.
     pub fn parse(mut self) -> Result<Query, Failure> {
-        self.pos = lexer::skip_spaces(self.chars, 0);
+        self.pos = lexer::skip_spaces(self.text, 0);
         let start = self.pos;
         let query = self.or_query();
         if query.is_none() {
             self.pos = start;
         }
-        self.pos = lexer::skip_spaces(self.chars, self.pos);
-        if self.failure.fatal.is_none() && self.pos == self.chars.len() {
+        self.pos = lexer::skip_spaces(self.text, self.pos);
+        if self.failure.fatal.is_none() && self.pos == self.text.len() {
             return Ok(query.unwrap_or(Query::MatchAll));
         }
         let expected = if query.is_some() {
@@ -52,12 +53,16 @@ impl<'a> Parser<'a> {
         self.failure.record(pos, expected);
     }
 
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
+    fn peek(&self) -> Option<u8> {
+        self.byte_at(self.pos)
+    }
+
+    fn byte_at(&self, pos: usize) -> Option<u8> {
+        self.text.as_bytes().get(pos).copied()
     }
 
     fn skip_spaces(&mut self) {
-        self.pos = lexer::skip_spaces(self.chars, self.pos);
+        self.pos = lexer::skip_spaces(self.text, self.pos);
     }
 
     /// Enters a parenthesis or brace; false (and a fatal error) beyond [`MAX_NESTING_DEPTH`].
@@ -82,12 +87,13 @@ impl<'a> Parser<'a> {
         combine: fn(Vec<Query>) -> Query,
     ) -> Option<Query> {
         let head = item(self)?;
-        let mut items = vec![head];
-        while let Some(after) = lexer::binary_operator(self.chars, self.pos, word) {
+        // Most items stand alone: the list is only allocated for an operator.
+        let mut rest = Vec::new();
+        while let Some(after) = lexer::binary_operator(self.text, self.pos, word) {
             let before = self.pos;
             self.pos = after;
             match item(self) {
-                Some(next) => items.push(next),
+                Some(next) => rest.push(next),
                 None => {
                     self.expect(after, expected_after);
                     self.pos = before;
@@ -95,11 +101,11 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Some(if items.len() == 1 {
-            items.pop().expect("one item")
-        } else {
-            combine(items)
-        })
+        if rest.is_empty() {
+            return Some(head);
+        }
+        rest.insert(0, head);
+        Some(combine(rest))
     }
 
     fn or_query(&mut self) -> Option<Query> {
@@ -122,7 +128,7 @@ impl<'a> Parser<'a> {
 
     /// `not SubQuery / SubQuery`.
     fn not_query(&mut self) -> Option<Query> {
-        if let Some(after) = lexer::not_operator(self.chars, self.pos) {
+        if let Some(after) = lexer::not_operator(self.text, self.pos) {
             let start = self.pos;
             self.pos = after;
             if let Some(query) = self.sub_query() {
@@ -136,7 +142,7 @@ impl<'a> Parser<'a> {
 
     /// `'(' OrQuery ')' / NestedQuery`.
     fn sub_query(&mut self) -> Option<Query> {
-        if self.peek() != Some('(') {
+        if self.peek() != Some(b'(') {
             return self.nested_query();
         }
         let open = self.pos;
@@ -159,11 +165,11 @@ impl<'a> Parser<'a> {
         if !self.enter(open) {
             return None;
         }
-        self.pos = lexer::skip_spaces(self.chars, open + 1);
+        self.pos = lexer::skip_spaces(self.text, open + 1);
         let result = match inner(self) {
             Some(query) => {
                 self.skip_spaces();
-                if self.peek() == Some(close) {
+                if self.peek().map(char::from) == Some(close) {
                     self.pos += 1;
                     Some(query)
                 } else {
@@ -182,14 +188,14 @@ impl<'a> Parser<'a> {
 
     /// Reads a literal at the position, recording an unterminated quote.
     fn literal(&mut self) -> Option<Value> {
-        match lexer::literal(self.chars, self.pos) {
+        match lexer::literal(self.text, self.pos) {
             Ok(Some((value, end))) => {
                 self.pos = end;
                 Some(value)
             }
             Ok(None) => None,
             Err(lexer::Unterminated) => {
-                self.expect(self.chars.len(), Expected::CloseQuote { open: self.pos });
+                self.expect(self.text.len(), Expected::CloseQuote { open: self.pos });
                 None
             }
         }
@@ -200,21 +206,22 @@ impl<'a> Parser<'a> {
     /// so it is read once and what follows it picks the alternative, in the grammar's order.
     fn nested_query(&mut self) -> Option<Query> {
         let start = self.pos;
-        let Some(literal) = self.literal() else {
+        let Some(mut literal) = self.literal() else {
             self.expect(start, Expected::Query);
             return None;
         };
         let literal_end = self.pos;
-        let after = lexer::skip_spaces(self.chars, literal_end);
-        if self.chars.get(after) == Some(&':') {
-            let value_start = lexer::skip_spaces(self.chars, after + 1);
+        let after = lexer::skip_spaces(self.text, literal_end);
+        if self.byte_at(after) == Some(b':') {
+            let value_start = lexer::skip_spaces(self.text, after + 1);
             if let Some(query) = self.nested_body(&literal, value_start) {
                 return Some(query);
             }
-            if let Some(query) = self.field_value(&literal, value_start) {
-                return Some(query);
+            match self.field_value(literal, value_start) {
+                Ok(query) => return Some(query),
+                Err(unused) => literal = unused,
             }
-        } else if let Some((op, op_end)) = lexer::range_operator(self.chars, after)
+        } else if let Some((op, op_end)) = lexer::range_operator(self.text, after)
             && let Some(query) = self.range(&literal, op, op_end)
         {
             return Some(query);
@@ -228,7 +235,7 @@ impl<'a> Parser<'a> {
 
     /// `'{' OrQuery '}'` after `field:`.
     fn nested_body(&mut self, field: &Value, open: usize) -> Option<Query> {
-        if self.chars.get(open) != Some(&'{') {
+        if self.byte_at(open) != Some(b'{') {
             return None;
         }
         let query = self.enclosed(open, '}', &mut Self::or_query, Expected::QueryAfter("{"))?;
@@ -240,7 +247,7 @@ impl<'a> Parser<'a> {
 
     /// `RangeOperator Space* Literal` after the field.
     fn range(&mut self, field: &Value, op: RangeOp, op_end: usize) -> Option<Query> {
-        self.pos = lexer::skip_spaces(self.chars, op_end);
+        self.pos = lexer::skip_spaces(self.text, op_end);
         let Some(value) = self.literal() else {
             self.expect(self.pos, Expected::ValueAfterRange(op));
             return None;
@@ -252,19 +259,29 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `ListOfValues` after `field:`.
-    fn field_value(&mut self, field: &Value, value_start: usize) -> Option<Query> {
+    /// `ListOfValues` after `field:`; the field's literal back when there is none.
+    fn field_value(&mut self, field: Value, value_start: usize) -> Result<Query, Value> {
         self.pos = value_start;
-        let query = self.list_of_values(&to_field(field.clone()));
-        if query.is_none() {
+        // A single value takes the literal as its field; a list clones it into each value.
+        let query = if self.peek() == Some(b'(') {
+            self.list_of_values(&to_field(field.clone()))
+        } else if let Some(value) = self.literal() {
+            return Ok(Query::Is {
+                field: to_field(field),
+                value,
+            });
+        } else {
+            None
+        };
+        query.ok_or_else(|| {
             self.expect(value_start, Expected::ValueAfterColon);
-        }
-        query
+            field
+        })
     }
 
     /// `'(' OrListOfValues ')' / Value`.
     fn list_of_values(&mut self, field: &Option<Field>) -> Option<Query> {
-        if self.peek() != Some('(') {
+        if self.peek() != Some(b'(') {
             let value = self.literal()?;
             return Some(Query::Is {
                 field: field.clone(),
@@ -292,7 +309,7 @@ impl<'a> Parser<'a> {
 
     /// `not ListOfValues / ListOfValues`.
     fn not_list(&mut self, field: &Option<Field>) -> Option<Query> {
-        if let Some(after) = lexer::not_operator(self.chars, self.pos) {
+        if let Some(after) = lexer::not_operator(self.text, self.pos) {
             let start = self.pos;
             self.pos = after;
             if let Some(query) = self.list_of_values(field) {
