@@ -12,10 +12,6 @@ use lookout::kql::{self, FieldMap};
 use std::hint::black_box;
 use std::path::PathBuf;
 
-/// mimalloc cuts the allocation cost that dominates KQL translation and alert building.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Overrides where the shared test data is (default: `../shared` beside the project).
 const SHARED_DIR_VAR: &str = "LOOKOUT_SHARED_DIR";
 

@@ -7,10 +7,6 @@ use lookout::rule;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-/// mimalloc cuts the allocation cost that dominates KQL translation and alert building.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Overrides where the shared test data (`../shared` beside the project) is.
 const SHARED_DIR_VAR: &str = "LOOKOUT_SHARED_DIR";
 

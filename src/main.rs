@@ -2,10 +2,6 @@
 
 use std::process::ExitCode;
 
-/// mimalloc cuts the allocation cost that dominates KQL translation and alert building.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     lookout::cli::main()
 }
