@@ -1,7 +1,8 @@
 //! Benchmarks of the alert step: alert ids for a page of hits, alert documents built from a page
 //! of real CloudTrail hits (the shared fixtures) by the seed rule (each alert on its own, and
-//! with the rule's shared fields built once per page as the engine does), and those documents
-//! serialized as the `_bulk` body carries them.
+//! with the rule's shared fields built once per page), those documents serialized as the
+//! `_bulk` body carries them, and the alerts written as JSON text straight from the sources'
+//! text (what the engine does for query rules: `alert::alert_json`).
 
 use chrono::{TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -104,15 +105,31 @@ fn alerts(c: &mut Criterion) {
         b.iter_batched(
             build_page_shared,
             |page| {
-                let mut body = String::new();
+                let mut body = Vec::new();
                 for alert in &page {
-                    body.push_str(&alert.document.to_string());
-                    body.push('\n');
+                    serde_json::to_writer(&mut body, &alert.document).expect("serializes");
+                    body.push(b'\n');
                 }
                 body
             },
             BatchSize::SmallInput,
         )
+    });
+    let raw_sources: Vec<Box<serde_json::value::RawValue>> = hits
+        .iter()
+        .map(|(_, _, source)| serde_json::value::to_raw_value(source).expect("serializes"))
+        .collect();
+    group.bench_function("alert_json_page_of_100", |b| {
+        b.iter(|| {
+            let shared = alert::SharedFields::new(context);
+            let mut body = Vec::new();
+            for ((index, id, _), source) in hits.iter().zip(&raw_sources) {
+                let (_, text) = alert::alert_json(index, id, black_box(source), context, &shared);
+                body.extend_from_slice(text.as_bytes());
+                body.push(b'\n');
+            }
+            body
+        })
     });
     group.finish();
 }

@@ -23,8 +23,11 @@
 //!
 //! # Durability
 //! Writes are acknowledged only once durable (the server's default translog durability).
-//! State and gap writes also wait for a refresh (`refresh=wait_for`) so that a search right
-//! after (`load_all`, `gaps`) sees them; single reads (`load`) are real-time anyway.
+//! State writes do not wait for a refresh: the engine reads a rule's state by id (`load`), which
+//! is real-time, and `load_all` refreshes the state index before its search. Waiting
+//! (`refresh=wait_for`, up to the 1 s refresh interval on Elasticsearch, twice per execution)
+//! would hold each execution's concurrency slot for nothing. Gap writes (rare) still wait, so
+//! that `gaps` right after sees them.
 
 mod docs;
 mod templates;
@@ -145,6 +148,8 @@ impl StateStore {
 
     /// The stored state of every rule.
     pub async fn load_all(&self) -> Result<Vec<RuleState>, EsError> {
+        // State writes do not wait for a refresh; make them all searchable first.
+        self.client.refresh(&self.state_index).await?;
         let hits = self
             .all_hits(&self.state_index, json!({"match_all": {}}), &["rule.id"])
             .await?;
@@ -161,7 +166,7 @@ impl StateStore {
     pub async fn save(&self, state: &RuleState) -> Result<(), EsError> {
         let doc = docs::state_doc(state);
         self.client
-            .put_doc(&self.state_index, &state.rule_id, &doc, true)
+            .put_doc(&self.state_index, &state.rule_id, &doc, false)
             .await
     }
 

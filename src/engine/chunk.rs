@@ -1,7 +1,8 @@
-//! One chunk of an execution: search one window (a single search when the hits fit in one page,
-//! else page by page inside a point-in-time when the server has one), drop the hits already
-//! alerted, and write the new alerts, at most `max_signals` of them. Returns counts; the caller
-//! decides what is covered.
+//! One chunk of an execution: search one window (a single search when the hits fit in one page
+//! or its new hits alone exceed `max_signals`, else page by page inside a point-in-time when the
+//! server has one), drop the hits already alerted, and write the new alerts, at most
+//! `max_signals` of them, as JSON text built from the hits' source text. Returns counts; the
+//! caller decides what is covered.
 //!
 //! When `max_signals` cuts new alerts off, the chunk still counts as covered and the rest is
 //! dropped with the warning [`super::MAX_SIGNALS_WARNING`]: ENGINE.md section 4 allows at most
