@@ -169,7 +169,7 @@ pub fn build_alert_from(
     context: AlertContext<'_>,
     shared: &SharedFields,
 ) -> Alert {
-    let (alert_id, added) = alert_fields(index, id, &source, context, shared);
+    let (alert_id, added) = alert_fields(index, id, &source, context, shared, true);
     let mut document = match source {
         Value::Object(fields) => fields,
         _ => Map::new(),
@@ -188,13 +188,15 @@ pub fn build_alert_from(
 }
 
 /// The alert's id and the fields it adds to the source document, apart from `event.kind` and
-/// the shared fields.
+/// the shared fields; `kibana.alert.original_event.*` only with `original_event` (the text
+/// builder copies those from the source's text itself).
 fn alert_fields(
     index: &str,
     id: &str,
     source: &Value,
     context: AlertContext<'_>,
     shared: &SharedFields,
+    original_event: bool,
 ) -> (String, Map<String, Value>) {
     let rule = context.rule;
     let alert_id = alert_id(index, id, context.namespace, &rule.rule_id);
@@ -204,7 +206,9 @@ fn alert_fields(
     if let Some(original_time) = field(source, "@timestamp") {
         added.insert("kibana.alert.original_time".into(), original_time.clone());
     }
-    add_original_event(&mut added, source);
+    if original_event {
+        add_original_event(&mut added, source);
+    }
     added.insert("kibana.alert.ancestors".into(), ancestors(index, id));
     added.insert(
         "kibana.alert.reason".into(),
@@ -222,20 +226,24 @@ fn set_event_kind(document: &mut Map<String, Value>) {
     event["kind"] = json!("signal");
 }
 
+/// The prefix of the flattened copies of the source's `event.*` fields.
+const ORIGINAL_EVENT: &str = "kibana.alert.original_event";
+
 /// `kibana.alert.original_event.*`: every `event.*` field of the source, flattened.
 fn add_original_event(out: &mut Map<String, Value>, source: &Value) {
     if let Some(Value::Object(event)) = source.get("event") {
-        flatten_into(out, "kibana.alert.original_event", event);
+        flatten_into(out, ORIGINAL_EVENT, event);
     }
     if let Some(object) = source.as_object() {
         for (key, value) in object {
             if let Some(rest) = key.strip_prefix("event.") {
-                out.insert(format!("kibana.alert.original_event.{rest}"), value.clone());
+                out.insert(format!("{ORIGINAL_EVENT}.{rest}"), value.clone());
             }
         }
     }
 }
 
+/// Every leaf of `object` as `prefix.path.to.leaf` (what Kibana's `original_event` holds).
 fn flatten_into(out: &mut Map<String, Value>, prefix: &str, object: &Map<String, Value>) {
     for (key, value) in object {
         let name = format!("{prefix}.{key}");

@@ -263,6 +263,8 @@ fn assert_text_alert_equals_tree_alert(source: &Value) {
         &SharedFields::new(context),
     );
     assert!(!text.contains('\n'), "one line of JSON for _bulk");
+    serde_json::from_str::<NoDuplicateKeys>(&text)
+        .unwrap_or_else(|e| panic!("{e} in {text}: Elasticsearch refuses such a document"));
     let document: Value = serde_json::from_str(&text).expect("the text is JSON");
     assert_eq!(id, tree.id);
     assert_eq!(document, tree.document, "source: {source}");
@@ -305,6 +307,16 @@ fn alerts_written_as_text_equal_alerts_built_as_trees_for_unusual_sources() {
         }),
         // keys that need escaping, unicode, numbers, nulls and deep nesting
         json!({"we\"ird\\key\n": {"ü": [1, 2.5, -3e10, null, true]}, "a": {"b": {"c": {"d": []}}}}),
+        // a nested object inside event, a dotted event key naming the same field as the object,
+        // and a source key the alert's original_event also sets
+        json!({
+            "event": {"action": "A", "risk": {"score": 5, "level": {"name": "x"}}, "kind": "event"},
+            "event.action": "B",
+            "kibana.alert.original_event.action": "stale",
+            "user": {"name": "carol"}
+        }),
+        // numbers kept as written, big integers, floats
+        json!({"event": {"sequence": 18446744073709551615_u64, "duration": 1.5e9, "severity": 0}}),
         // arrays in reason fields
         json!({"event": {"category": ["iam", "configuration"]}, "user": {"name": ["a", "b"]}}),
         // not an object
@@ -315,5 +327,65 @@ fn alerts_written_as_text_equal_alerts_built_as_trees_for_unusual_sources() {
     ];
     for source in &sources {
         assert_text_alert_equals_tree_alert(source);
+    }
+}
+
+/// Any JSON in which no object repeats a key (serde_json itself keeps the last of duplicates;
+/// Elasticsearch refuses the document).
+struct NoDuplicateKeys;
+
+impl<'de> serde::Deserialize<'de> for NoDuplicateKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NoDuplicateKeysVisitor)
+    }
+}
+
+struct NoDuplicateKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
+    type Value = NoDuplicateKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<NoDuplicateKeys>()?.is_some() {}
+        Ok(NoDuplicateKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            map.next_value::<NoDuplicateKeys>()?;
+        }
+        Ok(NoDuplicateKeys)
     }
 }

@@ -1,12 +1,12 @@
 //! The alert document written straight as JSON text from the source document's text, for the
-//! engine's bulk writes: the source's top-level fields are copied as the server sent them, and
-//! only the fields an alert reads or changes (`@timestamp`, `event`, the reason's fields) are
+//! engine's bulk writes: the source's fields are copied as the server sent them (the `event`
+//! object field by field, to set `kind`), and only `@timestamp` and the reason's fields are
 //! parsed. The document equals the one [`super::build_alert_from`] builds (a test holds them
 //! equal); reading every source into a JSON tree and writing it out again was most of
 //! lookout's CPU when a rule writes many alerts.
 
 use super::reason::REASON_FIELDS;
-use super::{AlertContext, SharedFields, alert_fields};
+use super::{AlertContext, ORIGINAL_EVENT, SharedFields, alert_fields, flatten_into};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -23,24 +23,40 @@ pub fn alert_json(
     shared: &SharedFields,
 ) -> (String, String) {
     let top = top_level(source);
-    let view = read_view(&top);
-    let (alert_id, added) = alert_fields(index, id, &view, context, shared);
-    let mut out = Writer::with_capacity(source.get().len() + shared.fragment.len() + 2048);
+    let event = top
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "event")
+        .map(|(_, raw)| top_level(raw));
+    let view = read_view(&top, event.as_deref());
+    let (alert_id, added) = alert_fields(index, id, &view, context, shared, false);
+    let original = original_event(&top, event.as_deref());
+    let mut out = Writer::with_capacity(source.get().len() * 2 + shared.fragment.len() + 1024);
     let mut wrote_event = false;
     for (key, raw) in &top {
         let key = key.as_ref();
         if key == "event" {
-            out.entry(key, &signal_event(view.get("event")));
-            wrote_event = true;
-        } else if key != "event.kind" && !overridden(key, &added, shared) {
+            if !wrote_event {
+                out.key(key);
+                out.signal_event(event.as_deref().unwrap_or_default());
+                wrote_event = true;
+            }
+        } else if key != "event.kind" && !overridden(key, &added, &original, shared) {
             out.raw_entry(key, raw);
         }
     }
     if !wrote_event {
-        out.entry("event", &signal_event(None));
+        out.key("event");
+        out.signal_event(&[]);
     }
     for (key, value) in &added {
         out.entry(key, value);
+    }
+    for (key, value) in &original {
+        match value {
+            Leaf::Raw(raw) => out.raw_entry(key, raw),
+            Leaf::Parsed(value) => out.entry(key, value),
+        }
     }
     out.fragment(&shared.fragment);
     (alert_id, out.finish())
@@ -49,50 +65,100 @@ pub fn alert_json(
 /// Whether the alert sets this top-level field itself (`@timestamp`, `kibana.*`), so the
 /// source's value is left out as [`super::build_alert_from`] overwrites it. Every field an
 /// alert adds is `@timestamp` or starts with `kibana.`, so other keys are not looked up.
-fn overridden(key: &str, added: &Map<String, Value>, shared: &SharedFields) -> bool {
+fn overridden(
+    key: &str,
+    added: &Map<String, Value>,
+    original: &[(String, Leaf<'_>)],
+    shared: &SharedFields,
+) -> bool {
     (key == "@timestamp" || key.starts_with("kibana."))
-        && (added.contains_key(key) || shared.fields.contains_key(key))
+        && (added.contains_key(key)
+            || shared.fields.contains_key(key)
+            || original.iter().any(|(name, _)| name == key))
 }
 
-/// The source's `event` object with `kind` set to `signal` (moved to the end, as
-/// [`super::build_alert_from`] does); anything else than an object becomes `{"kind":"signal"}`.
-fn signal_event(event: Option<&Value>) -> Value {
-    let mut fields = match event {
-        Some(Value::Object(fields)) => fields.clone(),
-        _ => Map::new(),
+/// A value of `kibana.alert.original_event.*`: the source's text, or a leaf of an object that
+/// had to be parsed to be flattened.
+enum Leaf<'a> {
+    Raw(&'a RawValue),
+    Parsed(Value),
+}
+
+/// `kibana.alert.original_event.*` as [`super::build_alert_from`] builds it: every field of the
+/// `event` object (objects flattened to their leaves), then every dotted `event.*` key, a later
+/// one replacing an earlier one of the same name. Leaves are copied as text.
+fn original_event<'a>(
+    top: &'a [(Cow<'a, str>, &'a RawValue)],
+    event: Option<&'a [(Cow<'a, str>, &'a RawValue)]>,
+) -> Vec<(String, Leaf<'a>)> {
+    let mut fields: Vec<(String, Leaf<'a>)> = Vec::new();
+    let mut put = |name: String, leaf: Leaf<'a>| match fields.iter_mut().find(|(n, _)| *n == name) {
+        Some(slot) => slot.1 = leaf,
+        None => fields.push((name, leaf)),
     };
-    fields.shift_remove("kind");
-    fields.insert("kind".into(), Value::from("signal"));
-    Value::Object(fields)
+    for (key, raw) in event.unwrap_or_default() {
+        let name = format!("{ORIGINAL_EVENT}.{key}");
+        if is_object(raw) {
+            let mut flat = Map::new();
+            if let Ok(Value::Object(inner)) = serde_json::from_str(raw.get()) {
+                flatten_into(&mut flat, &name, &inner);
+            }
+            for (leaf_name, value) in flat {
+                put(leaf_name, Leaf::Parsed(value));
+            }
+        } else {
+            put(name, Leaf::Raw(raw));
+        }
+    }
+    for (key, raw) in top {
+        if let Some(rest) = key.strip_prefix("event.") {
+            put(format!("{ORIGINAL_EVENT}.{rest}"), Leaf::Raw(raw));
+        }
+    }
+    fields
 }
 
-/// The top-level fields an alert reads, parsed: `@timestamp`, `event` and `event.*`, and those
-/// holding the reason's fields (`user`, `user.name`, ...). A value serde_json checked but cannot
-/// hold as a [`Value`] (a number beyond f64, nesting beyond 128 levels) reads as `null`.
-fn read_view(top: &[(Cow<'_, str>, &RawValue)]) -> Value {
+/// The top-level fields an alert reads, parsed: `@timestamp`, those holding the reason's fields
+/// (`user`, `user.name`, ...), and of `event` only the reason's fields. A value serde_json
+/// checked but cannot hold as a [`Value`] (a number beyond f64, nesting beyond 128 levels) reads
+/// as `null`.
+fn read_view(
+    top: &[(Cow<'_, str>, &RawValue)],
+    event: Option<&[(Cow<'_, str>, &RawValue)]>,
+) -> Value {
+    let parse = |raw: &RawValue| serde_json::from_str(raw.get()).unwrap_or(Value::Null);
     let mut view = Map::new();
     for (key, raw) in top {
-        if is_read(key) {
-            let value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-            view.insert(key.to_string(), value);
+        if key == "event" {
+            let mut read = Map::new();
+            for (name, raw) in event.unwrap_or_default() {
+                if is_read(&format!("event.{name}")) {
+                    read.insert(name.to_string(), parse(raw));
+                }
+            }
+            view.insert("event".into(), Value::Object(read));
+        } else if key == "@timestamp" || is_read(key) {
+            view.insert(key.to_string(), parse(raw));
         }
     }
     Value::Object(view)
 }
 
+/// Whether a top-level key holds one of the reason's fields: the field itself or an object on
+/// its path (`user` for `user.name`).
 fn is_read(key: &str) -> bool {
-    let holds = |name: &str| {
-        name == key || (name.starts_with(key) && name.as_bytes().get(key.len()) == Some(&b'.'))
-    };
-    key == "@timestamp"
-        || key == "event"
-        || key.starts_with("event.")
-        || REASON_FIELDS.iter().any(|name| holds(name))
+    REASON_FIELDS.iter().any(|name| {
+        *name == key || (name.starts_with(key) && name.as_bytes().get(key.len()) == Some(&b'.'))
+    })
+}
+
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().trim_start().starts_with('{')
 }
 
 /// The top-level fields of a source document, values unread; empty when it is not an object.
 fn top_level(source: &RawValue) -> Vec<(Cow<'_, str>, &RawValue)> {
-    if !source.get().trim_start().starts_with('{') {
+    if !is_object(source) {
         return Vec::new();
     }
     let mut deserializer = serde_json::Deserializer::from_str(source.get());
@@ -179,6 +245,21 @@ impl Writer {
         self.separator();
         serde_json::to_writer(&mut self.out, key).expect("a string serializes into memory");
         self.out.push(b':');
+    }
+
+    /// The source's `event` object (its fields as text) with `kind` set to `signal` at the end,
+    /// as [`super::build_alert_from`] does.
+    fn signal_event(&mut self, event: &[(Cow<'_, str>, &RawValue)]) {
+        self.out.push(b'{');
+        for (key, raw) in event {
+            if key != "kind" {
+                serde_json::to_writer(&mut self.out, key.as_ref()).expect("a string serializes");
+                self.out.push(b':');
+                self.out.extend_from_slice(raw.get().as_bytes());
+                self.out.push(b',');
+            }
+        }
+        self.out.extend_from_slice(br#""kind":"signal"}"#);
     }
 
     fn entry(&mut self, key: &str, value: &Value) {
