@@ -98,15 +98,7 @@ async fn running_the_same_window_again_writes_nothing_new() {
 async fn max_signals_caps_alerts_at_one_hundred_with_one_warning() {
     let env = Env::new().await;
     let at = t0();
-    let docs: Vec<_> = (0..250)
-        .map(|i| {
-            add_user(
-                at - minutes(5) + chrono::TimeDelta::seconds(i),
-                &format!("{i:03}"),
-            )
-        })
-        .collect();
-    env.index(&docs).await;
+    env.index(&events_a_second_apart(250)).await;
     let rule = env.rule(ADD_USER_TO_GROUP, &[]);
 
     let report = env.execute(&rule, at).await;
@@ -183,15 +175,7 @@ async fn each_run_of_a_capped_window_alerts_the_next_oldest_events() {
 async fn hits_beyond_one_page_are_all_alerted_under_a_higher_max_signals() {
     let env = Env::new().await;
     let at = t0();
-    let docs: Vec<_> = (0..250)
-        .map(|i| {
-            add_user(
-                at - minutes(5) + chrono::TimeDelta::seconds(i),
-                &format!("{i:03}"),
-            )
-        })
-        .collect();
-    env.index(&docs).await;
+    env.index(&events_a_second_apart(250)).await;
     let rule = env.rule(ADD_USER_TO_GROUP, &[("max_signals", "1000")]);
 
     let report = env.execute(&rule, at).await;

@@ -21,14 +21,19 @@ fn sample_source() -> Value {
     })
 }
 
+/// The context of an execution `execution_uuid` of `rule` at 2026-01-10 12:00 UTC.
+fn test_context<'a>(rule: &'a Rule, execution_uuid: &'a str) -> AlertContext<'a> {
+    AlertContext {
+        rule,
+        namespace: "default",
+        execution_uuid,
+        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+    }
+}
+
 fn sample_alert(source: &Value) -> Alert {
     let rule = test_rule("rule-1");
-    let context = AlertContext {
-        rule: &rule,
-        namespace: "default",
-        execution_uuid: "exec-1",
-        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
-    };
+    let context = test_context(&rule, "exec-1");
     let event = SourceEvent {
         index: "logs-aws.cloudtrail-default",
         id: "doc-1",
@@ -140,12 +145,7 @@ fn building_block_rules_mark_their_alerts() {
     );
     let mut rule = test_rule("bb");
     rule.details.building_block_type = Some("default".into());
-    let context = AlertContext {
-        rule: &rule,
-        namespace: "default",
-        execution_uuid: "e",
-        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
-    };
+    let context = test_context(&rule, "e");
     let event = SourceEvent {
         index: "i",
         id: "d",
@@ -216,12 +216,7 @@ fn template_maps_every_kibana_field_of_an_alert() {
 #[test]
 fn shared_fields_built_once_give_the_same_alert_as_building_each_alone() {
     let rule = test_rule("rule-1");
-    let context = AlertContext {
-        rule: &rule,
-        namespace: "default",
-        execution_uuid: "exec-1",
-        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
-    };
+    let context = test_context(&rule, "exec-1");
     let shared = SharedFields::new(context);
     for n in 0..3 {
         let source = sample_source();
@@ -242,12 +237,7 @@ fn shared_fields_built_once_give_the_same_alert_as_building_each_alone() {
 /// JSON tree ([`build_alert`]) for the same source: same id, same document.
 fn assert_text_alert_equals_tree_alert(source: &Value) {
     let rule = test_rule("rule-1");
-    let context = AlertContext {
-        rule: &rule,
-        namespace: "default",
-        execution_uuid: "exec-1",
-        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
-    };
+    let context = test_context(&rule, "exec-1");
     let event = SourceEvent {
         index: "logs-aws.cloudtrail-default",
         id: "doc-1",
