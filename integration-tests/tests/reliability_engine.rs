@@ -370,3 +370,46 @@ async fn kql_values_that_look_like_query_dsl_select_only_their_literal_value() {
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0]["_source"]["user"]["name"], hostile);
 }
+
+#[tokio::test]
+async fn a_state_save_failing_after_the_search_fails_the_execution_and_the_window_is_searched_again()
+ {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    env.server
+        .bulk_create(&index, &[add_user(t0() - minutes(1))])
+        .await;
+    let rule = env.rule(0, None);
+    let first = env.execute(&rule, t0()).await;
+    assert_eq!(first.record.alerts_created, 1, "{:?}", first.record);
+    assert_eq!(env.covered_to(&rule).await, Some(t0()));
+
+    env.server
+        .bulk_create(&index, &[add_user(t0() + minutes(4))])
+        .await;
+    let state_doc = format!("/{}/_doc/", env.config.engine.state_index);
+    env.fail(
+        FaultRule::new(Fault::Status(503))
+            .method("PUT")
+            .path(&state_doc)
+            .always(),
+    );
+    let failed = env.execute(&rule, t0() + minutes(5)).await;
+    let error = failed.record.error.clone().unwrap_or_default();
+    assert!(failed.failed(), "{:?}", failed.record);
+    assert!(error.contains("searched again"), "{error}");
+    assert_eq!(failed.record.alerts_created, 1, "the alert is written");
+    assert_eq!(
+        env.covered_to(&rule).await,
+        Some(t0()),
+        "coverage not saved"
+    );
+
+    env.heal();
+    let next = env.execute(&rule, t0() + minutes(10)).await;
+    assert_eq!(next.record.window_from, t0(), "{:?}", next.record);
+    assert_eq!(next.record.alerts_created, 0, "{:?}", next.record);
+    assert!(next.record.duplicates >= 1, "{:?}", next.record);
+    assert_eq!(env.alerts().await.len(), 2, "each event alerted once");
+    assert_eq!(env.covered_to(&rule).await, Some(t0() + minutes(10)));
+}

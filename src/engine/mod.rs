@@ -136,12 +136,12 @@ impl Engine {
         let execution_uuid = uuid::Uuid::new_v4().to_string();
         let mut tally = Tally::default();
         let result = self.run(rule, at, &execution_uuid, &mut tally).await;
-        let record = record(rule, at, execution_uuid, &tally, result, started);
+        let mut record = record(rule, at, execution_uuid, &tally, result, started);
+        self.persist(rule, at, &tally, &mut record).await;
         let report = ExecutionReport {
             chunks: tally.chunks,
             record,
         };
-        self.persist(rule, at, &tally, &report.record).await;
         log_execution(&report);
         report
     }
@@ -186,10 +186,16 @@ impl Engine {
         let alerts_pattern = self.settings.alerts_pattern();
         let context =
             self.chunk_context(rule, &translated.dsl, &alerts_pattern, execution_uuid, at);
-        for window in &windows.chunks {
+        let last = windows.chunks.len().saturating_sub(1);
+        for (n, window) in windows.chunks.iter().enumerate() {
             let outcome = typed::run(&context, window).await?;
             tally.add(outcome);
-            self.cover(rule, window.to, tally).await?;
+            advance(tally, window.to);
+            // The last chunk's coverage is saved with the execution's final state (one request
+            // less per execution); earlier chunks of a catch-up are saved as they finish.
+            if n < last {
+                self.cover(rule, tally).await?;
+            }
         }
         Ok(())
     }
@@ -265,38 +271,30 @@ impl Engine {
         Ok(())
     }
 
-    /// Moves `covered_to` to `to` (never backwards) once a chunk's alerts are written.
-    async fn cover(
-        &self,
-        rule: &Rule,
-        to: DateTime<Utc>,
-        tally: &mut Tally,
-    ) -> Result<(), ExecutionError> {
-        let covered_to = tally.covered_to.map_or(to, |covered| covered.max(to));
-        tally.covered_to = Some(covered_to);
+    /// Saves `covered_to` once a chunk's alerts are written.
+    async fn cover(&self, rule: &Rule, tally: &Tally) -> Result<(), ExecutionError> {
         let mut state = tally
             .previous
             .clone()
             .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
-        state.covered_to = Some(covered_to);
+        state.covered_to = tally.covered_to;
         self.store
             .save(&state)
             .await
             .map_err(|error| ExecutionError::state(rule, error))
     }
 
-    /// Stores the execution record and the rule's final state. Failures are logged: the alerts
-    /// are written and `covered_to` saved already, so nothing is lost but the bookkeeping.
+    /// Stores the rule's final state (with the last chunk's coverage), then the execution
+    /// record. When the state cannot be saved after the execution searched something, the
+    /// execution counts as failed: its alerts are written, but its window is searched again
+    /// next time (the alert ids drop what is already written). A failed record only gets logged.
     async fn persist(
         &self,
         rule: &Rule,
         at: DateTime<Utc>,
         tally: &Tally,
-        record: &ExecutionRecord,
+        record: &mut ExecutionRecord,
     ) {
-        if let Err(error) = self.store.record_execution(record).await {
-            tracing::warn!(rule_id = %rule.rule_id, %error, "recording the execution failed");
-        }
         let state = RuleState {
             rule_id: rule.rule_id.clone(),
             covered_to: tally.covered_to,
@@ -306,8 +304,24 @@ impl Engine {
         };
         if let Err(error) = self.store.save(&state).await {
             tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
+            let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
+            if tally.covered_to != saved && record.error.is_none() {
+                record.status = ExecutionStatus::Failed;
+                record.error = Some(format!(
+                    "{}; its window is searched again next time",
+                    ExecutionError::state(rule, error)
+                ));
+            }
+        }
+        if let Err(error) = self.store.record_execution(record).await {
+            tracing::warn!(rule_id = %rule.rule_id, %error, "recording the execution failed");
         }
     }
+}
+
+/// Moves `covered_to` to `to`, never backwards.
+fn advance(tally: &mut Tally, to: DateTime<Utc>) {
+    tally.covered_to = Some(tally.covered_to.map_or(to, |covered| covered.max(to)));
 }
 
 /// The execution record of a finished execution.
