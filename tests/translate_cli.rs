@@ -77,7 +77,7 @@ fn broken_kql_in_a_rule_file_names_the_file_position_and_exits_2() {
     assert_eq!(
         text(&output.stderr),
         format!(
-            "{}:22:1: bad KQL in `rule.query`: unbalanced parenthesis opened at 2:17\n",
+            "{}:22:1: bad KQL in `rule.query`: unbalanced parenthesis opened at 21:17\n",
             path.display()
         )
     );

@@ -14,6 +14,25 @@ pub struct ParseError {
     /// 1-based column (in characters) within the line.
     pub column: usize,
     pub message: String,
+    /// Line and column of the parenthesis, brace or quote left open, when that is the error;
+    /// the message names it as `opened at LINE:COLUMN`, so a caller that places the query
+    /// inside a larger text (a rule file) can name it there instead.
+    pub opened_at: Option<(usize, usize)>,
+}
+
+impl ParseError {
+    /// The message with the `opened at` position given in other coordinates (for example the
+    /// rule file's line and column), when the error names one.
+    pub fn message_with_opened_at(&self, line: usize, column: usize) -> String {
+        match self.opened_at {
+            Some((query_line, query_column)) => self.message.replacen(
+                &format!("opened at {query_line}:{query_column}"),
+                &format!("opened at {line}:{column}"),
+                1,
+            ),
+            None => self.message.clone(),
+        }
+    }
 }
 
 /// What the grammar expected at a position where nothing matched.
@@ -101,7 +120,11 @@ impl Failure {
             other => other,
         };
         let pos = at(self.pos);
-        error_at(chars, pos, describe(expected, chars, pos))
+        let mut error = error_at(chars, pos, describe(expected, chars, pos));
+        if let Expected::Close { open, .. } | Expected::CloseQuote { open } = expected {
+            error.opened_at = Some(line_column(chars, open));
+        }
+        error
     }
 }
 
@@ -117,6 +140,7 @@ pub fn error_at(chars: &[char], pos: usize, message: String) -> ParseError {
         line,
         column,
         message,
+        opened_at: None,
     }
 }
 

@@ -156,3 +156,19 @@ fn queries_beyond_the_length_limit_are_refused() {
     assert!(error.message.contains("characters long"), "{error}");
     assert!(parse(&"a".repeat(MAX_QUERY_LENGTH)).is_ok());
 }
+
+#[test]
+fn an_unclosed_opener_is_given_as_a_position_a_caller_can_move() {
+    let error = parse("a:1 and\n  (b:2 or c:3").expect_err("unbalanced");
+    assert_eq!(error.opened_at, Some((2, 3)));
+    assert_eq!(error.message, "unbalanced parenthesis opened at 2:3");
+    assert_eq!(
+        error.message_with_opened_at(21, 5),
+        "unbalanced parenthesis opened at 21:5"
+    );
+    let quote = parse("f: \"abc").expect_err("unterminated");
+    assert_eq!(quote.opened_at, Some((1, 4)));
+    let other = parse("a:").expect_err("no value");
+    assert_eq!(other.opened_at, None);
+    assert_eq!(other.message_with_opened_at(9, 9), other.message);
+}

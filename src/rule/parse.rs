@@ -244,8 +244,17 @@ fn check_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) -> Option
     let query = t.string(p, key, Need::Optional)?;
     match check_kuery(query.get_ref()) {
         Ok(parsed) => Some(parsed),
-        Err((line, column, message)) => {
-            let offset = file_offset(p.text(), query.span(), line, column);
+        Err(error) => {
+            let offset = file_offset(p.text(), query.span(), error.line, error.column);
+            // An unclosed parenthesis, brace or quote is named where it opened in the file.
+            let message = match error.opened_at {
+                Some((line, column)) => {
+                    let opened = file_offset(p.text(), query.span(), line, column);
+                    let (line, column) = p.position(opened);
+                    error.message_with_opened_at(line, column)
+                }
+                None => error.message,
+            };
             let name = t.key_name(key);
             p.error(&(offset..offset), format!("bad KQL in `{name}`: {message}"));
             None

@@ -4,12 +4,10 @@
 
 use std::ops::Range;
 
-/// A syntax error inside a query: 1-based line and character column within the query text.
-pub type QueryError = (usize, usize, String);
-
-/// Parses a kuery query, giving its syntax tree or its first syntax error.
-pub fn check_kuery(query: &str) -> Result<crate::kql::Query, QueryError> {
-    crate::kql::parse(query).map_err(|e| (e.line, e.column, e.message))
+/// Parses a kuery query, giving its syntax tree or its first syntax error (positions within
+/// the query text).
+pub fn check_kuery(query: &str) -> Result<crate::kql::Query, crate::kql::ParseError> {
+    crate::kql::parse(query)
 }
 
 /// The byte offset in `file` of the query character at (`line`, `column`) (1-based, columns in

@@ -167,6 +167,21 @@ fn an_unknown_key_is_a_warning_and_the_rule_still_loads() {
 }
 
 #[test]
+fn an_exception_list_is_a_warning_that_it_is_not_applied_and_the_rule_still_loads() {
+    let (name, bytes) = testdata!("exceptions_list.toml");
+    let (rule, warnings) = parse(name, bytes).expect("loads");
+    assert_eq!(rule.details.exceptions_list.len(), 1);
+    let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with(
+            "testdata/exceptions_list.toml:23:1: exception list `endpoint_list` is not applied"
+        ),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn a_duplicate_rule_id_names_both_files_and_keeps_the_first() {
     let (first_name, first) = testdata!("valid.toml");
     let (second_name, second) = testdata!("duplicate_rule_id.toml");
@@ -368,7 +383,7 @@ fn bad_kql_is_reported_at_its_position_in_the_file() {
     let (name, bytes) = testdata!("bad_kql.toml");
     assert_eq!(
         only_error(name, bytes),
-        "22:1: bad KQL in `rule.query`: unbalanced parenthesis opened at 2:17"
+        "22:1: bad KQL in `rule.query`: unbalanced parenthesis opened at 21:17"
     );
 }
 

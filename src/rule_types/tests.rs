@@ -432,6 +432,21 @@ fn threat_alert_keeps_the_query_rule_id_and_adds_enrichments() {
 }
 
 #[test]
+fn threat_alert_adds_its_enrichments_after_those_the_event_already_has() {
+    let rule = threat_rule(IP_MAPPING);
+    let enrichments = vec![json!({"matched": {"atomic": "198.51.100.7", "field": "source.ip"}})];
+    let earlier = json!({"matched": {"atomic": "x", "field": "host.name"}});
+    for (existing, expected) in [
+        (json!([earlier]), json!([earlier, enrichments[0]])),
+        (earlier.clone(), json!([earlier, enrichments[0]])),
+    ] {
+        let source = json!({"source": {"ip": "198.51.100.7"}, "threat": {"enrichments": existing}});
+        let alert = threat_match::build(&hit("logs", "e1", source), &enrichments, context(&rule));
+        assert_eq!(alert.document["threat"]["enrichments"], expected);
+    }
+}
+
+#[test]
 fn threat_query_syntax_errors_name_the_rule() {
     let mut rule = threat_rule(IP_MAPPING);
     if let TypeParams::ThreatMatch(params) = &mut rule.params {

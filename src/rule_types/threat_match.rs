@@ -240,7 +240,15 @@ pub fn build(event: &Hit, enrichments: &[Value], context: AlertContext<'_>) -> A
         Value::Object(map) => Value::Object(map),
         _ => json!({}),
     };
-    threat["enrichments"] = json!(enrichments);
+    // Kibana keeps the event's own enrichments first (one object counts as a list of one) and
+    // adds the matches after them.
+    let mut all = match threat["enrichments"].take() {
+        Value::Array(existing) => existing,
+        Value::Null => Vec::new(),
+        single => vec![single],
+    };
+    all.extend(enrichments.iter().cloned());
+    threat["enrichments"] = Value::Array(all);
     alert.document["threat"] = threat;
     if let Some(first) = enrichments.first() {
         let matched = &first["matched"];
