@@ -143,9 +143,24 @@ impl TestServer {
         if docs.is_empty() {
             return;
         }
+        let docs: Vec<(Option<String>, &Value)> = docs.iter().map(|doc| (None, doc)).collect();
+        let answer = self.bulk_answer(index, &docs).await;
+        assert!(
+            answer["errors"] == json!(false),
+            "bulk into {index}: {answer}"
+        );
+    }
+
+    /// Sends `create` actions (with the given ids, else ids the server picks) and refreshes;
+    /// returns the `_bulk` answer whatever its items say. Fails when the request as a whole does.
+    pub async fn bulk_answer(&self, index: &str, docs: &[(Option<String>, &Value)]) -> Value {
         let mut body = String::new();
-        for doc in docs {
-            body.push_str(&json!({"create": {"_index": index}}).to_string());
+        for (id, doc) in docs {
+            let action = match id {
+                Some(id) => json!({"create": {"_index": index, "_id": id}}),
+                None => json!({"create": {"_index": index}}),
+            };
+            body.push_str(&action.to_string());
             body.push('\n');
             body.push_str(&doc.to_string());
             body.push('\n');
@@ -169,10 +184,8 @@ impl TestServer {
             .unwrap_or_else(|e| panic!("bulk into {index}: {e}"));
         let status = response.status_code();
         let value: Value = response.json().await.expect("bulk answers JSON");
-        assert!(
-            status.is_success() && value["errors"] == json!(false),
-            "bulk into {index}: {value}"
-        );
+        assert!(status.is_success(), "bulk into {index}: {value}");
+        value
     }
 
     /// Refreshes an index (or pattern) so that what was written is searchable.

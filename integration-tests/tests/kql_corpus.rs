@@ -13,12 +13,8 @@ mod evaluate;
 
 use chrono::{SecondsFormat, Utc};
 use docs::{Doc, Typing};
-use elasticsearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
-use elasticsearch::http::transport::Transport;
 use elasticsearch::http::{Method, StatusCode};
-use integration_tests::{
-    REQUEST_TIMEOUT, TestServer, read_json, read_ndjson, shared_file, unique_name,
-};
+use integration_tests::{TestServer, read_json, read_ndjson, shared_file, unique_name};
 use lookout::kql::{self, Field, FieldMap, Query, Value};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
@@ -59,7 +55,6 @@ struct Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookout_selects_the_same_documents_as_the_reference_for_every_corpus_query() {
     let server = TestServer::connect();
-    let transport = Transport::single_node(&server.url).expect("usable URL");
     let template = read_json(&shared_file(
         "fixtures/cloudtrail/index-template.opensearch.json",
     ));
@@ -80,13 +75,8 @@ async fn lookout_selects_the_same_documents_as_the_reference_for_every_corpus_qu
                     .expect("task ran"),
             );
         }
-        let (server, transport, mappings, now) = (
-            server.clone(),
-            transport.clone(),
-            mappings.clone(),
-            now.clone(),
-        );
-        running.spawn(async move { check_query(&server, &transport, &row, &mappings, &now).await });
+        let (server, mappings, now) = (server.clone(), mappings.clone(), now.clone());
+        running.spawn(async move { check_query(&server, &row, &mappings, &now).await });
     }
     while let Some(done) = running.join_next().await {
         outcomes.push(done.expect("task ran"));
@@ -94,13 +84,7 @@ async fn lookout_selects_the_same_documents_as_the_reference_for_every_corpus_qu
     report_and_assert(&outcomes);
 }
 
-async fn check_query(
-    server: &TestServer,
-    transport: &Transport,
-    row: &Json,
-    mappings: &Json,
-    now: &str,
-) -> Outcome {
+async fn check_query(server: &TestServer, row: &Json, mappings: &Json, now: &str) -> Outcome {
     let path = row["path"].as_str().expect("path").to_string();
     let text = row["query"].as_str().expect("query");
     let query = kql::parse(text).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -114,7 +98,7 @@ async fn check_query(
 
     let index = unique_name("kql-corpus");
     create_index(server, &index, mappings, &query, &typing, &documents).await;
-    let indexed = bulk_index(transport, &index, &documents).await;
+    let indexed = bulk_index(server, &index, &documents).await;
     let caps = server
         .ok(Method::Get, &format!("/{index}/_field_caps?fields=*"), None)
         .await;
@@ -182,31 +166,14 @@ async fn create_index(
 }
 
 /// Indexes the documents with ids `d0`, `d1`, ...; returns those that indexed.
-async fn bulk_index(transport: &Transport, index: &str, documents: &[Doc]) -> Vec<(String, Doc)> {
-    let mut body = String::new();
-    for (i, doc) in documents.iter().enumerate() {
-        body.push_str(&json!({"create": {"_index": index, "_id": format!("d{i}")}}).to_string());
-        body.push('\n');
-        body.push_str(&docs::to_json(doc).to_string());
-        body.push('\n');
-    }
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-ndjson"),
-    );
-    let response = transport
-        .send(
-            Method::Post,
-            "/_bulk",
-            headers,
-            Some(&[("refresh", "true")]),
-            Some(body),
-            Some(REQUEST_TIMEOUT),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("bulk into {index}: {e}"));
-    let value: Json = response.json().await.expect("bulk answers JSON");
+async fn bulk_index(server: &TestServer, index: &str, documents: &[Doc]) -> Vec<(String, Doc)> {
+    let json: Vec<Json> = documents.iter().map(docs::to_json).collect();
+    let with_ids: Vec<(Option<String>, &Json)> = json
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| (Some(format!("d{i}")), doc))
+        .collect();
+    let value = server.bulk_answer(index, &with_ids).await;
     let items = value["items"].as_array().cloned().unwrap_or_default();
     if std::env::var_os(VERBOSE_VAR).is_some() {
         for item in items

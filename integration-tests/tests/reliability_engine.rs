@@ -93,6 +93,15 @@ impl Env {
             .and_then(|state| state.covered_to)
     }
 
+    /// A source index holding one AddUserToGroup event a minute before t0, and rule 0 over it.
+    async fn one_event_before_t0(&self) -> (String, Rule) {
+        let index = self.cloudtrail_index("a").await;
+        self.server
+            .bulk_create(&index, &[add_user(t0() - minutes(1))])
+            .await;
+        (index, self.rule(0, None))
+    }
+
     fn fail(&self, rule: FaultRule) {
         self.proxy.set_plan(FaultPlan::pass().with(rule));
     }
@@ -301,11 +310,7 @@ async fn a_mapping_conflict_across_indices_fails_naming_the_index_and_keeps_the_
 #[tokio::test]
 async fn a_shard_failure_writes_what_answered_and_leaves_the_window_uncovered() {
     let env = Env::new().await;
-    let index = env.cloudtrail_index("a").await;
-    env.server
-        .bulk_create(&index, &[add_user(t0() - minutes(1))])
-        .await;
-    let rule = env.rule(0, None);
+    let (_, rule) = env.one_event_before_t0().await;
     env.fail(search_rule(Fault::ShardFailure));
     let report = env.execute(&rule, t0()).await;
     assert!(report.failed(), "{:?}", report.record);
@@ -335,11 +340,7 @@ async fn a_shard_failure_writes_what_answered_and_leaves_the_window_uncovered() 
 #[tokio::test]
 async fn an_answer_that_is_not_json_fails_the_execution_clearly_and_the_next_recovers() {
     let env = Env::new().await;
-    let index = env.cloudtrail_index("a").await;
-    env.server
-        .bulk_create(&index, &[add_user(t0() - minutes(1))])
-        .await;
-    let rule = env.rule(0, None);
+    let (_, rule) = env.one_event_before_t0().await;
     env.fail(search_rule(Fault::NotJson(200)));
     let report = env.execute(&rule, t0()).await;
     let error = report.record.error.clone().unwrap_or_default();
@@ -375,11 +376,7 @@ async fn kql_values_that_look_like_query_dsl_select_only_their_literal_value() {
 async fn a_state_save_failing_after_the_search_fails_the_execution_and_the_window_is_searched_again()
  {
     let env = Env::new().await;
-    let index = env.cloudtrail_index("a").await;
-    env.server
-        .bulk_create(&index, &[add_user(t0() - minutes(1))])
-        .await;
-    let rule = env.rule(0, None);
+    let (index, rule) = env.one_event_before_t0().await;
     let first = env.execute(&rule, t0()).await;
     assert_eq!(first.record.alerts_created, 1, "{:?}", first.record);
     assert_eq!(env.covered_to(&rule).await, Some(t0()));
