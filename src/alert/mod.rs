@@ -110,9 +110,9 @@ pub struct Alert {
 pub struct SharedFields {
     created_at: Value,
     fields: Map<String, Value>,
-    /// `fields` as JSON text without the braces (`"kibana.alert.depth":1,...`), for
-    /// [`alert_json`].
-    fragment: String,
+    /// `fields` as JSON text without the braces (`"kibana.alert.depth":1,...`), built when
+    /// [`alert_json`] first asks for it (the tree builders never do).
+    fragment: std::sync::OnceLock<String>,
 }
 
 impl SharedFields {
@@ -135,13 +135,20 @@ impl SharedFields {
             // Kibana hides building-block alerts from the default alerts view by this field.
             fields.insert("kibana.alert.building_block_type".into(), json!(kind));
         }
-        let object = serde_json::to_string(&fields).expect("JSON values serialize into memory");
-        let fragment = object[1..object.len() - 1].to_string();
         Self {
             created_at: json!(millis(context.created_at)),
             fields,
-            fragment,
+            fragment: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The fields as JSON object entries, without the braces.
+    fn fragment(&self) -> &str {
+        self.fragment.get_or_init(|| {
+            let object =
+                serde_json::to_string(&self.fields).expect("JSON values serialize into memory");
+            object[1..object.len() - 1].to_string()
+        })
     }
 }
 
@@ -151,27 +158,17 @@ pub fn build_alert(event: SourceEvent<'_>, context: AlertContext<'_>) -> Alert {
 }
 
 /// Builds the alert for one source event with the shared fields built beforehand
-/// ([`SharedFields::new`] of the same `context`): the engine builds them once per page.
+/// ([`SharedFields::new`] of the same `context`), as a JSON tree. The engine's query rules
+/// write [`alert_json`] instead; the documents are equal.
 pub fn build_alert_with(
     event: SourceEvent<'_>,
     context: AlertContext<'_>,
     shared: &SharedFields,
 ) -> Alert {
-    build_alert_from(event.index, event.id, event.source.clone(), context, shared)
-}
-
-/// Builds the alert for one source event that is the caller's to give away: its fields move
-/// into the alert instead of being copied.
-pub fn build_alert_from(
-    index: &str,
-    id: &str,
-    source: Value,
-    context: AlertContext<'_>,
-    shared: &SharedFields,
-) -> Alert {
-    let (alert_id, added) = alert_fields(index, id, &source, context, shared, true);
-    let mut document = match source {
-        Value::Object(fields) => fields,
+    let (alert_id, added) =
+        alert_fields(event.index, event.id, event.source, context, shared, true);
+    let mut document = match event.source {
+        Value::Object(fields) => fields.clone(),
         _ => Map::new(),
     };
     document.shift_remove("event.kind");

@@ -1,7 +1,7 @@
 //! The alert document written straight as JSON text from the source document's text, for the
 //! engine's bulk writes: the source's fields are copied as the server sent them (the `event`
 //! object field by field, to set `kind`), and only `@timestamp` and the reason's fields are
-//! parsed. The document equals the one [`super::build_alert_from`] builds (a test holds them
+//! parsed. The document equals the one [`super::build_alert_with`] builds (a test holds them
 //! equal); reading every source into a JSON tree and writing it out again was most of
 //! lookout's CPU when a rule writes many alerts.
 
@@ -31,7 +31,7 @@ pub fn alert_json(
     let view = read_view(&top, event.as_deref());
     let (alert_id, added) = alert_fields(index, id, &view, context, shared, false);
     let original = original_event(&top, event.as_deref());
-    let mut out = Writer::with_capacity(source.get().len() * 2 + shared.fragment.len() + 1024);
+    let mut out = Writer::with_capacity(source.get().len() * 2 + shared.fragment().len() + 1024);
     let mut wrote_event = false;
     for (key, raw) in &top {
         let key = key.as_ref();
@@ -58,12 +58,12 @@ pub fn alert_json(
             Leaf::Parsed(value) => out.entry(key, value),
         }
     }
-    out.fragment(&shared.fragment);
+    out.fragment(shared.fragment());
     (alert_id, out.finish())
 }
 
 /// Whether the alert sets this top-level field itself (`@timestamp`, `kibana.*`), so the
-/// source's value is left out as [`super::build_alert_from`] overwrites it. Every field an
+/// source's value is left out as [`super::build_alert_with`] overwrites it. Every field an
 /// alert adds is `@timestamp` or starts with `kibana.`, so other keys are not looked up.
 fn overridden(
     key: &str,
@@ -84,7 +84,7 @@ enum Leaf<'a> {
     Parsed(Value),
 }
 
-/// `kibana.alert.original_event.*` as [`super::build_alert_from`] builds it: every field of the
+/// `kibana.alert.original_event.*` as [`super::build_alert_with`] builds it: every field of the
 /// `event` object (objects flattened to their leaves), then every dotted `event.*` key, a later
 /// one replacing an earlier one of the same name. Leaves are copied as text.
 fn original_event<'a>(
@@ -132,7 +132,7 @@ fn read_view(
         if key == "event" {
             let mut read = Map::new();
             for (name, raw) in event.unwrap_or_default() {
-                if is_read(&format!("event.{name}")) {
+                if reads_event_field(name) {
                     read.insert(name.to_string(), parse(raw));
                 }
             }
@@ -147,9 +147,19 @@ fn read_view(
 /// Whether a top-level key holds one of the reason's fields: the field itself or an object on
 /// its path (`user` for `user.name`).
 fn is_read(key: &str) -> bool {
-    REASON_FIELDS.iter().any(|name| {
-        *name == key || (name.starts_with(key) && name.as_bytes().get(key.len()) == Some(&b'.'))
-    })
+    REASON_FIELDS.iter().any(|name| holds(name, key))
+}
+
+/// Whether a field of the `event` object holds one of the reason's `event.*` fields.
+fn reads_event_field(key: &str) -> bool {
+    (REASON_FIELDS.iter())
+        .filter_map(|name| name.strip_prefix("event."))
+        .any(|name| holds(name, key))
+}
+
+/// Whether `key` is the dotted `name` or an object on its path.
+fn holds(name: &str, key: &str) -> bool {
+    name == key || (name.starts_with(key) && name.as_bytes().get(key.len()) == Some(&b'.'))
 }
 
 fn is_object(raw: &RawValue) -> bool {
@@ -248,7 +258,7 @@ impl Writer {
     }
 
     /// The source's `event` object (its fields as text) with `kind` set to `signal` at the end,
-    /// as [`super::build_alert_from`] does.
+    /// as [`super::build_alert_with`] does.
     fn signal_event(&mut self, event: &[(Cow<'_, str>, &RawValue)]) {
         self.out.push(b'{');
         for (key, raw) in event {

@@ -104,12 +104,13 @@ async fn single_page(
         return Ok(Some(outcome));
     }
     let started = Instant::now();
-    let known = known_ids(context, &hits).await?;
-    if hits.len() > page_size && known.fresh() <= budget(context, &outcome) {
+    let fresh = lookup_fresh(context, &hits).await?;
+    let fresh_count = fresh.iter().filter(|&&is_fresh| is_fresh).count();
+    if hits.len() > page_size && fresh_count <= budget(context, &outcome) {
         return Ok(None);
     }
     collect_shard_failures(shard_failures, page.shard_failures);
-    write_new(context, hits, &known, &mut outcome).await?;
+    write_new(context, hits, &fresh, &mut outcome).await?;
     outcome.write += started.elapsed();
     Ok(Some(outcome))
 }
@@ -208,48 +209,33 @@ async fn write_page(
     outcome: &mut ChunkOutcome,
 ) -> Result<(), ExecutionError> {
     let started = Instant::now();
-    let known = known_ids(context, &hits).await?;
-    write_new(context, hits, &known, outcome).await?;
+    let fresh = lookup_fresh(context, &hits).await?;
+    write_new(context, hits, &fresh, outcome).await?;
     outcome.write += started.elapsed();
     Ok(())
 }
 
-/// The alert ids of a page's hits and which of them are already written.
-struct KnownIds {
-    ids: Vec<String>,
-    existing: HashSet<String>,
+/// Which hits of a page are new: not alerted yet (their alert id is not in `existing`) and not
+/// an earlier hit of the same page.
+fn fresh_flags(ids: &[String], existing: &HashSet<String>) -> Vec<bool> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.iter()
+        .map(|id| !existing.contains(id) && seen.insert(id.as_str()))
+        .collect()
 }
 
-impl KnownIds {
-    /// Whether hit `i` is new: not written yet and not an earlier hit of the same page.
-    fn fresh_flags(&self) -> Vec<bool> {
-        let mut seen = HashSet::with_capacity(self.ids.len());
-        self.ids
-            .iter()
-            .map(|id| !self.existing.contains(id) && seen.insert(id.as_str()))
-            .collect()
-    }
-
-    /// How many hits of the page are new.
-    fn fresh(&self) -> usize {
-        self.fresh_flags()
-            .into_iter()
-            .filter(|&fresh| fresh)
-            .count()
-    }
-}
-
-async fn known_ids(
+/// Looks the page's alert ids up: which hits are new ([`fresh_flags`]).
+async fn lookup_fresh(
     context: &ChunkContext<'_>,
     hits: &[Hit<RawSource>],
-) -> Result<KnownIds, ExecutionError> {
+) -> Result<Vec<bool>, ExecutionError> {
     let ids = alert_ids(context, hits);
     let existing = context
         .client
         .existing_ids(context.alerts_pattern, &ids)
         .await
         .map_err(|error| ExecutionError::es(context.rule, error))?;
-    Ok(KnownIds { ids, existing })
+    Ok(fresh_flags(&ids, &existing))
 }
 
 /// What is left of the chunk's `max_signals` budget.
@@ -262,10 +248,10 @@ fn budget(context: &ChunkContext<'_>, outcome: &ChunkOutcome) -> usize {
 async fn write_new(
     context: &ChunkContext<'_>,
     hits: Vec<Hit<RawSource>>,
-    known: &KnownIds,
+    fresh: &[bool],
     outcome: &mut ChunkOutcome,
 ) -> Result<(), ExecutionError> {
-    let docs = new_alerts(context, hits, known, outcome);
+    let docs = new_alerts(context, hits, fresh, outcome);
     if !docs.is_empty() {
         let written = create_alerts(context.client, context.rule, context.alerts_index, docs).await;
         outcome.created += written.created;
@@ -289,14 +275,14 @@ fn alert_ids(context: &ChunkContext<'_>, hits: &[Hit<RawSource>]) -> Vec<String>
 fn new_alerts(
     context: &ChunkContext<'_>,
     hits: Vec<Hit<RawSource>>,
-    known: &KnownIds,
+    flags: &[bool],
     outcome: &mut ChunkOutcome,
 ) -> Vec<(String, JsonText)> {
     let total = hits.len();
     let mut fresh: Vec<Hit<RawSource>> = hits
         .into_iter()
-        .zip(known.fresh_flags())
-        .filter_map(|(hit, is_fresh)| is_fresh.then_some(hit))
+        .zip(flags)
+        .filter_map(|(hit, &is_fresh)| is_fresh.then_some(hit))
         .collect();
     outcome.duplicates += (total - fresh.len()) as u64;
     let budget = budget(context, outcome);
@@ -416,15 +402,13 @@ mod tests {
             },
         };
         let hits: Vec<Hit<RawSource>> = ids.iter().map(|id| hit(id)).collect();
-        let known = KnownIds {
-            ids: alert_ids(&context, &hits),
-            existing: existing
-                .iter()
-                .map(|id| alert::alert_id("logs", id, "default", "r"))
-                .collect(),
-        };
+        let written: HashSet<String> = existing
+            .iter()
+            .map(|id| alert::alert_id("logs", id, "default", "r"))
+            .collect();
+        let flags = fresh_flags(&alert_ids(&context, &hits), &written);
         let mut outcome = ChunkOutcome::default();
-        let docs = new_alerts(&context, hits, &known, &mut outcome);
+        let docs = new_alerts(&context, hits, &flags, &mut outcome);
         let sources = docs
             .iter()
             .map(|(_, doc)| {
