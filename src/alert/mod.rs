@@ -12,11 +12,11 @@ mod template;
 mod text;
 
 pub use reason::{field, reason};
-pub use template::{TEMPLATE_PRIORITY, TOTAL_FIELDS_LIMIT, index_template, template_name};
+pub use template::{index_template, template_name};
 pub use text::alert_json;
 
 use crate::rule::Rule;
-use crate::rule::duration::format_duration;
+use crate::schedule::duration::format_duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -41,8 +41,15 @@ const ALERT_DEPTH: u64 = 1;
 /// part is instead framed by its length (8 bytes, big-endian) before its bytes, which keeps
 /// distinct tuples distinct for every possible input: ("ab", "c") never hashes like ("a", "bc").
 pub fn alert_id(source_index: &str, source_id: &str, namespace: &str, rule_id: &str) -> String {
+    framed_id(&[source_index, source_id, namespace, rule_id])
+}
+
+/// Lowercase hex SHA-256 over the parts, each framed by its length (8 bytes, big-endian), so
+/// that distinct tuples never hash alike: the ids of alerts ([`alert_id`]) and of alerts that
+/// stand for several events (threshold groups, new terms).
+pub fn framed_id(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
-    for part in [source_index, source_id, namespace, rule_id] {
+    for part in parts {
         let length = u64::try_from(part.len()).expect("a string length fits in a u64");
         hasher.update(length.to_be_bytes());
         hasher.update(part.as_bytes());
@@ -122,8 +129,8 @@ impl SharedFields {
             "kibana.alert.depth": ALERT_DEPTH,
             "kibana.alert.status": "active",
             "kibana.alert.workflow_status": "open",
-            "kibana.alert.severity": rule.severity.as_str(),
-            "kibana.alert.risk_score": rule.risk_score,
+            "kibana.alert.severity": rule.meta.severity.as_str(),
+            "kibana.alert.risk_score": rule.meta.risk_score,
         }));
         fields.extend(rule_fields(rule, context.namespace));
         fields.insert(
@@ -131,7 +138,7 @@ impl SharedFields {
             json!(context.execution_uuid),
         );
         fields.insert("kibana.space_ids".into(), json!([context.namespace]));
-        if let Some(kind) = &rule.details.building_block_type {
+        if let Some(kind) = &rule.meta.details.building_block_type {
             // Kibana hides building-block alerts from the default alerts view by this field.
             fields.insert("kibana.alert.building_block_type".into(), json!(kind));
         }
@@ -265,28 +272,30 @@ fn ancestors(index: &str, id: &str) -> Value {
 
 /// The `kibana.alert.rule.*` fields: the rule as it was when the alert was made.
 fn rule_fields(rule: &Rule, namespace: &str) -> Map<String, Value> {
+    let meta = &rule.meta;
+    let query = rule.kind.query();
     let fields = json!({
         "kibana.alert.rule.name": rule.name,
         "kibana.alert.rule.rule_id": rule.rule_id,
         "kibana.alert.rule.uuid": rule_uuid(namespace, &rule.rule_id).to_string(),
-        "kibana.alert.rule.type": rule.rule_type.as_str(),
-        "kibana.alert.rule.description": rule.description,
-        "kibana.alert.rule.severity": rule.severity.as_str(),
-        "kibana.alert.rule.risk_score": rule.risk_score,
-        "kibana.alert.rule.tags": rule.tags,
-        "kibana.alert.rule.threat": rule.threat,
-        "kibana.alert.rule.references": rule.references,
-        "kibana.alert.rule.author": rule.author,
-        "kibana.alert.rule.license": rule.license,
-        "kibana.alert.rule.from": rule.from.as_str(),
-        "kibana.alert.rule.to": rule.to.as_str(),
-        "kibana.alert.rule.interval": format_duration(rule.interval),
+        "kibana.alert.rule.type": rule.rule_type().as_str(),
+        "kibana.alert.rule.description": meta.description,
+        "kibana.alert.rule.severity": meta.severity.as_str(),
+        "kibana.alert.rule.risk_score": meta.risk_score,
+        "kibana.alert.rule.tags": meta.tags,
+        "kibana.alert.rule.threat": meta.threat,
+        "kibana.alert.rule.references": meta.references,
+        "kibana.alert.rule.author": meta.author,
+        "kibana.alert.rule.license": meta.license,
+        "kibana.alert.rule.from": rule.schedule.from.as_str(),
+        "kibana.alert.rule.to": rule.schedule.to.as_str(),
+        "kibana.alert.rule.interval": format_duration(rule.schedule.interval),
         "kibana.alert.rule.max_signals": rule.max_signals,
-        "kibana.alert.rule.version": rule.version.unwrap_or(DEFAULT_RULE_VERSION),
-        "kibana.alert.rule.timestamp_override": rule.timestamp_override,
-        "kibana.alert.rule.query": rule.query,
-        "kibana.alert.rule.language": rule.language.as_str(),
-        "kibana.alert.rule.index": rule.index,
+        "kibana.alert.rule.version": meta.version.unwrap_or(DEFAULT_RULE_VERSION),
+        "kibana.alert.rule.timestamp_override": rule.search.timestamp.field,
+        "kibana.alert.rule.query": query.text(),
+        "kibana.alert.rule.language": query.language().as_str(),
+        "kibana.alert.rule.index": rule.search.index,
     });
     into_map(fields)
 }

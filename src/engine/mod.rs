@@ -1,22 +1,25 @@
-//! The engine: runs one rule execution from start to end (ENGINE.md sections 2, 4, 5, 6), and,
-//! in [`daemon`], every enabled rule on its schedule. An execution reads the rule's `covered_to`,
-//! plans its windows, searches and writes each chunk oldest first, moves `covered_to` after
-//! each chunk's alerts are written, and records one execution document and one log event.
+//! The engine: one rule execution from start to end, the same for every rule kind
+//! (docs/architecture.md, "One execution"). An execution reads the rule's `covered_to`, plans its
+//! windows, runs each chunk oldest first through the rule's kind (`kind`), which searches through
+//! the shared search service (`search`) and hands its alerts to the shared alert sink (`sink`),
+//! moves `covered_to` once a chunk's alerts are written, and records one execution document and
+//! one log event.
 
-mod chunk;
-pub mod clock;
-pub mod daemon;
+mod backfill;
 mod error;
-pub mod plan;
-pub mod query;
-pub mod service;
-pub mod setup;
-mod typed;
-mod window;
+mod kind;
+mod plan;
+mod preview;
+mod query;
+mod search;
+mod sink;
 
-pub use chunk::{AlertWrite, PIT_KEEP_ALIVE, create_alerts};
-pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::ExecutionError;
+pub use kind::{NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE, planned_searches};
+pub use preview::{Preview, preview};
+pub use query::query_dsl;
+
+use query::FieldCapsCache;
 
 use crate::alert::AlertContext;
 use crate::config::Config;
@@ -25,8 +28,10 @@ use crate::rule::Rule;
 use crate::schedule::{self, Window};
 use crate::state::{ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
 use chrono::{DateTime, TimeDelta, Utc};
-use chunk::{ChunkContext, ChunkOutcome};
-use query::FieldCapsCache;
+use kind::Chunk;
+use search::Searcher;
+use serde_json::Value;
+use sink::AlertSink;
 use std::time::{Duration, Instant};
 
 /// The warning of an execution that found more new alerts than `max_signals` allows.
@@ -75,6 +80,18 @@ impl ExecutionReport {
     pub fn failed(&self) -> bool {
         self.record.status == ExecutionStatus::Failed
     }
+}
+
+/// What one chunk did.
+#[derive(Debug, Default, Clone, Copy)]
+struct ChunkOutcome {
+    hits: u64,
+    created: u64,
+    duplicates: u64,
+    /// More new alerts existed than the chunk's `max_signals` budget.
+    limit_reached: bool,
+    search: Duration,
+    write: Duration,
 }
 
 /// What an execution has done so far; becomes the execution record.
@@ -156,7 +173,8 @@ impl Engine {
     ) -> Result<(), ExecutionError> {
         tally.previous = self.load_state(rule).await?;
         tally.covered_to = tally.previous.as_ref().and_then(|state| state.covered_to);
-        let nominal = schedule::resolve(rule, at)?;
+        let nominal =
+            (rule.schedule.window_at(at)).map_err(|error| ExecutionError::schedule(rule, error))?;
         tally.window = Some(nominal);
         if tally.covered_to.is_none() {
             self.start_coverage(rule, nominal.from, tally).await?;
@@ -164,7 +182,7 @@ impl Engine {
         let windows = schedule::plan(
             nominal,
             tally.covered_to,
-            rule.interval,
+            rule.schedule.interval,
             self.settings.max_catch_up,
             at,
         );
@@ -172,24 +190,11 @@ impl Engine {
         if let Some(gap) = windows.gap {
             self.record_gap(rule, gap, tally).await?;
         }
-        let translated = self.field_caps.translate(&self.client, rule).await?;
-        translated
-            .warnings
-            .iter()
-            .for_each(|w| tally.warn(w.clone()));
-        if translated.no_index_matches {
-            tally.warn(format!(
-                "index pattern {} matches no index",
-                rule.index.join(",")
-            ));
-        }
-        let alerts_pattern = self.settings.alerts_pattern();
-        let context =
-            self.chunk_context(rule, &translated.dsl, &alerts_pattern, execution_uuid, at);
+        let query = self.translate(rule, tally).await;
         let last = windows.chunks.len().saturating_sub(1);
         for (n, window) in windows.chunks.iter().enumerate() {
-            let outcome = typed::run(&context, window).await?;
-            tally.add(outcome);
+            self.run_chunk(rule, &query, *window, (execution_uuid, at), tally)
+                .await?;
             advance(tally, window.to);
             // The last chunk's coverage is saved with the execution's final state (one request
             // less per execution); earlier chunks of a catch-up are saved as they finish.
@@ -200,28 +205,73 @@ impl Engine {
         Ok(())
     }
 
-    /// What every chunk of one execution shares.
-    fn chunk_context<'a>(
-        &'a self,
-        rule: &'a Rule,
-        query: &'a serde_json::Value,
-        alerts_pattern: &'a str,
-        execution_uuid: &'a str,
-        at: DateTime<Utc>,
-    ) -> ChunkContext<'a> {
-        ChunkContext {
-            client: &self.client,
+    /// The rule's query as DSL, typed with the field types of its indices; problems finding
+    /// those are warnings of the execution.
+    async fn translate(&self, rule: &Rule, tally: &mut Tally) -> Value {
+        let translated = self.field_caps.translate(&self.client, rule).await;
+        translated
+            .warnings
+            .iter()
+            .for_each(|w| tally.warn(w.clone()));
+        if translated.no_index_matches {
+            tally.warn(format!(
+                "index pattern {} matches no index",
+                rule.search.index.join(",")
+            ));
+        }
+        translated.dsl
+    }
+
+    /// Runs one window through the rule's kind and adds what it did to the tally, also when
+    /// it failed part-way (alerts written stay written).
+    async fn run_chunk(
+        &self,
+        rule: &Rule,
+        query: &Value,
+        window: Window,
+        (execution_uuid, at): (&str, DateTime<Utc>),
+        tally: &mut Tally,
+    ) -> Result<(), ExecutionError> {
+        let alerts_pattern = self.settings.alerts_pattern();
+        let searcher = Searcher::new(&self.client, rule, &self.field_caps);
+        let mut sink = AlertSink::new(
+            &self.client,
+            rule,
+            &self.settings.alerts_index,
+            &alerts_pattern,
+        );
+        let chunk = Chunk {
             rule,
             query,
-            alerts_index: &self.settings.alerts_index,
-            alerts_pattern,
+            window,
+            search: &searcher,
             alert: AlertContext {
                 rule,
                 namespace: &self.settings.namespace,
                 execution_uuid,
                 created_at: at,
             },
-        }
+        };
+        let result = kind::run(&chunk, &mut sink).await;
+        let (hits, written) = match result {
+            Ok(hits) => (hits, sink.finish().await?),
+            Err(error) => {
+                // What was written stays written: made searchable for the next lookups (a
+                // failed refresh only costs 409s later) and counted in the record.
+                let written = sink.written();
+                let _ = sink.finish().await;
+                tally.add(ChunkOutcome {
+                    search: searcher.elapsed(),
+                    ..outcome(0, written)
+                });
+                return Err(error);
+            }
+        };
+        tally.add(ChunkOutcome {
+            search: searcher.elapsed(),
+            ..outcome(hits, written)
+        });
+        Ok(())
     }
 
     async fn load_state(&self, rule: &Rule) -> Result<Option<RuleState>, ExecutionError> {
@@ -319,6 +369,18 @@ impl Engine {
     }
 }
 
+/// A chunk's outcome from its hits and what its sink wrote.
+fn outcome(hits: u64, written: sink::Written) -> ChunkOutcome {
+    ChunkOutcome {
+        hits,
+        created: written.created,
+        duplicates: written.duplicates,
+        limit_reached: written.limit_reached,
+        search: Duration::ZERO,
+        write: written.elapsed,
+    }
+}
+
 /// Moves `covered_to` to `to`, never backwards.
 fn advance(tally: &mut Tally, to: DateTime<Utc>) {
     tally.covered_to = Some(tally.covered_to.map_or(to, |covered| covered.max(to)));
@@ -402,36 +464,4 @@ fn log_execution(report: &ExecutionReport) {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A query rule for unit tests, parsed from rule-file TOML like every real rule.
-#[cfg(test)]
-pub(crate) fn test_rule(rule_id: &str) -> crate::rule::Rule {
-    let text = format!(
-        r#"[metadata]
-creation_date = "2026/01/01"
-maturity = "production"
-updated_date = "2026/01/01"
-
-[rule]
-author = ["Elastic"]
-description = "A rule for tests"
-index = ["logs-aws.cloudtrail-*"]
-language = "kuery"
-license = "Elastic License v2"
-name = "Test rule {rule_id}"
-risk_score = 47
-rule_id = "{rule_id}"
-severity = "medium"
-tags = ["Domain: Cloud"]
-type = "query"
-interval = "5m"
-from = "now-6m"
-query = "event.action: AddUserToGroup"
-"#
-    );
-    let path = std::path::PathBuf::from(format!("rules/{rule_id}.toml"));
-    let (rule, _warnings) = crate::rule::parse_rule_bytes(&path, text.as_bytes())
-        .unwrap_or_else(|errors| panic!("test rule does not parse: {errors:?}"));
-    rule
 }
