@@ -40,7 +40,7 @@ fn seed_rule() -> Rule {
     let path = shared_file(SEED_RULE);
     let bytes = std::fs::read(&path).expect("the seed rule is readable");
     match lookout::parse_rule_bytes(&path, &bytes) {
-        Ok((lookout::Loaded::Runnable(rule), _)) => rule,
+        Ok((lookout::Loaded::Runnable(rule), _)) => *rule,
         other => panic!(
             "{} does not load as a runnable rule: {other:?}",
             path.display()

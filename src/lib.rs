@@ -55,7 +55,9 @@ pub use schedule::duration::{format_duration, parse_duration};
 pub use schedule::{Cadence, Cron, Schedule, Window};
 
 // The server.
-pub use es::{BULK_MAX_ATTEMPTS, Client, Distribution, EsError, Hit, ServerInfo};
+pub use es::{
+    BULK_MAX_ATTEMPTS, Client, Distribution, EsError, Flow, Hit, Paging, PagingError, ServerInfo,
+};
 
 // One execution of one rule, and what a rule would search and find.
 pub use engine::{

@@ -96,7 +96,7 @@ pub fn test_rule(rule_id: &str) -> lookout::Rule {
     let text = include_str!("../rule/testdata/test_rule.toml").replace("RULE_ID", rule_id);
     let path = std::path::PathBuf::from(format!("rules/{rule_id}.toml"));
     match lookout::parse_rule_bytes(&path, text.as_bytes()) {
-        Ok((lookout::Loaded::Runnable(rule), _warnings)) => rule,
+        Ok((lookout::Loaded::Runnable(rule), _warnings)) => *rule,
         other => panic!("test rule does not load as a runnable rule: {other:?}"),
     }
 }

@@ -54,7 +54,7 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     reject_duplicate_ids(&mut loaded, &mut report.errors);
     for rule in loaded {
         match rule {
-            Loaded::Runnable(rule) => report.rules.push(rule),
+            Loaded::Runnable(rule) => report.rules.push(*rule),
             Loaded::NotRunnable(rule) => report.not_runnable.push(rule),
         }
     }

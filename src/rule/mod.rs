@@ -47,7 +47,7 @@ pub const DEFAULT_TIMESTAMP: &str = "@timestamp";
 /// What one rule file holds: a rule lookout runs, or one it loads but cannot run.
 #[derive(Debug, Clone)]
 pub enum Loaded {
-    Runnable(Rule),
+    Runnable(Box<Rule>),
     NotRunnable(NotRunnable),
 }
 
@@ -403,7 +403,7 @@ pub(crate) fn test_rule(rule_id: &str) -> Rule {
     let text = include_str!("testdata/test_rule.toml").replace("RULE_ID", rule_id);
     let path = std::path::PathBuf::from(format!("rules/{rule_id}.toml"));
     match parse_rule_bytes(&path, text.as_bytes()) {
-        Ok((Loaded::Runnable(rule), _warnings)) => rule,
+        Ok((Loaded::Runnable(rule), _warnings)) => *rule,
         other => panic!("test rule does not load as a runnable rule: {other:?}"),
     }
 }

@@ -139,7 +139,7 @@ impl ReadRule {
                 maturity: meta.maturity,
             });
         };
-        Loaded::Runnable(Rule {
+        Loaded::Runnable(Box::new(Rule {
             path: self.path,
             rule_id: self.rule_id,
             rule_id_position: self.rule_id_position,
@@ -159,7 +159,7 @@ impl ReadRule {
             kind,
             max_signals: self.max_signals,
             raw: file.raw,
-        })
+        }))
     }
 }
 

@@ -13,7 +13,7 @@ type Parsed = Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>>;
 /// The runnable rule of a parse result (a test failure when the rule is not runnable).
 fn runnable(parsed: Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>>) -> Parsed {
     parsed.map(|(loaded, warnings)| match loaded {
-        Loaded::Runnable(rule) => (rule, warnings),
+        Loaded::Runnable(rule) => (*rule, warnings),
         Loaded::NotRunnable(rule) => panic!("a runnable rule expected: {rule:?}"),
     })
 }
@@ -199,7 +199,9 @@ fn a_duplicate_rule_id_names_both_files_and_keeps_the_first() {
     let (second_name, second) = testdata!("duplicate_rule_id.toml");
     let mut loaded = Vec::new();
     for (name, bytes) in [(first_name, first), (second_name, second)] {
-        loaded.push(Loaded::Runnable(parse(name, bytes).expect("valid").0));
+        loaded.push(Loaded::Runnable(Box::new(
+            parse(name, bytes).expect("valid").0,
+        )));
     }
     let mut errors = Vec::new();
     reject_duplicate_ids(&mut loaded, &mut errors);

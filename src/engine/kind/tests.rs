@@ -30,7 +30,7 @@ fn rule(type_part: &str) -> Rule {
     let text = format!("{HEADER}{type_part}");
     let path = std::path::PathBuf::from("rules/typed.toml");
     match crate::rule::parse_rule_bytes(&path, text.as_bytes()) {
-        Ok((Loaded::Runnable(rule), _)) => rule,
+        Ok((Loaded::Runnable(rule), _)) => *rule,
         other => panic!("test rule does not load as a runnable rule: {other:?}"),
     }
 }
