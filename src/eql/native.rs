@@ -171,13 +171,16 @@ impl EqlSequence {
 
     /// The present events as the alert builder takes them.
     pub fn source_events(&self) -> Vec<SourceEvent<'_>> {
-        self.present_events().map(EqlEvent::as_source_event).collect()
+        self.present_events()
+            .map(EqlEvent::as_source_event)
+            .collect()
     }
 
     /// The sequence's id: the same as lookout's own matcher gives the same events.
     pub fn id(&self, namespace: &str, rule_id: &str) -> String {
         sequence_id(
-            self.present_events().map(|event| (event.index.as_str(), event.id.as_str())),
+            self.present_events()
+                .map(|event| (event.index.as_str(), event.id.as_str())),
             namespace,
             rule_id,
         )
@@ -187,7 +190,8 @@ impl EqlSequence {
 impl EqlAnswer {
     /// Kibana warns "maximum alerts reached" when this many matched or more.
     pub fn reached_max_signals(&self, max_signals: u32) -> bool {
-        self.total.is_some_and(|total| total >= u64::from(max_signals))
+        self.total
+            .is_some_and(|total| total >= u64::from(max_signals))
     }
 }
 
@@ -196,13 +200,19 @@ pub fn read_answer(body: &[u8]) -> Result<EqlAnswer, AnswerError> {
     let raw: RawAnswer =
         serde_json::from_slice(body).map_err(|error| AnswerError::Malformed(error.to_string()))?;
     let hits = match (raw.hits.events, raw.hits.sequences) {
-        (Some(events), _) => EqlHits::Events(events.into_iter().map(RawEvent::into_event).collect()),
+        (Some(events), _) => {
+            EqlHits::Events(events.into_iter().map(RawEvent::into_event).collect())
+        }
         (None, Some(sequences)) => EqlHits::Sequences(
             sequences
                 .into_iter()
                 .map(|sequence| EqlSequence {
                     join_keys: sequence.join_keys,
-                    events: sequence.events.into_iter().map(RawEvent::into_event).collect(),
+                    events: sequence
+                        .events
+                        .into_iter()
+                        .map(RawEvent::into_event)
+                        .collect(),
                 })
                 .collect(),
         ),
@@ -216,7 +226,11 @@ pub fn read_answer(body: &[u8]) -> Result<EqlAnswer, AnswerError> {
         took_ms: raw.took,
         total: raw.hits.total.map(|total| total.value),
         hits,
-        shard_failures: raw.shard_failures.into_iter().map(RawShardFailure::into_failure).collect(),
+        shard_failures: raw
+            .shard_failures
+            .into_iter()
+            .map(RawShardFailure::into_failure)
+            .collect(),
     })
 }
 

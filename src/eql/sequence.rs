@@ -11,6 +11,7 @@
 //!   and the namespace; the same for the native path and for lookout's own matcher.
 
 mod alerts;
+mod machine;
 mod matcher;
 mod missing;
 
@@ -54,10 +55,20 @@ pub const MAX_LEADING_KEYS: usize = 50_000;
 /// counted in [`Stats::truncated_keys`].
 pub const MAX_KEYS_PER_EVENT: usize = 64;
 
-/// How many emitted sequence ids a matcher remembers, so that overlapping windows fed again emit
-/// each sequence once. Past it, the oldest ids are forgotten; a sequence emitted again after that
-/// has the same id, so its alerts are duplicates that the alert sink drops.
+/// How many emitted sequence ids a matcher remembers, so that a replay emits each sequence once.
+/// Past it, the oldest ids are forgotten; a sequence emitted again after that has the same id, so
+/// its alerts are duplicates that the alert sink drops.
 pub const MAX_REMEMBERED_SEQUENCES: usize = 10_000;
+
+/// How far behind the newest event (in the sequence's timestamp field) an event may come and still
+/// be matched as if it had come in order: the matcher keeps the events of this span to replay
+/// them. Windows on `event.ingested` bring events out of `@timestamp` order routinely (a source
+/// that delivers late); an event later than this is not matched ([`Stats::too_late`]).
+pub const LATE_EVENT_ALLOWANCE: Duration = Duration::from_secs(60 * 60);
+
+/// The most events the replay buffer holds. Past it, the oldest leave the buffer early, which
+/// shortens the allowance for late events; partial sequences are kept (they are bounded apart).
+pub const MAX_BUFFERED_EVENTS: usize = 10_000;
 
 /// The shape of one sequence query, checked once: the stages after expanding `with runs`, which
 /// of them are missing events (`![..]`), and `maxspan`.
@@ -311,6 +322,50 @@ fn compare_tiebreakers(left: Option<&Tiebreaker>, right: Option<&Tiebreaker>) ->
         (Some(Tiebreaker::Text(_)), Some(Tiebreaker::Number(_))) => Ordering::Greater,
     }
 }
+
+/// Where an event sits in the order sequences are matched in: timestamp, tiebreaker (missing
+/// last), then index and id, lookout's stable stand-in for the implicit `_shard_doc` tiebreaker of
+/// Elasticsearch, which differs from one search to the next.
+#[derive(Debug, Clone)]
+struct Ordinal {
+    timestamp: i64,
+    tiebreaker: Option<Tiebreaker>,
+    document: Arc<Document>,
+}
+
+impl Ordinal {
+    fn of(event: &Event) -> Self {
+        Self {
+            timestamp: event.timestamp,
+            tiebreaker: event.tiebreaker.clone(),
+            document: Arc::clone(&event.document),
+        }
+    }
+}
+
+impl Ord for Ordinal {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.timestamp
+            .cmp(&other.timestamp)
+            .then_with(|| compare_tiebreakers(self.tiebreaker.as_ref(), other.tiebreaker.as_ref()))
+            .then_with(|| self.document.index.cmp(&other.document.index))
+            .then_with(|| self.document.id.cmp(&other.document.id))
+    }
+}
+
+impl PartialOrd for Ordinal {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Ordinal {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ordinal {}
 
 /// One event as the matcher takes it: the document, its place in time, and what the caller's
 /// evaluation of the query found it matches.

@@ -3,7 +3,9 @@
 //! only on the events, the rule id and the namespace (docs/eql.md, "Sequence alerts"). Pure.
 
 use super::{FramedHash, sequence_id};
-use crate::alert::{Alert, AlertContext, SharedFields, SourceEvent, build_alert_with, reason, rule_uuid};
+use crate::alert::{
+    Alert, AlertContext, SharedFields, SourceEvent, build_alert_with, reason, rule_uuid,
+};
 use serde_json::{Map, Value, json};
 
 /// Keeps a building-block id apart from every other id lookout derives with the same framing.
@@ -87,14 +89,21 @@ fn building_block(mut alert: Map<String, Value>, group_id: &str, position: usize
 
 /// The shell: the fields every event's alert has in common, then its own id, group, ancestors
 /// (each event and each building block), depth, reason and original time.
-fn shell_document(alerts: &[Map<String, Value>], context: AlertContext<'_>, group_id: &str) -> Value {
+fn shell_document(
+    alerts: &[Map<String, Value>],
+    context: AlertContext<'_>,
+    group_id: &str,
+) -> Value {
     let mut shell = common_fields(alerts);
     for field in PER_ALERT_FIELDS {
         shell.shift_remove(field);
     }
     shell.insert("kibana.alert.uuid".into(), json!(group_id));
     shell.insert("kibana.alert.group.id".into(), json!(group_id));
-    shell.insert("kibana.alert.ancestors".into(), shell_ancestors(alerts, context, group_id));
+    shell.insert(
+        "kibana.alert.ancestors".into(),
+        shell_ancestors(alerts, context, group_id),
+    );
     shell.insert("kibana.alert.depth".into(), json!(SHELL_DEPTH));
     if let Some(time) = alerts[0].get("kibana.alert.original_time") {
         shell.insert("kibana.alert.original_time".into(), time.clone());
@@ -105,7 +114,11 @@ fn shell_document(alerts: &[Map<String, Value>], context: AlertContext<'_>, grou
 }
 
 /// Kibana's order: each event's own ancestors, then the building block built from it.
-fn shell_ancestors(alerts: &[Map<String, Value>], context: AlertContext<'_>, group_id: &str) -> Value {
+fn shell_ancestors(
+    alerts: &[Map<String, Value>],
+    context: AlertContext<'_>,
+    group_id: &str,
+) -> Value {
     let rule = rule_uuid(context.namespace, &context.rule.rule_id).to_string();
     let mut ancestors = Vec::with_capacity(alerts.len() * 2);
     for (position, alert) in alerts.iter().enumerate() {
@@ -144,7 +157,10 @@ fn common_fields(documents: &[Map<String, Value>]) -> Map<String, Value> {
 }
 
 /// The keys of `left` also in `right` whose values have something in common; `None` when none.
-fn common_object(left: &Map<String, Value>, right: &Map<String, Value>) -> Option<Map<String, Value>> {
+fn common_object(
+    left: &Map<String, Value>,
+    right: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
     let mut common = Map::new();
     for (key, value) in left {
         let Some(other) = right.get(key) else {
@@ -161,7 +177,9 @@ fn common_object(left: &Map<String, Value>, right: &Map<String, Value>) -> Optio
 /// equal scalars stay; anything else is dropped.
 fn common_value(left: &Value, right: &Value) -> Option<Value> {
     match (left, right) {
-        (Value::Object(left), Value::Object(right)) => common_object(left, right).map(Value::Object),
+        (Value::Object(left), Value::Object(right)) => {
+            common_object(left, right).map(Value::Object)
+        }
         (Value::Array(left), Value::Array(right)) => Some(common_items(left, right)),
         (Value::Array(left), scalar) => Some(common_items(left, std::slice::from_ref(scalar))),
         (scalar, Value::Array(right)) => Some(common_items(std::slice::from_ref(scalar), right)),

@@ -1,26 +1,29 @@
-//! The sequence matcher: events in, completed sequences out, one state machine per join key with
-//! one slot per stage (Elasticsearch's documented model, docs/eql.md "Sequences"), carried from
-//! one `feed` to the next. Missing-event bookkeeping lives in `missing`.
+//! The matcher the engine feeds: it keeps the events of the last [`LATE_EVENT_ALLOWANCE`] in a
+//! bounded buffer, plus the state machine as it stood before them, so that events fed again by
+//! overlapping windows are recognised and an event that comes out of order is matched as if it
+//! had come in order (the state is replayed from that checkpoint); it emits each sequence once.
 
-use super::missing::{Awaiting, Leading, TrailingVerdict};
+use super::machine::Machine;
 use super::{
-    CompletedSequence, Document, Event, JoinValues, KeyValue, MAX_KEYS_PER_EVENT, MAX_LEADING_KEYS,
-    MAX_OPEN_SEQUENCES, MAX_REMEMBERED_SEQUENCES, SequenceSpec, StageKind, compare_tiebreakers,
-    sequence_id,
+    CompletedSequence, Event, LATE_EVENT_ALLOWANCE, MAX_BUFFERED_EVENTS, MAX_REMEMBERED_SEQUENCES,
+    Ordinal, SequenceSpec,
 };
-use super::Tiebreaker;
-use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 /// What the matcher did, for the execution's log line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Events consumed.
+    /// Events consumed by the state machine, replays included.
     pub events: u64,
+    /// Events fed again while still in the buffer (overlapping windows), skipped.
+    pub refed: u64,
+    /// Events older than the buffer (more than [`LATE_EVENT_ALLOWANCE`] late), not matched.
+    pub too_late: u64,
+    /// Replays of the buffer because an event came out of order.
+    pub replays: u64,
     /// Sequences emitted.
     pub completed: u64,
-    /// Sequences completed again with an id already emitted (overlapping windows), not emitted.
+    /// Sequences completed again with an id already emitted, not emitted.
     pub repeated: u64,
     /// Partial sequences dropped because the next event came more than maxspan after the first.
     pub rejected_maxspan: u64,
@@ -32,134 +35,85 @@ pub struct Stats {
     pub expired: u64,
     /// Partial sequences and leading records dropped at the memory bounds.
     pub evicted: u64,
-    /// Join-key combinations ignored past [`MAX_KEYS_PER_EVENT`].
+    /// Join-key combinations ignored past [`super::MAX_KEYS_PER_EVENT`].
     pub truncated_keys: u64,
     /// Stage numbers past the query's stages, ignored.
     pub unknown_stages: u64,
 }
 
-/// Matches sequences over events fed in pages, carrying the open partial sequences from one page
-/// (and one window) to the next. See docs/eql.md, "Sequences", for the exact semantics.
+/// Matches one rule's sequence query over events fed in pages, window after window, carrying the
+/// open partial sequences over. The sequences it emits are those of Elasticsearch's algorithm
+/// over all the events fed, in timestamp order, whatever order and grouping they were fed in, as
+/// long as none comes more than [`LATE_EVENT_ALLOWANCE`] behind the newest (docs/eql.md,
+/// "Sequences").
 #[derive(Debug)]
 pub struct SequenceMatcher {
-    spec: SequenceSpec,
-    namespace: String,
-    rule_id: String,
-    keys: HashMap<Vec<KeyValue>, KeyState>,
-    /// Partial sequences in slots plus completed ones awaiting a trailing check.
-    open: usize,
-    /// The latest timestamp consumed.
-    watermark: Option<i64>,
+    /// The state after every event fed, as if they had come in order.
+    live: Machine,
+    /// The state after the events that have left the buffer.
+    checkpoint: Machine,
+    /// The newest event the checkpoint consumed: nothing at or before it can be matched again.
+    floor: Option<Ordinal>,
+    /// The events after the checkpoint, in order.
+    buffer: BTreeMap<Ordinal, Event>,
+    /// The newest event the live state consumed.
+    newest: Option<Ordinal>,
     remembered: RememberedIds,
-    stats: Stats,
-}
-
-/// The state machine of one join key.
-#[derive(Debug)]
-struct KeyState {
-    /// Per expanded stage, the one pending partial sequence whose last event matched it.
-    slots: Vec<Option<Partial>>,
-    leading: Leading,
-    awaiting: Vec<Awaiting>,
-}
-
-impl KeyState {
-    fn new(stages: usize) -> Self {
-        Self {
-            slots: (0..stages).map(|_| None).collect(),
-            leading: Leading::default(),
-            awaiting: Vec::new(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.slots.iter().all(Option::is_none) && self.awaiting.is_empty() && self.leading.is_empty()
-    }
-}
-
-/// A sequence whose first stages have matched.
-#[derive(Debug)]
-struct Partial {
-    /// Timestamp of its first event, from which maxspan runs.
-    start: i64,
-    /// Its last event, which a next event must follow.
-    last: Ordinal,
-    events: Vec<Arc<Document>>,
-    /// The latest leading missing event before `start`, when the sequence has leading stages.
-    leading: Option<i64>,
-    /// The first missing event of the gap after `last` (a middle missing-event stage).
-    gap_event: Option<i64>,
-    /// A middle missing event fell inside an earlier gap: Elasticsearch still moves the sequence
-    /// through the stages (it holds its slots) and discards it once complete.
-    doomed: bool,
-}
-
-/// Where an event sits in the order: timestamp, tiebreaker (missing last), then index and id,
-/// lookout's stable stand-in for Elasticsearch's implicit `_shard_doc` tiebreaker.
-#[derive(Debug, Clone)]
-struct Ordinal {
-    timestamp: i64,
-    tiebreaker: Option<Tiebreaker>,
-    document: Arc<Document>,
-}
-
-impl Ordinal {
-    fn of(event: &Event) -> Self {
-        Self {
-            timestamp: event.timestamp,
-            tiebreaker: event.tiebreaker.clone(),
-            document: Arc::clone(&event.document),
-        }
-    }
-
-    fn compare(&self, other: &Self) -> Ordering {
-        self.timestamp
-            .cmp(&other.timestamp)
-            .then_with(|| compare_tiebreakers(self.tiebreaker.as_ref(), other.tiebreaker.as_ref()))
-            .then_with(|| self.document.index.cmp(&other.document.index))
-            .then_with(|| self.document.id.cmp(&other.document.id))
-    }
-}
-
-/// The order events are consumed in.
-fn compare_events(left: &Event, right: &Event) -> Ordering {
-    left.timestamp
-        .cmp(&right.timestamp)
-        .then_with(|| compare_tiebreakers(left.tiebreaker.as_ref(), right.tiebreaker.as_ref()))
-        .then_with(|| left.document.index.cmp(&right.document.index))
-        .then_with(|| left.document.id.cmp(&right.document.id))
 }
 
 impl SequenceMatcher {
     /// A matcher for one rule's sequence query; `namespace` and `rule_id` make the sequence ids.
     pub fn new(spec: SequenceSpec, namespace: &str, rule_id: &str) -> Self {
+        let machine = Machine::new(spec, namespace, rule_id);
         Self {
-            spec,
-            namespace: namespace.to_string(),
-            rule_id: rule_id.to_string(),
-            keys: HashMap::new(),
-            open: 0,
-            watermark: None,
+            live: machine.clone(),
+            checkpoint: machine,
+            floor: None,
+            buffer: BTreeMap::new(),
+            newest: None,
             remembered: RememberedIds::default(),
-            stats: Stats::default(),
         }
     }
 
-    /// Consumes one page of events (in any order: the page is sorted by timestamp, tiebreaker,
-    /// index and id first) and returns the sequences that became final, each id once over the
-    /// matcher's life. Events fed again (overlapping windows) are consumed again; any sequence
-    /// they complete again is recognised by its id and not returned twice.
-    pub fn feed(&mut self, mut events: Vec<Event>) -> Vec<CompletedSequence> {
-        events.sort_by(compare_events);
-        let mut completed = Vec::new();
-        for event in &events {
-            self.consume(event, &mut completed);
-            if self.open > MAX_OPEN_SEQUENCES {
-                self.evict_oldest();
+    /// Consumes one page of events, in any order, and returns the sequences that became final,
+    /// each id once over the matcher's life. An event already in the buffer (same timestamp,
+    /// tiebreaker, index and id) is skipped; one older than the newest consumed makes the state
+    /// replay the buffer from the checkpoint, which costs one pass over the buffer per page: feed
+    /// a whole window at once when its events may come out of order.
+    pub fn feed(&mut self, events: Vec<Event>) -> Vec<CompletedSequence> {
+        let mut fresh = Vec::with_capacity(events.len());
+        for event in events {
+            let at = Ordinal::of(&event);
+            if self.floor.as_ref().is_some_and(|floor| at <= *floor) {
+                self.live.stats.too_late += 1;
+            } else if self.buffer.contains_key(&at) {
+                self.live.stats.refed += 1;
+            } else {
+                fresh.push(at.clone());
+                self.buffer.insert(at, event);
             }
         }
-        self.settle(&mut completed);
-        completed
+        fresh.sort();
+        let mut completed = Vec::new();
+        let in_order = match (fresh.first(), &self.newest) {
+            (Some(oldest), Some(newest)) => oldest > newest,
+            _ => true,
+        };
+        if in_order {
+            for at in &fresh {
+                self.live.consume(&self.buffer[at], &mut completed);
+            }
+        } else {
+            self.replay(&mut completed);
+        }
+        if let Some(latest) = fresh.pop()
+            && self.newest.as_ref().is_none_or(|newest| latest > *newest)
+        {
+            self.newest = Some(latest);
+        }
+        self.shrink_buffer();
+        self.live.settle(&mut completed);
+        self.emit(completed)
     }
 
     /// Ends the data: sequences still waiting for a trailing missing-event check are decided as
@@ -167,400 +121,73 @@ impl SequenceMatcher {
     /// searches such as `lookout test`; the daemon never calls it between windows.
     pub fn finish(&mut self) -> Vec<CompletedSequence> {
         let mut completed = Vec::new();
-        let mut accepted = Vec::new();
-        for state in self.keys.values_mut() {
-            self.open -= state.awaiting.len();
-            accepted.extend(state.awaiting.drain(..).map(|waiting| waiting.sequence));
-        }
-        for sequence in accepted {
-            self.emit(sequence, &mut completed);
-        }
-        self.keys.retain(|_, state| !state.is_empty());
-        completed
+        self.live.accept_awaiting(&mut completed);
+        self.emit(completed)
     }
 
     /// Partial sequences open now (including completed ones awaiting a trailing check).
     pub fn open_sequences(&self) -> usize {
-        self.open
+        self.live.open()
+    }
+
+    /// Events held for replays.
+    pub fn buffered_events(&self) -> usize {
+        self.buffer.len()
     }
 
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.live.stats
     }
 
-    fn consume(&mut self, event: &Event, completed: &mut Vec<CompletedSequence>) {
-        self.stats.events += 1;
-        self.watermark = Some(self.watermark.map_or(event.timestamp, |w| w.max(event.timestamp)));
-        let at = Ordinal::of(event);
-        let (mut positive, missing) = self.expand_matches(event);
-        // Later stages first, so an event matching two consecutive stages extends the older
-        // partial sequence and never one it has just moved.
-        positive.sort_by(|left, right| right.0.cmp(&left.0));
-        for (stage, key) in positive {
-            self.advance(stage, key, &at, completed);
-        }
-        for (stage, key) in missing {
-            self.note_missing(stage, key, event.timestamp, completed);
-        }
-        if let Some(join) = &event.until {
-            for key in self.join_keys(join) {
-                self.until(&key, &at);
-            }
+    /// Rebuilds the live state from the checkpoint and the whole buffer, in order.
+    fn replay(&mut self, completed: &mut Vec<CompletedSequence>) {
+        let mut stats = std::mem::take(&mut self.live.stats);
+        stats.replays += 1;
+        self.live = self.checkpoint.clone();
+        self.live.stats = stats;
+        for event in self.buffer.values() {
+            self.live.consume(event, completed);
         }
     }
 
-    /// The (expanded stage, join key) pairs of an event: positive stages, then missing ones.
-    fn expand_matches(&mut self, event: &Event) -> (StageKeys, StageKeys) {
-        let mut positive = Vec::new();
-        let mut missing = Vec::new();
-        for matched in &event.stages {
-            let Some(&(first, runs)) = self.spec.query_stages.get(matched.stage) else {
-                self.stats.unknown_stages += 1;
-                continue;
+    /// Moves the events older than the allowance, and the oldest past [`MAX_BUFFERED_EVENTS`],
+    /// from the buffer into the checkpoint, in order.
+    fn shrink_buffer(&mut self) {
+        let Some(newest) = &self.newest else {
+            return;
+        };
+        let allowance = i64::try_from(LATE_EVENT_ALLOWANCE.as_millis()).unwrap_or(i64::MAX);
+        let horizon = newest.timestamp.saturating_sub(allowance);
+        let mut dropped = Vec::new();
+        loop {
+            let full = self.buffer.len() > MAX_BUFFERED_EVENTS;
+            let Some(entry) = self.buffer.first_entry() else {
+                break;
             };
-            let keys = self.join_keys(&matched.join);
-            for stage in first..first + runs {
-                let target = match self.spec.kinds[stage] {
-                    StageKind::Positive { .. } => &mut positive,
-                    _ => &mut missing,
-                };
-                target.extend(keys.iter().map(|key| (stage, key.clone())));
+            if entry.key().timestamp >= horizon && !full {
+                break;
+            }
+            let (at, event) = entry.remove_entry();
+            self.checkpoint.consume(&event, &mut dropped);
+            self.floor = Some(at);
+        }
+        if self.floor.is_some() {
+            // The checkpoint's own sequences were the live state's long ago.
+            self.checkpoint.settle(&mut dropped);
+        }
+    }
+
+    fn emit(&mut self, completed: Vec<CompletedSequence>) -> Vec<CompletedSequence> {
+        let mut emitted = Vec::with_capacity(completed.len());
+        for sequence in completed {
+            if self.remembered.insert(&sequence.id) {
+                self.live.stats.completed += 1;
+                emitted.push(sequence);
+            } else {
+                self.live.stats.repeated += 1;
             }
         }
-        (positive, missing)
-    }
-
-    /// Every distinct combination of one value per join field, at most [`MAX_KEYS_PER_EVENT`].
-    fn join_keys(&mut self, join: &JoinValues) -> Vec<Vec<KeyValue>> {
-        let mut keys: Vec<Vec<KeyValue>> = vec![Vec::new()];
-        for values in join {
-            let mut longer = Vec::with_capacity(keys.len() * values.len());
-            for key in &keys {
-                for value in values {
-                    let mut combined = key.clone();
-                    combined.push(value.clone());
-                    if longer.contains(&combined) {
-                        continue;
-                    }
-                    if longer.len() == MAX_KEYS_PER_EVENT {
-                        self.stats.truncated_keys += 1;
-                        continue;
-                    }
-                    longer.push(combined);
-                }
-            }
-            keys = longer;
-        }
-        keys
-    }
-
-    /// A positive stage matched: start a sequence, or move the one waiting at the previous
-    /// positive stage of the same key; complete it at the last positive stage.
-    fn advance(
-        &mut self,
-        stage: usize,
-        key: Vec<KeyValue>,
-        at: &Ordinal,
-        completed: &mut Vec<CompletedSequence>,
-    ) {
-        let StageKind::Positive { previous } = self.spec.kinds[stage] else {
-            return;
-        };
-        let partial = match previous {
-            None => Some(self.start(&key, at)),
-            Some(previous) => self.take_before(previous, &key, at).and_then(|partial| self.extend(partial, at)),
-        };
-        let Some(partial) = partial else {
-            return;
-        };
-        if stage == self.spec.last_positive {
-            self.complete(key, partial, completed);
-        } else {
-            self.place(stage, key, partial);
-        }
-    }
-
-    fn start(&mut self, key: &[KeyValue], at: &Ordinal) -> Partial {
-        let leading = match self.keys.get(key) {
-            Some(state) if self.spec.has_leading() => state.leading.latest_before(at.timestamp),
-            _ => None,
-        };
-        Partial {
-            start: at.timestamp,
-            last: at.clone(),
-            events: vec![Arc::clone(&at.document)],
-            leading,
-            gap_event: None,
-            doomed: false,
-        }
-    }
-
-    /// Takes the partial sequence waiting at `stage` for `key` when its last event comes before
-    /// `at` (one that does not stays: it was placed by a later event fed earlier).
-    fn take_before(&mut self, stage: usize, key: &[KeyValue], at: &Ordinal) -> Option<Partial> {
-        let state = self.keys.get_mut(key)?;
-        let slot = &mut state.slots[stage];
-        if slot.as_ref()?.last.compare(at) != Ordering::Less {
-            return None;
-        }
-        self.open -= 1;
-        slot.take()
-    }
-
-    /// Moves a partial sequence one stage on with the event at `at`, unless it is past maxspan.
-    fn extend(&mut self, mut partial: Partial, at: &Ordinal) -> Option<Partial> {
-        if self.spec.exceeds_maxspan(partial.start, at.timestamp) {
-            self.stats.rejected_maxspan += 1;
-            return None;
-        }
-        if partial.gap_event.is_some_and(|missing| missing < at.timestamp) {
-            partial.doomed = true;
-        }
-        partial.gap_event = None;
-        partial.events.push(Arc::clone(&at.document));
-        partial.last = at.clone();
-        Some(partial)
-    }
-
-    /// Puts a partial sequence in its stage's slot, replacing (dropping) the older one there.
-    fn place(&mut self, stage: usize, key: Vec<KeyValue>, partial: Partial) {
-        let stages = self.spec.stage_count();
-        let state = self.keys.entry(key).or_insert_with(|| KeyState::new(stages));
-        if state.slots[stage].replace(partial).is_none() {
-            self.open += 1;
-        }
-    }
-
-    /// All positive stages matched: the leading and trailing missing-event checks decide.
-    fn complete(&mut self, key: Vec<KeyValue>, partial: Partial, completed: &mut Vec<CompletedSequence>) {
-        if partial.doomed || !self.leading_allows(&partial) {
-            self.stats.rejected_missing += 1;
-            return;
-        }
-        let (start, last) = (partial.start, partial.last.timestamp);
-        let reference = if self.spec.has_leading() { partial.leading } else { Some(partial.start) };
-        let sequence = self.sequence(key, partial.events);
-        let Some(reference) = reference.filter(|_| self.spec.has_trailing()) else {
-            self.emit(sequence, completed);
-            return;
-        };
-        if self.remembered.contains(&sequence.id) {
-            self.stats.repeated += 1;
-            return;
-        }
-        let stages = self.spec.stage_count();
-        let state = self.keys.entry(sequence.key.clone()).or_insert_with(|| KeyState::new(stages));
-        if state.awaiting.iter().any(|waiting| waiting.sequence.id == sequence.id) {
-            self.stats.repeated += 1;
-            return;
-        }
-        state.awaiting.push(Awaiting {
-            sequence,
-            start,
-            last,
-            reference,
-        });
-        self.open += 1;
-    }
-
-    /// Elasticsearch's leading check: no leading missing event, or the latest one before the
-    /// first event lies more than maxspan before the last event.
-    fn leading_allows(&self, partial: &Partial) -> bool {
-        if !self.spec.has_leading() || self.spec.has_trailing() {
-            // With trailing stages too, the leading event is weighed against the trailing one.
-            return true;
-        }
-        partial
-            .leading
-            .is_none_or(|leading| self.spec.exceeds_maxspan(leading, partial.last.timestamp))
-    }
-
-    fn sequence(&self, key: Vec<KeyValue>, events: Vec<Arc<Document>>) -> CompletedSequence {
-        let id = sequence_id(
-            events.iter().map(|event| (event.index.as_str(), event.id.as_str())),
-            &self.namespace,
-            &self.rule_id,
-        );
-        CompletedSequence { id, key, events }
-    }
-
-    fn emit(&mut self, sequence: CompletedSequence, completed: &mut Vec<CompletedSequence>) {
-        if self.remembered.insert(&sequence.id) {
-            self.stats.completed += 1;
-            completed.push(sequence);
-        } else {
-            self.stats.repeated += 1;
-        }
-    }
-
-    /// An event matched a missing-event stage.
-    fn note_missing(
-        &mut self,
-        stage: usize,
-        key: Vec<KeyValue>,
-        timestamp: i64,
-        completed: &mut Vec<CompletedSequence>,
-    ) {
-        match self.spec.kinds[stage] {
-            StageKind::Leading => self.note_leading(key, timestamp),
-            StageKind::Middle { previous } => {
-                let Some(state) = self.keys.get_mut(&key) else {
-                    return;
-                };
-                if let Some(partial) = state.slots[previous].as_mut()
-                    && timestamp > partial.last.timestamp
-                {
-                    partial.gap_event = Some(partial.gap_event.map_or(timestamp, |t| t.min(timestamp)));
-                }
-            }
-            StageKind::Trailing => self.note_trailing(&key, timestamp, completed),
-            StageKind::Positive { .. } => {}
-        }
-    }
-
-    fn note_leading(&mut self, key: Vec<KeyValue>, timestamp: i64) {
-        if !self.keys.contains_key(&key) && self.keys.len() >= MAX_LEADING_KEYS {
-            self.evict_leading();
-        }
-        let stages = self.spec.stage_count();
-        let state = self.keys.entry(key).or_insert_with(|| KeyState::new(stages));
-        state.leading.record(timestamp);
-    }
-
-    /// A trailing missing event decides every sequence of its key that it follows.
-    fn note_trailing(&mut self, key: &[KeyValue], timestamp: i64, completed: &mut Vec<CompletedSequence>) {
-        let Some(state) = self.keys.get_mut(key) else {
-            return;
-        };
-        let mut accepted = Vec::new();
-        let mut rejected = 0;
-        state.awaiting.retain_mut(|waiting| match waiting.on_trailing_event(timestamp, &self.spec) {
-            TrailingVerdict::Wait => true,
-            TrailingVerdict::Accept => {
-                accepted.push(std::mem::replace(&mut waiting.sequence, placeholder()));
-                false
-            }
-            TrailingVerdict::Reject => {
-                rejected += 1;
-                false
-            }
-        });
-        self.open -= accepted.len() + rejected;
-        self.stats.rejected_missing += u64::try_from(rejected).unwrap_or(u64::MAX);
-        for sequence in accepted {
-            self.emit(sequence, completed);
-        }
-    }
-
-    /// An `until` event ends every partial sequence of its key whose last event is not after it.
-    fn until(&mut self, key: &[KeyValue], at: &Ordinal) {
-        let Some(state) = self.keys.get_mut(key) else {
-            return;
-        };
-        for slot in &mut state.slots {
-            if slot.as_ref().is_some_and(|partial| partial.last.compare(at) != Ordering::Greater) {
-                *slot = None;
-                self.open -= 1;
-                self.stats.rejected_until += 1;
-            }
-        }
-    }
-
-    /// After a page: partial sequences no event can extend within maxspan any more are dropped,
-    /// sequences whose trailing check can no longer fail are emitted, stale leading records go.
-    fn settle(&mut self, completed: &mut Vec<CompletedSequence>) {
-        let (Some(watermark), Some(_)) = (self.watermark, self.spec.maxspan) else {
-            return;
-        };
-        let mut accepted = Vec::new();
-        for state in self.keys.values_mut() {
-            for slot in &mut state.slots {
-                if slot.as_ref().is_some_and(|partial| self.spec.exceeds_maxspan(partial.start, watermark)) {
-                    *slot = None;
-                    self.open -= 1;
-                    self.stats.expired += 1;
-                }
-            }
-            let before = state.awaiting.len();
-            state.awaiting.retain_mut(|waiting| {
-                if !self.spec.exceeds_maxspan(waiting.reference, watermark) {
-                    return true;
-                }
-                accepted.push(std::mem::replace(&mut waiting.sequence, placeholder()));
-                false
-            });
-            self.open -= before - state.awaiting.len();
-            state.leading.forget_before(watermark, &self.spec);
-        }
-        self.keys.retain(|_, state| !state.is_empty());
-        for sequence in accepted {
-            self.emit(sequence, completed);
-        }
-    }
-
-    /// Over [`MAX_OPEN_SEQUENCES`]: drops the oldest partial (and awaiting) sequences, by first
-    /// event, until a tenth of the room is free.
-    fn evict_oldest(&mut self) {
-        let target = MAX_OPEN_SEQUENCES - MAX_OPEN_SEQUENCES / 10;
-        let mut starts: Vec<i64> = Vec::with_capacity(self.open);
-        for state in self.keys.values() {
-            starts.extend(state.slots.iter().flatten().map(|partial| partial.start));
-            starts.extend(state.awaiting.iter().map(|waiting| waiting.start));
-        }
-        let excess = self.open.saturating_sub(target);
-        if excess == 0 {
-            return;
-        }
-        starts.sort_unstable();
-        let cutoff = starts[excess - 1];
-        let mut dropped = 0;
-        for state in self.keys.values_mut() {
-            for slot in &mut state.slots {
-                if dropped < excess && slot.as_ref().is_some_and(|partial| partial.start <= cutoff) {
-                    *slot = None;
-                    dropped += 1;
-                }
-            }
-            state.awaiting.retain(|waiting| {
-                let drop = dropped < excess && waiting.start <= cutoff;
-                dropped += usize::from(drop);
-                !drop
-            });
-        }
-        self.open -= dropped;
-        self.stats.evicted += u64::try_from(dropped).unwrap_or(u64::MAX);
-        self.keys.retain(|_, state| !state.is_empty());
-    }
-
-    /// Over [`MAX_LEADING_KEYS`]: drops the leading records seen longest ago, a tenth at a time.
-    fn evict_leading(&mut self) {
-        let mut latest: Vec<i64> = self.keys.values().filter_map(|state| state.leading.latest()).collect();
-        if latest.is_empty() {
-            return;
-        }
-        latest.sort_unstable();
-        let cutoff = latest[(latest.len() / 10).min(latest.len() - 1)];
-        let mut dropped = 0u64;
-        for state in self.keys.values_mut() {
-            if state.leading.latest().is_some_and(|seen| seen <= cutoff) {
-                state.leading = Leading::default();
-                dropped += 1;
-            }
-        }
-        self.stats.evicted += dropped;
-        self.keys.retain(|_, state| !state.is_empty());
-    }
-}
-
-/// (expanded stage, join key) pairs.
-type StageKeys = Vec<(usize, Vec<KeyValue>)>;
-
-/// Stands in for a sequence moved out of a list that is being filtered.
-fn placeholder() -> CompletedSequence {
-    CompletedSequence {
-        id: String::new(),
-        key: Vec::new(),
-        events: Vec::new(),
+        emitted
     }
 }
 
@@ -572,10 +199,6 @@ struct RememberedIds {
 }
 
 impl RememberedIds {
-    fn contains(&self, id: &str) -> bool {
-        self.ids.contains(id)
-    }
-
     /// Remembers `id`; false when it was already remembered.
     fn insert(&mut self, id: &str) -> bool {
         if self.ids.contains(id) {

@@ -6,7 +6,7 @@ use super::{CompletedSequence, SequenceSpec};
 
 /// The two latest distinct timestamps of leading missing events of one join key: enough to know,
 /// for events fed in order, the latest one strictly before a sequence's first event.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct Leading {
     latest: Option<i64>,
     below: Option<i64>,
@@ -56,7 +56,7 @@ impl Leading {
 }
 
 /// A sequence whose positive stages all matched, waiting for its trailing missing-event check.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Awaiting {
     pub(super) sequence: CompletedSequence,
     /// Timestamp of its first event.

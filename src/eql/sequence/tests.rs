@@ -39,7 +39,12 @@ impl EventExt for Event {
 
 fn join_values(join: &[&[&str]]) -> JoinValues {
     join.iter()
-        .map(|values| values.iter().map(|value| KeyValue::Text(value.to_string())).collect())
+        .map(|values| {
+            values
+                .iter()
+                .map(|value| KeyValue::Text(value.to_string()))
+                .collect()
+        })
         .collect()
 }
 
@@ -74,7 +79,13 @@ fn matcher(stages: &[Stage], maxspan_ms: Option<u64>) -> SequenceMatcher {
 fn ids(sequences: &[CompletedSequence]) -> Vec<Vec<String>> {
     sequences
         .iter()
-        .map(|sequence| sequence.events.iter().map(|event| event.id.clone()).collect())
+        .map(|sequence| {
+            sequence
+                .events
+                .iter()
+                .map(|event| event.id.clone())
+                .collect()
+        })
         .collect()
 }
 
@@ -232,7 +243,8 @@ fn several_multi_valued_join_fields_join_on_their_cartesian_product() {
         event("b", 2).on_values(1, &[&["h2"], &["u2"]]),
     ]);
     expect_ids(&found, &[&["a", "b"]]);
-    let expected_key: Vec<KeyValue> = vec![KeyValue::Text("h2".into()), KeyValue::Text("u2".into())];
+    let expected_key: Vec<KeyValue> =
+        vec![KeyValue::Text("h2".into()), KeyValue::Text("u2".into())];
     assert_eq!(found[0].key, expected_key);
 }
 
@@ -263,14 +275,20 @@ fn join_key_combinations_past_the_bound_are_ignored_and_counted() {
 #[test]
 fn maxspan_accepts_a_sequence_exactly_maxspan_long() {
     let mut matcher = matcher(&positive(2), Some(1_000));
-    let found = matcher.feed(vec![event("a", 5_000).on(0, "k"), event("b", 6_000).on(1, "k")]);
+    let found = matcher.feed(vec![
+        event("a", 5_000).on(0, "k"),
+        event("b", 6_000).on(1, "k"),
+    ]);
     expect_ids(&found, &[&["a", "b"]]);
 }
 
 #[test]
 fn maxspan_rejects_a_sequence_one_millisecond_longer() {
     let mut matcher = matcher(&positive(2), Some(1_000));
-    let found = matcher.feed(vec![event("a", 5_000).on(0, "k"), event("b", 6_001).on(1, "k")]);
+    let found = matcher.feed(vec![
+        event("a", 5_000).on(0, "k"),
+        event("b", 6_001).on(1, "k"),
+    ]);
     assert!(found.is_empty());
     assert_eq!(matcher.stats().rejected_maxspan, 1);
 }
@@ -292,7 +310,11 @@ fn a_partial_sequence_past_maxspan_is_dropped_after_the_page() {
     matcher.feed(vec![event("a", 0).on(0, "k")]);
     assert_eq!(matcher.open_sequences(), 1);
     matcher.feed(vec![event("x", 1_001).on(0, "other")]);
-    assert_eq!(matcher.open_sequences(), 1, "only the newer sequence of `other` stays");
+    assert_eq!(
+        matcher.open_sequences(),
+        1,
+        "only the newer sequence of `other` stays"
+    );
     assert_eq!(matcher.stats().expired, 1);
 }
 
@@ -437,10 +459,16 @@ fn a_trailing_missing_event_past_maxspan_keeps_the_sequence() {
 #[test]
 fn a_sequence_with_a_trailing_missing_stage_waits_until_maxspan_has_passed() {
     let mut matcher = matcher(&with_missing("pp!"), Some(5_000));
-    let first_window = matcher.feed(vec![event("a", 1_000).on(0, "k"), event("b", 2_000).on(1, "k")]);
+    let first_window = matcher.feed(vec![
+        event("a", 1_000).on(0, "k"),
+        event("b", 2_000).on(1, "k"),
+    ]);
     assert!(first_window.is_empty(), "a trailing event may still come");
     let at_the_edge = matcher.feed(vec![event("noise", 6_000).on(0, "other")]);
-    assert!(at_the_edge.is_empty(), "an event exactly maxspan after the first would still count");
+    assert!(
+        at_the_edge.is_empty(),
+        "an event exactly maxspan after the first would still count"
+    );
     let past_it = matcher.feed(vec![event("noise2", 6_001).on(0, "other")]);
     expect_ids(&past_it, &[&["a", "b"]]);
 }
@@ -448,7 +476,11 @@ fn a_sequence_with_a_trailing_missing_stage_waits_until_maxspan_has_passed() {
 #[test]
 fn finish_decides_waiting_sequences_as_if_no_event_follows() {
     let mut matcher = matcher(&with_missing("p!"), Some(5_000));
-    assert!(matcher.feed(vec![event("logon", 1_000).on(0, "k")]).is_empty());
+    assert!(
+        matcher
+            .feed(vec![event("logon", 1_000).on(0, "k")])
+            .is_empty()
+    );
     expect_ids(&matcher.finish(), &[&["logon"]]);
     assert_eq!(matcher.open_sequences(), 0);
 }
@@ -525,7 +557,10 @@ fn runs_repeat_a_stage_that_many_times() {
         event("load3", 4).on(1, "k"),
         event("registry", 5).on(2, "k"),
     ]);
-    expect_ids(&found, &[&["create", "load1", "load2", "load3", "registry"]]);
+    expect_ids(
+        &found,
+        &[&["create", "load1", "load2", "load3", "registry"]],
+    );
 }
 
 #[test]
@@ -594,15 +629,39 @@ fn overlapping_windows_fed_twice_produce_each_sequence_once() {
     expect_ids(&first, &[&["a", "b"]]);
     expect_ids(&second, &[&["c", "d"]]);
     assert!(again.is_empty());
-    assert_eq!(matcher.stats().repeated, 3);
+    assert_eq!(matcher.stats().refed, 6);
+}
+
+#[test]
+fn a_window_fed_again_still_sees_the_leading_missing_events_before_it() {
+    // Found by the property test: consuming the overlap again once later leading events had been
+    // seen forgot the one before the sequence.
+    let mut matcher = matcher(&with_missing("!pp"), Some(5_000));
+    let overlap = vec![
+        event("a", 3_000).on(1, "k"),
+        event("m2", 3_000).on(0, "k"),
+        event("b", 3_500).on(2, "k"),
+        event("m3", 4_000).on(0, "k"),
+    ];
+    let mut window = overlap.clone();
+    window.push(event("m1", 1_000).on(0, "k"));
+    assert!(matcher.feed(window).is_empty());
+    assert!(matcher.feed(overlap).is_empty());
+    assert!(matcher.finish().is_empty());
 }
 
 #[test]
 fn a_sequence_split_across_two_windows_completes() {
     let mut matcher = matcher(&positive(3), Some(60_000));
-    let first = matcher.feed(vec![event("a", 1_000).on(0, "k"), event("b", 5_500).on(1, "k")]);
+    let first = matcher.feed(vec![
+        event("a", 1_000).on(0, "k"),
+        event("b", 5_500).on(1, "k"),
+    ]);
     assert!(first.is_empty());
-    let second = matcher.feed(vec![event("b", 5_500).on(1, "k"), event("c", 8_000).on(2, "k")]);
+    let second = matcher.feed(vec![
+        event("b", 5_500).on(1, "k"),
+        event("c", 8_000).on(2, "k"),
+    ]);
     expect_ids(&second, &[&["a", "b", "c"]]);
 }
 
@@ -633,24 +692,70 @@ fn the_oldest_open_sequences_are_evicted_past_the_bound() {
 }
 
 #[test]
-fn a_sequence_forgotten_past_the_remembered_bound_is_emitted_again_with_the_same_id() {
+fn an_event_fed_after_a_later_one_is_matched_as_if_it_had_come_in_order() {
+    let mut matcher = matcher(&positive(2), Some(60_000));
+    assert!(matcher.feed(vec![event("b", 2_000).on(1, "k")]).is_empty());
+    let found = matcher.feed(vec![event("a", 1_000).on(0, "k")]);
+    expect_ids(&found, &[&["a", "b"]]);
+    assert_eq!(matcher.stats().replays, 1);
+}
+
+#[test]
+fn a_late_event_adds_the_sequences_of_the_in_order_pass_and_withdraws_none() {
+    let mut matcher = matcher(&positive(2), Some(60_000));
+    let first = matcher.feed(vec![
+        event("a1", 1_000).on(0, "k"),
+        event("b", 3_000).on(1, "k"),
+    ]);
+    expect_ids(&first, &[&["a1", "b"]]);
+    // In timestamp order a2 would have replaced a1 before b came.
+    let late = matcher.feed(vec![event("a2", 2_000).on(0, "k")]);
+    expect_ids(&late, &[&["a2", "b"]]);
+}
+
+#[test]
+fn events_leave_the_buffer_once_they_are_more_than_the_allowance_old() {
+    let allowance = i64::try_from(LATE_EVENT_ALLOWANCE.as_millis()).unwrap();
     let mut matcher = matcher(&positive(2), None);
-    let sequence = |i: usize| {
-        let key = format!("k{i}");
-        vec![event(&format!("a{i}"), 1).on(0, &key), event(&format!("b{i}"), 2).on(1, &key)]
-    };
-    let first = matcher.feed(sequence(0));
-    for i in 1..=MAX_REMEMBERED_SEQUENCES {
-        matcher.feed(sequence(i));
-    }
-    let again = matcher.feed(sequence(0));
-    assert_eq!(first, again);
+    matcher.feed(vec![
+        event("old", 0).on(0, "k"),
+        event("recent", allowance).on(0, "j"),
+    ]);
+    assert_eq!(
+        matcher.buffered_events(),
+        2,
+        "exactly the allowance old stays"
+    );
+    matcher.feed(vec![event("newest", allowance + 1).on(0, "i")]);
+    assert_eq!(matcher.buffered_events(), 2);
+    // The partial sequence of the event that left the buffer is still open.
+    let found = matcher.feed(vec![event("end", allowance + 2).on(1, "k")]);
+    expect_ids(&found, &[&["old", "end"]]);
+}
+
+#[test]
+fn an_event_older_than_the_buffer_is_too_late_and_counted() {
+    let allowance = i64::try_from(LATE_EVENT_ALLOWANCE.as_millis()).unwrap();
+    let mut matcher = matcher(&positive(2), None);
+    matcher.feed(vec![
+        event("a", 1_000).on(0, "k"),
+        event("x", 1_000 + allowance + 1).on(0, "j"),
+    ]);
+    let found = matcher.feed(vec![
+        event("early", 500).on(0, "k"),
+        event("b", 2_000).on(1, "k"),
+    ]);
+    expect_ids(&found, &[&["a", "b"]]);
+    assert_eq!(matcher.stats().too_late, 1);
 }
 
 #[test]
 fn stage_numbers_past_the_query_are_ignored_and_counted() {
     let mut matcher = matcher(&positive(2), None);
-    let found = matcher.feed(vec![event("a", 1).on(0, "k").on(7, "k"), event("b", 2).on(1, "k")]);
+    let found = matcher.feed(vec![
+        event("a", 1).on(0, "k").on(7, "k"),
+        event("b", 2).on(1, "k"),
+    ]);
     expect_ids(&found, &[&["a", "b"]]);
     assert_eq!(matcher.stats().unknown_stages, 1);
 }
@@ -665,7 +770,10 @@ fn a_sequence_needs_two_stages_once_runs_are_expanded() {
         missing: false,
         runs: 2,
     };
-    assert_eq!(SequenceSpec::new(&[repeated], None).map(|spec| spec.stage_count()), Ok(2));
+    assert_eq!(
+        SequenceSpec::new(&[repeated], None).map(|spec| spec.stage_count()),
+        Ok(2)
+    );
 }
 
 #[test]
@@ -685,7 +793,10 @@ fn runs_must_be_between_one_and_a_hundred() {
 #[test]
 fn missing_events_need_maxspan_and_a_positive_stage() {
     let stages = with_missing("p!");
-    assert_eq!(SequenceSpec::new(&stages, None), Err(SpecError::MissingWithoutMaxspan));
+    assert_eq!(
+        SequenceSpec::new(&stages, None),
+        Err(SpecError::MissingWithoutMaxspan)
+    );
     let only_missing = with_missing("!!");
     assert_eq!(
         SequenceSpec::new(&only_missing, Some(Duration::from_secs(1))),
@@ -701,11 +812,23 @@ fn missing_events_need_maxspan_and_a_positive_stage() {
 fn sequence_id_changes_with_every_event_the_rule_and_the_namespace() {
     let base = sequence_id([("i", "1"), ("i", "2")], "default", "rule");
     assert_eq!(base.len(), 64);
-    assert_eq!(base, sequence_id([("i", "1"), ("i", "2")], "default", "rule"));
-    assert_ne!(base, sequence_id([("i", "2"), ("i", "1")], "default", "rule"));
-    assert_ne!(base, sequence_id([("j", "1"), ("i", "2")], "default", "rule"));
+    assert_eq!(
+        base,
+        sequence_id([("i", "1"), ("i", "2")], "default", "rule")
+    );
+    assert_ne!(
+        base,
+        sequence_id([("i", "2"), ("i", "1")], "default", "rule")
+    );
+    assert_ne!(
+        base,
+        sequence_id([("j", "1"), ("i", "2")], "default", "rule")
+    );
     assert_ne!(base, sequence_id([("i", "1"), ("i", "2")], "other", "rule"));
-    assert_ne!(base, sequence_id([("i", "1"), ("i", "2")], "default", "rule2"));
+    assert_ne!(
+        base,
+        sequence_id([("i", "1"), ("i", "2")], "default", "rule2")
+    );
 }
 
 #[test]
