@@ -16,7 +16,7 @@ mod matcher;
 mod missing;
 
 #[cfg(test)]
-mod alert_tests;
+pub(crate) mod alert_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
@@ -76,8 +76,7 @@ pub const MAX_BUFFERED_EVENTS: usize = 10_000;
 pub struct SequenceSpec {
     /// Per expanded stage, its kind.
     kinds: Vec<StageKind>,
-    /// Per stage of the query, its first expanded stage and its number of runs.
-    query_stages: Vec<(usize, usize)>,
+    query_stages: QueryStages,
     /// `maxspan` in milliseconds.
     maxspan: Option<i64>,
     first_positive: usize,
@@ -203,9 +202,12 @@ impl SequenceSpec {
     }
 }
 
+/// Per stage of the query, its first expanded stage and its number of runs.
+type QueryStages = Vec<(usize, usize)>;
+
 /// Each stage repeated `runs` times: per expanded stage whether it is missing, and per query
 /// stage its first expanded stage and runs.
-fn expand_runs(stages: &[Stage]) -> Result<(Vec<bool>, Vec<(usize, usize)>), SpecError> {
+fn expand_runs(stages: &[Stage]) -> Result<(Vec<bool>, QueryStages), SpecError> {
     let mut missing = Vec::new();
     let mut query_stages = Vec::with_capacity(stages.len());
     for (index, stage) in stages.iter().enumerate() {

@@ -11,7 +11,7 @@ use serde_json::json;
 const NAMESPACE: &str = "default";
 
 /// An EQL sequence rule; `extra` is added to its `[rule]` table.
-fn sequence_rule(extra: &str) -> Rule {
+pub(crate) fn sequence_rule(extra: &str) -> Rule {
     let text = format!(
         r#"[metadata]
 creation_date = "2026/01/01"

@@ -107,7 +107,7 @@ impl Machine {
         let (mut positive, missing) = self.expand_matches(event);
         // Later stages first, so an event matching two consecutive stages extends the older
         // partial sequence and never one it has just moved.
-        positive.sort_by(|left, right| right.0.cmp(&left.0));
+        positive.sort_by_key(|(stage, _)| std::cmp::Reverse(*stage));
         for (stage, key) in positive {
             self.advance(stage, key, &at, completed);
         }

@@ -8,6 +8,7 @@ use super::{
     CompletedSequence, Event, LATE_EVENT_ALLOWANCE, MAX_BUFFERED_EVENTS, MAX_REMEMBERED_SEQUENCES,
     Ordinal, SequenceSpec,
 };
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 /// What the matcher did, for the execution's log line.
@@ -86,11 +87,11 @@ impl SequenceMatcher {
             let at = Ordinal::of(&event);
             if self.floor.as_ref().is_some_and(|floor| at <= *floor) {
                 self.live.stats.too_late += 1;
-            } else if self.buffer.contains_key(&at) {
-                self.live.stats.refed += 1;
+            } else if let Entry::Vacant(slot) = self.buffer.entry(at) {
+                fresh.push(slot.key().clone());
+                slot.insert(event);
             } else {
-                fresh.push(at.clone());
-                self.buffer.insert(at, event);
+                self.live.stats.refed += 1;
             }
         }
         fresh.sort();
