@@ -242,22 +242,12 @@ impl Machine {
         Some(partial)
     }
 
-    /// Puts a partial sequence in its stage's slot, replacing (dropping) the older one there. A
-    /// later one already there stays: only an event fed out of order can bring an older one.
+    /// Puts a partial sequence in its stage's slot, replacing (dropping) the older one there.
     fn place(&mut self, stage: usize, key: Vec<KeyValue>, partial: Partial) {
         let stages = self.spec.stage_count();
-        let state = self
-            .keys
-            .entry(key)
-            .or_insert_with(|| KeyState::new(stages));
-        let slot = &mut state.slots[stage];
-        match slot {
-            Some(held) if held.last > partial.last => {}
-            Some(held) => *held = partial,
-            None => {
-                *slot = Some(partial);
-                self.open += 1;
-            }
+        let state = (self.keys.entry(key)).or_insert_with(|| KeyState::new(stages));
+        if state.slots[stage].replace(partial).is_none() {
+            self.open += 1;
         }
     }
 
@@ -284,18 +274,8 @@ impl Machine {
             return;
         };
         let stages = self.spec.stage_count();
-        let state = self
-            .keys
-            .entry(sequence.key.clone())
-            .or_insert_with(|| KeyState::new(stages));
-        if state
-            .awaiting
-            .iter()
-            .any(|waiting| waiting.sequence.id == sequence.id)
-        {
-            self.stats.repeated += 1;
-            return;
-        }
+        let state =
+            (self.keys.entry(sequence.key.clone())).or_insert_with(|| KeyState::new(stages));
         state.awaiting.push(Awaiting {
             sequence,
             start,
@@ -376,24 +356,19 @@ impl Machine {
         let Some(state) = self.keys.get_mut(key) else {
             return;
         };
-        let mut accepted = Vec::new();
-        let mut rejected = 0;
-        state.awaiting.retain_mut(|waiting| {
+        let spec = &self.spec;
+        let decided: Vec<Awaiting> = (state.awaiting)
+            .extract_if(.., |waiting| {
+                waiting.on_trailing_event(timestamp, spec) != TrailingVerdict::Wait
+            })
+            .collect();
+        self.open -= decided.len();
+        for waiting in decided {
             match waiting.on_trailing_event(timestamp, &self.spec) {
-                TrailingVerdict::Wait => true,
-                TrailingVerdict::Accept => {
-                    accepted.push(std::mem::replace(&mut waiting.sequence, placeholder()));
-                    false
-                }
-                TrailingVerdict::Reject => {
-                    rejected += 1;
-                    false
-                }
+                TrailingVerdict::Accept => completed.push(waiting.sequence),
+                _ => self.stats.rejected_missing += 1,
             }
-        });
-        self.open -= accepted.len() + rejected;
-        self.stats.rejected_missing += u64::try_from(rejected).unwrap_or(u64::MAX);
-        completed.extend(accepted);
+        }
     }
 
     /// An `until` event ends every partial sequence of its key whose last event is not after it.
@@ -428,15 +403,13 @@ impl Machine {
                     self.stats.expired += 1;
                 }
             }
-            let before = state.awaiting.len();
-            state.awaiting.retain_mut(|waiting| {
-                if !self.spec.exceeds_maxspan(waiting.reference, watermark) {
-                    return true;
-                }
-                accepted.push(std::mem::replace(&mut waiting.sequence, placeholder()));
-                false
+            let spec = &self.spec;
+            let decided = (state.awaiting).extract_if(.., |waiting| {
+                spec.exceeds_maxspan(waiting.reference, watermark)
             });
-            self.open -= before - state.awaiting.len();
+            let before = accepted.len();
+            accepted.extend(decided.map(|waiting| waiting.sequence));
+            self.open -= accepted.len() - before;
             state.leading.forget_before(watermark, &self.spec);
         }
         self.keys.retain(|_, state| !state.is_empty());
@@ -504,12 +477,3 @@ impl Machine {
 
 /// (expanded stage, join key) pairs.
 type StageKeys = Vec<(usize, Vec<KeyValue>)>;
-
-/// Stands in for a sequence moved out of a list that is being filtered.
-fn placeholder() -> CompletedSequence {
-    CompletedSequence {
-        id: String::new(),
-        key: Vec::new(),
-        events: Vec::new(),
-    }
-}
