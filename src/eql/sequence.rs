@@ -25,9 +25,8 @@ mod tests;
 pub use alerts::{SequenceAlerts, build_sequence_alerts, building_block_id};
 pub use matcher::{SequenceMatcher, Stats};
 
-use crate::alert::SourceEvent;
+use crate::alert::{SourceEvent, framed_id};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::cmp::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -414,47 +413,20 @@ impl CompletedSequence {
 /// Keeps a sequence id apart from every other id lookout derives with the same framing.
 const SEQUENCE_ID_TAG: &str = "lookout:eql-sequence";
 
-/// The id of a sequence, which its shell alert takes: lowercase hex SHA-256 over a fixed tag, the
-/// namespace, the rule id, then each event's index and id in sequence order, every part framed by
-/// its length as in [`crate::alert::alert_id`]. The join key is not part of it: the same events
-/// joined under two values of a multi-valued key are one sequence, alerted once.
+/// The id of a sequence, which its shell alert takes: [`crate::alert::framed_id`] (lowercase hex
+/// SHA-256 over parts framed by their length, like every alert id) over a fixed tag, the
+/// namespace, the rule id, then each event's index and id in sequence order. The join key is not
+/// part of it: the same events joined under two values of a multi-valued key are one sequence,
+/// alerted once.
 pub fn sequence_id<'a>(
     events: impl IntoIterator<Item = (&'a str, &'a str)>,
     namespace: &str,
     rule_id: &str,
 ) -> String {
-    let mut hash = FramedHash::new();
-    hash.part(SEQUENCE_ID_TAG);
-    hash.part(namespace);
-    hash.part(rule_id);
+    let mut parts = vec![SEQUENCE_ID_TAG, namespace, rule_id];
     for (index, id) in events {
-        hash.part(index);
-        hash.part(id);
+        parts.push(index);
+        parts.push(id);
     }
-    hash.hex()
-}
-
-/// SHA-256 over parts each framed by its length (u64, big-endian), so no two different lists of
-/// parts hash the same bytes.
-struct FramedHash(Sha256);
-
-impl FramedHash {
-    fn new() -> Self {
-        Self(Sha256::new())
-    }
-
-    fn part(&mut self, part: &str) {
-        let length = u64::try_from(part.len()).expect("a string length fits in a u64");
-        self.0.update(length.to_be_bytes());
-        self.0.update(part.as_bytes());
-    }
-
-    fn hex(self) -> String {
-        let digest = self.0.finalize();
-        let mut hex = String::with_capacity(digest.len() * 2);
-        for byte in digest {
-            hex.push_str(&format!("{byte:02x}"));
-        }
-        hex
-    }
+    framed_id(&parts)
 }

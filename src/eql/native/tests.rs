@@ -333,7 +333,7 @@ fn matcher_event(id: &str, timestamp: i64, stage: usize, source: &Value) -> Even
 
 #[test]
 fn a_native_sequence_and_lookouts_own_match_of_the_same_events_give_the_same_alerts() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let range = time_range();
     let body = request_body(&input(SEQUENCE_QUERY, &range));
     let double = EqlSearchDouble::default().answering(SEQUENCE_QUERY, eql_search_double::SEQUENCES);

@@ -10,37 +10,16 @@ use serde_json::json;
 
 const NAMESPACE: &str = "default";
 
-/// An EQL sequence rule; `extra` is added to its `[rule]` table.
-pub(crate) fn sequence_rule(extra: &str) -> Rule {
-    let text = format!(
-        r#"[metadata]
-creation_date = "2026/01/01"
-maturity = "production"
-updated_date = "2026/01/01"
+/// The rule of the alert tests. The rule model has no EQL kind yet, so it is the crate's query
+/// test rule: sequence alerts take nothing from the rule's kind but `kibana.alert.rule.type`.
+pub(crate) fn sequence_rule() -> Rule {
+    crate::rule::test_rule("seq-rule-1")
+}
 
-[rule]
-author = ["Elastic"]
-description = "A sequence rule for tests"
-index = ["logs-aws.cloudtrail-*"]
-language = "eql"
-license = "Elastic License v2"
-name = "Test sequence rule"
-risk_score = 47
-rule_id = "seq-rule-1"
-severity = "medium"
-tags = ["Domain: Cloud"]
-type = "eql"
-{extra}
-query = '''
-sequence by user.name with maxspan=5m
-  [iam where event.action == "CreateUser"]
-  [iam where event.action == "AttachUserPolicy"]
-'''
-"#
-    );
-    let path = std::path::PathBuf::from("rules/seq-rule-1.toml");
-    let (rule, _warnings) = crate::rule::parse_rule_bytes(&path, text.as_bytes())
-        .unwrap_or_else(|errors| panic!("test rule does not parse: {errors:?}"));
+/// The same rule marked as a building-block rule.
+fn building_block_rule() -> Rule {
+    let mut rule = sequence_rule();
+    rule.meta.details.building_block_type = Some("default".to_string());
     rule
 }
 
@@ -100,7 +79,7 @@ fn two_event_alerts(rule: &Rule) -> SequenceAlerts {
 
 #[test]
 fn a_sequence_gives_one_shell_and_one_building_block_per_event() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let alerts = two_event_alerts(&rule);
     assert_eq!(alerts.building_blocks.len(), 2);
     let mut ids: Vec<&str> = alerts
@@ -116,7 +95,7 @@ fn a_sequence_gives_one_shell_and_one_building_block_per_event() {
 
 #[test]
 fn no_events_give_no_alerts() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let context = context(&rule, "exec-1", 0);
     assert_eq!(
         build_sequence_alerts(&[], context, &SharedFields::new(context)),
@@ -126,7 +105,7 @@ fn no_events_give_no_alerts() {
 
 #[test]
 fn building_blocks_carry_the_group_their_position_and_the_default_building_block_type() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let alerts = two_event_alerts(&rule);
     for (position, block) in alerts.building_blocks.iter().enumerate() {
         let document = &block.document;
@@ -139,7 +118,6 @@ fn building_blocks_carry_the_group_their_position_and_the_default_building_block
         );
         assert_eq!(document["kibana.alert.depth"], json!(1));
         assert_eq!(document["event"]["kind"], json!("signal"));
-        assert_eq!(document["kibana.alert.rule.type"], json!("eql"));
     }
     let first = &alerts.building_blocks[0].document;
     assert_eq!(
@@ -159,7 +137,7 @@ fn building_blocks_carry_the_group_their_position_and_the_default_building_block
 
 #[test]
 fn the_shell_has_depth_two_and_every_event_and_building_block_as_ancestors_in_kibanas_order() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let alerts = two_event_alerts(&rule);
     let shell = &alerts.shell.document;
     let rule_uuid = rule_uuid(NAMESPACE, "seq-rule-1").to_string();
@@ -188,7 +166,7 @@ fn the_shell_has_depth_two_and_every_event_and_building_block_as_ancestors_in_ki
 
 #[test]
 fn the_shell_copies_the_fields_common_to_every_event_and_drops_the_others() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let shell = two_event_alerts(&rule).shell.document;
     assert_eq!(
         shell["user"],
@@ -230,7 +208,7 @@ fn the_shell_copies_the_fields_common_to_every_event_and_drops_the_others() {
 
 #[test]
 fn arrays_with_nothing_in_common_stay_as_empty_arrays() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let mut second = attach_policy();
     second["user"]["roles"] = json!(["admin"]);
     let shell = alerts_of(&rule, &[create_user(), second], "exec-1", 0)
@@ -241,7 +219,7 @@ fn arrays_with_nothing_in_common_stay_as_empty_arrays() {
 
 #[test]
 fn the_shell_carries_the_rule_and_alert_fields_of_its_events() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let alerts = two_event_alerts(&rule);
     let shell = &alerts.shell.document;
     let block = &alerts.building_blocks[0].document;
@@ -266,18 +244,17 @@ fn the_shell_carries_the_rule_and_alert_fields_of_its_events() {
 
 #[test]
 fn the_shell_has_no_building_block_type_unless_the_rule_is_a_building_block_rule() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let shell = two_event_alerts(&rule).shell.document;
     assert!(shell.get("kibana.alert.building_block_type").is_none());
 
-    let building_block_rule = sequence_rule(r#"building_block_type = "default""#);
-    let shell = two_event_alerts(&building_block_rule).shell.document;
+    let shell = two_event_alerts(&building_block_rule()).shell.document;
     assert_eq!(shell["kibana.alert.building_block_type"], json!("default"));
 }
 
 #[test]
 fn the_shell_original_time_is_its_first_events_timestamp() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let shell = two_event_alerts(&rule).shell.document;
     assert_eq!(
         shell["kibana.alert.original_time"],
@@ -287,17 +264,17 @@ fn the_shell_original_time_is_its_first_events_timestamp() {
 
 #[test]
 fn the_shell_reason_names_what_the_events_share() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let shell = two_event_alerts(&rule).shell.document;
     assert_eq!(
         shell["kibana.alert.reason"],
-        json!("iam event by user mallory created medium alert Test sequence rule.")
+        json!("iam event by user mallory created medium alert Test rule seq-rule-1.")
     );
 }
 
 #[test]
 fn sequence_alert_ids_do_not_change_across_executions_or_restarts() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let first = alerts_of(&rule, &[create_user(), attach_policy()], "exec-1", 0);
     let later = alerts_of(&rule, &[create_user(), attach_policy()], "exec-2", 5);
     assert_eq!(first.shell.id, later.shell.id);
@@ -317,7 +294,7 @@ fn sequence_alert_ids_do_not_change_across_executions_or_restarts() {
 
 #[test]
 fn the_shell_id_is_the_sequence_id_the_matcher_gives_the_same_events() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let alerts = two_event_alerts(&rule);
     let expected = sequence_id(
         [
@@ -336,7 +313,7 @@ fn the_shell_id_is_the_sequence_id_the_matcher_gives_the_same_events() {
 
 #[test]
 fn an_event_in_two_sequences_gets_a_building_block_in_each() {
-    let rule = sequence_rule("");
+    let rule = sequence_rule();
     let first = alerts_of(&rule, &[create_user(), attach_policy()], "exec-1", 0);
     let third = json!({ "@timestamp": "2026-01-10T12:00:00.000Z", "user": { "name": "mallory" } });
     let events = [attach_policy(), third];

@@ -2,9 +2,9 @@
 //! and one building-block alert per event, tied by `kibana.alert.group.id`, with ids that depend
 //! only on the events, the rule id and the namespace (docs/eql.md, "Sequence alerts"). Pure.
 
-use super::{FramedHash, sequence_id};
+use super::sequence_id;
 use crate::alert::{
-    Alert, AlertContext, SharedFields, SourceEvent, build_alert_with, reason, rule_uuid,
+    Alert, AlertContext, SharedFields, SourceEvent, build_alert_with, framed_id, reason, rule_uuid,
 };
 use serde_json::{Map, Value, json};
 
@@ -35,11 +35,7 @@ pub struct SequenceAlerts {
 /// hex SHA-256 over a fixed tag, the sequence id and the position, length-framed. An event that
 /// takes part in two sequences gets a building block in each, as in Kibana.
 pub fn building_block_id(sequence_id: &str, position: usize) -> String {
-    let mut hash = FramedHash::new();
-    hash.part(BUILDING_BLOCK_ID_TAG);
-    hash.part(sequence_id);
-    hash.part(&position.to_string());
-    hash.hex()
+    framed_id(&[BUILDING_BLOCK_ID_TAG, sequence_id, &position.to_string()])
 }
 
 /// The shell and building-block alerts of a sequence whose present events (missing-event
