@@ -177,13 +177,6 @@ impl SequenceSpec {
         self.kinds.len()
     }
 
-    /// The number of positive stages once runs are expanded: the events of a completed sequence.
-    pub fn positive_stage_count(&self) -> usize {
-        (self.kinds.iter())
-            .filter(|kind| matches!(kind, StageKind::Positive { .. }))
-            .count()
-    }
-
     /// True when the sequence has missing events after its last positive stage.
     fn has_trailing(&self) -> bool {
         self.last_positive + 1 < self.kinds.len()

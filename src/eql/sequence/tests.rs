@@ -273,6 +273,22 @@ fn join_key_combinations_past_the_bound_are_ignored_and_counted() {
 }
 
 #[test]
+fn key_values_are_json_scalars_and_read_back_as_themselves() {
+    for value in [
+        json!(null),
+        json!(true),
+        json!(4624),
+        json!(1.5),
+        json!("alice"),
+    ] {
+        let key = KeyValue::from_json(&value).expect("a scalar");
+        assert_eq!(key.to_json(), value);
+    }
+    assert_eq!(KeyValue::from_json(&json!(["a"])), None);
+    assert_eq!(KeyValue::from_json(&json!({ "a": 1 })), None);
+}
+
+#[test]
 fn maxspan_accepts_a_sequence_exactly_maxspan_long() {
     let mut matcher = matcher(&positive(2), Some(1_000));
     let found = matcher.feed(vec![
