@@ -21,6 +21,7 @@
 mod alert;
 mod config;
 mod engine;
+mod eql;
 mod es;
 mod kibana;
 pub mod kql;
