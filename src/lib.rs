@@ -23,6 +23,7 @@ mod config;
 mod engine;
 mod eql;
 mod es;
+mod ids;
 mod kibana;
 pub mod kql;
 mod logging;

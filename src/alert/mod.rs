@@ -1,4 +1,4 @@
-//! Alerts (ENGINE.md section 5): the stable id of "this event matched by this rule" and the alert
+//! Alerts (docs/architecture.md, "Alerts and deduplication"): the stable id of "this event matched by this rule" and the alert
 //! document written for it, in Kibana's alert schema. Pure: takes a source hit and the rule,
 //! returns JSON; it never searches or writes.
 //!
@@ -8,10 +8,19 @@
 //! (`mappings.json`, nested form) treat them alike.
 
 mod reason;
+// Until the engine's EQL kind writes sequence alerts (issue 13), only its tests do.
+#[allow(dead_code)]
+mod sequence;
 mod template;
 mod text;
 
+#[cfg(test)]
+mod sequence_tests;
+
+pub use crate::ids::{alert_id, framed_id, rule_uuid};
 pub use reason::{field, reason};
+#[allow(unused_imports)] // the EQL kind uses them once it lands
+pub use sequence::{SequenceAlerts, build_sequence_alerts, building_block_id};
 pub use template::{index_template, template_name};
 pub use text::alert_json;
 
@@ -19,12 +28,6 @@ use crate::rule::Rule;
 use crate::schedule::duration::format_duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
-
-/// The fixed namespace of lookout's UUID v5 rule uuids (`kibana.alert.rule.uuid`). Never change
-/// it: every alert written so far names its rule by a uuid derived from it.
-pub const RULE_UUID_NAMESPACE: Uuid = Uuid::from_u128(0xf3b8_8a71_732d_445f_8a24_e1af_5821_ab13);
 
 /// `kibana.alert.rule.version` of a rule file without `version` (Kibana numbers a new rule 1;
 /// the corpus keeps versions in a separate lock file).
@@ -32,58 +35,6 @@ pub const DEFAULT_RULE_VERSION: u64 = 1;
 
 /// The depth of an alert built directly from source events (Kibana: 1; building blocks are 2).
 const ALERT_DEPTH: u64 = 1;
-
-/// The id of the alert for one source event and one rule: lowercase hex SHA-256 over the source
-/// index, source id, namespace and rule id.
-///
-/// ENGINE.md asks for the parts joined by a separator that cannot occur in them. A document id
-/// may hold any character, NUL included (`"\u0000"` in JSON), so no single byte is safe; each
-/// part is instead framed by its length (8 bytes, big-endian) before its bytes, which keeps
-/// distinct tuples distinct for every possible input: ("ab", "c") never hashes like ("a", "bc").
-pub fn alert_id(source_index: &str, source_id: &str, namespace: &str, rule_id: &str) -> String {
-    framed_id(&[source_index, source_id, namespace, rule_id])
-}
-
-/// Lowercase hex SHA-256 over the parts, each framed by its length (8 bytes, big-endian), so
-/// that distinct tuples never hash alike: the ids of alerts ([`alert_id`]) and of alerts that
-/// stand for several events (threshold groups, new terms).
-pub fn framed_id(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        let length = u64::try_from(part.len()).expect("a string length fits in a u64");
-        hasher.update(length.to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    lower_hex(&hasher.finalize())
-}
-
-/// Bytes as lowercase hex, two digits each.
-fn lower_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    hex
-}
-
-/// `kibana.alert.rule.uuid`: a UUID v5 over the namespace and rule id (length-framed as in
-/// [`alert_id`]), stable across restarts and instances.
-pub fn rule_uuid(namespace: &str, rule_id: &str) -> Uuid {
-    Uuid::new_v5(&RULE_UUID_NAMESPACE, &framed(&[namespace, rule_id]))
-}
-
-/// Each part as its length (u64, big-endian) followed by its bytes.
-fn framed(parts: &[&str]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for part in parts {
-        let length = u64::try_from(part.len()).expect("a string length fits in a u64");
-        bytes.extend_from_slice(&length.to_be_bytes());
-        bytes.extend_from_slice(part.as_bytes());
-    }
-    bytes
-}
 
 /// One source hit as the search returned it.
 #[derive(Debug, Clone, Copy)]

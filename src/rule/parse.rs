@@ -1,4 +1,5 @@
-//! One rule file's text -> a validated [`Rule`] (defaults of ENGINE.md section 1 applied) or the
+//! One rule file's text -> a [`Loaded`] rule (defaults of docs/architecture.md, "Rule files",
+//! applied: a runnable [`Rule`] or a [`NotRunnable`] summary) or the
 //! list of everything wrong with it, each problem at `path:line:col`.
 
 use super::diagnostic::{Diagnostic, FileProblems};

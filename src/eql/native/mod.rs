@@ -9,7 +9,6 @@ pub(crate) mod eql_search_double;
 mod tests;
 
 use super::sequence::sequence_id;
-use crate::alert::SourceEvent;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -151,29 +150,11 @@ pub enum AnswerError {
     NoHits,
 }
 
-impl EqlEvent {
-    /// The event as the alert builder takes it.
-    pub fn as_source_event(&self) -> SourceEvent<'_> {
-        SourceEvent {
-            index: &self.index,
-            id: &self.id,
-            source: &self.source,
-        }
-    }
-}
-
 impl EqlSequence {
     /// The events that are documents, in sequence order (missing-event placeholders left out, as
     /// Kibana does since elastic/kibana#235133).
     pub fn present_events(&self) -> impl Iterator<Item = &EqlEvent> {
         self.events.iter().filter(|event| !event.missing)
-    }
-
-    /// The present events as the alert builder takes them.
-    pub fn source_events(&self) -> Vec<SourceEvent<'_>> {
-        self.present_events()
-            .map(EqlEvent::as_source_event)
-            .collect()
     }
 
     /// The sequence's id: the same as lookout's own matcher gives the same events.

@@ -3,13 +3,9 @@
 
 use super::eql_search_double::{self, EqlSearchDouble};
 use super::*;
-use crate::alert::{AlertContext, SharedFields};
-use crate::eql::sequence::alert_tests::sequence_rule;
 use crate::eql::sequence::{
     Document, Event, KeyValue, SequenceMatcher, SequenceSpec, Stage, StageMatch,
-    build_sequence_alerts,
 };
-use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use std::sync::Arc;
 
@@ -245,7 +241,7 @@ fn a_missing_event_placeholder_is_read_and_left_out_of_the_present_events() {
         .map(|event| event.id.as_str())
         .collect();
     assert_eq!(present, ["logon-1"]);
-    assert_eq!(sequence.source_events().len(), 1);
+    assert_eq!(sequence.present_events().count(), 1);
 }
 
 #[test]
@@ -333,7 +329,7 @@ fn matcher_event(id: &str, timestamp: i64, stage: usize, source: &Value) -> Even
 
 #[test]
 fn a_native_sequence_and_lookouts_own_match_of_the_same_events_give_the_same_alerts() {
-    let rule = sequence_rule();
+    let rule_id = "seq-rule-1";
     let range = time_range();
     let body = request_body(&input(SEQUENCE_QUERY, &range));
     let double = EqlSearchDouble::default().answering(SEQUENCE_QUERY, eql_search_double::SEQUENCES);
@@ -344,27 +340,24 @@ fn a_native_sequence_and_lookouts_own_match_of_the_same_events_give_the_same_ale
     let native = &sequences[0];
 
     let spec = SequenceSpec::new(&[Stage::positive(), Stage::positive()], None).unwrap();
-    let mut matcher = SequenceMatcher::new(spec, "default", &rule.rule_id);
+    let mut matcher = SequenceMatcher::new(spec, "default", rule_id);
     let found = matcher.feed(vec![
         matcher_event("evt-3", 1_768_046_370_000, 1, &native.events[1].source),
         matcher_event("evt-1", 1_768_046_280_000, 0, &native.events[0].source),
     ]);
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].id, native.id("default", &rule.rule_id));
+    assert_eq!(found[0].id, native.id("default", rule_id));
 
-    let context = AlertContext {
-        rule: &rule,
-        namespace: "default",
-        execution_uuid: "exec-1",
-        created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
-    };
-    let shared = SharedFields::new(context);
-    let from_native = build_sequence_alerts(&native.source_events(), context, &shared).unwrap();
-    let from_matcher = build_sequence_alerts(&found[0].source_events(), context, &shared).unwrap();
-    assert_eq!(from_native, from_matcher);
-    assert_eq!(from_native.shell.id, found[0].id);
-    assert_eq!(
-        from_native.shell.document["source"]["ip"],
-        json!("192.0.2.1")
-    );
+    // The same events in the same order: the alerts, a pure function of them, are the same too.
+    let native_events: Vec<(&str, &str, &Value)> = native
+        .present_events()
+        .map(|event| (event.index.as_str(), event.id.as_str(), &event.source))
+        .collect();
+    let matched_events: Vec<(&str, &str, &Value)> = found[0]
+        .events
+        .iter()
+        .map(|event| (event.index.as_str(), event.id.as_str(), &event.source))
+        .collect();
+    assert_eq!(native_events, matched_events);
+    assert_eq!(native_events[0].2["source"]["ip"], json!("192.0.2.1"));
 }

@@ -1,8 +1,8 @@
 //! EQL sequences, pure: Elasticsearch's sequence semantics (docs/eql.md, "Sequences") applied to
 //! events whose stage conditions and join keys the caller has already evaluated, fed page by page
 //! and window by window with the open partial sequences carried over, in memory bounded by the
-//! constants below; the deterministic id of a sequence; and the alerts Kibana writes for one
-//! ([`build_sequence_alerts`]). Knows no EQL syntax (stages are numbers) and does no I/O.
+//! constants below; and the deterministic id of a sequence (the alerts Kibana writes for one are
+//! `alert::sequence`'s). Knows no EQL syntax (stages are numbers) and does no I/O.
 //!
 //! - [`SequenceSpec`]: the shape of a sequence query (its stages, which are missing events, how
 //!   many runs each, and `maxspan`), checked once.
@@ -10,22 +10,18 @@
 //! - [`sequence_id`]: the id of a sequence (its shell alert's id), from its events, the rule id
 //!   and the namespace; the same for the native path and for lookout's own matcher.
 
-mod alerts;
 mod machine;
 mod matcher;
 mod missing;
 
 #[cfg(test)]
-pub(crate) mod alert_tests;
-#[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
 mod tests;
 
-pub use alerts::{SequenceAlerts, build_sequence_alerts, building_block_id};
 pub use matcher::{SequenceMatcher, Stats};
 
-use crate::alert::{SourceEvent, framed_id};
+use crate::ids::framed_id;
 use serde_json::Value;
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -246,17 +242,6 @@ pub struct Document {
     pub source: Value,
 }
 
-impl Document {
-    /// The document as the alert builder takes it.
-    pub fn as_source_event(&self) -> SourceEvent<'_> {
-        SourceEvent {
-            index: &self.index,
-            id: &self.id,
-            source: &self.source,
-        }
-    }
-}
-
 /// One value of a join field. Values of different types never join (`1` and `"1"` differ, as
 /// they do in Elasticsearch); numbers compare as JSON numbers (`1` and `1.0` differ).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -393,20 +378,10 @@ pub struct CompletedSequence {
     pub events: Vec<Arc<Document>>,
 }
 
-impl CompletedSequence {
-    /// The events as the alert builder takes them.
-    pub fn source_events(&self) -> Vec<SourceEvent<'_>> {
-        self.events
-            .iter()
-            .map(|document| document.as_source_event())
-            .collect()
-    }
-}
-
 /// Keeps a sequence id apart from every other id lookout derives with the same framing.
 const SEQUENCE_ID_TAG: &str = "lookout:eql-sequence";
 
-/// The id of a sequence, which its shell alert takes: [`crate::alert::framed_id`] (lowercase hex
+/// The id of a sequence, which its shell alert takes: [`crate::ids::framed_id`] (lowercase hex
 /// SHA-256 over parts framed by their length, like every alert id) over a fixed tag, the
 /// namespace, the rule id, then each event's index and id in sequence order. The join key is not
 /// part of it: the same events joined under two values of a multi-valued key are one sequence,

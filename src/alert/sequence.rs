@@ -2,10 +2,10 @@
 //! and one building-block alert per event, tied by `kibana.alert.group.id`, with ids that depend
 //! only on the events, the rule id and the namespace (docs/eql.md, "Sequence alerts"). Pure.
 
-use super::sequence_id;
-use crate::alert::{
+use super::{
     Alert, AlertContext, SharedFields, SourceEvent, build_alert_with, framed_id, reason, rule_uuid,
 };
+use crate::eql::sequence::sequence_id;
 use serde_json::{Map, Value, json};
 
 /// Keeps a building-block id apart from every other id lookout derives with the same framing.

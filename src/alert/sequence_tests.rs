@@ -2,11 +2,12 @@
 //! builder writes (`build_alert_group_from_sequence.ts` and its tests, `build_alert.ts`,
 //! `generate_building_block_ids.ts` in elastic/kibana), and the stability of their ids.
 
-use super::*;
-use crate::alert::{AlertContext, SharedFields, rule_uuid};
+use super::sequence::*;
+use super::{AlertContext, SharedFields, SourceEvent, rule_uuid};
+use crate::eql::sequence::sequence_id;
 use crate::rule::Rule;
 use chrono::{TimeZone, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 
 const NAMESPACE: &str = "default";
 
