@@ -2,7 +2,8 @@
 //! writes as a scheduled execution, and an execution record, but the rule's `covered_to` and
 //! state are left alone (a backfill fills the past; it does not move the schedule).
 
-use super::{Engine, ExecutionError, ExecutionReport, Tally, log_execution, record};
+use super::record::{Tally, execution_record, log_execution};
+use super::{Engine, ExecutionError, ExecutionReport};
 use crate::rule::Rule;
 use crate::schedule::Window;
 use chrono::{DateTime, Utc};
@@ -26,7 +27,7 @@ impl Engine {
         let result = self
             .search_window(rule, window, at, &execution_uuid, &mut tally)
             .await;
-        let record = record(rule, at, execution_uuid, &tally, result, started);
+        let record = execution_record(rule, at, execution_uuid, &tally, result, started);
         let report = ExecutionReport {
             chunks: tally.chunks,
             record,

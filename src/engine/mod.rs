@@ -1,16 +1,18 @@
 //! The engine: one rule execution from start to end, the same for every rule kind
-//! (docs/architecture.md, "One execution"). An execution reads the rule's `covered_to`, plans its
+//! (docs/architecture.md, "The data path"). An execution reads the rule's `covered_to`, plans its
 //! windows, runs each chunk oldest first through the rule's kind (`kind`), which searches through
 //! the shared search service (`search`) and hands its alerts to the shared alert sink (`sink`),
 //! moves `covered_to` once a chunk's alerts are written, and records one execution document and
 //! one log event.
 
 mod backfill;
+mod coverage;
 mod error;
 mod kind;
 mod plan;
 mod preview;
 mod query;
+mod record;
 mod search;
 mod sink;
 
@@ -26,13 +28,14 @@ use crate::config::Config;
 use crate::es::Client;
 use crate::rule::Rule;
 use crate::schedule::{self, Window};
-use crate::state::{ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
+use crate::state::{ExecutionRecord, ExecutionStatus, StateStore};
 use chrono::{DateTime, TimeDelta, Utc};
 use kind::Chunk;
+use record::{ChunkOutcome, Tally, advance, execution_record, log_execution, outcome};
 use search::Searcher;
 use serde_json::Value;
 use sink::AlertSink;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The warning of an execution that found more new alerts than `max_signals` allows.
 pub const MAX_SIGNALS_WARNING: &str = "reached the maximum alert limit";
@@ -82,52 +85,6 @@ impl ExecutionReport {
     }
 }
 
-/// What one chunk did.
-#[derive(Debug, Default, Clone, Copy)]
-struct ChunkOutcome {
-    hits: u64,
-    created: u64,
-    duplicates: u64,
-    /// More new alerts existed than the chunk's `max_signals` budget.
-    limit_reached: bool,
-    search: Duration,
-    write: Duration,
-}
-
-/// What an execution has done so far; becomes the execution record.
-#[derive(Debug, Default)]
-struct Tally {
-    window: Option<Window>,
-    /// The rule's state when the execution started (`None` before its first execution).
-    previous: Option<RuleState>,
-    covered_to: Option<DateTime<Utc>>,
-    gap: Option<Window>,
-    chunks: usize,
-    totals: ChunkOutcome,
-    warnings: Vec<String>,
-}
-
-impl Tally {
-    fn warn(&mut self, warning: impl Into<String>) {
-        let warning = warning.into();
-        if !self.warnings.contains(&warning) {
-            self.warnings.push(warning);
-        }
-    }
-
-    fn add(&mut self, outcome: ChunkOutcome) {
-        self.chunks += 1;
-        self.totals.hits += outcome.hits;
-        self.totals.created += outcome.created;
-        self.totals.duplicates += outcome.duplicates;
-        self.totals.search += outcome.search;
-        self.totals.write += outcome.write;
-        if outcome.limit_reached {
-            self.warn(MAX_SIGNALS_WARNING);
-        }
-    }
-}
-
 impl Engine {
     pub fn new(client: Client, store: StateStore, settings: Settings) -> Self {
         Self {
@@ -153,7 +110,7 @@ impl Engine {
         let execution_uuid = uuid::Uuid::new_v4().to_string();
         let mut tally = Tally::default();
         let result = self.run(rule, at, &execution_uuid, &mut tally).await;
-        let mut record = record(rule, at, execution_uuid, &tally, result, started);
+        let mut record = execution_record(rule, at, execution_uuid, &tally, result, started);
         self.persist(rule, at, &tally, &mut record).await;
         let report = ExecutionReport {
             chunks: tally.chunks,
@@ -273,195 +230,4 @@ impl Engine {
         });
         Ok(())
     }
-
-    async fn load_state(&self, rule: &Rule) -> Result<Option<RuleState>, ExecutionError> {
-        self.store
-            .load(&rule.rule_id)
-            .await
-            .map_err(|error| ExecutionError::state(rule, error))
-    }
-
-    async fn record_gap(
-        &self,
-        rule: &Rule,
-        gap: Window,
-        tally: &mut Tally,
-    ) -> Result<(), ExecutionError> {
-        tally.gap = Some(gap);
-        tally.warn(format!(
-            "gap {gap}: older than max_catch_up, not searched (lookout backfill can fill it)"
-        ));
-        self.store
-            .record_gap(&rule.rule_id, gap.from, gap.to)
-            .await
-            .map_err(|error| ExecutionError::state(rule, error))
-    }
-
-    /// A rule's first execution records where its coverage starts (its first window's `from`)
-    /// before searching, so that when this execution dies or fails, the next one searches
-    /// from there instead of from its own, later window. Nothing before it is lookout's to
-    /// search, so the window up to `from` is covered vacuously.
-    async fn start_coverage(
-        &self,
-        rule: &Rule,
-        from: DateTime<Utc>,
-        tally: &mut Tally,
-    ) -> Result<(), ExecutionError> {
-        let mut state = tally
-            .previous
-            .clone()
-            .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
-        state.covered_to = Some(from);
-        self.store
-            .save(&state)
-            .await
-            .map_err(|error| ExecutionError::state(rule, error))?;
-        tally.covered_to = Some(from);
-        tally.previous = Some(state);
-        Ok(())
-    }
-
-    /// Saves `covered_to` once a chunk's alerts are written.
-    async fn cover(&self, rule: &Rule, tally: &Tally) -> Result<(), ExecutionError> {
-        let mut state = tally
-            .previous
-            .clone()
-            .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
-        state.covered_to = tally.covered_to;
-        self.store
-            .save(&state)
-            .await
-            .map_err(|error| ExecutionError::state(rule, error))
-    }
-
-    /// Stores the rule's final state (with the last chunk's coverage), then the execution
-    /// record. When the state cannot be saved after the execution searched something, the
-    /// execution counts as failed: its alerts are written, but its window is searched again
-    /// next time (the alert ids drop what is already written). A failed record only gets logged.
-    async fn persist(
-        &self,
-        rule: &Rule,
-        at: DateTime<Utc>,
-        tally: &Tally,
-        record: &mut ExecutionRecord,
-    ) {
-        let state = RuleState {
-            rule_id: rule.rule_id.clone(),
-            covered_to: tally.covered_to,
-            last_status: Some(record.status),
-            last_error: record.error.clone(),
-            last_execution_at: Some(at),
-        };
-        if let Err(error) = self.store.save(&state).await {
-            tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
-            let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
-            if tally.covered_to != saved && record.error.is_none() {
-                record.status = ExecutionStatus::Failed;
-                record.error = Some(format!(
-                    "{}; its window is searched again next time",
-                    ExecutionError::state(rule, error)
-                ));
-            }
-        }
-        if let Err(error) = self.store.record_execution(record).await {
-            tracing::warn!(rule_id = %rule.rule_id, %error, "recording the execution failed");
-        }
-    }
-}
-
-/// A chunk's outcome from its hits and what its sink wrote.
-fn outcome(hits: u64, written: sink::Written) -> ChunkOutcome {
-    ChunkOutcome {
-        hits,
-        created: written.created,
-        duplicates: written.duplicates,
-        limit_reached: written.limit_reached,
-        search: Duration::ZERO,
-        write: written.elapsed,
-    }
-}
-
-/// Moves `covered_to` to `to`, never backwards.
-fn advance(tally: &mut Tally, to: DateTime<Utc>) {
-    tally.covered_to = Some(tally.covered_to.map_or(to, |covered| covered.max(to)));
-}
-
-/// The execution record of a finished execution.
-fn record(
-    rule: &Rule,
-    at: DateTime<Utc>,
-    execution_uuid: String,
-    tally: &Tally,
-    result: Result<(), ExecutionError>,
-    started: Instant,
-) -> ExecutionRecord {
-    let error = result.err().map(|error| error.to_string());
-    let status = match (&error, tally.warnings.is_empty()) {
-        (Some(_), _) => ExecutionStatus::Failed,
-        (None, false) => ExecutionStatus::PartialFailure,
-        (None, true) => ExecutionStatus::Succeeded,
-    };
-    let window = tally.window.unwrap_or(Window { from: at, to: at });
-    ExecutionRecord {
-        execution_uuid,
-        rule_id: rule.rule_id.clone(),
-        rule_name: rule.name.clone(),
-        started_at: at,
-        window_from: window.from,
-        window_to: window.to,
-        status,
-        hits: tally.totals.hits,
-        alerts_created: tally.totals.created,
-        duplicates: tally.totals.duplicates,
-        search_ms: millis(tally.totals.search),
-        write_ms: millis(tally.totals.write),
-        total_ms: millis(started.elapsed()),
-        warnings: tally.warnings.clone(),
-        error,
-        gap: tally.gap.map(|gap| Gap {
-            from: gap.from,
-            to: gap.to,
-        }),
-    }
-}
-
-/// The one log event of an execution.
-fn log_execution(report: &ExecutionReport) {
-    let record = &report.record;
-    let window = Window {
-        from: record.window_from,
-        to: record.window_to,
-    };
-    macro_rules! execution_event {
-        ($level:expr, $message:literal) => {
-            tracing::event!(
-                $level,
-                rule_id = %record.rule_id,
-                window = %window,
-                hits = record.hits,
-                created = record.alerts_created,
-                duplicates = record.duplicates,
-                elapsed_ms = record.total_ms,
-                search_ms = record.search_ms,
-                write_ms = record.write_ms,
-                chunks = report.chunks,
-                status = ?record.status,
-                warnings = %record.warnings.join("; "),
-                error = record.error.as_deref().unwrap_or(""),
-                $message
-            )
-        };
-    }
-    match (&record.error, record.warnings.is_empty()) {
-        (Some(_), _) => execution_event!(tracing::Level::ERROR, "rule execution failed"),
-        (None, false) => execution_event!(
-            tracing::Level::WARN,
-            "rule execution finished with warnings"
-        ),
-        (None, true) => execution_event!(tracing::Level::INFO, "rule execution succeeded"),
-    }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
