@@ -35,20 +35,16 @@ mod state;
 
 // Configuration and logging.
 pub use config::{
-    AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_NAMESPACE, ENV_VARS,
-    ElasticsearchConfig, EngineConfig, HttpConfig, LogConfig, LogFormat, Override, RulesConfig,
-    Secret, redact_userinfo,
+    Config, ConfigError, DEFAULT_NAMESPACE, ENV_VARS, ElasticsearchConfig, EngineConfig, Override,
+    RulesConfig, Secret, redact_userinfo,
 };
 pub use logging::{LoggingError, init as init_logging};
 
 // Rule files and the rule model.
 pub use rule::{
-    AlertSuppression, DEFAULT_TIMESTAMP, Details, Diagnostic, ExceptionListRef, Kind, Language,
-    LoadReport, Loaded, MAX_RULE_FILE_BYTES, Maturity, Meta, Metadata, MissingFieldsStrategy,
-    NewTerms, NotRunnable, Query, RelatedIntegration, RequiredField, RiskScoreMapping, Rule,
-    RuleType, Search, Severity, SeverityMapping, Summary, ThreatMapping, ThreatMappingEntry,
-    ThreatMatch, Threshold, ThresholdCardinality, Timestamp, load_path, load_paths,
-    parse_rule_bytes, printable,
+    Diagnostic, Kind, Language, LoadReport, Loaded, MAX_RULE_FILE_BYTES, Maturity, Meta, NewTerms,
+    NotRunnable, Query, Rule, RuleType, Search, Severity, Summary, ThreatMatch, Threshold,
+    Timestamp, load_path, load_paths, parse_rule_bytes, printable,
 };
 
 // Time: schedules, windows, date math and durations as rule files write them.
@@ -65,7 +61,6 @@ pub use es::{
 pub use engine::{
     Engine, ExecutionError, ExecutionReport, MAX_SIGNALS_WARNING, NEW_TERMS_PAGE_SIZE,
     PlannedSearch, Preview, Settings, THREAT_INDICATOR_PAGE_SIZE, planned_searches, preview,
-    query_dsl,
 };
 
 // Rules on their schedules: loading the configured rules, start-up, the scheduler and its clock.
@@ -75,9 +70,7 @@ pub use service::scheduler::{
     stagger,
 };
 pub use service::setup::{Backoff, FailedAttempt, index_templates, prepare as prepare_server};
-pub use service::{
-    ONCE_CONNECT_ATTEMPTS, RuleSet, ServiceError, connect, load_rules, run_daemon, run_once,
-};
+pub use service::{RuleSet, ServiceError, connect, load_rules, run_once};
 
 // What lookout keeps in the server, and what it shows people.
 pub use alert::{alert_id, rule_uuid, template_name};

@@ -19,8 +19,6 @@ mod sink;
 pub use error::ExecutionError;
 pub use kind::{NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE, planned_searches};
 pub use preview::{Preview, preview};
-pub use query::query_dsl;
-
 use query::FieldCapsCache;
 
 use crate::alert::AlertContext;

@@ -25,13 +25,8 @@ use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, LoadReport, Summary, printable};
 pub use load::{MAX_RULE_FILE_BYTES, load_path, load_paths, parse_rule_bytes};
-pub use params::{
-    NewTerms, ThreatMapping, ThreatMappingEntry, ThreatMatch, Threshold, ThresholdCardinality,
-};
-pub use sections::{
-    AlertSuppression, Details, ExceptionListRef, Metadata, MissingFieldsStrategy,
-    RelatedIntegration, RequiredField, RiskScoreMapping, SeverityMapping,
-};
+pub use params::{NewTerms, ThreatMapping, ThreatMatch, Threshold};
+pub use sections::{Details, Metadata};
 
 /// Default `interval` when a rule has none.
 pub const DEFAULT_INTERVAL: &str = "5m";

@@ -14,9 +14,8 @@ use crate::rule::{self, Rule};
 use crate::state::StateStore;
 use chrono::{DateTime, Utc};
 use clock::Clock;
-use scheduler::{self as daemon, Options};
+
 use setup::Backoff;
-use std::future::Future;
 
 /// How many times `run --once` tries to reach the server before it gives up (1 + 2 + 4 + 8
 /// seconds of waiting with the default back-off).
@@ -27,8 +26,6 @@ pub const ONCE_CONNECT_ATTEMPTS: u32 = 5;
 pub enum ServiceError {
     #[error("elasticsearch: {0}")]
     Es(#[from] EsError),
-    #[error("no rule to run: {0}")]
-    NoRules(String),
 }
 
 /// The rules that will run, and what was said about the others.
@@ -117,49 +114,7 @@ pub async fn run_once(
         ..Backoff::default()
     };
     let engine = connect(config, clock, backoff).await?;
-    Ok(daemon::run_once(&engine, rules, at, config.engine.concurrency).await)
-}
-
-/// Runs the rules on their schedules until `shutdown` completes; waits for the server first
-/// (retrying until it answers or shutdown comes).
-pub async fn run_daemon(
-    config: &Config,
-    rules: Vec<Rule>,
-    clock: &dyn Clock,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServiceError> {
-    if rules.is_empty() {
-        return Err(ServiceError::NoRules(format!(
-            "no runnable rule in {}",
-            folders(&config.rules)
-        )));
-    }
-    tokio::pin!(shutdown);
-    let engine = tokio::select! {
-        engine = connect(config, clock, Backoff::default()) => engine?,
-        () = &mut shutdown => return Ok(()),
-    };
-    let options = Options {
-        concurrency: config.engine.concurrency,
-        grace: config.engine.shutdown_grace,
-    };
-    tracing::info!(
-        rules = rules.len(),
-        concurrency = options.concurrency,
-        "scheduling rules"
-    );
-    daemon::run(&engine, rules, clock, options, shutdown).await;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-fn folders(config: &RulesConfig) -> String {
-    let names: Vec<String> = config
-        .folders
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect();
-    names.join(", ")
+    Ok(scheduler::run_once(&engine, rules, at, config.engine.concurrency).await)
 }
 
 #[cfg(test)]
