@@ -8,12 +8,18 @@
 //! file, secret files) are taken as they are, relative to the working directory.
 
 mod env;
+mod notify;
 mod raw;
 #[cfg(test)]
 mod tests;
 mod validate;
 
 pub use env::ENV_VARS;
+pub use notify::{
+    DEFAULT_SUMMARY_ALERTS,
+    ChatConfig, Connector, ConnectorKind, EmailConfig, IndexConfig, Mode, NotifyConfig,
+    PagerDutyConfig, Route, SmtpSecurity, WebhookConfig,
+};
 
 use chrono::TimeDelta;
 use std::fmt;
@@ -57,6 +63,7 @@ pub struct Config {
     pub engine: EngineConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub notify: NotifyConfig,
 }
 
 impl Config {
@@ -102,7 +109,7 @@ impl Config {
             format!("command-line flag {}", flag.map_or(var, |o| o.flag))
         };
         env::apply(&mut raw, &flag_lookup, &describe_flag)?;
-        validate::validate(raw, path)
+        validate::validate(raw, path, &env_lookup)
     }
 
     /// Parses configuration text (`origin` names it in errors), then layers the environment.
@@ -121,7 +128,7 @@ impl Config {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         env::apply(&mut raw, &lookup, &env::describe_env)?;
-        validate::validate(raw, origin)
+        validate::validate(raw, origin, &lookup)
     }
 }
 

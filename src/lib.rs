@@ -22,6 +22,7 @@ pub mod generator;
 pub mod kibana;
 pub mod kql;
 pub mod logging;
+pub mod notify;
 pub mod observe;
 pub mod rule;
 pub mod rule_types;

@@ -399,6 +399,7 @@ mod tests {
                 namespace: "default",
                 execution_uuid: "e",
                 created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+                notify: &[],
             },
         };
         let hits: Vec<Hit<RawSource>> = ids.iter().map(|id| hit(id)).collect();

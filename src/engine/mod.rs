@@ -38,6 +38,8 @@ pub struct Settings {
     pub alerts_index: String,
     pub namespace: String,
     pub max_catch_up: TimeDelta,
+    /// Connectors and routes: which connectors each rule's alerts must reach.
+    pub notify: std::sync::Arc<crate::config::NotifyConfig>,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             alerts_index: config.alerts.index.clone(),
             namespace: config.alerts.namespace.clone(),
             max_catch_up: config.engine.max_catch_up,
+            notify: std::sync::Arc::new(config.notify.clone()),
         }
     }
 
@@ -184,8 +187,15 @@ impl Engine {
             ));
         }
         let alerts_pattern = self.settings.alerts_pattern();
-        let context =
-            self.chunk_context(rule, &translated.dsl, &alerts_pattern, execution_uuid, at);
+        let notify = crate::notify::route(rule, &self.settings.notify);
+        let context = self.chunk_context(rule, &translated.dsl, &alerts_pattern, execution_uuid, at);
+        let context = ChunkContext {
+            alert: AlertContext {
+                notify: &notify,
+                ..context.alert
+            },
+            ..context
+        };
         let last = windows.chunks.len().saturating_sub(1);
         for (n, window) in windows.chunks.iter().enumerate() {
             let outcome = typed::run(&context, window).await?;
@@ -220,6 +230,7 @@ impl Engine {
                 namespace: &self.settings.namespace,
                 execution_uuid,
                 created_at: at,
+                notify: &[],
             },
         }
     }

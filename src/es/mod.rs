@@ -12,6 +12,7 @@ mod connect;
 mod docs;
 mod error;
 mod search;
+mod update;
 
 pub use bulk::{
     BULK_MAX_ACTIONS, BULK_MAX_ATTEMPTS, BULK_RETRY_BASE_DELAY, BULK_RETRY_MAX_DELAY, BulkDocument,
@@ -19,6 +20,7 @@ pub use bulk::{
 };
 pub use error::{CLUSTER, EsError, MAX_REASON_CHARS, is_retryable_status, redact_userinfo};
 pub use search::{EXISTING_IDS_CHUNK, Hit, PitId, RawSource, SearchPage, SourceDocument};
+pub use update::{DocUpdate, UpdateOutcome};
 
 use crate::config::ElasticsearchConfig;
 use elasticsearch::http::Method;

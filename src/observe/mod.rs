@@ -5,8 +5,10 @@
 
 mod http;
 mod metrics;
+mod notify_metrics;
 
 pub use http::{MAX_CONCURRENT_CONNECTIONS, Reply, respond, serve};
+pub use notify_metrics::{DeliverySample, NotifyMetrics};
 pub use metrics::{
     DURATION_BUCKETS, ExecutionSample, Metrics, SCHEDULE_DELAY_BUCKETS, StatusLabel,
 };
