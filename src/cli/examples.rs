@@ -162,3 +162,10 @@ mod tests {
         }
     }
 }
+
+/// `lookout notify --help`.
+pub const NOTIFY: &str = "\
+Examples:
+  lookout notify test soc                # send a sample message to the connector with id soc
+
+Connectors and routes are configured under [notify] (docs/notifications.md).";

@@ -171,7 +171,7 @@ async fn start_endpoint(
 async fn run_round(
     loaded: &Loaded,
     clock: &dyn Clock,
-    observer: &Observer,
+    observer: &Arc<Observer>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let config = &loaded.config;
@@ -194,11 +194,13 @@ async fn run_round(
         concurrency = options.concurrency,
         "scheduling rules"
     );
+    let notifier = service::notifier(config, &engine, Some(Arc::clone(observer)))?;
     let observed = Observed {
         engine: &engine,
         observer,
     };
-    daemon::run(&observed, loaded.rules.clone(), clock, options, shutdown).await;
+    let scheduling = daemon::run(&observed, loaded.rules.clone(), clock, options, shutdown);
+    service::schedule_and_deliver(scheduling, &notifier, clock).await;
     Ok(())
 }
 

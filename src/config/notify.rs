@@ -749,3 +749,111 @@ fn check_connector_id(id: &str) -> Result<(), String> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_toml_str(text, std::path::Path::new("lookout.toml"), move |name| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    /// The smallest configuration, exactly as docs/notifications.md starts with it.
+    const SMALLEST: &str = r#"
+[[notify.connectors]]
+id = "soc"
+type = "webhook"          # or slack, teams, pagerduty, email, index
+url = "https://hooks.example.org/lookout"
+
+[[notify.routes]]
+connectors = ["soc"]      # no match keys: every rule
+mode = "per_alert"        # or "summary"
+"#;
+
+    #[test]
+    fn the_smallest_configuration_works_as_written() {
+        let notify = load(SMALLEST, &[]).unwrap().notify;
+        assert_eq!(notify.connectors.len(), 1);
+        let ConnectorKind::Webhook(webhook) = &notify.connectors[0].kind else {
+            panic!("not a webhook");
+        };
+        assert_eq!(webhook.method, "POST");
+        assert_eq!(notify.routes[0].mode, Mode::PerAlert);
+        assert_eq!(notify.max_age, DEFAULT_MAX_AGE);
+    }
+
+    #[test]
+    fn secrets_come_from_files_or_the_environment_and_debug_hides_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("pd");
+        std::fs::write(&key_file, "routing-key-from-file\n").unwrap();
+        let text = format!(
+            r#"
+[[notify.connectors]]
+id = "slack"
+type = "slack"
+url = {{ env = "SLACK_URL" }}
+
+[[notify.connectors]]
+id = "pd"
+type = "pagerduty"
+routing_key = {{ file = "{}" }}
+
+[[notify.connectors]]
+id = "hook"
+type = "webhook"
+url = "https://hooks.example.org/x"
+headers = {{ Authorization = {{ env = "HOOK_TOKEN" }} }}
+"#,
+            key_file.display()
+        );
+        let env = [("SLACK_URL", "https://hooks.slack.com/services/T/B/sekrit-slack"), ("HOOK_TOKEN", "Bearer sekrit-token")];
+        let config = load(&text, &env).unwrap();
+        let ConnectorKind::PagerDuty(pd) = &config.notify.connectors[1].kind else {
+            panic!("not pagerduty");
+        };
+        assert_eq!(pd.routing_key.expose(), "routing-key-from-file");
+        let debug = format!("{config:?}");
+        for secret in ["sekrit-slack", "sekrit-token", "routing-key-from-file"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+    }
+
+    #[test]
+    fn a_missing_secret_variable_is_named_without_any_value() {
+        let text = "[[notify.connectors]]\nid = \"s\"\ntype = \"slack\"\nurl = { env = \"NOPE\" }\n";
+        let error = load(text, &[]).unwrap_err().to_string();
+        assert!(error.contains("notify.connectors[0].url") && error.contains("NOPE"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_url_is_reported_without_repeating_it() {
+        let text = "[[notify.connectors]]\nid = \"s\"\ntype = \"slack\"\nurl = \"ftp://token-in-url@x\"\n";
+        let error = load(text, &[]).unwrap_err().to_string();
+        assert!(!error.contains("token-in-url"), "{error}");
+    }
+
+    #[test]
+    fn routes_must_name_known_connectors_and_ids_must_be_field_safe() {
+        let unknown = format!("{SMALLEST}\n[[notify.routes]]\nconnectors = [\"nobody\"]\n");
+        assert!(load(&unknown, &[]).unwrap_err().to_string().contains("nobody"));
+        let dotted = SMALLEST.replace("id = \"soc\"", "id = \"so.c\"").replace("[\"soc\"]", "[\"so.c\"]");
+        assert!(load(&dotted, &[]).unwrap_err().to_string().contains("lowercase"));
+        let unknown_key = SMALLEST.replace("type = \"webhook\"", "type = \"webhook\"\nrouting_key = \"x\"");
+        assert!(load(&unknown_key, &[]).is_err());
+    }
+
+    #[test]
+    fn email_connectors_default_to_starttls_on_587() {
+        let text = "[[notify.connectors]]\nid = \"mail\"\ntype = \"email\"\nhost = \"smtp.example.org\"\nfrom = \"lookout@example.org\"\nto = [\"soc@example.org\"]\n";
+        let config = load(text, &[]).unwrap();
+        let ConnectorKind::Email(email) = &config.notify.connectors[0].kind else {
+            panic!("not email");
+        };
+        assert_eq!((email.security, email.port), (SmtpSecurity::StartTls, 587));
+    }
+}

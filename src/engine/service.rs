@@ -24,6 +24,8 @@ pub enum ServiceError {
     Es(#[from] EsError),
     #[error("no rule to run: {0}")]
     NoRules(String),
+    #[error("notifications: {0}")]
+    Notify(String),
 }
 
 /// The rules that will run, and what was said about the others.
@@ -105,7 +107,45 @@ pub async fn run_once(
         ..Backoff::default()
     };
     let engine = connect(config, clock, backoff).await?;
-    Ok(daemon::run_once(&engine, rules, at, config.engine.concurrency).await)
+    let notifier = notifier(config, &engine, None)?;
+    let failed = daemon::run_once(&engine, rules, at, config.engine.concurrency).await;
+    // What can be delivered now is; the rest stays pending on the alerts for the next run.
+    notifier.deliver_due(clock).await;
+    Ok(failed)
+}
+
+/// The notification delivery of `config` over the engine's alerts (checked: templates parse,
+/// transports build).
+pub fn notifier(
+    config: &Config,
+    engine: &Engine,
+    observer: Option<std::sync::Arc<crate::observe::Observer>>,
+) -> Result<crate::notify::Notifier, ServiceError> {
+    let targets = crate::notify::Targets {
+        alerts_pattern: engine.settings().alerts_pattern(),
+        executions_index: config.engine.executions_index.clone(),
+    };
+    crate::notify::Notifier::new(engine.client().clone(), &config.notify, targets, observer)
+        .map_err(ServiceError::Notify)
+}
+
+/// Runs the scheduler until it stops, delivering notifications beside it (never in its way:
+/// delivery only waits on its own receivers).
+pub async fn schedule_and_deliver(
+    scheduling: impl Future<Output = ()>,
+    notifier: &crate::notify::Notifier,
+    clock: &dyn Clock,
+) {
+    let delivering = async {
+        if notifier.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        notifier.run(clock, std::future::pending()).await;
+    };
+    tokio::select! {
+        () = scheduling => {}
+        () = delivering => {}
+    }
 }
 
 /// Runs the rules on their schedules until `shutdown` completes; waits for the server first
@@ -136,7 +176,9 @@ pub async fn run_daemon(
         concurrency = options.concurrency,
         "scheduling rules"
     );
-    daemon::run(&engine, rules, clock, options, shutdown).await;
+    let notifier = notifier(config, &engine, None)?;
+    let scheduling = daemon::run(&engine, rules, clock, options, shutdown);
+    schedule_and_deliver(scheduling, &notifier, clock).await;
     tracing::info!("stopped");
     Ok(())
 }
