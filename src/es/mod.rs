@@ -20,7 +20,7 @@ pub use bulk::{
 };
 pub use error::{CLUSTER, EsError, MAX_REASON_CHARS, is_retryable_status, redact_userinfo};
 pub use search::{EXISTING_IDS_CHUNK, Hit, PitId, RawSource, SearchPage, SourceDocument};
-pub use update::{DocUpdate, UpdateOutcome};
+pub use update::{DocUpdate, UpdateOutcome, Versioned};
 
 use crate::config::ElasticsearchConfig;
 use elasticsearch::http::Method;

@@ -23,8 +23,8 @@ pub struct DocUpdate {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateOutcome {
     pub updated: usize,
-    /// Documents changed since they were read (or gone): not updated.
-    pub conflicts: usize,
+    /// The ids of documents changed since they were read (or gone): not updated.
+    pub conflicts: Vec<String>,
     pub failed: Vec<ItemFailure>,
 }
 
@@ -44,6 +44,40 @@ impl Client {
             })?;
         }
         Ok(outcome)
+    }
+}
+
+/// A document as stored now, with the sequence number and primary term to update it by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    pub source: Value,
+    pub seq_no: u64,
+    pub primary_term: u64,
+}
+
+impl Client {
+    /// The document's current `_source` and version (a real-time read), `None` when absent.
+    pub async fn get_versioned(&self, index: &str, id: &str) -> Result<Option<Versioned>, EsError> {
+        let path = format!(
+            "/{}/_doc/{}",
+            super::search::encode_path_segment(index),
+            super::search::encode_path_segment(id)
+        );
+        let reply = self
+            .send(Request::new("get document", index, Method::Get, path))
+            .await?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        let body = reply.ok("get document", index)?;
+        if body["found"] == Value::Bool(false) {
+            return Ok(None);
+        }
+        Ok(Some(Versioned {
+            source: body["_source"].clone(),
+            seq_no: body["_seq_no"].as_u64().unwrap_or(0),
+            primary_term: body["_primary_term"].as_u64().unwrap_or(1),
+        }))
     }
 }
 
@@ -80,7 +114,7 @@ fn count_items(answer: &Value, sent: &[DocUpdate], outcome: &mut UpdateOutcome) 
         let result = item.as_object().and_then(|o| o.values().next()).unwrap_or(&Value::Null);
         match result["status"].as_u64().unwrap_or(0) {
             200..=299 => outcome.updated += 1,
-            404 | 409 => outcome.conflicts += 1,
+            404 | 409 => outcome.conflicts.push(update.id.clone()),
             status => outcome.failed.push(ItemFailure {
                 id: update.id.clone(),
                 status: u16::try_from(status).unwrap_or(0),
@@ -122,7 +156,7 @@ mod tests {
         ]});
         let mut outcome = UpdateOutcome::default();
         count_items(&answer, &[update("a"), update("b"), update("c")], &mut outcome).unwrap();
-        assert_eq!((outcome.updated, outcome.conflicts), (1, 1));
+        assert_eq!((outcome.updated, outcome.conflicts.len()), (1, 1));
         assert_eq!(outcome.failed[0].status, 503);
     }
 }

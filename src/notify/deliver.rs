@@ -29,6 +29,8 @@ pub const RETRY_BASE: TimeDelta = TimeDelta::seconds(5);
 pub const RETRY_MAX: TimeDelta = TimeDelta::minutes(10);
 /// How long a summary waits for its execution to be recorded before it is sent anyway.
 pub const SUMMARY_SETTLE: TimeDelta = TimeDelta::minutes(10);
+/// How many times an outcome is recorded again after its alert changed in between.
+const CONFLICT_RETRIES: usize = 3;
 /// When an unsettled summary is looked at again.
 const SETTLE_RECHECK: TimeDelta = TimeDelta::seconds(5);
 
@@ -428,15 +430,57 @@ impl Notifier {
         }
         match self.client.bulk_update(&updates).await {
             Ok(outcome) => {
-                report.conflicts = outcome.conflicts;
+                report.conflicts = outcome.conflicts.len();
                 if let Some(first) = outcome.failed.first() {
                     report.error = Some(format!("recording the outcome failed: HTTP {}: {}", first.status, first.reason));
                 }
+                self.record_again(connector, due, outcomes, &outcome.conflicts, now).await;
             }
             Err(error) => report.error = Some(format!("recording the outcome failed: {error}")),
         }
         if let Err(error) = self.client.refresh(&self.targets.alerts_pattern).await {
             tracing::debug!(%error, "refreshing the alerts after delivery failed");
+        }
+    }
+
+    /// Records outcomes again on alerts another connector (or instance) updated in between:
+    /// each is read again (real-time) and its update rebuilt, a few times at most. An alert
+    /// no longer pending for this connector is left as it is.
+    async fn record_again(
+        &self,
+        connector: &str,
+        due: &[PendingAlert],
+        outcomes: &[Option<Outcome>],
+        conflicts: &[String],
+        now: DateTime<Utc>,
+    ) {
+        let mut left: Vec<String> = conflicts.to_vec();
+        for _ in 0..CONFLICT_RETRIES {
+            let mut updates = Vec::new();
+            for (alert, outcome) in due.iter().zip(outcomes) {
+                let Some(outcome) = outcome.as_ref().filter(|_| left.contains(&alert.id)) else {
+                    continue;
+                };
+                let Ok(Some(current)) = self.client.get_versioned(&alert.index, &alert.id).await else {
+                    continue;
+                };
+                let fresh = PendingAlert {
+                    doc: current.source,
+                    seq_no: current.seq_no,
+                    primary_term: current.primary_term,
+                    ..alert.clone()
+                };
+                if outbox::is_pending(&fresh.doc, connector) {
+                    updates.push(outbox::update(&fresh, connector, outcome, now));
+                }
+            }
+            if updates.is_empty() {
+                return;
+            }
+            match self.client.bulk_update(&updates).await {
+                Ok(outcome) if !outcome.conflicts.is_empty() => left = outcome.conflicts,
+                _ => return,
+            }
         }
     }
 

@@ -115,6 +115,11 @@ fn pending_of(doc: &Value) -> Vec<String> {
     list(doc, PENDING)
 }
 
+/// Whether the alert still waits for `connector`.
+pub fn is_pending(doc: &Value, connector: &str) -> bool {
+    pending_of(doc).iter().any(|c| c == connector)
+}
+
 /// The conditional update recording `outcome` for `connector` on `alert`.
 pub fn update(alert: &PendingAlert, connector: &str, outcome: &Outcome, now: DateTime<Utc>) -> DocUpdate {
     let mut doc = Map::new();
