@@ -405,3 +405,31 @@ connectors = ["mail"]
         assert_eq!(list(&env.alerts().await[0], "lookout.notify.sent"), ["mail"]);
     }
 }
+
+#[tokio::test]
+async fn metrics_count_sent_retried_failed_and_pending_per_connector_without_secrets() {
+    let receiver = Receiver::start().await;
+    let text = webhook_config(&format!("{}?token=sekrit-metrics-token", receiver.url("hook")), "per_alert");
+    let env = env_with(&text).await;
+    let rule = add_user_rule(&env);
+    alerts_at(&env, &rule, start(), 2, "m").await;
+    let observer = std::sync::Arc::new(lookout::observe::Observer::default());
+    let notifier =
+        lookout::engine::service::notifier(&env.config, &env.engine, Some(observer.clone())).unwrap();
+    let clock = ManualClock::new(start());
+    receiver.fail_next(503, None, 1);
+    notifier.deliver_due(&clock).await;
+    clock.set(start() + minutes(20));
+    notifier.deliver_due(&clock).await;
+    let text = observer.metrics.encode();
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}{{connector=\"soc\"}}")))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    assert_eq!(value("lookout_notifications_sent_total"), Some(2.0), "{text}");
+    assert_eq!(value("lookout_notifications_retried_total"), Some(1.0), "{text}");
+    assert_eq!(value("lookout_notifications_failed_total"), Some(0.0), "{text}");
+    assert_eq!(value("lookout_notifications_pending"), Some(0.0), "{text}");
+    assert!(!text.contains("sekrit-metrics-token"));
+}
