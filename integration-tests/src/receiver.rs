@@ -25,6 +25,8 @@ pub struct Received {
     pub resend: bool,
     /// The receiver answered with an error (see [`Receiver::fail_next`]).
     pub refused: bool,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -135,6 +137,7 @@ fn answer(state: &Mutex<State>, request: http::Request) -> Response {
         json: json.clone(),
         resend,
         refused: failing.is_some(),
+        at: std::time::Instant::now(),
     });
     if let Some((status, after)) = failing {
         let mut response = Response::new(status, "text/plain", b"injected by the test receiver".to_vec());
