@@ -9,7 +9,7 @@ mod ops;
 
 use integration_tests::receiver::Receiver;
 use integration_tests::{TestServer, unique_name};
-use ops::{add_user_events, lookout, text, write_rule};
+use ops::{Daemon, WAIT, add_user_events, lookout, metric, signal, text, wait_until, write_rule};
 use std::path::Path;
 
 const URL_TOKEN: &str = "SEKRIT-URL-TOKEN-1f3c";
@@ -122,4 +122,53 @@ connectors = ["soc"]
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("not delivered: HTTP 503"), "{out}");
     assert_no_secret("a failed notify test", &(out + &err));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_delivers_beside_the_scheduler_and_counts_it_in_metrics() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::connect();
+    let source = unique_name("notify-daemon-src");
+    server.create_cloudtrail_index(&source).await;
+    let newest = chrono::Utc::now() - chrono::TimeDelta::seconds(30);
+    server.bulk_create(&source, &add_user_events(3, newest)).await;
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let dir = work.path();
+    let interval = chrono::TimeDelta::seconds(1);
+    let rule_id = (0..)
+        .map(|n| format!("notify-daemon-{n}"))
+        .find(|id| lookout::engine::daemon::stagger(id, interval) < chrono::TimeDelta::seconds(1))
+        .expect("some id has a small stagger");
+    write_rule(dir, &rule_id, &source, "1s", "now-10m", 100);
+    let config = format!(
+        "[notify]\npoll_interval = \"1s\"\n\n[[notify.connectors]]\nid = \"soc\"\ntype = \"webhook\"\nurl = \"{}\"\n\n[[notify.routes]]\nconnectors = [\"soc\"]\n",
+        receiver.url("hook")
+    );
+    std::fs::write(dir.join("lookout.toml"), config).unwrap();
+    let base = unique_name("notify-daemon");
+    let mut command = lookout(dir);
+    command
+        .args(["run", "--es-url", &server.url, "--config", "lookout.toml", "--http-listen", "127.0.0.1:0"])
+        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
+        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
+        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"));
+    let mut run = Daemon::start(command);
+    let endpoint = run.endpoint();
+    wait_until("three alerts delivered by the daemon", || (receiver.accepted("hook").len() >= 3).then_some(()));
+    let sent = "lookout_notifications_sent_total{connector=\"soc\"}";
+    let deadline = std::time::Instant::now() + WAIT;
+    let text = loop {
+        let text = reqwest::get(format!("{endpoint}/metrics")).await.unwrap().text().await.unwrap();
+        if metric(&text, sent) >= Some(3.0) {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no sent counter in /metrics: {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(metric(&text, sent), Some(3.0), "{text}");
+    assert!(run.log().contains("notification batch delivered"), "{}", run.log());
+    signal(run.child.id(), "-TERM");
+    let status = run.child.wait().expect("lookout run exits");
+    assert_eq!(status.code(), Some(0), "{}", run.log());
+    assert_eq!(receiver.accepted("hook").len(), 3, "an alert was notified twice");
 }

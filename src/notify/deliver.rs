@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How many due alerts one batch reads.
-pub const BATCH_SIZE: usize = 200;
+pub const BATCH_SIZE: usize = 1000;
 /// The first retry's delay; it doubles per failed attempt.
 pub const RETRY_BASE: TimeDelta = TimeDelta::seconds(5);
 /// The longest delay between two attempts.
@@ -324,16 +324,19 @@ impl Notifier {
         if waiting.is_empty() {
             return Vec::new();
         }
-        let ids: Vec<String> = waiting.iter().map(|(_, uuid)| uuid.clone()).collect();
-        let recorded = match self.client.existing_ids(&self.targets.executions_index, &ids).await {
-            Ok(recorded) => recorded,
-            Err(_) => return Vec::new(),
-        };
-        waiting
-            .into_iter()
-            .filter(|(_, uuid)| !recorded.contains(uuid))
-            .map(|(key, _)| key.clone())
-            .collect()
+        // Read by id (real-time): a record written a moment ago may not be searchable yet.
+        let mut recorded: Vec<String> = Vec::new();
+        let mut unsettled = Vec::new();
+        for (key, uuid) in waiting {
+            let known = recorded.contains(&uuid)
+                || matches!(self.client.get_doc(&self.targets.executions_index, &uuid).await, Ok(Some(_)) | Err(_));
+            if known {
+                recorded.push(uuid);
+            } else {
+                unsettled.push(key.clone());
+            }
+        }
+        unsettled
     }
 
     /// Sends one group and says what became of its alerts.
