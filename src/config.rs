@@ -16,9 +16,8 @@ mod validate;
 
 pub use env::ENV_VARS;
 pub use notify::{
-    DEFAULT_SUMMARY_ALERTS,
-    ChatConfig, Connector, ConnectorKind, EmailConfig, IndexConfig, Mode, NotifyConfig,
-    PagerDutyConfig, Route, SmtpSecurity, WebhookConfig,
+    ChatConfig, Connector, ConnectorKind, DEFAULT_SUMMARY_ALERTS, EmailConfig, IndexConfig, Mode,
+    NotifyConfig, PagerDutyConfig, Route, SmtpSecurity, WebhookConfig,
 };
 
 use chrono::TimeDelta;

@@ -56,8 +56,12 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port is free");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port is free");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
         let accept = tokio::spawn(async move {
@@ -65,7 +69,11 @@ impl Receiver {
                 tokio::spawn(serve(stream, shared.clone()));
             }
         });
-        Receiver { addr, state, accept }
+        Receiver {
+            addr,
+            state,
+            accept,
+        }
     }
 
     /// `http://127.0.0.1:PORT/<path>`.
@@ -100,7 +108,9 @@ impl Drop for Receiver {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) {
@@ -140,9 +150,15 @@ fn answer(state: &Mutex<State>, request: http::Request) -> Response {
         at: std::time::Instant::now(),
     });
     if let Some((status, after)) = failing {
-        let mut response = Response::new(status, "text/plain", b"injected by the test receiver".to_vec());
+        let mut response = Response::new(
+            status,
+            "text/plain",
+            b"injected by the test receiver".to_vec(),
+        );
         if let Some(seconds) = after {
-            response.headers.push(("retry-after".into(), seconds.to_string()));
+            response
+                .headers
+                .push(("retry-after".into(), seconds.to_string()));
         }
         return response;
     }

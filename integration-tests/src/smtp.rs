@@ -36,7 +36,14 @@ impl SmtpServer {
         let mut command = Command::new(python());
         command
             .arg(&script)
-            .args(["--dir", &dir.display().to_string(), "--user", USER, "--password", PASSWORD])
+            .args([
+                "--dir",
+                &dir.display().to_string(),
+                "--user",
+                USER,
+                "--password",
+                PASSWORD,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -48,7 +55,9 @@ impl SmtpServer {
         });
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut first = String::new();
-        BufReader::new(stdout).read_line(&mut first).expect("the SMTP server prints its port");
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("the SMTP server prints its port");
         let announced: Value = serde_json::from_str(first.trim()).unwrap_or_else(|e| {
             panic!("the SMTP test server did not start (is aiosmtpd installed? scripts/test installs it): {first:?}: {e}")
         });

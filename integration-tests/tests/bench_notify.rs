@@ -44,7 +44,11 @@ async fn load_events(server: &TestServer, source: &str) {
     for rule in 0..RULES {
         for n in 0..PER_RULE {
             let mut doc = sample.clone();
-            doc["@timestamp"] = json!(format!("2026-01-10T11:{:02}:{:02}.000Z", 10 + n / 60, n % 60));
+            doc["@timestamp"] = json!(format!(
+                "2026-01-10T11:{:02}:{:02}.000Z",
+                10 + n / 60,
+                n % 60
+            ));
             doc["labels"] = json!({"burst": format!("r{rule:03}")});
             docs.push(doc);
         }
@@ -89,7 +93,9 @@ fn run_once(dir: &Path, server: &TestServer, config: Option<&str>) -> (f64, u64,
 }
 
 fn config(url: &str, mode: &str, rate: Option<u32>) -> String {
-    let rate = rate.map(|r| format!("max_per_second = {r}\n")).unwrap_or_default();
+    let rate = rate
+        .map(|r| format!("max_per_second = {r}\n"))
+        .unwrap_or_default();
     format!(
         "[[notify.connectors]]\nid = \"soc\"\ntype = \"webhook\"\nurl = \"{url}\"\n{rate}\n\
          [[notify.routes]]\nconnectors = [\"soc\"]\nmode = \"{mode}\"\nsummary_alerts = 5\n"
@@ -109,19 +115,24 @@ async fn notification_burst_of_ten_thousand_alerts_from_a_hundred_rules() {
 
     let dir_owned = dir.to_path_buf();
     let server_owned = server.clone();
-    let (wall, rss, _) = tokio::task::spawn_blocking(move || run_once(&dir_owned, &server_owned, None))
-        .await
-        .unwrap();
+    let (wall, rss, _) =
+        tokio::task::spawn_blocking(move || run_once(&dir_owned, &server_owned, None))
+            .await
+            .unwrap();
     println!("no notifications: {total} alerts written in {wall:.2} s, peak RSS {rss} KB");
 
     let receiver = Receiver::start().await;
     let summary = config(&receiver.url("summary"), "summary", None);
     let (dir_owned, server_owned) = (dir.to_path_buf(), server.clone());
-    let (wall, rss, err) = tokio::task::spawn_blocking(move || run_once(&dir_owned, &server_owned, Some(&summary)))
-        .await
-        .unwrap();
+    let (wall, rss, err) =
+        tokio::task::spawn_blocking(move || run_once(&dir_owned, &server_owned, Some(&summary)))
+            .await
+            .unwrap();
     let requests = receiver.accepted("summary");
-    let alerts: u64 = requests.iter().map(|r| r.json["count"].as_u64().unwrap_or(0)).sum();
+    let alerts: u64 = requests
+        .iter()
+        .map(|r| r.json["count"].as_u64().unwrap_or(0))
+        .sum();
     println!(
         "summary mode: {total} alerts, {} requests for {RULES} rule executions ({:.2} per rule execution), {alerts} alerts counted, run {wall:.2} s, peak RSS {rss} KB",
         requests.len(),
@@ -132,9 +143,10 @@ async fn notification_burst_of_ten_thousand_alerts_from_a_hundred_rules() {
 
     let per_alert = config(&receiver.url("per-alert"), "per_alert", Some(RATE));
     let (dir_owned, server_owned) = (dir.to_path_buf(), server.clone());
-    let (wall, rss, err) = tokio::task::spawn_blocking(move || run_once(&dir_owned, &server_owned, Some(&per_alert)))
-        .await
-        .unwrap();
+    let (wall, rss, err) =
+        tokio::task::spawn_blocking(move || run_once(&dir_owned, &server_owned, Some(&per_alert)))
+            .await
+            .unwrap();
     let requests = receiver.accepted("per-alert");
     assert_eq!(requests.len(), total, "{err}");
     let (first, last) = (requests.first().unwrap().at, requests.last().unwrap().at);

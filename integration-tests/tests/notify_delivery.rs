@@ -55,7 +55,10 @@ async fn every_alert_is_written_pending_and_delivered_once_per_alert_with_its_ke
         assert_eq!(body["kibana.alert.severity"], rule.severity.as_str());
         assert!(body["kibana.alert.original_time"].is_string(), "{body}");
         assert_eq!(body["alerts"][0]["kibana.alert.uuid"], id);
-        assert_eq!(request.header("idempotency-key"), Some(format!("lookout-soc-{id}").as_str()));
+        assert_eq!(
+            request.header("idempotency-key"),
+            Some(format!("lookout-soc-{id}").as_str())
+        );
         assert_eq!(request.header("content-type"), Some("application/json"));
     }
     for alert in env.alerts().await {
@@ -130,7 +133,10 @@ connectors = ["slack", "teams", "pd"]
     let teams = &receiver.accepted("teams")[0].json;
     assert_eq!(teams["type"], "message");
     let attachment = &teams["attachments"][0];
-    assert_eq!(attachment["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        attachment["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(attachment["content"]["type"], "AdaptiveCard");
     assert_eq!(attachment["content"]["body"][0]["type"], "TextBlock");
 
@@ -143,7 +149,10 @@ connectors = ["slack", "teams", "pd"]
     assert!(pd["payload"]["summary"].as_str().unwrap().len() <= 1024);
     assert!(pd["payload"]["source"].is_string());
     for alert in env.alerts().await {
-        assert_eq!(list(&alert, "lookout.notify.sent"), ["pd", "slack", "teams"]);
+        assert_eq!(
+            list(&alert, "lookout.notify.sent"),
+            ["pd", "slack", "teams"]
+        );
     }
 }
 
@@ -157,7 +166,11 @@ async fn a_throttled_route_sends_one_message_per_period_and_counts_the_rest_into
     let clock = ManualClock::new(start());
     alerts_at(&env, &rule, start(), 2, "t1").await;
     notifier.deliver_due(&clock).await;
-    assert_eq!(receiver.accepted("hook").len(), 1, "one message for the period");
+    assert_eq!(
+        receiver.accepted("hook").len(),
+        1,
+        "one message for the period"
+    );
     assert_eq!(receiver.accepted("hook")[0].json["count"], 2);
     alerts_at(&env, &rule, start() + minutes(5), 1, "t2").await;
     alerts_at(&env, &rule, start() + minutes(10), 1, "t3").await;
@@ -168,14 +181,21 @@ async fn a_throttled_route_sends_one_message_per_period_and_counts_the_rest_into
     notifier.deliver_due(&clock).await;
     let got = receiver.accepted("hook");
     assert_eq!(got.len(), 2);
-    assert_eq!(got[1].json["count"], 2, "the held alerts go into the next message");
+    assert_eq!(
+        got[1].json["count"], 2,
+        "the held alerts go into the next message"
+    );
     for alert in env.alerts().await {
         assert_eq!(list(&alert, "lookout.notify.sent"), ["soc"], "{alert}");
     }
 }
 
 /// Delivers at `clock`'s time and returns how many requests the receiver has seen.
-async fn deliver_and_count(notifier: &lookout::notify::Notifier, clock: &ManualClock, receiver: &Receiver) -> usize {
+async fn deliver_and_count(
+    notifier: &lookout::notify::Notifier,
+    clock: &ManualClock,
+    receiver: &Receiver,
+) -> usize {
     notifier.deliver_due(clock).await;
     receiver.received().len()
 }
@@ -185,7 +205,10 @@ async fn a_receiver_down_for_an_hour_is_retried_with_backoff_then_gets_each_aler
     let receiver = Receiver::start().await;
     let proxy = Proxy::start(&receiver.url("")).await;
     proxy.set_plan(FaultPlan::pass().with(FaultRule::new(Fault::Refuse).always()));
-    let text = webhook_config(&format!("{}/hook?token=sekrit-url-token", proxy.url()), "per_alert");
+    let text = webhook_config(
+        &format!("{}/hook?token=sekrit-url-token", proxy.url()),
+        "per_alert",
+    );
     let env = env_with(&text).await;
     let rule = add_user_rule(&env);
     alerts_at(&env, &rule, start(), 1, "down").await;
@@ -198,7 +221,10 @@ async fn a_receiver_down_for_an_hour_is_retried_with_backoff_then_gets_each_aler
         attempts = proxy.stats().requests;
     }
     assert!(attempts >= 4, "retried only {attempts} times in an hour");
-    assert!(attempts <= 20, "{attempts} attempts in an hour: no back-off");
+    assert!(
+        attempts <= 20,
+        "{attempts} attempts in an hour: no back-off"
+    );
     let alert = &env.alerts().await[0];
     assert_eq!(list(alert, "lookout.notify.pending"), ["soc"]);
     assert!(state(alert, "soc", "attempts").as_u64().unwrap() >= 4);
@@ -224,8 +250,15 @@ async fn server_errors_are_retried_and_retry_after_is_honoured() {
     receiver.fail_next(429, Some(600), 1);
     notifier.deliver_due(&clock).await;
     let alert = &env.alerts().await[0];
-    let next_at: chrono::DateTime<chrono::Utc> = state(alert, "soc", "next_at").as_str().unwrap().parse().unwrap();
-    assert!(next_at >= start() + minutes(10), "Retry-After 600 s ignored: {next_at}");
+    let next_at: chrono::DateTime<chrono::Utc> = state(alert, "soc", "next_at")
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        next_at >= start() + minutes(10),
+        "Retry-After 600 s ignored: {next_at}"
+    );
     clock.set(start() + minutes(5));
     notifier.deliver_due(&clock).await;
     assert_eq!(receiver.received().len(), 1, "retried before Retry-After");
@@ -252,10 +285,18 @@ async fn a_timeout_is_retried_and_a_bad_request_is_recorded_as_failed_at_once() 
     alerts_at(&env, &rule, start(), 1, "slow").await;
     let notifier = notifier(&env);
     let clock = ManualClock::new(start());
-    proxy.set_plan(FaultPlan::pass().with(FaultRule::new(Fault::Stall(std::time::Duration::from_secs(3)))));
+    proxy.set_plan(FaultPlan::pass().with(FaultRule::new(Fault::Stall(
+        std::time::Duration::from_secs(3),
+    ))));
     notifier.deliver_due(&clock).await;
     let alert = &env.alerts().await[0];
-    assert!(state(alert, "soc", "last_error").as_str().unwrap().contains("timed out"), "{alert}");
+    assert!(
+        state(alert, "soc", "last_error")
+            .as_str()
+            .unwrap()
+            .contains("timed out"),
+        "{alert}"
+    );
     assert_eq!(list(alert, "lookout.notify.pending"), ["soc"]);
     receiver.fail_next(400, None, 1);
     clock.set(start() + minutes(30));
@@ -270,7 +311,10 @@ async fn past_max_age_a_notification_is_recorded_as_failed_never_dropped() {
     let receiver = Receiver::start().await;
     let proxy = Proxy::start(&receiver.url("")).await;
     proxy.set_plan(FaultPlan::pass().with(FaultRule::new(Fault::Status(503)).always()));
-    let text = format!("[notify]\nmax_age = \"30m\"\n{}", webhook_config(&format!("{}/hook", proxy.url()), "per_alert"));
+    let text = format!(
+        "[notify]\nmax_age = \"30m\"\n{}",
+        webhook_config(&format!("{}/hook", proxy.url()), "per_alert")
+    );
     let env = env_with(&text).await;
     let rule = add_user_rule(&env);
     alerts_at(&env, &rule, start(), 1, "old").await;
@@ -283,7 +327,12 @@ async fn past_max_age_a_notification_is_recorded_as_failed_never_dropped() {
     let alert = &env.alerts().await[0];
     assert_eq!(list(alert, "lookout.notify.failed"), ["soc"], "{alert}");
     assert!(list(alert, "lookout.notify.pending").is_empty());
-    assert!(state(alert, "soc", "last_error").as_str().unwrap().contains("max_age"));
+    assert!(
+        state(alert, "soc", "last_error")
+            .as_str()
+            .unwrap()
+            .contains("max_age")
+    );
 }
 
 #[tokio::test]
@@ -398,24 +447,37 @@ connectors = ["mail"]
         let messages = smtp.messages();
         assert_eq!(messages.len(), 1, "{security}: {:?}", env.alerts().await);
         let message = &messages[0];
-        assert!(message.contains("Subject: lookout alert [low]"), "{message}");
-        assert!(message.contains("text/plain") && message.contains("text/html"), "{message}");
+        assert!(
+            message.contains("Subject: lookout alert [low]"),
+            "{message}"
+        );
+        assert!(
+            message.contains("text/plain") && message.contains("text/html"),
+            "{message}"
+        );
         let id = alerts[0]["kibana.alert.uuid"].as_str().unwrap();
         assert!(message.contains(id), "{message}");
-        assert_eq!(list(&env.alerts().await[0], "lookout.notify.sent"), ["mail"]);
+        assert_eq!(
+            list(&env.alerts().await[0], "lookout.notify.sent"),
+            ["mail"]
+        );
     }
 }
 
 #[tokio::test]
 async fn metrics_count_sent_retried_failed_and_pending_per_connector_without_secrets() {
     let receiver = Receiver::start().await;
-    let text = webhook_config(&format!("{}?token=sekrit-metrics-token", receiver.url("hook")), "per_alert");
+    let text = webhook_config(
+        &format!("{}?token=sekrit-metrics-token", receiver.url("hook")),
+        "per_alert",
+    );
     let env = env_with(&text).await;
     let rule = add_user_rule(&env);
     alerts_at(&env, &rule, start(), 2, "m").await;
     let observer = std::sync::Arc::new(lookout::observe::Observer::default());
     let notifier =
-        lookout::engine::service::notifier(&env.config, &env.engine, Some(observer.clone())).unwrap();
+        lookout::engine::service::notifier(&env.config, &env.engine, Some(observer.clone()))
+            .unwrap();
     let clock = ManualClock::new(start());
     receiver.fail_next(503, None, 1);
     notifier.deliver_due(&clock).await;
@@ -427,9 +489,21 @@ async fn metrics_count_sent_retried_failed_and_pending_per_connector_without_sec
             .find(|l| l.starts_with(&format!("{name}{{connector=\"soc\"}}")))
             .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
     };
-    assert_eq!(value("lookout_notifications_sent_total"), Some(2.0), "{text}");
-    assert_eq!(value("lookout_notifications_retried_total"), Some(1.0), "{text}");
-    assert_eq!(value("lookout_notifications_failed_total"), Some(0.0), "{text}");
+    assert_eq!(
+        value("lookout_notifications_sent_total"),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("lookout_notifications_retried_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("lookout_notifications_failed_total"),
+        Some(0.0),
+        "{text}"
+    );
     assert_eq!(value("lookout_notifications_pending"), Some(0.0), "{text}");
     assert!(!text.contains("sekrit-metrics-token"));
 }

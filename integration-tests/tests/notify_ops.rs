@@ -17,7 +17,9 @@ const HEADER_SECRET: &str = "SEKRIT-HEADER-9a8b";
 const ROUTING_KEY: &str = "SEKRITROUTINGKEY0000000000000000";
 
 fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
+    chrono::DateTime::parse_from_rfc3339(text)
+        .expect("valid")
+        .to_utc()
 }
 
 /// Runs lookout with the test's config file and indices; returns (exit code, stdout, stderr).
@@ -56,7 +58,8 @@ async fn run_once_delivers_what_it_can_keeps_the_rest_pending_and_never_shows_a_
     let rule_id = unique_name("notify-ops-rule");
     write_rule(dir, &rule_id, &source, "5m", "now-2h", 100);
     let rule_file = dir.join("rules").join(format!("{rule_id}.toml"));
-    let with_notify = std::fs::read_to_string(&rule_file).unwrap() + "\n[lookout]\nnotify = [\"pd\"]\n";
+    let with_notify =
+        std::fs::read_to_string(&rule_file).unwrap() + "\n[lookout]\nnotify = [\"pd\"]\n";
     std::fs::write(&rule_file, with_notify).unwrap();
     std::fs::write(dir.join("pd.key"), format!("{ROUTING_KEY}\n")).unwrap();
     let config = format!(
@@ -83,25 +86,45 @@ connectors = ["soc"]
     let base = unique_name("notify-ops");
 
     receiver.fail_next(500, None, 1_000);
-    let (code, out, err) = run(dir, &server, &base, &["run", "--once", "--now", "2026-01-01T00:21:00Z"]);
+    let (code, out, err) = run(
+        dir,
+        &server,
+        &base,
+        &["run", "--once", "--now", "2026-01-01T00:21:00Z"],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(err.contains("notification batch had failures"), "{err}");
     assert_no_secret("run --once", &(out.clone() + &err));
     let refused = receiver.received();
     assert!(!refused.is_empty() && refused.iter().all(|r| r.refused));
     assert_eq!(
-        refused.iter().filter(|r| r.path == "/hook").map(|r| r.header("authorization")).next(),
+        refused
+            .iter()
+            .filter(|r| r.path == "/hook")
+            .map(|r| r.header("authorization"))
+            .next(),
         Some(Some(format!("Bearer {HEADER_SECRET}").as_str())),
         "the header's secret value is sent to the receiver"
     );
 
     let (code, out, _) = run(dir, &server, &base, &["status"]);
     assert_eq!(code, 0);
-    assert!(out.contains("notify:      soc (webhook): 3 pending, 0 sent, 0 failed"), "{out}");
-    assert!(out.contains("notify:      pd (pagerduty): 3 pending, 0 sent, 0 failed"), "{out}");
+    assert!(
+        out.contains("notify:      soc (webhook): 3 pending, 0 sent, 0 failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("notify:      pd (pagerduty): 3 pending, 0 sent, 0 failed"),
+        "{out}"
+    );
 
     receiver.fail_next(500, None, 0);
-    let (code, out, err) = run(dir, &server, &base, &["run", "--once", "--now", "2026-01-01T01:00:00Z"]);
+    let (code, out, err) = run(
+        dir,
+        &server,
+        &base,
+        &["run", "--once", "--now", "2026-01-01T01:00:00Z"],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert_no_secret("the second run --once", &(out + &err));
     assert_eq!(receiver.accepted("hook").len(), 3);
@@ -111,11 +134,17 @@ connectors = ["soc"]
 
     let (code, out, _) = run(dir, &server, &base, &["status"]);
     assert_eq!(code, 0);
-    assert!(out.contains("soc (webhook): 0 pending, 3 sent, 0 failed"), "{out}");
+    assert!(
+        out.contains("soc (webhook): 0 pending, 3 sent, 0 failed"),
+        "{out}"
+    );
 
     let (code, out, err) = run(dir, &server, &base, &["notify", "test", "soc"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("sent a test message to connector soc (webhook)"), "{out}");
+    assert!(
+        out.contains("sent a test message to connector soc (webhook)"),
+        "{out}"
+    );
     assert_no_secret("notify test", &(out + &err));
     receiver.fail_next(503, None, 1);
     let (code, out, err) = run(dir, &server, &base, &["notify", "test", "soc"]);
@@ -131,7 +160,9 @@ async fn the_daemon_delivers_beside_the_scheduler_and_counts_it_in_metrics() {
     let source = unique_name("notify-daemon-src");
     server.create_cloudtrail_index(&source).await;
     let newest = chrono::Utc::now() - chrono::TimeDelta::seconds(30);
-    server.bulk_create(&source, &add_user_events(3, newest)).await;
+    server
+        .bulk_create(&source, &add_user_events(3, newest))
+        .await;
     let work = tempfile::tempdir().expect("a temporary folder");
     let dir = work.path();
     let interval = chrono::TimeDelta::seconds(1);
@@ -148,27 +179,53 @@ async fn the_daemon_delivers_beside_the_scheduler_and_counts_it_in_metrics() {
     let base = unique_name("notify-daemon");
     let mut command = lookout(dir);
     command
-        .args(["run", "--es-url", &server.url, "--config", "lookout.toml", "--http-listen", "127.0.0.1:0"])
+        .args([
+            "run",
+            "--es-url",
+            &server.url,
+            "--config",
+            "lookout.toml",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
         .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
         .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
         .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"));
     let mut run = Daemon::start(command);
     let endpoint = run.endpoint();
-    wait_until("three alerts delivered by the daemon", || (receiver.accepted("hook").len() >= 3).then_some(()));
+    wait_until("three alerts delivered by the daemon", || {
+        (receiver.accepted("hook").len() >= 3).then_some(())
+    });
     let sent = "lookout_notifications_sent_total{connector=\"soc\"}";
     let deadline = std::time::Instant::now() + WAIT;
     let text = loop {
-        let text = reqwest::get(format!("{endpoint}/metrics")).await.unwrap().text().await.unwrap();
+        let text = reqwest::get(format!("{endpoint}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if metric(&text, sent) >= Some(3.0) {
             break text;
         }
-        assert!(std::time::Instant::now() < deadline, "no sent counter in /metrics: {text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sent counter in /metrics: {text}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert_eq!(metric(&text, sent), Some(3.0), "{text}");
-    assert!(run.log().contains("notification batch delivered"), "{}", run.log());
+    assert!(
+        run.log().contains("notification batch delivered"),
+        "{}",
+        run.log()
+    );
     signal(run.child.id(), "-TERM");
     let status = run.child.wait().expect("lookout run exits");
     assert_eq!(status.code(), Some(0), "{}", run.log());
-    assert_eq!(receiver.accepted("hook").len(), 3, "an alert was notified twice");
+    assert_eq!(
+        receiver.accepted("hook").len(),
+        3,
+        "an alert was notified twice"
+    );
 }

@@ -17,7 +17,9 @@ mod reliability_support;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, FaultStats, Proxy};
 use integration_tests::receiver::{Received, Receiver};
 use integration_tests::{TestServer, unique_name};
-use reliability_support::{Names, Rng, TICK, TempDir, generated_events, spawn_lookout_with, t0, write_rules};
+use reliability_support::{
+    Names, Rng, TICK, TempDir, generated_events, spawn_lookout_with, t0, write_rules,
+};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::Child;
@@ -54,7 +56,11 @@ enum Point {
 #[derive(Debug, Clone)]
 enum Scenario {
     Clean,
-    KillAt { point: Point, nth: u32, forwarded: bool },
+    KillAt {
+        point: Point,
+        nth: u32,
+        forwarded: bool,
+    },
     KillAfter(u64),
     /// The receiver answers errors for a while.
     ReceiverFails(u16, u32),
@@ -64,7 +70,9 @@ impl Scenario {
     fn label(&self) -> String {
         match self {
             Scenario::Clean => "clean run".into(),
-            Scenario::KillAt { point, forwarded, .. } => format!(
+            Scenario::KillAt {
+                point, forwarded, ..
+            } => format!(
                 "SIGKILL in {} ({} it reached its server)",
                 match point {
                     Point::AlertWrite => "the alert write".to_string(),
@@ -128,7 +136,9 @@ impl Sim {
             state: unique_name("crash-notify-state"),
             executions: unique_name("crash-notify-executions"),
         };
-        server.create_cloudtrail_index(&format!("{source_prefix}-a")).await;
+        server
+            .create_cloudtrail_index(&format!("{source_prefix}-a"))
+            .await;
         let rules_dir = TempDir::new("crash-notify-rules");
         write_rules(rules_dir.path(), &format!("{source_prefix}-*"));
         let mut text = String::new();
@@ -144,7 +154,9 @@ impl Sim {
             } else {
                 ""
             };
-            text += &format!("[[notify.connectors]]\nid = \"{id}\"\ntype = \"{kind}\"\nurl = \"{url}\"\ntimeout = \"3s\"\n{secret}\n");
+            text += &format!(
+                "[[notify.connectors]]\nid = \"{id}\"\ntype = \"{kind}\"\nurl = \"{url}\"\ntimeout = \"3s\"\n{secret}\n"
+            );
         }
         text += "[[notify.routes]]\nconnectors = [\"hook\", \"pd\", \"slack\"]\n";
         let config = rules_dir.path().join("notify.toml");
@@ -169,10 +181,17 @@ impl Sim {
     async fn ingest(&mut self, tick: u32, at: chrono::DateTime<chrono::Utc>) {
         let count = 2 + self.rng.below(5);
         let index = format!("{}-a", self.source_prefix);
-        for (n, doc) in generated_events(self.seed ^ u64::from(tick), at, count).into_iter().enumerate() {
+        for (n, doc) in generated_events(self.seed ^ u64::from(tick), at, count)
+            .into_iter()
+            .enumerate()
+        {
             let id = format!("evt-{tick:04}-{n:02}");
             self.server
-                .ok(elasticsearch::http::Method::Put, &format!("/{index}/_create/{id}"), Some(doc))
+                .ok(
+                    elasticsearch::http::Method::Put,
+                    &format!("/{index}/_create/{id}"),
+                    Some(doc),
+                )
                 .await;
         }
         self.server.refresh(&index).await;
@@ -191,23 +210,48 @@ impl Sim {
     }
 
     fn plans(&self, scenario: &Scenario) -> (FaultPlan, FaultPlan) {
-        let Scenario::KillAt { point, nth, forwarded } = scenario else {
+        let Scenario::KillAt {
+            point,
+            nth,
+            forwarded,
+        } = scenario
+        else {
             return (FaultPlan::pass(), FaultPlan::pass());
         };
-        let fault = if *forwarded { Fault::Delay(HOLD) } else { Fault::Stall(HOLD) };
+        let fault = if *forwarded {
+            Fault::Delay(HOLD)
+        } else {
+            Fault::Stall(HOLD)
+        };
         let skip = nth - 1;
         match point {
             Point::AlertWrite => (
-                FaultPlan::pass().with(FaultRule::new(fault).method("POST").path("/_bulk").body("\"create\"").skip(skip)),
+                FaultPlan::pass().with(
+                    FaultRule::new(fault)
+                        .method("POST")
+                        .path("/_bulk")
+                        .body("\"create\"")
+                        .skip(skip),
+                ),
                 FaultPlan::pass(),
             ),
             Point::OutboxUpdate => (
-                FaultPlan::pass().with(FaultRule::new(fault).method("POST").path("/_bulk").body("if_seq_no").skip(skip)),
+                FaultPlan::pass().with(
+                    FaultRule::new(fault)
+                        .method("POST")
+                        .path("/_bulk")
+                        .body("if_seq_no")
+                        .skip(skip),
+                ),
                 FaultPlan::pass(),
             ),
             Point::Send(c) => (
                 FaultPlan::pass(),
-                FaultPlan::pass().with(FaultRule::new(fault).path(&format!("/{}", CONNECTORS[*c].1)).skip(skip)),
+                FaultPlan::pass().with(
+                    FaultRule::new(fault)
+                        .path(&format!("/{}", CONNECTORS[*c].1))
+                        .skip(skip),
+                ),
             ),
         }
     }
@@ -260,7 +304,11 @@ impl Sim {
             self.kills += 1;
         }
         if std::env::var_os(TRACE_VAR).is_some() {
-            eprintln!("{at} {}: killed {killed}, {:?}", scenario.label(), started.elapsed());
+            eprintln!(
+                "{at} {}: killed {killed}, {:?}",
+                scenario.label(),
+                started.elapsed()
+            );
         }
         killed
     }
@@ -271,14 +319,24 @@ fn held(stats: &FaultStats) -> u64 {
 }
 
 fn env_number(var: &str, default: u64) -> u64 {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The alert ids a request is about, among `known` (the written alerts) or not.
 fn ids_in(request: &Received, written: &HashSet<String>) -> Vec<String> {
     let text = request.text();
-    let mut found: Vec<String> = written.iter().filter(|id| text.contains(id.as_str())).cloned().collect();
-    let named = [&request.json["kibana.alert.uuid"], &request.json["dedup_key"]];
+    let mut found: Vec<String> = written
+        .iter()
+        .filter(|id| text.contains(id.as_str()))
+        .cloned()
+        .collect();
+    let named = [
+        &request.json["kibana.alert.uuid"],
+        &request.json["dedup_key"],
+    ];
     for id in named.into_iter().filter_map(Value::as_str) {
         if !found.iter().any(|f| f == id) {
             found.push(id.to_string());
@@ -328,23 +386,44 @@ async fn verify(sim: &Sim, seed: u64, ticks: u32, elapsed: Duration) {
             Some(json!({"size": 10_000, "query": {"match_all": {}}})),
         )
         .await;
-    let alerts = answer["hits"]["hits"].as_array().cloned().unwrap_or_default();
-    let written: HashSet<String> = alerts.iter().filter_map(|h| h["_id"].as_str().map(String::from)).collect();
+    let alerts = answer["hits"]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let written: HashSet<String> = alerts
+        .iter()
+        .filter_map(|h| h["_id"].as_str().map(String::from))
+        .collect();
     let still_pending: Vec<&Value> = alerts
         .iter()
-        .filter(|h| h["_source"]["lookout.notify.pending"].as_array().is_some_and(|p| !p.is_empty()))
+        .filter(|h| {
+            h["_source"]["lookout.notify.pending"]
+                .as_array()
+                .is_some_and(|p| !p.is_empty())
+        })
         .collect();
     let received = sim.receiver.received();
     let mut text = String::from("=== lookout reliability report (crash test, notifications) ===\n");
-    text += &format!("seed: {seed}; wall time: {:.1} s; ticks: {ticks}; lookout runs: {}\n", elapsed.as_secs_f64(), sim.runs);
+    text += &format!(
+        "seed: {seed}; wall time: {:.1} s; ticks: {ticks}; lookout runs: {}\n",
+        elapsed.as_secs_f64(),
+        sim.runs
+    );
     for (label, (runs, kills)) in &sim.scenarios {
         text += &format!("  {runs:4}  {label} ({kills} killed)\n");
     }
     text += &format!("SIGKILLs that landed: {}\n", sim.kills);
-    text += &format!("alerts written: {}; still pending at the end: {}\n", written.len(), still_pending.len());
+    text += &format!(
+        "alerts written: {}; still pending at the end: {}\n",
+        written.len(),
+        still_pending.len()
+    );
     let mut failures = Vec::new();
     for (connector, path, exactly_once) in CONNECTORS {
-        let requests: Vec<&Received> = received.iter().filter(|r| r.path == format!("/{path}") && !r.refused).collect();
+        let requests: Vec<&Received> = received
+            .iter()
+            .filter(|r| r.path == format!("/{path}") && !r.refused)
+            .collect();
         let mut delivered: HashMap<String, u32> = HashMap::new();
         let mut recognised = 0;
         let mut unknown = HashSet::new();
@@ -360,11 +439,18 @@ async fn verify(sim: &Sim, seed: u64, ticks: u32, elapsed: Duration) {
                 }
             }
         }
-        let missing = written.iter().filter(|id| !delivered.contains_key(*id)).count();
+        let missing = written
+            .iter()
+            .filter(|id| !delivered.contains_key(*id))
+            .count();
         let duplicates: u32 = delivered.values().map(|n| n - 1).sum();
         text += &format!(
             "{connector} ({}): messages {}, alerts notified {}, missing {missing}, duplicates {duplicates}, resends recognised by the receiver {recognised}, unknown alerts {}\n",
-            if exactly_once { "exactly-once" } else { "at-least-once" },
+            if exactly_once {
+                "exactly-once"
+            } else {
+                "at-least-once"
+            },
             requests.len(),
             delivered.len(),
             unknown.len()
@@ -373,14 +459,22 @@ async fn verify(sim: &Sim, seed: u64, ticks: u32, elapsed: Duration) {
             failures.push(format!("{connector}: {missing} alerts never notified"));
         }
         if !unknown.is_empty() {
-            failures.push(format!("{connector}: notifications for alerts not written: {unknown:?}"));
+            failures.push(format!(
+                "{connector}: notifications for alerts not written: {unknown:?}"
+            ));
         }
         if exactly_once && duplicates > 0 {
-            failures.push(format!("{connector}: {duplicates} duplicates on an exactly-once connector"));
+            failures.push(format!(
+                "{connector}: {duplicates} duplicates on an exactly-once connector"
+            ));
         }
     }
     eprintln!("{text}");
     assert!(failures.is_empty(), "{failures:#?}");
-    assert!(still_pending.is_empty(), "alerts still pending: {}", still_pending.len());
+    assert!(
+        still_pending.is_empty(),
+        "alerts still pending: {}",
+        still_pending.len()
+    );
     assert!(sim.kills >= DEFAULT_KILLS.min(env_number(KILLS_VAR, u64::from(DEFAULT_KILLS)) as u32));
 }

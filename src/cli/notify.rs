@@ -35,7 +35,8 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         alerts_pattern: format!("{}*", config.alerts.index),
         executions_index: config.engine.executions_index.clone(),
     };
-    let notifier = Notifier::new(client, &config.notify, targets, None).map_err(anyhow::Error::msg)?;
+    let notifier =
+        Notifier::new(client, &config.notify, targets, None).map_err(anyhow::Error::msg)?;
     let now = Utc::now();
     let sample = sample_alert(&config, now);
     let kind = config

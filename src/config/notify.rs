@@ -404,7 +404,12 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn secret(&self, field: &str, value: RawSecretValue) -> Result<Option<Secret>, ConfigError> {
-        read_secret(value, &format!("{}.{field}", self.key), self.place, self.env)
+        read_secret(
+            value,
+            &format!("{}.{field}", self.key),
+            self.place,
+            self.env,
+        )
     }
 
     fn required(&self, field: &str, value: RawSecretValue) -> Result<Secret, ConfigError> {
@@ -552,13 +557,21 @@ fn validate_connector(
             };
             let password = r.secret("password", password)?;
             if username.is_some() != password.is_some() {
-                return Err(r.invalid("username", "a username needs a password and a password a username"));
+                return Err(r.invalid(
+                    "username",
+                    "a username needs a password and a password a username",
+                ));
             }
             if host.trim().is_empty() || to.is_empty() || from.trim().is_empty() {
-                return Err(r.invalid("to", "an email connector needs a host, a from address and at least one to address"));
+                return Err(r.invalid(
+                    "to",
+                    "an email connector needs a host, a from address and at least one to address",
+                ));
             }
             for address in std::iter::once(&from).chain(&to).chain(&cc) {
-                if address.parse::<lettre::Address>().is_err() && address.parse::<lettre::message::Mailbox>().is_err() {
+                if address.parse::<lettre::Address>().is_err()
+                    && address.parse::<lettre::message::Mailbox>().is_err()
+                {
                     return Err(r.invalid("to", format!("{address:?} is not an email address")));
                 }
             }
@@ -629,7 +642,10 @@ fn parse_mode(text: Option<&str>, key: &str, place: &Place<'_>) -> Result<Mode, 
     match text {
         None => Ok(Mode::PerAlert),
         Some(text) => Mode::parse(text.trim()).ok_or_else(|| {
-            place.invalid(key, format!("{text:?} is neither \"per_alert\" nor \"summary\""))
+            place.invalid(
+                key,
+                format!("{text:?} is neither \"per_alert\" nor \"summary\""),
+            )
         }),
     }
 }
@@ -688,23 +704,25 @@ fn read_secret(
 ) -> Result<Option<Secret>, ConfigError> {
     match value {
         RawSecretValue::Absent => Ok(None),
-        RawSecretValue::Inline(text) => Ok(Some(Secret::new(text)).filter(|s| !s.expose().is_empty())),
+        RawSecretValue::Inline(text) => {
+            Ok(Some(Secret::new(text)).filter(|s| !s.expose().is_empty()))
+        }
         RawSecretValue::From {
             file: Some(path),
             env: None,
         } => {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
-                origin: place.origin.to_string(),
-                key: key.to_string(),
-                path: path.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                    origin: place.origin.to_string(),
+                    key: key.to_string(),
+                    path: path.clone(),
+                    source,
+                })?;
             let value = text.trim_end_matches(['\n', '\r']).to_string();
             if value.is_empty() {
-                return Err(place.invalid(
-                    key,
-                    format!("the secret file {} is empty", path.display()),
-                ));
+                return Err(
+                    place.invalid(key, format!("the secret file {} is empty", path.display()))
+                );
             }
             Ok(Some(Secret::new(value)))
         }
@@ -713,15 +731,11 @@ fn read_secret(
             env: Some(var),
         } => match env(&var).filter(|v| !v.is_empty()) {
             Some(value) => Ok(Some(Secret::new(value))),
-            None => Err(place.invalid(
-                key,
-                format!("the environment variable {var} is not set"),
-            )),
+            None => Err(place.invalid(key, format!("the environment variable {var} is not set"))),
         },
-        RawSecretValue::From { .. } => Err(place.invalid(
-            key,
-            "give either { file = \"path\" } or { env = \"VAR\" }",
-        )),
+        RawSecretValue::From { .. } => {
+            Err(place.invalid(key, "give either { file = \"path\" } or { env = \"VAR\" }"))
+        }
     }
 }
 
@@ -756,7 +770,10 @@ mod tests {
     use super::*;
 
     fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_toml_str(text, std::path::Path::new("lookout.toml"), move |name| {
             env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
@@ -811,7 +828,13 @@ headers = {{ Authorization = {{ env = "HOOK_TOKEN" }} }}
 "#,
             key_file.display()
         );
-        let env = [("SLACK_URL", "https://hooks.slack.com/services/T/B/sekrit-slack"), ("HOOK_TOKEN", "Bearer sekrit-token")];
+        let env = [
+            (
+                "SLACK_URL",
+                "https://hooks.slack.com/services/T/B/sekrit-slack",
+            ),
+            ("HOOK_TOKEN", "Bearer sekrit-token"),
+        ];
         let config = load(&text, &env).unwrap();
         let ConnectorKind::PagerDuty(pd) = &config.notify.connectors[1].kind else {
             panic!("not pagerduty");
@@ -825,14 +848,19 @@ headers = {{ Authorization = {{ env = "HOOK_TOKEN" }} }}
 
     #[test]
     fn a_missing_secret_variable_is_named_without_any_value() {
-        let text = "[[notify.connectors]]\nid = \"s\"\ntype = \"slack\"\nurl = { env = \"NOPE\" }\n";
+        let text =
+            "[[notify.connectors]]\nid = \"s\"\ntype = \"slack\"\nurl = { env = \"NOPE\" }\n";
         let error = load(text, &[]).unwrap_err().to_string();
-        assert!(error.contains("notify.connectors[0].url") && error.contains("NOPE"), "{error}");
+        assert!(
+            error.contains("notify.connectors[0].url") && error.contains("NOPE"),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_bad_url_is_reported_without_repeating_it() {
-        let text = "[[notify.connectors]]\nid = \"s\"\ntype = \"slack\"\nurl = \"ftp://token-in-url@x\"\n";
+        let text =
+            "[[notify.connectors]]\nid = \"s\"\ntype = \"slack\"\nurl = \"ftp://token-in-url@x\"\n";
         let error = load(text, &[]).unwrap_err().to_string();
         assert!(!error.contains("token-in-url"), "{error}");
     }
@@ -840,10 +868,25 @@ headers = {{ Authorization = {{ env = "HOOK_TOKEN" }} }}
     #[test]
     fn routes_must_name_known_connectors_and_ids_must_be_field_safe() {
         let unknown = format!("{SMALLEST}\n[[notify.routes]]\nconnectors = [\"nobody\"]\n");
-        assert!(load(&unknown, &[]).unwrap_err().to_string().contains("nobody"));
-        let dotted = SMALLEST.replace("id = \"soc\"", "id = \"so.c\"").replace("[\"soc\"]", "[\"so.c\"]");
-        assert!(load(&dotted, &[]).unwrap_err().to_string().contains("lowercase"));
-        let unknown_key = SMALLEST.replace("type = \"webhook\"", "type = \"webhook\"\nrouting_key = \"x\"");
+        assert!(
+            load(&unknown, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("nobody")
+        );
+        let dotted = SMALLEST
+            .replace("id = \"soc\"", "id = \"so.c\"")
+            .replace("[\"soc\"]", "[\"so.c\"]");
+        assert!(
+            load(&dotted, &[])
+                .unwrap_err()
+                .to_string()
+                .contains("lowercase")
+        );
+        let unknown_key = SMALLEST.replace(
+            "type = \"webhook\"",
+            "type = \"webhook\"\nrouting_key = \"x\"",
+        );
         assert!(load(&unknown_key, &[]).is_err());
     }
 

@@ -188,7 +188,8 @@ impl Engine {
         }
         let alerts_pattern = self.settings.alerts_pattern();
         let notify = crate::notify::route(rule, &self.settings.notify);
-        let context = self.chunk_context(rule, &translated.dsl, &alerts_pattern, execution_uuid, at);
+        let context =
+            self.chunk_context(rule, &translated.dsl, &alerts_pattern, execution_uuid, at);
         let context = ChunkContext {
             alert: AlertContext {
                 notify: &notify,

@@ -99,7 +99,11 @@ fn update_body(updates: &[DocUpdate]) -> String {
     body
 }
 
-fn count_items(answer: &Value, sent: &[DocUpdate], outcome: &mut UpdateOutcome) -> Result<(), String> {
+fn count_items(
+    answer: &Value,
+    sent: &[DocUpdate],
+    outcome: &mut UpdateOutcome,
+) -> Result<(), String> {
     let items = answer["items"]
         .as_array()
         .ok_or("the bulk answer has no items array")?;
@@ -111,7 +115,10 @@ fn count_items(answer: &Value, sent: &[DocUpdate], outcome: &mut UpdateOutcome) 
         ));
     }
     for (item, update) in items.iter().zip(sent) {
-        let result = item.as_object().and_then(|o| o.values().next()).unwrap_or(&Value::Null);
+        let result = item
+            .as_object()
+            .and_then(|o| o.values().next())
+            .unwrap_or(&Value::Null);
         match result["status"].as_u64().unwrap_or(0) {
             200..=299 => outcome.updated += 1,
             404 | 409 => outcome.conflicts.push(update.id.clone()),
@@ -142,7 +149,10 @@ mod tests {
     #[test]
     fn each_update_carries_its_sequence_number_check() {
         let body = update_body(&[update("a")]);
-        let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<Value> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines[0]["update"]["if_seq_no"], 7);
         assert_eq!(lines[0]["update"]["if_primary_term"], 2);
         assert_eq!(lines[1]["doc"]["lookout.notify.pending"], json!([]));
@@ -155,7 +165,12 @@ mod tests {
             {"update": {"status": 503, "error": {"type": "x", "reason": "busy"}}},
         ]});
         let mut outcome = UpdateOutcome::default();
-        count_items(&answer, &[update("a"), update("b"), update("c")], &mut outcome).unwrap();
+        count_items(
+            &answer,
+            &[update("a"), update("b"), update("c")],
+            &mut outcome,
+        )
+        .unwrap();
         assert_eq!((outcome.updated, outcome.conflicts.len()), (1, 1));
         assert_eq!(outcome.failed[0].status, 503);
     }

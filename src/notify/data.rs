@@ -30,10 +30,11 @@ pub fn field<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
     let mut rest = name;
     while let Some((head, tail)) = rest.split_once('.') {
         let prefix_len = name.len() - rest.len() + head.len();
-        if let Some(inner) = doc.get(&name[..prefix_len]) {
-            if let Some(found) = field(inner, tail) {
-                return Some(found);
-            }
+        if let Some(found) = doc
+            .get(&name[..prefix_len])
+            .and_then(|inner| field(inner, tail))
+        {
+            return Some(found);
         }
         rest = tail;
     }
@@ -42,7 +43,9 @@ pub fn field<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
 
 /// A field as text ("" when absent).
 pub fn text(doc: &Value, name: &str) -> String {
-    field(doc, name).map(super::template::value_text).unwrap_or_default()
+    field(doc, name)
+        .map(super::template::value_text)
+        .unwrap_or_default()
 }
 
 /// The key fields an alert has, as (name, text) pairs.
@@ -171,7 +174,8 @@ mod tests {
 
     #[test]
     fn fields_are_found_flat_nested_or_mixed() {
-        let doc = json!({"kibana.alert.uuid": "a", "host": {"name": "h"}, "cloud.account": {"id": "1"}});
+        let doc =
+            json!({"kibana.alert.uuid": "a", "host": {"name": "h"}, "cloud.account": {"id": "1"}});
         assert_eq!(text(&doc, "kibana.alert.uuid"), "a");
         assert_eq!(text(&doc, "host.name"), "h");
         assert_eq!(text(&doc, "cloud.account.id"), "1");

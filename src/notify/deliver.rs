@@ -137,7 +137,10 @@ impl Notifier {
     /// Delivers until `shutdown` completes: each connector works through what is due, then
     /// sleeps until its back-off ends or the poll interval passes.
     pub async fn run(&self, clock: &dyn Clock, shutdown: impl std::future::Future<Output = ()>) {
-        let loops = self.connectors.iter().map(|prepared| self.connector_loop(prepared, clock));
+        let loops = self
+            .connectors
+            .iter()
+            .map(|prepared| self.connector_loop(prepared, clock));
         tokio::select! {
             _ = join_all(loops) => {}
             () = shutdown => {}
@@ -151,7 +154,8 @@ impl Notifier {
                 Pass::Blocked(until) => until,
                 Pass::Idle => {
                     clock.now()
-                        + TimeDelta::from_std(self.config.poll_interval).unwrap_or(TimeDelta::seconds(10))
+                        + TimeDelta::from_std(self.config.poll_interval)
+                            .unwrap_or(TimeDelta::seconds(10))
                 }
             };
             clock.sleep_until(wake).await;
@@ -162,7 +166,10 @@ impl Notifier {
     async fn pass(&self, prepared: &Prepared, clock: &dyn Clock) -> Pass {
         let connector = &prepared.connector.id;
         let now = clock.now();
-        if let Some(until) = lock(&prepared.state).paused_until.filter(|until| *until > now) {
+        if let Some(until) = lock(&prepared.state)
+            .paused_until
+            .filter(|until| *until > now)
+        {
             return Pass::Blocked(until);
         }
         let started = Instant::now();
@@ -182,21 +189,33 @@ impl Notifier {
             ..BatchReport::default()
         };
         let outcomes = self.work(prepared, &due, clock, &mut report).await;
-        self.record(connector, &due, &outcomes, now, &mut report).await;
+        self.record(connector, &due, &outcomes, now, &mut report)
+            .await;
         self.count_pending(connector).await;
         log_batch(connector, &report, started);
-        let paused = lock(&prepared.state).paused_until.filter(|until| *until > clock.now());
+        let paused = lock(&prepared.state)
+            .paused_until
+            .filter(|until| *until > clock.now());
         match paused {
             Some(until) => Pass::Blocked(until),
-            None if report.messages == 0 && report.sample == DeliverySample::default() => Pass::Idle,
+            None if report.messages == 0 && report.sample == DeliverySample::default() => {
+                Pass::Idle
+            }
             None => Pass::Progress,
         }
     }
 
-    async fn read_due(&self, connector: &str, now: DateTime<Utc>) -> Result<Vec<PendingAlert>, crate::es::EsError> {
+    async fn read_due(
+        &self,
+        connector: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PendingAlert>, crate::es::EsError> {
         let answer = self
             .client
-            .search_raw(&self.targets.alerts_pattern, outbox::due_query(connector, now, BATCH_SIZE))
+            .search_raw(
+                &self.targets.alerts_pattern,
+                outbox::due_query(connector, now, BATCH_SIZE),
+            )
             .await?;
         Ok(outbox::read_due(&answer, connector))
     }
@@ -207,11 +226,17 @@ impl Notifier {
         };
         if let Ok(answer) = self
             .client
-            .search_raw(&self.targets.alerts_pattern, outbox::pending_query(connector))
+            .search_raw(
+                &self.targets.alerts_pattern,
+                outbox::pending_query(connector),
+            )
             .await
         {
             let total = &answer["hits"]["total"];
-            let count = total["value"].as_u64().or_else(|| total.as_u64()).unwrap_or(0);
+            let count = total["value"]
+                .as_u64()
+                .or_else(|| total.as_u64())
+                .unwrap_or(0);
             observer.metrics.notify.set_pending(connector, count);
         }
     }
@@ -229,7 +254,10 @@ impl Notifier {
         let mut live = Vec::new();
         for (n, alert) in due.iter().enumerate() {
             if now - alert.created_at > self.config.max_age {
-                let last = data::text(&alert.doc, &outbox::state_field(&prepared.connector.id, "last_error"));
+                let last = data::text(
+                    &alert.doc,
+                    &outbox::state_field(&prepared.connector.id, "last_error"),
+                );
                 outcomes[n] = Some(Outcome::Failed {
                     error: format!("not delivered within notify.max_age; last error: {last}"),
                 });
@@ -239,10 +267,15 @@ impl Notifier {
         }
         let groups = self.groups(prepared, due, &live, now, &mut outcomes).await;
         for (indices, delivery) in groups {
-            if lock(&prepared.state).paused_until.is_some_and(|until| until > clock.now()) {
+            if lock(&prepared.state)
+                .paused_until
+                .is_some_and(|until| until > clock.now())
+            {
                 break;
             }
-            let outcome = self.send_group(prepared, due, &indices, delivery, clock).await;
+            let outcome = self
+                .send_group(prepared, due, &indices, delivery, clock)
+                .await;
             report.messages += 1;
             if let Outcome::Retry { error, .. } | Outcome::Failed { error } = &outcome {
                 report.error = Some(error.clone());
@@ -279,14 +312,19 @@ impl Notifier {
             let delivery = route::delivery(&self.config, connector, facts);
             let key = match (delivery.throttle, delivery.mode) {
                 (Some(_), _) => rule_id.clone(),
-                (None, Mode::Summary) => format!("{rule_id}\n{}", data::text(doc, "kibana.alert.rule.execution.uuid")),
+                (None, Mode::Summary) => format!(
+                    "{rule_id}\n{}",
+                    data::text(doc, "kibana.alert.rule.execution.uuid")
+                ),
                 (None, Mode::PerAlert) => due[n].id.clone(),
             };
             if let Some(throttle) = delivery.throttle
                 && let Some(last) = lock(&prepared.state).last_message.get(&rule_id).copied()
                 && last + throttle > now
             {
-                outcomes[n] = Some(Outcome::Deferred { next_at: last + throttle });
+                outcomes[n] = Some(Outcome::Deferred {
+                    next_at: last + throttle,
+                });
                 continue;
             }
             match keyed.iter_mut().find(|(k, _, _)| *k == key) {
@@ -299,7 +337,9 @@ impl Notifier {
         for (key, members, delivery) in keyed {
             if unsettled.contains(&key) {
                 for &n in &members {
-                    outcomes[n] = Some(Outcome::Deferred { next_at: now + SETTLE_RECHECK });
+                    outcomes[n] = Some(Outcome::Deferred {
+                        next_at: now + SETTLE_RECHECK,
+                    });
                 }
             } else {
                 groups.push((members, delivery));
@@ -318,8 +358,17 @@ impl Notifier {
     ) -> Vec<String> {
         let waiting: Vec<(&String, String)> = keyed
             .iter()
-            .filter(|(_, members, d)| d.mode == Mode::Summary && d.throttle.is_none() && now - due[members[0]].created_at < SUMMARY_SETTLE)
-            .map(|(key, members, _)| (key, data::text(&due[members[0]].doc, "kibana.alert.rule.execution.uuid")))
+            .filter(|(_, members, d)| {
+                d.mode == Mode::Summary
+                    && d.throttle.is_none()
+                    && now - due[members[0]].created_at < SUMMARY_SETTLE
+            })
+            .map(|(key, members, _)| {
+                (
+                    key,
+                    data::text(&due[members[0]].doc, "kibana.alert.rule.execution.uuid"),
+                )
+            })
             .collect();
         if waiting.is_empty() {
             return Vec::new();
@@ -329,7 +378,12 @@ impl Notifier {
         let mut unsettled = Vec::new();
         for (key, uuid) in waiting {
             let known = recorded.contains(&uuid)
-                || matches!(self.client.get_doc(&self.targets.executions_index, &uuid).await, Ok(Some(_)) | Err(_));
+                || matches!(
+                    self.client
+                        .get_doc(&self.targets.executions_index, &uuid)
+                        .await,
+                    Ok(Some(_)) | Err(_)
+                );
             if known {
                 recorded.push(uuid);
             } else {
@@ -376,7 +430,11 @@ impl Notifier {
             Err(SendError::Permanent(error)) => Outcome::Failed { error },
             Err(SendError::Retry { after, message }) => {
                 state.consecutive_failures += 1;
-                let pause = backoff(state.consecutive_failures).max(after.and_then(|a| TimeDelta::from_std(a).ok()).unwrap_or_default());
+                let pause = backoff(state.consecutive_failures).max(
+                    after
+                        .and_then(|a| TimeDelta::from_std(a).ok())
+                        .unwrap_or_default(),
+                );
                 state.paused_until = Some(now + pause);
                 let attempts = indices.iter().map(|&n| due[n].attempts).max().unwrap_or(0) + 1;
                 Outcome::Retry {
@@ -390,11 +448,23 @@ impl Notifier {
     /// Discover, filtered to the alerts, when Kibana's URL is configured.
     fn results_link(&self, alerts: &[&Value]) -> Option<String> {
         let kibana = self.config.kibana_url.as_deref()?;
-        let ids: Vec<String> = alerts.iter().map(|a| format!("\"{}\"", data::text(a, "kibana.alert.uuid"))).collect();
-        let times: Vec<String> = alerts.iter().map(|a| data::text(a, "kibana.alert.original_time")).filter(|t| !t.is_empty()).collect();
-        let from = times.iter().min().cloned().unwrap_or_else(|| "now-7d".into());
+        let ids: Vec<String> = alerts
+            .iter()
+            .map(|a| format!("\"{}\"", data::text(a, "kibana.alert.uuid")))
+            .collect();
+        let times: Vec<String> = alerts
+            .iter()
+            .map(|a| data::text(a, "kibana.alert.original_time"))
+            .filter(|t| !t.is_empty())
+            .collect();
+        let from = times
+            .iter()
+            .min()
+            .cloned()
+            .unwrap_or_else(|| "now-7d".into());
         let to = times.iter().max().cloned().unwrap_or_else(|| "now".into());
-        let view = crate::kibana::alerts_data_view_id(self.targets.alerts_pattern.trim_end_matches('*'));
+        let view =
+            crate::kibana::alerts_data_view_id(self.targets.alerts_pattern.trim_end_matches('*'));
         let query = format!("kibana.alert.uuid:({})", ids.join(" or "));
         let link = format!(
             "{kibana}/app/discover#/?_g=(time:(from:'{from}',to:'{to}'))&_a=(dataSource:(dataViewId:'{view}',type:dataView),query:(language:kuery,query:'{}'))",
@@ -435,9 +505,13 @@ impl Notifier {
             Ok(outcome) => {
                 report.conflicts = outcome.conflicts.len();
                 if let Some(first) = outcome.failed.first() {
-                    report.error = Some(format!("recording the outcome failed: HTTP {}: {}", first.status, first.reason));
+                    report.error = Some(format!(
+                        "recording the outcome failed: HTTP {}: {}",
+                        first.status, first.reason
+                    ));
                 }
-                self.record_again(connector, due, outcomes, &outcome.conflicts, now).await;
+                self.record_again(connector, due, outcomes, &outcome.conflicts, now)
+                    .await;
             }
             Err(error) => report.error = Some(format!("recording the outcome failed: {error}")),
         }
@@ -464,7 +538,8 @@ impl Notifier {
                 let Some(outcome) = outcome.as_ref().filter(|_| left.contains(&alert.id)) else {
                     continue;
                 };
-                let Ok(Some(current)) = self.client.get_versioned(&alert.index, &alert.id).await else {
+                let Ok(Some(current)) = self.client.get_versioned(&alert.index, &alert.id).await
+                else {
                     continue;
                 };
                 let fresh = PendingAlert {
@@ -488,7 +563,12 @@ impl Notifier {
     }
 
     /// Sends a sample message to one connector now (`lookout notify test`), outside the outbox.
-    pub async fn test(&self, connector: &str, sample: &Value, now: DateTime<Utc>) -> Result<(), String> {
+    pub async fn test(
+        &self,
+        connector: &str,
+        sample: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
         let prepared = self
             .connectors
             .iter()
@@ -546,20 +626,29 @@ fn rison_string(text: &str) -> String {
 
 fn string_list(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         Some(Value::String(one)) => vec![one.clone()],
         _ => Vec::new(),
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The one log event of a delivery batch.
 fn log_batch(connector: &str, report: &BatchReport, started: Instant) {
     let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let error = report.error.as_deref().map(crate::rule::printable).unwrap_or_default();
+    let error = report
+        .error
+        .as_deref()
+        .map(crate::rule::printable)
+        .unwrap_or_default();
     macro_rules! batch_event {
         ($level:expr, $message:literal) => {
             tracing::event!(

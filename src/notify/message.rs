@@ -32,7 +32,10 @@ impl Templates {
     pub fn of(connector: &Connector) -> Result<Templates, String> {
         let parse = |key: &str, text: &Option<String>| -> Result<Option<Template>, String> {
             text.as_deref()
-                .map(|t| Template::parse(t).map_err(|m| format!("connector {}: `{key}`: {m}", connector.id)))
+                .map(|t| {
+                    Template::parse(t)
+                        .map_err(|m| format!("connector {}: `{key}`: {m}", connector.id))
+                })
                 .transpose()
         };
         Ok(match &connector.kind {
@@ -138,7 +141,10 @@ pub fn build(
     match &connector.kind {
         ConnectorKind::Webhook(_) => {
             let (body, content_type) = match &templates.main {
-                Some(t) => (t.render(&data, Escape::Json).into_bytes(), "application/json"),
+                Some(t) => (
+                    t.render(&data, Escape::Json).into_bytes(),
+                    "application/json",
+                ),
                 None => (json_bytes(&webhook_body(group, frame)), "application/json"),
             };
             Message::Http {
@@ -155,11 +161,17 @@ pub fn build(
             http_json(slack_body(group, frame, text))
         }
         ConnectorKind::Teams(_) => {
-            let text = templates.main.as_ref().map(|t| t.render(&data, Escape::None));
+            let text = templates
+                .main
+                .as_ref()
+                .map(|t| t.render(&data, Escape::None));
             http_json(teams_body(group, frame, text))
         }
         ConnectorKind::PagerDuty(c) => {
-            let summary = templates.main.as_ref().map(|t| t.render(&data, Escape::None));
+            let summary = templates
+                .main
+                .as_ref()
+                .map(|t| t.render(&data, Escape::None));
             http_json(pagerduty_body(group, frame, summary, c.source.as_deref()))
         }
         ConnectorKind::Email(_) => email(group, frame, templates, &data),
@@ -226,7 +238,12 @@ fn webhook_body(group: &Group<'_>, frame: Frame<'_>) -> Value {
         && let (Value::Object(top), Value::Object(fields)) = (&mut body, data::key_object(alert))
     {
         top.extend(fields);
-        top.insert("@timestamp".into(), data::field(alert, "@timestamp").cloned().unwrap_or(Value::Null));
+        top.insert(
+            "@timestamp".into(),
+            data::field(alert, "@timestamp")
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
     }
     body
 }
@@ -428,7 +445,10 @@ fn default_email(group: &Group<'_>, frame: Frame<'_>) -> (String, String) {
     }
     if let Some(link) = frame.results_link {
         text.push_str(&format!("\nOpen in Kibana: {link}\n"));
-        html.push_str(&format!("<p><a href=\"{}\">Open in Kibana</a></p>", html_escape(link)));
+        html.push_str(&format!(
+            "<p><a href=\"{}\">Open in Kibana</a></p>",
+            html_escape(link)
+        ));
     }
     (text, html)
 }

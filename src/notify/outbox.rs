@@ -46,9 +46,13 @@ pub enum Outcome {
         error: String,
     },
     /// Given up: recorded as failed.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Not tried (throttle period, summary not settled): looked at again at `next_at`.
-    Deferred { next_at: DateTime<Utc> },
+    Deferred {
+        next_at: DateTime<Utc>,
+    },
 }
 
 fn iso(time: DateTime<Utc>) -> String {
@@ -80,7 +84,10 @@ pub fn pending_query(connector: &str) -> Value {
 
 /// The hits of a [`due_query`] answer that still list `connector` as pending.
 pub fn read_due(answer: &Value, connector: &str) -> Vec<PendingAlert> {
-    let hits = answer["hits"]["hits"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let hits = answer["hits"]["hits"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     hits.iter()
         .filter_map(|hit| {
             let doc = hit["_source"].clone();
@@ -89,15 +96,18 @@ pub fn read_due(answer: &Value, connector: &str) -> Vec<PendingAlert> {
                 .as_u64()
                 .and_then(|n| u32::try_from(n).ok())
                 .unwrap_or(0);
-            pending_of(&doc).iter().any(|c| c == connector).then(|| PendingAlert {
-                index: hit["_index"].as_str().unwrap_or_default().to_string(),
-                id: hit["_id"].as_str().unwrap_or_default().to_string(),
-                seq_no: hit["_seq_no"].as_u64().unwrap_or(0),
-                primary_term: hit["_primary_term"].as_u64().unwrap_or(1),
-                doc,
-                created_at,
-                attempts,
-            })
+            pending_of(&doc)
+                .iter()
+                .any(|c| c == connector)
+                .then(|| PendingAlert {
+                    index: hit["_index"].as_str().unwrap_or_default().to_string(),
+                    id: hit["_id"].as_str().unwrap_or_default().to_string(),
+                    seq_no: hit["_seq_no"].as_u64().unwrap_or(0),
+                    primary_term: hit["_primary_term"].as_u64().unwrap_or(1),
+                    doc,
+                    created_at,
+                    attempts,
+                })
         })
         .collect()
 }
@@ -105,7 +115,10 @@ pub fn read_due(answer: &Value, connector: &str) -> Vec<PendingAlert> {
 /// The connector ids of a list field (`pending`, `sent`, `failed`).
 fn list(doc: &Value, field: &str) -> Vec<String> {
     match &doc[field] {
-        Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         Value::String(one) => vec![one.clone()],
         _ => Vec::new(),
     }
@@ -121,11 +134,18 @@ pub fn is_pending(doc: &Value, connector: &str) -> bool {
 }
 
 /// The conditional update recording `outcome` for `connector` on `alert`.
-pub fn update(alert: &PendingAlert, connector: &str, outcome: &Outcome, now: DateTime<Utc>) -> DocUpdate {
+pub fn update(
+    alert: &PendingAlert,
+    connector: &str,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> DocUpdate {
     let mut doc = Map::new();
     let field = |name: &str| state_field(connector, name);
     let moved = |to: &str, doc: &mut Map<String, Value>| {
-        let pending: Vec<String> = (pending_of(&alert.doc).into_iter()).filter(|c| c != connector).collect();
+        let pending: Vec<String> = (pending_of(&alert.doc).into_iter())
+            .filter(|c| c != connector)
+            .collect();
         let mut target = list(&alert.doc, to);
         if !target.iter().any(|c| c == connector) {
             target.push(connector.to_string());
@@ -176,9 +196,13 @@ pub fn status_query() -> Value {
 pub fn read_status(answer: &Value) -> Vec<(String, u64, u64, u64)> {
     let mut rows: Vec<(String, u64, u64, u64)> = Vec::new();
     for (column, agg) in ["pending", "sent", "failed"].iter().enumerate() {
-        let buckets = answer["aggregations"][agg]["buckets"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let buckets = answer["aggregations"][agg]["buckets"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for bucket in buckets {
-            let (Some(key), Some(count)) = (bucket["key"].as_str(), bucket["doc_count"].as_u64()) else {
+            let (Some(key), Some(count)) = (bucket["key"].as_str(), bucket["doc_count"].as_u64())
+            else {
                 continue;
             };
             let at = match rows.iter().position(|r| r.0 == key) {
@@ -221,26 +245,42 @@ mod tests {
 
     #[test]
     fn a_sent_alert_moves_the_connector_from_pending_to_sent() {
-        let update = update(&alert(&["soc", "pd"], &["mail"]), "soc", &Outcome::Sent, now());
+        let update = update(
+            &alert(&["soc", "pd"], &["mail"]),
+            "soc",
+            &Outcome::Sent,
+            now(),
+        );
         assert_eq!(update.doc[PENDING], json!(["pd"]));
         assert_eq!(update.doc[SENT], json!(["mail", "soc"]));
-        assert_eq!(update.doc["lookout.notify.state.soc.sent_at"], "2026-01-01T00:10:00.000Z");
+        assert_eq!(
+            update.doc["lookout.notify.state.soc.sent_at"],
+            "2026-01-01T00:10:00.000Z"
+        );
         assert_eq!((update.seq_no, update.primary_term), (3, 1));
     }
 
     #[test]
     fn a_retry_counts_the_attempt_and_keeps_the_alert_pending() {
         let next_at = now() + chrono::TimeDelta::seconds(20);
-        let outcome = Outcome::Retry { next_at, error: "HTTP 503".into() };
+        let outcome = Outcome::Retry {
+            next_at,
+            error: "HTTP 503".into(),
+        };
         let update = update(&alert(&["soc"], &[]), "soc", &outcome, now());
         assert!(update.doc.get(PENDING).is_none());
         assert_eq!(update.doc["lookout.notify.state.soc.attempts"], 3);
-        assert_eq!(update.doc["lookout.notify.state.soc.last_error"], "HTTP 503");
+        assert_eq!(
+            update.doc["lookout.notify.state.soc.last_error"],
+            "HTTP 503"
+        );
     }
 
     #[test]
     fn a_failed_alert_is_recorded_as_failed_never_dropped() {
-        let outcome = Outcome::Failed { error: "older than 24h".into() };
+        let outcome = Outcome::Failed {
+            error: "older than 24h".into(),
+        };
         let update = update(&alert(&["soc"], &[]), "soc", &outcome, now());
         assert_eq!(update.doc[PENDING], json!([]));
         assert_eq!(update.doc[FAILED], json!(["soc"]));
@@ -256,7 +296,10 @@ mod tests {
         ]}});
         let due = read_due(&answer, "soc");
         assert_eq!(due.len(), 1);
-        assert_eq!((due[0].seq_no, due[0].primary_term, due[0].attempts), (9, 2, 4));
+        assert_eq!(
+            (due[0].seq_no, due[0].primary_term, due[0].attempts),
+            (9, 2, 4)
+        );
     }
 
     #[test]
@@ -266,6 +309,9 @@ mod tests {
             "sent": {"buckets": [{"key": "soc", "doc_count": 5}, {"key": "pd", "doc_count": 1}]},
             "failed": {"buckets": []},
         }});
-        assert_eq!(read_status(&answer), [("pd".into(), 0, 1, 0), ("soc".into(), 2, 5, 0)]);
+        assert_eq!(
+            read_status(&answer),
+            [("pd".into(), 0, 1, 0), ("soc".into(), 2, 5, 0)]
+        );
     }
 }

@@ -87,7 +87,9 @@ pub fn delivery(config: &NotifyConfig, connector: &str, rule: RuleFacts<'_>) -> 
             summary_alerts: route.summary_alerts,
         },
         None => Delivery {
-            mode: config.connector(connector).map_or(Mode::PerAlert, |c| c.mode),
+            mode: config
+                .connector(connector)
+                .map_or(Mode::PerAlert, |c| c.mode),
             throttle: None,
             summary_alerts: DEFAULT_SUMMARY_ALERTS,
         },
@@ -140,9 +142,15 @@ throttle = "1h"
         let mut rule = test_rule("r1");
         rule.severity = crate::rule::Severity::High;
         assert_eq!(route(&rule, &notify), ["soc", "pd"]);
-        let with_tags = config(&TWO.replace("severity = [\"high\", \"critical\"]", "tags = [\"Domain: Cloud\"]\nrule_type = [\"eql\"]"));
+        let with_tags = config(&TWO.replace(
+            "severity = [\"high\", \"critical\"]",
+            "tags = [\"Domain: Cloud\"]\nrule_type = [\"eql\"]",
+        ));
         assert_eq!(route(&rule, &with_tags), ["soc"]);
-        let by_id = config(&TWO.replace("severity = [\"high\", \"critical\"]", "rule_id = [\"r1\"]\ntags = [\"Domain: Cloud\"]"));
+        let by_id = config(&TWO.replace(
+            "severity = [\"high\", \"critical\"]",
+            "rule_id = [\"r1\"]\ntags = [\"Domain: Cloud\"]",
+        ));
         assert_eq!(route(&rule, &by_id), ["soc", "pd"]);
     }
 
@@ -169,6 +177,9 @@ throttle = "1h"
         assert_eq!(pd.mode, Mode::Summary);
         assert_eq!(pd.throttle, Some(TimeDelta::hours(1)));
         rule.severity = crate::rule::Severity::Low;
-        assert_eq!(delivery(&notify, "pd", RuleFacts::of(&rule)).mode, Mode::PerAlert);
+        assert_eq!(
+            delivery(&notify, "pd", RuleFacts::of(&rule)).mode,
+            Mode::PerAlert
+        );
     }
 }

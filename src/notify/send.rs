@@ -56,21 +56,36 @@ impl Transport {
                 .user_agent(concat!("lookout/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map(Transport::Http)
-                .map_err(|e| format!("connector {}: cannot build the HTTP client: {e}", connector.id)),
+                .map_err(|e| {
+                    format!(
+                        "connector {}: cannot build the HTTP client: {e}",
+                        connector.id
+                    )
+                }),
         }
     }
 }
 
-fn smtp(email: &EmailConfig, timeout: Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+fn smtp(
+    email: &EmailConfig,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
     let mut tls = TlsParameters::builder(email.host.clone());
     if let Some(path) = &email.ca_file {
-        let pem = std::fs::read(path).map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
-        let certificate = Certificate::from_pem(&pem)
-            .map_err(|e| format!("the CA file {} holds no usable certificate: {e}", path.display()))?;
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?;
+        let certificate = Certificate::from_pem(&pem).map_err(|e| {
+            format!(
+                "the CA file {} holds no usable certificate: {e}",
+                path.display()
+            )
+        })?;
         tls = tls.add_root_certificate(certificate);
     }
     let params = || -> Result<TlsParameters, String> {
-        tls.clone().build_rustls().map_err(|e| format!("TLS set-up for {}: {e}", email.host))
+        tls.clone()
+            .build_rustls()
+            .map_err(|e| format!("TLS set-up for {}: {e}", email.host))
     };
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(email.host.clone())
         .port(email.port)
@@ -81,20 +96,40 @@ fn smtp(email: &EmailConfig, timeout: Duration) -> Result<AsyncSmtpTransport<Tok
         SmtpSecurity::None => builder.tls(Tls::None),
     };
     if let (Some(user), Some(password)) = (&email.username, &email.password) {
-        builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose().to_string(),
+        ));
     }
     Ok(builder.build())
 }
 
 /// Sends `message` to `connector`'s receiver.
-pub async fn send(connector: &Connector, transport: &Transport, message: Message) -> Result<(), SendError> {
+pub async fn send(
+    connector: &Connector,
+    transport: &Transport,
+    message: Message,
+) -> Result<(), SendError> {
     match (transport, &connector.kind, message) {
-        (Transport::Http(http), kind, Message::Http { body, content_type, idempotency_key }) => {
-            send_http(http, kind, body, content_type, idempotency_key).await
-        }
-        (Transport::Smtp(smtp), ConnectorKind::Email(email), Message::Email { subject, text, html, message_id }) => {
-            send_email(smtp, email, subject, text, html, message_id).await
-        }
+        (
+            Transport::Http(http),
+            kind,
+            Message::Http {
+                body,
+                content_type,
+                idempotency_key,
+            },
+        ) => send_http(http, kind, body, content_type, idempotency_key).await,
+        (
+            Transport::Smtp(smtp),
+            ConnectorKind::Email(email),
+            Message::Email {
+                subject,
+                text,
+                html,
+                message_id,
+            },
+        ) => send_email(smtp, email, subject, text, html, message_id).await,
         (Transport::Index(client), ConnectorKind::Index(index), Message::Index { docs }) => {
             write_docs(client, &index.index, docs).await
         }
@@ -115,10 +150,18 @@ async fn send_http(
     let (url, method, body) = match kind {
         ConnectorKind::Webhook(c) => (c.url.expose(), c.method.as_str(), body),
         ConnectorKind::Slack(c) | ConnectorKind::Teams(c) => (c.url.expose(), "POST", body),
-        ConnectorKind::PagerDuty(c) => (c.url.as_str(), "POST", with_routing_key(body, c.routing_key.expose())),
+        ConnectorKind::PagerDuty(c) => (
+            c.url.as_str(),
+            "POST",
+            with_routing_key(body, c.routing_key.expose()),
+        ),
         _ => return Err(SendError::Permanent("not an HTTP connector".into())),
     };
-    let method = if method == "PUT" { reqwest::Method::PUT } else { reqwest::Method::POST };
+    let method = if method == "PUT" {
+        reqwest::Method::PUT
+    } else {
+        reqwest::Method::POST
+    };
     let mut request = http
         .request(method, url)
         .header(reqwest::header::CONTENT_TYPE, content_type)
@@ -182,12 +225,18 @@ fn http_error(error: &reqwest::Error) -> String {
 
 /// `Retry-After` as seconds or an HTTP date, at most [`MAX_RETRY_AFTER`].
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let text = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     let delay = match text.parse::<u64>() {
         Ok(seconds) => Duration::from_secs(seconds),
         Err(_) => {
             let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-            (at.to_utc() - chrono::Utc::now()).to_std().unwrap_or_default()
+            (at.to_utc() - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
         }
     };
     Some(delay.min(MAX_RETRY_AFTER))
@@ -226,8 +275,16 @@ async fn send_email(
     let message = builder
         .multipart(
             MultiPart::alternative()
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(text),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(html),
+                ),
         )
         .map_err(|e| SendError::Permanent(format!("cannot build the email: {e}")))?;
     match smtp.send(message).await {
@@ -240,16 +297,28 @@ async fn send_email(
     }
 }
 
-async fn write_docs(client: &Client, index: &str, docs: Vec<(String, serde_json::Value)>) -> Result<(), SendError> {
-    let written = client.bulk_create(index, docs, false).await.map_err(|e| SendError::Retry {
-        after: None,
-        message: e.to_string(),
-    })?;
+async fn write_docs(
+    client: &Client,
+    index: &str,
+    docs: Vec<(String, serde_json::Value)>,
+) -> Result<(), SendError> {
+    let written = client
+        .bulk_create(index, docs, false)
+        .await
+        .map_err(|e| SendError::Retry {
+            after: None,
+            message: e.to_string(),
+        })?;
     match written.failed.first() {
         None => Ok(()),
         Some(first) => Err(SendError::Retry {
             after: None,
-            message: format!("{} documents not written to {index}: HTTP {}: {}", written.failed.len(), first.status, first.reason),
+            message: format!(
+                "{} documents not written to {index}: HTTP {}: {}",
+                written.failed.len(),
+                first.status,
+                first.reason
+            ),
         }),
     }
 }

@@ -91,7 +91,9 @@ fn tags(source: &str) -> Result<Vec<Tag<'_>>, String> {
         let end = inner_start + close + close_token.len();
         let (sigil, name) = match inner.trim_start().chars().next() {
             _ if triple => ('{', inner.trim()),
-            Some(c @ ('#' | '^' | '/' | '!' | '&' | '>' | '=')) => (c, inner.trim_start()[1..].trim()),
+            Some(c @ ('#' | '^' | '/' | '!' | '&' | '>' | '=')) => {
+                (c, inner.trim_start()[1..].trim())
+            }
             _ => (' ', inner.trim()),
         };
         found.push(Tag {
@@ -133,7 +135,10 @@ fn standalone_lines(source: &str) -> Result<String, String> {
     }
     let mut out = String::with_capacity(source.len());
     let mut copied = 0;
-    for tag in tags.iter().filter(|t| matches!(t.sigil, '#' | '^' | '/' | '!')) {
+    for tag in tags
+        .iter()
+        .filter(|t| matches!(t.sigil, '#' | '^' | '/' | '!'))
+    {
         let line_start = source[..tag.start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = source[tag.end..]
             .find('\n')
@@ -188,11 +193,9 @@ pub fn value_text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
-        Value::Array(items) if items.iter().all(|v| !v.is_object() && !v.is_array()) => items
-            .iter()
-            .map(value_text)
-            .collect::<Vec<_>>()
-            .join(", "),
+        Value::Array(items) if items.iter().all(|v| !v.is_object() && !v.is_array()) => {
+            items.iter().map(value_text).collect::<Vec<_>>().join(", ")
+        }
         other => other.to_string(),
     }
 }
@@ -347,7 +350,10 @@ mod tests {
 
     #[test]
     fn missing_fields_render_as_nothing_and_inverted_sections_show() {
-        let text = render("[{{context.nope.deeper}}]{{^context.nope}}none{{/context.nope}}{{^n}}zero{{/n}}", Escape::None);
+        let text = render(
+            "[{{context.nope.deeper}}]{{^context.nope}}none{{/context.nope}}{{^n}}zero{{/n}}",
+            Escape::None,
+        );
         assert_eq!(text, "[]nonezero");
     }
 
@@ -370,7 +376,10 @@ mod tests {
 
     #[test]
     fn a_json_body_template_stays_valid_json_whatever_the_values_hold() {
-        let body = render(r#"{"rule": "{{context.rule.name}}", "n": {{n}}}"#, Escape::Json);
+        let body = render(
+            r#"{"rule": "{{context.rule.name}}", "n": {{n}}}"#,
+            Escape::Json,
+        );
         let parsed: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(parsed["rule"], "Quote \" and <tag> & co");
     }
@@ -386,7 +395,14 @@ mod tests {
 
     #[test]
     fn unbalanced_sections_partials_and_delimiter_changes_are_refused() {
-        for bad in ["{{#a}}x", "{{/a}}", "{{#a}}{{/b}}", "{{> part}}", "{{=<% %>=}}", "{{open"] {
+        for bad in [
+            "{{#a}}x",
+            "{{/a}}",
+            "{{#a}}{{/b}}",
+            "{{> part}}",
+            "{{=<% %>=}}",
+            "{{open",
+        ] {
             assert!(check(bad).is_err(), "{bad} was accepted");
         }
     }

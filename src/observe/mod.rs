@@ -8,10 +8,10 @@ mod metrics;
 mod notify_metrics;
 
 pub use http::{MAX_CONCURRENT_CONNECTIONS, Reply, respond, serve};
-pub use notify_metrics::{DeliverySample, NotifyMetrics};
 pub use metrics::{
     DURATION_BUCKETS, ExecutionSample, Metrics, SCHEDULE_DELAY_BUCKETS, StatusLabel,
 };
+pub use notify_metrics::{DeliverySample, NotifyMetrics};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

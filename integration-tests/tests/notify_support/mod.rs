@@ -38,13 +38,28 @@ pub fn add_user_rule(env: &Env) -> Rule {
 
 /// Indexes `count` successful AddUserToGroup events ingested before `at` and runs the rule at
 /// `at`; returns the alerts written.
-pub async fn alerts_at(env: &Env, rule: &Rule, at: DateTime<Utc>, count: usize, mark: &str) -> Vec<Value> {
+pub async fn alerts_at(
+    env: &Env,
+    rule: &Rule,
+    at: DateTime<Utc>,
+    count: usize,
+    mark: &str,
+) -> Vec<Value> {
     let docs: Vec<Value> = (0..count)
-        .map(|n| add_user(at - minutes(2) + chrono::TimeDelta::seconds(n as i64), &format!("{mark}-{n}")))
+        .map(|n| {
+            add_user(
+                at - minutes(2) + chrono::TimeDelta::seconds(n as i64),
+                &format!("{mark}-{n}"),
+            )
+        })
         .collect();
     env.index(&docs).await;
     let report = env.execute(rule, at).await;
-    assert!(!report.failed(), "the execution failed: {:?}", report.record.error);
+    assert!(
+        !report.failed(),
+        "the execution failed: {:?}",
+        report.record.error
+    );
     env.alerts().await
 }
 
@@ -57,7 +72,11 @@ pub fn start() -> DateTime<Utc> {
 pub fn list(alert: &Value, field: &str) -> Vec<String> {
     let mut items: Vec<String> = alert[field]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     items.sort();
     items
