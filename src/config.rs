@@ -9,6 +9,7 @@
 
 mod env;
 mod notify;
+mod notify_kibana;
 mod raw;
 #[cfg(test)]
 mod tests;

@@ -38,10 +38,15 @@ pub(super) struct RawNotify {
     pub connectors: Vec<RawConnector>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// detection-rules' `actions/` and `action_connectors/` TOML files or folders.
+    pub kibana_files: Option<Vec<PathBuf>>,
+    /// Secrets of the connectors of `kibana_files`, by Kibana connector id.
+    #[serde(default)]
+    pub kibana_secrets: BTreeMap<String, super::notify_kibana::RawKibanaSecrets>,
 }
 
 /// A secret value: inline, in a file, or in an environment variable.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(untagged)]
 pub(super) enum RawSecretValue {
     #[default]
@@ -124,6 +129,19 @@ pub(super) enum RawConnector {
         mode: Option<String>,
         max_per_second: Option<f64>,
     },
+}
+
+impl RawConnector {
+    pub(super) fn id(&self) -> &str {
+        match self {
+            RawConnector::Webhook { id, .. }
+            | RawConnector::Slack { id, .. }
+            | RawConnector::Teams { id, .. }
+            | RawConnector::PagerDuty { id, .. }
+            | RawConnector::Email { id, .. }
+            | RawConnector::Index { id, .. } => id,
+        }
+    }
 }
 
 /// One `[[notify.routes]]` entry as written. No match key: every rule.
@@ -352,10 +370,23 @@ impl Place<'_> {
 
 /// Checks `[notify]`; `env` looks environment variables up (for `*_env` secrets).
 pub(super) fn validate(
-    raw: RawNotify,
+    mut raw: RawNotify,
     place: &Place<'_>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<NotifyConfig, ConfigError> {
+    let mut used = Vec::new();
+    if let Some(paths) = &raw.kibana_files {
+        let imported = super::notify_kibana::read(paths, &raw.kibana_secrets, place)?;
+        raw.connectors.extend(imported.connectors);
+        raw.routes.extend(imported.routes);
+        used = imported.used;
+    }
+    if let Some(id) = raw.kibana_secrets.keys().find(|id| !used.contains(id)) {
+        return Err(place.invalid(
+            format!("notify.kibana_secrets.{id}"),
+            "no action in notify.kibana_files uses this connector",
+        ));
+    }
     let mut connectors = Vec::with_capacity(raw.connectors.len());
     for (n, connector) in raw.connectors.into_iter().enumerate() {
         let connector = validate_connector(connector, n, place, env)?;
@@ -898,5 +929,96 @@ headers = {{ Authorization = {{ env = "HOOK_TOKEN" }} }}
             panic!("not email");
         };
         assert_eq!((email.security, email.port), (SmtpSecurity::StartTls, 587));
+    }
+
+    #[test]
+    fn detection_rules_action_and_connector_files_become_connectors_and_routes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("action_connectors")).unwrap();
+        std::fs::create_dir_all(dir.path().join("actions")).unwrap();
+        std::fs::write(
+            dir.path().join("action_connectors/soc.toml"),
+            r#"
+[metadata]
+creation_date = "2026/01/01"
+action_connector_name = "Action Connector 5a1f"
+rule_ids = ["11111111-1111-4111-8111-111111111111"]
+rule_names = ["A rule"]
+updated_date = "2026/01/01"
+
+[[action_connectors]]
+id = "5a1f0000-0000-4000-8000-000000000001"
+managed = false
+type = "action"
+references = []
+
+[action_connectors.attributes]
+actionTypeId = ".slack"
+isMissingSecrets = true
+name = "SOC Slack"
+
+[action_connectors.attributes.config]
+
+[[action_connectors]]
+id = "5a1f0000-0000-4000-8000-000000000002"
+type = "action"
+
+[action_connectors.attributes]
+actionTypeId = ".webhook"
+name = "SIEM hook"
+
+[action_connectors.attributes.config]
+method = "post"
+url = "https://siem.example.org/in"
+"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("actions/rule.toml"),
+            r#"
+[metadata]
+creation_date = "2026/01/01"
+rule_id = ["11111111-1111-4111-8111-111111111111"]
+rule_name = "A rule"
+updated_date = "2026/01/01"
+
+[[actions]]
+action_type_id = ".slack"
+group = "default"
+id = "5a1f0000-0000-4000-8000-000000000001"
+params.message = "Rule {{context.rule.name}} generated {{state.signals_count}} alerts"
+frequency = { summary = true, throttle = "1h", notifyWhen = "onThrottleInterval" }
+
+[[actions]]
+action_type_id = ".webhook"
+group = "default"
+id = "5a1f0000-0000-4000-8000-000000000002"
+params.body = '{"rule": "{{context.rule.name}}"}'
+frequency = { summary = false }
+"#,
+        )
+        .unwrap();
+        let text = format!(
+            "[notify]\nkibana_files = [\"{}\", \"{}\"]\n\n[notify.kibana_secrets.5a1f0000-0000-4000-8000-000000000001]\nurl = {{ env = \"SLACK_URL\" }}\n",
+            dir.path().join("action_connectors").display(),
+            dir.path().join("actions").display()
+        );
+        let config = load(&text, &[("SLACK_URL", "https://hooks.slack.com/services/T/B/k")]).unwrap();
+        let notify = config.notify;
+        assert_eq!(notify.connectors.len(), 2);
+        assert_eq!(notify.connectors[0].id, "soc-slack");
+        let ConnectorKind::Slack(slack) = &notify.connectors[0].kind else {
+            panic!("not slack");
+        };
+        assert_eq!(slack.url.expose(), "https://hooks.slack.com/services/T/B/k");
+        assert!(slack.message.as_deref().unwrap().contains("{{context.rule.name}}"));
+        assert_eq!(notify.routes[0].rule_id, ["11111111-1111-4111-8111-111111111111"]);
+        assert_eq!(notify.routes[0].mode, Mode::Summary);
+        assert_eq!(notify.routes[0].throttle, Some(TimeDelta::hours(1)));
+        assert_eq!(notify.connectors[1].id, "siem-hook");
+        assert_eq!(notify.routes[1].mode, Mode::PerAlert);
+        let missing_secret = text.replace("[notify.kibana_secrets.5a1f0000-0000-4000-8000-000000000001]\nurl = { env = \"SLACK_URL\" }\n", "");
+        let error = load(&missing_secret, &[]).unwrap_err().to_string();
+        assert!(error.contains("url") && error.contains("required"), "{error}");
     }
 }

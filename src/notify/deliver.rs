@@ -21,8 +21,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How many due alerts one batch reads.
-pub const BATCH_SIZE: usize = 1000;
+/// How many due alerts one batch reads (and updates in one `_bulk`). A summary lists at most
+/// this many alerts; a larger execution is summarised in several messages.
+pub const BATCH_SIZE: usize = 250;
 /// The first retry's delay; it doubles per failed attempt.
 pub const RETRY_BASE: TimeDelta = TimeDelta::seconds(5);
 /// The longest delay between two attempts.
@@ -333,8 +334,12 @@ impl Notifier {
             }
         }
         let unsettled = self.unsettled(due, &keyed, now).await;
+        let cut = cut_off_summary(due.len(), &keyed);
         let mut groups = Vec::new();
         for (key, members, delivery) in keyed {
+            if cut.as_ref() == Some(&key) {
+                continue;
+            }
             if unsettled.contains(&key) {
                 for &n in &members {
                     outcomes[n] = Some(Outcome::Deferred {
@@ -590,6 +595,18 @@ impl Notifier {
             .await
             .map_err(|e| e.message().to_string())
     }
+}
+
+/// The summary group a full batch may have cut off (the one holding its last alert), to be
+/// sent whole from the next batch, unless it is the whole batch.
+fn cut_off_summary(read: usize, keyed: &[(String, Vec<usize>, Delivery)]) -> Option<String> {
+    if read < BATCH_SIZE || keyed.len() < 2 {
+        return None;
+    }
+    keyed
+        .iter()
+        .find(|(_, members, d)| d.mode == Mode::Summary && members.contains(&(read - 1)))
+        .map(|(key, _, _)| key.clone())
 }
 
 /// Waits so that the connector sends at most `max_per_second` messages a second (real time).

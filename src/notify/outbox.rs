@@ -73,7 +73,13 @@ pub fn due_query(connector: &str, now: DateTime<Utc>, size: usize) -> Value {
             ],
             "minimum_should_match": 1,
         }},
-        "sort": [{"@timestamp": {"order": "asc"}}, {"kibana.alert.uuid": {"order": "asc"}}],
+        // Oldest first; an execution's alerts together, so that a batch holds whole summaries.
+        "sort": [
+            {"@timestamp": {"order": "asc"}},
+            {"kibana.alert.rule.rule_id": {"order": "asc"}},
+            {"kibana.alert.rule.execution.uuid": {"order": "asc"}},
+            {"kibana.alert.uuid": {"order": "asc"}},
+        ],
     })
 }
 

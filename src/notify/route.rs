@@ -168,6 +168,32 @@ throttle = "1h"
         assert_eq!(route(&rule, &config(TWO)), ["soc", "pd"]);
     }
 
+    fn rule_file(lookout_table: &str) -> String {
+        format!(
+            "[metadata]\nmaturity = \"production\"\n\n[rule]\nauthor = [\"x\"]\ndescription = \"d\"\n\
+             index = [\"logs-*\"]\nlanguage = \"kuery\"\nname = \"n\"\nrisk_score = 1\nrule_id = \"r\"\n\
+             severity = \"low\"\ntype = \"query\"\nquery = \"a: b\"\n\n[lookout]\n{lookout_table}\n"
+        )
+    }
+
+    #[test]
+    fn a_rule_files_lookout_notify_list_routes_its_alerts() {
+        let text = rule_file("notify = [\"pd\"]");
+        let path = std::path::Path::new("rules/r.toml");
+        let (rule, warnings) = crate::rule::parse_rule_bytes(path, text.as_bytes()).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let only_pd = TWO.replace("connectors = [\"soc\"]\nmode", "connectors = [\"soc\"]\nrule_id = [\"other\"]\nmode");
+        assert_eq!(route(&rule, &config(&only_pd)), ["pd"]);
+    }
+
+    #[test]
+    fn a_rule_files_notify_must_be_a_list_of_connector_ids() {
+        let text = rule_file("notify = \"pd\"");
+        let path = std::path::Path::new("rules/r.toml");
+        let errors = crate::rule::parse_rule_bytes(path, text.as_bytes()).unwrap_err();
+        assert!(errors[0].to_string().contains("notify"), "{errors:?}");
+    }
+
     #[test]
     fn delivery_follows_the_first_matching_route_else_the_connector() {
         let notify = config(TWO);
