@@ -1003,7 +1003,11 @@ frequency = { summary = false }
             dir.path().join("action_connectors").display(),
             dir.path().join("actions").display()
         );
-        let config = load(&text, &[("SLACK_URL", "https://hooks.slack.com/services/T/B/k")]).unwrap();
+        let config = load(
+            &text,
+            &[("SLACK_URL", "https://hooks.slack.com/services/T/B/k")],
+        )
+        .unwrap();
         let notify = config.notify;
         assert_eq!(notify.connectors.len(), 2);
         assert_eq!(notify.connectors[0].id, "soc-slack");
@@ -1011,14 +1015,26 @@ frequency = { summary = false }
             panic!("not slack");
         };
         assert_eq!(slack.url.expose(), "https://hooks.slack.com/services/T/B/k");
-        assert!(slack.message.as_deref().unwrap().contains("{{context.rule.name}}"));
-        assert_eq!(notify.routes[0].rule_id, ["11111111-1111-4111-8111-111111111111"]);
+        assert!(
+            slack
+                .message
+                .as_deref()
+                .unwrap()
+                .contains("{{context.rule.name}}")
+        );
+        assert_eq!(
+            notify.routes[0].rule_id,
+            ["11111111-1111-4111-8111-111111111111"]
+        );
         assert_eq!(notify.routes[0].mode, Mode::Summary);
         assert_eq!(notify.routes[0].throttle, Some(TimeDelta::hours(1)));
         assert_eq!(notify.connectors[1].id, "siem-hook");
         assert_eq!(notify.routes[1].mode, Mode::PerAlert);
         let missing_secret = text.replace("[notify.kibana_secrets.5a1f0000-0000-4000-8000-000000000001]\nurl = { env = \"SLACK_URL\" }\n", "");
         let error = load(&missing_secret, &[]).unwrap_err().to_string();
-        assert!(error.contains("url") && error.contains("required"), "{error}");
+        assert!(
+            error.contains("url") && error.contains("required"),
+            "{error}"
+        );
     }
 }

@@ -7,9 +7,9 @@
 //! templates) and one route for the rule ids of the file. Exported connectors carry no secrets:
 //! those come from `[notify.kibana_secrets."<connector id>"]`.
 
+use super::ConfigError;
 use super::notify::{Place, RawConnector, RawRoute, RawSecretValue};
 use super::raw::DurationText;
-use super::ConfigError;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -54,8 +54,10 @@ pub(super) fn read(
     let mut kibana_connectors: BTreeMap<String, Value> = BTreeMap::new();
     let mut actions: Vec<(Vec<String>, Value, PathBuf)> = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file).map_err(|e| invalid(place, file, e.to_string()))?;
-        let doc: Value = toml::from_str(&text).map_err(|e| invalid(place, file, format!("not TOML: {}", e.message())))?;
+        let text =
+            std::fs::read_to_string(file).map_err(|e| invalid(place, file, e.to_string()))?;
+        let doc: Value = toml::from_str(&text)
+            .map_err(|e| invalid(place, file, format!("not TOML: {}", e.message())))?;
         for connector in doc["action_connectors"].as_array().into_iter().flatten() {
             if let Some(id) = connector["id"].as_str() {
                 kibana_connectors.insert(id.to_string(), connector["attributes"].clone());
@@ -71,10 +73,18 @@ pub(super) fn read(
     let mut used = Vec::new();
     for (rule_ids, action, file) in actions {
         let Some(id) = action["id"].as_str() else {
-            return Err(invalid(place, &file, "an action has no connector `id`".into()));
+            return Err(invalid(
+                place,
+                &file,
+                "an action has no connector `id`".into(),
+            ));
         };
         let attributes = kibana_connectors.get(id).ok_or_else(|| {
-            invalid(place, &file, format!("action connector {id:?} is in no action_connectors file"))
+            invalid(
+                place,
+                &file,
+                format!("action connector {id:?} is in no action_connectors file"),
+            )
         })?;
         let own_id = unique_id(attributes["name"].as_str().unwrap_or(id), &connectors);
         let secrets = secrets.get(id).cloned().unwrap_or_default();
@@ -105,7 +115,8 @@ fn collect(path: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Stri
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let entries = std::fs::read_dir(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let entries =
+        std::fs::read_dir(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     names.sort();
     for entry in names {
@@ -120,10 +131,17 @@ fn collect(path: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), Stri
 
 /// `rule_id` (one or a list), or the older `rule_ids`.
 fn rule_ids(metadata: &Value) -> Vec<String> {
-    let value = if metadata["rule_id"].is_null() { &metadata["rule_ids"] } else { &metadata["rule_id"] };
+    let value = if metadata["rule_id"].is_null() {
+        &metadata["rule_ids"]
+    } else {
+        &metadata["rule_id"]
+    };
     match value {
         Value::String(one) => vec![one.clone()],
-        Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -133,7 +151,13 @@ fn unique_id(name: &str, taken: &[RawConnector]) -> String {
     let mut slug: String = name
         .to_ascii_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(MAX_ID_CHARS)
         .collect();
     if slug.trim_matches('-').is_empty() {
@@ -154,19 +178,32 @@ fn text(value: &Value) -> Option<String> {
 }
 
 /// The lookout connector for a Kibana connector's attributes and an action's `params`.
-fn connector(id: &str, attributes: &Value, params: &Value, secrets: RawKibanaSecrets) -> Result<RawConnector, String> {
+fn connector(
+    id: &str,
+    attributes: &Value,
+    params: &Value,
+    secrets: RawKibanaSecrets,
+) -> Result<RawConnector, String> {
     let config = &attributes["config"];
     let id = id.to_string();
     let kind = attributes["actionTypeId"].as_str().unwrap_or("");
     Ok(match kind {
         ".webhook" => {
             let url = match secrets.url {
-                RawSecretValue::Absent => RawSecretValue::Inline(text(&config["url"]).ok_or("`config.url` is missing")?),
+                RawSecretValue::Absent => {
+                    RawSecretValue::Inline(text(&config["url"]).ok_or("`config.url` is missing")?)
+                }
                 given => given,
             };
             let headers = config["headers"]
                 .as_object()
-                .map(|h| h.iter().filter_map(|(k, v)| Some((k.clone(), RawSecretValue::Inline(v.as_str()?.to_string())))).collect())
+                .map(|h| {
+                    h.iter()
+                        .filter_map(|(k, v)| {
+                            Some((k.clone(), RawSecretValue::Inline(v.as_str()?.to_string())))
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             RawConnector::Webhook {
                 id,
@@ -207,14 +244,24 @@ fn connector(id: &str, attributes: &Value, params: &Value, secrets: RawKibanaSec
         },
         ".email" => {
             let to = match &params["to"] {
-                Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect(),
                 _ => Vec::new(),
             };
             RawConnector::Email {
                 id,
                 host: text(&config["host"]).ok_or("`config.host` is missing")?,
                 port: config["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
-                security: Some(if config["secure"] == Value::Bool(true) { "tls" } else { "starttls" }.to_string()),
+                security: Some(
+                    if config["secure"] == Value::Bool(true) {
+                        "tls"
+                    } else {
+                        "starttls"
+                    }
+                    .to_string(),
+                ),
                 username: secrets.username,
                 password: secrets.password,
                 ca_file: None,
@@ -234,7 +281,11 @@ fn connector(id: &str, attributes: &Value, params: &Value, secrets: RawKibanaSec
             mode: None,
             max_per_second: None,
         },
-        other => return Err(format!("connector type {other:?} is not supported (webhook, slack, teams, pagerduty, email, index are)")),
+        other => {
+            return Err(format!(
+                "connector type {other:?} is not supported (webhook, slack, teams, pagerduty, email, index are)"
+            ));
+        }
     })
 }
 
@@ -245,7 +296,9 @@ fn route(connector: &str, rule_ids: Vec<String>, frequency: &Value) -> RawRoute 
     RawRoute {
         connectors: vec![connector.to_string()],
         mode: Some(if summary { "summary" } else { "per_alert" }.to_string()),
-        throttle: frequency["throttle"].as_str().and_then(|t| DurationText::parse(t).ok()),
+        throttle: frequency["throttle"]
+            .as_str()
+            .and_then(|t| DurationText::parse(t).ok()),
         rule_id: rule_ids,
         ..RawRoute::default()
     }

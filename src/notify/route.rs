@@ -182,7 +182,10 @@ throttle = "1h"
         let path = std::path::Path::new("rules/r.toml");
         let (rule, warnings) = crate::rule::parse_rule_bytes(path, text.as_bytes()).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
-        let only_pd = TWO.replace("connectors = [\"soc\"]\nmode", "connectors = [\"soc\"]\nrule_id = [\"other\"]\nmode");
+        let only_pd = TWO.replace(
+            "connectors = [\"soc\"]\nmode",
+            "connectors = [\"soc\"]\nrule_id = [\"other\"]\nmode",
+        );
         assert_eq!(route(&rule, &config(&only_pd)), ["pd"]);
     }
 
