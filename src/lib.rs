@@ -19,6 +19,7 @@
 //! (`src/main.rs`, `src/cli/`) and the integration tests use, grouped along the data path.
 
 mod alert;
+mod clock;
 mod config;
 mod engine;
 mod eql;
@@ -27,6 +28,7 @@ mod ids;
 mod kibana;
 pub mod kql;
 mod logging;
+mod notify;
 mod observe;
 mod rule;
 mod schedule;
@@ -35,8 +37,8 @@ mod state;
 
 // Configuration and logging.
 pub use config::{
-    Config, ConfigError, DEFAULT_NAMESPACE, ENV_VARS, ElasticsearchConfig, EngineConfig, Override,
-    RulesConfig, Secret, redact_userinfo,
+    Config, ConfigError, DEFAULT_NAMESPACE, ENV_VARS, ElasticsearchConfig, EngineConfig,
+    NotifyConfig, Override, RulesConfig, Secret, redact_userinfo,
 };
 pub use logging::{LoggingError, init as init_logging};
 
@@ -64,17 +66,20 @@ pub use engine::{
 };
 
 // Rules on their schedules: loading the configured rules, start-up, the scheduler and its clock.
-pub use service::clock::{Clock, ManualClock, OffsetClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use service::scheduler::{
     Executor, Options as SchedulerOptions, run as schedule_rules, run_once as run_rules_once,
     stagger,
 };
 pub use service::setup::{Backoff, FailedAttempt, index_templates, prepare as prepare_server};
-pub use service::{RuleSet, ServiceError, connect, load_rules, run_once};
+pub use service::{
+    RuleSet, ServiceError, connect, load_rules, notifier, run_once, schedule_and_deliver,
+};
 
 // What lookout keeps in the server, and what it shows people.
 pub use alert::{alert_id, rule_uuid, template_name};
 pub use kibana::{saved_objects, to_ndjson};
+pub use notify::{Notifier, Targets, delivery_counts};
 pub use observe::{ExecutionSample, Observer, StatusLabel, serve as serve_operator_endpoint};
 pub use state::{ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
 

@@ -44,14 +44,18 @@ fn is_test_file(path: &Path) -> bool {
         || path.components().any(|part| part.as_os_str() == "tests")
 }
 
-/// The text of a file without the items under `#[cfg(test)]` (a `mod x;` line, or a braced
-/// item up to its closing brace).
+/// The text of a file without comments and without the items under `#[cfg(test)]` (a `mod x;`
+/// line, or a braced item up to its closing brace).
 fn without_test_items(text: &str) -> String {
     let mut kept = String::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
         if line.trim() != "#[cfg(test)]" {
-            kept.push_str(line);
+            let code = line.split(" // ").next().unwrap_or(line);
+            kept.push_str(code);
             kept.push('\n');
             continue;
         }
@@ -173,7 +177,7 @@ fn top_level_modules_import_only_down_the_data_path_as_the_architecture_page_say
 }
 
 #[test]
-fn test_only_items_are_left_out_of_the_imports() {
+fn test_only_items_and_comments_are_left_out_of_the_imports() {
     let text = "use crate::a::X;\n#[cfg(test)]\nmod tests;\n#[cfg(test)]\nmod inline {\n    use crate::b::Y;\n    fn f() {}\n}\nuse crate::c::Z;\n";
     let kept = without_test_items(text);
     assert!(

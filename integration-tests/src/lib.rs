@@ -4,6 +4,8 @@
 //! so that a bug in lookout's own client cannot hide itself from the tests.
 
 pub mod proxy;
+pub mod receiver;
+pub mod smtp;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use elasticsearch::http::headers::HeaderMap;

@@ -115,7 +115,7 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     while let Ok(Some(request)) = http::read_request(&mut reader).await {
-        let fault = lock(&shared.plan).choose(&request.method, &request.target);
+        let fault = lock(&shared.plan).choose_for(&request.method, &request.target, &request.body);
         lock(&shared.log).push(format!("{} {}", request.method, request.target));
         {
             let mut stats = lock(&shared.stats);

@@ -39,7 +39,7 @@ fn least_privilege_role(source: &str, prefix: &str) -> Value {
         "cluster": ["monitor", "manage_index_templates"],
         "indices": [
             {"names": [source], "privileges": ["read", "view_index_metadata"]},
-            {"names": [format!("{prefix}-alerts*")], "privileges": ["create_doc", "create_index", "read", "view_index_metadata", "maintenance"]},
+            {"names": [format!("{prefix}-alerts*")], "privileges": ["create_doc", "index", "create_index", "read", "view_index_metadata", "maintenance"]},
             {"names": [format!("{prefix}-state"), format!("{prefix}-executions")], "privileges": ["write", "create_index", "read", "view_index_metadata", "maintenance"]},
         ],
     })

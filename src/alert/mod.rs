@@ -52,6 +52,9 @@ pub struct AlertContext<'a> {
     pub execution_uuid: &'a str,
     /// The alert's `@timestamp`: when it was created.
     pub created_at: DateTime<Utc>,
+    /// The connectors the alert must be notified to (`lookout.notify.pending`; see
+    /// `crate::notify::route`). Empty: the field is left out.
+    pub notify: &'a [String],
 }
 
 /// An alert ready to write: its id and its document.
@@ -89,6 +92,10 @@ impl SharedFields {
             json!(context.execution_uuid),
         );
         fields.insert("kibana.space_ids".into(), json!([context.namespace]));
+        if !context.notify.is_empty() {
+            // The outbox: written with the alert, so an alert written is one to be notified.
+            fields.insert("lookout.notify.pending".into(), json!(context.notify));
+        }
         if let Some(kind) = &rule.meta.details.building_block_type {
             // Kibana hides building-block alerts from the default alerts view by this field.
             fields.insert("kibana.alert.building_block_type".into(), json!(kind));

@@ -30,6 +30,7 @@ fn context<'a>(rule: &'a Rule, execution_uuid: &'a str, minute: u32) -> AlertCon
         namespace: NAMESPACE,
         execution_uuid,
         created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, minute, 0).unwrap(),
+        notify: &[],
     }
 }
 

@@ -28,6 +28,7 @@ fn test_context<'a>(rule: &'a Rule, execution_uuid: &'a str) -> AlertContext<'a>
         namespace: "default",
         execution_uuid,
         created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+        notify: &[],
     }
 }
 

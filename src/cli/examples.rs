@@ -86,6 +86,13 @@ pub const GENERATE: &str = "\
 Examples:
   lookout generate > events.ndjson";
 
+/// `lookout notify --help`.
+pub const NOTIFY: &str = "\
+Examples:
+  lookout notify test soc                # send a sample message to the connector with id soc
+
+Connectors and routes are configured under [notify] (docs/notifications.md).";
+
 #[cfg(test)]
 mod tests {
     use super::super::Cli;

@@ -6,6 +6,7 @@ pub mod common;
 mod completions;
 mod examples;
 mod generate;
+mod notify;
 mod progress;
 mod rules;
 mod run;
@@ -66,6 +67,9 @@ pub enum Command {
     /// Run rules over a past period in interval-sized chunks (resumable; fills gaps with --gaps).
     #[command(after_help = examples::BACKFILL)]
     Backfill(backfill::Args),
+    /// Notifications: send a sample message to a connector (`lookout notify test CONNECTOR`).
+    #[command(after_help = examples::NOTIFY)]
+    Notify(notify::Args),
 }
 
 /// Parses the command line, runs the subcommand and turns its result into an exit status.
@@ -83,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Test(args) => test::run(args, &cli.global),
         Command::Backfill(args) => backfill::run(args, &cli.global),
+        Command::Notify(args) => notify::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
         eprintln!("lookout: {error:#}");

@@ -72,6 +72,7 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode>
         .map(|(status, n)| format!("{status} {n}"))
         .collect();
     println!("executions:  last hour: {}", summary.join(", "));
+    super::notify::print_status(&client, config).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -175,7 +175,7 @@ async fn start_endpoint(
 async fn run_round(
     loaded: &Loaded,
     clock: &dyn Clock,
-    observer: &Observer,
+    observer: &Arc<Observer>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let config = &loaded.config;
@@ -201,11 +201,14 @@ async fn run_round(
         concurrency = options.concurrency,
         "scheduling rules"
     );
+    let notifier = lookout::notifier(config, &engine, Some(Arc::clone(observer)))?;
     let observed = Observed {
         engine: &engine,
         observer,
     };
-    lookout::schedule_rules(&observed, loaded.rules.clone(), clock, options, shutdown).await;
+    let scheduling =
+        lookout::schedule_rules(&observed, loaded.rules.clone(), clock, options, shutdown);
+    lookout::schedule_and_deliver(scheduling, &notifier, clock).await;
     Ok(())
 }
 

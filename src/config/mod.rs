@@ -8,6 +8,8 @@
 //! file, secret files) are taken as they are, relative to the working directory.
 
 mod env;
+mod notify;
+mod notify_kibana;
 mod raw;
 mod redact;
 #[cfg(test)]
@@ -15,6 +17,10 @@ mod tests;
 mod validate;
 
 pub use env::ENV_VARS;
+pub use notify::{
+    Connector, ConnectorKind, DEFAULT_SUMMARY_ALERTS, EmailConfig, Mode, NotifyConfig, Route,
+    SmtpSecurity,
+};
 pub use redact::redact_userinfo;
 
 use chrono::TimeDelta;
@@ -59,6 +65,7 @@ pub struct Config {
     pub engine: EngineConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
+    pub notify: NotifyConfig,
 }
 
 impl Config {
@@ -104,7 +111,7 @@ impl Config {
             format!("command-line flag {}", flag.map_or(var, |o| o.flag))
         };
         env::apply(&mut raw, &flag_lookup, &describe_flag)?;
-        validate::validate(raw, path)
+        validate::validate(raw, path, &env_lookup)
     }
 
     /// Parses configuration text (`origin` names it in errors), then layers the environment.
@@ -123,7 +130,7 @@ impl Config {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         env::apply(&mut raw, &lookup, &env::describe_env)?;
-        validate::validate(raw, origin)
+        validate::validate(raw, origin, &lookup)
     }
 }
 

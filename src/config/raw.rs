@@ -25,6 +25,8 @@ pub(super) struct RawConfig {
     pub http: RawHttp,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub notify: super::notify::RawNotify,
     #[serde(skip)]
     pub from_env: BTreeMap<&'static str, String>,
 }

@@ -41,7 +41,19 @@ impl Origins<'_> {
     }
 }
 
-pub(super) fn validate(raw: RawConfig, file: Option<&Path>) -> Result<Config, ConfigError> {
+pub(super) fn validate(
+    mut raw: RawConfig,
+    file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let notify_origin = file.map_or_else(|| "defaults".to_string(), |p| p.display().to_string());
+    let notify = super::notify::validate(
+        std::mem::take(&mut raw.notify),
+        &super::notify::Place {
+            origin: &notify_origin,
+        },
+        env,
+    )?;
     let origins = Origins {
         raw_env: &raw.from_env,
         file,
@@ -53,6 +65,7 @@ pub(super) fn validate(raw: RawConfig, file: Option<&Path>) -> Result<Config, Co
         engine: engine(&raw, &origins)?,
         http: http(&raw, &origins)?,
         log: log(&raw, &origins)?,
+        notify,
     })
 }
 

@@ -44,6 +44,8 @@ pub struct Settings {
     pub alerts_index: String,
     pub namespace: String,
     pub max_catch_up: TimeDelta,
+    /// Connectors and routes: which connectors each rule's alerts must reach.
+    pub notify: std::sync::Arc<crate::config::NotifyConfig>,
 }
 
 impl Settings {
@@ -52,6 +54,7 @@ impl Settings {
             alerts_index: config.alerts.index.clone(),
             namespace: config.alerts.namespace.clone(),
             max_catch_up: config.engine.max_catch_up,
+            notify: std::sync::Arc::new(config.notify.clone()),
         }
     }
 
@@ -195,6 +198,7 @@ impl Engine {
             &self.settings.alerts_index,
             &alerts_pattern,
         );
+        let notify = crate::notify::route(rule, &self.settings.notify);
         let chunk = Chunk {
             rule,
             query,
@@ -205,6 +209,7 @@ impl Engine {
                 namespace: &self.settings.namespace,
                 execution_uuid,
                 created_at: at,
+                notify: &notify,
             },
         };
         let result = kind::run(&chunk, &mut sink).await;

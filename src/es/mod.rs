@@ -13,12 +13,14 @@ mod docs;
 mod error;
 mod paging;
 mod search;
+mod update;
 
 use crate::config::redact_userinfo;
 pub use bulk::{BULK_MAX_ATTEMPTS, BulkDocument, JsonText};
 pub use error::{CLUSTER, EsError, MAX_REASON_CHARS};
 pub use paging::{Flow, Paging, PagingError, shard_failures_error};
 pub use search::{Hit, RawSource, SearchPage, SourceDocument};
+pub use update::DocUpdate;
 
 use crate::config::ElasticsearchConfig;
 use elasticsearch::http::Method;

@@ -35,7 +35,7 @@ const INDEX_REF: &str = "kibanaSavedObjectMeta.searchSourceJSON.index";
 pub fn saved_objects(config: &Config) -> Vec<Value> {
     let alerts = &config.alerts.index;
     let executions = &config.engine.executions_index;
-    let alerts_view = format!("lookout-alerts-view-{alerts}");
+    let alerts_view = alerts_data_view_id(alerts);
     let executions_view = format!("lookout-executions-view-{executions}");
     vec![
         data_view(&alerts_view, &format!("{alerts}*"), "lookout alerts"),
@@ -55,6 +55,12 @@ pub fn saved_objects(config: &Config) -> Vec<Value> {
             "event.action: \"execute-rule\"",
         ),
     ]
+}
+
+/// The id of the data view over every index of the alerts index `alerts` (links to Discover
+/// name it).
+pub fn alerts_data_view_id(alerts: &str) -> String {
+    format!("lookout-alerts-view-{alerts}")
 }
 
 /// The objects as NDJSON, one per line, as the import API and the repository file hold them.

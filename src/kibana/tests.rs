@@ -119,6 +119,7 @@ fn alert_columns_are_fields_of_the_alerts_lookout_writes() {
         namespace: "default",
         execution_uuid: "e1",
         created_at: chrono::Utc::now(),
+        notify: &[],
     };
     let event = crate::alert::SourceEvent {
         index: "logs",

@@ -90,6 +90,8 @@ pub struct Metrics {
     write_seconds: Histogram,
     execution_seconds: Histogram,
     schedule_delay_seconds: Histogram,
+    /// Notification delivery, per connector.
+    pub notify: super::NotifyMetrics,
 }
 
 impl fmt::Debug for Metrics {
@@ -113,6 +115,7 @@ impl Default for Metrics {
             write_seconds: Histogram::new(DURATION_BUCKETS.iter().copied()),
             execution_seconds: Histogram::new(DURATION_BUCKETS.iter().copied()),
             schedule_delay_seconds: Histogram::new(SCHEDULE_DELAY_BUCKETS.iter().copied()),
+            notify: super::NotifyMetrics::default(),
         };
         metrics.register();
         metrics
@@ -183,6 +186,7 @@ impl Metrics {
         for (name, help, histogram) in histograms {
             r.register_with_unit(name, help, Unit::Seconds, histogram.clone());
         }
+        self.notify.register(r);
     }
 
     /// Records one finished execution: its status, counts and durations.

@@ -5,9 +5,11 @@
 
 mod http;
 mod metrics;
+mod notify_metrics;
 
 pub use http::serve;
 pub use metrics::{ExecutionSample, Metrics, StatusLabel};
+pub use notify_metrics::{DeliverySample, NotifyMetrics};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

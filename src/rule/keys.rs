@@ -12,8 +12,9 @@ pub const TOP_LEVEL_KEYS: &[&str] = &["metadata", "rule", "transform", LOOKOUT_T
 /// lookout's own table in a rule file (Elastic's format has no schedule other than `interval`).
 pub const LOOKOUT_TABLE: &str = "lookout";
 
-/// The keys `[lookout]` may hold: `cron`, a standard 5-field schedule (UTC).
-pub const LOOKOUT_KEYS: &[&str] = &["cron"];
+/// The keys `[lookout]` may hold: `cron`, a standard 5-field schedule (UTC), and `notify`, the
+/// ids of the connectors the rule's alerts go to (besides the configured routes).
+pub const LOOKOUT_KEYS: &[&str] = &["cron", "notify"];
 
 /// The keys `[metadata]` may hold.
 pub const METADATA_KEYS: &[&str] = &[

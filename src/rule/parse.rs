@@ -171,6 +171,8 @@ fn read_lookout_table(root: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<
         return Some(None);
     };
     table.warn_unknown_keys(p, LOOKOUT_KEYS);
+    // `notify` is read from the rule's raw table when alerts are routed; here it is checked.
+    let _ = table.strings(p, "notify", Need::Optional);
     let Some(text) = table.string(p, "cron", Need::Optional) else {
         return Some(None);
     };

@@ -3,17 +3,17 @@
 //! the index templates, then run every runnable rule once or on its schedule (`scheduler`),
 //! on a clock that is passed in (`clock`). The command line only parses flags and signals.
 
-pub mod clock;
 pub mod scheduler;
 pub mod setup;
 
+use crate::clock::Clock;
 use crate::config::{Config, RulesConfig};
 use crate::engine::{Engine, Settings};
 use crate::es::{Client, EsError};
 use crate::rule::{self, Rule};
 use crate::state::StateStore;
 use chrono::{DateTime, Utc};
-use clock::Clock;
+use std::future::Future;
 
 use setup::Backoff;
 
@@ -26,6 +26,8 @@ pub const ONCE_CONNECT_ATTEMPTS: u32 = 5;
 pub enum ServiceError {
     #[error("elasticsearch: {0}")]
     Es(#[from] EsError),
+    #[error("notifications: {0}")]
+    Notify(String),
 }
 
 /// The rules that will run, and what was said about the others.
@@ -114,7 +116,45 @@ pub async fn run_once(
         ..Backoff::default()
     };
     let engine = connect(config, clock, backoff).await?;
-    Ok(scheduler::run_once(&engine, rules, at, config.engine.concurrency).await)
+    let notifier = notifier(config, &engine, None)?;
+    let failed = scheduler::run_once(&engine, rules, at, config.engine.concurrency).await;
+    // What can be delivered now is; the rest stays pending on the alerts for the next run.
+    notifier.deliver_due(clock).await;
+    Ok(failed)
+}
+
+/// The notification delivery of `config` over the engine's alerts (checked: templates parse,
+/// transports build).
+pub fn notifier(
+    config: &Config,
+    engine: &Engine,
+    observer: Option<std::sync::Arc<crate::observe::Observer>>,
+) -> Result<crate::notify::Notifier, ServiceError> {
+    let targets = crate::notify::Targets {
+        alerts_pattern: engine.settings().alerts_pattern(),
+        executions_index: config.engine.executions_index.clone(),
+    };
+    crate::notify::Notifier::new(engine.client().clone(), &config.notify, targets, observer)
+        .map_err(ServiceError::Notify)
+}
+
+/// Runs the scheduler until it stops, delivering notifications beside it (never in its way:
+/// delivery only waits on its own receivers).
+pub async fn schedule_and_deliver(
+    scheduling: impl Future<Output = ()>,
+    notifier: &crate::notify::Notifier,
+    clock: &dyn Clock,
+) {
+    let delivering = async {
+        if notifier.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        notifier.run(clock, std::future::pending()).await;
+    };
+    tokio::select! {
+        () = scheduling => {}
+        () = delivering => {}
+    }
 }
 
 #[cfg(test)]

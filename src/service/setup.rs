@@ -2,8 +2,8 @@
 //! engine's clock), then install the index templates of the alerts, state and executions indices.
 //! Installing is idempotent: a template is put again at every start, with the same body.
 
-use super::clock::Clock;
 use crate::alert;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::es::{Client, EsError, ServerInfo};
 use chrono::TimeDelta;

@@ -42,6 +42,8 @@ pub struct FaultRule {
     pub path_contains: String,
     /// When set, the target must also start with this.
     pub path_prefix: Option<String>,
+    /// When set, the request body must contain this (e.g. `"update"` for `_bulk` updates).
+    pub body_contains: Option<String>,
     /// How many matching requests pass before the fault starts.
     pub skip: u32,
     /// How many matching requests get the fault (`u32::MAX`: all of them).
@@ -57,6 +59,7 @@ impl FaultRule {
             method: None,
             path_contains: String::new(),
             path_prefix: None,
+            body_contains: None,
             skip: 0,
             times: 1,
             fault,
@@ -79,6 +82,11 @@ impl FaultRule {
         self
     }
 
+    pub fn body(mut self, substring: &str) -> Self {
+        self.body_contains = Some(substring.to_string());
+        self
+    }
+
     pub fn skip(mut self, skip: u32) -> Self {
         self.skip = skip;
         self
@@ -93,8 +101,10 @@ impl FaultRule {
         self.times(u32::MAX)
     }
 
-    fn matches(&self, method: &str, target: &str) -> bool {
-        self.method.as_deref().is_none_or(|m| m == method)
+    fn matches(&self, method: &str, target: &str, body: &[u8]) -> bool {
+        let needle = self.body_contains.as_deref().map(str::as_bytes);
+        needle.is_none_or(|n| body.windows(n.len().max(1)).any(|w| w == n))
+            && self.method.as_deref().is_none_or(|m| m == method)
             && target.contains(&self.path_contains)
             && self
                 .path_prefix
@@ -130,9 +140,14 @@ impl FaultPlan {
     /// The fault for the next request. Every matching rule counts the request, so each rule's
     /// `skip`/`times` refer to the requests it matches, whatever the other rules do.
     pub fn choose(&mut self, method: &str, target: &str) -> Fault {
+        self.choose_for(method, target, b"")
+    }
+
+    /// Like [`FaultPlan::choose`], for a request with this body (rules may match on it).
+    pub fn choose_for(&mut self, method: &str, target: &str, body: &[u8]) -> Fault {
         let mut chosen = None;
         for rule in &mut self.rules {
-            if rule.matches(method, target) && rule.take() && chosen.is_none() {
+            if rule.matches(method, target, body) && rule.take() && chosen.is_none() {
                 chosen = Some(rule.fault.clone());
             }
         }

@@ -238,6 +238,18 @@ pub fn spawn_lookout(
     at: DateTime<Utc>,
     request_timeout: &str,
 ) -> Child {
+    spawn_lookout_with(url, rules_folder, names, at, request_timeout, &[])
+}
+
+/// Like [`spawn_lookout`], with more environment variables (`LOOKOUT_CONFIG`, ...).
+pub fn spawn_lookout_with(
+    url: &str,
+    rules_folder: &Path,
+    names: &Names,
+    at: DateTime<Utc>,
+    request_timeout: &str,
+    extra_env: &[(&str, &str)],
+) -> Child {
     let mut command = Command::new(lookout_binary());
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("LOOKOUT_")) {
         command.env_remove(name);
@@ -252,6 +264,7 @@ pub fn spawn_lookout(
         .env("LOOKOUT_EXECUTIONS_INDEX", &names.executions)
         .env("LOOKOUT_ES_REQUEST_TIMEOUT", request_timeout)
         .env("RUST_LOG", "warn")
+        .envs(extra_env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

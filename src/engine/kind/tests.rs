@@ -65,6 +65,7 @@ fn context(rule: &Rule) -> AlertContext<'_> {
         namespace: "default",
         execution_uuid: "exec",
         created_at: at(30),
+        notify: &[],
     }
 }
 

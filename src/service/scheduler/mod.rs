@@ -5,7 +5,7 @@
 //! `covered_to`). Shutdown is a future passed in: when it completes, nothing new starts and
 //! running executions get `grace` to finish their writes.
 
-use super::clock::Clock;
+use crate::clock::Clock;
 use crate::rule::Rule;
 use crate::schedule::Cadence;
 use chrono::{DateTime, TimeDelta, Utc};

@@ -1,8 +1,8 @@
 //! Scheduler tests on a manual clock with a recording executor: no server, no sleeping.
 
 use super::*;
+use crate::clock::ManualClock;
 use crate::rule::test_rule;
-use crate::service::clock::ManualClock;
 use chrono::TimeZone;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

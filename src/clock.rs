@@ -1,4 +1,5 @@
-//! The engine's source of time: a [`Clock`] gives "now" and sleeps until an instant. The daemon
+//! The source of time for everything that waits (the scheduler, start-up back-off, notification
+//! retries): a [`Clock`] gives "now" and sleeps until an instant. The daemon
 //! takes one as a value, so tests drive many scheduling cycles with a [`ManualClock`] and never
 //! sleep; production uses [`SystemClock`].
 

@@ -1,0 +1,178 @@
+//! Conditional partial updates of documents: `_bulk` with `update` actions carrying
+//! `if_seq_no` / `if_primary_term`, so that a document changed since it was read is left alone
+//! (409, a conflict) instead of overwritten. Used by the notification outbox on alerts.
+
+use super::bulk::BULK_MAX_ACTIONS;
+use super::bulk::ItemFailure;
+use super::error::error_reason;
+use super::{Body, Client, EsError, Request};
+use elasticsearch::http::Method;
+use serde_json::{Value, json};
+
+/// One partial update of a document read at (`seq_no`, `primary_term`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocUpdate {
+    pub index: String,
+    pub id: String,
+    pub seq_no: u64,
+    pub primary_term: u64,
+    /// The fields to set (top-level keys replace what the document holds).
+    pub doc: Value,
+}
+
+/// What a batch of updates did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpdateOutcome {
+    pub updated: usize,
+    /// The ids of documents changed since they were read (or gone): not updated.
+    pub conflicts: Vec<String>,
+    pub failed: Vec<ItemFailure>,
+}
+
+impl Client {
+    /// Applies the updates, each only if its document is unchanged since it was read.
+    pub async fn bulk_update(&self, updates: &[DocUpdate]) -> Result<UpdateOutcome, EsError> {
+        let mut outcome = UpdateOutcome::default();
+        for part in updates.chunks(BULK_MAX_ACTIONS) {
+            let mut request =
+                Request::new("bulk update", "alerts", Method::Post, "/_bulk".to_string());
+            request.body = Some(Body::Ndjson(update_body(part)));
+            let answer = self.send_ok(request).await?;
+            count_items(&answer, part, &mut outcome).map_err(|message| EsError::BadAnswer {
+                op: "bulk update",
+                index: "alerts".to_string(),
+                message,
+            })?;
+        }
+        Ok(outcome)
+    }
+}
+
+/// A document as stored now, with the sequence number and primary term to update it by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    pub source: Value,
+    pub seq_no: u64,
+    pub primary_term: u64,
+}
+
+impl Client {
+    /// The document's current `_source` and version (a real-time read), `None` when absent.
+    pub async fn get_versioned(&self, index: &str, id: &str) -> Result<Option<Versioned>, EsError> {
+        let path = format!(
+            "/{}/_doc/{}",
+            super::search::encode_path_segment(index),
+            super::search::encode_path_segment(id)
+        );
+        let reply = self
+            .send(Request::new("get document", index, Method::Get, path))
+            .await?;
+        if reply.status == 404 {
+            return Ok(None);
+        }
+        let body = reply.ok("get document", index)?;
+        if body["found"] == Value::Bool(false) {
+            return Ok(None);
+        }
+        Ok(Some(Versioned {
+            source: body["_source"].clone(),
+            seq_no: body["_seq_no"].as_u64().unwrap_or(0),
+            primary_term: body["_primary_term"].as_u64().unwrap_or(1),
+        }))
+    }
+}
+
+/// The NDJSON body: an `update` action with the sequence number check, then `{"doc": ...}`.
+fn update_body(updates: &[DocUpdate]) -> String {
+    let mut body = String::new();
+    for update in updates {
+        let action = json!({"update": {
+            "_index": update.index,
+            "_id": update.id,
+            "if_seq_no": update.seq_no,
+            "if_primary_term": update.primary_term,
+        }});
+        body.push_str(&action.to_string());
+        body.push('\n');
+        body.push_str(&json!({"doc": update.doc}).to_string());
+        body.push('\n');
+    }
+    body
+}
+
+fn count_items(
+    answer: &Value,
+    sent: &[DocUpdate],
+    outcome: &mut UpdateOutcome,
+) -> Result<(), String> {
+    let items = answer["items"]
+        .as_array()
+        .ok_or("the bulk answer has no items array")?;
+    if items.len() != sent.len() {
+        return Err(format!(
+            "the bulk answer has {} items for {} updates",
+            items.len(),
+            sent.len()
+        ));
+    }
+    for (item, update) in items.iter().zip(sent) {
+        let result = item
+            .as_object()
+            .and_then(|o| o.values().next())
+            .unwrap_or(&Value::Null);
+        match result["status"].as_u64().unwrap_or(0) {
+            200..=299 => outcome.updated += 1,
+            404 | 409 => outcome.conflicts.push(update.id.clone()),
+            status => outcome.failed.push(ItemFailure {
+                id: update.id.clone(),
+                status: u16::try_from(status).unwrap_or(0),
+                reason: error_reason(&json!({"error": result["error"]})),
+            }),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(id: &str) -> DocUpdate {
+        DocUpdate {
+            index: "alerts-1".into(),
+            id: id.into(),
+            seq_no: 7,
+            primary_term: 2,
+            doc: json!({"lookout.notify.pending": []}),
+        }
+    }
+
+    #[test]
+    fn each_update_carries_its_sequence_number_check() {
+        let body = update_body(&[update("a")]);
+        let lines: Vec<Value> = body
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["update"]["if_seq_no"], 7);
+        assert_eq!(lines[0]["update"]["if_primary_term"], 2);
+        assert_eq!(lines[1]["doc"]["lookout.notify.pending"], json!([]));
+    }
+
+    #[test]
+    fn conflicts_are_counted_apart_from_failures() {
+        let answer = json!({"items": [
+            {"update": {"status": 200}}, {"update": {"status": 409}},
+            {"update": {"status": 503, "error": {"type": "x", "reason": "busy"}}},
+        ]});
+        let mut outcome = UpdateOutcome::default();
+        count_items(
+            &answer,
+            &[update("a"), update("b"), update("c")],
+            &mut outcome,
+        )
+        .unwrap();
+        assert_eq!((outcome.updated, outcome.conflicts.len()), (1, 1));
+        assert_eq!(outcome.failed[0].status, 503);
+    }
+}
