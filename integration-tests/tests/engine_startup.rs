@@ -7,6 +7,7 @@ mod engine_support;
 
 use chrono::TimeDelta;
 use engine_support::*;
+use integration_tests::server::{Capability, require};
 use integration_tests::{TestServer, shared_file, unique_name};
 use lookout::config::Config;
 use lookout::engine::setup::{self, Backoff};
@@ -258,12 +259,16 @@ async fn run_once_counts_failed_executions() {
 #[tokio::test]
 async fn a_refused_template_ends_start_up_at_once_without_retrying() {
     let server = TestServer::connect();
+    if !require(&server, Capability::TemplateMappingValidation).await {
+        return;
+    }
     let config = test_config(&server);
     let client = Client::new(&config.elasticsearch).unwrap();
-    let bad = serde_json::json!({"index_patterns": ["lookout-bad-*"], "template": {
+    let name = unique_name("lookout-bad");
+    let bad = serde_json::json!({"index_patterns": [format!("{name}-*")], "template": {
         "mappings": {"properties": {"a": {"type": "no_such_type"}}}
     }});
-    let templates = vec![(unique_name("lookout-bad"), bad)];
+    let templates = vec![(name, bad)];
     let clock = ManualClock::new(t0());
     let mut attempts = 0;
 

@@ -129,6 +129,9 @@ fn metrics_count_executions_and_alerts_and_sighup_with_a_broken_rule_keeps_the_o
         (200, "ready\n".to_string())
     );
 
+    // What the daemon wrote without a refresh is searchable within a second on Elasticsearch; a
+    // search-idle index on noida-db stays stale until an explicit refresh.
+    block(server.refresh(&format!("{},{}", indices.state, indices.executions)));
     let mut status = lookout(work.path());
     status.args(["status", "--es-url", &server.url]);
     indices.apply(&mut status);

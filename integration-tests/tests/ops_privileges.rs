@@ -6,32 +6,10 @@
 mod ops;
 
 use elasticsearch::http::Method;
+use integration_tests::server::{Capability, require};
 use integration_tests::{TestServer, server_url, unique_name};
 use ops::{lookout, split_userinfo, text};
 use serde_json::{Value, json};
-
-/// Which security the server enforces, if any.
-enum Security {
-    Elasticsearch,
-    OpenSearch,
-    None,
-}
-
-async fn detect(server: &TestServer) -> Security {
-    let (status, _) = server
-        .request(Method::Get, "/_security/_authenticate", None)
-        .await;
-    if status.is_success() {
-        return Security::Elasticsearch;
-    }
-    let (status, _) = server
-        .request(Method::Get, "/_plugins/_security/authinfo", None)
-        .await;
-    if status.is_success() {
-        return Security::OpenSearch;
-    }
-    Security::None
-}
 
 /// The role of docs/security.md for source indices `source` and lookout indices `prefix*`.
 fn least_privilege_role(source: &str, prefix: &str) -> Value {
@@ -48,24 +26,8 @@ fn least_privilege_role(source: &str, prefix: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn lookout_works_with_the_least_privilege_role_where_security_is_enforced() {
     let server = TestServer::connect();
-    match detect(&server).await {
-        Security::None => {
-            println!(
-                "SKIPPED lookout_works_with_the_least_privilege_role: the server at {} does not \
-                 enforce security (neither /_security/_authenticate nor \
-                 /_plugins/_security/authinfo answers), so privileges cannot be checked here",
-                split_userinfo(&server.url).0
-            );
-            return;
-        }
-        Security::OpenSearch => {
-            println!(
-                "SKIPPED lookout_works_with_the_least_privilege_role: OpenSearch security is \
-                 enforced, but this check creates Elasticsearch roles; run it against Elasticsearch"
-            );
-            return;
-        }
-        Security::Elasticsearch => {}
+    if !require(&server, Capability::ElasticsearchSecurity).await {
+        return;
     }
     let prefix = unique_name("ops-priv");
     let source = format!("{prefix}-source");
