@@ -27,3 +27,4 @@ pub mod rule;
 pub mod rule_types;
 pub mod schedule;
 pub mod state;
+pub mod terminal;

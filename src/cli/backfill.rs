@@ -12,6 +12,7 @@ use crate::engine::{Engine, service, setup::Backoff};
 use crate::es::Client;
 use crate::rule::Rule;
 use crate::schedule::Window;
+use crate::terminal::printable;
 use anyhow::{Context, bail};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -189,13 +190,13 @@ async fn run_jobs(
             summary.chunks += 1;
             summary.created += report.record.alerts_created;
             summary.duplicates += report.record.duplicates;
-            progress.step(&format!("{} {window}", rule.rule_id));
+            progress.step(&format!("{} {window}", printable(&rule.rule_id)));
             if report.failed() {
                 summary.failed += 1;
                 eprintln!(
                     "backfill: rule {} chunk {window} failed: {}",
-                    rule.rule_id,
-                    report.record.error.as_deref().unwrap_or("unknown error")
+                    printable(&rule.rule_id),
+                    printable(report.record.error.as_deref().unwrap_or("unknown error"))
                 );
                 break;
             }

@@ -13,6 +13,7 @@ use crate::es::{Client, Hit};
 use crate::rule::Rule;
 use crate::rule::datemath::{DateMath, Rounding};
 use crate::schedule::Window;
+use crate::terminal::printable;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -109,7 +110,7 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
     let client = common::client(config)?;
     let translated = FieldCapsCache::default().translate(&client, rule).await?;
     for warning in &translated.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable(&warning.to_string()));
     }
     let (hits, more) = matching_events(&client, rule, &translated.dsl, &window).await?;
     let columns = columns(rule, &hits);
@@ -117,7 +118,11 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
         "{}",
         table::render(&headers(rule, &columns), &rows(rule, &columns, &hits))
     );
-    println!("rule {} ({}), window {window}", rule.rule_id, rule.name);
+    println!(
+        "rule {} ({}), window {window}",
+        printable(&rule.rule_id),
+        printable(&rule.name)
+    );
     let at_least = if more { "at least " } else { "" };
     println!("matching events: {at_least}{}", hits.len());
     if rule.rule_type == crate::rule::RuleType::Query {

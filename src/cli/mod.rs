@@ -85,7 +85,10 @@ pub fn main() -> ExitCode {
         Command::Backfill(args) => backfill::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
-        eprintln!("lookout: {error:#}");
+        eprintln!(
+            "lookout: {}",
+            crate::terminal::printable(&format!("{error:#}"))
+        );
         ExitCode::from(2)
     })
 }

@@ -8,6 +8,7 @@ use crate::config::ElasticsearchConfig;
 use crate::es;
 use crate::kql::{self, FieldMap};
 use crate::rule;
+use crate::terminal::{printable, printable_json};
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -85,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         Ok(query) => query,
         Err(error) => {
-            eprintln!("{error}");
+            eprintln!("{}", printable(&error.to_string()));
             return Ok(ExitCode::from(EXIT_INVALID_QUERY));
         }
     };
@@ -103,7 +104,7 @@ fn print_json(dsl: &kql::Dsl, pretty: bool) -> anyhow::Result<()> {
     } else {
         serde_json::to_string(dsl)?
     };
-    println!("{text}");
+    println!("{}", printable_json(&text));
     Ok(())
 }
 
