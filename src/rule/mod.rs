@@ -14,6 +14,7 @@ pub mod duration;
 mod fields;
 mod keys;
 mod load;
+mod names;
 pub mod params;
 mod parse;
 pub mod query_check;
