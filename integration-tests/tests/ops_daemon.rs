@@ -58,13 +58,8 @@ fn source_index(server: &TestServer, count: usize, newest: DateTime<Utc>) -> Str
 
 fn daemon(dir: &std::path::Path, server: &TestServer, indices: &Indices) -> Daemon {
     let mut command = lookout(dir);
-    command.args([
-        "run",
-        "--es-url",
-        &server.url,
-        "--http-listen",
-        "127.0.0.1:0",
-    ]);
+    command.env("LOOKOUT_ES_URL", &server.url);
+    command.args(["run", "--http-listen", "127.0.0.1:0"]);
     indices.apply(&mut command);
     Daemon::start(command)
 }
@@ -133,7 +128,7 @@ fn metrics_count_executions_and_alerts_and_sighup_with_a_broken_rule_keeps_the_o
     // search-idle index on noida-db stays stale until an explicit refresh.
     block(server.refresh(&format!("{},{}", indices.state, indices.executions)));
     let mut status = lookout(work.path());
-    status.args(["status", "--es-url", &server.url]);
+    status.arg("status").env("LOOKOUT_ES_URL", &server.url);
     indices.apply(&mut status);
     let (out, err) = ops::text(&status.output().expect("lookout status runs"));
     let recent = out
@@ -171,13 +166,8 @@ fn sigterm_during_an_execution_lets_its_alerts_be_written_and_its_window_recorde
     let indices = Indices::new("ops-term");
     let mut command = lookout(work.path());
     command
-        .args([
-            "run",
-            "--es-url",
-            &server.url,
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
+        .env("LOOKOUT_ES_URL", &server.url)
+        .args(["run", "--http-listen", "127.0.0.1:0"])
         .env("LOOKOUT_SHUTDOWN_GRACE", "5m");
     indices.apply(&mut command);
     let mut run = Daemon::start(command);
