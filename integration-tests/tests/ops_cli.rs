@@ -313,3 +313,147 @@ fn translate_reaches_the_server_with_the_configured_connection_settings() {
     assert_eq!(bad_key.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("elasticsearch.api_key"), "{err}");
 }
+
+/// A TLS server (`openssl s_server -www`) with a certificate for 127.0.0.1 signed by a CA of
+/// the test's own; killed on drop.
+struct TlsServer {
+    child: std::process::Child,
+    port: String,
+    ca: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsServer {
+    fn start() -> TlsServer {
+        let dir = dir();
+        let openssl = |args: &[&str]| {
+            let output = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("the openssl command runs (it makes the test's certificates)");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        openssl(&["genrsa", "-out", "ca.key", "2048"]);
+        let ca_subject = "/CN=lookout test CA";
+        openssl(&[
+            "req", "-x509", "-key", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", ca_subject,
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        std::fs::write(
+            dir.path().join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write the extensions");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        let mut child = std::process::Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                "127.0.0.1:0",
+                "-cert",
+                "server.pem",
+                "-key",
+                "server.key",
+                "-www",
+            ])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("s_server prints the address it accepts on")
+                .expect("readable");
+            if let Some(address) = line.strip_prefix("ACCEPT ") {
+                break address.rsplit(':').next().expect("a port").to_string();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        TlsServer {
+            child,
+            port,
+            ca: dir.path().join("ca.pem"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// lookout trusts the operating system's store (here: the file `SSL_CERT_FILE` names, which
+/// the system store loader reads), not only built-in roots; `elasticsearch.ca_file` still adds
+/// a CA of its own. The server is not Elasticsearch: a handshake that succeeds shows up as an
+/// answer that is not JSON.
+#[test]
+fn tls_trusts_the_systems_store_and_the_configured_ca_file() {
+    let server = TlsServer::start();
+    let url = format!("https://127.0.0.1:{}", server.port);
+    let status = |env: &[(&str, &std::path::Path)], args: &[&std::ffi::OsStr]| {
+        let work = dir();
+        let mut command = lookout(work.path());
+        command
+            .arg("status")
+            .env("LOOKOUT_ES_URL", &url)
+            .env_remove("SSL_CERT_DIR");
+        command.env_remove("SSL_CERT_FILE").args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let (out, err) = text(&command.output().expect("lookout runs"));
+        out + &err
+    };
+    let untrusted = status(&[], &[]);
+    assert!(untrusted.contains("UnknownIssuer"), "{untrusted}");
+    let system = status(&[("SSL_CERT_FILE", &server.ca)], &[]);
+    assert!(
+        system.contains("not JSON") && !system.contains("certificate"),
+        "{system}"
+    );
+    let ca_file = status(&[], &["--es-ca-file".as_ref(), server.ca.as_os_str()]);
+    assert!(
+        ca_file.contains("not JSON") && !ca_file.contains("certificate"),
+        "{ca_file}"
+    );
+}
