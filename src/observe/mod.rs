@@ -6,7 +6,9 @@
 mod http;
 mod metrics;
 
-pub use http::{MAX_CONCURRENT_CONNECTIONS, Reply, respond, serve};
+pub use http::{
+    CONNECTION_TIME_LIMIT, HEADER_READ_TIMEOUT, MAX_CONCURRENT_CONNECTIONS, Reply, respond, serve,
+};
 pub use metrics::{
     DURATION_BUCKETS, ExecutionSample, Metrics, SCHEDULE_DELAY_BUCKETS, StatusLabel,
 };
