@@ -317,3 +317,46 @@ async fn templates_install_idempotently() {
         "keyword"
     );
 }
+
+#[tokio::test]
+async fn start_up_checks_existing_templates_and_never_rewrites_them() {
+    let server = TestServer::connect();
+    let config = test_config(&server);
+    let client = Client::new(&config.elasticsearch).unwrap();
+    let templates = setup::index_templates(&config);
+    let (name, body) = templates[0].clone();
+    // What `lookout setup` (or an operator) installed, marked so that a rewrite shows.
+    let mut installed = body.clone();
+    installed["_meta"] = serde_json::json!({"installed_by": "the operator"});
+    client.put_index_template(&name, &installed).await.unwrap();
+    let clock = ManualClock::new(t0());
+
+    setup::prepare(&client, &templates, &clock, Backoff::default(), |_| {})
+        .await
+        .expect("the templates are there");
+
+    let answer = server
+        .ok(
+            elasticsearch::http::Method::Get,
+            &format!("/_index_template/{name}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        answer["index_templates"][0]["index_template"]["_meta"]["installed_by"], "the operator",
+        "the daemon rewrote a template that existed"
+    );
+    for (other, _) in &templates[1..] {
+        let (status, _) = server
+            .request(
+                elasticsearch::http::Method::Get,
+                &format!("/_index_template/{other}"),
+                None,
+            )
+            .await;
+        assert!(
+            status.is_success(),
+            "the missing template {other} is installed"
+        );
+    }
+}

@@ -1,5 +1,5 @@
 //! `lookout run` as a library call: load the configured rules (reporting the files that fail
-//! and the rules that cannot run), connect with back-off, install the index templates, then run
+//! and the rules that cannot run), connect with back-off, check the index templates, then run
 //! every runnable rule once or on its schedule. The command line only parses flags and signals.
 
 use super::clock::Clock;
@@ -79,7 +79,8 @@ fn skip_reason(rule: &Rule, include_deprecated: bool) -> Option<String> {
     None
 }
 
-/// Connects (retrying per `backoff`), installs the templates and builds the engine.
+/// Connects (retrying per `backoff`), checks the templates (installing those a fresh cluster
+/// lacks, never rewriting one that exists) and builds the engine.
 pub async fn connect(
     config: &Config,
     clock: &dyn Clock,
