@@ -127,7 +127,8 @@ pub async fn supervise(
             break;
         }
         match checked_reload(global, clock, &mut signals).await {
-            Reload::Accepted(next, engine) => {
+            Reload::Accepted(accepted) => {
+                let (next, engine) = *accepted;
                 tracing::info!(
                     rules = next.rules.len(),
                     "reloaded the configuration and rules"
@@ -152,7 +153,7 @@ pub async fn supervise(
 /// What a SIGHUP leads to.
 enum Reload {
     /// The new configuration and rules, with an engine connected with them.
-    Accepted(Loaded, Engine),
+    Accepted(Box<(Loaded, Engine)>),
     /// Why the previous ones keep running.
     Refused(String),
     /// SIGTERM or SIGINT came while the reload was checked.
@@ -175,7 +176,7 @@ async fn checked_reload(global: &GlobalArgs, clock: &dyn Clock, signals: &mut Si
     };
     tokio::select! {
         engine = service::connect(&next.config, clock, backoff) => match engine {
-            Ok(engine) => Reload::Accepted(next, engine),
+            Ok(engine) => Reload::Accepted(Box::new((next, engine))),
             Err(error) => Reload::Refused(format!("the server refused the new configuration: {error}")),
         },
         signal = signals.next() => match signal {
