@@ -34,6 +34,7 @@ mod rule;
 mod schedule;
 mod service;
 mod state;
+mod terminal;
 
 // Configuration and logging.
 pub use config::{
@@ -46,8 +47,11 @@ pub use logging::{LoggingError, init as init_logging};
 pub use rule::{
     Diagnostic, Kind, Language, LoadReport, Loaded, MAX_RULE_FILE_BYTES, Maturity, Meta, NewTerms,
     NotRunnable, Query, Rule, RuleType, Search, Severity, Summary, ThreatMatch, Threshold,
-    Timestamp, load_path, load_paths, parse_rule_bytes, printable,
+    Timestamp, load_path, load_paths, parse_rule_bytes,
 };
+
+// Text for terminals: control characters escaped.
+pub use terminal::{printable, printable_json};
 
 // Time: schedules, windows, date math and durations as rule files write them.
 pub use schedule::datemath::{DateMath, Rounding, parse_date};
@@ -73,14 +77,18 @@ pub use service::scheduler::{
 };
 pub use service::setup::{Backoff, FailedAttempt, index_templates, prepare as prepare_server};
 pub use service::{
-    RuleSet, ServiceError, connect, load_rules, notifier, run_once, schedule_and_deliver,
+    ONCE_CONNECT_ATTEMPTS, RuleSet, ServiceError, connect, load_rules, notifier, run_once,
+    schedule_and_deliver,
 };
 
 // What lookout keeps in the server, and what it shows people.
 pub use alert::{alert_id, rule_uuid, template_name};
 pub use kibana::{saved_objects, to_ndjson};
 pub use notify::{Notifier, Targets, delivery_counts};
-pub use observe::{ExecutionSample, Observer, StatusLabel, serve as serve_operator_endpoint};
+pub use observe::{
+    ExecutionSample, HEADER_READ_TIMEOUT, MAX_CONCURRENT_CONNECTIONS, Observer, StatusLabel,
+    serve as serve_operator_endpoint,
+};
 pub use state::{ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
 
 /// Internals the benchmarks (`benches/`) measure directly; not part of the interface.

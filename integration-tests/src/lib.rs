@@ -5,6 +5,7 @@
 
 pub mod proxy;
 pub mod receiver;
+pub mod server;
 pub mod smtp;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -137,17 +138,23 @@ impl TestServer {
         value
     }
 
-    /// Creates an index with the real CloudTrail mapping (the OpenSearch variant of the fixture
-    /// template, which real Elasticsearch accepts too).
+    /// Creates an index with the real CloudTrail mapping, in the server's flavour
+    /// ([`TestServer::cloudtrail_template`]). On a server whose `constant_keyword` fields do not
+    /// match documents without them ([`server::Capability::ConstantKeyword`]), the index gets a
+    /// default pipeline that writes the constants (`event.dataset: aws.cloudtrail`, ...) into
+    /// each document, as Elastic Agent's own fields would, so that rules select the same events.
     pub async fn create_cloudtrail_index(&self, index: &str) {
-        let template = read_json(&shared_file(
-            "fixtures/cloudtrail/index-template.opensearch.json",
-        ));
+        let template = self.cloudtrail_template().await;
         let mappings = template["template"]["mappings"].clone();
+        let mut settings = json!({"number_of_shards": 1});
+        if !self.has(server::Capability::ConstantKeyword).await {
+            let pipeline = self.constant_fields_pipeline(&mappings).await;
+            settings["default_pipeline"] = json!(pipeline);
+        }
         self.ok(
             Method::Put,
             &format!("/{index}"),
-            Some(json!({"settings": {"number_of_shards": 1}, "mappings": mappings})),
+            Some(json!({"settings": settings, "mappings": mappings})),
         )
         .await;
     }

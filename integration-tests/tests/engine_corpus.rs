@@ -7,6 +7,7 @@ mod engine_support;
 
 use chrono::{DateTime, Utc};
 use engine_support::*;
+use integration_tests::server::{Capability, skip};
 use integration_tests::shared_file;
 use lookout::Engine;
 use lookout::Executor;
@@ -58,6 +59,20 @@ async fn every_runnable_corpus_query_rule_executes_without_error() {
     for rule in &mut rules {
         rule.search.index = vec![env.source.clone()];
     }
+    if !env.server.has(Capability::QueryStringRegex).await {
+        let with_regex = |rule: &Rule| matches!(rule.kind.query(), lookout::Query::Lucene { text } if text.contains('/'));
+        let left_out: Vec<String> = rules
+            .iter()
+            .filter(|r| with_regex(r))
+            .map(|r| r.rule_id.clone())
+            .collect();
+        rules.retain(|rule| !with_regex(rule));
+        skip(&format!(
+            "the Lucene rules {left_out:?} (regular expressions) are left out: {} lacks {}",
+            env.server.info().await.label,
+            Capability::QueryStringRegex.what()
+        ));
+    }
     let executor = Collecting {
         engine: &env.engine,
         failures: RefCell::new(Vec::new()),
@@ -66,7 +81,8 @@ async fn every_runnable_corpus_query_rule_executes_without_error() {
     let failed = lookout::run_rules_once(&executor, &rules, t0(), 8).await;
 
     // The one rule the CloudTrail mapping cannot serve: it searches `event.original`, which the
-    // AWS integration maps with neither an index nor doc values; on its own indices it runs.
+    // AWS integration maps with neither an index nor doc values; on its own indices it runs
+    // (noida-db searches such a field all the same).
     let failures = executor.failures.into_inner();
     let unexpected: Vec<&String> = failures
         .iter()
@@ -76,7 +92,8 @@ async fn every_runnable_corpus_query_rule_executes_without_error() {
         })
         .collect();
     assert_eq!(unexpected, Vec::<&String>::new());
-    assert_eq!(failed, 1, "{failures:?}");
+    assert_eq!(failed, failures.len(), "{failures:?}");
+    assert!(failed <= 1, "{failures:?}");
     let alerted: Vec<String> = env
         .alerts()
         .await

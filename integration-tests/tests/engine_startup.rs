@@ -7,6 +7,7 @@ mod engine_support;
 
 use chrono::TimeDelta;
 use engine_support::*;
+use integration_tests::server::{Capability, require};
 use integration_tests::{TestServer, shared_file, unique_name};
 use lookout::Backoff;
 use lookout::Client;
@@ -261,12 +262,16 @@ async fn run_once_counts_failed_executions() {
 #[tokio::test]
 async fn a_refused_template_ends_start_up_at_once_without_retrying() {
     let server = TestServer::connect();
+    if !require(&server, Capability::TemplateMappingValidation).await {
+        return;
+    }
     let config = test_config(&server);
     let client = Client::new(&config.elasticsearch).unwrap();
-    let bad = serde_json::json!({"index_patterns": ["lookout-bad-*"], "template": {
+    let name = unique_name("lookout-bad");
+    let bad = serde_json::json!({"index_patterns": [format!("{name}-*")], "template": {
         "mappings": {"properties": {"a": {"type": "no_such_type"}}}
     }});
-    let templates = vec![(unique_name("lookout-bad"), bad)];
+    let templates = vec![(name, bad)];
     let clock = ManualClock::new(t0());
     let mut attempts = 0;
 
@@ -315,4 +320,47 @@ async fn templates_install_idempotently() {
             ["rule_id"]["type"],
         "keyword"
     );
+}
+
+#[tokio::test]
+async fn start_up_checks_existing_templates_and_never_rewrites_them() {
+    let server = TestServer::connect();
+    let config = test_config(&server);
+    let client = Client::new(&config.elasticsearch).unwrap();
+    let templates = lookout::index_templates(&config);
+    let (name, body) = templates[0].clone();
+    // What `lookout setup` (or an operator) installed, marked so that a rewrite shows.
+    let mut installed = body.clone();
+    installed["_meta"] = serde_json::json!({"installed_by": "the operator"});
+    client.put_index_template(&name, &installed).await.unwrap();
+    let clock = ManualClock::new(t0());
+
+    lookout::prepare_server(&client, &templates, &clock, Backoff::default(), |_| {})
+        .await
+        .expect("the templates are there");
+
+    let answer = server
+        .ok(
+            elasticsearch::http::Method::Get,
+            &format!("/_index_template/{name}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        answer["index_templates"][0]["index_template"]["_meta"]["installed_by"], "the operator",
+        "the daemon rewrote a template that existed"
+    );
+    for (other, _) in &templates[1..] {
+        let (status, _) = server
+            .request(
+                elasticsearch::http::Method::Get,
+                &format!("/_index_template/{other}"),
+                None,
+            )
+            .await;
+        assert!(
+            status.is_success(),
+            "the missing template {other} is installed"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use elasticsearch::http::Method;
+use integration_tests::server::Api;
 use integration_tests::{TestServer, read_json, read_ndjson, shared_file, unique_name};
 use lookout_generator::mapping::{Flavor, check_document, index_template, mappings};
 use lookout_generator::{Generator, GeneratorConfig, record_to_document};
@@ -153,7 +154,10 @@ fn the_shipped_template_agrees_with_the_real_mapping_on_every_field() {
 async fn generated_documents_load_under_the_shipped_template_and_count_back() {
     let server = TestServer::connect();
     let index = unique_name("logs-aws.cloudtrail-gen");
-    let template = index_template(Flavor::OpenSearch);
+    let template = index_template(match server.info().await.api {
+        Api::Elasticsearch => Flavor::Elasticsearch,
+        Api::OpenSearch => Flavor::OpenSearch,
+    });
     server
         .ok(
             Method::Put,

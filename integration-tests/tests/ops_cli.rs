@@ -26,7 +26,8 @@ fn setup_installs_the_templates_that_status_then_reports() {
     let work = dir();
     let indices = own_indices("ops-setup");
     let status_before = lookout(work.path())
-        .args(["status", "--es-url", &server.url])
+        .arg("status")
+        .env("LOOKOUT_ES_URL", &server.url)
         .envs(indices.clone())
         .output()
         .expect("lookout runs");
@@ -36,7 +37,8 @@ fn setup_installs_the_templates_that_status_then_reports() {
     assert!(out.contains(&format!("{}: missing", indices[1].1)), "{out}");
 
     let setup = lookout(work.path())
-        .args(["setup", "--es-url", &server.url])
+        .arg("setup")
+        .env("LOOKOUT_ES_URL", &server.url)
         .envs(indices.clone())
         .output()
         .expect("lookout runs");
@@ -53,7 +55,8 @@ fn setup_installs_the_templates_that_status_then_reports() {
     }
 
     let status_after = lookout(work.path())
-        .args(["status", "--es-url", &server.url])
+        .arg("status")
+        .env("LOOKOUT_ES_URL", &server.url)
         .envs(indices.clone())
         .output()
         .expect("lookout runs");
@@ -143,6 +146,8 @@ fn no_secret_appears_in_anything_lookout_prints() {
         ("LOOKOUT_ES_API_KEY", SECRET_KEY),
     ];
     let live = url.as_str();
+    let status_flag = ["status", "--es-url", &closed_with_userinfo];
+    let translate_flag = ["translate", "--kql", "a: b", "--url", &closed_with_userinfo];
     let ftp = format!("ftp://elastic:{SECRET}@host");
     let cases = [
         Case::new(&["status"], &password_env, live),
@@ -162,20 +167,22 @@ fn no_secret_appears_in_anything_lookout_prints() {
             &password_env,
             live,
         ),
+        // Flags that take a URL refuse a password in it, without repeating it.
+        Case::new(&status_flag, &[], live),
+        Case::new(&translate_flag, &[], live),
+        Case::new(
+            &["translate", "--kql", "a: b", "--server"],
+            &[],
+            &closed_with_userinfo,
+        ),
     ];
     let mut runs = 0;
     for case in &cases {
         for format in ["text", "json"] {
             let output = lookout(work.path())
                 .args(case.command)
-                .args([
-                    "--es-url",
-                    case.url,
-                    "--log-level",
-                    "trace",
-                    "--log-format",
-                    format,
-                ])
+                .args(["--log-level", "trace", "--log-format", format])
+                .env("LOOKOUT_ES_URL", case.url)
                 .envs(case.env.iter().copied())
                 .envs(own_indices("ops-secret"))
                 .output()
@@ -228,4 +235,225 @@ fn tokio_block<F: std::future::Future>(future: F) -> F::Output {
         .build()
         .expect("a runtime")
         .block_on(future)
+}
+
+/// A rule file for `lookout translate` searching `index`, in `dir/rules/`.
+fn translate_rule(dir: &std::path::Path, index: &str) -> String {
+    ops::write_rule(dir, "translate-rule", index, "5m", "now-6m", 100);
+    "rules/translate-rule.toml".to_string()
+}
+
+#[test]
+fn a_password_in_a_url_flag_is_refused_and_the_file_and_environment_ways_are_named() {
+    let work = dir();
+    let rule = translate_rule(work.path(), "logs-*");
+    let with_password = format!("http://elastic:{SECRET}@127.0.0.1:9");
+    let commands: [&[&str]; 3] = [
+        &["status", "--es-url", &with_password],
+        &["run", "--once", "--es-url", &with_password],
+        &["translate", &rule, "--url", &with_password],
+    ];
+    for command in commands {
+        let output = lookout(work.path())
+            .args(command)
+            .output()
+            .expect("lookout runs");
+        let (out, err) = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{command:?}: {out}{err}");
+        assert!(err.contains("holds a password"), "{err}");
+        assert!(
+            err.contains("--es-password-file") && err.contains("LOOKOUT_ES_PASSWORD"),
+            "{err}"
+        );
+        assert!(!out.contains(SECRET) && !err.contains(SECRET), "{out}{err}");
+    }
+}
+
+#[test]
+fn translate_reaches_the_server_with_the_configured_connection_settings() {
+    let server = TestServer::connect();
+    let work = dir();
+    let source = integration_tests::unique_name("ops-translate");
+    tokio_block(server.create_cloudtrail_index(&source));
+    let rule = translate_rule(work.path(), &source);
+
+    // The configured server (LOOKOUT_ES_URL, any credentials in it) gives the field types.
+    let typed = lookout(work.path())
+        .args(["translate", &rule, "--server"])
+        .env("LOOKOUT_ES_URL", &server.url)
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&typed);
+    assert!(typed.status.success(), "{out}{err}");
+    assert!(!err.contains("without field types"), "{err}");
+    assert!(
+        out.contains(r#"{"term":{"event.action""#),
+        "keyword field typed: {out}"
+    );
+
+    // The configured TLS settings apply to --url too: a CA file that is missing is an error.
+    let (url, _) = split_userinfo(&server.url);
+    let missing_ca = work.path().join("missing-ca.pem");
+    let with_ca = lookout(work.path())
+        .args(["translate", &rule, "--url", &url, "--es-ca-file"])
+        .arg(&missing_ca)
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&with_ca);
+    assert!(!with_ca.status.success(), "{out}{err}");
+    assert!(err.contains("missing-ca.pem"), "{err}");
+
+    // And the configured credentials: an API key that cannot be sent is a configuration error.
+    let bad_key = lookout(work.path())
+        .args(["translate", &rule, "--url", &url])
+        .env("LOOKOUT_ES_API_KEY", "id:bad\u{7}key")
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&bad_key);
+    assert_eq!(bad_key.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("elasticsearch.api_key"), "{err}");
+}
+
+/// A TLS server (`openssl s_server -www`) with a certificate for 127.0.0.1 signed by a CA of
+/// the test's own; killed on drop.
+struct TlsServer {
+    child: std::process::Child,
+    port: String,
+    ca: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsServer {
+    fn start() -> TlsServer {
+        let dir = dir();
+        let openssl = |args: &[&str]| {
+            let output = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .expect("the openssl command runs (it makes the test's certificates)");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        openssl(&["genrsa", "-out", "ca.key", "2048"]);
+        let ca_subject = "/CN=lookout test CA";
+        openssl(&[
+            "req", "-x509", "-key", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", ca_subject,
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        std::fs::write(
+            dir.path().join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write the extensions");
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        let mut child = std::process::Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                "127.0.0.1:0",
+                "-cert",
+                "server.pem",
+                "-key",
+                "server.key",
+                "-www",
+            ])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("s_server prints the address it accepts on")
+                .expect("readable");
+            if let Some(address) = line.strip_prefix("ACCEPT ") {
+                break address.rsplit(':').next().expect("a port").to_string();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        TlsServer {
+            child,
+            port,
+            ca: dir.path().join("ca.pem"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// lookout trusts the operating system's store (here: the file `SSL_CERT_FILE` names, which
+/// the system store loader reads), not only built-in roots; `elasticsearch.ca_file` still adds
+/// a CA of its own. The server is not Elasticsearch: a handshake that succeeds shows up as an
+/// answer that is not JSON.
+#[test]
+fn tls_trusts_the_systems_store_and_the_configured_ca_file() {
+    let server = TlsServer::start();
+    let url = format!("https://127.0.0.1:{}", server.port);
+    let status = |env: &[(&str, &std::path::Path)], args: &[&std::ffi::OsStr]| {
+        let work = dir();
+        let mut command = lookout(work.path());
+        command
+            .arg("status")
+            .env("LOOKOUT_ES_URL", &url)
+            .env_remove("SSL_CERT_DIR");
+        command.env_remove("SSL_CERT_FILE").args(args);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let (out, err) = text(&command.output().expect("lookout runs"));
+        out + &err
+    };
+    let untrusted = status(&[], &[]);
+    assert!(untrusted.contains("UnknownIssuer"), "{untrusted}");
+    let system = status(&[("SSL_CERT_FILE", &server.ca)], &[]);
+    assert!(
+        system.contains("not JSON") && !system.contains("certificate"),
+        "{system}"
+    );
+    let ca_file = status(&[], &["--es-ca-file".as_ref(), server.ca.as_os_str()]);
+    assert!(
+        ca_file.contains("not JSON") && !ca_file.contains("certificate"),
+        "{ca_file}"
+    );
 }

@@ -29,7 +29,7 @@ fn at(text: &str) -> DateTime<Utc> {
 fn ok(dir: &Path, server: &TestServer, base: &str, args: &[&str]) -> String {
     let output = lookout(dir)
         .args(args)
-        .args(["--es-url", &server.url])
+        .env("LOOKOUT_ES_URL", &server.url)
         .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
         .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
         .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"))
@@ -172,4 +172,59 @@ fn dry_run_gap_fill_backfill_resume_and_rules_table() {
     for expected in ["every 5m", "2026-01-01T01:00:00Z", "succeeded", " 10 "] {
         assert!(row.contains(expected), "{expected:?} not in {row:?}");
     }
+}
+
+/// Whether `text` holds a character that would drive a terminal or disguise text: a control
+/// character other than the line ends of the output itself, or a bidirectional override.
+fn drives_the_terminal(text: &str) -> bool {
+    text.chars()
+        .any(|c| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c))
+}
+
+#[test]
+fn rule_and_event_text_reach_the_terminal_escaped() {
+    let server = TestServer::connect();
+    let source = unique_name("ops-esc-src");
+    block(server.create_cloudtrail_index(&source));
+    let mut events = add_user_events(1, at("2026-01-01T00:20:00Z"));
+    events[0]["user"]["name"] = serde_json::json!("\u{1b}]0;owned\u{7}mallory\u{9b}2J\u{8}");
+    block(server.bulk_create(&source, &events));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let dir = work.path();
+    let rule_id = unique_name("ops-esc-rule");
+    write_rule(dir, &rule_id, &source, "5m", "now-2h", 100);
+    let path = dir.join(format!("rules/{rule_id}.toml"));
+    let text = std::fs::read_to_string(&path).expect("the rule file");
+    let named = text.replace(
+        &format!("name = \"Ops {rule_id}\""),
+        "name = \"Evil \\u001b[31mred\\u0007 \\u202Egpj.exe\"",
+    );
+    std::fs::write(&path, named).expect("rewrite the rule");
+    let base = unique_name("ops-esc");
+    let window = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+    ];
+    let rule_file = format!("rules/{rule_id}.toml");
+
+    let dry = ok(
+        dir,
+        &server,
+        &base,
+        &[&["test", &rule_file][..], &window].concat(),
+    );
+    assert!(!drives_the_terminal(&dry), "{dry:?}");
+    assert!(
+        dry.contains("\\u{1b}]0;owned\\u{7}mallory\\u{9b}2J\\u{8}"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("Evil \\u{1b}[31mred\\u{7} \\u{202e}gpj.exe"),
+        "{dry}"
+    );
+    let rules = ok(dir, &server, &base, &["rules"]);
+    assert!(!drives_the_terminal(&rules), "{rules:?}");
+    assert!(rules.contains("Evil \\u{1b}[31mred"), "{rules}");
 }

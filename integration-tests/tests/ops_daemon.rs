@@ -7,6 +7,7 @@ mod ops;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use elasticsearch::http::Method;
+use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
 use integration_tests::{TestServer, unique_name};
 use lookout::EngineConfig;
 use lookout::StateStore;
@@ -58,13 +59,8 @@ fn source_index(server: &TestServer, count: usize, newest: DateTime<Utc>) -> Str
 
 fn daemon(dir: &std::path::Path, server: &TestServer, indices: &Indices) -> Daemon {
     let mut command = lookout(dir);
-    command.args([
-        "run",
-        "--es-url",
-        &server.url,
-        "--http-listen",
-        "127.0.0.1:0",
-    ]);
+    command.env("LOOKOUT_ES_URL", &server.url);
+    command.args(["run", "--http-listen", "127.0.0.1:0"]);
     indices.apply(&mut command);
     Daemon::start(command)
 }
@@ -129,8 +125,11 @@ fn metrics_count_executions_and_alerts_and_sighup_with_a_broken_rule_keeps_the_o
         (200, "ready\n".to_string())
     );
 
+    // What the daemon wrote without a refresh is searchable within a second on Elasticsearch; a
+    // search-idle index on noida-db stays stale until an explicit refresh.
+    block(server.refresh(&format!("{},{}", indices.state, indices.executions)));
     let mut status = lookout(work.path());
-    status.args(["status", "--es-url", &server.url]);
+    status.arg("status").env("LOOKOUT_ES_URL", &server.url);
     indices.apply(&mut status);
     let (out, err) = ops::text(&status.output().expect("lookout status runs"));
     let recent = out
@@ -168,13 +167,8 @@ fn sigterm_during_an_execution_lets_its_alerts_be_written_and_its_window_recorde
     let indices = Indices::new("ops-term");
     let mut command = lookout(work.path());
     command
-        .args([
-            "run",
-            "--es-url",
-            &server.url,
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
+        .env("LOOKOUT_ES_URL", &server.url)
+        .args(["run", "--http-listen", "127.0.0.1:0"])
         .env("LOOKOUT_SHUTDOWN_GRACE", "5m");
     indices.apply(&mut command);
     let mut run = Daemon::start(command);
@@ -221,4 +215,53 @@ fn sigterm_during_an_execution_lets_its_alerts_be_written_and_its_window_recorde
         Some(executions[0].window_to),
         "the window is recorded as covered"
     );
+}
+
+/// The server refuses the configuration a SIGHUP brings (here: its URL leads through the fault
+/// proxy, which answers 401 to everything, as a server does to a wrong password): the reload is
+/// refused and the previous configuration keeps running, as docs/operations.md says.
+#[test]
+fn a_reload_the_server_refuses_keeps_the_previous_configuration_running() {
+    let server = TestServer::connect();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime for the proxy");
+    let proxy = runtime.block_on(Proxy::start(&server.url));
+    proxy.set_plan(FaultPlan::pass().with(FaultRule::new(Fault::Status(401)).always()));
+    let source = source_index(&server, 5, Utc::now() - TimeDelta::seconds(30));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let rule_id = unique_name("ops-refused");
+    write_rule(work.path(), &rule_id, &source, "1s", "now-10m", 100);
+    let config = work.path().join("lookout.toml");
+    let url_line = |url: &str| format!("[elasticsearch]\nurl = {url:?}\n");
+    std::fs::write(&config, url_line(&server.url)).expect("write the configuration");
+    let indices = Indices::new("ops-refused");
+    let mut command = lookout(work.path());
+    command
+        .args(["run", "--http-listen", "127.0.0.1:0", "--config"])
+        .arg(&config);
+    indices.apply(&mut command);
+    let mut run = Daemon::start(command);
+    let endpoint = run.endpoint();
+    let succeeded =
+        format!("lookout_executions_total{{rule_id=\"{rule_id}\",status=\"succeeded\"}}");
+    let scrape = || http_get(&format!("{endpoint}/metrics")).1;
+    wait_until("an execution with the first configuration", || {
+        (metric(&scrape(), &succeeded)? >= 1.0).then_some(())
+    });
+
+    std::fs::write(&config, url_line(&proxy.url())).expect("rewrite the configuration");
+    signal(run.child.id(), "-HUP");
+    let refused = run.wait_for_line("reload refused");
+    assert!(refused.contains("401"), "{refused}");
+    let before = metric(&scrape(), &succeeded).unwrap_or(0.0);
+    wait_until("executions with the previous configuration", || {
+        (metric(&scrape(), &succeeded)? > before).then_some(())
+    });
+    assert!(
+        proxy.stats().statuses >= 1,
+        "the new configuration was tried"
+    );
+
+    signal(run.child.id(), "-TERM");
+    let status = run.child.wait().expect("lookout run exits");
+    assert_eq!(status.code(), Some(0), "{}", run.log());
 }

@@ -1,42 +1,22 @@
-//! lookout works with exactly the least-privilege role of docs/security.md, where the server
-//! enforces privileges: a role and user are created with the test server's (admin) credentials,
-//! and `lookout setup` and `lookout status` run as that user. On a server without security
-//! (the in-memory test server) the test prints that it was skipped and why.
+//! lookout works with exactly the least-privilege roles of docs/security.md, where the server
+//! enforces privileges: roles and users are created with the test server's (admin)
+//! credentials; `lookout setup` runs as the user that may manage templates, `lookout run --once`
+//! and `lookout status` as the daemon's user, which may not. On a server without Elasticsearch's
+//! security the test prints that it was skipped and why.
 
 mod ops;
 
 use elasticsearch::http::Method;
+use integration_tests::server::{Capability, require};
 use integration_tests::{TestServer, server_url, unique_name};
 use ops::{lookout, split_userinfo, text};
 use serde_json::{Value, json};
 
-/// Which security the server enforces, if any.
-enum Security {
-    Elasticsearch,
-    OpenSearch,
-    None,
-}
-
-async fn detect(server: &TestServer) -> Security {
-    let (status, _) = server
-        .request(Method::Get, "/_security/_authenticate", None)
-        .await;
-    if status.is_success() {
-        return Security::Elasticsearch;
-    }
-    let (status, _) = server
-        .request(Method::Get, "/_plugins/_security/authinfo", None)
-        .await;
-    if status.is_success() {
-        return Security::OpenSearch;
-    }
-    Security::None
-}
-
-/// The role of docs/security.md for source indices `source` and lookout indices `prefix*`.
+/// The role of docs/security.md for source indices `source` and lookout indices `prefix*`: what
+/// the daemon and every command but `lookout setup` need.
 fn least_privilege_role(source: &str, prefix: &str) -> Value {
     json!({
-        "cluster": ["monitor", "manage_index_templates"],
+        "cluster": ["monitor"],
         "indices": [
             {"names": [source], "privileges": ["read", "view_index_metadata"]},
             {"names": [format!("{prefix}-alerts*")], "privileges": ["create_doc", "index", "create_index", "read", "view_index_metadata", "maintenance"]},
@@ -45,72 +25,107 @@ fn least_privilege_role(source: &str, prefix: &str) -> Value {
     })
 }
 
+/// The role of the user that runs `lookout setup`: the same, plus `manage_index_templates`.
+fn setup_role(source: &str, prefix: &str) -> Value {
+    let mut role = least_privilege_role(source, prefix);
+    role["cluster"] = json!(["monitor", "manage_index_templates"]);
+    role
+}
+
+/// Creates a role and a user holding only it; returns the user's name.
+async fn user_with_role(server: &TestServer, name: &str, role: Value, password: &str) -> String {
+    server
+        .ok(Method::Put, &format!("/_security/role/{name}"), Some(role))
+        .await;
+    let body = json!({"password": password, "roles": [name]});
+    server
+        .ok(Method::Put, &format!("/_security/user/{name}"), Some(body))
+        .await;
+    name.to_string()
+}
+
+/// Runs `lookout <args>` as `user` with the test's indices; returns success and the output.
+fn run_as(
+    dir: &std::path::Path,
+    user: &str,
+    password: &str,
+    prefix: &str,
+    args: &[&str],
+) -> (bool, String) {
+    let (url, _) = split_userinfo(&server_url());
+    let output = lookout(dir)
+        .args(args)
+        .env("LOOKOUT_ES_URL", &url)
+        .env("LOOKOUT_ES_USERNAME", user)
+        .env("LOOKOUT_ES_PASSWORD", password)
+        .env("LOOKOUT_ALERTS_INDEX", format!("{prefix}-alerts"))
+        .env("LOOKOUT_STATE_INDEX", format!("{prefix}-state"))
+        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{prefix}-executions"))
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&output);
+    (output.status.success(), out + &err)
+}
+
+/// The daemon's user holds no template privilege: on a fresh cluster `run --once` says to run
+/// `lookout setup`; after setup (as a user that may manage templates) it runs, and so does
+/// `lookout status`.
 #[tokio::test(flavor = "multi_thread")]
 async fn lookout_works_with_the_least_privilege_role_where_security_is_enforced() {
     let server = TestServer::connect();
-    match detect(&server).await {
-        Security::None => {
-            println!(
-                "SKIPPED lookout_works_with_the_least_privilege_role: the server at {} does not \
-                 enforce security (neither /_security/_authenticate nor \
-                 /_plugins/_security/authinfo answers), so privileges cannot be checked here",
-                split_userinfo(&server.url).0
-            );
-            return;
-        }
-        Security::OpenSearch => {
-            println!(
-                "SKIPPED lookout_works_with_the_least_privilege_role: OpenSearch security is \
-                 enforced, but this check creates Elasticsearch roles; run it against Elasticsearch"
-            );
-            return;
-        }
-        Security::Elasticsearch => {}
+    if !require(&server, Capability::ElasticsearchSecurity).await {
+        return;
     }
     let prefix = unique_name("ops-priv");
     let source = format!("{prefix}-source");
-    let role = format!("{prefix}-role");
-    let user = format!("{prefix}-user");
     let password = "least-privilege-test-password";
-    server
-        .ok(
-            Method::Put,
-            &format!("/_security/role/{role}"),
-            Some(least_privilege_role(&source, &prefix)),
-        )
-        .await;
-    server
-        .ok(
-            Method::Put,
-            &format!("/_security/user/{user}"),
-            Some(json!({"password": password, "roles": [role]})),
-        )
-        .await;
-    let (url, _) = split_userinfo(&server_url());
+    let daemon_user = user_with_role(
+        &server,
+        &format!("{prefix}-daemon"),
+        least_privilege_role(&source, &prefix),
+        password,
+    )
+    .await;
+    let setup_user = user_with_role(
+        &server,
+        &format!("{prefix}-setup"),
+        setup_role(&source, &prefix),
+        password,
+    )
+    .await;
     let work = tempfile::tempdir().expect("a temporary folder");
-    let envs = [
-        ("LOOKOUT_ES_USERNAME", user.clone()),
-        ("LOOKOUT_ES_PASSWORD", password.to_string()),
-        ("LOOKOUT_ALERTS_INDEX", format!("{prefix}-alerts")),
-        ("LOOKOUT_STATE_INDEX", format!("{prefix}-state")),
-        ("LOOKOUT_EXECUTIONS_INDEX", format!("{prefix}-executions")),
-    ];
-    for command in ["setup", "status"] {
-        let output = lookout(work.path())
-            .args([command, "--es-url", &url])
-            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
-            .output()
-            .expect("lookout runs");
-        let (out, err) = text(&output);
-        assert!(
-            output.status.success(),
-            "lookout {command} as {user}: {out}{err}"
-        );
+    ops::write_rule(
+        work.path(),
+        &format!("{prefix}-rule"),
+        &source,
+        "5m",
+        "now-6m",
+        100,
+    );
+
+    let (ok, output) = run_as(
+        work.path(),
+        &daemon_user,
+        password,
+        &prefix,
+        &["run", "--once"],
+    );
+    assert!(
+        !ok && output.contains("lookout setup"),
+        "before setup: {output}"
+    );
+    let (ok, output) = run_as(work.path(), &setup_user, password, &prefix, &["setup"]);
+    assert!(ok, "lookout setup as {setup_user}: {output}");
+    for command in [&["run", "--once"][..], &["status"][..]] {
+        let (ok, output) = run_as(work.path(), &daemon_user, password, &prefix, command);
+        assert!(ok, "lookout {command:?} as {daemon_user}: {output}");
     }
-    server
-        .request(Method::Delete, &format!("/_security/user/{user}"), None)
-        .await;
-    server
-        .request(Method::Delete, &format!("/_security/role/{role}"), None)
-        .await;
+    for name in [&daemon_user, &setup_user] {
+        server
+            .request(Method::Delete, &format!("/_security/user/{name}"), None)
+            .await;
+        server
+            .request(Method::Delete, &format!("/_security/role/{name}"), None)
+            .await;
+    }
 }

@@ -15,6 +15,7 @@ mod report;
 
 use chrono::{DateTime, Utc};
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, FaultStats, Proxy};
+use integration_tests::server::Api;
 use integration_tests::{TestServer, unique_name};
 use reliability_support::{
     Names, Rng, TICK, TempDir, generated_events, spawn_lookout, t0, write_rules,
@@ -68,7 +69,7 @@ impl Point {
     fn rule(self, names: &Names, fault: Fault) -> FaultRule {
         let rule = FaultRule::new(fault);
         match self {
-            Point::OpenPit => rule.method("POST").path("/_search/point_in_time"),
+            Point::OpenPit => rule.method("POST").path(names.open_pit_path),
             // A window that fits in one page is searched once on the source pattern; a larger
             // one is paged inside a point-in-time on `/_search`. Most crash-test windows are
             // small, so the kill point is the single-page search.
@@ -218,6 +219,10 @@ impl Sim {
             alerts: unique_name("reliab-crash-alerts"),
             state: unique_name("reliab-crash-state"),
             executions: unique_name("reliab-crash-executions"),
+            open_pit_path: match server.info().await.api {
+                Api::Elasticsearch => "/_pit?",
+                Api::OpenSearch => "/_search/point_in_time",
+            },
         };
         for suffix in ["a", "b"] {
             server

@@ -16,6 +16,7 @@ mod reliability_support;
 
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, FaultStats, Proxy};
 use integration_tests::receiver::{Received, Receiver};
+use integration_tests::server::Api;
 use integration_tests::{TestServer, unique_name};
 use reliability_support::{
     Names, Rng, TICK, TempDir, generated_events, spawn_lookout_with, t0, write_rules,
@@ -135,6 +136,10 @@ impl Sim {
             alerts: unique_name("crash-notify-alerts"),
             state: unique_name("crash-notify-state"),
             executions: unique_name("crash-notify-executions"),
+            open_pit_path: match server.info().await.api {
+                Api::Elasticsearch => "/_pit?",
+                Api::OpenSearch => "/_search/point_in_time",
+            },
         };
         server
             .create_cloudtrail_index(&format!("{source_prefix}-a"))

@@ -277,7 +277,7 @@ async fn a_refused_search_is_a_retryable_unreachable_error() {
 
 #[tokio::test]
 async fn the_same_client_works_again_after_the_server_restarts() {
-    let mut own = OwnServer::start();
+    let mut own = OwnServer::start().await;
     let proxy = Proxy::start(&own.url).await;
     let client = client(&proxy.url());
     let index = unique_name("reliab-restart");
@@ -295,7 +295,7 @@ async fn the_same_client_works_again_after_the_server_restarts() {
         error.is_retryable() && error.to_string().contains(&index),
         "{error}"
     );
-    let restarted = OwnServer::start();
+    let restarted = OwnServer::start().await;
     proxy.set_upstream(&restarted.url);
     // Its data was in memory: load what the test had written.
     let reload: Vec<(Option<String>, Value)> = first

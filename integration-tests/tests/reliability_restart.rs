@@ -9,7 +9,8 @@ mod reliability_support;
 use chrono::{DateTime, TimeDelta, Utc};
 use integration_tests::proxy::server::OwnServer;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
-use integration_tests::{read_json, shared_file, unique_name};
+use integration_tests::server::cloudtrail_template;
+use integration_tests::unique_name;
 use lookout::Backoff;
 use lookout::Config;
 use lookout::ExecutionStatus;
@@ -25,9 +26,7 @@ const ARRIVAL_LIMIT: Duration = Duration::from_secs(30);
 
 /// The source index with the CloudTrail mapping and the events, on `server`.
 async fn load_source(server: &OwnServer, index: &str, events: &[(Option<String>, Value)]) {
-    let template = read_json(&shared_file(
-        "fixtures/cloudtrail/index-template.opensearch.json",
-    ));
+    let template = cloudtrail_template(server.api);
     let mappings = template["template"]["mappings"].clone();
     let (status, answer) = server
         .request(
@@ -69,7 +68,7 @@ fn add_user(at: DateTime<Utc>) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_during_a_bulk_write_loses_and_duplicates_nothing() {
-    let mut first = OwnServer::start();
+    let mut first = OwnServer::start().await;
     let proxy = Proxy::start(&first.url).await;
     let source = unique_name("reliab-restart-src");
     let events: Vec<(Option<String>, Value)> = (1..=3)
@@ -108,7 +107,7 @@ async fn a_server_restart_during_a_bulk_write_loses_and_duplicates_nothing() {
         // Mid-execution: keep what the server held, restart it, load it again.
         let state = dump(&first, &config.engine.state_index).await;
         first.stop();
-        let second = OwnServer::start();
+        let second = OwnServer::start().await;
         let client = lookout::Client::new(&lookout::ElasticsearchConfig {
             url: second.url.clone(),
             ..Default::default()

@@ -9,6 +9,7 @@ mod types_support;
 
 use elasticsearch::http::Method;
 use engine_support::*;
+use integration_tests::server::{Capability, require_all};
 use integration_tests::{ecs_samples, read_json, shared_file, unique_name};
 use lookout::Hit;
 use lookout::kql::FieldMap;
@@ -202,6 +203,10 @@ const NOT_SERVABLE_HERE: [(&str, &str); 1] = [(
 
 #[tokio::test]
 async fn corpus_rules_execute_on_the_cloudtrail_mapping_without_error() {
+    let needs = [Capability::CompositeAggregation, Capability::ZuluTimeZone];
+    if !require_all(&needs).await {
+        return;
+    }
     let env = Env::new().await;
     let mut samples = ecs_samples();
     for (n, doc) in samples.iter_mut().enumerate() {

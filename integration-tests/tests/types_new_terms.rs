@@ -7,6 +7,7 @@ mod engine_support;
 mod types_support;
 
 use engine_support::*;
+use integration_tests::server::{Capability, require_all};
 use lookout::ExecutionStatus;
 use serde_json::{Value, json};
 use types_support::*;
@@ -45,6 +46,9 @@ fn terms_and_marks(alerts: &[Value]) -> Vec<(Value, String)> {
 
 #[tokio::test]
 async fn values_unseen_in_the_history_alert_once_each_across_windows_and_restarts() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let env = Env::new().await;
     let rule = typed_rule(
         &env.source,
@@ -113,6 +117,9 @@ async fn values_unseen_in_the_history_alert_once_each_across_windows_and_restart
 
 #[tokio::test]
 async fn combinations_of_two_fields_are_new_only_as_a_pair() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let env = Env::new().await;
     let rule = typed_rule(
         &env.source,
@@ -172,6 +179,9 @@ async fn combinations_of_two_fields_are_new_only_as_a_pair() {
 
 #[tokio::test]
 async fn more_terms_than_a_page_are_all_checked() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let env = Env::new().await;
     let rule = typed_rule(
         &env.source,
@@ -219,6 +229,9 @@ async fn more_terms_than_a_page_are_all_checked() {
 
 #[tokio::test]
 async fn catch_up_chunks_alert_a_new_term_once() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let env = Env::new().await;
     let rule = typed_rule(
         &env.source,

@@ -7,6 +7,7 @@ mod engine_support;
 mod types_support;
 
 use engine_support::*;
+use integration_tests::server::{Capability, require_all};
 use lookout::ExecutionStatus;
 use lookout_generator::EventSpec;
 use serde_json::{Value, json};
@@ -29,6 +30,9 @@ fn result_of(alert: &Value) -> &Value {
 
 #[tokio::test]
 async fn one_alert_per_group_over_the_threshold_and_none_twice_across_windows_and_restarts() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let env = Env::new().await;
     let rule = typed_rule(
         &env.source,
@@ -109,6 +113,9 @@ async fn one_alert_per_group_over_the_threshold_and_none_twice_across_windows_an
 
 #[tokio::test]
 async fn cardinality_and_several_group_fields_decide_which_groups_alert() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let env = Env::new().await;
     let rule = typed_rule(
         &env.source,
@@ -176,6 +183,9 @@ async fn without_group_fields_all_matching_events_form_one_group() {
 
 #[tokio::test]
 async fn numeric_and_text_group_values_share_one_alerts_index() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let env = Env::new().await;
     let by_number = typed_rule(
         &env.source,
@@ -210,6 +220,9 @@ async fn numeric_and_text_group_values_share_one_alerts_index() {
 
 #[tokio::test]
 async fn catch_up_chunks_alert_a_group_once() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let env = Env::new().await;
     let rule = typed_rule(
         &env.source,

@@ -78,7 +78,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args, &cli.global),
-        Command::Translate(args) => translate::run(args),
+        Command::Translate(args) => translate::run(args, &cli.global),
         Command::Run(args) => run::run(args, &cli.global),
         Command::Generate(args) => generate::run(args),
         Command::Setup(args) => setup::run(args, &cli.global),
@@ -90,7 +90,7 @@ pub fn main() -> ExitCode {
         Command::Notify(args) => notify::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
-        eprintln!("lookout: {error:#}");
+        eprintln!("lookout: {}", lookout::printable(&format!("{error:#}")));
         ExitCode::from(2)
     })
 }

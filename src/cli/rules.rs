@@ -70,7 +70,7 @@ async fn list(config: &Config, set: RuleSet, now: DateTime<Utc>) -> anyhow::Resu
         .collect();
     print!("{}", table::render(&headers, &rows));
     for line in set.skipped.iter().chain(&set.errors) {
-        println!("not scheduled: {line}");
+        println!("not scheduled: {}", lookout::printable(line));
     }
     Ok(ExitCode::SUCCESS)
 }

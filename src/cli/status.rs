@@ -31,7 +31,10 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode>
     let info = match client.server_info().await {
         Ok(info) => info,
         Err(error) => {
-            println!("server:      unreachable: {error}");
+            println!(
+                "server:      unreachable: {}",
+                lookout::printable(&error.to_string())
+            );
             return Ok(ExitCode::from(EXIT_UNREACHABLE));
         }
     };

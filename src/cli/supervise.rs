@@ -1,10 +1,12 @@
 //! `lookout run` as a service: serves the operator endpoint (/healthz, /readyz, /metrics) for the
 //! whole process, runs the scheduler, and handles signals. SIGTERM or SIGINT: stop scheduling,
 //! let running executions finish their writes within `engine.shutdown_grace`, return (exit 0).
-//! SIGHUP: the same drain, then the configuration and rules are read again and scheduling starts
-//! over with them; a reload that fails (bad configuration, a rule file with errors, no runnable
-//! rule) keeps the old ones running and logs why. State lives in the server, so nothing is lost
-//! across a reload: each rule resumes from its `covered_to`.
+//! SIGHUP: the same drain, then the configuration and rules are read again (off the async
+//! threads, so the endpoint keeps answering) and checked against the server (it answers, the
+//! credentials are accepted, the templates are there) before scheduling starts over with them; a
+//! reload that fails any of this (bad configuration, a rule file with errors, no runnable rule,
+//! a server that refuses the new settings) keeps the old ones running and logs why. State lives
+//! in the server, so nothing is lost across a reload: each rule resumes from its `covered_to`.
 
 use super::common::{self, GlobalArgs};
 use anyhow::Context;
@@ -113,35 +115,77 @@ pub async fn supervise(
     let observer = Arc::new(Observer::default());
     let (stop_http, http) = start_endpoint(&first.config, observer.clone()).await?;
     let mut current = first;
+    let mut connected = None;
     loop {
         let mut received = None;
         let shutdown = async {
             received = Some(signals.next().await);
             tracing::info!(signal = ?received, "signal received: no new executions; finishing running ones");
         };
-        run_round(&current, clock, &observer, shutdown).await?;
+        run_round(&current, connected.take(), clock, &observer, shutdown).await?;
         if received != Some(Signal::Reload) {
             break;
         }
-        match reload(global) {
-            Ok(next) => {
+        match checked_reload(global, clock, &mut signals).await {
+            Reload::Accepted(accepted) => {
+                let (next, engine) = *accepted;
                 tracing::info!(
                     rules = next.rules.len(),
                     "reloaded the configuration and rules"
                 );
                 current = next;
+                connected = Some(engine);
             }
-            Err(why) => tracing::error!(
+            Reload::Refused(why) => tracing::error!(
                 reason = %why,
                 rules = current.rules.len(),
                 "reload refused: the previous configuration and rules keep running"
             ),
+            Reload::Stop => break,
         }
     }
     stop_http.send(()).ok();
     drop(http.await);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What a SIGHUP leads to.
+enum Reload {
+    /// The new configuration and rules, with an engine connected with them.
+    Accepted(Box<(Loaded, Engine)>),
+    /// Why the previous ones keep running.
+    Refused(String),
+    /// SIGTERM or SIGINT came while the reload was checked.
+    Stop,
+}
+
+/// Reads the configuration and rules again on a blocking thread, then connects with them
+/// (trying [`lookout::ONCE_CONNECT_ATTEMPTS`] times): only a configuration the server accepts
+/// replaces the running one.
+async fn checked_reload(global: &GlobalArgs, clock: &dyn Clock, signals: &mut Signals) -> Reload {
+    let args = global.clone();
+    let next = match tokio::task::spawn_blocking(move || reload(&args)).await {
+        Ok(Ok(next)) => next,
+        Ok(Err(why)) => return Reload::Refused(why),
+        Err(error) => return Reload::Refused(format!("reading the configuration failed: {error}")),
+    };
+    let backoff = Backoff {
+        max_attempts: Some(lookout::ONCE_CONNECT_ATTEMPTS),
+        ..Backoff::default()
+    };
+    tokio::select! {
+        engine = lookout::connect(&next.config, clock, backoff) => match engine {
+            Ok(engine) => Reload::Accepted(Box::new((next, engine))),
+            Err(error) => Reload::Refused(format!("the server refused the new configuration: {error}")),
+        },
+        signal = signals.next() => match signal {
+            Signal::Stop => Reload::Stop,
+            Signal::Reload => Reload::Refused(
+                "another SIGHUP came while the new configuration was checked; send it again".to_string(),
+            ),
+        },
+    }
 }
 
 /// Binds the operator endpoint and serves it in the background until the sender fires.
@@ -171,9 +215,11 @@ async fn start_endpoint(
     Ok((stop, task))
 }
 
-/// One round: connect (retrying until the server answers or a signal comes), then schedule.
+/// One round: connect (retrying until the server answers or a signal comes) unless a reload
+/// already did, then schedule.
 async fn run_round(
     loaded: &Loaded,
+    connected: Option<Engine>,
     clock: &dyn Clock,
     observer: &Arc<Observer>,
     shutdown: impl Future<Output = ()>,
@@ -186,9 +232,12 @@ async fn run_round(
     observer.metrics.set_rules_loaded(by_type);
     observer.health.set_rules_loaded(!loaded.rules.is_empty());
     tokio::pin!(shutdown);
-    let engine = tokio::select! {
-        engine = lookout::connect(config, clock, Backoff::default()) => engine?,
-        () = &mut shutdown => return Ok(()),
+    let engine = match connected {
+        Some(engine) => engine,
+        None => tokio::select! {
+            engine = lookout::connect(config, clock, Backoff::default()) => engine?,
+            () = &mut shutdown => return Ok(()),
+        },
     };
     observer.health.set_server_reachable(true);
     observer.health.set_templates_installed(true);

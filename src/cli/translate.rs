@@ -1,12 +1,16 @@
 //! `lookout translate`: prints the query DSL that a KQL query (`--kql`) or a rule file's query
 //! becomes, as JSON on stdout. With field types (`--mapping FILE` offline, or the field caps of
-//! the rule's indices from a server) it translates as Kibana does for those types; without, it
-//! uses the untyped form and says so on stderr. An invalid query prints `line:col: reason` on
-//! stderr and exits 2.
+//! the rule's indices from the server: `--server`, or `--url URL` to name it) it translates as
+//! Kibana does for those types; without, it uses the untyped form and says so on stderr. The
+//! server is reached with the same connection settings as every other command (configuration
+//! file, `LOOKOUT_*` environment, flags: credentials, CA, TLS verification). An invalid query
+//! prints `line:col: reason` on stderr and exits 2.
 
+use super::common::GlobalArgs;
 use anyhow::{Context, bail};
 use lookout::kql::{self, FieldMap};
-use lookout::{Client, Diagnostic, ElasticsearchConfig, Query};
+use lookout::{Client, Diagnostic, Query};
+use lookout::{Config, Override, printable, printable_json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,9 +30,14 @@ pub struct Args {
     #[arg(long)]
     pub pretty: bool,
     /// Field types from an index template or mappings JSON file (offline typed translation).
-    #[arg(long, value_name = "FILE", conflicts_with = "url")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "server"])]
     pub mapping: Option<PathBuf>,
-    /// Fetch field types (`_field_caps`) from this Elasticsearch server.
+    /// Fetch field types (`_field_caps`) from the configured server (elasticsearch.url,
+    /// LOOKOUT_ES_URL or --es-url, with the configured credentials and TLS settings).
+    #[arg(long)]
+    pub server: bool,
+    /// Fetch field types from the server at this URL (replaces elasticsearch.url; credentials,
+    /// CA and TLS settings still come from the configuration). A password in it is refused.
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Index patterns whose field types to fetch (default: the rule's `index`).
@@ -53,7 +62,7 @@ struct Source {
     indices: Vec<String>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let source = match (&args.kql, &args.rule) {
         (Some(text), _) => Source {
             text: text.clone(),
@@ -83,11 +92,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         Ok(query) => query,
         Err(error) => {
-            eprintln!("{error}");
+            eprintln!("{}", printable(&error.to_string()));
             return Ok(ExitCode::from(EXIT_INVALID_QUERY));
         }
     };
-    let fields = field_types(&args, &source)?;
+    let fields = field_types(&args, &source, global)?;
     if fields.is_none() {
         eprintln!("translated without field types");
     }
@@ -101,12 +110,16 @@ fn print_json(dsl: &kql::Dsl, pretty: bool) -> anyhow::Result<()> {
     } else {
         serde_json::to_string(dsl)?
     };
-    println!("{text}");
+    println!("{}", printable_json(&text));
     Ok(())
 }
 
-/// The field types to translate with: from `--mapping`, from a server, or none.
-fn field_types(args: &Args, source: &Source) -> anyhow::Result<Option<FieldMap>> {
+/// The field types to translate with: from `--mapping`, from the server, or none.
+fn field_types(
+    args: &Args,
+    source: &Source,
+    global: &GlobalArgs,
+) -> anyhow::Result<Option<FieldMap>> {
     if let Some(path) = &args.mapping {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading the mapping file {}", path.display()))?;
@@ -114,33 +127,53 @@ fn field_types(args: &Args, source: &Source) -> anyhow::Result<Option<FieldMap>>
             .with_context(|| format!("{} is not JSON", path.display()))?;
         return Ok(Some(FieldMap::from_mappings(&json)));
     }
-    let Some(url) = &args.url else {
+    if args.url.is_none() && !args.server {
         return Ok(None);
-    };
+    }
     let indices = if args.indices.is_empty() {
         &source.indices
     } else {
         &args.indices
     };
     if indices.is_empty() {
-        bail!("--url needs index patterns: the rule has no `index`, so pass --index PATTERN");
+        bail!(
+            "fetching field types needs index patterns: the rule has no `index`, so pass --index PATTERN"
+        );
     }
-    match fetch_field_caps(url, indices) {
+    let client = server_client(args, global)?;
+    match fetch_field_caps(&client, indices) {
         Ok(caps) => Ok(Some(FieldMap::from_field_caps(&caps))),
         Err(error) => {
-            eprintln!("could not read field types from {url}: {error:#}");
+            let message = format!(
+                "could not read field types from {}: {error:#}",
+                client.endpoint()
+            );
+            eprintln!("{}", printable(&message));
             Ok(None)
         }
     }
 }
 
-/// Fetches `_field_caps` for `indices` from the server at `url`.
-fn fetch_field_caps(url: &str, indices: &[String]) -> anyhow::Result<serde_json::Value> {
-    let config = ElasticsearchConfig {
-        url: url.to_string(),
-        ..ElasticsearchConfig::default()
-    };
-    let client = Client::new(&config)?;
+/// The client of the configured connection, with `--url` (when given) as the server's URL: a
+/// flag layered like `--es-url`, so its userinfo is checked the same way.
+fn server_client(args: &Args, global: &GlobalArgs) -> anyhow::Result<Client> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut overrides = global.overrides();
+    if let Some(url) = &args.url {
+        overrides.retain(|o| o.env_var != "LOOKOUT_ES_URL");
+        overrides.push(Override {
+            env_var: "LOOKOUT_ES_URL",
+            flag: "--url",
+            value: url.clone(),
+        });
+    }
+    let config = Config::load_layered(global.config_path(&env).as_deref(), env, &overrides)?;
+    lookout::init_logging(&config.log, global.log_level.as_deref())?;
+    Ok(Client::new(&config.elasticsearch)?)
+}
+
+/// Fetches `_field_caps` for `indices` with `client`.
+fn fetch_field_caps(client: &Client, indices: &[String]) -> anyhow::Result<serde_json::Value> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

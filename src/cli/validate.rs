@@ -36,7 +36,10 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     sort(&mut report.warnings);
     let output = match args.format {
         Format::Text => text(&report),
-        Format::Json => serde_json::to_string_pretty(&summary_json(&report))? + "\n",
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&summary_json(&report))?;
+            lookout::printable_json(&json).into_owned() + "\n"
+        }
     };
     print!("{output}");
     Ok(if report.errors.is_empty() {

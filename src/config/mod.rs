@@ -100,6 +100,7 @@ impl Config {
             None => raw::RawConfig::default(),
         };
         env::apply(&mut raw, &env_lookup, &env::describe_env)?;
+        validate::refuse_passwords_in_flags(overrides)?;
         let flag_lookup = |var: &str| {
             overrides
                 .iter()

@@ -304,3 +304,57 @@ fn a_bad_listen_address_in_the_file_names_the_file_and_key() {
     let text = error_text(parse("[http]\nlisten = \"localhost\"\n"));
     assert!(text.starts_with("lookout.toml: `http.listen`"), "{text}");
 }
+
+#[test]
+fn an_api_key_with_a_control_character_is_refused_without_showing_it() {
+    for key in [
+        "c2VjcmV0\n-a2V5",
+        "id1:se\u{7}cret",
+        "c2Vj cmV0",
+        "id1:s\u{9b}ecret",
+    ] {
+        let text = error_text(with_env("", &[("LOOKOUT_ES_API_KEY", key)]));
+        assert!(
+            text.contains("LOOKOUT_ES_API_KEY") && text.contains("elasticsearch.api_key"),
+            "{text}"
+        );
+        assert!(text.contains("cannot be sent in an HTTP header"), "{text}");
+        assert!(!text.contains("c2Vj") && !text.contains("secret"), "{text}");
+    }
+    assert!(with_env("", &[("LOOKOUT_ES_API_KEY", "id1:a2V5+/=_-")]).is_ok());
+}
+
+#[test]
+fn a_password_in_a_url_flag_is_refused_without_repeating_it() {
+    let refused = Config::load_layered(
+        None,
+        no_env,
+        &[flag(
+            "LOOKOUT_ES_URL",
+            "--es-url",
+            "http://elastic:hunter2@host:9200",
+        )],
+    );
+    let text = error_text(refused);
+    assert!(text.contains("command-line flag --es-url"), "{text}");
+    assert!(text.contains("--es-password-file"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let user_only = Config::load_layered(
+        None,
+        no_env,
+        &[flag(
+            "LOOKOUT_ES_URL",
+            "--es-url",
+            "http://elastic@host:9200",
+        )],
+    );
+    assert!(user_only.is_ok(), "{user_only:?}");
+}
+
+#[test]
+fn a_password_in_the_url_of_the_environment_or_file_is_still_accepted() {
+    let env = |name: &str| {
+        (name == "LOOKOUT_ES_URL").then(|| "http://elastic:hunter2@host:9200".to_string())
+    };
+    assert!(Config::load_layered(None, env, &[]).is_ok());
+}

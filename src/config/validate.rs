@@ -85,6 +85,9 @@ fn elasticsearch(raw: &RawConfig, origins: &Origins) -> Result<ElasticsearchConf
         &es.api_key,
         &es.api_key_file,
     )?;
+    if let Some(key) = &api_key {
+        check_api_key(key).map_err(|m| origins.invalid("elasticsearch.api_key", m))?;
+    }
     let username = es.username.clone().filter(|name| !name.is_empty());
     if username.is_some() && password.is_none() {
         return Err(origins.invalid(
@@ -120,6 +123,46 @@ fn elasticsearch(raw: &RawConfig, origins: &Origins) -> Result<ElasticsearchConf
         verify_tls: es.verify_tls.unwrap_or(true),
         request_timeout: std_duration(es.request_timeout, DEFAULT_REQUEST_TIMEOUT),
     })
+}
+
+/// The environment variables whose flags take a URL.
+const URL_VARS: &[&str] = &["LOOKOUT_ES_URL"];
+
+/// Refuses a URL flag whose userinfo holds a password: other users can read a process's
+/// arguments, so no flag takes a secret. The error never repeats the password.
+pub(super) fn refuse_passwords_in_flags(overrides: &[super::Override]) -> Result<(), ConfigError> {
+    for flag in overrides.iter().filter(|o| URL_VARS.contains(&o.env_var)) {
+        let has_password = elasticsearch::http::Url::parse(&flag.value)
+            .is_ok_and(|url| url.password().is_some_and(|p| !p.is_empty()));
+        if has_password {
+            return Err(ConfigError::Invalid {
+                origin: format!("command-line flag {}", flag.flag),
+                key: "elasticsearch.url".to_string(),
+                message: format!(
+                    "{:?} holds a password, which a command line must not carry (other users \
+                     can read a process's arguments): give the user with --es-username and the \
+                     password in a file (--es-password-file, LOOKOUT_ES_PASSWORD_FILE, \
+                     elasticsearch.password_file) or in LOOKOUT_ES_PASSWORD",
+                    redact_userinfo(&flag.value)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An API key can only be sent in an HTTP header as visible ASCII (base64 `encoded`, or
+/// `id:api_key`); anything else (a newline, a control character, a space) would break the
+/// request. The message says where, never what the key is.
+fn check_api_key(key: &Secret) -> Result<(), String> {
+    match key.expose().chars().position(|c| !c.is_ascii_graphic()) {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "the API key holds a character that cannot be sent in an HTTP header (a control \
+             character, space or non-ASCII character at position {}); the key is not shown",
+            at + 1
+        )),
+    }
 }
 
 /// A URL the client can use: http or https, with a host. The message never repeats userinfo.

@@ -664,7 +664,7 @@ fn log_batch(connector: &str, report: &BatchReport, started: Instant) {
     let error = report
         .error
         .as_deref()
-        .map(crate::rule::printable)
+        .map(crate::terminal::printable)
         .unwrap_or_default();
     macro_rules! batch_event {
         ($level:expr, $message:literal) => {

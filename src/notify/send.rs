@@ -245,7 +245,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 /// The start of a receiver's answer, on one line, control characters escaped.
 fn short(text: &str) -> String {
     let one_line: String = text.chars().take(ANSWER_CHARS).collect();
-    crate::rule::printable(one_line.trim()).into_owned()
+    crate::terminal::printable(one_line.trim()).into_owned()
 }
 
 async fn send_email(

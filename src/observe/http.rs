@@ -1,6 +1,9 @@
 //! The operator's HTTP endpoint: `GET /healthz` (the process is up), `GET /readyz` (server
 //! reachable, templates installed, rules loaded; 503 with what is missing otherwise) and
 //! `GET /metrics` (Prometheus text format). HTTP/1 via hyper; [`respond`] is the pure part.
+//! A connection serves one request and lives at most [`CONNECTION_TIME_LIMIT`], reads and
+//! writes included, so clients that never send or never read cannot keep the connection slots;
+//! a slot is waited for only while no shutdown is asked, so stopping never waits on clients.
 
 use super::Observer;
 use http_body_util::Full;
@@ -20,6 +23,9 @@ use tokio::sync::Semaphore;
 pub const MAX_CONCURRENT_CONNECTIONS: usize = 64;
 /// How long a client may take to send its request headers before the connection is closed.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a connection is served, reading the request and writing the answer included:
+/// a client that stops reading the answer loses the connection then.
+pub const CONNECTION_TIME_LIMIT: Duration = Duration::from_secs(30);
 
 /// The content type of what `prometheus-client` writes (OpenMetrics text, which Prometheus reads).
 const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -88,23 +94,37 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().acquire_owned().await else {
+        let slot = tokio::select! {
+            () = &mut shutdown => return,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        let Ok(slot) = slot else {
             return;
         };
-        let observer = observer.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |request| handle(request, observer.clone()));
-            let served = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(error) = served {
-                tracing::debug!(%error, "http endpoint: connection ended with an error");
-            }
-            drop(slot);
-        });
+        tokio::spawn(serve_connection(stream, observer.clone(), slot));
     }
+}
+
+/// Serves one request on `stream` within [`CONNECTION_TIME_LIMIT`], then frees `slot`.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    observer: Arc<Observer>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let service = service_fn(move |request| handle(request, observer.clone()));
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service);
+    match tokio::time::timeout(CONNECTION_TIME_LIMIT, connection).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "http endpoint: connection ended with an error");
+        }
+        Err(_) => tracing::debug!("http endpoint: connection closed at its time limit"),
+    }
+    drop(slot);
 }
 
 async fn handle(

@@ -7,7 +7,7 @@ mod http;
 mod metrics;
 mod notify_metrics;
 
-pub use http::serve;
+pub use http::{HEADER_READ_TIMEOUT, MAX_CONCURRENT_CONNECTIONS, serve};
 pub use metrics::{ExecutionSample, Metrics, StatusLabel};
 pub use notify_metrics::{DeliverySample, NotifyMetrics};
 

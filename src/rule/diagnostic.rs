@@ -30,22 +30,9 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// `text` with control characters (newlines, terminal escape codes...) written as escapes such
-/// as `\n` or `\u{1b}`, so that a file or key name cannot start a new output line or drive
-/// the terminal.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let escaped = text
-        .chars()
-        .map(|c| match c {
-            c if c.is_control() => c.escape_default().to_string(),
-            c => c.to_string(),
-        })
-        .collect();
-    std::borrow::Cow::Owned(escaped)
-}
+/// Diagnostics print file names and messages through the one escaping function every command
+/// uses, so that a file or key name cannot start a new output line or drive the terminal.
+use crate::terminal::printable;
 
 /// What loading one or more paths produced: the rules that loaded (those lookout runs and those
 /// it cannot) and every problem found.

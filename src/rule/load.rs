@@ -1,6 +1,7 @@
 //! Loading rule files and folders: finds `*.toml` files recursively, reads and parses them, and
 //! checks what no single file can (a `rule_id` used twice). Bad files become diagnostics; they
-//! never stop the others from loading.
+//! never stop the others from loading. Only regular files are read: a FIFO, socket or device
+//! named `*.toml` would block or never end, so it is skipped with a warning that names it.
 
 use super::Loaded;
 use super::diagnostic::{Diagnostic, LoadReport, line_column};
@@ -37,7 +38,7 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     let mut report = LoadReport::default();
     let mut files = Vec::new();
     for path in paths {
-        collect(path, &mut files, &mut report.errors);
+        collect(path, &mut files, &mut report);
     }
     files.sort();
     dedup_real_paths(&mut files);
@@ -148,10 +149,11 @@ fn at_start(path: &Path, message: String) -> Diagnostic {
 
 /// Finds rule files under `path`. Each folder is entered once, by its real path, so a symlink
 /// loop (or two links to the same folder) neither repeats files nor multiplies the walk.
-fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>) {
+fn collect(path: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {
     let mut walk = Walk {
         files,
-        errors,
+        errors: &mut report.errors,
+        warnings: &mut report.warnings,
         seen_folders: HashSet::new(),
     };
     walk.visit(path, 0);
@@ -161,6 +163,7 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>) 
 struct Walk<'a> {
     files: &'a mut Vec<PathBuf>,
     errors: &'a mut Vec<Diagnostic>,
+    warnings: &'a mut Vec<Diagnostic>,
     seen_folders: HashSet<PathBuf>,
 }
 
@@ -169,7 +172,7 @@ impl Walk<'_> {
         if !path.is_dir() {
             let wanted = depth == 0 || path.extension().is_some_and(|e| e == RULE_EXTENSION);
             if wanted {
-                self.files.push(path.to_path_buf());
+                self.add_file(path, depth);
             }
             return;
         }
@@ -198,6 +201,22 @@ impl Walk<'_> {
         }
     }
 
+    /// Keeps `path` when it is a regular file (symlinks followed). Anything else is skipped: a
+    /// warning inside a folder, an error when the path was named itself. A path that cannot be
+    /// examined is kept, so that reading it reports why.
+    fn add_file(&mut self, path: &Path, depth: usize) {
+        let kind = match std::fs::metadata(path) {
+            Ok(metadata) if !metadata.is_file() => file_kind(&metadata),
+            _ => return self.files.push(path.to_path_buf()),
+        };
+        let message = format!("not a regular file ({kind}), skipped");
+        if depth == 0 {
+            self.errors.push(at_start(path, message));
+        } else {
+            self.warnings.push(at_start(path, message));
+        }
+    }
+
     /// Whether the real path (symlinks resolved) of a folder is new to this walk; a folder
     /// that cannot be resolved counts as new (reading it reports the problem).
     fn first_visit(&mut self, folder: &Path) -> bool {
@@ -206,6 +225,26 @@ impl Walk<'_> {
             Err(_) => true,
         }
     }
+}
+
+/// What a path that is neither a folder nor a regular file is, in words.
+fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let kind = metadata.file_type();
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+    }
+    let _ = metadata;
+    "not a file"
 }
 
 /// Keeps the first rule of each `rule_id` and reports every later one, naming both files.

@@ -13,6 +13,7 @@ mod diagnostic;
 mod fields;
 mod keys;
 mod load;
+mod names;
 mod params;
 mod parse;
 mod query_check;
@@ -23,7 +24,7 @@ use crate::schedule::Schedule;
 use serde_json::Value;
 use std::path::PathBuf;
 
-pub use diagnostic::{Diagnostic, LoadReport, Summary, printable};
+pub use diagnostic::{Diagnostic, LoadReport, Summary};
 pub use load::{MAX_RULE_FILE_BYTES, load_path, load_paths, parse_rule_bytes};
 pub use params::{NewTerms, ThreatMapping, ThreatMatch, Threshold};
 pub use sections::{Details, Metadata};

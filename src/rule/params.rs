@@ -190,7 +190,8 @@ fn expect_field_name(table: &Table<'_, '_>, p: &mut FileProblems<'_>, expected: 
 }
 
 fn read_threat_match(rule: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<ThreatMatch> {
-    let threat_index = non_empty_strings(rule, p, "threat_index");
+    let threat_index = non_empty_strings(rule, p, "threat_index")
+        .filter(|_| super::names::check_index_patterns(rule, p, "threat_index"));
     let threat_language = match rule.string(p, "threat_language", Need::Optional) {
         None => Some(Language::Kuery),
         Some(text) => query_language(rule, p, "threat_language", &text),

@@ -7,6 +7,7 @@ use super::fields::{Need, Table, table_to_json};
 use super::keys::{
     LOOKOUT_KEYS, LOOKOUT_TABLE, RULE_KEYS, TOP_LEVEL_KEYS, TRANSFORM_KEYS, warn_foreign_keys,
 };
+use super::names;
 use super::params::{TypeParams, non_empty_strings, query_language};
 use super::query_check::{check_kuery, file_offset};
 use super::sections::{self, Metadata};
@@ -189,7 +190,9 @@ fn read_lookout_table(root: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<
 /// Reads `[rule]`. Every check runs, so that one pass reports every problem of the file.
 fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<ReadRule> {
     t.warn_unknown_keys(p, RULE_KEYS);
-    let rule_id = t.string(p, "rule_id", Need::Required);
+    let rule_id = t
+        .string(p, "rule_id", Need::Required)
+        .filter(|id| usable_rule_id(id, p));
     let name = t.owned_string(p, "name", Need::Required);
     let description = t.owned_string(p, "description", Need::Required);
     let rule_type = read_type(t, p);
@@ -356,11 +359,26 @@ pub(super) fn check_query(
     }
 }
 
+/// Whether the `rule_id` can be a document id and a path segment; records why not.
+fn usable_rule_id(id: &Spanned<&str>, p: &mut FileProblems<'_>) -> bool {
+    let Some(why) = names::rule_id_problem(id.get_ref()) else {
+        return true;
+    };
+    p.error(
+        &id.span(),
+        format!("bad `rule.rule_id` {:?}: {why}", id.get_ref()),
+    );
+    false
+}
+
 fn read_index(
     t: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
     rule_type: RuleType,
 ) -> Option<Vec<String>> {
+    if !names::check_index_patterns(t, p, "index") {
+        return None;
+    }
     if !sections::needs_index(rule_type) || t.entries.contains_key("data_view_id") {
         let index = t.strings(p, "index", Need::Optional);
         return Some(index.map(Spanned::into_inner).unwrap_or_default());

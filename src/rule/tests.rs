@@ -451,3 +451,52 @@ fn an_indicator_match_rule_keeps_its_parsed_threat_query() {
         "threat.indicator.type: ipv4-addr"
     );
 }
+
+#[test]
+fn a_rule_id_that_cannot_be_a_document_id_is_an_error_at_its_value() {
+    let line = include_str!("testdata/valid.toml")
+        .lines()
+        .find(|l| l.starts_with("rule_id = "))
+        .expect("valid.toml has a rule_id");
+    for (bad, reason) in [
+        ("", "it is empty"),
+        (
+            "..",
+            "`.` and `..` cannot be a document id or a path segment",
+        ),
+        (
+            ".",
+            "`.` and `..` cannot be a document id or a path segment",
+        ),
+        ("a/b", "it holds a control character, `/` or `\\`"),
+    ] {
+        let errors = edited(line, &format!("rule_id = {bad:?}")).expect_err("refused");
+        let found = messages(&errors);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("t.toml:")
+                && found[0].contains(":15:11: bad `rule.rule_id`")
+                && found[0].ends_with(reason),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
+fn empty_and_dot_index_patterns_are_errors_at_each_entry() {
+    let line = include_str!("testdata/valid.toml")
+        .lines()
+        .find(|l| l.starts_with("index = "))
+        .expect("valid.toml has an index");
+    let errors = edited(line, r#"index = ["", ".", "..", "logs-*"]"#).expect_err("refused");
+    let found = messages(&errors);
+    let at = |column: usize, entry: &str| {
+        found.iter().any(|m| {
+            m.contains(&format!(
+                ":10:{column}: bad entry {entry:?} in `rule.index`"
+            ))
+        })
+    };
+    assert!(at(10, "") && at(14, ".") && at(19, ".."), "{found:?}");
+    assert_eq!(found.len(), 3, "{found:?}");
+}

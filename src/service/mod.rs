@@ -1,7 +1,7 @@
 //! Running the engine as a service (`lookout run` as a library call): load the configured rules
-//! (reporting the files that fail and the rules that cannot run), connect with back-off, install
-//! the index templates, then run every runnable rule once or on its schedule (`scheduler`),
-//! on a clock that is passed in (`clock`). The command line only parses flags and signals.
+//! (reporting the files that fail and the rules that cannot run), connect with back-off, check
+//! the index templates, then run every runnable rule once or on its schedule (`scheduler`).
+//! The command line only parses flags and signals.
 
 pub mod scheduler;
 pub mod setup;
@@ -90,7 +90,8 @@ fn skip_reason(rule: &Rule, include_deprecated: bool) -> Option<String> {
     None
 }
 
-/// Connects (retrying per `backoff`), installs the templates and builds the engine.
+/// Connects (retrying per `backoff`), checks the templates (installing those a fresh cluster
+/// lacks, never rewriting one that exists) and builds the engine.
 pub async fn connect(
     config: &Config,
     clock: &dyn Clock,

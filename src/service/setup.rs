@@ -1,6 +1,10 @@
 //! Start-up against the server: wait until it answers (retrying with exponential back-off on the
-//! engine's clock), then install the index templates of the alerts, state and executions indices.
-//! Installing is idempotent: a template is put again at every start, with the same body.
+//! engine's clock), then check that the index templates of the alerts, state and executions
+//! indices exist. The daemon never rewrites a template that exists: installing and updating them
+//! is `lookout setup`'s job, the only one that needs the `manage_index_templates` privilege. On a
+//! fresh cluster where setup never ran, a missing template is installed once (with a warning
+//! saying so), so that a first `lookout run --once` works; a user that may not install it gets
+//! an error that says to run `lookout setup`.
 
 use crate::alert;
 use crate::clock::Clock;
@@ -53,7 +57,8 @@ pub struct FailedAttempt<'a> {
     pub retry_in: Option<TimeDelta>,
 }
 
-/// Connects and installs the templates, retrying the whole step with back-off until it succeeds
+/// Connects and checks the templates (installing missing ones), retrying the whole step with
+/// back-off until it succeeds
 /// or `backoff.max_attempts` is reached. Only failures that may pass are retried (no answer,
 /// 429, 5xx); a refusal such as a rejected template or bad credentials ends at once, since
 /// waiting cannot fix it. Each failure is logged and passed to `observe`.
@@ -94,9 +99,44 @@ async fn try_prepare(
 ) -> Result<ServerInfo, EsError> {
     let info = client.server_info().await?;
     for (name, body) in templates {
-        client.put_index_template(name, body).await?;
+        if !client.index_template_exists(name).await? {
+            install_missing(client, name, body).await?;
+        }
     }
     Ok(info)
+}
+
+/// Installs a template that does not exist yet (a fresh cluster), or says to run `lookout setup`
+/// when the server refuses it.
+async fn install_missing(
+    client: &Client,
+    name: &str,
+    body: &serde_json::Value,
+) -> Result<(), EsError> {
+    match client.put_index_template(name, body).await {
+        Ok(()) => {
+            tracing::warn!(
+                template = %name,
+                "the index template was missing, so lookout installed it; `lookout setup` installs and updates templates"
+            );
+            Ok(())
+        }
+        Err(EsError::Status {
+            op,
+            index,
+            status: status @ (401 | 403),
+            reason,
+        }) => Err(EsError::Status {
+            op,
+            index,
+            status,
+            reason: format!(
+                "{reason} (the index template is missing: run `lookout setup` once as a user \
+                 with the manage_index_templates privilege)"
+            ),
+        }),
+        Err(other) => Err(other),
+    }
 }
 
 fn log_failure(client: &Client, failed: &FailedAttempt<'_>) {

@@ -190,6 +190,13 @@ async fn worst_delays(sim: &Sim, expected: &HashMap<AlertKey, &Event>) -> (TimeD
 }
 
 async fn count_executions(server: &TestServer, executions: &str) -> u64 {
+    server
+        .request(
+            elasticsearch::http::Method::Post,
+            &format!("/{executions}*/_refresh"),
+            None,
+        )
+        .await;
     let (_, answer) = server
         .request(
             elasticsearch::http::Method::Post,

@@ -201,6 +201,9 @@ pub struct Names {
     pub alerts: String,
     pub state: String,
     pub executions: String,
+    /// The path that opens a point-in-time on this server (`/_pit` on Elasticsearch,
+    /// `/_search/point_in_time` on OpenSearch).
+    pub open_pit_path: &'static str,
 }
 
 /// Names the lookout binary to run (otherwise the one beside this test's profile folder).

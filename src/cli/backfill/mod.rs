@@ -13,6 +13,7 @@ use lookout::Client;
 use lookout::Config;
 use lookout::Rule;
 use lookout::Window;
+use lookout::printable;
 use lookout::{Backoff, Engine};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -189,13 +190,13 @@ async fn run_jobs(
             summary.chunks += 1;
             summary.created += report.record.alerts_created;
             summary.duplicates += report.record.duplicates;
-            progress.step(&format!("{} {window}", rule.rule_id));
+            progress.step(&format!("{} {window}", printable(&rule.rule_id)));
             if report.failed() {
                 summary.failed += 1;
                 eprintln!(
                     "backfill: rule {} chunk {window} failed: {}",
-                    rule.rule_id,
-                    report.record.error.as_deref().unwrap_or("unknown error")
+                    printable(&rule.rule_id),
+                    printable(report.record.error.as_deref().unwrap_or("unknown error"))
                 );
                 break;
             }

@@ -7,6 +7,7 @@ use super::common::{self, GlobalArgs};
 use super::table;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
+use lookout::printable;
 use lookout::{Config, DateMath, Hit, Preview, Rounding, Rule, RuleType, Settings, Window};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -98,7 +99,7 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
     let settings = Settings::from_config(config);
     let preview = lookout::preview(&client, &settings, rule, window, MAX_TEST_HITS).await?;
     for warning in &preview.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable(warning));
     }
     let hits = &preview.events;
     let columns = columns(rule, hits);
@@ -106,7 +107,11 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
         "{}",
         table::render(&headers(rule, &columns), &rows(rule, &columns, hits))
     );
-    println!("rule {} ({}), window {window}", rule.rule_id, rule.name);
+    println!(
+        "rule {} ({}), window {window}",
+        printable(&rule.rule_id),
+        printable(&rule.name)
+    );
     let at_least = if preview.more { "at least " } else { "" };
     println!("matching events: {at_least}{}", hits.len());
     if rule.rule_type() == RuleType::Query {
