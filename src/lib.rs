@@ -20,6 +20,7 @@ pub mod engine;
 pub mod es;
 pub mod generator;
 pub mod kibana;
+pub mod eql;
 pub mod kql;
 pub mod logging;
 pub mod observe;

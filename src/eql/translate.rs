@@ -1,0 +1,414 @@
+//! Turns one stage (category + condition) into a query DSL filter and a residual condition, so
+//! that a document matches the stage exactly when the DSL selects it and the residual (checked
+//! by the evaluator on the fetched document) accepts it. Each part of the condition becomes the
+//! query Elasticsearch itself would run for it when the field's mapped type makes that query
+//! select exactly what the evaluator accepts; otherwise it becomes a looser query (`exists`, or
+//! everything) and goes to the residual. No I/O; DSL is built as `serde_json::Value`.
+
+use super::ast::*;
+use super::eval::{Condition, Node, Regexes, classify, constant_number, constant_text};
+use super::pattern;
+use super::value::{FieldType, Value, in_cidr, parse_ip};
+use crate::kql::FieldMap;
+use serde_json::{Value as Json, json};
+
+/// The field that holds an event's category unless the rule overrides it
+/// (`event_category_override`).
+pub const DEFAULT_CATEGORY_FIELD: &str = "event.category";
+
+/// The DSL and residual of one stage.
+#[derive(Debug, Clone)]
+pub struct StageFilter {
+    /// A query DSL filter (one JSON query object).
+    pub dsl: Json,
+    /// What the DSL cannot express, checked on each selected document; `None` when the DSL is
+    /// exact.
+    pub residual: Option<Condition>,
+}
+
+impl StageFilter {
+    /// True when a document the DSL selected matches the stage.
+    pub fn accepts(&self, doc: &Json, fields: Option<&FieldMap>) -> bool {
+        self.residual
+            .as_ref()
+            .is_none_or(|residual| residual.matches(doc, fields))
+    }
+}
+
+/// The whole condition of a stage: its category test (on `category_field`) and its condition.
+pub fn stage_condition(filter: &EventFilter, category_field: &str) -> Expr {
+    match &filter.category {
+        Category::Any => filter.condition.clone(),
+        Category::Named(name) => Expr::And(vec![
+            Expr::Compare {
+                op: CompareOp::Eq,
+                left: Box::new(Expr::Field(Field {
+                    name: category_field.to_string(),
+                    optional: false,
+                })),
+                right: Box::new(Expr::Literal(Literal::String(name.clone()))),
+            },
+            filter.condition.clone(),
+        ]),
+    }
+}
+
+/// Translates a stage, with field types from `fields` when known (without them every field
+/// condition is loosened to `exists` and checked by the residual).
+pub fn translate_stage(
+    filter: &EventFilter,
+    category_field: &str,
+    fields: Option<&FieldMap>,
+) -> StageFilter {
+    let condition = stage_condition(filter, category_field);
+    let translator = Translator {
+        fields,
+        regexes: Regexes::new(),
+    };
+    let part = translator.part(&condition);
+    let mut residual = Vec::new();
+    translator.residual(&condition, &mut residual);
+    let residual = match residual.len() {
+        0 => None,
+        1 => residual.pop().map(Condition::new),
+        _ => Some(Condition::new(Expr::And(residual))),
+    };
+    StageFilter {
+        dsl: part.dsl,
+        residual,
+    }
+}
+
+/// A translated part: its DSL and whether the DSL is exact.
+struct Part {
+    dsl: Json,
+    exact: bool,
+}
+
+fn exact(dsl: Json) -> Part {
+    Part { dsl, exact: true }
+}
+
+fn loose(dsl: Json) -> Part {
+    Part { dsl, exact: false }
+}
+
+fn match_all() -> Json {
+    json!({"match_all": {}})
+}
+
+fn match_none() -> Json {
+    json!({"bool": {"must_not": [{"match_all": {}}]}})
+}
+
+fn exists(field: &str) -> Json {
+    json!({"exists": {"field": field}})
+}
+
+fn must_not(query: Json) -> Json {
+    json!({"bool": {"must_not": [query]}})
+}
+
+fn should(queries: Vec<Json>) -> Json {
+    if queries.is_empty() {
+        return match_none();
+    }
+    json!({"bool": {"should": queries, "minimum_should_match": 1}})
+}
+
+fn term(field: &str, value: Json, insensitive: bool) -> Json {
+    if insensitive {
+        return json!({"term": {field: {"value": value, "case_insensitive": true}}});
+    }
+    json!({"term": {field: {"value": value}}})
+}
+
+fn string_query(kind: &str, field: &str, value: &str, insensitive: bool) -> Json {
+    if insensitive {
+        return json!({kind: {field: {"value": value, "case_insensitive": true}}});
+    }
+    json!({kind: {field: {"value": value}}})
+}
+
+/// The field types, and an empty regex cache: constant parts (no field, so no regex on a field)
+/// compile theirs when folded.
+struct Translator<'f> {
+    fields: Option<&'f FieldMap>,
+    regexes: Regexes,
+}
+
+impl Translator<'_> {
+    fn part(&self, expr: &Expr) -> Part {
+        match classify(expr, self.fields, &self.regexes) {
+            Node::And(children) => {
+                let parts: Vec<Part> = children.iter().map(|c| self.part(c)).collect();
+                let exact = parts.iter().all(|p| p.exact);
+                let dsl = json!({"bool": {"filter": parts.into_iter().map(|p| p.dsl).collect::<Vec<_>>()}});
+                Part { dsl, exact }
+            }
+            Node::Or(children) => {
+                let parts: Vec<Part> = children.iter().map(|c| self.part(c)).collect();
+                let exact = parts.iter().all(|p| p.exact);
+                let dsl = should(parts.into_iter().map(|p| p.dsl).collect());
+                Part { dsl, exact }
+            }
+            Node::Not(inner) => {
+                let part = self.part(inner);
+                if part.exact && !matches!(classify(inner, self.fields, &self.regexes), Node::Script(_)) {
+                    return exact(must_not(part.dsl));
+                }
+                loose(match_all())
+            }
+            Node::Constant(true) => exact(match_all()),
+            Node::Constant(false) => exact(match_none()),
+            Node::Script(_) => loose(match_all()),
+            leaf => self.leaf(&leaf),
+        }
+    }
+
+    /// The conjuncts of `expr` whose DSL is not exact.
+    fn residual(&self, expr: &Expr, out: &mut Vec<Expr>) {
+        if let Expr::And(children) = expr {
+            children.iter().for_each(|c| self.residual(c, out));
+            return;
+        }
+        if !self.part(expr).exact {
+            out.push(expr.clone());
+        }
+    }
+
+    fn leaf(&self, node: &Node<'_>) -> Part {
+        if let Node::Exists { field, exists: e } = node {
+            let query = exists(&field.name);
+            return exact(if *e { query } else { must_not(query) });
+        }
+        let field = leaf_field(node);
+        let kind = FieldType::of(self.fields, &field.name);
+        let name = self.exact_name(&field.name, kind);
+        let typed = name.as_deref().and_then(|name| match kind {
+            FieldType::Keyword => Some(keyword_leaf(node, name)),
+            FieldType::Integer | FieldType::Float => Some(number_leaf(node, name)),
+            FieldType::Boolean => boolean_leaf(node, name),
+            FieldType::Ip => ip_leaf(node, name),
+            FieldType::Date | FieldType::Unknown => None,
+        });
+        typed.unwrap_or_else(|| loose(loose_leaf(node, &field.name)))
+    }
+
+    /// The name to query for exact values: the field itself, or the keyword sub-field of a
+    /// `text` field (as Elasticsearch does); `None` when no exact form is known.
+    fn exact_name(&self, name: &str, kind: FieldType) -> Option<String> {
+        let info = self.fields?.get(name)?;
+        if kind != FieldType::Keyword || !info.types.iter().any(|t| t.contains("text")) {
+            return Some(name.to_string());
+        }
+        let map = self.fields?;
+        let prefix = format!("{name}.");
+        map.iter_prefixed(&prefix)
+            .find(|(sub, sub_info)| {
+                !sub[prefix.len()..].contains('.') && sub_info.is_keyword_only()
+            })
+            .map(|(sub, _)| sub.to_string())
+    }
+}
+
+fn leaf_field<'e>(node: &Node<'e>) -> &'e Field {
+    match node {
+        Node::Compare { field, .. }
+        | Node::Exists { field, .. }
+        | Node::In { field, .. }
+        | Node::Wildcard { field, .. }
+        | Node::Prefix { field, .. }
+        | Node::Regex { field, .. }
+        | Node::Cidr { field, .. } => field,
+        Node::And(_) | Node::Or(_) | Node::Not(_) | Node::Constant(_) | Node::Script(_) => {
+            unreachable!("leaf_field is called on field leaves only")
+        }
+    }
+}
+
+/// The looser query of a leaf that is not exact: `exists` when the leaf needs a value (every
+/// leaf but `!=`, which also matches documents without the field), else everything.
+fn loose_leaf(node: &Node<'_>, name: &str) -> Json {
+    match node {
+        Node::Compare {
+            op: CompareOp::NotEq,
+            ..
+        } => match_all(),
+        _ => exists(name),
+    }
+}
+
+fn range(name: &str, op: CompareOp, value: Json) -> Json {
+    let key = match op {
+        CompareOp::Lt => "lt",
+        CompareOp::Lte => "lte",
+        CompareOp::Gt => "gt",
+        _ => "gte",
+    };
+    json!({"range": {name: {key: value}}})
+}
+
+fn compare_query(name: &str, op: CompareOp, value: Json) -> Json {
+    match op {
+        CompareOp::Eq => term(name, value, false),
+        CompareOp::NotEq => must_not(term(name, value, false)),
+        _ => range(name, op, value),
+    }
+}
+
+/// An unmatchable constant: `==` and ranges select nothing, `!=` everything.
+fn never(op: CompareOp) -> Part {
+    exact(if op == CompareOp::NotEq {
+        match_all()
+    } else {
+        match_none()
+    })
+}
+
+fn keyword_leaf(node: &Node<'_>, name: &str) -> Part {
+    match node {
+        Node::Compare { op, value, .. } => match constant_text(value) {
+            Some(text) => exact(compare_query(name, *op, json!(text))),
+            None => never(*op),
+        },
+        Node::In {
+            values,
+            insensitive: false,
+            ..
+        } => {
+            let texts: Vec<String> = values.iter().filter_map(constant_text).collect();
+            exact(json!({"terms": {name: texts}}))
+        }
+        Node::In { values, .. } => {
+            let terms = values
+                .iter()
+                .filter_map(constant_text)
+                .map(|t| term(name, json!(t), true))
+                .collect();
+            exact(should(terms))
+        }
+        Node::Wildcard {
+            patterns,
+            insensitive,
+            ..
+        } => exact(should(
+            patterns
+                .iter()
+                .map(|p| string_query("wildcard", name, p, *insensitive))
+                .collect(),
+        )),
+        Node::Prefix {
+            prefix,
+            insensitive,
+            ..
+        } => exact(string_query("prefix", name, prefix, *insensitive)),
+        Node::Regex {
+            patterns,
+            insensitive,
+            ..
+        } => {
+            let supported = patterns.iter().all(|p| pattern::check_regex(p).is_ok());
+            let dsl = should(
+                patterns
+                    .iter()
+                    .map(|p| string_query("regexp", name, p, *insensitive))
+                    .collect(),
+            );
+            Part {
+                dsl,
+                exact: supported,
+            }
+        }
+        // A CIDR block is not a keyword: lookout checks the addresses itself.
+        _ => loose(exists(name)),
+    }
+}
+
+fn number_json(value: &Value) -> Option<Json> {
+    let x = constant_number(value)?;
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        return Some(json!(x as i64));
+    }
+    Some(json!(x))
+}
+
+fn number_leaf(node: &Node<'_>, name: &str) -> Part {
+    match node {
+        Node::Compare { op, value, .. } => match number_json(value) {
+            Some(number) => exact(compare_query(name, *op, number)),
+            None => never(*op),
+        },
+        Node::In { values, .. } => {
+            let numbers: Vec<Json> = values.iter().filter_map(number_json).collect();
+            exact(json!({"terms": {name: numbers}}))
+        }
+        // String queries see no text in a numeric field.
+        _ => exact(match_none()),
+    }
+}
+
+fn boolean_json(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Str(s) if s == "true" => Some(true),
+        Value::Str(s) if s == "false" => Some(false),
+        _ => None,
+    }
+}
+
+fn boolean_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
+    match node {
+        Node::Compare {
+            op: op @ (CompareOp::Eq | CompareOp::NotEq),
+            value,
+            ..
+        } => Some(match boolean_json(value) {
+            Some(b) => exact(compare_query(name, *op, json!(b))),
+            None => never(*op),
+        }),
+        Node::In { values, .. } => {
+            let bools: Vec<bool> = values.iter().filter_map(boolean_json).collect();
+            Some(exact(json!({"terms": {name: bools}})))
+        }
+        Node::Compare { .. } => None,
+        _ => Some(exact(match_none())),
+    }
+}
+
+fn ip_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
+    let valid = |value: &Value| match value {
+        Value::Str(s) if s.contains('/') => parse_ip("0.0.0.0")
+            .and_then(|probe| in_cidr(probe, s))
+            .map(|_| s.clone()),
+        Value::Str(s) => parse_ip(s).map(|_| s.clone()),
+        _ => None,
+    };
+    match node {
+        Node::Compare { op, value, .. } => {
+            let is_range = !matches!(op, CompareOp::Eq | CompareOp::NotEq);
+            Some(match valid(value) {
+                Some(text) if is_range && text.contains('/') => return None,
+                Some(text) => exact(compare_query(name, *op, json!(text))),
+                None => never(*op),
+            })
+        }
+        Node::In {
+            values,
+            insensitive: false,
+            ..
+        } => {
+            let texts: Vec<String> = values.iter().filter_map(valid).collect();
+            Some(exact(json!({"terms": {name: texts}})))
+        }
+        Node::Cidr { blocks, .. } => {
+            let texts: Vec<String> = blocks
+                .iter()
+                .filter_map(|b| valid(&Value::Str(b.clone())))
+                .collect();
+            Some(exact(json!({"terms": {name: texts}})))
+        }
+        _ => None,
+    }
+}
+
