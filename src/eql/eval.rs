@@ -497,8 +497,15 @@ impl Ctx<'_> {
             Expr::And(children) => self.logic(children, assigned, false),
             Expr::Or(children) => self.logic(children, assigned, true),
             Expr::Compare { op, left, right } => {
+                let null_on_right = is_null_literal(right);
+                let null_check = null_on_right || is_null_literal(left);
                 let left = self.value(left, assigned);
                 let right = self.value(right, assigned);
+                // Elasticsearch rewrites `x == null` to `x IS NULL` (and `!=` to `IS NOT NULL`).
+                if null_check && matches!(op, CompareOp::Eq | CompareOp::NotEq) {
+                    let checked = if null_on_right { &left } else { &right };
+                    return Value::Bool(checked.is_null() == (*op == CompareOp::Eq));
+                }
                 match left.compare(&right) {
                     Some(order) => Value::Bool(op_holds(*op, order)),
                     None => Value::Null,
@@ -571,6 +578,10 @@ fn next_choice(choice: &mut [usize], references: &[Vec<Value>]) -> bool {
         *digit = 0;
     }
     false
+}
+
+fn is_null_literal(expr: &Expr) -> bool {
+    matches!(expr, Expr::Literal(Literal::Null))
 }
 
 pub fn literal_value(literal: &Literal) -> Value {
