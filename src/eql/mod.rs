@@ -39,7 +39,7 @@ pub use ast::{
 };
 pub use error::ParseError;
 pub use eval::{Condition, evaluate};
-pub use translate::{DEFAULT_CATEGORY_FIELD, StageFilter, translate_stage};
+pub use translate::{DEFAULT_CATEGORY_FIELD, StageFilter, stage_condition, translate_stage};
 pub use unsupported::unsupported;
 pub use value::Value;
 
