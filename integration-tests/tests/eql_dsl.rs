@@ -68,22 +68,22 @@ const CATEGORIES: &[&str] = &["process", "file", "network"];
 fn random_scalar(rng: &mut Rng, field: &str) -> Json {
     match field {
         // The dynamically mapped field gets strings only (a number first would map it `long`).
-        "u" => json!(rng.pick(WORDS)),
+        "u" => json!(*rng.pick(WORDS)),
         "k1" | "k2" => {
             // Keyword fields also get numbers: they are indexed as their text.
             if rng.chance(10) {
                 json!(*rng.pick(NUMBERS))
             } else {
-                json!(rng.pick(WORDS))
+                json!(*rng.pick(WORDS))
             }
         }
         // Numbers as strings: the long field reads them as numbers.
         "n" if rng.chance(30) => json!(rng.pick(NUMBERS).to_string()),
         "n" => json!(rng.pick(NUMBERS)),
         "x" => json!(*rng.pick(&[0.5, 1.0, 2.25, -3.0, 7.0])),
-        "ip" => json!(rng.pick(IPS)),
+        "ip" => json!(*rng.pick(IPS)),
         "b" => json!(rng.chance(50)),
-        _ => json!(rng.pick(CATEGORIES)),
+        _ => json!(*rng.pick(CATEGORIES)),
     }
 }
 
@@ -123,16 +123,16 @@ fn quoted(text: &str) -> String {
 }
 
 fn random_word(rng: &mut Rng) -> String {
-    quoted(rng.pick(WORDS))
+    quoted(*rng.pick(WORDS))
 }
 
 /// A random condition on one field, as EQL text.
 fn random_leaf(rng: &mut Rng) -> String {
     let keyword = *rng.pick(&["k1", "k2", "u"]);
     let w = random_word(rng);
-    let pattern = quoted(rng.pick(&["a*", "*b", "A?b*", "*exe", "c:\\*", "*", "?", "ad*n"]));
+    let pattern = quoted(*rng.pick(&["a*", "*b", "A?b*", "*exe", "c:\\*", "*", "?", "ad*n"]));
     let n = *rng.pick(NUMBERS);
-    let ip = quoted(rng.pick(IPS));
+    let ip = quoted(*rng.pick(IPS));
     let choices = [
         format!("{keyword} == {w}"),
         format!("{keyword} != {w}"),
