@@ -197,7 +197,7 @@ fn random_condition(rng: &mut Rng, depth: usize) -> String {
 }
 
 /// Searches the index with a DSL filter: the hits' ids and sources, or the server's refusal.
-async fn select(server: &TestServer, index: &str, dsl: &Json) -> Result<Vec<(String, Json)>, String> {
+async fn select(server: &TestServer, index: &str, dsl: &eql::Dsl) -> Result<Vec<(String, Json)>, String> {
     let body = json!({"size": 1000, "query": {"bool": {"filter": [dsl]}}});
     let (status, value) = server
         .request(Method::Post, &format!("/{index}/_search"), Some(body))

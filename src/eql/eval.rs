@@ -17,6 +17,7 @@ use regex::Regex;
 use serde_json::Value as Json;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// The most value combinations one script part of a condition tries on one document (the
 /// product of the value counts of its field references); past it the part does not match.
@@ -29,9 +30,9 @@ pub struct Condition {
     regexes: Regexes,
 }
 
-/// Compiled regular expressions by (Lucene pattern, case-insensitive); `None` for a pattern
-/// lookout cannot evaluate (it then matches nothing, and `unsupported` names it).
-pub type Regexes = HashMap<(String, bool), Option<Regex>>;
+/// Regular expressions by (Lucene pattern, case-insensitive), compiled on first use; `None`
+/// for a pattern lookout cannot evaluate (it then matches nothing, and `unsupported` names it).
+pub type Regexes = HashMap<(String, bool), OnceLock<Option<Regex>>>;
 
 impl Condition {
     pub fn new(expr: Expr) -> Condition {
@@ -43,8 +44,7 @@ impl Condition {
                 && kind.is_regex()
             {
                 for p in patterns {
-                    let key = (p.clone(), kind.insensitive());
-                    regexes.entry(key).or_insert_with(|| compile(p, kind.insensitive()));
+                    regexes.entry((p.clone(), kind.insensitive())).or_default();
                 }
             }
         });
@@ -437,8 +437,10 @@ impl Ctx<'_> {
     pub fn regex_matches(&self, pattern: &str, insensitive: bool, text: &str) -> bool {
         let key = (pattern.to_string(), insensitive);
         match self.regexes.get(&key) {
-            Some(Some(regex)) => regex.is_match(text),
-            Some(None) => false,
+            Some(cell) => cell
+                .get_or_init(|| compile(pattern, insensitive))
+                .as_ref()
+                .is_some_and(|r| r.is_match(text)),
             None => compile(pattern, insensitive).is_some_and(|r| r.is_match(text)),
         }
     }

@@ -3,19 +3,22 @@
 //! Strings are decoded here (escapes, `\u{XXXX}`, raw `"""` strings). The parser decides what
 //! the tokens mean; this module never panics on any input.
 
-/// What a token is.
+use std::borrow::Cow;
+
+/// What a token is. Text is borrowed from the query where it can be (names, strings without
+/// escapes), so most tokens allocate nothing.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Kind {
+pub enum Kind<'a> {
     /// A name: `process`, `where`, `@timestamp` (keywords are names the parser recognizes).
-    Name(String),
+    Name(&'a str),
     /// A backquoted name: `` `my field` `` (never a keyword).
-    Quoted(String),
+    Quoted(Cow<'a, str>),
     /// A name written with `~` right after it: `like~`, `endsWith~`.
-    TildeName(String),
+    TildeName(&'a str),
     /// A string literal, decoded.
-    Str(String),
+    Str(Cow<'a, str>),
     /// An integer literal as written (digits only).
-    Integer(String),
+    Integer(&'a str),
     /// A decimal literal, parsed.
     Decimal(f64),
     /// Punctuation and operators.
@@ -82,8 +85,8 @@ impl Symbol {
 
 /// A token and where it starts and ends (byte offsets into the query text).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Token {
-    pub kind: Kind,
+pub struct Token<'a> {
+    pub kind: Kind<'a>,
     pub start: usize,
     pub end: usize,
 }
@@ -98,7 +101,7 @@ pub struct LexError {
 }
 
 /// Splits the whole text into tokens, ending with [`Kind::End`].
-pub fn tokenize(text: &str) -> Result<Vec<Token>, LexError> {
+pub fn tokenize(text: &str) -> Result<Vec<Token<'_>>, LexError> {
     let mut lexer = Lexer { text, pos: 0 };
     let mut tokens = Vec::new();
     loop {
@@ -138,7 +141,7 @@ fn is_name_part(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-impl Lexer<'_> {
+impl<'a> Lexer<'a> {
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
@@ -147,7 +150,7 @@ impl Lexer<'_> {
         self.text.as_bytes().get(self.pos + offset).copied()
     }
 
-    fn rest(&self) -> &str {
+    fn rest(&self) -> &'a str {
         &self.text[self.pos..]
     }
 
@@ -191,7 +194,7 @@ impl Lexer<'_> {
         })
     }
 
-    fn next_kind(&mut self) -> Result<Kind, LexError> {
+    fn next_kind(&mut self) -> Result<Kind<'a>, LexError> {
         let Some(b) = self.peek() else {
             return Ok(Kind::End);
         };
@@ -213,13 +216,13 @@ impl Lexer<'_> {
         }
     }
 
-    fn name(&mut self) -> Kind {
+    fn name(&mut self) -> Kind<'a> {
         let start = self.pos;
         self.pos += 1;
         while self.peek().is_some_and(is_name_part) {
             self.pos += 1;
         }
-        let name = self.text[start..self.pos].to_string();
+        let name = &self.text[start..self.pos];
         if self.peek() == Some(b'~') {
             self.pos += 1;
             return Kind::TildeName(name);
@@ -228,7 +231,7 @@ impl Lexer<'_> {
     }
 
     /// `` `name` ``, with ` `` ` standing for one backquote.
-    fn quoted_name(&mut self) -> Result<Kind, LexError> {
+    fn quoted_name(&mut self) -> Result<Kind<'a>, LexError> {
         let open = self.pos;
         self.pos += 1;
         let mut name = String::new();
@@ -250,11 +253,11 @@ impl Lexer<'_> {
             if name.is_empty() {
                 return Err(error(open, "empty backquoted name"));
             }
-            return Ok(Kind::Quoted(name));
+            return Ok(Kind::Quoted(Cow::Owned(name)));
         }
     }
 
-    fn number(&mut self) -> Result<Kind, LexError> {
+    fn number(&mut self) -> Result<Kind<'a>, LexError> {
         let start = self.pos;
         let digits = |lexer: &mut Self| {
             while lexer.peek().is_some_and(|d| d.is_ascii_digit()) {
@@ -278,7 +281,7 @@ impl Lexer<'_> {
         }
         let text = &self.text[start..self.pos];
         if !decimal {
-            return Ok(Kind::Integer(text.to_string()));
+            return Ok(Kind::Integer(text));
         }
         match text.parse::<f64>() {
             Ok(value) if value.is_finite() => Ok(Kind::Decimal(value)),
@@ -286,12 +289,21 @@ impl Lexer<'_> {
         }
     }
 
-    fn string(&mut self) -> Result<Kind, LexError> {
+    fn string(&mut self) -> Result<Kind<'a>, LexError> {
         if self.rest().starts_with("\"\"\"") {
             return self.raw_string();
         }
         let open = self.pos;
         self.pos += 1;
+        // Most strings have no escape: they are borrowed whole.
+        let end = self.rest().find(['"', '\\', '\n', '\r']);
+        if let Some(at) = end
+            && self.rest().as_bytes()[at] == b'"'
+        {
+            let body = &self.rest()[..at];
+            self.pos += at + 1;
+            return Ok(Kind::Str(Cow::Borrowed(body)));
+        }
         let mut decoded = String::new();
         loop {
             let Some(at) = self.rest().find(['"', '\\', '\n', '\r']) else {
@@ -302,7 +314,7 @@ impl Lexer<'_> {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(Kind::Str(decoded));
+                    return Ok(Kind::Str(Cow::Owned(decoded)));
                 }
                 Some(b'\\') => decoded.push(self.escape()?),
                 _ => return Err(unterminated(self.pos, open)),
@@ -311,20 +323,25 @@ impl Lexer<'_> {
     }
 
     /// `"""..."""`: everything up to the next three quotes is itself.
-    fn raw_string(&mut self) -> Result<Kind, LexError> {
+    fn raw_string(&mut self) -> Result<Kind<'a>, LexError> {
         let open = self.pos;
         self.pos += 3;
         let Some(at) = self.rest().find("\"\"\"") else {
             return Err(unterminated(self.text.len(), open));
         };
-        let mut body = self.rest()[..at].to_string();
+        let start = self.pos;
         self.pos += at + 3;
         // `""""a""""`: quotes right before the closing three belong to the string.
+        let mut extra = 0;
         while self.peek() == Some(b'"') {
-            body.push('"');
+            extra += 1;
             self.pos += 1;
         }
-        Ok(Kind::Str(body))
+        let body = &self.text[start..start + at];
+        if extra == 0 {
+            return Ok(Kind::Str(Cow::Borrowed(body)));
+        }
+        Ok(Kind::Str(Cow::Owned(format!("{body}{}", "\"".repeat(extra)))))
     }
 
     /// Decodes the escape at the position (a backslash).
@@ -373,7 +390,7 @@ impl Lexer<'_> {
         Ok(decoded)
     }
 
-    fn symbol(&mut self) -> Result<Kind, LexError> {
+    fn symbol(&mut self) -> Result<Kind<'a>, LexError> {
         let two = self.text.as_bytes().get(self.pos..self.pos + 2);
         let double = match two {
             Some(b"==") => Some(Symbol::EqEq),

@@ -6,9 +6,11 @@
 //! - [`parse`]: text -> [`Query`] or a [`ParseError`] with line, column and reason.
 //! - [`unsupported`]: what of a parsed query lookout's own evaluation cannot run, and why.
 //! - [`Condition`] / [`evaluate`]: a condition on one document (`serde_json::Value`).
-//! - [`translate_stage`]: a stage -> [`StageFilter`] (DSL as JSON + residual [`Condition`]).
+//! - [`translate_stage`]: a stage -> [`StageFilter`] (a typed [`Dsl`] that serializes to the
+//!   query JSON, + a residual [`Condition`]).
 
 mod ast;
+mod dsl;
 mod error;
 mod eval;
 mod functions;
@@ -37,6 +39,7 @@ pub use ast::{
     ArithmeticOp, Body, Category, CompareOp, EventFilter, Expr, Field, Function, Literal,
     MatchKind, Pipe, Query, Sample, SampleStage, Sequence, SequenceStage, TimeSpan, TimeUnit,
 };
+pub use dsl::{Dsl, Scalar, TextQuery};
 pub use error::ParseError;
 pub use eval::{Condition, evaluate};
 pub use translate::{DEFAULT_CATEGORY_FIELD, StageFilter, stage_condition, translate_stage};

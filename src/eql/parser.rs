@@ -16,17 +16,17 @@ const KEYWORDS: [&str; 18] = [
 ];
 
 /// The parse state: the tokens, the position and the nesting depth.
-pub struct Parser {
-    tokens: Vec<Token>,
+pub struct Parser<'a> {
+    tokens: Vec<Token<'a>>,
     pos: usize,
     depth: usize,
 }
 
 type Parsed<T> = Result<T, Failure>;
 
-impl Parser {
+impl<'a> Parser<'a> {
     /// `tokens` ends with [`Kind::End`] (as the lexer builds them).
-    pub fn new(tokens: Vec<Token>) -> Parser {
+    pub fn new(tokens: Vec<Token<'a>>) -> Parser<'a> {
         Parser {
             tokens,
             pos: 0,
@@ -53,16 +53,16 @@ impl Parser {
 
     // ---- tokens ----
 
-    fn token(&self) -> &Token {
+    fn token(&self) -> &Token<'a> {
         let last = self.tokens.len().saturating_sub(1);
         &self.tokens[self.pos.min(last)]
     }
 
-    fn kind(&self) -> &Kind {
+    fn kind(&self) -> &Kind<'a> {
         &self.token().kind
     }
 
-    fn kind_at(&self, ahead: usize) -> Option<&Kind> {
+    fn kind_at(&self, ahead: usize) -> Option<&Kind<'a>> {
         self.tokens.get(self.pos + ahead).map(|t| &t.kind)
     }
 
@@ -89,7 +89,7 @@ impl Parser {
     }
 
     fn is_word(&self, word: &str) -> bool {
-        matches!(self.kind(), Kind::Name(name) if name == word)
+        matches!(self.kind(), Kind::Name(name) if *name == word)
     }
 
     fn eat_word(&mut self, word: &str) -> bool {
@@ -170,17 +170,19 @@ impl Parser {
 
     /// `(any | name | "string") where condition`.
     fn event_filter(&mut self) -> Parsed<EventFilter> {
-        let category = match self.kind().clone() {
-            Kind::Name(name) if name == "any" => Category::Any,
-            Kind::Name(name) if !is_keyword(&name) => Category::Named(name),
-            Kind::Str(name) => Category::Named(name),
+        let category = match self.kind() {
+            Kind::Name(name) if *name == "any" => {
+                self.advance();
+                Category::Any
+            }
+            Kind::Name(name) if !is_keyword(name) => Category::Named(self.take_text()),
+            Kind::Str(_) => Category::Named(self.take_text()),
             _ => {
                 return Err(self.unexpected(
                     "expected an event category ('any', a name or a quoted string)",
                 ));
             }
         };
-        self.advance();
         if !self.eat_word("where") {
             return Err(self.unexpected("expected 'where' after the event category"));
         }
@@ -341,7 +343,7 @@ impl Parser {
     fn pipe(&mut self) -> Parsed<Pipe> {
         let at = self.start();
         let name = match self.kind() {
-            Kind::Name(name) => name.clone(),
+            Kind::Name(name) => name.to_string(),
             _ => return Err(self.unexpected("expected a pipe name after '|'")),
         };
         let make: fn(u64) -> Pipe = match name.as_str() {
@@ -483,20 +485,20 @@ impl Parser {
     fn predicated(&mut self) -> Parsed<Expr> {
         let value = self.primary()?;
         if self.is_word("not")
-            && matches!(self.kind_at(1), Some(Kind::Name(n) | Kind::TildeName(n)) if n == "in")
+            && matches!(self.kind_at(1), Some(Kind::Name(n) | Kind::TildeName(n)) if *n == "in")
         {
             self.advance();
             return self.in_list(value, true);
         }
-        match self.kind().clone() {
-            Kind::Name(word) | Kind::TildeName(word) if word == "in" => self.in_list(value, false),
+        match self.kind() {
+            Kind::Name(word) | Kind::TildeName(word) if *word == "in" => self.in_list(value, false),
             Kind::Symbol(Symbol::Colon) => self.pattern(value, MatchKind::Colon),
-            Kind::Name(word) if word == "like" => self.pattern(value, MatchKind::Like),
-            Kind::TildeName(word) if word == "like" => {
+            Kind::Name(word) if *word == "like" => self.pattern(value, MatchKind::Like),
+            Kind::TildeName(word) if *word == "like" => {
                 self.pattern(value, MatchKind::LikeInsensitive)
             }
-            Kind::Name(word) if word == "regex" => self.pattern(value, MatchKind::Regex),
-            Kind::TildeName(word) if word == "regex" => {
+            Kind::Name(word) if *word == "regex" => self.pattern(value, MatchKind::Regex),
+            Kind::TildeName(word) if *word == "regex" => {
                 self.pattern(value, MatchKind::RegexInsensitive)
             }
             _ => Ok(value),
@@ -563,40 +565,39 @@ impl Parser {
     }
 
     fn pattern_string(&mut self, kind: MatchKind) -> Parsed<String> {
-        let Kind::Str(text) = self.kind().clone() else {
+        if !matches!(self.kind(), Kind::Str(_)) {
             return Err(self.unexpected(&format!("expected a string after '{}'", kind.symbol())));
-        };
-        self.advance();
-        Ok(text)
+        }
+        Ok(self.take_text())
     }
 
     fn primary(&mut self) -> Parsed<Expr> {
-        let kind = self.kind().clone();
-        match kind {
-            Kind::Str(text) => {
-                self.advance();
+        let next_is_paren = matches!(self.kind_at(1), Some(Kind::Symbol(Symbol::LParen)));
+        match self.kind() {
+            Kind::Str(_) => {
+                let text = self.take_text();
                 Ok(Expr::Literal(Literal::String(text)))
             }
             Kind::Integer(digits) => {
                 let at = self.start();
+                let parsed = digits.parse::<i64>();
+                let message = format!("the number {digits} is too large");
                 self.advance();
-                digits
-                    .parse::<i64>()
+                parsed
                     .map(|n| Expr::Literal(Literal::Integer(n)))
-                    .map_err(|_| Failure::new(at, format!("the number {digits} is too large")))
+                    .map_err(|_| Failure::new(at, message))
             }
             Kind::Decimal(value) => {
+                let value = *value;
                 self.advance();
                 Ok(Expr::Literal(Literal::Float(value)))
             }
-            Kind::Name(name) if name == "null" => self.literal(Literal::Null),
-            Kind::Name(name) if name == "true" => self.literal(Literal::Bool(true)),
-            Kind::Name(name) if name == "false" => self.literal(Literal::Bool(false)),
-            Kind::Name(name) if matches!(self.kind_at(1), Some(Kind::Symbol(Symbol::LParen))) => {
-                self.call(&name, false)
-            }
-            Kind::TildeName(name) => self.call(&name, true),
-            Kind::Name(name) if !is_keyword(&name) => self.field(false),
+            Kind::Name(name) if *name == "null" => self.literal(Literal::Null),
+            Kind::Name(name) if *name == "true" => self.literal(Literal::Bool(true)),
+            Kind::Name(name) if *name == "false" => self.literal(Literal::Bool(false)),
+            Kind::Name(_) if next_is_paren => self.call(false),
+            Kind::TildeName(_) => self.call(true),
+            Kind::Name(name) if !is_keyword(name) => self.field(false),
             Kind::Quoted(_) => self.field(false),
             Kind::Symbol(Symbol::Question) => {
                 self.advance();
@@ -605,6 +606,19 @@ impl Parser {
             Kind::Symbol(Symbol::LParen) => self.parenthesized(),
             _ => Err(self.unexpected("expected a value, a field, a function call or '('")),
         }
+    }
+
+    /// Takes the text of the current name, string or quoted token and advances past it (each
+    /// token is read once, so its text is moved, not copied).
+    fn take_text(&mut self) -> String {
+        let last = self.tokens.len().saturating_sub(1);
+        let text = match &mut self.tokens[self.pos.min(last)].kind {
+            Kind::Name(text) | Kind::TildeName(text) => text.to_string(),
+            Kind::Quoted(text) | Kind::Str(text) => std::mem::take(text).into_owned(),
+            _ => String::new(),
+        };
+        self.advance();
+        text
     }
 
     fn literal(&mut self, literal: Literal) -> Parsed<Expr> {
@@ -626,16 +640,22 @@ impl Parser {
     /// A field name: `a.b.c`, `` `a b`.c ``; after `?` for an optional field.
     fn field(&mut self, optional: bool) -> Parsed<Expr> {
         let mut name = match self.kind() {
-            Kind::Name(name) if !is_keyword(name) => name.clone(),
-            Kind::Quoted(name) => name.clone(),
+            Kind::Name(name) if !is_keyword(name) => self.take_text(),
+            Kind::Quoted(_) => self.take_text(),
             _ => return Err(self.unexpected("expected a field name after '?'")),
         };
-        self.advance();
         while self.is_symbol(Symbol::Dot) {
             self.advance();
             match self.kind() {
                 // Keywords are fine after a dot (`event.sequence`).
-                Kind::Name(part) | Kind::Quoted(part) => name.push_str(&format!(".{part}")),
+                Kind::Name(part) => {
+                    name.push('.');
+                    name.push_str(part);
+                }
+                Kind::Quoted(part) => {
+                    name.push('.');
+                    name.push_str(part);
+                }
                 _ => return Err(self.unexpected("expected a field name after '.'")),
             }
             self.advance();
@@ -650,9 +670,10 @@ impl Parser {
     }
 
     /// `name(args)` or `name~(args)`.
-    fn call(&mut self, name: &str, insensitive: bool) -> Parsed<Expr> {
+    fn call(&mut self, insensitive: bool) -> Parsed<Expr> {
         let at = self.start();
-        let Some(function) = Function::from_name(name) else {
+        let name = self.take_text();
+        let Some(function) = Function::from_name(&name) else {
             return Err(Failure::new(at, format!("unknown function '{name}'")));
         };
         if insensitive && !function.has_insensitive_form() {
@@ -661,7 +682,6 @@ impl Parser {
                 format!("'{}' has no case-insensitive '~' form", function.name()),
             ));
         }
-        self.advance();
         let open = self.start();
         self.expect_symbol(Symbol::LParen, &format!("expected '(' after '{name}~'"))?;
         self.enter()?;
@@ -721,7 +741,7 @@ fn arithmetic(op: ArithmeticOp, left: Expr, right: Expr) -> Expr {
 }
 
 /// A token as a message names it.
-fn describe(kind: &Kind) -> String {
+fn describe(kind: &Kind<'_>) -> String {
     match kind {
         Kind::Name(name) => format!("'{name}'"),
         Kind::Quoted(name) => format!("`{name}`"),

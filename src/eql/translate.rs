@@ -10,7 +10,8 @@ use super::eval::{Condition, Node, Regexes, classify, constant_number, constant_
 use super::pattern;
 use super::value::{FieldType, Value, in_cidr, parse_ip};
 use crate::kql::FieldMap;
-use serde_json::{Value as Json, json};
+use super::dsl::{Dsl, Scalar, TextQuery};
+use serde_json::Value as Json;
 
 /// The field that holds an event's category unless the rule overrides it
 /// (`event_category_override`).
@@ -19,8 +20,8 @@ pub const DEFAULT_CATEGORY_FIELD: &str = "event.category";
 /// The DSL and residual of one stage.
 #[derive(Debug, Clone)]
 pub struct StageFilter {
-    /// A query DSL filter (one JSON query object).
-    pub dsl: Json,
+    /// A query DSL filter (serializes to one JSON query object).
+    pub dsl: Dsl,
     /// What the DSL cannot express, checked on each selected document; `None` when the DSL is
     /// exact.
     pub residual: Option<Condition>,
@@ -40,14 +41,7 @@ pub fn stage_condition(filter: &EventFilter, category_field: &str) -> Expr {
     match &filter.category {
         Category::Any => filter.condition.clone(),
         Category::Named(name) => Expr::And(vec![
-            Expr::Compare {
-                op: CompareOp::Eq,
-                left: Box::new(Expr::Field(Field {
-                    name: category_field.to_string(),
-                    optional: false,
-                })),
-                right: Box::new(Expr::Literal(Literal::String(name.clone()))),
-            },
+            category_test(category_field, name),
             filter.condition.clone(),
         ]),
     }
@@ -60,74 +54,102 @@ pub fn translate_stage(
     category_field: &str,
     fields: Option<&FieldMap>,
 ) -> StageFilter {
-    let condition = stage_condition(filter, category_field);
     let translator = Translator {
         fields,
         regexes: Regexes::new(),
     };
-    let part = translator.part(&condition);
+    let category = match &filter.category {
+        Category::Any => None,
+        Category::Named(name) => Some(category_test(category_field, name)),
+    };
+    let mut conjuncts = Vec::new();
+    conjuncts.extend(category.as_ref());
+    flatten_and(&filter.condition, &mut conjuncts);
+    let mut queries = Vec::with_capacity(conjuncts.len());
     let mut residual = Vec::new();
-    translator.residual(&condition, &mut residual);
+    for conjunct in conjuncts {
+        let part = translator.part(conjunct);
+        if !part.exact {
+            residual.push(conjunct.clone());
+        }
+        queries.push(part.dsl);
+    }
+    let dsl = match queries.len() {
+        1 => queries.pop().expect("one query"),
+        _ => Dsl::Filter(queries),
+    };
     let residual = match residual.len() {
         0 => None,
         1 => residual.pop().map(Condition::new),
         _ => Some(Condition::new(Expr::And(residual))),
     };
-    StageFilter {
-        dsl: part.dsl,
-        residual,
+    StageFilter { dsl, residual }
+}
+
+/// `category_field == "name"`.
+fn category_test(category_field: &str, name: &str) -> Expr {
+    Expr::Compare {
+        op: CompareOp::Eq,
+        left: Box::new(Expr::Field(Field {
+            name: category_field.to_string(),
+            optional: false,
+        })),
+        right: Box::new(Expr::Literal(Literal::String(name.to_string()))),
+    }
+}
+
+/// The conjuncts of nested `and`s, in order.
+fn flatten_and<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match expr {
+        Expr::And(children) => children.iter().for_each(|c| flatten_and(c, out)),
+        other => out.push(other),
     }
 }
 
 /// A translated part: its DSL and whether the DSL is exact.
 struct Part {
-    dsl: Json,
+    dsl: Dsl,
     exact: bool,
 }
 
-fn exact(dsl: Json) -> Part {
+fn exact(dsl: Dsl) -> Part {
     Part { dsl, exact: true }
 }
 
-fn loose(dsl: Json) -> Part {
+fn loose(dsl: Dsl) -> Part {
     Part { dsl, exact: false }
 }
 
-fn match_all() -> Json {
-    json!({"match_all": {}})
+fn exists(field: &str) -> Dsl {
+    Dsl::Exists(field.to_string())
 }
 
-fn match_none() -> Json {
-    json!({"bool": {"must_not": [{"match_all": {}}]}})
+fn must_not(query: Dsl) -> Dsl {
+    Dsl::MustNot(Box::new(query))
 }
 
-fn exists(field: &str) -> Json {
-    json!({"exists": {"field": field}})
-}
-
-fn must_not(query: Json) -> Json {
-    json!({"bool": {"must_not": [query]}})
-}
-
-fn should(queries: Vec<Json>) -> Json {
+fn should(queries: Vec<Dsl>) -> Dsl {
     if queries.is_empty() {
-        return match_none();
+        return Dsl::MatchNone;
     }
-    json!({"bool": {"should": queries, "minimum_should_match": 1}})
+    Dsl::Should(queries)
 }
 
-fn term(field: &str, value: Json, insensitive: bool) -> Json {
-    if insensitive {
-        return json!({"term": {field: {"value": value, "case_insensitive": true}}});
+fn term(field: &str, value: Scalar, case_insensitive: bool) -> Dsl {
+    Dsl::Term {
+        field: field.to_string(),
+        value,
+        case_insensitive,
     }
-    json!({"term": {field: {"value": value}}})
 }
 
-fn string_query(kind: &str, field: &str, value: &str, insensitive: bool) -> Json {
-    if insensitive {
-        return json!({kind: {field: {"value": value, "case_insensitive": true}}});
+fn string_query(kind: TextQuery, field: &str, value: &str, case_insensitive: bool) -> Dsl {
+    Dsl::Text {
+        kind,
+        field: field.to_string(),
+        value: value.to_string(),
+        case_insensitive,
     }
-    json!({kind: {field: {"value": value}}})
 }
 
 /// The field types, and an empty regex cache: constant parts (no field, so no regex on a field)
@@ -143,7 +165,7 @@ impl Translator<'_> {
             Node::And(children) => {
                 let parts: Vec<Part> = children.iter().map(|c| self.part(c)).collect();
                 let exact = parts.iter().all(|p| p.exact);
-                let dsl = json!({"bool": {"filter": parts.into_iter().map(|p| p.dsl).collect::<Vec<_>>()}});
+                let dsl = Dsl::Filter(parts.into_iter().map(|p| p.dsl).collect());
                 Part { dsl, exact }
             }
             Node::Or(children) => {
@@ -157,23 +179,12 @@ impl Translator<'_> {
                 if part.exact && !matches!(classify(inner, self.fields, &self.regexes), Node::Script(_)) {
                     return exact(must_not(part.dsl));
                 }
-                loose(match_all())
+                loose(Dsl::MatchAll)
             }
-            Node::Constant(true) => exact(match_all()),
-            Node::Constant(false) => exact(match_none()),
-            Node::Script(_) => loose(match_all()),
+            Node::Constant(true) => exact(Dsl::MatchAll),
+            Node::Constant(false) => exact(Dsl::MatchNone),
+            Node::Script(_) => loose(Dsl::MatchAll),
             leaf => self.leaf(&leaf),
-        }
-    }
-
-    /// The conjuncts of `expr` whose DSL is not exact.
-    fn residual(&self, expr: &Expr, out: &mut Vec<Expr>) {
-        if let Expr::And(children) = expr {
-            children.iter().for_each(|c| self.residual(c, out));
-            return;
-        }
-        if !self.part(expr).exact {
-            out.push(expr.clone());
         }
     }
 
@@ -229,47 +240,41 @@ fn leaf_field<'e>(node: &Node<'e>) -> &'e Field {
 
 /// The looser query of a leaf that is not exact: `exists` when the leaf needs a value (every
 /// leaf but `!=`, which also matches documents without the field), else everything.
-fn loose_leaf(node: &Node<'_>, name: &str) -> Json {
+fn loose_leaf(node: &Node<'_>, name: &str) -> Dsl {
     match node {
         Node::Compare {
             op: CompareOp::NotEq,
             ..
-        } => match_all(),
+        } => Dsl::MatchAll,
         _ => exists(name),
     }
 }
 
-fn range(name: &str, op: CompareOp, value: Json) -> Json {
-    let key = match op {
-        CompareOp::Lt => "lt",
-        CompareOp::Lte => "lte",
-        CompareOp::Gt => "gt",
-        _ => "gte",
-    };
-    json!({"range": {name: {key: value}}})
-}
-
-fn compare_query(name: &str, op: CompareOp, value: Json) -> Json {
+fn compare_query(name: &str, op: CompareOp, value: Scalar) -> Dsl {
     match op {
         CompareOp::Eq => term(name, value, false),
         CompareOp::NotEq => must_not(term(name, value, false)),
-        _ => range(name, op, value),
+        _ => Dsl::Range {
+            field: name.to_string(),
+            op,
+            value,
+        },
     }
 }
 
 /// An unmatchable constant: `==` and ranges select nothing, `!=` everything.
 fn never(op: CompareOp) -> Part {
     exact(if op == CompareOp::NotEq {
-        match_all()
+        Dsl::MatchAll
     } else {
-        match_none()
+        Dsl::MatchNone
     })
 }
 
 fn keyword_leaf(node: &Node<'_>, name: &str) -> Part {
     match node {
         Node::Compare { op, value, .. } => match constant_text(value) {
-            Some(text) => exact(compare_query(name, *op, json!(text))),
+            Some(text) => exact(compare_query(name, *op, Scalar::Str(text))),
             None => never(*op),
         },
         Node::In {
@@ -277,14 +282,14 @@ fn keyword_leaf(node: &Node<'_>, name: &str) -> Part {
             insensitive: false,
             ..
         } => {
-            let texts: Vec<String> = values.iter().filter_map(constant_text).collect();
-            exact(json!({"terms": {name: texts}}))
+            let texts = values.iter().filter_map(constant_text).map(Scalar::Str);
+            exact(terms(name, texts.collect()))
         }
         Node::In { values, .. } => {
             let terms = values
                 .iter()
                 .filter_map(constant_text)
-                .map(|t| term(name, json!(t), true))
+                .map(|t| term(name, Scalar::Str(t), true))
                 .collect();
             exact(should(terms))
         }
@@ -295,14 +300,14 @@ fn keyword_leaf(node: &Node<'_>, name: &str) -> Part {
         } => exact(should(
             patterns
                 .iter()
-                .map(|p| string_query("wildcard", name, p, *insensitive))
+                .map(|p| string_query(TextQuery::Wildcard, name, p, *insensitive))
                 .collect(),
         )),
         Node::Prefix {
             prefix,
             insensitive,
             ..
-        } => exact(string_query("prefix", name, prefix, *insensitive)),
+        } => exact(string_query(TextQuery::Prefix, name, prefix, *insensitive)),
         Node::Regex {
             patterns,
             insensitive,
@@ -312,7 +317,7 @@ fn keyword_leaf(node: &Node<'_>, name: &str) -> Part {
             let dsl = should(
                 patterns
                     .iter()
-                    .map(|p| string_query("regexp", name, p, *insensitive))
+                    .map(|p| string_query(TextQuery::Regexp, name, p, *insensitive))
                     .collect(),
             );
             Part {
@@ -325,12 +330,19 @@ fn keyword_leaf(node: &Node<'_>, name: &str) -> Part {
     }
 }
 
-fn number_json(value: &Value) -> Option<Json> {
+fn number_json(value: &Value) -> Option<Scalar> {
     let x = constant_number(value)?;
     if x.fract() == 0.0 && x.abs() < 9.0e15 {
-        return Some(json!(x as i64));
+        return Some(Scalar::Int(x as i64));
     }
-    Some(json!(x))
+    Some(Scalar::Float(x))
+}
+
+fn terms(name: &str, values: Vec<Scalar>) -> Dsl {
+    Dsl::Terms {
+        field: name.to_string(),
+        values,
+    }
 }
 
 fn number_leaf(node: &Node<'_>, name: &str) -> Part {
@@ -340,11 +352,10 @@ fn number_leaf(node: &Node<'_>, name: &str) -> Part {
             None => never(*op),
         },
         Node::In { values, .. } => {
-            let numbers: Vec<Json> = values.iter().filter_map(number_json).collect();
-            exact(json!({"terms": {name: numbers}}))
+            exact(terms(name, values.iter().filter_map(number_json).collect()))
         }
         // String queries see no text in a numeric field.
-        _ => exact(match_none()),
+        _ => exact(Dsl::MatchNone),
     }
 }
 
@@ -364,15 +375,15 @@ fn boolean_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
             value,
             ..
         } => Some(match boolean_json(value) {
-            Some(b) => exact(compare_query(name, *op, json!(b))),
+            Some(b) => exact(compare_query(name, *op, Scalar::Bool(b))),
             None => never(*op),
         }),
         Node::In { values, .. } => {
-            let bools: Vec<bool> = values.iter().filter_map(boolean_json).collect();
-            Some(exact(json!({"terms": {name: bools}})))
+            let bools = values.iter().filter_map(boolean_json).map(Scalar::Bool);
+            Some(exact(terms(name, bools.collect())))
         }
         Node::Compare { .. } => None,
-        _ => Some(exact(match_none())),
+        _ => Some(exact(Dsl::MatchNone)),
     }
 }
 
@@ -389,7 +400,7 @@ fn ip_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
             let is_range = !matches!(op, CompareOp::Eq | CompareOp::NotEq);
             Some(match valid(value) {
                 Some(text) if is_range && text.contains('/') => return None,
-                Some(text) => exact(compare_query(name, *op, json!(text))),
+                Some(text) => exact(compare_query(name, *op, Scalar::Str(text))),
                 None => never(*op),
             })
         }
@@ -398,15 +409,15 @@ fn ip_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
             insensitive: false,
             ..
         } => {
-            let texts: Vec<String> = values.iter().filter_map(valid).collect();
-            Some(exact(json!({"terms": {name: texts}})))
+            let texts = values.iter().filter_map(valid).map(Scalar::Str);
+            Some(exact(terms(name, texts.collect())))
         }
         Node::Cidr { blocks, .. } => {
-            let texts: Vec<String> = blocks
+            let texts = blocks
                 .iter()
                 .filter_map(|b| valid(&Value::Str(b.clone())))
-                .collect();
-            Some(exact(json!({"terms": {name: texts}})))
+                .map(Scalar::Str);
+            Some(exact(terms(name, texts.collect())))
         }
         _ => None,
     }

@@ -57,7 +57,11 @@ impl FieldType {
             FieldType::Keyword
         } else if all(&INTEGER_TYPES) {
             FieldType::Integer
-        } else if all(&[&INTEGER_TYPES[..], &FLOAT_TYPES[..]].concat()) {
+        } else if info
+            .types
+            .iter()
+            .all(|t| INTEGER_TYPES.contains(&t.as_str()) || FLOAT_TYPES.contains(&t.as_str()))
+        {
             FieldType::Float
         } else if all(&["boolean"]) {
             FieldType::Boolean
