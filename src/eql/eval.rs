@@ -96,10 +96,11 @@ pub enum Node<'e> {
     },
     /// `field == null` (no value) or `field != null` (`exists`).
     Exists { field: &'e Field, exists: bool },
-    /// `field in (constants)` (`terms`, or case-insensitive `term`s for `in~`).
+    /// `field in (constants)` (`terms`, or case-insensitive `term`s for `in~`); the items are
+    /// constant expressions, folded by [`in_values`] when needed.
     In {
         field: &'e Field,
-        values: Vec<Value>,
+        list: &'e [Expr],
         insensitive: bool,
     },
     /// Lucene wildcard patterns (`*`, `?`, `\` escapes): `:`, `like`, `endsWith`,
@@ -221,11 +222,12 @@ fn classify_leaf<'e>(expr: &'e Expr, fields: Option<&FieldMap>) -> Option<Node<'
             negated: false,
         } => {
             let field = as_field(value, fields)?;
-            let values: Option<Vec<Value>> = list.iter().map(constant).collect();
-            let values = values?.into_iter().filter(|v| !v.is_null()).collect();
+            if !list.iter().all(|item| is_constant(item, fields)) {
+                return None;
+            }
             Some(Node::In {
                 field,
-                values,
+                list,
                 insensitive: *insensitive,
             })
         }
@@ -308,6 +310,19 @@ fn flip(op: CompareOp) -> CompareOp {
     }
 }
 
+/// The values of an `in` list of constants, without `null`s (a `terms` query ignores them).
+pub fn in_values<'e>(
+    list: &'e [Expr],
+    fields: Option<&'e FieldMap>,
+) -> impl Iterator<Item = Value> + 'e {
+    list.iter()
+        .map(move |item| match item {
+            Expr::Literal(literal) => literal_value(literal),
+            other => fold(other, fields),
+        })
+        .filter(|v| !v.is_null())
+}
+
 /// The value of a constant expression.
 pub fn fold(expr: &Expr, fields: Option<&FieldMap>) -> Value {
     let empty = Json::Null;
@@ -375,10 +390,11 @@ impl Ctx<'_> {
             }
             Node::In {
                 field,
-                values,
+                list,
                 insensitive,
             } => {
                 let kind = self.kind(field);
+                let values: Vec<Value> = in_values(list, self.fields).collect();
                 self.values(field).iter().any(|v| {
                     values.iter().any(|c| {
                         if *insensitive {

@@ -296,7 +296,7 @@ impl<'a> Lexer<'a> {
         let open = self.pos;
         self.pos += 1;
         // Most strings have no escape: they are borrowed whole.
-        let end = self.rest().find(['"', '\\', '\n', '\r']);
+        let end = string_stop(self.rest());
         if let Some(at) = end
             && self.rest().as_bytes()[at] == b'"'
         {
@@ -306,7 +306,7 @@ impl<'a> Lexer<'a> {
         }
         let mut decoded = String::new();
         loop {
-            let Some(at) = self.rest().find(['"', '\\', '\n', '\r']) else {
+            let Some(at) = string_stop(self.rest()) else {
                 return Err(unterminated(self.text.len(), open));
             };
             decoded.push_str(&self.rest()[..at]);
@@ -430,6 +430,13 @@ impl<'a> Lexer<'a> {
         self.pos += 1;
         Ok(Kind::Symbol(single))
     }
+}
+
+/// The offset of the first byte that stops a plain run inside a string: a quote, a backslash or
+/// a line break (all ASCII, so the offset is a character boundary).
+fn string_stop(text: &str) -> Option<usize> {
+    text.bytes()
+        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r'))
 }
 
 fn unterminated(at: usize, open: usize) -> LexError {

@@ -6,7 +6,9 @@
 //! everything) and goes to the residual. No I/O; DSL is built as `serde_json::Value`.
 
 use super::ast::*;
-use super::eval::{Condition, Node, Regexes, classify, constant_number, constant_text};
+use super::eval::{
+    Condition, Node, Regexes, classify, constant_number, constant_text, in_values,
+};
 use super::pattern;
 use super::value::{FieldType, Value, in_cidr, parse_ip};
 use crate::kql::FieldMap;
@@ -196,11 +198,12 @@ impl Translator<'_> {
         let field = leaf_field(node);
         let kind = FieldType::of(self.fields, &field.name);
         let name = self.exact_name(&field.name, kind);
+        let fields = self.fields;
         let typed = name.as_deref().and_then(|name| match kind {
-            FieldType::Keyword => Some(keyword_leaf(node, name)),
-            FieldType::Integer | FieldType::Float => Some(number_leaf(node, name)),
-            FieldType::Boolean => boolean_leaf(node, name),
-            FieldType::Ip => ip_leaf(node, name),
+            FieldType::Keyword => Some(keyword_leaf(node, name, fields)),
+            FieldType::Integer | FieldType::Float => Some(number_leaf(node, name, fields)),
+            FieldType::Boolean => boolean_leaf(node, name, fields),
+            FieldType::Ip => ip_leaf(node, name, fields),
             FieldType::Date | FieldType::Unknown => None,
         });
         typed.unwrap_or_else(|| loose(loose_leaf(node, &field.name)))
@@ -271,24 +274,23 @@ fn never(op: CompareOp) -> Part {
     })
 }
 
-fn keyword_leaf(node: &Node<'_>, name: &str) -> Part {
+fn keyword_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Part {
     match node {
         Node::Compare { op, value, .. } => match constant_text(value) {
             Some(text) => exact(compare_query(name, *op, Scalar::Str(text))),
             None => never(*op),
         },
         Node::In {
-            values,
+            list,
             insensitive: false,
             ..
         } => {
-            let texts = values.iter().filter_map(constant_text).map(Scalar::Str);
+            let texts = in_values(list, fields).filter_map(|v| into_text(v).map(Scalar::Str));
             exact(terms(name, texts.collect()))
         }
-        Node::In { values, .. } => {
-            let terms = values
-                .iter()
-                .filter_map(constant_text)
+        Node::In { list, .. } => {
+            let terms = in_values(list, fields)
+                .filter_map(into_text)
                 .map(|t| term(name, Scalar::Str(t), true))
                 .collect();
             exact(should(terms))
@@ -330,6 +332,14 @@ fn keyword_leaf(node: &Node<'_>, name: &str) -> Part {
     }
 }
 
+/// A constant as the text a keyword query holds, moving a string's text.
+fn into_text(value: Value) -> Option<String> {
+    match value {
+        Value::Str(text) => Some(text),
+        other => constant_text(&other),
+    }
+}
+
 fn number_json(value: &Value) -> Option<Scalar> {
     let x = constant_number(value)?;
     if x.fract() == 0.0 && x.abs() < 9.0e15 {
@@ -345,14 +355,15 @@ fn terms(name: &str, values: Vec<Scalar>) -> Dsl {
     }
 }
 
-fn number_leaf(node: &Node<'_>, name: &str) -> Part {
+fn number_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Part {
     match node {
         Node::Compare { op, value, .. } => match number_json(value) {
             Some(number) => exact(compare_query(name, *op, number)),
             None => never(*op),
         },
-        Node::In { values, .. } => {
-            exact(terms(name, values.iter().filter_map(number_json).collect()))
+        Node::In { list, .. } => {
+            let numbers = in_values(list, fields).filter_map(|v| number_json(&v));
+            exact(terms(name, numbers.collect()))
         }
         // String queries see no text in a numeric field.
         _ => exact(Dsl::MatchNone),
@@ -368,7 +379,7 @@ fn boolean_json(value: &Value) -> Option<bool> {
     }
 }
 
-fn boolean_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
+fn boolean_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Option<Part> {
     match node {
         Node::Compare {
             op: op @ (CompareOp::Eq | CompareOp::NotEq),
@@ -378,8 +389,10 @@ fn boolean_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
             Some(b) => exact(compare_query(name, *op, Scalar::Bool(b))),
             None => never(*op),
         }),
-        Node::In { values, .. } => {
-            let bools = values.iter().filter_map(boolean_json).map(Scalar::Bool);
+        Node::In { list, .. } => {
+            let bools = in_values(list, fields)
+                .filter_map(|v| boolean_json(&v))
+                .map(Scalar::Bool);
             Some(exact(terms(name, bools.collect())))
         }
         Node::Compare { .. } => None,
@@ -387,7 +400,7 @@ fn boolean_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
     }
 }
 
-fn ip_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
+fn ip_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Option<Part> {
     let valid = |value: &Value| match value {
         Value::Str(s) if s.contains('/') => parse_ip("0.0.0.0")
             .and_then(|probe| in_cidr(probe, s))
@@ -405,11 +418,13 @@ fn ip_leaf(node: &Node<'_>, name: &str) -> Option<Part> {
             })
         }
         Node::In {
-            values,
+            list,
             insensitive: false,
             ..
         } => {
-            let texts = values.iter().filter_map(valid).map(Scalar::Str);
+            let texts = in_values(list, fields)
+                .filter_map(|v| valid(&v))
+                .map(Scalar::Str);
             Some(exact(terms(name, texts.collect())))
         }
         Node::Cidr { blocks, .. } => {
