@@ -171,13 +171,16 @@ pub fn to_rust_regex(pattern: &str, insensitive: bool) -> Result<String, String>
                     return Err("a trailing backslash escapes nothing".to_string());
                 };
                 i += 1;
-                out.push_str(&shorthand(next).unwrap_or_else(|| literal(next)));
+                match shorthand(next) {
+                    Some(class) => out.push_str(class),
+                    None => push_literal(&mut out, next),
+                }
             }
             '"' => {
                 let Some(close) = chars[i..].iter().position(|&q| q == '"') else {
                     return Err("unterminated quoted literal".to_string());
                 };
-                chars[i..i + close].iter().for_each(|&q| out.push_str(&literal(q)));
+                chars[i..i + close].iter().for_each(|&q| push_literal(&mut out, q));
                 i += close + 1;
             }
             '[' => i = class(&chars, i, &mut out)?,
@@ -189,25 +192,25 @@ pub fn to_rust_regex(pattern: &str, insensitive: bool) -> Result<String, String>
             }
             '(' | ')' | '|' | '*' | '+' | '?' => out.push(c),
             '{' => i = repetition(&chars, i, &mut out)?,
-            ']' | '}' => out.push_str(&literal(c)),
-            _ => out.push_str(&literal(c)),
+            _ => push_literal(&mut out, c),
         }
     }
     out.push_str(")$");
     Ok(out)
 }
 
-/// A character as a literal in the `regex` crate's syntax.
-fn literal(c: char) -> String {
+/// Writes a character as a literal in the `regex` crate's syntax.
+fn push_literal(out: &mut String, c: char) {
     if c.is_ascii_alphanumeric() {
-        c.to_string()
+        out.push(c);
     } else {
-        format!("\\x{{{:X}}}", u32::from(c))
+        use std::fmt::Write;
+        let _ = write!(out, "\\x{{{:X}}}", u32::from(c));
     }
 }
 
 /// `\d \D \s \S \w \W`, as Lucene defines them (ASCII).
-fn shorthand(c: char) -> Option<String> {
+fn shorthand(c: char) -> Option<&'static str> {
     let class = match c {
         'd' => "[0-9]",
         'D' => "[^0-9]",
@@ -217,7 +220,7 @@ fn shorthand(c: char) -> Option<String> {
         'W' => "[^a-zA-Z0-9_]",
         _ => return None,
     };
-    Some(class.to_string())
+    Some(class)
 }
 
 /// The members of a shorthand class inside a bracket expression.
@@ -260,7 +263,7 @@ fn class(chars: &[char], mut i: usize, out: &mut String) -> Result<usize, String
         } else {
             c
         };
-        out.push_str(&literal(first));
+        push_literal(out, first);
         members += 1;
         if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|&e| e != ']') {
             let mut end = chars[i + 1];
@@ -273,7 +276,7 @@ fn class(chars: &[char], mut i: usize, out: &mut String) -> Result<usize, String
                 return Err(format!("the range {first}-{end} is out of order"));
             }
             out.push('-');
-            out.push_str(&literal(end));
+            push_literal(out, end);
         }
     }
     out.push(']');

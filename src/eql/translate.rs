@@ -197,7 +197,10 @@ impl Translator<'_> {
         }
         let field = leaf_field(node);
         let kind = FieldType::of(self.fields, &field.name);
-        let name = self.exact_name(&field.name, kind);
+        let name = match kind {
+            FieldType::Date | FieldType::Unknown => None,
+            _ => self.exact_name(&field.name, kind),
+        };
         let fields = self.fields;
         let typed = name.as_deref().and_then(|name| match kind {
             FieldType::Keyword => Some(keyword_leaf(node, name, fields)),
