@@ -140,7 +140,11 @@ criterion_group!(benches, bench_corpus);
 fn main() {
     cpu_time_summary("parsed", false, parse_all);
     cpu_time_summary("parsed and translated (untyped)", false, translate_all);
-    cpu_time_summary("parsed and translated (typed, CloudTrail)", true, translate_all);
+    cpu_time_summary(
+        "parsed and translated (typed, CloudTrail)",
+        true,
+        translate_all,
+    );
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

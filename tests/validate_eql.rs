@@ -75,6 +75,9 @@ fn an_unclosed_stage_names_where_it_opened_in_the_file() {
         .expect("a query line")
         + 1;
     let opened = format!("opened at {}:3", query_line + 3);
-    assert!(text.lines().next().unwrap_or_default().contains(&opened), "{text}");
+    assert!(
+        text.lines().next().unwrap_or_default().contains(&opened),
+        "{text}"
+    );
     assert_eq!(output.status.code(), Some(1));
 }

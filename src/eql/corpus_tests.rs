@@ -53,11 +53,14 @@ pub(super) fn corpus() -> (usize, Vec<CorpusRule>) {
     files.sort();
     let mut rules = Vec::new();
     for path in &files {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let value: toml::Table =
             toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let rule = value.get("rule").and_then(|r| r.as_table());
-        let language = rule.and_then(|r| r.get("language")).and_then(|l| l.as_str());
+        let language = rule
+            .and_then(|r| r.get("language"))
+            .and_then(|l| l.as_str());
         if language != Some("eql") {
             continue;
         }
@@ -109,7 +112,15 @@ fn every_corpus_eql_query_parses_and_runs_in_lookout() {
         failures.len(),
         unsupported_parts.len()
     );
-    assert!(rules.len() >= MIN_EQL_RULES, "only {} EQL rules", rules.len());
+    assert!(
+        rules.len() >= MIN_EQL_RULES,
+        "only {} EQL rules",
+        rules.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(unsupported_parts.is_empty(), "{}", unsupported_parts.join("\n"));
+    assert!(
+        unsupported_parts.is_empty(),
+        "{}",
+        unsupported_parts.join("\n")
+    );
 }

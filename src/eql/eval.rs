@@ -38,9 +38,7 @@ impl Condition {
     pub fn new(expr: Expr) -> Condition {
         let mut regexes = Regexes::new();
         expr.walk(&mut |e| {
-            if let Expr::Match {
-                kind, patterns, ..
-            } = e
+            if let Expr::Match { kind, patterns, .. } = e
                 && kind.is_regex()
             {
                 for p in patterns {
@@ -95,7 +93,10 @@ pub enum Node<'e> {
         value: Value,
     },
     /// `field == null` (no value) or `field != null` (`exists`).
-    Exists { field: &'e Field, exists: bool },
+    Exists {
+        field: &'e Field,
+        exists: bool,
+    },
     /// `field in (constants)` (`terms`, or case-insensitive `term`s for `in~`); the items are
     /// constant expressions, folded by [`in_values`] when needed.
     In {
@@ -208,7 +209,10 @@ fn classify_leaf<'e>(expr: &'e Expr, fields: Option<&FieldMap>) -> Option<Node<'
                     insensitive: kind.insensitive(),
                 });
             }
-            let patterns = patterns.iter().map(|p| pattern::lucene_wildcard(p)).collect();
+            let patterns = patterns
+                .iter()
+                .map(|p| pattern::lucene_wildcard(p))
+                .collect();
             Some(Node::Wildcard {
                 field,
                 patterns,
@@ -574,7 +578,12 @@ impl Ctx<'_> {
 
     /// Three-valued `and` (`any` false) / `or` (`any` true), evaluating every child so that the
     /// assigned values stay in order.
-    fn logic(&self, children: &[Expr], assigned: &mut std::vec::IntoIter<Value>, or: bool) -> Value {
+    fn logic(
+        &self,
+        children: &[Expr],
+        assigned: &mut std::vec::IntoIter<Value>,
+        or: bool,
+    ) -> Value {
         let results: Vec<Value> = children.iter().map(|c| self.value(c, assigned)).collect();
         if results.contains(&Value::Bool(or)) {
             return Value::Bool(or);
@@ -668,7 +677,9 @@ fn ip_compare(indexed: &Value, constant: &Value) -> Option<Ordering> {
     let ip = parse_ip(a)?;
     // A term on an `ip` field may be a CIDR block.
     if b.contains('/') {
-        return in_cidr(ip, b)?.then_some(Ordering::Equal).or(Some(Ordering::Less));
+        return in_cidr(ip, b)?
+            .then_some(Ordering::Equal)
+            .or(Some(Ordering::Less));
     }
     let other = parse_ip(b)?;
     Some(ip_key(ip).cmp(&ip_key(other)))

@@ -12,14 +12,14 @@ fn holds(condition: &str, doc: &Json) -> bool {
 }
 
 fn holds_typed(condition: &str, doc: &Json, fields: Option<&FieldMap>) -> bool {
-    let query = parse(&format!("any where {condition}"))
-        .unwrap_or_else(|e| panic!("{condition}: {e}"));
+    let query =
+        parse(&format!("any where {condition}")).unwrap_or_else(|e| panic!("{condition}: {e}"));
     evaluate(&query.filters()[0].condition, doc, fields)
 }
 
 fn value(expression: &str) -> Value {
-    let query = parse(&format!("any where {expression}"))
-        .unwrap_or_else(|e| panic!("{expression}: {e}"));
+    let query =
+        parse(&format!("any where {expression}")).unwrap_or_else(|e| panic!("{expression}: {e}"));
     fold(&query.filters()[0].condition, None)
 }
 
@@ -113,7 +113,12 @@ fn fields_are_found_nested_dotted_or_mixed_and_through_arrays_of_objects() {
 #[test]
 fn types_decide_how_values_compare() {
     let doc = json!({"k": 5, "n": "10", "ip": "10.1.2.3", "b": "true"});
-    let map = fields(&[("k", "keyword"), ("n", "long"), ("ip", "ip"), ("b", "boolean")]);
+    let map = fields(&[
+        ("k", "keyword"),
+        ("n", "long"),
+        ("ip", "ip"),
+        ("b", "boolean"),
+    ]);
     let map = Some(&map);
     assert!(holds_typed("k == \"5\"", &doc, map));
     assert!(holds_typed("k == 5", &doc, map));
@@ -149,15 +154,36 @@ fn string_functions_on_fields_act_as_elasticsearch_queries() {
 
 #[test]
 fn functions_follow_the_reference() {
-    assert_eq!(value("between(\"C:\\\\a\\\\b.exe\", \"a\\\\\", \".exe\")"), Value::Str("b".into()));
-    assert_eq!(value("between~(\"AxB\", \"a\", \"b\")"), Value::Str("x".into()));
-    assert_eq!(value("cidrMatch(\"192.168.152.12\", \"10.0.0.0/8\", \"192.168.0.0/16\")"), Value::Bool(true));
+    assert_eq!(
+        value("between(\"C:\\\\a\\\\b.exe\", \"a\\\\\", \".exe\")"),
+        Value::Str("b".into())
+    );
+    assert_eq!(
+        value("between~(\"AxB\", \"a\", \"b\")"),
+        Value::Str("x".into())
+    );
+    assert_eq!(
+        value("cidrMatch(\"192.168.152.12\", \"10.0.0.0/8\", \"192.168.0.0/16\")"),
+        Value::Bool(true)
+    );
     assert_eq!(value("cidrMatch(null, \"10.0.0.0/8\")"), Value::Null);
-    assert_eq!(value("concat(\"a\", 1, 2.5, true)"), Value::Str("a12.5true".into()));
+    assert_eq!(
+        value("concat(\"a\", 1, 2.5, true)"),
+        Value::Str("a12.5true".into())
+    );
     assert_eq!(value("concat(\"a\", null)"), Value::Null);
-    assert_eq!(value("indexOf(\"subdomain.example.com\", \".\", 10)"), Value::Int(17));
-    assert_eq!(value("indexOf(\"subdomain.example.com\", \"z\")"), Value::Null);
-    assert_eq!(value("indexOf~(\"subdomain.example.com\", \"D\")"), Value::Int(3));
+    assert_eq!(
+        value("indexOf(\"subdomain.example.com\", \".\", 10)"),
+        Value::Int(17)
+    );
+    assert_eq!(
+        value("indexOf(\"subdomain.example.com\", \"z\")"),
+        Value::Null
+    );
+    assert_eq!(
+        value("indexOf~(\"subdomain.example.com\", \"D\")"),
+        Value::Int(3)
+    );
     assert_eq!(value("indexOf(\"abc\", \"\", -6)"), Value::Int(0));
     assert_eq!(value("length(\"explorer.exe\")"), Value::Int(12));
     assert_eq!(value("number(\"0xdeadbeef\")"), Value::Int(3_735_928_559));
@@ -166,17 +192,32 @@ fn functions_follow_the_reference() {
     assert_eq!(value("number(\"ff\", 16)"), Value::Int(255));
     assert_eq!(value("number(\"abc\")"), Value::Null);
     assert_eq!(value("string(42.5)"), Value::Str("42.5".into()));
-    assert_eq!(value("substring(\"start regsvr32.exe\", -4, -1)"), Value::Str(".ex".into()));
-    assert_eq!(value("substring(\"start regsvr32.exe\", 6, 14)"), Value::Str("regsvr32".into()));
+    assert_eq!(
+        value("substring(\"start regsvr32.exe\", -4, -1)"),
+        Value::Str(".ex".into())
+    );
+    assert_eq!(
+        value("substring(\"start regsvr32.exe\", 6, 14)"),
+        Value::Str("regsvr32".into())
+    );
     assert_eq!(value("stringContains(\"\", \"\")"), Value::Bool(false));
     assert_eq!(value("startsWith(\"\", \"\")"), Value::Bool(true));
 }
 
 #[test]
 fn greedy_between_ends_at_the_last_right_text() {
-    assert_eq!(value("between(\"xaybyc\", \"a\", \"y\")"), Value::Str(String::new()));
-    assert_eq!(value("between(\"xaybyc\", \"a\", \"c\")"), Value::Str("yby".into()));
-    assert_eq!(value("between(\"xaZbZc\", \"a\", \"Z\", true)"), Value::Str("Zb".into()));
+    assert_eq!(
+        value("between(\"xaybyc\", \"a\", \"y\")"),
+        Value::Str(String::new())
+    );
+    assert_eq!(
+        value("between(\"xaybyc\", \"a\", \"c\")"),
+        Value::Str("yby".into())
+    );
+    assert_eq!(
+        value("between(\"xaZbZc\", \"a\", \"Z\", true)"),
+        Value::Str("Zb".into())
+    );
 }
 
 #[test]

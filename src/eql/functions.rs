@@ -216,7 +216,11 @@ fn substring(args: &[Value]) -> Value {
     let len = text.len() as i64;
     let position = |value: Option<&Value>, default: i64| match value {
         None | Some(Value::Null) => Some(default),
-        Some(Value::Int(i)) => Some(if *i < 0 { (len + i).max(0) } else { (*i).min(len) }),
+        Some(Value::Int(i)) => Some(if *i < 0 {
+            (len + i).max(0)
+        } else {
+            (*i).min(len)
+        }),
         Some(_) => None,
     };
     let (Some(start), Some(end)) = (position(args.get(1), 0), position(args.get(2), len)) else {

@@ -342,7 +342,10 @@ impl<'a> Lexer<'a> {
         if extra == 0 {
             return Ok(Kind::Str(Cow::Borrowed(body)));
         }
-        Ok(Kind::Str(Cow::Owned(format!("{body}{}", "\"".repeat(extra)))))
+        Ok(Kind::Str(Cow::Owned(format!(
+            "{body}{}",
+            "\"".repeat(extra)
+        ))))
     }
 
     /// Decodes the escape at the position (a backslash).

@@ -102,7 +102,10 @@ impl<'a> Parser<'a> {
 
     /// An error at the current token: `message, found <token>`.
     fn unexpected(&self, message: &str) -> Failure {
-        Failure::new(self.start(), format!("{message}, found {}", describe(self.kind())))
+        Failure::new(
+            self.start(),
+            format!("{message}, found {}", describe(self.kind())),
+        )
     }
 
     fn expect_symbol(&mut self, symbol: Symbol, message: &str) -> Parsed<()> {
@@ -178,9 +181,8 @@ impl<'a> Parser<'a> {
             Kind::Name(name) if !is_keyword(name) => Category::Named(self.take_text()),
             Kind::Str(_) => Category::Named(self.take_text()),
             _ => {
-                return Err(self.unexpected(
-                    "expected an event category ('any', a name or a quoted string)",
-                ));
+                return Err(self
+                    .unexpected("expected an event category ('any', a name or a quoted string)"));
             }
         };
         if !self.eat_word("where") {
@@ -240,7 +242,8 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected("expected 'maxspan' after 'with'"));
         }
         self.expect_symbol(Symbol::Assign, "expected '=' after 'maxspan'")?;
-        let value = self.positive_integer("expected a whole number of time units after 'maxspan='")?;
+        let value =
+            self.positive_integer("expected a whole number of time units after 'maxspan='")?;
         let unit = match self.kind() {
             Kind::Name(unit) => TimeUnit::from_symbol(unit),
             _ => None,
@@ -357,7 +360,8 @@ impl<'a> Parser<'a> {
             }
         };
         self.advance();
-        let count = self.positive_integer(&format!("expected the number of results after '{name}'"))?;
+        let count =
+            self.positive_integer(&format!("expected the number of results after '{name}'"))?;
         Ok(make(count))
     }
 
@@ -552,7 +556,11 @@ impl<'a> Parser<'a> {
                 if let Err(reason) = super::pattern::check_regex(pattern) {
                     return Err(Failure::new(
                         self.start(),
-                        format!("pattern {} of '{}' is not a valid regular expression: {reason}", i + 1, kind.symbol()),
+                        format!(
+                            "pattern {} of '{}' is not a valid regular expression: {reason}",
+                            i + 1,
+                            kind.symbol()
+                        ),
                     ));
                 }
             }

@@ -52,8 +52,14 @@ fn an_event_query_has_a_category_and_a_condition() {
 fn any_and_quoted_categories_are_accepted() {
     let categories = [
         ("any where true", Category::Any),
-        ("\"my-category\" where true", Category::Named("my-category".into())),
-        ("\"\"\"6event\"\"\" where true", Category::Named("6event".into())),
+        (
+            "\"my-category\" where true",
+            Category::Named("my-category".into()),
+        ),
+        (
+            "\"\"\"6event\"\"\" where true",
+            Category::Named("6event".into()),
+        ),
     ];
     for (text, category) in categories {
         assert_eq!(parsed(text).filters()[0].category, category, "{text}");
@@ -164,17 +170,38 @@ fn names_may_be_backquoted_optional_or_contain_keywords_after_a_dot() {
         optional: true,
     });
     assert_eq!(condition("?process.entity_id == 1"), eq(optional, int(1)));
-    assert_eq!(condition("`my field`.`a``b` == 1"), eq(field("my field.a`b"), int(1)));
-    assert_eq!(condition("event.sequence == 1"), eq(field("event.sequence"), int(1)));
-    assert_eq!(condition("@timestamp == 1"), eq(field("@timestamp"), int(1)));
+    assert_eq!(
+        condition("`my field`.`a``b` == 1"),
+        eq(field("my field.a`b"), int(1))
+    );
+    assert_eq!(
+        condition("event.sequence == 1"),
+        eq(field("event.sequence"), int(1))
+    );
+    assert_eq!(
+        condition("@timestamp == 1"),
+        eq(field("@timestamp"), int(1))
+    );
 }
 
 #[test]
 fn literals_are_null_booleans_integers_and_floats() {
-    assert_eq!(condition("f == null"), eq(field("f"), Expr::Literal(Literal::Null)));
-    assert_eq!(condition("f == true"), eq(field("f"), Expr::Literal(Literal::Bool(true))));
-    assert_eq!(condition("f == 1.5e3"), eq(field("f"), Expr::Literal(Literal::Float(1500.0))));
-    assert_eq!(condition("f == .5"), eq(field("f"), Expr::Literal(Literal::Float(0.5))));
+    assert_eq!(
+        condition("f == null"),
+        eq(field("f"), Expr::Literal(Literal::Null))
+    );
+    assert_eq!(
+        condition("f == true"),
+        eq(field("f"), Expr::Literal(Literal::Bool(true)))
+    );
+    assert_eq!(
+        condition("f == 1.5e3"),
+        eq(field("f"), Expr::Literal(Literal::Float(1500.0)))
+    );
+    assert_eq!(
+        condition("f == .5"),
+        eq(field("f"), Expr::Literal(Literal::Float(0.5)))
+    );
 }
 
 #[test]
@@ -213,7 +240,10 @@ fn sequences_read_keys_maxspan_stages_runs_missing_events_and_until() {
     };
     assert_eq!(sequence.by, vec![field("host.id")]);
     let span = sequence.maxspan.expect("maxspan");
-    assert_eq!((span.value, span.unit, span.as_millis()), (5, TimeUnit::Minutes, 300_000));
+    assert_eq!(
+        (span.value, span.unit, span.as_millis()),
+        (5, TimeUnit::Minutes, 300_000)
+    );
     assert_eq!(sequence.stages.len(), 3);
     assert_eq!(sequence.stages[0].runs, Some(2));
     assert_eq!(sequence.stages[0].by, vec![field("process.pid")]);

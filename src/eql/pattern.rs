@@ -34,7 +34,9 @@ pub fn strings_equal(a: &str, b: &str, insensitive: bool) -> bool {
         return a == b;
     }
     a.chars().count() == b.chars().count()
-        && a.chars().zip(b.chars()).all(|(x, y)| chars_equal(x, y, true))
+        && a.chars()
+            .zip(b.chars())
+            .all(|(x, y)| chars_equal(x, y, true))
 }
 
 /// One element of a wildcard pattern.
@@ -180,7 +182,9 @@ pub fn to_rust_regex(pattern: &str, insensitive: bool) -> Result<String, String>
                 let Some(close) = chars[i..].iter().position(|&q| q == '"') else {
                     return Err("unterminated quoted literal".to_string());
                 };
-                chars[i..i + close].iter().for_each(|&q| push_literal(&mut out, q));
+                chars[i..i + close]
+                    .iter()
+                    .for_each(|&q| push_literal(&mut out, q));
                 i += close + 1;
             }
             '[' => i = class(&chars, i, &mut out)?,

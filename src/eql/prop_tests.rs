@@ -28,15 +28,85 @@ const MAX_MUTATIONS: usize = 6;
 
 /// Fragments random queries are built from: the grammar's tokens, escapes, and any character.
 const FRAGMENTS: &[&str] = &[
-    "process where ", "any where ", "sequence ", "sample ", " by ", " with maxspan=5m ",
-    " with runs=3", "[", "]", "![", " until ", "(", ")", ",", " and ", " or ", "not ", "==",
-    "!=", "<", "<=", ">", ">=", " : ", " like ", " like~ ", " regex ", " regex~ ", " in ",
-    " in~ ", " not in ", "+", "-", "*", "/", "%", "|", " | head 3", " | tail 2", "?", "`",
-    "\"", "\"\"\"", "\\", "\\u{41}", "\\n", "/*", "*/", "//", "\n", " ", "null", "true",
-    "false", "1", "0", "1.5e3", "99999999999999999999", "process.name", "user.name",
-    "stringContains(", "startsWith~(", "endsWith(", "between(", "cidrMatch(", "length(",
-    "substring(", "number(", "string(", "concat(", "indexOf~(", "add(", "divide(", "modulo(",
-    "\"a*\"", "\"10.0.0.0/8\"", "\"[a-z]+\"", "é", "😀",
+    "process where ",
+    "any where ",
+    "sequence ",
+    "sample ",
+    " by ",
+    " with maxspan=5m ",
+    " with runs=3",
+    "[",
+    "]",
+    "![",
+    " until ",
+    "(",
+    ")",
+    ",",
+    " and ",
+    " or ",
+    "not ",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    " : ",
+    " like ",
+    " like~ ",
+    " regex ",
+    " regex~ ",
+    " in ",
+    " in~ ",
+    " not in ",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "|",
+    " | head 3",
+    " | tail 2",
+    "?",
+    "`",
+    "\"",
+    "\"\"\"",
+    "\\",
+    "\\u{41}",
+    "\\n",
+    "/*",
+    "*/",
+    "//",
+    "\n",
+    " ",
+    "null",
+    "true",
+    "false",
+    "1",
+    "0",
+    "1.5e3",
+    "99999999999999999999",
+    "process.name",
+    "user.name",
+    "stringContains(",
+    "startsWith~(",
+    "endsWith(",
+    "between(",
+    "cidrMatch(",
+    "length(",
+    "substring(",
+    "number(",
+    "string(",
+    "concat(",
+    "indexOf~(",
+    "add(",
+    "divide(",
+    "modulo(",
+    "\"a*\"",
+    "\"10.0.0.0/8\"",
+    "\"[a-z]+\"",
+    "é",
+    "😀",
 ];
 
 fn cases() -> u32 {
@@ -137,13 +207,20 @@ fn check(text: &str) -> Result<(), TestCaseError> {
                 // The printer's parentheses may add levels past the limit.
                 Err(e) if e.message.contains("nesting deeper") => {}
                 Err(e) => {
-                    return Err(TestCaseError::fail(format!("{text:?} printed as {printed:?}: {e}")));
+                    return Err(TestCaseError::fail(format!(
+                        "{text:?} printed as {printed:?}: {e}"
+                    )));
                 }
             }
         }
         Err(error) => {
             let lines: Vec<&str> = text.split('\n').collect();
-            prop_assert!(error.line >= 1 && error.line <= lines.len(), "{:?}: {}", text, error);
+            prop_assert!(
+                error.line >= 1 && error.line <= lines.len(),
+                "{:?}: {}",
+                text,
+                error
+            );
             let line_len = lines[error.line - 1].chars().count();
             prop_assert!(
                 error.column >= 1 && error.column <= line_len + 1,

@@ -6,13 +6,11 @@
 //! everything) and goes to the residual. No I/O; DSL is built as `serde_json::Value`.
 
 use super::ast::*;
-use super::eval::{
-    Condition, Node, Regexes, classify, constant_number, constant_text, in_values,
-};
+use super::dsl::{Dsl, Scalar, TextQuery};
+use super::eval::{Condition, Node, Regexes, classify, constant_number, constant_text, in_values};
 use super::pattern;
 use super::value::{FieldType, Value, in_cidr, parse_ip};
 use crate::kql::FieldMap;
-use super::dsl::{Dsl, Scalar, TextQuery};
 use serde_json::Value as Json;
 
 /// The field that holds an event's category unless the rule overrides it
@@ -178,7 +176,9 @@ impl Translator<'_> {
             }
             Node::Not(inner) => {
                 let part = self.part(inner);
-                if part.exact && !matches!(classify(inner, self.fields, &self.regexes), Node::Script(_)) {
+                if part.exact
+                    && !matches!(classify(inner, self.fields, &self.regexes), Node::Script(_))
+                {
                     return exact(must_not(part.dsl));
                 }
                 loose(Dsl::MatchAll)
@@ -440,4 +440,3 @@ fn ip_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Option<Par
         _ => None,
     }
 }
-

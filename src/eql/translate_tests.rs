@@ -69,7 +69,10 @@ fn backslashes_in_wildcard_patterns_are_escaped_for_lucene() {
 #[test]
 fn not_equal_is_must_not_and_null_checks_are_exists() {
     let map = keyword_fields();
-    let filter = stage("any where process.name != \"a\" and user.name == null", Some(&map));
+    let filter = stage(
+        "any where process.name != \"a\" and user.name == null",
+        Some(&map),
+    );
     assert_eq!(
         filter.dsl.to_json(),
         json!({"bool": {"filter": [
@@ -100,15 +103,24 @@ fn numbers_ranges_and_cidr_use_the_field_types() {
 fn a_text_field_is_queried_through_its_keyword_sub_field() {
     let map = keyword_fields();
     let filter = stage("any where title == \"A b\"", Some(&map));
-    assert_eq!(filter.dsl.to_json(), json!({"term": {"title.keyword": {"value": "A b"}}}));
+    assert_eq!(
+        filter.dsl.to_json(),
+        json!({"term": {"title.keyword": {"value": "A b"}}})
+    );
     let without = stage("any where message == \"A b\"", Some(&map));
-    assert_eq!(without.dsl.to_json(), json!({"exists": {"field": "message"}}));
+    assert_eq!(
+        without.dsl.to_json(),
+        json!({"exists": {"field": "message"}})
+    );
     assert!(without.residual.is_some());
 }
 
 #[test]
 fn without_types_field_conditions_loosen_to_exists_and_go_to_the_residual() {
-    let filter = stage("process where process.name == \"a\" and user.name != \"b\"", None);
+    let filter = stage(
+        "process where process.name == \"a\" and user.name != \"b\"",
+        None,
+    );
     assert_eq!(
         filter.dsl.to_json(),
         json!({"bool": {"filter": [
@@ -144,14 +156,20 @@ fn scripts_go_to_the_residual_and_exact_conjuncts_stay_out_of_it() {
 #[test]
 fn not_over_an_inexact_part_selects_everything_and_keeps_the_residual() {
     let map = keyword_fields();
-    let filter = stage("any where not (process.name == \"a\" or length(user.name) > 3)", Some(&map));
+    let filter = stage(
+        "any where not (process.name == \"a\" or length(user.name) > 3)",
+        Some(&map),
+    );
     assert_eq!(filter.dsl.to_json(), json!({"match_all": {}}));
     assert!(filter.residual.is_some());
 }
 
 #[test]
 fn constant_conditions_become_match_all_or_match_none() {
-    assert_eq!(stage("any where true", None).dsl.to_json(), json!({"match_all": {}}));
+    assert_eq!(
+        stage("any where true", None).dsl.to_json(),
+        json!({"match_all": {}})
+    );
     assert_eq!(
         stage("any where 1 == 2", None).dsl.to_json(),
         json!({"bool": {"must_not": [{"match_all": {}}]}})

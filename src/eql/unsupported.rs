@@ -41,5 +41,11 @@ fn regex_problem(pattern: &str, insensitive: bool) -> Option<String> {
         .size_limit(1 << 22)
         .build()
         .err()
-        .map(|e| e.to_string().lines().last().unwrap_or("refused").to_string())
+        .map(|e| {
+            e.to_string()
+                .lines()
+                .last()
+                .unwrap_or("refused")
+                .to_string()
+        })
 }

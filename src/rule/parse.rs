@@ -290,7 +290,10 @@ fn report_query_error(
     };
     let message = message_at(open_line, open_column);
     let name = t.key_name(key);
-    p.error(&(offset..offset), format!("bad {language} in `{name}`: {message}"));
+    p.error(
+        &(offset..offset),
+        format!("bad {language} in `{name}`: {message}"),
+    );
 }
 
 fn read_index(
