@@ -100,30 +100,29 @@ pub struct LexError {
     pub opened_at: Option<usize>,
 }
 
-/// Splits the whole text into tokens, ending with [`Kind::End`].
-pub fn tokenize(text: &str) -> Result<Vec<Token<'_>>, LexError> {
-    let mut lexer = Lexer { text, pos: 0 };
-    // About one token per six bytes in the corpus: one allocation for most queries.
-    let mut tokens = Vec::with_capacity(text.len() / 6 + 4);
-    loop {
-        lexer.skip_blank()?;
-        let start = lexer.pos;
-        let kind = lexer.next_kind()?;
-        let done = kind == Kind::End;
-        tokens.push(Token {
-            kind,
-            start,
-            end: lexer.pos,
-        });
-        if done {
-            return Ok(tokens);
-        }
-    }
-}
-
-struct Lexer<'a> {
+/// Reads tokens one at a time from the query text (the parser pulls them as it goes, so no
+/// list of every token is built).
+pub struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    pub fn new(text: &'a str) -> Lexer<'a> {
+        Lexer { text, pos: 0 }
+    }
+
+    /// The next token; [`Kind::End`] at the end of the text (and after it).
+    pub fn next_token(&mut self) -> Result<Token<'a>, LexError> {
+        self.skip_blank()?;
+        let start = self.pos;
+        let kind = self.next_kind()?;
+        Ok(Token {
+            kind,
+            start,
+            end: self.pos,
+        })
+    }
 }
 
 fn error(at: usize, message: impl Into<String>) -> LexError {

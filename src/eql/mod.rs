@@ -71,15 +71,7 @@ pub fn parse(query: &str) -> Result<Query, ParseError> {
         );
         return Err(error::Failure::new(at, message).into_error(query));
     }
-    let tokens = lexer::tokenize(query).map_err(|e| {
-        error::Failure {
-            at: e.at,
-            message: e.message,
-            opened_at: e.opened_at,
-        }
-        .into_error(query)
-    })?;
-    parser::Parser::new(tokens)
+    parser::Parser::new(query)
         .parse()
         .map_err(|failure| failure.into_error(query))
 }

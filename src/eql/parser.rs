@@ -7,7 +7,7 @@ use super::MAX_NESTING_DEPTH;
 use super::MAX_RUNS;
 use super::ast::*;
 use super::error::Failure;
-use super::lexer::{Kind, Symbol, Token};
+use super::lexer::{Kind, LexError, Lexer, Symbol, Token};
 
 /// Words that are keywords of the grammar: they cannot name a field or category unquoted.
 const KEYWORDS: [&str; 18] = [
@@ -15,27 +15,77 @@ const KEYWORDS: [&str; 18] = [
     "sample", "sequence", "true", "until", "where", "with",
 ];
 
-/// The parse state: the tokens, the position and the nesting depth.
+/// The parse state: the lexer, the current token and the one after it, the first lexical
+/// error met, and the nesting depth.
 pub struct Parser<'a> {
-    tokens: Vec<Token<'a>>,
-    pos: usize,
+    lexer: Lexer<'a>,
+    current: Token<'a>,
+    ahead: Token<'a>,
+    lex_error: Option<LexError>,
     depth: usize,
 }
 
 type Parsed<T> = Result<T, Failure>;
 
 impl<'a> Parser<'a> {
-    /// `tokens` ends with [`Kind::End`] (as the lexer builds them).
-    pub fn new(tokens: Vec<Token<'a>>) -> Parser<'a> {
-        Parser {
-            tokens,
-            pos: 0,
+    pub fn new(text: &'a str) -> Parser<'a> {
+        let end = Token {
+            kind: Kind::End,
+            start: 0,
+            end: 0,
+        };
+        let mut parser = Parser {
+            lexer: Lexer::new(text),
+            current: end.clone(),
+            ahead: end,
+            lex_error: None,
             depth: 0,
+        };
+        parser.current = parser.pull();
+        parser.ahead = parser.pull();
+        parser
+    }
+
+    /// The next token from the lexer; after a lexical error, the end (the error is kept and
+    /// reported whatever the parse finds).
+    fn pull(&mut self) -> Token<'a> {
+        if let Some(error) = &self.lex_error {
+            let at = error.at;
+            return Token {
+                kind: Kind::End,
+                start: at,
+                end: at,
+            };
+        }
+        match self.lexer.next_token() {
+            Ok(token) => token,
+            Err(error) => {
+                let at = error.at;
+                self.lex_error = Some(error);
+                Token {
+                    kind: Kind::End,
+                    start: at,
+                    end: at,
+                }
+            }
+        }
+    }
+
+    /// Parses the text; a lexical error anywhere the parser read wins over the parse's own.
+    pub fn parse(mut self) -> Parsed<Query> {
+        let parsed = self.query();
+        match self.lex_error.take() {
+            Some(error) => Err(Failure {
+                at: error.at,
+                message: error.message,
+                opened_at: error.opened_at,
+            }),
+            None => parsed,
         }
     }
 
     /// `query pipe* END`.
-    pub fn parse(mut self) -> Parsed<Query> {
+    fn query(&mut self) -> Parsed<Query> {
         let body = self.body()?;
         let mut pipes = Vec::new();
         while self.eat_symbol(Symbol::Pipe) {
@@ -54,16 +104,16 @@ impl<'a> Parser<'a> {
     // ---- tokens ----
 
     fn token(&self) -> &Token<'a> {
-        let last = self.tokens.len().saturating_sub(1);
-        &self.tokens[self.pos.min(last)]
+        &self.current
     }
 
     fn kind(&self) -> &Kind<'a> {
-        &self.token().kind
+        &self.current.kind
     }
 
+    /// The kind of the token after the current one (`ahead` must be 1).
     fn kind_at(&self, ahead: usize) -> Option<&Kind<'a>> {
-        self.tokens.get(self.pos + ahead).map(|t| &t.kind)
+        (ahead == 1).then_some(&self.ahead.kind)
     }
 
     fn start(&self) -> usize {
@@ -71,9 +121,18 @@ impl<'a> Parser<'a> {
     }
 
     fn advance(&mut self) {
-        if self.pos + 1 < self.tokens.len() {
-            self.pos += 1;
+        if matches!(self.current.kind, Kind::End) {
+            return;
         }
+        let next = self.pull_after_ahead();
+        self.current = std::mem::replace(&mut self.ahead, next);
+    }
+
+    fn pull_after_ahead(&mut self) -> Token<'a> {
+        if matches!(self.ahead.kind, Kind::End) {
+            return self.ahead.clone();
+        }
+        self.pull()
     }
 
     fn is_symbol(&self, symbol: Symbol) -> bool {
@@ -619,8 +678,7 @@ impl<'a> Parser<'a> {
     /// Takes the text of the current name, string or quoted token and advances past it (each
     /// token is read once, so its text is moved, not copied).
     fn take_text(&mut self) -> String {
-        let last = self.tokens.len().saturating_sub(1);
-        let text = match &mut self.tokens[self.pos.min(last)].kind {
+        let text = match &mut self.current.kind {
             Kind::Name(text) | Kind::TildeName(text) => text.to_string(),
             Kind::Quoted(text) | Kind::Str(text) => std::mem::take(text).into_owned(),
             _ => String::new(),
