@@ -111,9 +111,9 @@ impl<'a> Parser<'a> {
         &self.current.kind
     }
 
-    /// The kind of the token after the current one (`ahead` must be 1).
-    fn kind_at(&self, ahead: usize) -> Option<&Kind<'a>> {
-        (ahead == 1).then_some(&self.ahead.kind)
+    /// The kind of the token after the current one.
+    fn next_kind(&self) -> &Kind<'a> {
+        &self.ahead.kind
     }
 
     fn start(&self) -> usize {
@@ -548,7 +548,7 @@ impl<'a> Parser<'a> {
     fn predicated(&mut self) -> Parsed<Expr> {
         let value = self.primary()?;
         if self.is_word("not")
-            && matches!(self.kind_at(1), Some(Kind::Name(n) | Kind::TildeName(n)) if *n == "in")
+            && matches!(self.next_kind(), Kind::Name(n) | Kind::TildeName(n) if *n == "in")
         {
             self.advance();
             return self.in_list(value, true);
@@ -639,7 +639,7 @@ impl<'a> Parser<'a> {
     }
 
     fn primary(&mut self) -> Parsed<Expr> {
-        let next_is_paren = matches!(self.kind_at(1), Some(Kind::Symbol(Symbol::LParen)));
+        let next_is_paren = matches!(self.next_kind(), Kind::Symbol(Symbol::LParen));
         match self.kind() {
             Kind::Str(_) => {
                 let text = self.take_text();
@@ -726,7 +726,7 @@ impl<'a> Parser<'a> {
             }
             self.advance();
         }
-        if self.is_symbol(Symbol::LBracket) && matches!(self.kind_at(1), Some(Kind::Integer(_))) {
+        if self.is_symbol(Symbol::LBracket) && matches!(self.next_kind(), Kind::Integer(_)) {
             return Err(Failure::new(
                 self.start(),
                 "array indexes are not supported by Elasticsearch's EQL",
