@@ -6,8 +6,8 @@
 
 use chrono::{TimeZone, Utc};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use lookout::alert::{self, AlertContext, SourceEvent};
-use lookout::rule::{self, Rule};
+use lookout::Rule;
+use lookout::bench::{self as alert, AlertContext, SourceEvent};
 use serde_json::Value;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -39,9 +39,13 @@ fn shared_file(relative: &str) -> PathBuf {
 fn seed_rule() -> Rule {
     let path = shared_file(SEED_RULE);
     let bytes = std::fs::read(&path).expect("the seed rule is readable");
-    let (rule, _) = rule::parse_rule_bytes(&path, &bytes)
-        .unwrap_or_else(|errors| panic!("{} does not parse: {errors:?}", path.display()));
-    rule
+    match lookout::parse_rule_bytes(&path, &bytes) {
+        Ok((lookout::Loaded::Runnable(rule), _)) => *rule,
+        other => panic!(
+            "{} does not load as a runnable rule: {other:?}",
+            path.display()
+        ),
+    }
 }
 
 /// A page of hits: the fixture documents, cycled, each with its own id.

@@ -1,9 +1,8 @@
 //! Benchmarks of loading the rule corpus: the whole of `../shared/corpus/detection-rules` through
-//! `rule::load_paths` (find, read, parse, validate, check ids, on the loader's threads), and
+//! `lookout::load_paths` (find, read, parse, validate, check ids, on the loader's threads), and
 //! parsing the same files from memory on one thread (no file system in the measurement).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use lookout::rule;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
@@ -49,7 +48,7 @@ fn read_corpus(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 fn load_corpus(c: &mut Criterion) {
     let dir = corpus_dir();
-    let report = rule::load_path(&dir);
+    let report = lookout::load_path(&dir);
     eprintln!(
         "corpus: {} rules loaded, {} files with errors, {} warnings",
         report.rules.len(),
@@ -59,14 +58,14 @@ fn load_corpus(c: &mut Criterion) {
     let mut group = c.benchmark_group("rules");
     group.sample_size(20);
     group.bench_function("load_and_validate_corpus", |b| {
-        b.iter(|| rule::load_path(black_box(&dir)))
+        b.iter(|| lookout::load_path(black_box(&dir)))
     });
     let files = read_corpus(&dir);
     group.bench_function("parse_corpus_from_memory_one_thread", |b| {
         b.iter(|| {
             files
                 .iter()
-                .filter(|(path, bytes)| rule::parse_rule_bytes(path, black_box(bytes)).is_ok())
+                .filter(|(path, bytes)| lookout::parse_rule_bytes(path, black_box(bytes)).is_ok())
                 .count()
         })
     });

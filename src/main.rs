@@ -1,7 +1,10 @@
-//! The `lookout` command: parses the command line and hands over to [`lookout::cli`].
+//! The `lookout` command: parses the command line and runs one subcommand ([`cli`]) over the
+//! library's public interface.
+
+mod cli;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    lookout::cli::main()
+    cli::main()
 }

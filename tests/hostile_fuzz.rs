@@ -7,7 +7,6 @@
 //! runs long. The cargo-fuzz targets under `fuzz/` do the same with coverage guidance.
 
 use lookout::kql::{self, FieldMap};
-use lookout::rule;
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -148,10 +147,11 @@ proptest! {
     #[test]
     fn edited_rule_files_never_panic_the_loader(edits in proptest::collection::vec(edit(), 1..6)) {
         let bytes = apply(VALID.as_bytes().to_vec(), &edits);
-        if let Ok((rule, _)) = rule::parse_rule_bytes(Path::new("fuzz.toml"), &bytes)
-            && let Some(query) = &rule.kql
+        if let Ok((lookout::Loaded::Runnable(rule), _)) =
+            lookout::parse_rule_bytes(Path::new("fuzz.toml"), &bytes)
+            && let lookout::Query::Kql { tree, .. } = rule.kind.query()
         {
-            let _ = kql::to_dsl(query, Some(&field_map()));
+            let _ = kql::to_dsl(tree, Some(&field_map()));
         }
     }
 }

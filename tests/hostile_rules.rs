@@ -4,8 +4,7 @@
 //! a panic, a hang, a stack overflow, a repeated rule or an injected output line.
 
 use chrono::{TimeZone, Utc};
-use lookout::rule::datemath::{DateMath, Rounding};
-use lookout::rule::{self, LoadReport, MAX_RULE_FILE_BYTES};
+use lookout::{DateMath, LoadReport, MAX_RULE_FILE_BYTES, Rounding};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,7 +26,7 @@ fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
 }
 
 fn load(paths: &[PathBuf]) -> LoadReport {
-    rule::load_paths(paths)
+    lookout::load_paths(paths)
 }
 
 /// Parses one file's bytes on a thread with the stack a loader thread has.
@@ -35,7 +34,7 @@ fn parse_on_loader_stack(bytes: Vec<u8>) -> Result<usize, Vec<String>> {
     std::thread::Builder::new()
         .stack_size(LOADER_STACK_BYTES)
         .spawn(move || {
-            rule::parse_rule_bytes(Path::new("hostile.toml"), &bytes)
+            lookout::parse_rule_bytes(Path::new("hostile.toml"), &bytes)
                 .map(|(_, warnings)| warnings.len())
                 .map_err(|errors| errors.iter().map(ToString::to_string).collect())
         })

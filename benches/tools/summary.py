@@ -33,7 +33,9 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     medians = {}
     order = {"mixed": 0, "quiet": 1, "loud": 2}
-    for (scenario, k), runs in sorted(groups.items(), key=lambda i: (order.get(i[0][0], 9), i[0][1])):
+    base = lambda scenario: scenario.split("@")[0]
+    for (scenario, k), runs in sorted(groups.items(),
+                                      key=lambda i: (order.get(base(i[0][0]), 9), i[0][0], i[0][1])):
         col = lambda name: [float(r[name]) for r in runs]
         wall, cpu, rss = col("wall_s"), col("cpu_s"), col("rss_kb")
         server = [v for v in col("server_cpu_s") if v == v]
@@ -58,7 +60,8 @@ def marginal(medians):
           "| server CPU ms per execution | lookout CPU ms per 100 alerts "
           "| alerts/s lookout's CPU allows | alerts/s the server's CPU allows |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for scenario in ("quiet", "loud"):
+    scenarios = sorted({s for s, _ in medians if s.split("@")[0] in ("quiet", "loud")})
+    for scenario in scenarios:
         ks = sorted(k for s, k in medians if s == scenario)
         if len(ks) < 2:
             continue

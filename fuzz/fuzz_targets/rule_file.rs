@@ -4,13 +4,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use lookout::kql;
-use lookout::rule;
 
 fuzz_target!(|data: &[u8]| {
     let path = std::path::Path::new("fuzz.toml");
-    if let Ok((rule, _warnings)) = rule::parse_rule_bytes(path, data)
-        && let Some(query) = &rule.kql
+    if let Ok((lookout::Loaded::Runnable(rule), _warnings)) = lookout::parse_rule_bytes(path, data)
+        && let lookout::Query::Kql { tree, .. } = rule.kind.query()
     {
-        let _ = kql::to_dsl(query, None);
+        let _ = kql::to_dsl(tree, None);
     }
 });

@@ -60,6 +60,18 @@ pub fn shared_file(relative: &str) -> PathBuf {
     path
 }
 
+/// The rule a rule file's text holds, loaded as lookout loads it; a test failure naming the file
+/// when it does not load, or loads as a rule lookout cannot run.
+pub fn runnable_rule(path: &std::path::Path, text: &str) -> lookout::Rule {
+    match lookout::parse_rule_bytes(path, text.as_bytes()) {
+        Ok((lookout::Loaded::Runnable(rule), _warnings)) => *rule,
+        Ok((lookout::Loaded::NotRunnable(rule), _)) => {
+            panic!("{} is not runnable: {}", path.display(), rule.reason)
+        }
+        Err(errors) => panic!("{} does not load: {errors:?}", path.display()),
+    }
+}
+
 /// A lowercase name no other test (or earlier run against the same server) uses.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

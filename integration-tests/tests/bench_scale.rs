@@ -12,11 +12,11 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use integration_tests::{TestServer, unique_name};
-use lookout::config::Config;
-use lookout::engine::daemon::{self, Executor, Options, stagger};
-use lookout::engine::setup::Backoff;
-use lookout::engine::{Clock, Engine, ManualClock, SystemClock, service};
-use lookout::rule::Rule;
+use lookout::Backoff;
+use lookout::Config;
+use lookout::Rule;
+use lookout::{Clock, Engine, ManualClock, SystemClock};
+use lookout::{Executor, SchedulerOptions as Options, stagger};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -55,8 +55,8 @@ struct Measured<'a> {
 impl Measured<'_> {
     /// The slot an execution starting at `at` belongs to: the last one at or before `at`.
     fn due(&self, rule: &Rule, at: DateTime<Utc>) -> DateTime<Utc> {
-        let first = self.start + stagger(&rule.rule_id, rule.interval);
-        let interval_ms = rule.interval.num_milliseconds();
+        let first = self.start + stagger(&rule.rule_id, rule.schedule.interval);
+        let interval_ms = rule.schedule.interval.num_milliseconds();
         let slots = (at - first).num_milliseconds().max(0) / interval_ms;
         first + TimeDelta::milliseconds(slots * interval_ms)
     }
@@ -137,13 +137,13 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 }
 
 fn load_rules(folder: &str, source: &str) -> Vec<Rule> {
-    let report = lookout::rule::load_path(std::path::Path::new(folder));
+    let report = lookout::load_path(std::path::Path::new(folder));
     assert!(report.errors.is_empty(), "bench rules: {:?}", report.errors);
     report
         .rules
         .into_iter()
         .map(|mut rule| {
-            rule.index = vec![source.to_string()];
+            rule.search.index = vec![source.to_string()];
             rule
         })
         .collect()
@@ -165,7 +165,7 @@ async fn thousand_rules_every_five_minutes_for_a_simulated_hour() {
         max_attempts: Some(1),
         ..Backoff::default()
     };
-    let engine = service::connect(&config, &SystemClock, backoff)
+    let engine = lookout::connect(&config, &SystemClock, backoff)
         .await
         .expect("the server answers");
     let start = end - SIMULATED;
@@ -190,7 +190,7 @@ async fn thousand_rules_every_five_minutes_for_a_simulated_hour() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let cpu_before = cpu_seconds();
     let wall = Instant::now();
-    let daemon = daemon::run(&measured, rules, &clock, options, async {
+    let daemon = lookout::schedule_rules(&measured, rules, &clock, options, async {
         let _ = stopped.await;
     });
     let driver = async {

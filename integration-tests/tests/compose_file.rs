@@ -4,7 +4,7 @@
 //! with a small line-based reader of the YAML subset it uses (block mappings, lists, block
 //! scalars), so no YAML crate is needed.
 
-use lookout::config::ENV_VARS;
+use lookout::ENV_VARS;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

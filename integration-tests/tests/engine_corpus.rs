@@ -8,10 +8,10 @@ mod engine_support;
 use chrono::{DateTime, Utc};
 use engine_support::*;
 use integration_tests::shared_file;
-use lookout::config::RulesConfig;
-use lookout::engine::daemon::{self, Executor};
-use lookout::engine::{Engine, service};
-use lookout::rule::Rule;
+use lookout::Engine;
+use lookout::Executor;
+use lookout::Rule;
+use lookout::RulesConfig;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -50,20 +50,20 @@ async fn every_runnable_corpus_query_rule_executes_without_error() {
         folders: vec![shared_file("corpus/detection-rules")],
         include_deprecated: true,
     };
-    let mut rules = service::load_rules(&config).runnable;
+    let mut rules = lookout::load_rules(&config).runnable;
     // Threshold, new terms and indicator match rules have their own corpus test (types_corpus).
-    rules.retain(|rule| rule.rule_type == lookout::rule::RuleType::Query);
+    rules.retain(|rule| rule.rule_type() == lookout::RuleType::Query);
     // 508 query rules (kuery and lucene), 8 of them disabled in their files.
     assert_eq!(rules.len(), 500);
     for rule in &mut rules {
-        rule.index = vec![env.source.clone()];
+        rule.search.index = vec![env.source.clone()];
     }
     let executor = Collecting {
         engine: &env.engine,
         failures: RefCell::new(Vec::new()),
     };
 
-    let failed = daemon::run_once(&executor, &rules, t0(), 8).await;
+    let failed = lookout::run_rules_once(&executor, &rules, t0(), 8).await;
 
     // The one rule the CloudTrail mapping cannot serve: it searches `event.original`, which the
     // AWS integration maps with neither an index nor doc values; on its own indices it runs.

@@ -5,9 +5,9 @@ mod engine_support;
 
 use chrono::{DateTime, Utc};
 use engine_support::*;
-use lookout::engine::daemon::{self, Executor, Options, stagger};
-use lookout::engine::{Engine, ExecutionReport, ManualClock};
-use lookout::rule::Rule;
+use lookout::Rule;
+use lookout::{Engine, ExecutionReport, ManualClock};
+use lookout::{Executor, SchedulerOptions as Options, stagger};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -38,7 +38,7 @@ impl Executor for Reporting<'_> {
 async fn daemon_runs_each_rule_every_interval_from_its_stagger_until_shutdown() {
     let env = Env::new().await;
     let rule = env.rule(ADD_USER_TO_GROUP, &[]);
-    let first = t0() + stagger(&rule.rule_id, rule.interval);
+    let first = t0() + stagger(&rule.rule_id, rule.schedule.interval);
     env.index(&[
         add_user(first - minutes(3), "first"),
         add_user(first + minutes(2), "second"),
@@ -59,7 +59,7 @@ async fn daemon_runs_each_rule_every_interval_from_its_stagger_until_shutdown() 
     let shutdown = async {
         let _ = stopped.await;
     };
-    let daemon = daemon::run(&executor, vec![rule], &clock, options, shutdown);
+    let daemon = lookout::schedule_rules(&executor, vec![rule], &clock, options, shutdown);
     let driver = async {
         let mut seen = Vec::new();
         for _ in 0..3 {

@@ -4,8 +4,8 @@
 mod engine_support;
 
 use engine_support::*;
-use lookout::alert::{alert_id, rule_uuid};
-use lookout::state::ExecutionStatus;
+use lookout::ExecutionStatus;
+use lookout::{alert_id, rule_uuid};
 use serde_json::json;
 
 #[tokio::test]

@@ -8,11 +8,11 @@ mod engine_support;
 use chrono::TimeDelta;
 use engine_support::*;
 use integration_tests::{TestServer, shared_file, unique_name};
-use lookout::config::Config;
-use lookout::engine::setup::{self, Backoff};
-use lookout::engine::{Engine, ManualClock, Settings, service};
-use lookout::es::Client;
-use lookout::state::{ExecutionStatus, StateStore};
+use lookout::Backoff;
+use lookout::Client;
+use lookout::Config;
+use lookout::{Engine, ManualClock, Settings};
+use lookout::{ExecutionStatus, StateStore};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -64,18 +64,19 @@ async fn server_down_at_start_is_retried_with_backoff_until_it_answers() {
     let mut config = test_config(&server);
     config.elasticsearch.url = format!("http://127.0.0.1:{port}");
     let client = Client::new(&config.elasticsearch).unwrap();
-    let templates = setup::index_templates(&config);
+    let templates = lookout::index_templates(&config);
     let clock = ManualClock::new(t0());
     let mut errors = Vec::new();
 
-    let connecting = setup::prepare(&client, &templates, &clock, Backoff::default(), |failed| {
-        errors.push((failed.error.to_string(), failed.retry_in));
-    });
+    let connecting =
+        lookout::prepare_server(&client, &templates, &clock, Backoff::default(), |failed| {
+            errors.push((failed.error.to_string(), failed.retry_in));
+        });
     let driver = async {
         let mut waits = Vec::new();
         for attempt in 1..=4 {
             let deadline = clock.next_sleeper().await;
-            waits.push(deadline - lookout::engine::Clock::now(&clock));
+            waits.push(deadline - lookout::Clock::now(&clock));
             if attempt == 4 {
                 relay(port, server_address(&server.url));
             }
@@ -116,7 +117,7 @@ async fn server_down_gives_up_after_the_attempt_limit_with_a_clear_error() {
         max_attempts: Some(2),
         ..Backoff::default()
     };
-    let connecting = service::connect(&config, &clock, backoff);
+    let connecting = lookout::connect(&config, &clock, backoff);
     let driver = async {
         let deadline = clock.next_sleeper().await;
         clock.set(deadline);
@@ -195,7 +196,7 @@ async fn a_broken_rule_file_is_reported_and_every_other_rule_runs_once() {
         .await;
     let (_path, config) = write_setup(&server, &source);
 
-    let rules = service::load_rules(&config.rules);
+    let rules = lookout::load_rules(&config.rules);
     assert_eq!(rules.errors.len(), 1, "{:?}", rules.errors);
     assert_eq!(
         file_name(&rules.errors[0]),
@@ -217,7 +218,7 @@ async fn a_broken_rule_file_is_reported_and_every_other_rule_runs_once() {
     assert_eq!(rules.runnable.len(), 2);
 
     let clock = ManualClock::new(at);
-    let failed = service::run_once(&config, &rules.runnable, &clock, at)
+    let failed = lookout::run_once(&config, &rules.runnable, &clock, at)
         .await
         .unwrap();
 
@@ -243,12 +244,14 @@ async fn run_once_counts_failed_executions() {
     let source = unique_name("logs-aws.cloudtrail-eng");
     server.create_cloudtrail_index(&source).await;
     let (_path, config) = write_setup(&server, &source);
-    let mut rules = service::load_rules(&config.rules).runnable;
-    rules[0].query = Some("event.action: (".to_string());
-    rules[0].kql = None;
+    let mut rules = lookout::load_rules(&config.rules).runnable;
+    // A query the server refuses (a Lucene syntax error) makes that rule's execution fail.
+    rules[0].kind = lookout::Kind::Query(lookout::Query::Lucene {
+        text: "event.action:(".to_string(),
+    });
 
     let clock = ManualClock::new(t0());
-    let failed = service::run_once(&config, &rules, &clock, t0())
+    let failed = lookout::run_once(&config, &rules, &clock, t0())
         .await
         .unwrap();
 
@@ -267,9 +270,10 @@ async fn a_refused_template_ends_start_up_at_once_without_retrying() {
     let clock = ManualClock::new(t0());
     let mut attempts = 0;
 
-    let preparing = setup::prepare(&client, &templates, &clock, Backoff::default(), |_| {
-        attempts += 1;
-    });
+    let preparing =
+        lookout::prepare_server(&client, &templates, &clock, Backoff::default(), |_| {
+            attempts += 1;
+        });
     let result = tokio::select! {
         result = preparing => result,
         deadline = clock.next_sleeper() => panic!("a refused template was retried (wait until {deadline})"),
@@ -290,14 +294,14 @@ async fn templates_install_idempotently() {
     let server = TestServer::connect();
     let config = test_config(&server);
     let client = Client::new(&config.elasticsearch).unwrap();
-    let templates = setup::index_templates(&config);
+    let templates = lookout::index_templates(&config);
     let clock = ManualClock::new(t0());
     for _ in 0..2 {
-        setup::prepare(&client, &templates, &clock, Backoff::default(), |_| {})
+        lookout::prepare_server(&client, &templates, &clock, Backoff::default(), |_| {})
             .await
             .expect("installing twice succeeds");
     }
-    let name = lookout::alert::template_name(&config.alerts.index);
+    let name = lookout::template_name(&config.alerts.index);
     let answer = server
         .ok(
             elasticsearch::http::Method::Get,

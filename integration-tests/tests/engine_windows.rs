@@ -4,8 +4,8 @@
 mod engine_support;
 
 use engine_support::*;
-use lookout::engine::MAX_SIGNALS_WARNING;
-use lookout::state::{ExecutionStatus, StateStore};
+use lookout::MAX_SIGNALS_WARNING;
+use lookout::{ExecutionStatus, StateStore};
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -270,8 +270,10 @@ async fn every_execution_writes_one_record_with_window_status_counts_and_duratio
     env.index(&[add_user(t0() - minutes(1), "a")]).await;
     let rule = env.rule(ADD_USER_TO_GROUP, &[]);
     let mut broken = rule.clone();
-    broken.query = Some("event.action: (AddUserToGroup".to_string());
-    broken.kql = None;
+    // A query the server refuses (a Lucene syntax error) makes the execution fail.
+    broken.kind = lookout::Kind::Query(lookout::Query::Lucene {
+        text: "event.action:(AddUserToGroup".to_string(),
+    });
 
     let reports = vec![
         env.execute(&rule, t0()).await,
@@ -344,8 +346,8 @@ async fn every_execution_writes_one_record_with_window_status_counts_and_duratio
         .as_deref()
         .expect("a failed execution says why");
     assert!(
-        error.contains(&rule.rule_id) && error.contains("1:"),
-        "{error}"
+        error.contains(&rule.rule_id) && error.contains("HTTP 400"),
+        "the rule and the server's refusal: {error}"
     );
     let state = store.load(&rule.rule_id).await.unwrap().unwrap();
     assert_eq!(

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Duration as TimeDelta, TimeZone, Utc};
 use integration_tests::{TestServer, unique_name};
-use lookout::config::{ElasticsearchConfig, EngineConfig};
-use lookout::es::{Client, Distribution, EsError, Hit};
-use lookout::state::{ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
+use lookout::{Client, Distribution, EsError, Flow, Hit, Paging};
+use lookout::{ElasticsearchConfig, EngineConfig};
+use lookout::{ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -71,101 +71,77 @@ async fn server_info_reports_the_distribution_the_server_names() {
     );
 }
 
+/// Every hit `for_each_page` visits, and how many pages it visited.
+async fn visit_all(
+    client: &Client,
+    index: &[String],
+    point_in_time: bool,
+    sort: Value,
+    page_size: usize,
+) -> (Vec<Hit>, usize) {
+    let mut all = Vec::new();
+    let mut pages = 0;
+    let paging = Paging {
+        index,
+        page_size,
+        point_in_time,
+    };
+    client
+        .for_each_page(paging, json!({"sort": sort}), async |page: Vec<Hit>| {
+            pages += 1;
+            all.extend(page);
+            Ok::<_, ()>(Flow::More)
+        })
+        .await
+        .expect("every page answers");
+    (all, pages)
+}
+
 #[tokio::test]
-async fn a_pit_over_a_pattern_sees_every_index_and_closes() {
+async fn paging_inside_a_point_in_time_over_a_pattern_sees_every_index() {
     let server = TestServer::connect();
     let prefix = unique_name("es-pit");
     index_with_docs(&server, &format!("{prefix}-a"), &numbered_docs(3)).await;
     index_with_docs(&server, &format!("{prefix}-b"), &numbered_docs(4)).await;
     let client = client();
     let pattern = vec![format!("{prefix}-*")];
-
-    let pit = client
-        .open_pit(&pattern, "1m")
-        .await
-        .expect("opens")
-        .expect("the pattern matches two indices");
-    let body = json!({"size": 100, "sort": [{"@timestamp": "asc"}, {"_shard_doc": "asc"}]});
-    let page = client
-        .search::<Value>(&pattern, Some(&pit), body)
-        .await
-        .expect("searches through the pit");
-    assert_eq!(page.hits.len(), 7);
-    let indices: HashSet<&str> = page.hits.iter().map(|hit| hit.index.as_str()).collect();
+    let sort = json!([{"@timestamp": "asc"}]);
+    let (hits, pages) = visit_all(&client, &pattern, true, sort, 100).await;
+    assert_eq!((hits.len(), pages), (7, 1));
+    let indices: HashSet<&str> = hits.iter().map(|hit| hit.index.as_str()).collect();
     assert_eq!(indices.len(), 2, "hits come from both indices: {indices:?}");
-    client.close_pit(pit).await.expect("closes");
 }
 
 #[tokio::test]
-async fn a_pit_over_a_pattern_matching_nothing_is_none_and_a_plain_search_is_empty() {
+async fn paging_over_a_pattern_matching_nothing_or_a_missing_index_visits_no_page() {
     let client = client();
-    let pattern = vec![format!("{}-*", unique_name("es-nothing"))];
-    let pit = client.open_pit(&pattern, "1m").await.expect("not an error");
-    assert_eq!(pit, None);
-    let page = client
-        .search::<Value>(&pattern, None, json!({"size": 10}))
-        .await
-        .expect("not an error");
-    assert!(page.hits.is_empty());
-    let missing = vec![unique_name("es-missing")];
-    let page = client
-        .search::<Value>(&missing, None, json!({"size": 10}))
-        .await
-        .expect("a missing index is ignored");
-    assert!(page.hits.is_empty());
-}
-
-/// Pages through every hit with `search_after`, `page_size` at a time.
-async fn page_through(
-    client: &Client,
-    index: &[String],
-    pit: Option<&lookout::es::PitId>,
-    sort: Value,
-    page_size: usize,
-) -> (Vec<Hit>, usize) {
-    let mut all = Vec::new();
-    let mut pages = 0;
-    let mut after: Option<Vec<Value>> = None;
-    loop {
-        let mut body = json!({"size": page_size, "sort": sort});
-        if let Some(values) = &after {
-            body["search_after"] = json!(values);
-        }
-        let page = client
-            .search::<Value>(index, pit, body)
-            .await
-            .expect("a page");
-        pages += 1;
-        let Some(last) = page.hits.last() else {
-            return (all, pages);
-        };
-        after = Some(last.sort.clone());
-        all.extend(page.hits);
+    let sort = json!([{"@timestamp": "asc"}]);
+    for point_in_time in [true, false] {
+        let pattern = vec![format!("{}-*", unique_name("es-nothing"))];
+        let (hits, pages) = visit_all(&client, &pattern, point_in_time, sort.clone(), 10).await;
+        assert_eq!((hits.len(), pages), (0, 0));
+        let missing = vec![unique_name("es-missing")];
+        let (hits, pages) = visit_all(&client, &missing, point_in_time, sort.clone(), 10).await;
+        assert_eq!((hits.len(), pages), (0, 0), "a missing index is ignored");
     }
 }
 
 #[tokio::test]
-async fn search_after_pages_through_more_hits_than_a_page_with_and_without_pit() {
+async fn paging_goes_through_more_hits_than_a_page_with_and_without_a_point_in_time() {
     let server = TestServer::connect();
     let index = index_with_docs(&server, "es-paging", &numbered_docs(250)).await;
     let client = client();
     let target = vec![index.clone()];
     let expected: Vec<u64> = (0..250).collect();
-
-    let pit = client
-        .open_pit(&target, "1m")
-        .await
-        .expect("opens")
-        .expect("the index exists");
-    let sort = json!([{"@timestamp": "asc"}, {"seq": "asc"}, {"_shard_doc": "asc"}]);
-    let (hits, pages) = page_through(&client, &target, Some(&pit), sort, 100).await;
-    assert_eq!(seqs(&hits), expected);
-    assert_eq!(pages, 4, "three full or partial pages and an empty one");
-    client.close_pit(pit).await.expect("closes");
-
     let sort = json!([{"@timestamp": "asc"}, {"seq": "asc"}]);
-    let (hits, _) = page_through(&client, &target, None, sort, 100).await;
-    assert_eq!(seqs(&hits), expected);
+    for point_in_time in [true, false] {
+        let (hits, pages) = visit_all(&client, &target, point_in_time, sort.clone(), 100).await;
+        assert_eq!(seqs(&hits), expected, "point in time: {point_in_time}");
+        assert_eq!(
+            pages, 3,
+            "two full pages and a short one, which is the last"
+        );
+    }
 }
 
 fn alert_docs(ids: &[&str]) -> Vec<(String, Value)> {

@@ -1,7 +1,7 @@
 //! Configuration that needs the file system: loading a file, secrets from files, CA files.
 
-use lookout::config::{Config, ElasticsearchConfig};
-use lookout::es::Client;
+use lookout::Client;
+use lookout::{Config, ElasticsearchConfig};
 use std::path::PathBuf;
 
 /// A fresh file under the system's temporary directory.

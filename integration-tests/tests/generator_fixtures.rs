@@ -7,8 +7,8 @@
 use chrono::{DateTime, Utc};
 use elasticsearch::http::Method;
 use integration_tests::{TestServer, read_json, read_ndjson, shared_file, unique_name};
-use lookout::generator::mapping::{Flavor, check_document, index_template, mappings};
-use lookout::generator::{Generator, GeneratorConfig, record_to_document};
+use lookout_generator::mapping::{Flavor, check_document, index_template, mappings};
+use lookout_generator::{Generator, GeneratorConfig, record_to_document};
 use serde_json::{Value, json};
 
 /// ECS fields the emulated pipeline must reproduce exactly for the shared samples.

@@ -8,8 +8,8 @@ mod ops;
 use chrono::{DateTime, Utc};
 use elasticsearch::http::Method;
 use integration_tests::{TestServer, unique_name};
-use lookout::config::{ElasticsearchConfig, EngineConfig};
-use lookout::state::StateStore;
+use lookout::StateStore;
+use lookout::{ElasticsearchConfig, EngineConfig};
 use ops::{add_user_events, lookout, text, write_rule};
 use std::path::Path;
 
@@ -98,7 +98,7 @@ fn dry_run_gap_fill_backfill_resume_and_rules_table() {
         executions_index: format!("{base}-executions"),
         ..EngineConfig::default()
     };
-    let client = lookout::es::Client::new(&ElasticsearchConfig {
+    let client = lookout::Client::new(&ElasticsearchConfig {
         url: server.url.clone(),
         ..ElasticsearchConfig::default()
     })

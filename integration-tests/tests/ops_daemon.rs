@@ -8,8 +8,8 @@ mod ops;
 use chrono::{DateTime, TimeDelta, Utc};
 use elasticsearch::http::Method;
 use integration_tests::{TestServer, unique_name};
-use lookout::config::EngineConfig;
-use lookout::state::StateStore;
+use lookout::EngineConfig;
+use lookout::StateStore;
 use ops::{Daemon, add_user_events, http_get, lookout, metric, signal, wait_until, write_rule};
 use std::process::Command;
 
@@ -74,7 +74,7 @@ fn daemon(dir: &std::path::Path, server: &TestServer, indices: &Indices) -> Daem
 fn prompt_rule_id(prefix: &str, interval: TimeDelta) -> String {
     (0..)
         .map(|n| format!("{prefix}-{n}"))
-        .find(|id| lookout::engine::daemon::stagger(id, interval) < TimeDelta::seconds(1))
+        .find(|id| lookout::stagger(id, interval) < TimeDelta::seconds(1))
         .expect("some id has a small stagger")
 }
 
@@ -203,7 +203,7 @@ fn sigterm_during_an_execution_lets_its_alerts_be_written_and_its_window_recorde
         executions_index: indices.executions.clone(),
         ..EngineConfig::default()
     };
-    let client = lookout::es::Client::new(&lookout::config::ElasticsearchConfig {
+    let client = lookout::Client::new(&lookout::ElasticsearchConfig {
         url: server.url.clone(),
         ..Default::default()
     })

@@ -10,11 +10,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use elasticsearch::http::Method;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
 use integration_tests::{TestServer, unique_name};
-use lookout::config::Config;
-use lookout::engine::setup::Backoff;
-use lookout::engine::{Engine, ExecutionReport, SystemClock, service};
-use lookout::rule::Rule;
-use lookout::state::{ExecutionStatus, StateStore};
+use lookout::Backoff;
+use lookout::Config;
+use lookout::Rule;
+use lookout::{Engine, ExecutionReport, SystemClock};
+use lookout::{ExecutionStatus, StateStore};
 use reliability_support::{iso, rule_file, rules, samples, t0};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -42,7 +42,7 @@ impl Env {
             max_attempts: Some(1),
             ..Backoff::default()
         };
-        let engine = service::connect(&config, &SystemClock, backoff)
+        let engine = lookout::connect(&config, &SystemClock, backoff)
             .await
             .expect("the test server answers");
         Env {
@@ -69,9 +69,7 @@ impl Env {
             text = text.replace(rules()[n].query, query);
         }
         let path = std::path::PathBuf::from(format!("rule-{n}.toml"));
-        let (rule, _) = lookout::rule::parse_rule_bytes(&path, text.as_bytes())
-            .unwrap_or_else(|errors| panic!("the test rule parses: {errors:?}"));
-        rule
+        integration_tests::runnable_rule(&path, &text)
     }
 
     async fn execute(&self, rule: &Rule, at: DateTime<Utc>) -> ExecutionReport {
@@ -85,7 +83,7 @@ impl Env {
     }
 
     async fn covered_to(&self, rule: &Rule) -> Option<DateTime<Utc>> {
-        let client = lookout::es::Client::new(&self.config.elasticsearch).expect("client");
+        let client = lookout::Client::new(&self.config.elasticsearch).expect("client");
         StateStore::new(client, &self.config.engine)
             .load(&rule.rule_id)
             .await

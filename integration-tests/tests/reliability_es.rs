@@ -6,8 +6,8 @@
 use integration_tests::proxy::server::OwnServer;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
 use integration_tests::{TestServer, unique_name};
-use lookout::config::ElasticsearchConfig;
-use lookout::es::{Client, EsError};
+use lookout::ElasticsearchConfig;
+use lookout::{Client, EsError};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -125,7 +125,7 @@ async fn items_that_keep_failing_are_reported_failed_after_the_retry_ceiling() {
     assert_eq!(stored_ids(&server, &index).await.len(), 4);
     assert_eq!(
         proxy.stats().bulk_items_failed,
-        u64::from(lookout::es::BULK_MAX_ATTEMPTS)
+        u64::from(lookout::BULK_MAX_ATTEMPTS)
     );
 }
 
@@ -197,7 +197,7 @@ async fn a_bulk_that_always_gets_503_fails_with_an_error_naming_the_index() {
     assert!(error.to_string().contains(&index), "{error}");
     assert_eq!(
         proxy.stats().statuses,
-        u64::from(lookout::es::BULK_MAX_ATTEMPTS)
+        u64::from(lookout::BULK_MAX_ATTEMPTS)
     );
 }
 

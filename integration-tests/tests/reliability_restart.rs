@@ -10,10 +10,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use integration_tests::proxy::server::OwnServer;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
 use integration_tests::{read_json, shared_file, unique_name};
-use lookout::config::Config;
-use lookout::engine::setup::{self, Backoff};
-use lookout::engine::{SystemClock, service};
-use lookout::state::ExecutionStatus;
+use lookout::Backoff;
+use lookout::Config;
+use lookout::ExecutionStatus;
+use lookout::SystemClock;
 use reliability_support::{rule_file, rules, t0};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -64,7 +64,7 @@ async fn dump(server: &OwnServer, index: &str) -> Vec<(Option<String>, Value)> {
 }
 
 fn add_user(at: DateTime<Utc>) -> Value {
-    lookout::generator::EventSpec::new("AddUserToGroup").to_document(at, Some(at))
+    lookout_generator::EventSpec::new("AddUserToGroup").to_document(at, Some(at))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,12 +90,11 @@ async fn a_server_restart_during_a_bulk_write_loses_and_duplicates_nothing() {
         max_attempts: Some(1),
         ..Backoff::default()
     };
-    let engine = service::connect(&config, &SystemClock, backoff)
+    let engine = lookout::connect(&config, &SystemClock, backoff)
         .await
         .expect("the server answers");
     let text = rule_file(&rules()[0], &source);
-    let (rule, _) = lookout::rule::parse_rule_bytes("rule.toml".as_ref(), text.as_bytes())
-        .expect("the test rule parses");
+    let rule = integration_tests::runnable_rule("rule.toml".as_ref(), &text);
     proxy.set_plan(FaultPlan::pass().with(FaultRule::new(Fault::Stall(HOLD)).path("/_bulk")));
     let restart = async {
         let waited = Instant::now();
@@ -110,12 +109,12 @@ async fn a_server_restart_during_a_bulk_write_loses_and_duplicates_nothing() {
         let state = dump(&first, &config.engine.state_index).await;
         first.stop();
         let second = OwnServer::start();
-        let client = lookout::es::Client::new(&lookout::config::ElasticsearchConfig {
+        let client = lookout::Client::new(&lookout::ElasticsearchConfig {
             url: second.url.clone(),
             ..Default::default()
         })
         .expect("a client for the new server");
-        for (name, body) in setup::index_templates(&config) {
+        for (name, body) in lookout::index_templates(&config) {
             client
                 .put_index_template(&name, &body)
                 .await

@@ -10,11 +10,9 @@ mod types_support;
 use elasticsearch::http::Method;
 use engine_support::*;
 use integration_tests::{ecs_samples, read_json, shared_file, unique_name};
-use lookout::engine::query::rule_dsl;
-use lookout::es::Hit;
+use lookout::Hit;
 use lookout::kql::FieldMap;
-use lookout::rule::{Rule, RuleType, TypeParams};
-use lookout::rule_types::{new_terms, threat_match, threat_query_dsl, threshold};
+use lookout::{Kind, Rule, RuleType};
 use serde_json::{Value, json};
 
 /// Non-deprecated rules of the three types in the corpus (new_terms 241, threshold 28,
@@ -25,12 +23,20 @@ const EXPECTED: [(RuleType, usize); 3] = [
     (RuleType::ThreatMatch, 6),
 ];
 
+/// Whether the rule is of one of the three types.
+fn of_the_three_types(rule: &Rule) -> bool {
+    matches!(
+        rule.kind,
+        Kind::Threshold(..) | Kind::NewTerms(..) | Kind::ThreatMatch(..)
+    )
+}
+
 fn corpus_rules() -> Vec<Rule> {
-    let report = lookout::rule::load_paths(&[shared_file("corpus/detection-rules")]);
+    let report = lookout::load_paths(&[shared_file("corpus/detection-rules")]);
     report
         .rules
         .into_iter()
-        .filter(|rule| lookout::rule_types::handles(rule) && !rule.is_deprecated())
+        .filter(|rule| of_the_three_types(rule) && !rule.is_deprecated())
         .collect()
 }
 
@@ -43,14 +49,14 @@ fn cloudtrail_fields() -> FieldMap {
 
 /// The event fields a rule's type needs (group, cardinality, new-terms and mapping fields).
 fn type_fields(rule: &Rule) -> Vec<String> {
-    match &rule.params {
-        TypeParams::Threshold(params) => {
+    match &rule.kind {
+        Kind::Threshold(_, params) => {
             let mut fields = params.field.clone();
             fields.extend(params.cardinality.iter().map(|c| c.field.clone()));
             fields
         }
-        TypeParams::NewTerms(params) => params.fields.clone(),
-        TypeParams::ThreatMatch(params) => params
+        Kind::NewTerms(_, params) => params.fields.clone(),
+        Kind::ThreatMatch(_, params) => params
             .threat_mapping
             .iter()
             .flat_map(|m| m.entries.iter().map(|e| e.field.clone()))
@@ -63,7 +69,7 @@ fn type_fields(rule: &Rule) -> Vec<String> {
 /// the address of the CloudTrail samples (127.0.0.1), next to the "x" they cannot hold.
 fn synthetic_indicator(rule: &Rule) -> Hit {
     let mut source = json!({});
-    if let TypeParams::ThreatMatch(params) = &rule.params {
+    if let Kind::ThreatMatch(_, params) = &rule.kind {
         for entry in params.threat_mapping.iter().flat_map(|m| &m.entries) {
             let value = if entry.value.ends_with(".ip") {
                 json!(["x", "127.0.0.1"])
@@ -81,39 +87,43 @@ fn synthetic_indicator(rule: &Rule) -> Hit {
     }
 }
 
-/// Builds every request of the rule; an error names the rule file.
+/// Every search the rule sends, typed with the CloudTrail fields; an error names the rule file.
 fn build_requests(rule: &Rule, fields: &FieldMap) -> Result<Vec<Value>, String> {
     let name = rule.path.display();
-    let query = rule_dsl(rule, Some(fields)).map_err(|e| format!("{name}: {e}"))?;
-    let timestamp = "@timestamp";
-    Ok(match &rule.params {
-        TypeParams::Threshold(params) => vec![threshold::request(params, &query, timestamp, None)],
-        TypeParams::NewTerms(params) => {
-            let candidate = new_terms::Candidate {
-                values: params.fields.iter().map(|_| json!("x")).collect(),
-                first: synthetic_indicator(rule),
-            };
-            vec![
-                new_terms::window_request(&params.fields, &query, timestamp, None),
-                new_terms::history_request(&params.fields, &query, &[candidate], None),
-            ]
-        }
-        TypeParams::ThreatMatch(params) => {
-            let threat =
-                threat_query_dsl(rule, params, None).map_err(|e| format!("{name}: {e}"))?;
-            let clause = threat_match::event_clause(params, &[synthetic_indicator(rule)], None)
-                .ok_or_else(|| format!("{name}: no event clause from a full indicator"))?;
-            vec![threat, clause]
-        }
-        other => return Err(format!("{name}: unexpected parameters {other:?}")),
-    })
+    let window = lookout::Window {
+        from: t0() - minutes(6),
+        to: t0(),
+    };
+    let searches = lookout::planned_searches(rule, Some(fields), window);
+    let expected = match rule.kind {
+        // The signal history, then the groups.
+        Kind::Threshold(..) => 2,
+        // The window's terms, then the history of a candidate.
+        Kind::NewTerms(..) => 2,
+        // The indicators, then the events of an indicator.
+        Kind::ThreatMatch(..) => 2,
+        Kind::Query(_) => 1,
+    };
+    if searches.len() != expected {
+        return Err(format!(
+            "{name}: {} searches, {expected} expected",
+            searches.len()
+        ));
+    }
+    match searches
+        .iter()
+        .find(|search| !search.body["query"].is_object())
+    {
+        Some(search) => Err(format!("{name}: no query in {}", search.body)),
+        None => Ok(searches.into_iter().map(|search| search.body).collect()),
+    }
 }
 
 #[test]
 fn every_corpus_rule_of_the_three_types_builds_its_requests() {
     let rules = corpus_rules();
     for (rule_type, expected) in EXPECTED {
-        let found = rules.iter().filter(|r| r.rule_type == rule_type).count();
+        let found = rules.iter().filter(|r| r.rule_type() == rule_type).count();
         assert_eq!(found, expected, "{rule_type:?}");
     }
     let fields = cloudtrail_fields();
@@ -122,41 +132,39 @@ fn every_corpus_rule_of_the_three_types_builds_its_requests() {
         .filter_map(|rule| build_requests(rule, &fields).err())
         .collect();
     assert_eq!(failures, Vec::<String>::new());
-    assert!(rules.iter().all(Rule::is_runnable));
 }
 
 #[test]
 fn the_daemon_schedules_every_enabled_rule_of_the_three_types() {
-    let config = lookout::config::RulesConfig {
+    let config = lookout::RulesConfig {
         folders: vec![shared_file("corpus/detection-rules")],
         include_deprecated: false,
     };
-    let set = lookout::engine::service::load_rules(&config);
+    let set = lookout::load_rules(&config);
     let scheduled = set
         .runnable
         .iter()
-        .filter(|r| lookout::rule_types::handles(r))
+        .filter(|r| of_the_three_types(r))
         .count();
-    let enabled = corpus_rules().iter().filter(|r| r.enabled).count();
+    let enabled = corpus_rules().iter().filter(|r| r.meta.enabled).count();
     assert_eq!(scheduled, enabled);
     assert!(
         !set.skipped
             .iter()
             .any(|line| ["threshold", "new_terms", "threat_match"]
                 .iter()
-                .any(|t| line.contains(&format!("type {t} ")))),
+                .any(|t| line.contains(&format!(": {t} rules ")))),
         "{:?}",
         set.skipped
     );
 }
 
 fn is_aws_cloudtrail(rule: &Rule) -> bool {
-    rule.index.iter().any(|i| i.contains("aws.cloudtrail"))
-        || rule
-            .query
-            .as_deref()
-            .unwrap_or("")
-            .contains("aws.cloudtrail")
+    rule.search
+        .index
+        .iter()
+        .any(|i| i.contains("aws.cloudtrail"))
+        || rule.kind.query().text().contains("aws.cloudtrail")
 }
 
 /// An indicator index with one indicator per mapped indicator field of every corpus rule.
@@ -165,7 +173,7 @@ async fn indicators(env: &Env, rules: &[Rule]) -> String {
     let mut docs = Vec::new();
     for rule in rules
         .iter()
-        .filter(|r| r.rule_type == RuleType::ThreatMatch)
+        .filter(|r| r.rule_type() == RuleType::ThreatMatch)
     {
         let mut doc = synthetic_indicator(rule).source;
         // The corpus threat queries hold `@timestamp >= "now-30d/d"`, resolved by the server.
@@ -213,8 +221,8 @@ async fn corpus_rules_execute_on_the_cloudtrail_mapping_without_error() {
     let mut failures = Vec::new();
     for rule in &rules {
         let mut here = rule.clone();
-        here.index = vec![env.source.clone()];
-        if let TypeParams::ThreatMatch(params) = &mut here.params {
+        here.search.index = vec![env.source.clone()];
+        if let Kind::ThreatMatch(_, params) = &mut here.kind {
             params.threat_index = vec![threat_index.clone()];
         }
         let report = env.execute(&here, t0()).await;
@@ -280,12 +288,12 @@ fn print_numbers(rules: &[Rule], ran: &[Rule], fields: &FieldMap) {
     ] {
         let of_type = |list: &[Rule], aws: bool| {
             list.iter()
-                .filter(|r| r.rule_type == rule_type && (!aws || is_aws_cloudtrail(r)))
+                .filter(|r| r.rule_type() == rule_type && (!aws || is_aws_cloudtrail(r)))
                 .count()
         };
         let mapped = rules
             .iter()
-            .filter(|r| r.rule_type == rule_type && unmapped(r, fields).is_empty())
+            .filter(|r| r.rule_type() == rule_type && unmapped(r, fields).is_empty())
             .count();
         println!(
             "{}: {} rules, {} ran without error, {} with every type field in the CloudTrail mapping; \

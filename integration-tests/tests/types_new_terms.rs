@@ -7,7 +7,7 @@ mod engine_support;
 mod types_support;
 
 use engine_support::*;
-use lookout::state::ExecutionStatus;
+use lookout::ExecutionStatus;
 use serde_json::{Value, json};
 use types_support::*;
 
@@ -179,7 +179,7 @@ async fn more_terms_than_a_page_are_all_checked() {
         "event.action: AddUserToGroup",
         &new_terms_part("\"user.name\""),
     );
-    let count = lookout::rule_types::new_terms::NEW_TERMS_PAGE_SIZE + 150;
+    let count = lookout::NEW_TERMS_PAGE_SIZE + 150;
     let mut docs = Vec::new();
     for n in 0..count {
         let name = format!("user-{n:04}");

@@ -9,9 +9,9 @@ mod types_support;
 use elasticsearch::http::Method;
 use engine_support::*;
 use integration_tests::unique_name;
-use lookout::generator::EventSpec;
-use lookout::rule_types::threat_match::THREAT_INDICATOR_PAGE_SIZE;
-use lookout::state::ExecutionStatus;
+use lookout::ExecutionStatus;
+use lookout::THREAT_INDICATOR_PAGE_SIZE;
+use lookout_generator::EventSpec;
 use serde_json::{Value, json};
 use types_support::*;
 

@@ -7,8 +7,8 @@ mod engine_support;
 mod types_support;
 
 use engine_support::*;
-use lookout::generator::EventSpec;
-use lookout::state::ExecutionStatus;
+use lookout::ExecutionStatus;
+use lookout_generator::EventSpec;
 use serde_json::{Value, json};
 use types_support::*;
 

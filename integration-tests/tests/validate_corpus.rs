@@ -2,13 +2,13 @@
 //! checking that every file loads and the counts per type, language and maturity. Needs no server.
 
 use integration_tests::shared_file;
-use lookout::rule::{self, Language, RuleType};
+use lookout::{Kind, Language, RuleType};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[test]
 fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
-    let report = rule::load_path(&shared_file("corpus/detection-rules"));
+    let report = lookout::load_path(&shared_file("corpus/detection-rules"));
     let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
     assert_eq!(errors, Vec::<String>::new());
     // The only warnings: one per exception list, which lookout cannot apply.
@@ -18,21 +18,21 @@ fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
         .filter(|w| w.contains("is not applied: its items live in Kibana"))
         .count();
     assert_eq!(not_applied, warnings.len(), "{warnings:?}");
-    let with_lists: usize = report
-        .rules
-        .iter()
-        .map(|r| r.details.exceptions_list.len())
-        .sum();
-    assert_eq!(warnings.len(), with_lists);
     assert_eq!(
-        with_lists, 9,
-        "the corpus's [[rule.exceptions_list]] entries"
+        warnings.len(),
+        9,
+        "one per [[rule.exceptions_list]] entry of the corpus"
     );
-    assert_eq!(report.rules.len(), 2192);
+    assert_eq!(report.rules.len() + report.not_runnable.len(), 2192);
+    assert_eq!(
+        report.rules.len(),
+        793,
+        "query, threshold, new terms and indicator match rules in kuery or lucene"
+    );
 
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_language: BTreeMap<&str, usize> = BTreeMap::new();
-    for rule in &report.rules {
+    for rule in report.summaries() {
         *by_type.entry(rule.rule_type.as_str()).or_default() += 1;
         *by_language.entry(rule.language.as_str()).or_default() += 1;
     }
@@ -47,40 +47,47 @@ fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
     ];
     assert_eq!(by_type, BTreeMap::from(expected_types));
     assert_eq!(by_language["lucene"], 1);
-    let deprecated = report.rules.iter().filter(|r| r.is_deprecated()).count();
+    let deprecated = report.summaries().iter().filter(|r| r.deprecated).count();
     assert_eq!(deprecated, 124);
 
     // Type-specific parameters are typed, not just kept as JSON.
     let threat_match = report
         .rules
         .iter()
-        .find(|r| r.rule_type == RuleType::ThreatMatch)
+        .find(|r| r.rule_type() == RuleType::ThreatMatch)
         .expect("the corpus has indicator-match rules");
-    let rule::TypeParams::ThreatMatch(params) = &threat_match.params else {
+    let Kind::ThreatMatch(_, params) = &threat_match.kind else {
         panic!(
             "threat_match rule without its parameters: {}",
             threat_match.path.display()
         );
     };
     assert!(!params.threat_mapping.is_empty());
-    assert_eq!(params.threat_language, Language::Kuery);
+    assert_eq!(params.threat_query.language(), Language::Kuery);
+    // 23 rules of the corpus have alert suppression: 6 query rules, which lookout runs, and 17
+    // ES|QL rules, which load as not runnable (a summary without their parameters).
     let with_suppression = report
         .rules
         .iter()
-        .filter(|r| r.details.alert_suppression.is_some());
-    assert_eq!(with_suppression.count(), 23);
+        .filter(|r| r.meta.details.alert_suppression.is_some());
+    assert_eq!(with_suppression.count(), 6);
+    let esql = report
+        .not_runnable
+        .iter()
+        .filter(|r| r.rule_type == RuleType::Esql);
+    assert_eq!(esql.count(), 212);
 }
 
 #[test]
 fn the_project_rules_are_the_two_seed_rules_on_their_current_schedule() {
     let rules_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
-    let report = rule::load_path(&rules_dir);
+    let report = lookout::load_path(&rules_dir);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let mut ids: Vec<(&str, &str, Option<u64>)> = report
         .rules
         .iter()
-        .map(|r| (r.rule_id.as_str(), r.name.as_str(), r.version))
+        .map(|r| (r.rule_id.as_str(), r.name.as_str(), r.meta.version))
         .collect();
     ids.sort();
     assert_eq!(
@@ -99,12 +106,15 @@ fn the_project_rules_are_the_two_seed_rules_on_their_current_schedule() {
         ]
     );
     for rule in &report.rules {
-        assert_eq!(rule.interval, chrono::TimeDelta::minutes(5));
-        assert_eq!(rule.from.as_str(), "now-6m");
+        assert_eq!(rule.schedule.interval, chrono::TimeDelta::minutes(5));
+        assert_eq!(rule.schedule.from.as_str(), "now-6m");
         assert_eq!(rule.max_signals, 100);
-        assert_eq!(rule.timestamp_override.as_deref(), Some("event.ingested"));
-        assert_eq!(rule.index, ["filebeat-*", "logs-aws.cloudtrail-*"]);
-        assert!(rule.is_runnable());
-        assert!(!rule.threat.is_empty());
+        assert_eq!(
+            rule.search.timestamp.field.as_deref(),
+            Some("event.ingested")
+        );
+        assert_eq!(rule.search.index, ["filebeat-*", "logs-aws.cloudtrail-*"]);
+        assert!(matches!(rule.kind, Kind::Query(_)));
+        assert!(!rule.meta.threat.is_empty());
     }
 }

@@ -1,4 +1,4 @@
-//! Alerts (ENGINE.md section 5): the stable id of "this event matched by this rule" and the alert
+//! Alerts (docs/architecture.md, "Alerts and deduplication"): the stable id of "this event matched by this rule" and the alert
 //! document written for it, in Kibana's alert schema. Pure: takes a source hit and the rule,
 //! returns JSON; it never searches or writes.
 //!
@@ -8,23 +8,26 @@
 //! (`mappings.json`, nested form) treat them alike.
 
 mod reason;
+// Until the engine's EQL kind writes sequence alerts (issue 13), only its tests do.
+#[allow(dead_code)]
+mod sequence;
 mod template;
 mod text;
 
+#[cfg(test)]
+mod sequence_tests;
+
+pub use crate::ids::{alert_id, framed_id, rule_uuid};
 pub use reason::{field, reason};
-pub use template::{TEMPLATE_PRIORITY, TOTAL_FIELDS_LIMIT, index_template, template_name};
+#[allow(unused_imports)] // the EQL kind uses them once it lands
+pub use sequence::{SequenceAlerts, build_sequence_alerts, building_block_id};
+pub use template::{index_template, template_name};
 pub use text::alert_json;
 
 use crate::rule::Rule;
-use crate::rule::duration::format_duration;
+use crate::schedule::duration::format_duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
-
-/// The fixed namespace of lookout's UUID v5 rule uuids (`kibana.alert.rule.uuid`). Never change
-/// it: every alert written so far names its rule by a uuid derived from it.
-pub const RULE_UUID_NAMESPACE: Uuid = Uuid::from_u128(0xf3b8_8a71_732d_445f_8a24_e1af_5821_ab13);
 
 /// `kibana.alert.rule.version` of a rule file without `version` (Kibana numbers a new rule 1;
 /// the corpus keeps versions in a separate lock file).
@@ -32,51 +35,6 @@ pub const DEFAULT_RULE_VERSION: u64 = 1;
 
 /// The depth of an alert built directly from source events (Kibana: 1; building blocks are 2).
 const ALERT_DEPTH: u64 = 1;
-
-/// The id of the alert for one source event and one rule: lowercase hex SHA-256 over the source
-/// index, source id, namespace and rule id.
-///
-/// ENGINE.md asks for the parts joined by a separator that cannot occur in them. A document id
-/// may hold any character, NUL included (`"\u0000"` in JSON), so no single byte is safe; each
-/// part is instead framed by its length (8 bytes, big-endian) before its bytes, which keeps
-/// distinct tuples distinct for every possible input: ("ab", "c") never hashes like ("a", "bc").
-pub fn alert_id(source_index: &str, source_id: &str, namespace: &str, rule_id: &str) -> String {
-    let mut hasher = Sha256::new();
-    for part in [source_index, source_id, namespace, rule_id] {
-        let length = u64::try_from(part.len()).expect("a string length fits in a u64");
-        hasher.update(length.to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    lower_hex(&hasher.finalize())
-}
-
-/// Bytes as lowercase hex, two digits each.
-fn lower_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    hex
-}
-
-/// `kibana.alert.rule.uuid`: a UUID v5 over the namespace and rule id (length-framed as in
-/// [`alert_id`]), stable across restarts and instances.
-pub fn rule_uuid(namespace: &str, rule_id: &str) -> Uuid {
-    Uuid::new_v5(&RULE_UUID_NAMESPACE, &framed(&[namespace, rule_id]))
-}
-
-/// Each part as its length (u64, big-endian) followed by its bytes.
-fn framed(parts: &[&str]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for part in parts {
-        let length = u64::try_from(part.len()).expect("a string length fits in a u64");
-        bytes.extend_from_slice(&length.to_be_bytes());
-        bytes.extend_from_slice(part.as_bytes());
-    }
-    bytes
-}
 
 /// One source hit as the search returned it.
 #[derive(Debug, Clone, Copy)]
@@ -122,8 +80,8 @@ impl SharedFields {
             "kibana.alert.depth": ALERT_DEPTH,
             "kibana.alert.status": "active",
             "kibana.alert.workflow_status": "open",
-            "kibana.alert.severity": rule.severity.as_str(),
-            "kibana.alert.risk_score": rule.risk_score,
+            "kibana.alert.severity": rule.meta.severity.as_str(),
+            "kibana.alert.risk_score": rule.meta.risk_score,
         }));
         fields.extend(rule_fields(rule, context.namespace));
         fields.insert(
@@ -131,7 +89,7 @@ impl SharedFields {
             json!(context.execution_uuid),
         );
         fields.insert("kibana.space_ids".into(), json!([context.namespace]));
-        if let Some(kind) = &rule.details.building_block_type {
+        if let Some(kind) = &rule.meta.details.building_block_type {
             // Kibana hides building-block alerts from the default alerts view by this field.
             fields.insert("kibana.alert.building_block_type".into(), json!(kind));
         }
@@ -265,28 +223,30 @@ fn ancestors(index: &str, id: &str) -> Value {
 
 /// The `kibana.alert.rule.*` fields: the rule as it was when the alert was made.
 fn rule_fields(rule: &Rule, namespace: &str) -> Map<String, Value> {
+    let meta = &rule.meta;
+    let query = rule.kind.query();
     let fields = json!({
         "kibana.alert.rule.name": rule.name,
         "kibana.alert.rule.rule_id": rule.rule_id,
         "kibana.alert.rule.uuid": rule_uuid(namespace, &rule.rule_id).to_string(),
-        "kibana.alert.rule.type": rule.rule_type.as_str(),
-        "kibana.alert.rule.description": rule.description,
-        "kibana.alert.rule.severity": rule.severity.as_str(),
-        "kibana.alert.rule.risk_score": rule.risk_score,
-        "kibana.alert.rule.tags": rule.tags,
-        "kibana.alert.rule.threat": rule.threat,
-        "kibana.alert.rule.references": rule.references,
-        "kibana.alert.rule.author": rule.author,
-        "kibana.alert.rule.license": rule.license,
-        "kibana.alert.rule.from": rule.from.as_str(),
-        "kibana.alert.rule.to": rule.to.as_str(),
-        "kibana.alert.rule.interval": format_duration(rule.interval),
+        "kibana.alert.rule.type": rule.rule_type().as_str(),
+        "kibana.alert.rule.description": meta.description,
+        "kibana.alert.rule.severity": meta.severity.as_str(),
+        "kibana.alert.rule.risk_score": meta.risk_score,
+        "kibana.alert.rule.tags": meta.tags,
+        "kibana.alert.rule.threat": meta.threat,
+        "kibana.alert.rule.references": meta.references,
+        "kibana.alert.rule.author": meta.author,
+        "kibana.alert.rule.license": meta.license,
+        "kibana.alert.rule.from": rule.schedule.from.as_str(),
+        "kibana.alert.rule.to": rule.schedule.to.as_str(),
+        "kibana.alert.rule.interval": format_duration(rule.schedule.interval),
         "kibana.alert.rule.max_signals": rule.max_signals,
-        "kibana.alert.rule.version": rule.version.unwrap_or(DEFAULT_RULE_VERSION),
-        "kibana.alert.rule.timestamp_override": rule.timestamp_override,
-        "kibana.alert.rule.query": rule.query,
-        "kibana.alert.rule.language": rule.language.as_str(),
-        "kibana.alert.rule.index": rule.index,
+        "kibana.alert.rule.version": meta.version.unwrap_or(DEFAULT_RULE_VERSION),
+        "kibana.alert.rule.timestamp_override": rule.search.timestamp.field,
+        "kibana.alert.rule.query": query.text(),
+        "kibana.alert.rule.language": query.language().as_str(),
+        "kibana.alert.rule.index": rule.search.index,
     });
     into_map(fields)
 }

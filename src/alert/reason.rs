@@ -41,7 +41,7 @@ pub fn reason(source: &Value, rule: &Rule) -> String {
     }
     sentence.push_str(&format!(
         " created {} alert {}.",
-        rule.severity.as_str(),
+        rule.meta.severity.as_str(),
         rule.name
     ));
     sentence

@@ -1,7 +1,7 @@
 //! Unit tests of alert ids, alert documents and the alerts index template.
 
 use super::*;
-use crate::engine::test_rule;
+use crate::rule::test_rule;
 use chrono::TimeZone;
 
 fn sample_source() -> Value {
@@ -144,7 +144,7 @@ fn building_block_rules_mark_their_alerts() {
             .is_none()
     );
     let mut rule = test_rule("bb");
-    rule.details.building_block_type = Some("default".into());
+    rule.meta.details.building_block_type = Some("default".into());
     let context = test_context(&rule, "e");
     let event = SourceEvent {
         index: "i",
@@ -262,7 +262,7 @@ fn assert_text_alert_equals_tree_alert(source: &Value) {
 
 #[test]
 fn alerts_written_as_text_equal_alerts_built_as_trees_for_generated_cloudtrail_events() {
-    use crate::generator::{Generator, GeneratorConfig};
+    use lookout_generator::{Generator, GeneratorConfig};
     let start = Utc.with_ymd_and_hms(2026, 1, 10, 10, 0, 0).unwrap();
     let end = Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap();
     let mut config = GeneratorConfig::new(7, start, end, 300);

@@ -3,9 +3,9 @@
 //! defaults < file < `LOOKOUT_*` environment < flags, the log set-up, the async runtime and the
 //! server client.
 
-use crate::config::{Config, Override};
-use crate::es::Client;
 use anyhow::Context;
+use lookout::Client;
+use lookout::{Config, Override};
 use std::path::{Path, PathBuf};
 
 /// The environment variable naming the configuration file when `--config` is absent.
@@ -141,7 +141,7 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
     let env = |name: &str| std::env::var(name).ok();
     let path = global.config_path(&env);
     let config = Config::load_layered(path.as_deref(), env, &global.overrides())?;
-    crate::logging::init(&config.log, global.log_level.as_deref())?;
+    lookout::init_logging(&config.log, global.log_level.as_deref())?;
     Ok(config)
 }
 

@@ -1,16 +1,16 @@
 //! `lookout generate`: writes realistic CloudTrail events (ECS documents, one JSON object a line)
 //! to stdout or a file, optionally as `_bulk` request lines; or prints the index template for
-//! them. All the work is in `crate::generator`; this file turns flags into a configuration.
+//! them. All the work is in the `lookout-generator` crate; this file turns flags into a configuration.
 
-use crate::generator::mapping::{Flavor, index_template};
-use crate::generator::{
+use anyhow::{Context, bail};
+use chrono::{DateTime, TimeDelta, Utc};
+use lookout::parse_duration;
+use lookout::{DateMath, Rounding, parse_date};
+use lookout_generator::mapping::{Flavor, index_template};
+use lookout_generator::{
     CATALOG, DEFAULT_FAILURE_RATE, DEFAULT_SEED_ACTIONS_RATE, DEFAULT_SEED_FAILURE_RATE,
     GeneratedEvent, Generator, GeneratorConfig, LagModel, SEED_ACTIONS,
 };
-use crate::rule::datemath::{DateMath, Rounding, parse_date};
-use crate::rule::duration::parse_duration;
-use anyhow::{Context, bail};
-use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;

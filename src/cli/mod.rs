@@ -4,7 +4,6 @@
 mod backfill;
 pub mod common;
 mod completions;
-mod dry_run;
 mod examples;
 mod generate;
 mod progress;
@@ -14,6 +13,7 @@ mod setup;
 mod status;
 mod supervise;
 mod table;
+mod test;
 mod translate;
 mod validate;
 
@@ -62,7 +62,7 @@ pub enum Command {
     Rules(rules::Args),
     /// Dry-run one rule over a past window: matching events, alerts it would create; writes nothing.
     #[command(after_help = examples::TEST)]
-    Test(dry_run::Args),
+    Test(test::Args),
     /// Run rules over a past period in interval-sized chunks (resumable; fills gaps with --gaps).
     #[command(after_help = examples::BACKFILL)]
     Backfill(backfill::Args),
@@ -81,11 +81,22 @@ pub fn main() -> ExitCode {
         Command::Status(args) => status::run(args, &cli.global),
         Command::Completions(args) => completions::run(args),
         Command::Rules(args) => rules::run(args, &cli.global),
-        Command::Test(args) => dry_run::run(args, &cli.global),
+        Command::Test(args) => test::run(args, &cli.global),
         Command::Backfill(args) => backfill::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
         eprintln!("lookout: {error:#}");
         ExitCode::from(2)
     })
+}
+
+/// A query rule for the command's unit tests: the library's test rule file with its id.
+#[cfg(test)]
+pub fn test_rule(rule_id: &str) -> lookout::Rule {
+    let text = include_str!("../rule/testdata/test_rule.toml").replace("RULE_ID", rule_id);
+    let path = std::path::PathBuf::from(format!("rules/{rule_id}.toml"));
+    match lookout::parse_rule_bytes(&path, text.as_bytes()) {
+        Ok((lookout::Loaded::Runnable(rule), _warnings)) => *rule,
+        other => panic!("test rule does not load as a runnable rule: {other:?}"),
+    }
 }

@@ -4,13 +4,13 @@
 
 use super::common::{self, GlobalArgs};
 use super::table;
-use crate::config::Config;
-use crate::engine::service::{self, RuleSet};
-use crate::rule::Rule;
-use crate::rule::duration::format_duration;
-use crate::schedule::{self, Cadence};
-use crate::state::{ExecutionStatus, RuleState, StateStore};
 use chrono::{DateTime, SecondsFormat, Utc};
+use lookout::Cadence;
+use lookout::Config;
+use lookout::Rule;
+use lookout::RuleSet;
+use lookout::format_duration;
+use lookout::{ExecutionStatus, RuleState, StateStore};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -24,7 +24,7 @@ pub struct Args {}
 
 pub fn run(_args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = common::load(global)?;
-    let set = service::load_rules(&config.rules);
+    let set = lookout::load_rules(&config.rules);
     common::runtime()?.block_on(list(&config, set, Utc::now()))
 }
 
@@ -100,7 +100,7 @@ pub fn alert_counts(answer: &Value) -> HashMap<String, u64> {
 
 /// One table row.
 pub fn row(rule: &Rule, state: Option<&RuleState>, alerts: u64, now: DateTime<Utc>) -> Vec<String> {
-    let cadence = Some(schedule::cadence(rule));
+    let cadence = Some(rule.schedule.cadence());
     let last = state.and_then(|s| s.last_execution_at);
     vec![
         rule.rule_id.clone(),
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_rule_row_shows_schedule_state_and_alerts() {
-        let rule = crate::engine::test_rule("r1");
+        let rule = crate::cli::test_rule("r1");
         let state = RuleState {
             last_execution_at: Some(at("2026-01-01T12:00:00Z")),
             last_status: Some(ExecutionStatus::PartialFailure),

@@ -5,9 +5,8 @@
 
 use super::common::{self, GlobalArgs};
 use super::supervise;
-use crate::engine::clock::{Clock, OffsetClock, SystemClock};
-use crate::engine::service;
 use chrono::{DateTime, Utc};
+use lookout::{Clock, OffsetClock, SystemClock};
 use std::process::ExitCode;
 
 /// Flags of `lookout run`.
@@ -36,9 +35,9 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = common::load(global)?;
-    let rules = service::load_rules(&config.rules);
+    let rules = lookout::load_rules(&config.rules);
     let at = args.now.unwrap_or_else(|| clock.now());
-    let failed = runtime.block_on(service::run_once(
+    let failed = runtime.block_on(lookout::run_once(
         &config,
         &rules.runnable,
         clock.as_ref(),
@@ -58,6 +57,6 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
-    crate::rule::datemath::parse_date(text)
+    lookout::parse_date(text)
         .ok_or_else(|| format!("{text:?} is not a timestamp such as 2026-01-10T12:00:00Z"))
 }

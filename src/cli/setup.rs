@@ -1,12 +1,12 @@
 //! `lookout setup`: installs or updates lookout's index templates (alerts, rule state,
 //! executions) on the server and, with `--kibana URL`, imports the data views and saved searches
-//! of [`crate::kibana`] through Kibana's saved objects import API, authenticated as for
+//! of `lookout::saved_objects` through Kibana's saved objects import API, authenticated as for
 //! Elasticsearch. Prints one line per step.
 
 use super::common::{self, GlobalArgs};
-use crate::config::{Config, ElasticsearchConfig};
 use anyhow::{Context, bail};
 use base64::Engine as _;
+use lookout::{Config, ElasticsearchConfig};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -53,12 +53,12 @@ async fn setup(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
 
 /// Every index template lookout needs, by name.
 pub fn templates(config: &Config) -> Vec<(String, serde_json::Value)> {
-    crate::engine::setup::index_templates(config)
+    lookout::index_templates(config)
 }
 
 async fn import_into_kibana(kibana: &str, config: &Config) -> anyhow::Result<u64> {
     let http = kibana_client(&config.elasticsearch)?;
-    let ndjson = crate::kibana::to_ndjson(&crate::kibana::saved_objects(config));
+    let ndjson = lookout::to_ndjson(&lookout::saved_objects(config));
     let request = import_request(
         &http,
         kibana,
@@ -79,7 +79,7 @@ async fn import_into_kibana(kibana: &str, config: &Config) -> anyhow::Result<u64
     if !status.is_success() || body["success"] != true {
         bail!(
             "kibana {url}: HTTP {status}: {}",
-            crate::es::redact_userinfo(&body.to_string())
+            lookout::redact_userinfo(&body.to_string())
         );
     }
     Ok(body["successCount"].as_u64().unwrap_or(0))
@@ -116,16 +116,16 @@ pub fn import_request(
     let base = reqwest::Url::parse(kibana).map_err(|e| {
         anyhow::anyhow!(
             "--kibana {:?} is not a URL: {e}",
-            crate::es::redact_userinfo(kibana)
+            lookout::redact_userinfo(kibana)
         )
     })?;
     if !matches!(base.scheme(), "http" | "https") {
         bail!(
             "--kibana {:?} must be an http:// or https:// URL",
-            crate::es::redact_userinfo(kibana)
+            lookout::redact_userinfo(kibana)
         );
     }
-    let prefix = if space == crate::config::DEFAULT_NAMESPACE {
+    let prefix = if space == lookout::DEFAULT_NAMESPACE {
         String::new()
     } else {
         format!("s/{space}/")
@@ -174,7 +174,7 @@ fn authorization(es: &ElasticsearchConfig) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
+    use lookout::Secret;
 
     fn build(kibana: &str, space: &str, es: &ElasticsearchConfig) -> reqwest::Request {
         let http = reqwest::Client::new();

@@ -4,9 +4,9 @@
 //! status 0 when the server answers, 1 when it does not.
 
 use super::common::{self, GlobalArgs};
-use crate::config::Config;
-use crate::es::Client;
 use chrono::{DateTime, TimeDelta, Utc};
+use lookout::Client;
+use lookout::Config;
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
@@ -76,20 +76,20 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode>
 }
 
 fn print_rules(config: &Config) {
-    let report = crate::rule::load_paths(&config.rules.folders);
+    let report = lookout::load_paths(&config.rules.folders);
     let folders: Vec<String> = config
         .rules
         .folders
         .iter()
         .map(|f| f.display().to_string())
         .collect();
-    let by_type: Vec<String> = rule_counts(&report.rules)
+    let by_type: Vec<String> = super::validate::by_type(&report.summaries())
         .iter()
         .map(|(rule_type, n)| format!("{rule_type} {n}"))
         .collect();
     println!(
         "rules:       {} loaded from {} ({}); {} errors, {} warnings (lookout validate shows them)",
-        report.rules.len(),
+        report.rules.len() + report.not_runnable.len(),
         folders.join(", "),
         if by_type.is_empty() {
             "none".to_string()
@@ -99,17 +99,6 @@ fn print_rules(config: &Config) {
         report.errors.len(),
         report.warnings.len()
     );
-}
-
-/// Rules per type, most common first (ties by name).
-pub fn rule_counts(rules: &[crate::rule::Rule]) -> Vec<(&'static str, usize)> {
-    let mut counts: std::collections::BTreeMap<&'static str, usize> = Default::default();
-    for rule in rules {
-        *counts.entry(rule.rule_type.as_str()).or_default() += 1;
-    }
-    let mut sorted: Vec<_> = counts.into_iter().collect();
-    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    sorted
 }
 
 async fn document_count(client: &Client, index: &str) -> anyhow::Result<u64> {

@@ -7,16 +7,16 @@
 //! across a reload: each rule resumes from its `covered_to`.
 
 use super::common::{self, GlobalArgs};
-use crate::config::Config;
-use crate::engine::clock::Clock;
-use crate::engine::daemon::{self, Executor, Options};
-use crate::engine::service::{self, RuleSet};
-use crate::engine::setup::Backoff;
-use crate::engine::{Engine, ExecutionReport};
-use crate::observe::{ExecutionSample, Observer, StatusLabel};
-use crate::rule::Rule;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use lookout::Backoff;
+use lookout::Clock;
+use lookout::Config;
+use lookout::Rule;
+use lookout::RuleSet;
+use lookout::{Engine, ExecutionReport};
+use lookout::{ExecutionSample, Observer, StatusLabel};
+use lookout::{Executor, SchedulerOptions as Options};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -84,7 +84,7 @@ pub fn reload(global: &GlobalArgs) -> Result<Loaded, String> {
     let path = global.config_path(&env);
     let config = Config::load_layered(path.as_deref(), env, &global.overrides())
         .map_err(|error| format!("configuration: {error}"))?;
-    let set = service::load_rules(&config.rules);
+    let set = lookout::load_rules(&config.rules);
     accept(set).map(|rules| Loaded { config, rules })
 }
 
@@ -161,9 +161,13 @@ async fn start_endpoint(
         .context("the endpoint's bound address")?;
     tracing::info!(%address, "serving /healthz, /readyz and /metrics");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::observe::serve(listener, observer, async {
-        drop(stopped.await);
-    }));
+    let task = tokio::spawn(lookout::serve_operator_endpoint(
+        listener,
+        observer,
+        async {
+            drop(stopped.await);
+        },
+    ));
     Ok((stop, task))
 }
 
@@ -175,12 +179,15 @@ async fn run_round(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let config = &loaded.config;
-    let by_type = super::status::rule_counts(&loaded.rules);
-    observer.metrics.set_rules_loaded(by_type.iter().copied());
+    let mut by_type: std::collections::BTreeMap<&str, usize> = Default::default();
+    for rule in &loaded.rules {
+        *by_type.entry(rule.rule_type().as_str()).or_default() += 1;
+    }
+    observer.metrics.set_rules_loaded(by_type);
     observer.health.set_rules_loaded(!loaded.rules.is_empty());
     tokio::pin!(shutdown);
     let engine = tokio::select! {
-        engine = service::connect(config, clock, Backoff::default()) => engine?,
+        engine = lookout::connect(config, clock, Backoff::default()) => engine?,
         () = &mut shutdown => return Ok(()),
     };
     observer.health.set_server_reachable(true);
@@ -198,7 +205,7 @@ async fn run_round(
         engine: &engine,
         observer,
     };
-    daemon::run(&observed, loaded.rules.clone(), clock, options, shutdown).await;
+    lookout::schedule_rules(&observed, loaded.rules.clone(), clock, options, shutdown).await;
     Ok(())
 }
 
@@ -254,7 +261,7 @@ pub fn observe_report(observer: &Observer, report: &ExecutionReport) {
 /// Loads the first configuration and rules for `lookout run` (not `--once`).
 pub fn first_load(global: &GlobalArgs) -> anyhow::Result<Loaded> {
     let config = common::load(global)?;
-    let set = service::load_rules(&config.rules);
+    let set = lookout::load_rules(&config.rules);
     if set.runnable.is_empty() {
         anyhow::bail!("no runnable rule in the configured rule folders");
     }

@@ -4,11 +4,9 @@
 //! uses the untyped form and says so on stderr. An invalid query prints `line:col: reason` on
 //! stderr and exits 2.
 
-use crate::config::ElasticsearchConfig;
-use crate::es;
-use crate::kql::{self, FieldMap};
-use crate::rule;
 use anyhow::{Context, bail};
+use lookout::kql::{self, FieldMap};
+use lookout::{Client, Diagnostic, ElasticsearchConfig, Query};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -142,7 +140,7 @@ fn fetch_field_caps(url: &str, indices: &[String]) -> anyhow::Result<serde_json:
         url: url.to_string(),
         ..ElasticsearchConfig::default()
     };
-    let client = es::Client::new(&config)?;
+    let client = Client::new(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -152,34 +150,38 @@ fn fetch_field_caps(url: &str, indices: &[String]) -> anyhow::Result<serde_json:
 
 /// Loads a rule file with the rule loader, so that problems (bad KQL included) are reported as
 /// `path:line:col: message` in file coordinates, exactly as `lookout validate` does.
-fn read_rule(path: &Path) -> anyhow::Result<Result<Source, Vec<rule::Diagnostic>>> {
+fn read_rule(path: &Path) -> anyhow::Result<Result<Source, Vec<Diagnostic>>> {
     if !path.is_file() {
         bail!("{} is not a rule file", path.display());
     }
-    let report = rule::load_path(path);
+    let report = lookout::load_path(path);
     if !report.errors.is_empty() {
         return Ok(Err(report.errors));
+    }
+    if let Some(rule) = report.not_runnable.first() {
+        bail!(
+            "{}: rule {} is written in {}, not KQL or Lucene",
+            path.display(),
+            rule.rule_id,
+            rule.language.as_str()
+        );
     }
     let Some(rule) = report.rules.into_iter().next() else {
         bail!("{} holds no rule", path.display());
     };
-    let language = match rule.language {
-        rule::Language::Kuery => Language::Kuery,
-        rule::Language::Lucene => Language::Lucene,
-        other => bail!(
-            "{}: rule {} is written in {}, not KQL or Lucene",
-            path.display(),
-            rule.rule_id,
-            other.as_str()
-        ),
-    };
-    let Some(text) = rule.query else {
-        bail!("{}: rule {} has no query", path.display(), rule.rule_id);
-    };
-    Ok(Ok(Source {
-        text,
-        language,
-        kql: rule.kql,
-        indices: rule.index,
+    let indices = rule.search.index;
+    Ok(Ok(match rule.kind.query() {
+        Query::Kql { text, tree } => Source {
+            text: text.clone(),
+            language: Language::Kuery,
+            kql: Some(tree.clone()),
+            indices,
+        },
+        Query::Lucene { text } => Source {
+            text: text.clone(),
+            language: Language::Lucene,
+            kql: None,
+            indices,
+        },
     }))
 }

@@ -2,7 +2,7 @@
 //! line per problem (`path:line:col: message`) and a summary; exit status 1 when any error.
 
 use super::common::{self, GlobalArgs};
-use crate::rule::{self, Diagnostic, LoadReport, Rule, printable};
+use lookout::{Diagnostic, LoadReport, Summary, printable};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,7 +31,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.paths
     };
-    let mut report = rule::load_paths(&paths);
+    let mut report = lookout::load_paths(&paths);
     sort(&mut report.errors);
     sort(&mut report.warnings);
     let output = match args.format {
@@ -51,10 +51,7 @@ fn sort(diagnostics: &mut [Diagnostic]) {
 }
 
 /// Counts per name, largest first (ties by name), as `name count` pairs.
-fn counts<'r>(
-    rules: &'r [Rule],
-    key: impl Fn(&'r Rule) -> &'static str,
-) -> Vec<(&'static str, usize)> {
+fn counts(rules: &[Summary], key: impl Fn(&Summary) -> &'static str) -> Vec<(&'static str, usize)> {
     let mut by_name: HashMap<&str, usize> = HashMap::new();
     for rule in rules {
         *by_name.entry(key(rule)).or_default() += 1;
@@ -64,11 +61,11 @@ fn counts<'r>(
     counts
 }
 
-fn by_type(rules: &[Rule]) -> Vec<(&'static str, usize)> {
+pub fn by_type(rules: &[Summary]) -> Vec<(&'static str, usize)> {
     counts(rules, |rule| rule.rule_type.as_str())
 }
 
-fn by_language(rules: &[Rule]) -> Vec<(&'static str, usize)> {
+fn by_language(rules: &[Summary]) -> Vec<(&'static str, usize)> {
     counts(rules, |rule| rule.language.as_str())
 }
 
@@ -99,9 +96,9 @@ fn text(report: &LoadReport) -> String {
         let (path, message) = (printable(&path), printable(message));
         out += &format!("{path}:{line}:{column}: warning: {message}\n");
     }
-    let rules = &report.rules;
-    let deprecated = rules.iter().filter(|r| r.is_deprecated()).count();
-    let runnable = rules.iter().filter(|r| r.is_runnable()).count();
+    let rules = &report.summaries();
+    let deprecated = rules.iter().filter(|r| r.deprecated).count();
+    let runnable = report.rules.len();
     out += &format!("rules loaded: {}\n", rules.len());
     out += &format!("by type: {}\n", joined(&by_type(rules)));
     out += &format!("by language: {}\n", joined(&by_language(rules)));
@@ -126,13 +123,13 @@ fn counts_json(counts: &[(&str, usize)]) -> Value {
 }
 
 fn summary_json(report: &LoadReport) -> Value {
-    let rules = &report.rules;
+    let rules = &report.summaries();
     json!({
         "rules": rules.len(),
         "by_type": counts_json(&by_type(rules)),
         "by_language": counts_json(&by_language(rules)),
-        "deprecated": rules.iter().filter(|r| r.is_deprecated()).count(),
-        "runnable": rules.iter().filter(|r| r.is_runnable()).count(),
+        "deprecated": rules.iter().filter(|r| r.deprecated).count(),
+        "runnable": report.rules.len(),
         "errors": report.errors,
         "warnings": report.warnings,
     })

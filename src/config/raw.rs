@@ -2,7 +2,7 @@
 //! Durations are parsed here so that a bad one is reported with its line and column.
 
 use super::ConfigError;
-use crate::rule::duration::parse_duration;
+use crate::schedule::duration::parse_duration;
 use chrono::TimeDelta;
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;

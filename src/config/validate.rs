@@ -2,13 +2,13 @@
 //! reading secret files. Every error names the key and where its value came from.
 
 use super::raw::{DurationText, RawConfig};
+use super::redact_userinfo;
 use super::{
     AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_CONCURRENCY, DEFAULT_ES_URL,
     DEFAULT_EXECUTIONS_INDEX, DEFAULT_MAX_CATCH_UP, DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig, HttpConfig,
     LogConfig, LogFormat, MAX_CONCURRENCY, RulesConfig, Secret,
 };
-use crate::es::redact_userinfo;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -1,6 +1,5 @@
-//! Why an execution failed. Every message names the rule, and the index or file involved.
+//! Why an execution failed. Every message names the rule, and the index or window involved.
 
-use super::query::QueryError;
 use crate::es::EsError;
 use crate::rule::Rule;
 use crate::schedule::ScheduleError;
@@ -9,10 +8,12 @@ use crate::schedule::ScheduleError;
 /// searches it again.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
-    #[error(transparent)]
-    Schedule(#[from] ScheduleError),
-    #[error(transparent)]
-    Query(#[from] QueryError),
+    #[error("rule {rule_id}: {source}")]
+    Schedule {
+        rule_id: String,
+        #[source]
+        source: ScheduleError,
+    },
     #[error("rule {rule_id}: {source}")]
     Es {
         rule_id: String,
@@ -38,6 +39,13 @@ pub enum ExecutionError {
 impl ExecutionError {
     pub(super) fn es(rule: &Rule, source: EsError) -> Self {
         Self::Es {
+            rule_id: rule.rule_id.clone(),
+            source,
+        }
+    }
+
+    pub(super) fn schedule(rule: &Rule, source: ScheduleError) -> Self {
+        Self::Schedule {
             rule_id: rule.rule_id.clone(),
             source,
         }

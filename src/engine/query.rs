@@ -1,10 +1,11 @@
-//! A rule's query as Elasticsearch query DSL: KQL translated with the field types of the rule's
-//! index patterns (from `_field_caps`, cached per pattern set), Lucene as `query_string`.
-//! When the field types cannot be fetched, KQL is translated untyped and a warning says so.
+//! A rule's query as Elasticsearch query DSL: KQL translated with the field types of the indices
+//! it searches (from `_field_caps`, cached per index set and shared by every rule kind), Lucene as
+//! `query_string`. When the field types cannot be fetched, KQL is translated untyped and a
+//! warning says so.
 
-use crate::es::Client;
+use crate::es::{Client, EsError};
 use crate::kql::{self, FieldMap};
-use crate::rule::{Language, Rule};
+use crate::rule::{Query, Rule};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,21 +14,6 @@ use std::time::{Duration, Instant};
 /// How long fetched field types are reused before `_field_caps` is asked again, so that fields
 /// and indices created after start-up are picked up.
 pub const FIELD_CAPS_TTL: Duration = Duration::from_secs(300);
-
-/// Why a rule's query cannot be built.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryError {
-    #[error("rule {rule_id} ({path}): query {line}:{column}: {message}")]
-    Kql {
-        rule_id: String,
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("rule {rule_id}: language {language} cannot run as a query rule")]
-    Language { rule_id: String, language: String },
-}
 
 /// The query DSL of one rule and what happened while building it.
 #[derive(Debug, Clone)]
@@ -47,41 +33,44 @@ pub struct FieldCapsCache {
 /// When a pattern set's field types were fetched, and what they are.
 type CacheEntry = (Instant, Arc<FieldInfo>);
 
-/// What `_field_caps` told about a pattern set.
+/// What `_field_caps` told about an index set.
 #[derive(Debug)]
-struct FieldInfo {
-    fields: FieldMap,
-    indices: usize,
+pub struct FieldInfo {
+    pub fields: FieldMap,
+    /// How many indices exist behind the patterns.
+    pub indices: usize,
 }
 
 impl FieldCapsCache {
     /// Builds the query DSL of `rule`.
-    pub async fn translate(&self, client: &Client, rule: &Rule) -> Result<Translated, QueryError> {
+    pub async fn translate(&self, client: &Client, rule: &Rule) -> Translated {
+        let index = &rule.search.index;
         let mut warnings = Vec::new();
-        let info = match self.field_info(client, &rule.index).await {
+        let info = match self.field_info(client, index).await {
             Ok(info) => Some(info),
             Err(error) => {
                 warnings.push(format!(
                     "field types of {} unavailable ({error}); the query is translated untyped",
-                    rule.index.join(",")
+                    index.join(",")
                 ));
                 None
             }
         };
         let no_index_matches = info.as_ref().is_some_and(|info| info.indices == 0);
-        let dsl = rule_dsl(rule, info.as_ref().map(|info| &info.fields))?;
-        Ok(Translated {
+        let dsl = query_dsl(rule.kind.query(), info.as_ref().map(|info| &info.fields));
+        Translated {
             dsl,
             no_index_matches,
             warnings,
-        })
+        }
     }
 
-    async fn field_info(
+    /// The field types of some indices, fetched once per [`FIELD_CAPS_TTL`].
+    pub async fn field_info(
         &self,
         client: &Client,
         index: &[String],
-    ) -> Result<Arc<FieldInfo>, crate::es::EsError> {
+    ) -> Result<Arc<FieldInfo>, EsError> {
         if let Some(info) = self.cached(index) {
             return Ok(info);
         }
@@ -111,86 +100,43 @@ impl FieldCapsCache {
     }
 }
 
-/// The rule's query as DSL with the given field types (untyped when `None`). KQL parsed when
-/// the rule loaded (`Rule::kql`) is used as is; otherwise the text is parsed here.
-pub fn rule_dsl(rule: &Rule, fields: Option<&FieldMap>) -> Result<Value, QueryError> {
-    if let (Language::Kuery, Some(query)) = (rule.language, &rule.kql) {
-        return Ok(kql::to_dsl(query, fields));
-    }
-    let text = rule.query.as_deref().unwrap_or("").trim();
-    match rule.language {
-        _ if text.is_empty() => Ok(json!({ "match_all": {} })),
-        Language::Kuery => {
-            let query = kql::parse(text).map_err(|error| QueryError::Kql {
-                rule_id: rule.rule_id.clone(),
-                path: rule.path.display().to_string(),
-                line: error.line,
-                column: error.column,
-                message: error.message,
-            })?;
-            Ok(kql::to_dsl(&query, fields))
-        }
-        Language::Lucene => Ok(kql::lucene_to_dsl(text)),
-        other => Err(QueryError::Language {
-            rule_id: rule.rule_id.clone(),
-            language: other.as_str().to_string(),
-        }),
+/// A query as DSL with the given field types (untyped when `None`); an empty query matches
+/// every document.
+pub fn query_dsl(query: &Query, fields: Option<&FieldMap>) -> Value {
+    match query {
+        _ if query.text().trim().is_empty() => json!({ "match_all": {} }),
+        Query::Kql { tree, .. } => kql::to_dsl(tree, fields),
+        Query::Lucene { text } => kql::lucene_to_dsl(text.trim()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::test_rule;
+    use crate::rule::test_rule;
 
     #[test]
-    fn kuery_is_translated_untyped_without_field_types() {
-        let mut rule = test_rule("r");
+    fn kuery_parsed_at_load_is_translated_untyped_without_field_types() {
+        let rule = test_rule("r");
         let expected = kql::to_dsl(&kql::parse("event.action: AddUserToGroup").unwrap(), None);
-        assert!(rule.kql.is_some(), "the loader parses KQL");
-        assert_eq!(rule_dsl(&rule, None).unwrap(), expected);
-        rule.kql = None;
-        assert_eq!(
-            rule_dsl(&rule, None).unwrap(),
-            expected,
-            "or the engine does"
-        );
+        assert_eq!(query_dsl(rule.kind.query(), None), expected);
     }
 
     #[test]
     fn lucene_becomes_query_string_and_no_query_matches_all() {
-        let mut rule = test_rule("r");
-        rule.language = Language::Lucene;
-        rule.query = Some("event.action:AddUserToGroup".into());
+        let lucene = Query::Lucene {
+            text: "event.action:AddUserToGroup".into(),
+        };
         assert_eq!(
-            rule_dsl(&rule, None).unwrap(),
+            query_dsl(&lucene, None),
             kql::lucene_to_dsl("event.action:AddUserToGroup")
         );
-        rule.query = Some("  ".into());
-        assert_eq!(rule_dsl(&rule, None).unwrap(), json!({"match_all": {}}));
-    }
-
-    #[test]
-    fn a_kql_syntax_error_names_rule_file_and_position() {
-        let mut rule = test_rule("bad-rule");
-        rule.query = Some("event.action: (AddUserToGroup".into());
-        rule.kql = None;
-        let error = rule_dsl(&rule, None).unwrap_err().to_string();
-        assert!(
-            error.contains("bad-rule") && error.contains("rules/bad-rule.toml"),
-            "{error}"
-        );
-        assert!(error.contains("query 1:"), "{error}");
-    }
-
-    #[test]
-    fn eql_cannot_run_as_a_query_rule() {
-        let mut rule = test_rule("r");
-        rule.language = Language::Eql;
-        rule.query = Some("process where true".into());
-        assert!(matches!(
-            rule_dsl(&rule, None),
-            Err(QueryError::Language { .. })
-        ));
+        let blank = Query::Lucene { text: "  ".into() };
+        assert_eq!(query_dsl(&blank, None), json!({"match_all": {}}));
+        let empty_kql = Query::Kql {
+            text: String::new(),
+            tree: kql::parse("").unwrap(),
+        };
+        assert_eq!(query_dsl(&empty_kql, None), json!({"match_all": {}}));
     }
 }

@@ -41,10 +41,6 @@ impl JsonText {
     pub fn new(text: String) -> Self {
         JsonText(text)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl BulkDocument for JsonText {

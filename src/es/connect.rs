@@ -2,8 +2,8 @@
 //! (no auth, basic, API key), and how much to trust the server's certificate.
 
 use super::EsError;
-use super::error::redact_userinfo;
 use crate::config::ElasticsearchConfig;
+use crate::config::redact_userinfo;
 use elasticsearch::auth::Credentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::Url;

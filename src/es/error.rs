@@ -1,6 +1,8 @@
 //! [`EsError`]: what went wrong talking to the server, naming the operation and index, and
 //! never carrying credentials (URL userinfo is redacted from every message).
 
+use crate::config::redact_userinfo;
+
 /// The longest server error reason kept in a message, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
@@ -37,6 +39,14 @@ pub enum EsError {
         index: String,
         message: String,
     },
+    /// Some shards did not answer a search: the hits or buckets that came back may be
+    /// incomplete.
+    #[error("{op} on {index} failed on some shards: {}", .failures.join("; "))]
+    ShardFailures {
+        op: &'static str,
+        index: String,
+        failures: Vec<String>,
+    },
     /// lookout itself asked for something impossible (for example a search over no index).
     #[error("{op} on {index}: {message}")]
     InvalidRequest {
@@ -68,33 +78,6 @@ impl EsError {
 /// 429 (too many requests) and 5xx are worth retrying; other statuses are not.
 pub fn is_retryable_status(status: u16) -> bool {
     status == 429 || status >= 500
-}
-
-/// Replaces the `user:password@` part of every URL in `text` by `[redacted]@`.
-pub fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(scheme_end) = rest.find("://") {
-        let authority_start = scheme_end + 3;
-        out.push_str(&rest[..authority_start]);
-        let after = &rest[authority_start..];
-        let authority_len = after
-            .find(|c: char| {
-                matches!(c, '/' | '?' | '#') || c.is_whitespace() || c == '"' || c == '\''
-            })
-            .unwrap_or(after.len());
-        let authority = &after[..authority_len];
-        match authority.rfind('@') {
-            Some(at) => {
-                out.push_str("[redacted]");
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &after[authority_len..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The server's explanation of an error answer: `type: reason` (plus the cause) from the

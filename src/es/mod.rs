@@ -11,14 +11,14 @@ mod bulk;
 mod connect;
 mod docs;
 mod error;
+mod paging;
 mod search;
 
-pub use bulk::{
-    BULK_MAX_ACTIONS, BULK_MAX_ATTEMPTS, BULK_RETRY_BASE_DELAY, BULK_RETRY_MAX_DELAY, BulkDocument,
-    BulkOutcome, ItemFailure, JsonText,
-};
-pub use error::{CLUSTER, EsError, MAX_REASON_CHARS, is_retryable_status, redact_userinfo};
-pub use search::{EXISTING_IDS_CHUNK, Hit, PitId, RawSource, SearchPage, SourceDocument};
+use crate::config::redact_userinfo;
+pub use bulk::{BULK_MAX_ATTEMPTS, BulkDocument, JsonText};
+pub use error::{CLUSTER, EsError, MAX_REASON_CHARS};
+pub use paging::{Flow, Paging, PagingError, shard_failures_error};
+pub use search::{Hit, RawSource, SearchPage, SourceDocument};
 
 use crate::config::ElasticsearchConfig;
 use elasticsearch::http::Method;

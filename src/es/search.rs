@@ -178,6 +178,27 @@ impl Client {
         reply.ok_as("search", &target, parse_page)
     }
 
+    /// One search whose whole answer (aggregations included) is returned, missing indices
+    /// ignored. Shard failures fail it ([`EsError::ShardFailures`]): a partial aggregation would
+    /// miss terms or events.
+    pub async fn aggregate(&self, index: &[String], body: Value) -> Result<Value, EsError> {
+        if index.is_empty() {
+            return Err(no_index("search"));
+        }
+        let target = index_path(index);
+        let answer = self.send_ok(tolerant_search(&target, body)).await?;
+        let failures = answer["_shards"]["failures"]
+            .as_array()
+            .map(|failures| {
+                (failures.iter())
+                    .map(|f| super::error::error_reason(&json!({"error": f["reason"]})))
+                    .collect()
+            })
+            .unwrap_or_default();
+        super::paging::shard_failures_error("search", index, failures)?;
+        Ok(answer)
+    }
+
     /// The subset of `ids` that exist in any index behind `index_pattern` (missing index: none).
     pub async fn existing_ids(
         &self,

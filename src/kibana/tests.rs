@@ -107,7 +107,7 @@ fn lookup<'a>(document: &'a Value, name: &str) -> Option<&'a Value> {
 
 #[test]
 fn alert_columns_are_fields_of_the_alerts_lookout_writes() {
-    let rule = crate::engine::test_rule("r1");
+    let rule = crate::rule::test_rule("r1");
     let source = json!({
         "@timestamp": "2026-01-10T12:00:00Z",
         "event": {"action": "AddUserToGroup", "kind": "event", "outcome": "success"},
@@ -140,4 +140,21 @@ fn alert_columns_are_fields_of_the_alerts_lookout_writes() {
             );
         }
     }
+}
+
+/// Whether a dotted field path is declared in an index template's mappings.
+fn template_maps_field(template: &Value, field: &str) -> bool {
+    let mut properties = &template["template"]["mappings"]["properties"];
+    let mut parts = field.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let entry = &properties[part];
+        if entry.is_null() {
+            return false;
+        }
+        if parts.peek().is_none() {
+            return true;
+        }
+        properties = &entry["properties"];
+    }
+    false
 }

@@ -6,10 +6,8 @@
 mod http;
 mod metrics;
 
-pub use http::{MAX_CONCURRENT_CONNECTIONS, Reply, respond, serve};
-pub use metrics::{
-    DURATION_BUCKETS, ExecutionSample, Metrics, SCHEDULE_DELAY_BUCKETS, StatusLabel,
-};
+pub use http::serve;
+pub use metrics::{ExecutionSample, Metrics, StatusLabel};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

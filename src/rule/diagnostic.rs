@@ -47,12 +47,39 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(escaped)
 }
 
-/// What loading one or more paths produced: the rules that loaded and every problem found.
+/// What loading one or more paths produced: the rules that loaded (those lookout runs and those
+/// it cannot) and every problem found.
 #[derive(Debug, Default)]
 pub struct LoadReport {
     pub rules: Vec<super::Rule>,
+    pub not_runnable: Vec<super::NotRunnable>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
+}
+
+/// The type, language and maturity of one loaded rule, whether lookout runs it or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub rule_type: super::RuleType,
+    pub language: super::Language,
+    pub deprecated: bool,
+}
+
+impl LoadReport {
+    /// Every rule that loaded, runnable or not, in that order.
+    pub fn summaries(&self) -> Vec<Summary> {
+        let runnable = self.rules.iter().map(|rule| Summary {
+            rule_type: rule.rule_type(),
+            language: rule.kind.query().language(),
+            deprecated: rule.is_deprecated(),
+        });
+        let not_runnable = self.not_runnable.iter().map(|rule| Summary {
+            rule_type: rule.rule_type,
+            language: rule.language,
+            deprecated: rule.maturity == super::Maturity::Deprecated,
+        });
+        runnable.chain(not_runnable).collect()
+    }
 }
 
 /// The 1-based line and character column of a byte offset in `text` (clamped to the text).

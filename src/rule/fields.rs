@@ -212,11 +212,6 @@ impl<'a, 'i> Table<'a, 'i> {
         Some(tables)
     }
 
-    /// The raw value of a key as JSON, if present.
-    pub fn json(&self, key: &str) -> Option<Value> {
-        self.entries.get(key).map(|value| to_json(value.get_ref()))
-    }
-
     fn wrong_type<T>(
         &self,
         problems: &mut FileProblems<'_>,

@@ -2,7 +2,7 @@
 //! checks what no single file can (a `rule_id` used twice). Bad files become diagnostics; they
 //! never stop the others from loading.
 
-use super::Rule;
+use super::Loaded;
 use super::diagnostic::{Diagnostic, LoadReport, line_column};
 use super::parse::parse_rule_file;
 use std::collections::{HashMap, HashSet};
@@ -22,7 +22,7 @@ pub const MAX_LOAD_THREADS: usize = 8;
 const MIN_FILES_PER_THREAD: usize = 64;
 
 /// What parsing one file gives: the rule and its warnings, or its errors.
-type FileResult = Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>>;
+type FileResult = Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>>;
 
 /// The extension of rule files inside folders (a file named explicitly loads whatever its name).
 const RULE_EXTENSION: &str = "toml";
@@ -41,10 +41,23 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     }
     files.sort();
     dedup_real_paths(&mut files);
+    let mut loaded = Vec::with_capacity(files.len());
     for result in load_files(&files) {
-        add(&mut report, result);
+        match result {
+            Ok((rule, warnings)) => {
+                loaded.push(rule);
+                report.warnings.extend(warnings);
+            }
+            Err(errors) => report.errors.extend(errors),
+        }
     }
-    reject_duplicate_ids(&mut report);
+    reject_duplicate_ids(&mut loaded, &mut report.errors);
+    for rule in loaded {
+        match rule {
+            Loaded::Runnable(rule) => report.rules.push(*rule),
+            Loaded::NotRunnable(rule) => report.not_runnable.push(rule),
+        }
+    }
     report
 }
 
@@ -102,7 +115,7 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
 pub fn parse_rule_bytes(
     path: &Path,
     bytes: &[u8],
-) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_rule_file(path, text),
         Err(error) => Err(vec![not_utf8(path, bytes, &error)]),
@@ -121,16 +134,6 @@ fn not_utf8(path: &Path, bytes: &[u8], error: &std::str::Utf8Error) -> Diagnosti
             "file is not UTF-8 (invalid byte 0x{:02x})",
             bytes[valid_len]
         ),
-    }
-}
-
-fn add(report: &mut LoadReport, result: FileResult) {
-    match result {
-        Ok((rule, warnings)) => {
-            report.rules.push(rule);
-            report.warnings.extend(warnings);
-        }
-        Err(errors) => report.errors.extend(errors),
     }
 }
 
@@ -206,27 +209,25 @@ impl Walk<'_> {
 }
 
 /// Keeps the first rule of each `rule_id` and reports every later one, naming both files.
-pub(super) fn reject_duplicate_ids(report: &mut LoadReport) {
+pub(super) fn reject_duplicate_ids(loaded: &mut Vec<Loaded>, errors: &mut Vec<Diagnostic>) {
     let mut first: HashMap<String, (PathBuf, (usize, usize))> = HashMap::new();
-    let mut errors = Vec::new();
-    report.rules.retain(|rule| {
-        let Some((path, (line, column))) = first.get(&rule.rule_id) else {
-            let location = (rule.path.clone(), rule.rule_id_position);
-            first.insert(rule.rule_id.clone(), location);
+    loaded.retain(|rule| {
+        let Some((path, (line, column))) = first.get(rule.rule_id()) else {
+            let location = (rule.path().to_path_buf(), rule.rule_id_position());
+            first.insert(rule.rule_id().to_string(), location);
             return true;
         };
-        let (dup_line, dup_column) = rule.rule_id_position;
+        let (dup_line, dup_column) = rule.rule_id_position();
         errors.push(Diagnostic {
-            path: rule.path.clone(),
+            path: rule.path().to_path_buf(),
             line: dup_line,
             column: dup_column,
             message: format!(
                 "duplicate rule_id {:?}, also in {}:{line}:{column}",
-                rule.rule_id,
+                rule.rule_id(),
                 path.display()
             ),
         });
         false
     });
-    report.errors.extend(errors);
 }

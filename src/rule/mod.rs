@@ -1,38 +1,32 @@
-//! Detection rules: the validated, typed form of one rule file of Elastic's `detection-rules`
-//! format. Raw TOML becomes a [`Rule`] once, at load time, with the defaults of ENGINE.md
-//! section 1 applied; everything downstream works with these types and never re-validates.
+//! Detection rules: one rule file of Elastic's `detection-rules` format becomes, once, at load
+//! time, either a runnable [`Rule`] (defaults applied, query parsed into a closed tree, every
+//! combination checked) or a [`NotRunnable`] summary saying why lookout cannot run it; everything
+//! downstream works with these types and never re-validates (docs/architecture.md, "Rule files").
 //! This module reads files; it does not search, schedule or write anything.
 //!
-//! [`load_paths`] finds the files (`load`), [`parse_rule_file`] turns one file into a [`Rule`]
-//! (`parse`, with `fields` for spanned reads, `keys` for the accepted key names, `params`,
+//! [`load_paths`] finds the files (`load`), [`parse_rule_file`] turns one file into a [`Loaded`]
+//! rule (`parse`, with `fields` for spanned reads, `keys` for the accepted key names, `params`,
 //! `sections` and `threat` for the typed parts), and every problem is a [`Diagnostic`] at
 //! `path:line:col`.
 
-pub mod datemath;
-pub mod diagnostic;
-pub mod duration;
+mod diagnostic;
 mod fields;
 mod keys;
 mod load;
-pub mod params;
+mod params;
 mod parse;
-pub mod query_check;
-pub mod sections;
-pub mod threat;
+mod query_check;
+mod sections;
+mod threat;
 
-use chrono::TimeDelta;
-use datemath::DateMath;
+use crate::schedule::Schedule;
+use serde_json::Value;
 use std::path::PathBuf;
 
-pub use diagnostic::{Diagnostic, LoadReport, printable};
-pub use load::{MAX_FOLDER_DEPTH, MAX_RULE_FILE_BYTES, load_path, load_paths, parse_rule_bytes};
-pub use params::TypeParams;
-pub use parse::parse_rule_file;
-pub use query_check::check_kuery;
-pub use sections::{
-    AlertSuppression, Details, ExceptionListRef, Metadata, MissingFieldsStrategy,
-    RelatedIntegration, RequiredField, RiskScoreMapping, SeverityMapping,
-};
+pub use diagnostic::{Diagnostic, LoadReport, Summary, printable};
+pub use load::{MAX_RULE_FILE_BYTES, load_path, load_paths, parse_rule_bytes};
+pub use params::{NewTerms, ThreatMapping, ThreatMatch, Threshold};
+pub use sections::{Details, Metadata};
 
 /// Default `interval` when a rule has none.
 pub const DEFAULT_INTERVAL: &str = "5m";
@@ -42,36 +36,58 @@ pub const DEFAULT_FROM: &str = "now-6m";
 pub const DEFAULT_TO: &str = "now";
 /// Default `max_signals` when a rule has none.
 pub const DEFAULT_MAX_SIGNALS: u32 = 100;
+/// The timestamp every ECS document has, and the fallback when an override is missing.
+pub const DEFAULT_TIMESTAMP: &str = "@timestamp";
 
-/// One loaded, validated rule.
+/// What one rule file holds: a rule lookout runs, or one it loads but cannot run.
+#[derive(Debug, Clone)]
+pub enum Loaded {
+    Runnable(Box<Rule>),
+    NotRunnable(NotRunnable),
+}
+
+/// One rule lookout can run: who it is, when it runs, what it searches and what it detects there.
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// The file the rule came from.
     pub path: PathBuf,
     pub rule_id: String,
+    /// Line and column of the `rule_id` value in the file, for messages about the rule.
+    pub rule_id_position: (usize, usize),
     pub name: String,
-    pub description: String,
-    pub rule_type: RuleType,
-    pub language: Language,
-    /// The query text as written (kuery, lucene, eql or esql), if the type has one.
-    pub query: Option<String>,
-    /// The query's syntax tree, parsed once at load time (kuery rules only).
-    pub kql: Option<crate::kql::Query>,
-    /// Index patterns to search (empty for types that take none, such as esql).
-    pub index: Vec<String>,
-    pub interval: TimeDelta,
-    /// lookout's `[lookout] cron` schedule, which replaces `interval` as the cadence when set.
-    pub cron: Option<crate::schedule::Cron>,
-    pub from: DateMath,
-    pub to: DateMath,
+    /// What the rule says about itself; alerts carry it.
+    pub meta: Meta,
+    /// When it runs and which window each execution searches.
+    pub schedule: Schedule,
+    /// Which documents it searches.
+    pub search: Search,
+    /// What it detects in them, with its query.
+    pub kind: Kind,
+    /// At most this many new alerts per execution (per chunk when catching up).
     pub max_signals: u32,
+    /// The whole file as JSON (metadata and rule tables), so no key is ever lost.
+    pub raw: Value,
+}
+
+impl Rule {
+    /// Whether `[metadata] maturity = "deprecated"`.
+    pub fn is_deprecated(&self) -> bool {
+        self.meta.maturity == Maturity::Deprecated
+    }
+
+    /// The rule's type, as rule files and `kibana.alert.rule.type` name it.
+    pub fn rule_type(&self) -> RuleType {
+        self.kind.rule_type()
+    }
+}
+
+/// What a rule says about itself besides its id and name.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub description: String,
     pub severity: Severity,
     /// 0 to 100.
     pub risk_score: u8,
-    pub timestamp_override: Option<String>,
-    pub timestamp_override_fallback_disabled: bool,
-    /// Kibana filter objects (`[[rule.filters]]`), kept as JSON.
-    pub filters: Vec<serde_json::Value>,
     pub maturity: Maturity,
     pub version: Option<u64>,
     pub tags: Vec<String>,
@@ -79,34 +95,169 @@ pub struct Rule {
     pub license: Option<String>,
     pub references: Vec<String>,
     /// `[[rule.threat]]` entries (MITRE ATT&CK), kept as JSON in Kibana's shape.
-    pub threat: Vec<serde_json::Value>,
+    pub threat: Vec<Value>,
     /// `[rule]` `enabled`; rule files rarely set it, absent means enabled.
     pub enabled: bool,
-    /// The whole file as JSON (metadata and rule tables), so no key is ever lost.
-    pub raw: serde_json::Value,
-    /// Line and column of the `rule_id` value in the file, for messages about the rule.
-    pub rule_id_position: (usize, usize),
-    /// The parameters of the rule's type (threshold, new terms, indicator match, ML job).
-    pub params: TypeParams,
     /// The `[metadata]` table besides `maturity`.
     pub metadata: Metadata,
-    /// Everything else the file says about the rule (descriptions, mappings, suppression...).
+    /// Everything else the file says about the rule (guides, mappings, suppression...).
     pub details: Details,
 }
 
-impl Rule {
-    /// Whether lookout can run the rule today: query, threshold, new terms and indicator match
-    /// rules in kuery or lucene (docs/rule-types.md).
-    pub fn is_runnable(&self) -> bool {
-        matches!(
-            self.rule_type,
-            RuleType::Query | RuleType::Threshold | RuleType::NewTerms | RuleType::ThreatMatch
-        ) && matches!(self.language, Language::Kuery | Language::Lucene)
+/// Which documents a rule searches: its indices, the time field its windows apply to, and the
+/// Kibana filters it adds to its query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Search {
+    /// Index patterns; never empty.
+    pub index: Vec<String>,
+    pub timestamp: Timestamp,
+    /// Kibana filter objects (`[[rule.filters]]`), kept as JSON.
+    pub filters: Vec<Value>,
+}
+
+/// The field a rule's windows apply to: `timestamp_override` when set, else `@timestamp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timestamp {
+    /// `timestamp_override`.
+    pub field: Option<String>,
+    /// `timestamp_override_fallback_disabled`.
+    pub fallback_disabled: bool,
+}
+
+impl Timestamp {
+    /// The field the window applies to: the override when set, else `@timestamp`.
+    pub fn primary(&self) -> &str {
+        self.field.as_deref().unwrap_or(DEFAULT_TIMESTAMP)
     }
 
-    /// Whether `[metadata] maturity = "deprecated"`.
+    /// True when a document without the override field is matched on `@timestamp` instead.
+    pub fn falls_back(&self) -> bool {
+        self.field
+            .as_deref()
+            .is_some_and(|field| field != DEFAULT_TIMESTAMP)
+            && !self.fallback_disabled
+    }
+}
+
+/// What a rule detects in the documents it searches, each kind with its query and parameters
+/// (docs/rule-types.md). A kind lookout cannot run has no variant: such a rule loads as a
+/// [`NotRunnable`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// Every matching document is an alert.
+    Query(Query),
+    /// Groups of matching documents that reach a count.
+    Threshold(Query, Threshold),
+    /// Matching documents whose field values were not seen in a history window.
+    NewTerms(Query, NewTerms),
+    /// Matching documents whose fields equal those of an indicator.
+    ThreatMatch(Query, ThreatMatch),
+}
+
+impl Kind {
+    pub fn rule_type(&self) -> RuleType {
+        match self {
+            Kind::Query(_) => RuleType::Query,
+            Kind::Threshold(..) => RuleType::Threshold,
+            Kind::NewTerms(..) => RuleType::NewTerms,
+            Kind::ThreatMatch(..) => RuleType::ThreatMatch,
+        }
+    }
+
+    /// The rule's own query (for indicator match, the event query, not the indicator query).
+    pub fn query(&self) -> &Query {
+        match self {
+            Kind::Query(query)
+            | Kind::Threshold(query, _)
+            | Kind::NewTerms(query, _)
+            | Kind::ThreatMatch(query, _) => query,
+        }
+    }
+}
+
+/// A query in one of the languages of index searches, parsed when the rule loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Query {
+    /// KQL, with its syntax tree.
+    Kql {
+        text: String,
+        tree: crate::kql::Query,
+    },
+    /// Lucene query-string syntax, sent as a `query_string` query.
+    Lucene { text: String },
+}
+
+impl Query {
+    /// The query as written.
+    pub fn text(&self) -> &str {
+        match self {
+            Query::Kql { text, .. } | Query::Lucene { text } => text,
+        }
+    }
+
+    pub fn language(&self) -> Language {
+        match self {
+            Query::Kql { .. } => Language::Kuery,
+            Query::Lucene { .. } => Language::Lucene,
+        }
+    }
+}
+
+/// A rule that loaded (its file is valid) but that lookout cannot run, and why.
+#[derive(Debug, Clone)]
+pub struct NotRunnable {
+    pub path: PathBuf,
+    pub rule_id: String,
+    pub rule_id_position: (usize, usize),
+    pub name: String,
+    pub rule_type: RuleType,
+    pub language: Language,
+    pub maturity: Maturity,
+    /// Why it cannot run, as a sentence fragment ("eql rules do not run yet").
+    pub reason: String,
+}
+
+impl Loaded {
+    pub fn rule_id(&self) -> &str {
+        match self {
+            Loaded::Runnable(rule) => &rule.rule_id,
+            Loaded::NotRunnable(rule) => &rule.rule_id,
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Loaded::Runnable(rule) => &rule.path,
+            Loaded::NotRunnable(rule) => &rule.path,
+        }
+    }
+
+    pub fn rule_id_position(&self) -> (usize, usize) {
+        match self {
+            Loaded::Runnable(rule) => rule.rule_id_position,
+            Loaded::NotRunnable(rule) => rule.rule_id_position,
+        }
+    }
+
+    pub fn rule_type(&self) -> RuleType {
+        match self {
+            Loaded::Runnable(rule) => rule.rule_type(),
+            Loaded::NotRunnable(rule) => rule.rule_type,
+        }
+    }
+
+    pub fn language(&self) -> Language {
+        match self {
+            Loaded::Runnable(rule) => rule.kind.query().language(),
+            Loaded::NotRunnable(rule) => rule.language,
+        }
+    }
+
     pub fn is_deprecated(&self) -> bool {
-        self.maturity == Maturity::Deprecated
+        match self {
+            Loaded::Runnable(rule) => rule.is_deprecated(),
+            Loaded::NotRunnable(rule) => rule.maturity == Maturity::Deprecated,
+        }
     }
 }
 
@@ -238,6 +389,17 @@ impl Maturity {
             "deprecated" => Maturity::Deprecated,
             _ => return None,
         })
+    }
+}
+
+/// A query rule for unit tests (`testdata/test_rule.toml` with its id), parsed like every rule.
+#[cfg(test)]
+pub(crate) fn test_rule(rule_id: &str) -> Rule {
+    let text = include_str!("testdata/test_rule.toml").replace("RULE_ID", rule_id);
+    let path = std::path::PathBuf::from(format!("rules/{rule_id}.toml"));
+    match parse_rule_bytes(&path, text.as_bytes()) {
+        Ok((Loaded::Runnable(rule), _warnings)) => *rule,
+        other => panic!("test rule does not load as a runnable rule: {other:?}"),
     }
 }
 

@@ -2,14 +2,15 @@
 //! `threat_*` keys of indicator-match rules and the job settings of machine-learning rules, read
 //! into types once, at load time.
 
-use super::datemath::DateMath;
 use super::diagnostic::FileProblems;
 use super::fields::{Need, Table};
-use super::{Language, RuleType};
+use super::parse::check_query;
+use super::{Language, Query, RuleType};
+use crate::schedule::datemath::DateMath;
 
-/// The type-specific part of a rule; the variant always matches `Rule.rule_type`.
+/// The type-specific part of a rule file, as read; the variant always matches its `type`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TypeParams {
+pub(super) enum TypeParams {
     /// query, eql and esql rules have nothing beyond their query.
     None,
     Threshold(Threshold),
@@ -47,8 +48,8 @@ pub struct NewTerms {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ThreatMatch {
     pub threat_index: Vec<String>,
-    pub threat_query: String,
-    pub threat_language: Language,
+    /// `threat_query` in `threat_language`, parsed when the rule loaded.
+    pub threat_query: Query,
     pub threat_mapping: Vec<ThreatMapping>,
     pub threat_indicator_path: Option<String>,
     /// Kibana filter objects applied to the indicator search, kept as JSON.
@@ -70,9 +71,9 @@ pub struct ThreatMappingEntry {
     pub kind: String,
 }
 
-/// Machine-learning parameters.
+/// Machine-learning parameters (checked when the rule loads; lookout cannot run such rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MachineLearning {
+pub(super) struct MachineLearning {
     /// 0 to 100.
     pub anomaly_threshold: u8,
     pub job_ids: Vec<String>,
@@ -85,7 +86,7 @@ const HISTORY_WINDOW_START: &str = "history_window_start";
 
 impl TypeParams {
     /// Reads the parameters `rule_type` needs from `[rule]`.
-    pub fn read(
+    pub(super) fn read(
         rule_type: RuleType,
         rule: &Table<'_, '_>,
         p: &mut FileProblems<'_>,
@@ -190,10 +191,18 @@ fn expect_field_name(table: &Table<'_, '_>, p: &mut FileProblems<'_>, expected: 
 
 fn read_threat_match(rule: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<ThreatMatch> {
     let threat_index = non_empty_strings(rule, p, "threat_index");
-    let threat_query = rule.owned_string(p, "threat_query", Need::Required);
     let threat_language = match rule.string(p, "threat_language", Need::Optional) {
         None => Some(Language::Kuery),
         Some(text) => query_language(rule, p, "threat_language", &text),
+    };
+    let threat_query = match threat_language {
+        Some(Language::Kuery) => check_query(rule, p, "threat_query")
+            .zip(rule.owned_string(p, "threat_query", Need::Required))
+            .map(|(tree, text)| Query::Kql { text, tree }),
+        Some(_) => rule
+            .owned_string(p, "threat_query", Need::Required)
+            .map(|text| Query::Lucene { text }),
+        None => None,
     };
     let threat_indicator_path = rule.owned_string(p, "threat_indicator_path", Need::Optional);
     let threat_filters = rule
@@ -214,7 +223,6 @@ fn read_threat_match(rule: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<T
     Some(ThreatMatch {
         threat_index: threat_index?,
         threat_query: threat_query?,
-        threat_language: threat_language?,
         threat_mapping,
         threat_indicator_path,
         threat_filters,

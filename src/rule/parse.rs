@@ -1,7 +1,7 @@
-//! One rule file's text -> a validated [`Rule`] (defaults of ENGINE.md section 1 applied) or the
+//! One rule file's text -> a [`Loaded`] rule (defaults of docs/architecture.md, "Rule files",
+//! applied: a runnable [`Rule`] or a [`NotRunnable`] summary) or the
 //! list of everything wrong with it, each problem at `path:line:col`.
 
-use super::datemath::{DateMath, Rounding, parse_date};
 use super::diagnostic::{Diagnostic, FileProblems};
 use super::fields::{Need, Table, table_to_json};
 use super::keys::{
@@ -11,13 +11,15 @@ use super::params::{TypeParams, non_empty_strings, query_language};
 use super::query_check::{check_eql, check_kuery, file_offset};
 use super::sections::{self, Metadata};
 use super::{
-    DEFAULT_FROM, DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS, DEFAULT_TO, Language, Maturity, Rule,
-    RuleType, Severity, duration, threat,
+    DEFAULT_FROM, DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS, DEFAULT_TO, Kind, Language, Loaded,
+    Maturity, Meta, NotRunnable, Query, Rule, RuleType, Search, Severity, Timestamp, threat,
 };
-use crate::kql::Query;
-use crate::schedule::Cron;
+use crate::kql::Query as KqlTree;
+use crate::schedule::datemath::{DateMath, Rounding, parse_date};
+use crate::schedule::duration;
+use crate::schedule::{Cron, Schedule};
 use chrono::TimeDelta;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::DeTable;
 
@@ -28,7 +30,7 @@ const COMPARISON_INSTANT: &str = "2024-01-01T00:00:00Z";
 pub fn parse_rule_file(
     path: &Path,
     text: &str,
-) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut problems = FileProblems::new(path, text);
     let document = match DeTable::parse(text) {
         Ok(document) => document,
@@ -49,7 +51,7 @@ fn read_document(
     path: &Path,
     document: &Spanned<DeTable<'_>>,
     p: &mut FileProblems<'_>,
-) -> Option<Rule> {
+) -> Option<Loaded> {
     let root = Table {
         name: "",
         span: (0, 0),
@@ -65,12 +67,101 @@ fn read_document(
     }
     let cron = read_lookout_table(&root, p);
     let table = root.table(p, "rule", "rule", Need::Required)?;
-    let mut rule = read_rule(path, &table, p)?;
-    rule.maturity = maturity?;
-    rule.cron = cron?;
-    rule.metadata = metadata;
-    rule.raw = table_to_json(document.get_ref());
-    Some(rule)
+    let read = read_rule(path, &table, p)?;
+    let file = FileParts {
+        maturity: maturity?,
+        cron: cron?,
+        metadata,
+        raw: table_to_json(document.get_ref()),
+    };
+    Some(read.into_loaded(file))
+}
+
+/// What a rule file says outside `[rule]`.
+struct FileParts {
+    maturity: Maturity,
+    cron: Option<Cron>,
+    metadata: Metadata,
+    raw: serde_json::Value,
+}
+
+/// Everything `[rule]` holds, read and checked, before it becomes a [`Loaded`] rule.
+struct ReadRule {
+    path: PathBuf,
+    rule_id: String,
+    rule_id_position: (usize, usize),
+    name: String,
+    rule_type: RuleType,
+    language: Language,
+    /// The query text and, for kuery, its tree (`None` for machine-learning rules).
+    query: Option<(String, Option<KqlTree>)>,
+    index: Vec<String>,
+    interval: TimeDelta,
+    from: DateMath,
+    to: DateMath,
+    max_signals: u32,
+    timestamp: Timestamp,
+    filters: Vec<serde_json::Value>,
+    params: TypeParams,
+    meta: Meta,
+}
+
+impl ReadRule {
+    /// A runnable rule when lookout runs its type and language, else its summary.
+    fn into_loaded(self, file: FileParts) -> Loaded {
+        let mut meta = self.meta;
+        meta.maturity = file.maturity;
+        meta.metadata = file.metadata;
+        let query = match (self.language, self.query) {
+            (Language::Kuery, Some((text, Some(tree)))) => Some(Query::Kql { text, tree }),
+            (Language::Lucene, Some((text, _))) => Some(Query::Lucene { text }),
+            _ => None,
+        };
+        let kind = query.and_then(|query| match self.params {
+            TypeParams::None if self.rule_type == RuleType::Query => Some(Kind::Query(query)),
+            TypeParams::Threshold(params) => Some(Kind::Threshold(query, params)),
+            TypeParams::NewTerms(params) => Some(Kind::NewTerms(query, params)),
+            TypeParams::ThreatMatch(params) => Some(Kind::ThreatMatch(query, params)),
+            _ => None,
+        });
+        let Some(kind) = kind else {
+            return Loaded::NotRunnable(NotRunnable {
+                reason: format!(
+                    "{} rules ({}) cannot run yet",
+                    self.rule_type.as_str(),
+                    self.language.as_str()
+                ),
+                path: self.path,
+                rule_id: self.rule_id,
+                rule_id_position: self.rule_id_position,
+                name: self.name,
+                rule_type: self.rule_type,
+                language: self.language,
+                maturity: meta.maturity,
+            });
+        };
+        Loaded::Runnable(Box::new(Rule {
+            path: self.path,
+            rule_id: self.rule_id,
+            rule_id_position: self.rule_id_position,
+            name: self.name,
+            meta,
+            schedule: Schedule {
+                interval: self.interval,
+                cron: file.cron,
+                from: self.from,
+                to: self.to,
+            },
+            search: Search {
+                index: self.index,
+                timestamp: self.timestamp,
+                filters: self.filters,
+            },
+            kind,
+            max_signals: self.max_signals,
+            raw: file.raw,
+        }))
+    }
 }
 
 /// Reads lookout's own `[lookout]` table (not part of Elastic's format): an optional
@@ -94,7 +185,7 @@ fn read_lookout_table(root: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<
 }
 
 /// Reads `[rule]`. Every check runs, so that one pass reports every problem of the file.
-fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<Rule> {
+fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<ReadRule> {
     t.warn_unknown_keys(p, RULE_KEYS);
     let rule_id = t.string(p, "rule_id", Need::Required);
     let name = t.owned_string(p, "name", Need::Required);
@@ -104,7 +195,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
         warn_foreign_keys(t, p, rule_type);
     }
     let language = rule_type.and_then(|rule_type| read_language(t, p, rule_type));
-    let query_and_kql = read_query(t, p, rule_type, language);
+    let query = read_query(t, p, rule_type, language);
     let index = rule_type.and_then(|rule_type| read_index(t, p, rule_type));
     let interval = read_interval(t, p);
     let (from, to) = read_window(t, p);
@@ -113,11 +204,6 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     let risk_score = risk_score(t, p);
     let version = read_version(t, p);
     let params = rule_type.and_then(|rule_type| TypeParams::read(rule_type, t, p));
-    if let Some(TypeParams::ThreatMatch(threat_match)) = &params
-        && threat_match.threat_language == Language::Kuery
-    {
-        let _ = check_query(t, p, "threat_query");
-    }
     let timestamp_override = t.owned_string(p, "timestamp_override", Need::Optional);
     let fallback_disabled = t.boolean(p, "timestamp_override_fallback_disabled");
     let filters = read_filters(t, p);
@@ -129,40 +215,40 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     let details = sections::read_details(t, p);
     // Every key has been read (and every problem recorded); now the rule exists or it does not.
     let rule_id = rule_id?;
-    let (query, kql) = query_and_kql?;
-    Some(Rule {
+    Some(ReadRule {
         path: path.to_path_buf(),
         rule_id_position: p.position(rule_id.span().start),
         rule_id: rule_id.into_inner().to_string(),
         name: name?,
-        description: description?,
         rule_type: rule_type?,
         language: language?,
-        query,
-        kql,
+        query: query?,
         index: index?,
         interval: interval?,
-        cron: None,
         from: from?,
         to: to?,
         max_signals: max_signals?,
-        severity: severity?,
-        risk_score: risk_score?,
-        timestamp_override,
-        timestamp_override_fallback_disabled: fallback_disabled.unwrap_or(false),
+        timestamp: Timestamp {
+            field: timestamp_override,
+            fallback_disabled: fallback_disabled.unwrap_or(false),
+        },
         filters,
-        maturity: Maturity::Production,
-        version,
-        tags,
-        author,
-        license,
-        references,
-        threat,
-        enabled,
-        raw: serde_json::Value::Null,
         params: params?,
-        metadata: Metadata::default(),
-        details,
+        meta: Meta {
+            description: description?,
+            severity: severity?,
+            risk_score: risk_score?,
+            maturity: Maturity::Production,
+            version,
+            tags,
+            author,
+            license,
+            references,
+            threat,
+            enabled,
+            metadata: Metadata::default(),
+            details,
+        },
     })
 }
 
@@ -217,21 +303,19 @@ fn read_language(
     None
 }
 
-/// The query (required by every type but machine_learning) and, for kuery, its syntax tree.
+/// The query (required by every type but machine_learning) and, for kuery, its syntax tree;
+/// `Some(None)` for a machine-learning rule without one.
+#[allow(clippy::type_complexity)]
 fn read_query(
     t: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
     rule_type: Option<RuleType>,
     language: Option<Language>,
-) -> Option<(Option<String>, Option<Query>)> {
+) -> Option<Option<(String, Option<KqlTree>)>> {
     let need = match rule_type? {
         RuleType::MachineLearning => Need::Optional,
         _ => Need::Required,
     };
-    let query = t.owned_string(p, "query", need);
-    if query.is_none() && need == Need::Required {
-        return None;
-    }
     let kql = match language {
         Some(Language::Kuery) => check_query(t, p, "query"),
         Some(Language::Eql) => {
@@ -240,11 +324,19 @@ fn read_query(
         }
         _ => None,
     };
-    Some((query, kql))
+    match t.owned_string(p, "query", need) {
+        Some(query) => Some(Some((query, kql))),
+        None if need == Need::Optional => Some(None),
+        None => None,
+    }
 }
 
 /// Parses a kuery query, reporting its error at the matching position in the file.
-fn check_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) -> Option<Query> {
+pub(super) fn check_query(
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+    key: &str,
+) -> Option<KqlTree> {
     let query = t.string(p, key, Need::Optional)?;
     match check_kuery(query.get_ref()) {
         Ok(parsed) => Some(parsed),

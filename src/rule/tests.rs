@@ -2,13 +2,25 @@
 //! checked for its exact line, column and message. Files are compiled in, so no test does I/O.
 
 use super::load::reject_duplicate_ids;
+use super::parse::parse_rule_file;
 use super::query_check::file_offset;
 use super::*;
+use chrono::TimeDelta;
 use std::path::Path;
 
+type Parsed = Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>>;
+
+/// The runnable rule of a parse result (a test failure when the rule is not runnable).
+fn runnable(parsed: Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>>) -> Parsed {
+    parsed.map(|(loaded, warnings)| match loaded {
+        Loaded::Runnable(rule) => (*rule, warnings),
+        Loaded::NotRunnable(rule) => panic!("a runnable rule expected: {rule:?}"),
+    })
+}
+
 /// Parses compiled-in bytes as if read from `testdata/<name>`.
-fn parse(name: &str, bytes: &[u8]) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
-    parse_rule_bytes(&Path::new("testdata").join(name), bytes)
+fn parse(name: &str, bytes: &[u8]) -> Parsed {
+    runnable(parse_rule_bytes(&Path::new("testdata").join(name), bytes))
 }
 
 /// The single error of a broken file, as `line:col: message`.
@@ -40,14 +52,14 @@ fn the_valid_file_loads_with_defaults_applied() {
     let (rule, warnings) = parse(name, bytes).expect("valid");
     assert!(warnings.is_empty());
     assert_eq!(rule.rule_id, "00000000-0000-4000-8000-000000000001");
-    assert_eq!(rule.rule_type, RuleType::Query);
-    assert_eq!(rule.language, Language::Kuery);
-    assert_eq!(rule.query.as_deref(), Some("event.action: test\n"));
-    assert_eq!(rule.interval, TimeDelta::minutes(5));
-    assert_eq!(rule.to.as_str(), "now");
+    assert_eq!(rule.rule_type(), RuleType::Query);
+    assert_eq!(rule.kind.query().language(), Language::Kuery);
+    assert_eq!(rule.kind.query().text(), "event.action: test\n");
+    assert_eq!(rule.schedule.interval, TimeDelta::minutes(5));
+    assert_eq!(rule.schedule.to.as_str(), "now");
     assert_eq!(rule.max_signals, DEFAULT_MAX_SIGNALS);
-    assert_eq!(rule.maturity, Maturity::Production);
-    assert!(rule.enabled);
+    assert_eq!(rule.meta.maturity, Maturity::Production);
+    assert!(rule.meta.enabled);
     assert_eq!(rule.raw["rule"]["risk_score"], 21);
     assert_eq!(rule.raw["metadata"]["creation_date"], "2024/01/01");
 }
@@ -170,7 +182,7 @@ fn an_unknown_key_is_a_warning_and_the_rule_still_loads() {
 fn an_exception_list_is_a_warning_that_it_is_not_applied_and_the_rule_still_loads() {
     let (name, bytes) = testdata!("exceptions_list.toml");
     let (rule, warnings) = parse(name, bytes).expect("loads");
-    assert_eq!(rule.details.exceptions_list.len(), 1);
+    assert_eq!(rule.meta.details.exceptions_list.len(), 1);
     let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
@@ -185,14 +197,17 @@ fn an_exception_list_is_a_warning_that_it_is_not_applied_and_the_rule_still_load
 fn a_duplicate_rule_id_names_both_files_and_keeps_the_first() {
     let (first_name, first) = testdata!("valid.toml");
     let (second_name, second) = testdata!("duplicate_rule_id.toml");
-    let mut report = LoadReport::default();
+    let mut loaded = Vec::new();
     for (name, bytes) in [(first_name, first), (second_name, second)] {
-        report.rules.push(parse(name, bytes).expect("valid").0);
+        loaded.push(Loaded::Runnable(Box::new(
+            parse(name, bytes).expect("valid").0,
+        )));
     }
-    reject_duplicate_ids(&mut report);
-    assert_eq!(report.rules.len(), 1);
-    assert_eq!(report.rules[0].name, "Test rule");
-    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    let mut errors = Vec::new();
+    reject_duplicate_ids(&mut loaded, &mut errors);
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].path(), Path::new("testdata/valid.toml"));
+    let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(
         errors,
         ["testdata/duplicate_rule_id.toml:15:11: duplicate rule_id \
@@ -218,10 +233,13 @@ fn a_kql_error_position_maps_to_the_rule_file() {
 }
 
 /// The valid test rule with one line replaced, parsed from text.
-fn edited(old: &str, new: &str) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+fn edited(old: &str, new: &str) -> Parsed {
     let text = include_str!("testdata/valid.toml");
     assert!(text.contains(old), "{old:?} is in valid.toml");
-    parse_rule_file(Path::new("t.toml"), &text.replacen(old, new, 1))
+    runnable(parse_rule_file(
+        Path::new("t.toml"),
+        &text.replacen(old, new, 1),
+    ))
 }
 
 fn messages(diagnostics: &[Diagnostic]) -> Vec<String> {
@@ -229,13 +247,13 @@ fn messages(diagnostics: &[Diagnostic]) -> Vec<String> {
 }
 
 /// The valid test rule turned into another type, with `tables` appended at the end.
-fn retyped(rule_type: &str, tables: &str) -> Result<(Rule, Vec<Diagnostic>), Vec<Diagnostic>> {
+fn retyped(rule_type: &str, tables: &str) -> Parsed {
     let text = include_str!("testdata/valid.toml").replacen(
         "type = \"query\"",
         &format!("type = \"{rule_type}\""),
         1,
     );
-    parse_rule_file(Path::new("t.toml"), &(text + tables))
+    runnable(parse_rule_file(Path::new("t.toml"), &(text + tables)))
 }
 
 #[test]
@@ -243,7 +261,7 @@ fn threshold_rules_get_typed_parameters() {
     let tables = "[rule.threshold]\nfield = \"host.id\"\nvalue = 25\n\
                   [[rule.threshold.cardinality]]\nfield = \"user.name\"\nvalue = 3\n";
     let (rule, _) = retyped("threshold", tables).expect("valid");
-    let TypeParams::Threshold(params) = rule.params else {
+    let Kind::Threshold(_, params) = rule.kind else {
         panic!("threshold parameters expected");
     };
     assert_eq!(params.field, ["host.id"]);
@@ -275,7 +293,7 @@ fn a_bad_new_terms_history_window_is_reported_at_its_value() {
     );
     let fixed = tables.replace("14q", "14d");
     let (rule, _) = retyped("new_terms", &fixed).expect("valid");
-    let TypeParams::NewTerms(params) = rule.params else {
+    let Kind::NewTerms(_, params) = rule.kind else {
         panic!("new_terms parameters expected");
     };
     assert_eq!(params.fields, ["host.id"]);
@@ -305,9 +323,12 @@ fn machine_learning_rules_need_no_query_or_index_and_check_their_threshold() {
         ["t.toml:16:21: `rule.anomaly_threshold` must be between 0 and 100, found 101"]
     );
     let fixed = text.replace("= 101", "= 75");
-    let (rule, warnings) = parse_rule_file(Path::new("t.toml"), &fixed).expect("valid");
+    let (loaded, warnings) = parse_rule_file(Path::new("t.toml"), &fixed).expect("valid");
+    let Loaded::NotRunnable(rule) = loaded else {
+        panic!("machine-learning rules do not run: {loaded:?}");
+    };
     assert_eq!(rule.language, Language::None);
-    assert!(!rule.is_runnable());
+    assert_eq!(rule.rule_type, RuleType::MachineLearning);
     assert_eq!(messages(&warnings), Vec::<String>::new());
 }
 
@@ -338,7 +359,7 @@ fn every_problem_of_a_file_is_reported_in_one_pass() {
     let text = include_str!("testdata/valid.toml")
         .replace("name = \"Test rule\"\n", "")
         .replace("severity = \"low\"", "severity = \"urgent\"\nnote = 3");
-    let errors = parse_rule_file(Path::new("t.toml"), &text).expect_err("broken");
+    let errors = runnable(parse_rule_file(Path::new("t.toml"), &text)).expect_err("broken");
     assert_eq!(
         messages(&errors),
         [
@@ -391,9 +412,42 @@ fn bad_kql_is_reported_at_its_position_in_the_file() {
 fn a_kuery_rule_keeps_its_parsed_query() {
     let (name, bytes) = testdata!("valid.toml");
     let text = std::str::from_utf8(bytes).expect("utf-8 test file");
-    let (rule, _) = parse_rule_file(std::path::Path::new(name), text).expect("valid rule");
+    let (rule, _) = runnable(parse_rule_file(Path::new(name), text)).expect("valid rule");
     assert!(
-        rule.kql.is_some(),
+        matches!(rule.kind.query(), Query::Kql { .. }),
         "the kuery query is parsed once, at load time"
+    );
+}
+
+#[test]
+fn rules_of_a_type_lookout_cannot_run_load_as_a_summary_with_the_reason() {
+    let eql = include_str!("testdata/valid.toml")
+        .replacen("type = \"query\"", "type = \"eql\"", 1)
+        .replacen("language = \"kuery\"", "language = \"eql\"", 1)
+        .replacen("event.action: test", "process where true", 1);
+    let (loaded, _) = parse_rule_file(Path::new("t.toml"), &eql).expect("valid");
+    let Loaded::NotRunnable(rule) = loaded else {
+        panic!("eql rules do not run yet: {loaded:?}");
+    };
+    assert_eq!(
+        (rule.rule_type, rule.language),
+        (RuleType::Eql, Language::Eql)
+    );
+    assert!(rule.reason.contains("eql"), "{}", rule.reason);
+}
+
+#[test]
+fn an_indicator_match_rule_keeps_its_parsed_threat_query() {
+    let tables = "threat_index = [\"ti-*\"]\nthreat_query = \"threat.indicator.type: ipv4-addr\"\n\
+                  [[rule.threat_mapping]]\n[[rule.threat_mapping.entries]]\n\
+                  field = \"source.ip\"\ntype = \"mapping\"\nvalue = \"threat.indicator.ip\"\n";
+    let (rule, _) = retyped("threat_match", tables).expect("valid");
+    let Kind::ThreatMatch(_, params) = rule.kind else {
+        panic!("indicator match parameters expected");
+    };
+    assert!(matches!(params.threat_query, Query::Kql { .. }));
+    assert_eq!(
+        params.threat_query.text(),
+        "threat.indicator.type: ipv4-addr"
     );
 }

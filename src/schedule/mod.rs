@@ -1,16 +1,18 @@
-//! Window arithmetic for one rule execution (ENGINE.md section 2): resolves a rule's `from`/`to`
-//! at an execution's start time, widens the start back to what is already covered, splits the
-//! span into interval-sized chunks (oldest first) and cuts off anything older than the catch-up
-//! bound as a gap; and [`cadence`], when a rule runs. Pure: the time is passed in; nothing here
-//! searches, sleeps or stores.
+//! Time, for rules: a rule's [`Schedule`] (its cadence and its `from`/`to` date math), the
+//! window of one execution, and the plan that widens it back to what is already covered, splits
+//! it into interval-sized chunks (oldest first) and cuts off what is older than the catch-up
+//! bound as a gap (docs/architecture.md, "Windows"); also the date math, durations and cron
+//! expressions rule files write. Pure: the time is passed in; nothing here searches, sleeps or
+//! stores.
 
 mod cron;
+pub mod datemath;
+pub mod duration;
 
-pub use cron::{Cron, CronError, MAX_LOOKAHEAD_DAYS};
+pub use cron::Cron;
 
-use crate::rule::Rule;
-use crate::rule::datemath::{DateMath, Rounding};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use datemath::{DateMath, Rounding};
 use std::fmt;
 
 /// The most chunks one execution may search. With the default `max_catch_up` (24h) and the
@@ -18,20 +20,43 @@ use std::fmt;
 /// pathological configuration (a 10-year catch-up at 1s) producing millions of windows.
 pub const MAX_CHUNKS: usize = 10_000;
 
+/// When a rule runs and which window each execution searches: the rule file's `interval`,
+/// `from` and `to`, and lookout's own optional cron schedule (`[lookout] cron`), which replaces
+/// the interval as the cadence when set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub interval: TimeDelta,
+    pub cron: Option<Cron>,
+    pub from: DateMath,
+    pub to: DateMath,
+}
+
+impl Schedule {
+    /// When the rule runs: on its cron schedule when it has one (UTC), else every `interval`.
+    pub fn cadence(&self) -> Cadence {
+        match &self.cron {
+            Some(cron) => Cadence::Cron(cron.clone()),
+            None => Cadence::Every(self.interval),
+        }
+    }
+
+    /// The window `[from, to]` of an execution starting at `at`.
+    pub fn window_at(&self, at: DateTime<Utc>) -> Result<Window, ScheduleError> {
+        let from = resolve_one(&self.from, at, Rounding::Down)?;
+        let to = resolve_one(&self.to, at, Rounding::Up)?;
+        let window = Window { from, to };
+        if to < from {
+            return Err(ScheduleError::Reversed { window });
+        }
+        Ok(window)
+    }
+}
+
 /// When a rule runs: every `interval` (the rule file's own schedule), or on a cron schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cadence {
     Every(TimeDelta),
     Cron(Cron),
-}
-
-/// The rule's cadence: its cron schedule when the file has one (`[lookout] cron = "*/5 * * * *"`,
-/// UTC, parsed when the rule loads), else its interval.
-pub fn cadence(rule: &Rule) -> Cadence {
-    match &rule.cron {
-        Some(cron) => Cadence::Cron(cron.clone()),
-        None => Cadence::Every(rule.interval),
-    }
 }
 
 /// A closed time range `[from, to]`, both ends inclusive (the range query uses `gte` and `lte`).
@@ -62,14 +87,13 @@ impl fmt::Display for Window {
 /// Why a rule's window cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
-    #[error("rule {rule_id}: date math {expression:?} cannot be resolved at {at}")]
+    #[error("date math {expression:?} cannot be resolved at {at}")]
     Unresolvable {
-        rule_id: String,
         expression: String,
         at: DateTime<Utc>,
     },
-    #[error("rule {rule_id}: the window {window} ends before it starts")]
-    Reversed { rule_id: String, window: Window },
+    #[error("the window {window} ends before it starts")]
+    Reversed { window: Window },
 }
 
 /// What one execution searches: chunks oldest first, and the part too old to catch up on.
@@ -102,22 +126,7 @@ impl ExecutionWindows {
     }
 }
 
-/// Resolves a rule's `[from, to]` at the execution start time `at`.
-pub fn resolve(rule: &Rule, at: DateTime<Utc>) -> Result<Window, ScheduleError> {
-    let from = resolve_one(rule, &rule.from, at, Rounding::Down)?;
-    let to = resolve_one(rule, &rule.to, at, Rounding::Up)?;
-    let window = Window { from, to };
-    if to < from {
-        return Err(ScheduleError::Reversed {
-            rule_id: rule.rule_id.clone(),
-            window,
-        });
-    }
-    Ok(window)
-}
-
 fn resolve_one(
-    rule: &Rule,
     expression: &DateMath,
     at: DateTime<Utc>,
     rounding: Rounding,
@@ -125,7 +134,6 @@ fn resolve_one(
     expression
         .resolve(at, rounding)
         .ok_or_else(|| ScheduleError::Unresolvable {
-            rule_id: rule.rule_id.clone(),
             expression: expression.to_string(),
             at,
         })
@@ -300,30 +308,42 @@ mod tests {
         assert_eq!(planned.searched(), window(covered, now));
     }
 
+    fn every_five_minutes_over_the_last_six() -> Schedule {
+        Schedule {
+            interval: FIVE,
+            cron: None,
+            from: DateMath::parse("now-6m").unwrap(),
+            to: DateMath::parse("now").unwrap(),
+        }
+    }
+
     #[test]
-    fn resolve_uses_the_rule_date_math_at_the_execution_time() {
-        let mut rule = crate::engine::test_rule("r1");
-        rule.from = DateMath::parse("now-1h/h").unwrap();
-        let resolved = resolve(&rule, at(12, 30)).unwrap();
+    fn the_window_is_the_date_math_resolved_at_the_execution_time() {
+        let mut schedule = every_five_minutes_over_the_last_six();
+        schedule.from = DateMath::parse("now-1h/h").unwrap();
+        let resolved = schedule.window_at(at(12, 30)).unwrap();
         assert_eq!(resolved, window(at(11, 0), at(12, 30)));
     }
 
     #[test]
     fn cadence_is_the_interval_unless_the_file_has_a_cron() {
-        let mut rule = crate::engine::test_rule("r");
-        assert_eq!(cadence(&rule), Cadence::Every(FIVE));
-        rule.cron = Some(Cron::parse("*/10 * * * *").unwrap());
+        let mut schedule = every_five_minutes_over_the_last_six();
+        assert_eq!(schedule.cadence(), Cadence::Every(FIVE));
+        schedule.cron = Some(Cron::parse("*/10 * * * *").unwrap());
         assert_eq!(
-            cadence(&rule),
+            schedule.cadence(),
             Cadence::Cron(Cron::parse("*/10 * * * *").unwrap())
         );
     }
 
     #[test]
-    fn reversed_window_is_an_error_naming_the_rule() {
-        let mut rule = crate::engine::test_rule("r-rev");
-        rule.to = DateMath::parse("now-1h").unwrap();
-        let error = resolve(&rule, at(12, 30)).unwrap_err();
-        assert!(error.to_string().contains("r-rev"), "{error}");
+    fn a_reversed_window_is_an_error_naming_it() {
+        let mut schedule = every_five_minutes_over_the_last_six();
+        schedule.to = DateMath::parse("now-1h").unwrap();
+        let error = schedule.window_at(at(12, 30)).unwrap_err();
+        assert!(
+            error.to_string().contains("ends before it starts"),
+            "{error}"
+        );
     }
 }

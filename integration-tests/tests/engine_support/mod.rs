@@ -6,10 +6,10 @@
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, TimeZone, Utc};
 use integration_tests::{TestServer, ecs_samples, shared_file, unique_name};
-use lookout::config::Config;
-use lookout::engine::setup::Backoff;
-use lookout::engine::{Engine, ExecutionReport, SystemClock, service};
-use lookout::rule::Rule;
+use lookout::Backoff;
+use lookout::Config;
+use lookout::Rule;
+use lookout::{Engine, ExecutionReport, SystemClock};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -54,7 +54,7 @@ impl Env {
             max_attempts: Some(1),
             ..Backoff::default()
         };
-        let engine = service::connect(&config, &SystemClock, backoff)
+        let engine = lookout::connect(&config, &SystemClock, backoff)
             .await
             .expect("the test server answers");
         Env {
@@ -164,9 +164,7 @@ pub fn seed_rule_text(seed: &str, index: &str, overrides: &[(&str, &str)]) -> St
 pub fn seed_rule(seed: &str, index: &str, overrides: &[(&str, &str)]) -> Rule {
     let text = seed_rule_text(seed, index, overrides);
     let path = PathBuf::from(seed);
-    let (rule, _) = lookout::rule::parse_rule_bytes(&path, text.as_bytes())
-        .unwrap_or_else(|errors| panic!("{seed} does not parse: {errors:?}"));
-    rule
+    integration_tests::runnable_rule(&path, &text)
 }
 
 /// A CloudTrail event of the shared fixtures with this action (the first such sample), with its

@@ -154,7 +154,7 @@ pub const STREAM_ACTIONS: &[&str] = &[
 /// `count` CloudTrail events from lookout's generator, stamped inside `(at - 5m, at]` and
 /// searchable (ingested) by `at`; deterministic for a seed.
 pub fn generated_events(seed: u64, at: DateTime<Utc>, count: u64) -> Vec<Value> {
-    use lookout::generator::{Generator, GeneratorConfig, LagModel};
+    use lookout_generator::{Generator, GeneratorConfig, LagModel};
     let start = at - TICK + TimeDelta::milliseconds(1);
     let mut config = GeneratorConfig::new(seed, start, at, count);
     config.seed_actions_rate = 0.3;

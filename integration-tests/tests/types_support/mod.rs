@@ -7,10 +7,10 @@
 use crate::engine_support::{Env, iso};
 use chrono::{DateTime, Utc};
 use integration_tests::ecs_samples;
-use lookout::engine::setup::Backoff;
-use lookout::engine::{Engine, SystemClock, service};
-use lookout::rule::Rule;
-use lookout::state::{ExecutionRecord, ExecutionStatus};
+use lookout::Backoff;
+use lookout::Rule;
+use lookout::{Engine, SystemClock};
+use lookout::{ExecutionRecord, ExecutionStatus};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -38,10 +38,7 @@ query = '''{query}'''
 {type_part}"#
     );
     let path = PathBuf::from(format!("rules/{rule_id}.toml"));
-    let (rule, _) = lookout::rule::parse_rule_bytes(&path, text.as_bytes())
-        .unwrap_or_else(|errors| panic!("{rule_id} does not parse: {errors:?}"));
-    assert!(rule.is_runnable(), "{rule_id} must be runnable");
-    rule
+    integration_tests::runnable_rule(&path, &text)
 }
 
 /// The first fixture sample with this action, at `timestamp`, with `fields` (dotted names)
@@ -65,10 +62,10 @@ pub fn event_with(
     doc
 }
 
-/// A generated CloudTrail event (`lookout::generator::EventSpec`) at `timestamp` (ingested at
+/// A generated CloudTrail event (`lookout_generator::EventSpec`) at `timestamp` (ingested at
 /// the same time) with a `labels.mark` to find it again.
 pub fn generated(
-    spec: &lookout::generator::EventSpec,
+    spec: &lookout_generator::EventSpec,
     timestamp: DateTime<Utc>,
     mark: &str,
 ) -> Value {
@@ -96,7 +93,7 @@ pub async fn restarted(env: &Env) -> Engine {
         max_attempts: Some(1),
         ..Backoff::default()
     };
-    service::connect(&env.config, &SystemClock, backoff)
+    lookout::connect(&env.config, &SystemClock, backoff)
         .await
         .expect("the test server answers")
 }

@@ -1,7 +1,7 @@
 //! Unit tests of the search request.
 
 use super::*;
-use crate::engine::test_rule;
+use crate::rule::test_rule;
 use chrono::TimeZone;
 
 fn window() -> Window {
@@ -26,27 +26,23 @@ fn expected_range(field: &str) -> Value {
 #[test]
 fn without_override_the_range_and_sort_use_timestamp() {
     let rule = test_rule("r");
-    let body = search_body(&rule, &query(), &window(), Tiebreaker::ShardDoc, None);
+    let body = events_body(&rule.search, &query(), &window());
     assert_eq!(
         body["query"],
         json!({"bool": {"filter": [query(), expected_range("@timestamp")]}})
     );
     assert_eq!(
         body["sort"],
-        json!([
-            {"@timestamp": {"order": "asc", "unmapped_type": "date"}},
-            {"_shard_doc": {"order": "asc"}},
-        ])
+        json!([{"@timestamp": {"order": "asc", "unmapped_type": "date"}}])
     );
-    assert_eq!(body["size"], 100);
-    assert!(body.get("search_after").is_none());
+    assert_eq!(body["track_total_hits"], false);
 }
 
 #[test]
 fn override_with_fallback_matches_timestamp_when_the_override_is_missing() {
     let mut rule = test_rule("r");
-    rule.timestamp_override = Some("event.ingested".into());
-    let body = search_body(&rule, &query(), &window(), Tiebreaker::Doc, None);
+    rule.search.timestamp.field = Some("event.ingested".into());
+    let body = events_body(&rule.search, &query(), &window());
     let expected_time = json!({"bool": {
         "should": [
             expected_range("event.ingested"),
@@ -63,7 +59,6 @@ fn override_with_fallback_matches_timestamp_when_the_override_is_missing() {
         json!([
             {"event.ingested": {"order": "asc", "unmapped_type": "date"}},
             {"@timestamp": {"order": "asc", "unmapped_type": "date"}},
-            {"_doc": {"order": "asc"}},
         ])
     );
 }
@@ -71,51 +66,33 @@ fn override_with_fallback_matches_timestamp_when_the_override_is_missing() {
 #[test]
 fn override_with_fallback_disabled_uses_only_the_override() {
     let mut rule = test_rule("r");
-    rule.timestamp_override = Some("event.ingested".into());
-    rule.timestamp_override_fallback_disabled = true;
-    let body = search_body(&rule, &query(), &window(), Tiebreaker::ShardDoc, None);
+    rule.search.timestamp.field = Some("event.ingested".into());
+    rule.search.timestamp.fallback_disabled = true;
+    let body = events_body(&rule.search, &query(), &window());
     assert_eq!(
         body["query"]["bool"]["filter"][1],
         expected_range("event.ingested")
     );
-    assert_eq!(body["sort"].as_array().unwrap().len(), 2);
+    assert_eq!(body["sort"].as_array().unwrap().len(), 1);
 }
 
 #[test]
 fn page_size_is_max_signals_up_to_one_hundred() {
-    let mut rule = test_rule("r");
-    rule.max_signals = 7;
-    assert_eq!(page_size(&rule), 7);
-    rule.max_signals = 1000;
-    assert_eq!(page_size(&rule), 100);
-    rule.max_signals = 0;
-    assert_eq!(page_size(&rule), 1);
-}
-
-#[test]
-fn search_after_carries_the_last_sort_values() {
-    let rule = test_rule("r");
-    let after = [json!(1_700_000_000_000_i64), json!(42)];
-    let body = search_body(
-        &rule,
-        &query(),
-        &window(),
-        Tiebreaker::ShardDoc,
-        Some(&after),
-    );
-    assert_eq!(body["search_after"], json!(after));
+    assert_eq!(page_size(7), 7);
+    assert_eq!(page_size(1000), 100);
+    assert_eq!(page_size(0), 1);
 }
 
 #[test]
 fn negated_filters_go_to_must_not_and_disabled_ones_are_ignored() {
     let mut rule = test_rule("r");
-    rule.filters = vec![
+    rule.search.filters = vec![
         json!({"meta": {"negate": true}, "query": {"wildcard": {"file.path": {"value": "C:*"}}}}),
         json!({"meta": {"negate": false}, "query": {"term": {"host.os.type": "windows"}}}),
         json!({"meta": {"disabled": true}, "query": {"term": {"never": "used"}}}),
         json!({"meta": {}, "exists": {"field": "process.name"}}),
     ];
-    let body = search_body(&rule, &query(), &window(), Tiebreaker::ShardDoc, None);
+    let body = events_body(&rule.search, &query(), &window());
     let bool_query = &body["query"]["bool"];
     assert_eq!(
         bool_query["filter"],
@@ -135,6 +112,6 @@ fn negated_filters_go_to_must_not_and_disabled_ones_are_ignored() {
 #[test]
 fn override_equal_to_timestamp_does_not_fall_back() {
     let mut rule = test_rule("r");
-    rule.timestamp_override = Some("@timestamp".into());
-    assert!(!falls_back(&rule));
+    rule.search.timestamp.field = Some("@timestamp".into());
+    assert!(!rule.search.timestamp.falls_back());
 }

@@ -1,0 +1,231 @@
+//! `lookout test RULE_FILE --from TIME --to TIME`: a dry run of one rule over a past window.
+//! Searches exactly as an execution would (`lookout::preview`), prints the matching events as a table (time and the
+//! fields the rule's investigation guide names), how many alerts an execution would create and
+//! how many already exist. Writes nothing.
+
+use super::common::{self, GlobalArgs};
+use super::table;
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use lookout::{Config, DateMath, Hit, Preview, Rounding, Rule, RuleType, Settings, Window};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The most matching events a dry run reads (and prints); more are counted as "at least".
+pub const MAX_TEST_HITS: usize = 10_000;
+/// The most columns besides the time.
+pub const MAX_COLUMNS: usize = 6;
+/// Columns used when the rule's guide names no field present in the events.
+pub const DEFAULT_COLUMNS: &[&str] = &[
+    "event.action",
+    "event.outcome",
+    "user.name",
+    "source.ip",
+    "host.name",
+];
+
+/// Flags of `lookout test`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The rule file (TOML) to try.
+    pub rule: PathBuf,
+    /// Start of the window: a timestamp (2026-01-10T12:00:00Z) or date math (now-24h).
+    #[arg(long, value_name = "TIME")]
+    pub from: String,
+    /// End of the window [default: now].
+    #[arg(long, value_name = "TIME", default_value = "now")]
+    pub to: String,
+}
+
+pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = common::load(global)?;
+    let rule = load_one_rule(&args.rule)?;
+    let window = parse_window(&args.from, &args.to, Utc::now())?;
+    common::runtime()?.block_on(dry_run(&config, &rule, window))
+}
+
+/// The one rule of a file; every load error is reported as `path:line:col: message`.
+pub fn load_one_rule(path: &std::path::Path) -> anyhow::Result<Rule> {
+    let report = lookout::load_path(path);
+    if let Some(rule) = report.not_runnable.first() {
+        bail!("{}: rule {}: {}", path.display(), rule.rule_id, rule.reason);
+    }
+    if let Some(first) = report.errors.first() {
+        let all: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+        bail!(
+            "{first}{}",
+            if all.len() > 1 {
+                format!(" (and {} more)", all.len() - 1)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let mut rules = report.rules;
+    match rules.len() {
+        1 => Ok(rules.remove(0)),
+        0 => bail!("{}: no rule found", path.display()),
+        n => bail!("{}: holds {n} rules; give one rule file", path.display()),
+    }
+}
+
+/// `[from, to]` from timestamps or date math resolved against `now`.
+pub fn parse_window(from: &str, to: &str, now: DateTime<Utc>) -> anyhow::Result<Window> {
+    let resolve = |flag: &str, text: &str, rounding: Rounding| -> anyhow::Result<DateTime<Utc>> {
+        if let Some(at) = lookout::parse_date(text) {
+            return Ok(at);
+        }
+        DateMath::parse(text)
+            .ok()
+            .and_then(|math| math.resolve(now, rounding))
+            .with_context(|| {
+                format!("{flag} {text:?} is neither a timestamp nor date math such as now-24h")
+            })
+    };
+    let window = Window {
+        from: resolve("--from", from, Rounding::Down)?,
+        to: resolve("--to", to, Rounding::Up)?,
+    };
+    if window.from >= window.to {
+        bail!("--from {from:?} is not before --to {to:?}");
+    }
+    Ok(window)
+}
+
+async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result<ExitCode> {
+    let client = common::client(config)?;
+    let settings = Settings::from_config(config);
+    let preview = lookout::preview(&client, &settings, rule, window, MAX_TEST_HITS).await?;
+    for warning in &preview.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let hits = &preview.events;
+    let columns = columns(rule, hits);
+    print!(
+        "{}",
+        table::render(&headers(rule, &columns), &rows(rule, &columns, hits))
+    );
+    println!("rule {} ({}), window {window}", rule.rule_id, rule.name);
+    let at_least = if preview.more { "at least " } else { "" };
+    println!("matching events: {at_least}{}", hits.len());
+    if rule.rule_type() == RuleType::Query {
+        print_alert_counts(rule, &preview, at_least);
+    } else {
+        println!(
+            "alerts: not estimated for {} rules (only for query rules)",
+            rule.rule_type().as_str()
+        );
+    }
+    println!("nothing was written (dry run)");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How many of the hits already have an alert, and how many alerts an execution would add.
+fn print_alert_counts(rule: &Rule, preview: &Preview, at_least: &str) {
+    let new = preview.new_alerts();
+    println!("alerts that already exist: {}", preview.existing.len());
+    println!("alerts an execution would create: {at_least}{new}");
+    if new > usize::try_from(rule.max_signals).unwrap_or(usize::MAX) {
+        println!(
+            "note: one execution creates at most max_signals = {} alerts per interval-sized chunk",
+            rule.max_signals
+        );
+    }
+}
+
+/// The columns besides the time: the rule's investigation fields, then the fields its guide
+/// names in backticks, that at least one event has; else [`DEFAULT_COLUMNS`] present.
+pub fn columns(rule: &Rule, hits: &[Hit]) -> Vec<String> {
+    let present = |name: &str| hits.iter().any(|hit| field(&hit.source, name).is_some());
+    let mut chosen: Vec<String> = Vec::new();
+    let guide = rule
+        .meta
+        .details
+        .note
+        .as_deref()
+        .map(guide_fields)
+        .unwrap_or_default();
+    let timestamp = rule.search.timestamp.primary();
+    for name in rule
+        .meta
+        .details
+        .investigation_fields
+        .iter()
+        .cloned()
+        .chain(guide)
+    {
+        if name != timestamp && name != "@timestamp" && !chosen.contains(&name) && present(&name) {
+            chosen.push(name);
+        }
+    }
+    if chosen.is_empty() {
+        chosen = DEFAULT_COLUMNS
+            .iter()
+            .filter(|name| present(name))
+            .map(|s| s.to_string())
+            .collect();
+    }
+    chosen.truncate(MAX_COLUMNS);
+    chosen
+}
+
+/// Field names a Markdown guide mentions in backticks (`user.name`), in order of appearance.
+pub fn guide_fields(note: &str) -> Vec<String> {
+    let looks_like_field = |text: &str| {
+        text.contains('.')
+            && !text.starts_with('.')
+            && !text.ends_with('.')
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._@".contains(c))
+    };
+    note.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|inner| looks_like_field(inner))
+        .map(str::to_string)
+        .collect()
+}
+
+fn headers(rule: &Rule, columns: &[String]) -> Vec<String> {
+    std::iter::once(rule.search.timestamp.primary().to_string())
+        .chain(columns.iter().cloned())
+        .collect()
+}
+
+fn rows(rule: &Rule, columns: &[String], hits: &[Hit]) -> Vec<Vec<String>> {
+    let timestamp = rule.search.timestamp.primary();
+    hits.iter()
+        .map(|hit| {
+            std::iter::once(timestamp)
+                .chain(columns.iter().map(String::as_str))
+                .map(|name| field(&hit.source, name).map(cell).unwrap_or_default())
+                .collect()
+        })
+        .collect()
+}
+
+/// A field of a document, written nested (`{"user": {"name": ..}}`), dotted (`"user.name"`) or
+/// a mix of both.
+pub fn field<'a>(document: &'a Value, name: &str) -> Option<&'a Value> {
+    if let Some(value) = document.get(name) {
+        return Some(value);
+    }
+    let mut parts = name.char_indices().filter(|(_, c)| *c == '.');
+    parts.find_map(|(at, _)| {
+        let inner = document.get(&name[..at])?;
+        field(inner, &name[at + 1..])
+    })
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

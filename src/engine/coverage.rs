@@ -1,0 +1,109 @@
+//! The rule state an execution reads and writes: where coverage stands (`covered_to`), where it
+//! starts on a rule's first execution, gaps older than the catch-up bound, and the final state
+//! and execution record (docs/architecture.md, "Windows" and "State and executions").
+
+use super::record::Tally;
+use super::{Engine, ExecutionError};
+use crate::rule::Rule;
+use crate::schedule::Window;
+use crate::state::{ExecutionRecord, ExecutionStatus, RuleState};
+use chrono::{DateTime, Utc};
+
+impl Engine {
+    pub(super) async fn load_state(
+        &self,
+        rule: &Rule,
+    ) -> Result<Option<RuleState>, ExecutionError> {
+        self.store
+            .load(&rule.rule_id)
+            .await
+            .map_err(|error| ExecutionError::state(rule, error))
+    }
+
+    pub(super) async fn record_gap(
+        &self,
+        rule: &Rule,
+        gap: Window,
+        tally: &mut Tally,
+    ) -> Result<(), ExecutionError> {
+        tally.gap = Some(gap);
+        tally.warn(format!(
+            "gap {gap}: older than max_catch_up, not searched (lookout backfill can fill it)"
+        ));
+        self.store
+            .record_gap(&rule.rule_id, gap.from, gap.to)
+            .await
+            .map_err(|error| ExecutionError::state(rule, error))
+    }
+
+    /// A rule's first execution records where its coverage starts (its first window's `from`)
+    /// before searching, so that when this execution dies or fails, the next one searches
+    /// from there instead of from its own, later window. Nothing before it is lookout's to
+    /// search, so the window up to `from` is covered vacuously.
+    pub(super) async fn start_coverage(
+        &self,
+        rule: &Rule,
+        from: DateTime<Utc>,
+        tally: &mut Tally,
+    ) -> Result<(), ExecutionError> {
+        let mut state = tally
+            .previous
+            .clone()
+            .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
+        state.covered_to = Some(from);
+        self.store
+            .save(&state)
+            .await
+            .map_err(|error| ExecutionError::state(rule, error))?;
+        tally.covered_to = Some(from);
+        tally.previous = Some(state);
+        Ok(())
+    }
+
+    /// Saves `covered_to` once a chunk's alerts are written.
+    pub(super) async fn cover(&self, rule: &Rule, tally: &Tally) -> Result<(), ExecutionError> {
+        let mut state = tally
+            .previous
+            .clone()
+            .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
+        state.covered_to = tally.covered_to;
+        self.store
+            .save(&state)
+            .await
+            .map_err(|error| ExecutionError::state(rule, error))
+    }
+
+    /// Stores the rule's final state (with the last chunk's coverage), then the execution
+    /// record. When the state cannot be saved after the execution searched something, the
+    /// execution counts as failed: its alerts are written, but its window is searched again
+    /// next time (the alert ids drop what is already written). A failed record only gets logged.
+    pub(super) async fn persist(
+        &self,
+        rule: &Rule,
+        at: DateTime<Utc>,
+        tally: &Tally,
+        record: &mut ExecutionRecord,
+    ) {
+        let state = RuleState {
+            rule_id: rule.rule_id.clone(),
+            covered_to: tally.covered_to,
+            last_status: Some(record.status),
+            last_error: record.error.clone(),
+            last_execution_at: Some(at),
+        };
+        if let Err(error) = self.store.save(&state).await {
+            tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
+            let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
+            if tally.covered_to != saved && record.error.is_none() {
+                record.status = ExecutionStatus::Failed;
+                record.error = Some(format!(
+                    "{}; its window is searched again next time",
+                    ExecutionError::state(rule, error)
+                ));
+            }
+        }
+        if let Err(error) = self.store.record_execution(record).await {
+            tracing::warn!(rule_id = %rule.rule_id, %error, "recording the execution failed");
+        }
+    }
+}

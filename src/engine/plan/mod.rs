@@ -1,0 +1,127 @@
+//! The search request of a rule's window, pure (docs/architecture.md, "The search request"): the
+//! rule's translated query, the time range on the primary timestamp (with the `@timestamp`
+//! fallback), the rule's filters, and the sort on the primary timestamp. Paging (size,
+//! tiebreaker, cursor) is added by `es::Client::for_each_page`.
+
+use crate::rule::{DEFAULT_TIMESTAMP, Search};
+use crate::schedule::Window;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+/// The largest page asked for; pages are `min(max_signals, MAX_PAGE_SIZE)` hits.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// The date format of the range bounds lookout sends (RFC 3339 with milliseconds).
+const RANGE_FORMAT: &str = "strict_date_optional_time";
+
+/// The number of hits asked for per page: `min(max_signals, MAX_PAGE_SIZE)`, at least 1.
+pub fn page_size(max_signals: u32) -> usize {
+    max_signals.clamp(1, MAX_PAGE_SIZE) as usize
+}
+
+/// The events of a window: the filter query and the sort on the primary timestamp.
+pub fn events_body(search: &Search, query: &Value, window: &Window) -> Value {
+    json!({
+        "query": filter_query(search, query, window),
+        "sort": sort(search),
+        "track_total_hits": false,
+    })
+}
+
+/// `bool.filter = [query, time range, positive filters]`, `must_not = [negated filters]`
+/// (also the base of the threshold, new terms and indicator match searches).
+pub fn filter_query(search: &Search, query: &Value, window: &Window) -> Value {
+    let mut filter = vec![query.clone(), time_range(search, window)];
+    let mut must_not = Vec::new();
+    for kibana_filter in &search.filters {
+        let Some((clause, negate)) = filter_clause(kibana_filter) else {
+            continue;
+        };
+        if negate {
+            must_not.push(clause);
+        } else {
+            filter.push(clause);
+        }
+    }
+    let mut bool_query = json!({ "filter": filter });
+    if !must_not.is_empty() {
+        bool_query["must_not"] = json!(must_not);
+    }
+    json!({ "bool": bool_query })
+}
+
+/// A Kibana filter object as a query clause and whether it is negated; `None` when disabled.
+/// The clause is the filter's `query` when it has one, else the object minus `meta` and
+/// `$state` (the older shape, such as `{"meta": .., "exists": {"field": ..}}`).
+pub fn filter_clause(kibana_filter: &Value) -> Option<(Value, bool)> {
+    let meta = &kibana_filter["meta"];
+    if meta["disabled"].as_bool() == Some(true) {
+        return None;
+    }
+    let negate = meta["negate"].as_bool() == Some(true);
+    if let Some(query) = kibana_filter.get("query") {
+        return Some((query.clone(), negate));
+    }
+    let mut clause = kibana_filter.as_object()?.clone();
+    clause.remove("meta");
+    clause.remove("$state");
+    if clause.is_empty() {
+        return None;
+    }
+    Some((Value::Object(clause), negate))
+}
+
+/// The window on the primary timestamp, or on `@timestamp` for documents without the override.
+fn time_range(search: &Search, window: &Window) -> Value {
+    let primary = range(search.timestamp.primary(), window);
+    if !search.timestamp.falls_back() {
+        return primary;
+    }
+    json!({
+        "bool": {
+            "should": [
+                primary,
+                {
+                    "bool": {
+                        "filter": [range(DEFAULT_TIMESTAMP, window)],
+                        "must_not": [{ "exists": { "field": search.timestamp.primary() } }],
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    })
+}
+
+fn range(field: &str, window: &Window) -> Value {
+    json!({
+        "range": {
+            field: {
+                "gte": timestamp(window.from),
+                "lte": timestamp(window.to),
+                "format": RANGE_FORMAT,
+            }
+        }
+    })
+}
+
+/// Primary timestamp ascending, then `@timestamp` when falling back.
+fn sort(search: &Search) -> Value {
+    let mut keys = vec![ascending_date(search.timestamp.primary())];
+    if search.timestamp.falls_back() {
+        keys.push(ascending_date(DEFAULT_TIMESTAMP));
+    }
+    json!(keys)
+}
+
+fn ascending_date(field: &str) -> Value {
+    json!({ field: { "order": "asc", "unmapped_type": "date" } })
+}
+
+/// RFC 3339 in UTC with milliseconds, the form `strict_date_optional_time` accepts.
+pub fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,254 @@
+//! The alert sink of one chunk, the same for every rule kind (docs/architecture.md, "Alerts and
+//! deduplication"): which candidate alerts are new (their ids looked up across every index
+//! behind the alerts pattern, and not taken earlier in the chunk), the `max_signals` budget and
+//! its warning, the bulk `create` (a 409 counts as a duplicate; any other item failure fails the
+//! chunk, so its window stays uncovered), and one refresh of the alerts index at the end so that
+//! the next chunk's lookups see what this one wrote.
+//!
+//! When `max_signals` cuts new alerts off, the chunk still counts as covered and the rest is
+//! dropped with the warning [`super::MAX_SIGNALS_WARNING`]: at most `max_signals` new alerts per
+//! execution (per chunk when catching up), which is also what Kibana does. Searching the window
+//! again would only find the same hits and hit the cap again.
+
+use super::ExecutionError;
+use crate::alert::Alert;
+use crate::es::{BulkDocument, Client};
+use crate::rule::Rule;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// What a chunk's alerts came to.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Written {
+    pub created: u64,
+    pub duplicates: u64,
+    /// More new alerts existed than the chunk's `max_signals` budget.
+    pub limit_reached: bool,
+    /// Time spent looking ids up, writing and refreshing.
+    pub elapsed: Duration,
+}
+
+/// Where the alerts of one chunk of one rule go.
+pub(super) struct AlertSink<'a> {
+    client: &'a Client,
+    rule: &'a Rule,
+    /// The index (or write alias) alerts are created in.
+    alerts_index: &'a str,
+    /// The pattern behind which every alerts index lies (rolled-over ones included).
+    alerts_pattern: &'a str,
+    /// Ids selected in this chunk (written, or about to be).
+    taken: HashSet<String>,
+    written: Written,
+}
+
+impl<'a> AlertSink<'a> {
+    pub fn new(
+        client: &'a Client,
+        rule: &'a Rule,
+        alerts_index: &'a str,
+        alerts_pattern: &'a str,
+    ) -> Self {
+        Self {
+            client,
+            rule,
+            alerts_index,
+            alerts_pattern,
+            taken: HashSet::new(),
+            written: Written::default(),
+        }
+    }
+
+    /// The ids among `ids` already written behind the alerts pattern.
+    pub async fn known(&mut self, ids: &[String]) -> Result<HashSet<String>, ExecutionError> {
+        let started = Instant::now();
+        let known = self.client.existing_ids(self.alerts_pattern, ids).await;
+        self.written.elapsed += started.elapsed();
+        known.map_err(|error| ExecutionError::es(self.rule, error))
+    }
+
+    /// The pattern behind which every alerts index lies.
+    pub fn alerts_pattern(&self) -> &'a str {
+        self.alerts_pattern
+    }
+
+    /// How many more alerts this chunk may create.
+    pub fn room(&self) -> usize {
+        let max = usize::try_from(self.rule.max_signals).unwrap_or(usize::MAX);
+        max.saturating_sub(self.taken.len())
+    }
+
+    /// How many of `ids` [`select`](Self::select) would find new (before the budget).
+    pub fn fresh_count(&self, ids: &[String], known: &HashSet<String>) -> usize {
+        fresh_flags(ids, known, &self.taken)
+            .iter()
+            .filter(|&&fresh| fresh)
+            .count()
+    }
+
+    /// Which of `ids` become alerts: new ones (not `known`, not taken earlier in this chunk, not
+    /// an earlier id of the same list), within the budget. The others count as duplicates, and
+    /// a new id past the budget sets the `max_signals` warning.
+    pub fn select(&mut self, ids: &[String], known: &HashSet<String>) -> Vec<bool> {
+        let mut flags = fresh_flags(ids, known, &self.taken);
+        let fresh = flags.iter().filter(|&&fresh| fresh).count();
+        self.written.duplicates += (ids.len() - fresh) as u64;
+        let mut room = self.room();
+        for (id, flag) in ids.iter().zip(flags.iter_mut()) {
+            if !*flag {
+                continue;
+            }
+            if room == 0 {
+                *flag = false;
+                self.written.limit_reached = true;
+                continue;
+            }
+            room -= 1;
+            self.taken.insert(id.clone());
+        }
+        flags
+    }
+
+    /// Creates alerts that [`select`](Self::select) chose.
+    pub async fn create<D: BulkDocument>(
+        &mut self,
+        docs: Vec<(String, D)>,
+    ) -> Result<(), ExecutionError> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let result = self
+            .client
+            .bulk_create(self.alerts_index, docs, false)
+            .await;
+        self.written.elapsed += started.elapsed();
+        let written = result.map_err(|error| ExecutionError::es(self.rule, error))?;
+        self.written.created += written.created.len() as u64;
+        self.written.duplicates += written.duplicates.len() as u64;
+        match written.failed.first() {
+            None => Ok(()),
+            Some(first) => Err(ExecutionError::WriteFailed {
+                rule_id: self.rule.rule_id.clone(),
+                index: self.alerts_index.to_string(),
+                failed: written.failed.len(),
+                status: first.status,
+                reason: first.reason.clone(),
+            }),
+        }
+    }
+
+    /// Looks the alerts up, selects the new ones within the budget and creates them.
+    pub async fn offer(&mut self, alerts: Vec<Alert>) -> Result<(), ExecutionError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = alerts.iter().map(|alert| alert.id.clone()).collect();
+        let known = self.known(&ids).await?;
+        let flags = self.select(&ids, &known);
+        let docs = alerts
+            .into_iter()
+            .zip(flags)
+            .filter_map(|(alert, new)| new.then_some((alert.id, alert.document)))
+            .collect();
+        self.create(docs).await
+    }
+
+    /// Makes the alerts index searchable now, so that searches of earlier alerts (a threshold
+    /// rule's history) see everything written so far, by this chunk or an execution that died
+    /// before its refresh.
+    pub async fn refresh(&mut self) -> Result<(), ExecutionError> {
+        let started = Instant::now();
+        let result = self.client.refresh(self.alerts_index).await;
+        self.written.elapsed += started.elapsed();
+        result.map_err(|error| ExecutionError::es(self.rule, error))
+    }
+
+    /// Ends the chunk: one refresh when anything was created (instead of `refresh=wait_for` per
+    /// page, which waits up to a refresh interval each time; correctness does not depend on it,
+    /// since a `create` of an id already written answers 409).
+    pub async fn finish(mut self) -> Result<Written, ExecutionError> {
+        if self.written.created > 0 {
+            self.refresh().await?;
+        }
+        Ok(self.written)
+    }
+
+    /// What the chunk's alerts came to so far (for a chunk that failed part-way).
+    pub fn written(&self) -> Written {
+        self.written
+    }
+}
+
+/// Which ids are new: not `known`, not `taken`, and not an earlier id of the same list.
+fn fresh_flags(ids: &[String], known: &HashSet<String>, taken: &HashSet<String>) -> Vec<bool> {
+    let mut seen = HashSet::with_capacity(ids.len());
+    ids.iter()
+        .map(|id| !known.contains(id) && !taken.contains(id) && seen.insert(id.as_str()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::test_rule;
+
+    fn ids(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| name.to_string()).collect()
+    }
+
+    fn set(names: &[&str]) -> HashSet<String> {
+        names.iter().map(|name| name.to_string()).collect()
+    }
+
+    /// `select` on a sink whose rule allows `max_signals` alerts per chunk.
+    fn with_sink<T>(max_signals: u32, test: impl FnOnce(&mut AlertSink<'_>) -> T) -> T {
+        let client = Client::new(&crate::config::ElasticsearchConfig::default()).unwrap();
+        let mut rule = test_rule("r");
+        rule.max_signals = max_signals;
+        let mut sink = AlertSink::new(&client, &rule, "alerts", "alerts*");
+        test(&mut sink)
+    }
+
+    #[test]
+    fn known_ids_and_repeats_within_a_page_are_duplicates() {
+        with_sink(100, |sink| {
+            let flags = sink.select(&ids(&["a", "b", "a", "c"]), &set(&["b"]));
+            assert_eq!(flags, vec![true, false, false, true]);
+            assert_eq!(sink.written().duplicates, 2);
+            assert!(!sink.written().limit_reached);
+        });
+    }
+
+    #[test]
+    fn an_id_taken_by_an_earlier_page_is_a_duplicate() {
+        with_sink(100, |sink| {
+            sink.select(&ids(&["a"]), &HashSet::new());
+            assert_eq!(sink.fresh_count(&ids(&["a", "b"]), &HashSet::new()), 1);
+            assert_eq!(
+                sink.select(&ids(&["a", "b"]), &HashSet::new()),
+                vec![false, true]
+            );
+        });
+    }
+
+    #[test]
+    fn the_budget_cuts_new_alerts_and_sets_the_warning_once_reached() {
+        with_sink(3, |sink| {
+            let flags = sink.select(&ids(&["a", "b"]), &HashSet::new());
+            assert_eq!(flags, vec![true, true]);
+            assert_eq!(sink.room(), 1);
+            let flags = sink.select(&ids(&["x", "c", "d"]), &set(&["x"]));
+            assert_eq!(flags, vec![false, true, false]);
+            assert!(sink.written().limit_reached);
+            assert_eq!(sink.room(), 0);
+        });
+    }
+
+    #[test]
+    fn exactly_max_signals_new_alerts_give_no_warning() {
+        with_sink(2, |sink| {
+            sink.select(&ids(&["a", "b"]), &HashSet::new());
+            assert!(!sink.written().limit_reached);
+        });
+    }
+}

@@ -1,0 +1,266 @@
+//! Scheduler tests on a manual clock with a recording executor: no server, no sleeping.
+
+use super::*;
+use crate::rule::test_rule;
+use crate::service::clock::ManualClock;
+use chrono::TimeZone;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::{mpsc, oneshot};
+
+/// Records each execution (rule id, start time); blocks on `gate` until a test releases it.
+struct Recorder {
+    events: mpsc::UnboundedSender<(String, DateTime<Utc>)>,
+    gate: Arc<Semaphore>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    failing: Vec<String>,
+}
+
+impl Executor for Recorder {
+    fn execute<'a>(
+        &'a self,
+        rule: &'a Rule,
+        at: DateTime<Utc>,
+    ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
+        Box::pin(async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+            self.events.send((rule.rule_id.clone(), at)).unwrap();
+            self.gate.acquire().await.unwrap().forget();
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            !self.failing.contains(&rule.rule_id)
+        })
+    }
+}
+
+fn recorder(
+    open: bool,
+) -> (
+    Arc<Recorder>,
+    mpsc::UnboundedReceiver<(String, DateTime<Utc>)>,
+) {
+    let (events, receiver) = mpsc::unbounded_channel();
+    let permits = if open { Semaphore::MAX_PERMITS } else { 0 };
+    let recorder = Recorder {
+        events,
+        gate: Arc::new(Semaphore::new(permits)),
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        failing: vec!["bad".to_string()],
+    };
+    (Arc::new(recorder), receiver)
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap()
+}
+
+const FIVE: TimeDelta = TimeDelta::minutes(5);
+
+fn options(concurrency: usize) -> Options {
+    Options {
+        concurrency,
+        grace: Duration::from_secs(3600),
+    }
+}
+
+/// Starts the daemon on a local task; returns its handle and the sender that shuts it down.
+fn start(
+    executor: Arc<Recorder>,
+    rules: Vec<Rule>,
+    clock: &ManualClock,
+    concurrency: usize,
+) -> (tokio::task::JoinHandle<()>, oneshot::Sender<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let clock = clock.clone();
+    let handle = tokio::task::spawn_local(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        run(
+            executor.as_ref(),
+            rules,
+            &clock,
+            options(concurrency),
+            shutdown,
+        )
+        .await;
+    });
+    (handle, stop)
+}
+
+/// Moves the clock to the daemon's next wake-up and returns that instant.
+async fn tick(clock: &ManualClock) -> DateTime<Utc> {
+    let deadline = clock.next_sleeper().await;
+    clock.set(deadline);
+    deadline
+}
+
+#[test]
+fn stagger_is_deterministic_and_within_the_interval() {
+    for id in ["a", "b", "4c8c1d94-43a4-4978-b7a7-9a8e6c5f0c11"] {
+        let offset = stagger(id, FIVE);
+        assert_eq!(offset, stagger(id, FIVE));
+        assert!(
+            offset >= TimeDelta::zero() && offset < FIVE,
+            "{id}: {offset}"
+        );
+    }
+    assert_ne!(stagger("a", FIVE), stagger("b", FIVE));
+}
+
+#[test]
+fn next_slot_skips_the_slots_already_past() {
+    assert_eq!(next_slot(t0(), FIVE, t0()), t0() + FIVE);
+    assert_eq!(
+        next_slot(t0(), FIVE, t0() + TimeDelta::minutes(12)),
+        t0() + TimeDelta::minutes(15)
+    );
+}
+
+#[tokio::test]
+async fn each_rule_runs_every_interval_from_its_stagger() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(true);
+            let rules = vec![test_rule("a"), test_rule("b")];
+            let (handle, stop) = start(executor, rules, &clock, 4);
+            let mut seen = Vec::new();
+            for _ in 0..6 {
+                tick(&clock).await;
+                seen.push(events.recv().await.unwrap());
+            }
+            let mut expected = Vec::new();
+            for k in 0..3 {
+                for id in ["a", "b"] {
+                    expected.push((id.to_string(), t0() + stagger(id, FIVE) + FIVE * k));
+                }
+            }
+            expected.sort_by_key(|(_, at)| *at);
+            assert_eq!(seen, expected);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_cron_rule_runs_at_its_cron_instants() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0() + TimeDelta::seconds(30));
+            let (executor, mut events) = recorder(true);
+            let mut rule = test_rule("cron");
+            rule.schedule.cron = Some(crate::schedule::Cron::parse("*/10 * * * *").unwrap());
+            let (handle, stop) = start(executor, vec![rule], &clock, 4);
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                tick(&clock).await;
+                seen.push(events.recv().await.unwrap().1);
+            }
+            let expected: Vec<_> = (1..=3).map(|k| t0() + TimeDelta::minutes(10 * k)).collect();
+            assert_eq!(seen, expected);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_rule_never_overlaps_itself() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(false);
+            let (handle, stop) = start(Arc::clone(&executor), vec![test_rule("a")], &clock, 4);
+            let first = tick(&clock).await;
+            assert_eq!(events.recv().await.unwrap().1, first);
+            tick(&clock).await;
+            tick(&clock).await;
+            clock.next_sleeper().await;
+            assert!(
+                events.try_recv().is_err(),
+                "a tick ran while the rule was running"
+            );
+            executor.gate.add_permits(1);
+            while executor.in_flight.load(Ordering::SeqCst) > 0 {
+                tokio::task::yield_now().await;
+            }
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            let after = tick(&clock).await;
+            assert_eq!(events.recv().await.unwrap().1, after);
+            assert_eq!(executor.max_in_flight.load(Ordering::SeqCst), 1);
+            executor.gate.add_permits(1);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn concurrency_bounds_the_executions_running_at_once() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(false);
+            let rules = vec![test_rule("a"), test_rule("b"), test_rule("c")];
+            let (handle, stop) = start(Arc::clone(&executor), rules, &clock, 1);
+            for _ in 0..3 {
+                tick(&clock).await;
+            }
+            for _ in 0..3 {
+                events.recv().await.unwrap();
+                executor.gate.add_permits(1);
+            }
+            assert_eq!(executor.max_in_flight.load(Ordering::SeqCst), 1);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_running_executions() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(false);
+            let (handle, stop) = start(Arc::clone(&executor), vec![test_rule("a")], &clock, 4);
+            tick(&clock).await;
+            events.recv().await.unwrap();
+            stop.send(()).unwrap();
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            assert!(
+                !handle.is_finished(),
+                "the daemon exited while a rule was running"
+            );
+            executor.gate.add_permits(1);
+            handle.await.unwrap();
+            assert_eq!(executor.in_flight.load(Ordering::SeqCst), 0);
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn run_once_runs_every_rule_at_the_given_time_and_counts_failures() {
+    let (executor, mut events) = recorder(true);
+    let rules = vec![test_rule("a"), test_rule("bad"), test_rule("c")];
+    let failed = run_once(executor.as_ref(), &rules, t0(), 2).await;
+    assert_eq!(failed, 1);
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    seen.sort();
+    let expected: Vec<_> = ["a", "bad", "c"]
+        .iter()
+        .map(|id| (id.to_string(), t0()))
+        .collect();
+    assert_eq!(seen, expected);
+}

@@ -1,0 +1,281 @@
+//! Per-rule state, execution records and gaps, kept in Elasticsearch itself so that restarts
+//! and several instances see the same truth. Input: what the engine did; output: documents in
+//! two indices (and the index templates for them). It decides nothing about scheduling.
+//!
+//! # Documents (chosen so that Kibana can chart rule health)
+//!
+//! * **State index** (`engine.state_index`): one document per rule, id = `rule_id`:
+//!   `{"@timestamp", "rule": {"id"}, "lookout": {"state": RuleState}}`. `@timestamp` is the
+//!   last execution time (else `covered_to`).
+//! * **Executions index** (`engine.executions_index`), two kinds told apart by `event.action`:
+//!   - `"execute-rule"`: one per execution, id = `execution_uuid`:
+//!     `{"@timestamp": started_at, "event": {"kind": "event", "action", "outcome":
+//!     "success"|"failure", "start", "end", "duration" (ns)}, "rule": {"id", "name"},
+//!     "lookout": {"execution": ExecutionRecord}}`.
+//!   - `"gap"`: one per missed stretch of time, id = hash of (rule_id, from, to) so recording it
+//!     twice is harmless: `{"@timestamp": from, "event": {"kind": "event", "action": "gap",
+//!     "start": from, "end": to, "duration"}, "rule": {"id"}, "lookout": {"gap": {"rule_id",
+//!     "from", "to", "duration_ms"}}}`.
+//!
+//! ECS names (`@timestamp`, `event.*`, `rule.id`, `rule.name`) let a Kibana data view over
+//! `lookout-executions-*` chart executions per rule, failures (`event.outcome`), durations
+//! (`lookout.execution.total_ms`), alerts created and gaps without any setup.
+//!
+//! # Durability
+//! Writes are acknowledged only once durable (the server's default translog durability).
+//! State writes do not wait for a refresh: the engine reads a rule's state by id (`load`), which
+//! is real-time, and `load_all` refreshes the state index before its search. Waiting
+//! (`refresh=wait_for`, up to the 1 s refresh interval on Elasticsearch, twice per execution)
+//! would hold each execution's concurrency slot for nothing. Gap writes (rare) still wait, so
+//! that `gaps` right after sees them.
+
+mod docs;
+mod templates;
+#[cfg(test)]
+mod tests;
+
+pub use templates::index_templates;
+
+use crate::config::EngineConfig;
+use crate::es::{Client, EsError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+/// How many state documents (or executions, or gaps) one search returns.
+pub const STATE_PAGE_SIZE: usize = 1000;
+
+/// What lookout remembers about one rule between executions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleState {
+    pub rule_id: String,
+    /// The end of the last window fully searched and written.
+    pub covered_to: Option<DateTime<Utc>>,
+    pub last_status: Option<ExecutionStatus>,
+    pub last_error: Option<String>,
+    pub last_execution_at: Option<DateTime<Utc>>,
+}
+
+impl RuleState {
+    /// The state of a rule that never ran.
+    pub fn new(rule_id: impl Into<String>) -> RuleState {
+        RuleState {
+            rule_id: rule_id.into(),
+            covered_to: None,
+            last_status: None,
+            last_error: None,
+            last_execution_at: None,
+        }
+    }
+}
+
+/// How an execution ended (Kibana's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecutionStatus {
+    #[serde(rename = "succeeded")]
+    Succeeded,
+    #[serde(rename = "partial failure")]
+    PartialFailure,
+    #[serde(rename = "failed")]
+    Failed,
+}
+
+/// A stretch of time no execution searched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// One execution of one rule, as recorded in the executions index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub execution_uuid: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub started_at: DateTime<Utc>,
+    pub window_from: DateTime<Utc>,
+    pub window_to: DateTime<Utc>,
+    pub status: ExecutionStatus,
+    pub hits: u64,
+    pub alerts_created: u64,
+    pub duplicates: u64,
+    pub search_ms: u64,
+    pub write_ms: u64,
+    pub total_ms: u64,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    pub error: Option<String>,
+    pub gap: Option<Gap>,
+}
+
+/// Reads and writes rule state, executions and gaps.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    client: Client,
+    state_index: String,
+    executions_index: String,
+    templates: Vec<(String, serde_json::Value)>,
+}
+
+impl StateStore {
+    pub fn new(client: Client, config: &EngineConfig) -> StateStore {
+        StateStore {
+            client,
+            state_index: config.state_index.clone(),
+            executions_index: config.executions_index.clone(),
+            templates: index_templates(config),
+        }
+    }
+
+    /// Installs the index templates of both indices (call before the first write).
+    pub async fn install_templates(&self) -> Result<(), EsError> {
+        for (name, body) in &self.templates {
+            self.client.put_index_template(name, body).await?;
+        }
+        Ok(())
+    }
+
+    /// The stored state of one rule, `None` when it never ran.
+    pub async fn load(&self, rule_id: &str) -> Result<Option<RuleState>, EsError> {
+        let Some(doc) = self.client.get_doc(&self.state_index, rule_id).await? else {
+            return Ok(None);
+        };
+        docs::state_from_doc(&doc)
+            .map(Some)
+            .map_err(|message| self.bad_doc("load rule state", &self.state_index, rule_id, message))
+    }
+
+    /// The stored state of every rule.
+    pub async fn load_all(&self) -> Result<Vec<RuleState>, EsError> {
+        // State writes do not wait for a refresh; make them all searchable first.
+        self.client.refresh(&self.state_index).await?;
+        let hits = self
+            .all_hits(&self.state_index, json!({"match_all": {}}), &["rule.id"])
+            .await?;
+        hits.iter()
+            .map(|hit| {
+                docs::state_from_doc(&hit.source).map_err(|message| {
+                    self.bad_doc("load rule states", &self.state_index, &hit.id, message)
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a rule's state, replacing the previous one.
+    pub async fn save(&self, state: &RuleState) -> Result<(), EsError> {
+        let doc = docs::state_doc(state);
+        self.client
+            .put_doc(&self.state_index, &state.rule_id, &doc, false)
+            .await
+    }
+
+    /// Stores one execution record.
+    pub async fn record_execution(&self, record: &ExecutionRecord) -> Result<(), EsError> {
+        let doc = docs::execution_doc(record);
+        self.client
+            .put_doc(&self.executions_index, &record.execution_uuid, &doc, false)
+            .await
+    }
+
+    /// Records a stretch of time the rule did not search (recording the same gap twice is harmless).
+    pub async fn record_gap(
+        &self,
+        rule_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(), EsError> {
+        let gap = Gap { from, to };
+        let doc = docs::gap_doc(rule_id, &gap);
+        self.client
+            .put_doc(
+                &self.executions_index,
+                &docs::gap_id(rule_id, &gap),
+                &doc,
+                true,
+            )
+            .await
+    }
+
+    /// The gaps recorded for a rule, oldest first.
+    pub async fn gaps(&self, rule_id: &str) -> Result<Vec<Gap>, EsError> {
+        let query = json!({"bool": {"filter": [{"term": {"event.action": docs::GAP_ACTION}}, {"term": {"rule.id": rule_id}}]}});
+        let hits = self
+            .all_hits(
+                &self.executions_index,
+                query,
+                &["lookout.gap.from", "lookout.gap.to"],
+            )
+            .await?;
+        hits.iter()
+            .map(|hit| {
+                docs::gap_from_doc(&hit.source)
+                    .map_err(|m| self.bad_doc("load gaps", &self.executions_index, &hit.id, m))
+            })
+            .collect()
+    }
+
+    /// The most recent executions of a rule (at most `limit`, at most [`STATE_PAGE_SIZE`]), newest first.
+    pub async fn executions(
+        &self,
+        rule_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, EsError> {
+        let body = json!({
+            "size": limit.min(STATE_PAGE_SIZE),
+            "query": {"bool": {"filter": [{"term": {"event.action": docs::EXECUTION_ACTION}}, {"term": {"rule.id": rule_id}}]}},
+            "sort": [{"@timestamp": {"order": "desc", "unmapped_type": "date"}}],
+        });
+        let hits = self
+            .client
+            .search_docs(&self.executions_index, body)
+            .await?;
+        hits.iter()
+            .map(|hit| {
+                docs::execution_from_doc(&hit.source).map_err(|m| {
+                    self.bad_doc("load executions", &self.executions_index, &hit.id, m)
+                })
+            })
+            .collect()
+    }
+
+    /// Every hit of a query, paged with `search_after` on fields that together are unique.
+    async fn all_hits(
+        &self,
+        index: &str,
+        query: serde_json::Value,
+        sort_fields: &[&str],
+    ) -> Result<Vec<crate::es::Hit>, EsError> {
+        let sort: Vec<serde_json::Value> = sort_fields
+            .iter()
+            .map(|field| json!({*field: {"order": "asc"}}))
+            .collect();
+        let mut all = Vec::new();
+        let mut after: Option<Vec<serde_json::Value>> = None;
+        loop {
+            let mut body = json!({
+                "size": STATE_PAGE_SIZE,
+                "query": query,
+                "sort": sort,
+            });
+            if let Some(values) = &after {
+                body["search_after"] = json!(values);
+            }
+            let page = self.client.search_docs(index, body).await?;
+            let full = page.len() == STATE_PAGE_SIZE;
+            after = page.last().map(|hit| hit.sort.clone());
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    fn bad_doc(&self, op: &'static str, index: &str, id: &str, message: String) -> EsError {
+        EsError::BadAnswer {
+            op,
+            index: index.to_string(),
+            message: format!("document {id}: {message}"),
+        }
+    }
+}
