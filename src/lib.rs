@@ -22,7 +22,7 @@ mod alert;
 mod clock;
 mod config;
 mod engine;
-mod eql;
+pub mod eql;
 mod es;
 mod ids;
 mod kibana;

@@ -9,7 +9,7 @@ use super::keys::{
 };
 use super::names;
 use super::params::{TypeParams, non_empty_strings, query_language};
-use super::query_check::{check_kuery, file_offset};
+use super::query_check::{check_eql, check_kuery, file_offset};
 use super::sections::{self, Metadata};
 use super::{
     DEFAULT_FROM, DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS, DEFAULT_TO, Kind, Language, Loaded,
@@ -323,6 +323,10 @@ fn read_query(
     };
     let kql = match language {
         Some(Language::Kuery) => check_query(t, p, "query"),
+        Some(Language::Eql) => {
+            check_eql_query(t, p, "query");
+            None
+        }
         _ => None,
     };
     match t.owned_string(p, "query", need) {
@@ -342,18 +346,9 @@ pub(super) fn check_query(
     match check_kuery(query.get_ref()) {
         Ok(parsed) => Some(parsed),
         Err(error) => {
-            let offset = file_offset(p.text(), query.span(), error.line, error.column);
-            // An unclosed parenthesis, brace or quote is named where it opened in the file.
-            let message = match error.opened_at {
-                Some((line, column)) => {
-                    let opened = file_offset(p.text(), query.span(), line, column);
-                    let (line, column) = p.position(opened);
-                    error.message_with_opened_at(line, column)
-                }
-                None => error.message,
-            };
-            let name = t.key_name(key);
-            p.error(&(offset..offset), format!("bad KQL in `{name}`: {message}"));
+            let at = (error.line, error.column, error.opened_at);
+            let rename = |line, column| error.message_with_opened_at(line, column);
+            report_query_error(t, p, (key, query.span()), "KQL", at, &rename);
             None
         }
     }
@@ -369,6 +364,45 @@ fn usable_rule_id(id: &Spanned<&str>, p: &mut FileProblems<'_>) -> bool {
         format!("bad `rule.rule_id` {:?}: {why}", id.get_ref()),
     );
     false
+}
+
+/// Parses an EQL query, reporting its error at the matching position in the file.
+fn check_eql_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) {
+    let Some(query) = t.string(p, key, Need::Optional) else {
+        return;
+    };
+    if let Err(error) = check_eql(query.get_ref()) {
+        let at = (error.line, error.column, error.opened_at);
+        let rename = |line, column| error.message_with_opened_at(line, column);
+        report_query_error(t, p, (key, query.span()), "EQL", at, &rename);
+    }
+}
+
+/// Records a query's syntax error (at `line`, `column` of the query, with what it left open)
+/// at its position in the file; `message_at` gives the message naming the opened position in
+/// file coordinates.
+fn report_query_error(
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+    (key, span): (&str, std::ops::Range<usize>),
+    language: &str,
+    (line, column, opened_at): (usize, usize, Option<(usize, usize)>),
+    message_at: &dyn Fn(usize, usize) -> String,
+) {
+    let offset = file_offset(p.text(), span.clone(), line, column);
+    // Without an opened position the message is unchanged whatever the coordinates.
+    let (open_line, open_column) = match opened_at {
+        Some((open_line, open_column)) => {
+            p.position(file_offset(p.text(), span, open_line, open_column))
+        }
+        None => (0, 0),
+    };
+    let message = message_at(open_line, open_column);
+    let name = t.key_name(key);
+    p.error(
+        &(offset..offset),
+        format!("bad {language} in `{name}`: {message}"),
+    );
 }
 
 fn read_index(

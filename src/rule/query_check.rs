@@ -10,6 +10,12 @@ pub fn check_kuery(query: &str) -> Result<crate::kql::Query, crate::kql::ParseEr
     crate::kql::parse(query)
 }
 
+/// Parses an EQL query, giving its syntax tree or its first syntax error (positions within
+/// the query text).
+pub fn check_eql(query: &str) -> Result<crate::eql::Query, crate::eql::ParseError> {
+    crate::eql::parse(query)
+}
+
 /// The byte offset in `file` of the query character at (`line`, `column`) (1-based, columns in
 /// characters), given the span of the TOML string literal holding the query. A position past the
 /// end of the query maps to the closing quotes.
@@ -172,6 +178,13 @@ mod tests {
     fn a_position_past_the_end_maps_to_the_closing_quotes() {
         let file = "query = '''\nab\n'''\n";
         assert_eq!(map(file, 9, 9), (3, 1));
+    }
+
+    #[test]
+    fn the_eql_hook_reports_a_position_inside_the_query() {
+        let error = check_eql("process where\n  a == ").expect_err("incomplete");
+        assert_eq!((error.line, error.column), (2, 8));
+        assert!(check_eql("process where a == 1").is_ok());
     }
 
     #[test]
