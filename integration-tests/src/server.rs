@@ -50,6 +50,11 @@ pub enum Capability {
     ZuluTimeZone,
     /// An index template whose mapping names an unknown field type is refused.
     TemplateMappingValidation,
+    /// CIDR prefixes (`10.0.0.0/8`) and IPv6 addresses (`::1`) in `term` queries on `ip` fields.
+    IpPrefixes,
+    /// `range` queries compare the values a mapping coerces: a number in a `keyword` field (as its
+    /// text) and a number written as a string in a `long` field (as a number).
+    CoercedRanges,
 }
 
 impl Capability {
@@ -70,6 +75,12 @@ impl Capability {
             Capability::ZuluTimeZone => "the time zone id Zulu in range queries",
             Capability::TemplateMappingValidation => {
                 "validation of index template mappings (a template with an unknown field type is accepted)"
+            }
+            Capability::IpPrefixes => {
+                "CIDR prefixes and IPv6 addresses in term queries on ip fields"
+            }
+            Capability::CoercedRanges => {
+                "range queries on coerced values (a number in a keyword field, a number written as a string in a long field)"
             }
         }
     }
@@ -136,6 +147,18 @@ impl TestServer {
                     .is_some()
             }
             Capability::TemplateMappingValidation => self.probe_template_validation().await,
+            Capability::IpPrefixes => {
+                let prefix = json!({"term": {"ip": "10.0.0.0/8"}});
+                let v6 = json!({"term": {"ip6": "::1"}});
+                self.probe_hits(json!({"bool": {"filter": [prefix, v6]}}))
+                    .await
+            }
+            Capability::CoercedRanges => {
+                let keyword = json!({"range": {"kw": {"lt": "m"}}});
+                let long = json!({"range": {"n": {"gt": 1}}});
+                self.probe_hits(json!({"bool": {"filter": [keyword, long]}}))
+                    .await
+            }
         }
     }
 
@@ -145,7 +168,8 @@ impl TestServer {
         answer.is_some_and(|a| a["hits"]["total"]["value"] == json!(1))
     }
 
-    /// Runs `body` on a fresh index holding one document (`args`, a date `d`, and no `k`, a
+    /// Runs `body` on a fresh index holding one document (`args`, a date `d`, addresses `ip` and
+    /// `ip6`, the number 5 in the keyword `kw`, the string "5" in the long `n`, and no `k`, a
     /// `constant_keyword` with the value `v`); `None` when the server refuses the search.
     async fn probe_search(&self, body: Value) -> Option<Value> {
         let index = crate::unique_name("probe-capability");
@@ -153,10 +177,15 @@ impl TestServer {
             "k": {"type": "constant_keyword", "value": "v"},
             "args": {"type": "keyword"},
             "d": {"type": "date"},
+            "ip": {"type": "ip"},
+            "ip6": {"type": "ip"},
+            "kw": {"type": "keyword"},
+            "n": {"type": "long"},
         }}});
         self.ok(Method::Put, &format!("/{index}"), Some(mapping))
             .await;
-        let doc = json!({"args": ["send-command", "commands=ls"], "d": "2024-01-02T10:00:00Z"});
+        let doc = json!({"args": ["send-command", "commands=ls"], "d": "2024-01-02T10:00:00Z",
+            "ip": "10.1.2.3", "ip6": "::1", "kw": 5, "n": "5"});
         self.bulk_create(&index, &[doc]).await;
         let (status, answer) = self
             .request(Method::Post, &format!("/{index}/_search"), Some(body))

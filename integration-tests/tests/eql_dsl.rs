@@ -12,7 +12,8 @@
 //! `LOOKOUT_EQL_DSL_CASES` sets the number of random conditions, `LOOKOUT_EQL_DSL_SEED` the seed.
 
 use elasticsearch::http::{Method, StatusCode};
-use integration_tests::{TestServer, ecs_samples, read_json, shared_dir, shared_file, unique_name};
+use integration_tests::server::Capability;
+use integration_tests::{TestServer, ecs_samples, shared_dir, unique_name};
 use lookout::eql::{self, DEFAULT_CATEGORY_FIELD, Expr, Literal};
 use lookout::kql::FieldMap;
 use serde_json::{Value as Json, json};
@@ -82,31 +83,77 @@ const WORDS: &[&str] = &[
 ];
 const NUMBERS: &[i64] = &[0, 1, 3, 5, 7, 10, -2];
 const IPS: &[&str] = &["10.1.2.3", "10.200.0.1", "192.168.0.5", "8.8.8.8", "::1"];
+
+/// What the server can be asked: a server that lacks a capability is given documents and
+/// conditions without what it lacks (printed as a note), rather than no test at all.
+#[derive(Clone, Copy)]
+struct Profile {
+    /// CIDR prefixes and IPv6 addresses on `ip` fields ([`Capability::IpPrefixes`]).
+    ip_prefixes: bool,
+    /// Numbers in keyword fields and numbers as strings in long fields
+    /// ([`Capability::CoercedRanges`]).
+    coerced: bool,
+    /// Backslashes in wildcard patterns escape ([`Capability::WildcardEscapes`]).
+    escapes: bool,
+}
+
+impl Profile {
+    async fn of(server: &TestServer) -> Profile {
+        let profile = Profile {
+            ip_prefixes: server.has(Capability::IpPrefixes).await,
+            coerced: server.has(Capability::CoercedRanges).await,
+            escapes: server.has(Capability::WildcardEscapes).await,
+        };
+        let label = &server.info().await.label;
+        for (has, capability) in [
+            (profile.ip_prefixes, Capability::IpPrefixes),
+            (profile.coerced, Capability::CoercedRanges),
+            (profile.escapes, Capability::WildcardEscapes),
+        ] {
+            if !has {
+                eprintln!(
+                    "NOTE: {label} lacks {}: the random documents and conditions leave them out",
+                    capability.what()
+                );
+            }
+        }
+        profile
+    }
+
+    /// Whether `text` (a word or pattern) can be asked of the server.
+    fn allows(self, text: &str) -> bool {
+        self.escapes || !text.contains('\\')
+    }
+
+    fn ips(self) -> &'static [&'static str] {
+        if self.ip_prefixes { IPS } else { &IPS[..4] }
+    }
+}
 const CATEGORIES: &[&str] = &["process", "file", "network"];
 
-fn random_scalar(rng: &mut Rng, field: &str) -> Json {
+fn random_scalar(rng: &mut Rng, profile: Profile, field: &str) -> Json {
     match field {
         // The dynamically mapped field gets strings only (a number first would map it `long`).
         "u" => json!(*rng.pick(WORDS)),
         "k1" | "k2" => {
             // Keyword fields also get numbers: they are indexed as their text.
-            if rng.chance(10) {
+            if profile.coerced && rng.chance(10) {
                 json!(*rng.pick(NUMBERS))
             } else {
                 json!(*rng.pick(WORDS))
             }
         }
         // Numbers as strings: the long field reads them as numbers.
-        "n" if rng.chance(30) => json!(rng.pick(NUMBERS).to_string()),
+        "n" if profile.coerced && rng.chance(30) => json!(rng.pick(NUMBERS).to_string()),
         "n" => json!(rng.pick(NUMBERS)),
         "x" => json!(*rng.pick(&[0.5, 1.0, 2.25, -3.0, 7.0])),
-        "ip" => json!(*rng.pick(IPS)),
+        "ip" => json!(*rng.pick(profile.ips())),
         "b" => json!(rng.chance(50)),
         _ => json!(*rng.pick(CATEGORIES)),
     }
 }
 
-fn random_document(rng: &mut Rng) -> Json {
+fn random_document(rng: &mut Rng, profile: Profile) -> Json {
     let mut doc = json!({"@timestamp": "2026-01-01T00:00:00Z"});
     for field in ["k1", "k2", "u", "n", "x", "ip", "b", "event.category"] {
         if rng.chance(20) {
@@ -114,9 +161,13 @@ fn random_document(rng: &mut Rng) -> Json {
         }
         let value = if rng.chance(25) {
             let count = 2 + rng.below(2);
-            Json::Array((0..count).map(|_| random_scalar(rng, field)).collect())
+            Json::Array(
+                (0..count)
+                    .map(|_| random_scalar(rng, profile, field))
+                    .collect(),
+            )
         } else {
-            random_scalar(rng, field)
+            random_scalar(rng, profile, field)
         };
         // Some documents write `event.category` with a dotted key, others nested.
         if field == "event.category" && rng.chance(50) {
@@ -141,26 +192,33 @@ fn quoted(text: &str) -> String {
     out
 }
 
-fn random_word(rng: &mut Rng) -> String {
-    quoted(rng.pick_str(WORDS))
+fn random_word(rng: &mut Rng, profile: Profile) -> String {
+    loop {
+        let word = rng.pick_str(WORDS);
+        if profile.allows(word) {
+            return quoted(word);
+        }
+    }
 }
 
 /// A random condition on one field, as EQL text.
-fn random_leaf(rng: &mut Rng) -> String {
+fn random_leaf(rng: &mut Rng, profile: Profile) -> String {
     let keyword = *rng.pick(&["k1", "k2", "u"]);
-    let w = random_word(rng);
-    let pattern = quoted(rng.pick_str(&["a*", "*b", "A?b*", "*exe", "c:\\*", "*", "?", "ad*n"]));
+    let w = random_word(rng, profile);
+    let patterns = ["a*", "*b", "A?b*", "*exe", "c:\\*", "*", "?", "ad*n"];
+    let patterns: Vec<&str> = patterns.into_iter().filter(|p| profile.allows(p)).collect();
+    let pattern = quoted(rng.pick_str(&patterns));
     let n = *rng.pick(NUMBERS);
-    let ip = quoted(rng.pick_str(IPS));
-    let choices = [
+    let ip = quoted(rng.pick_str(profile.ips()));
+    let mut choices = vec![
         format!("{keyword} == {w}"),
         format!("{keyword} != {w}"),
         format!("{keyword} : {w}"),
         format!("{keyword} : ({pattern}, {w})"),
         format!("{keyword} like {pattern}"),
         format!("{keyword} like~ {pattern}"),
-        format!("{keyword} in ({w}, {})", random_word(rng)),
-        format!("{keyword} in~ ({w}, {})", random_word(rng)),
+        format!("{keyword} in ({w}, {})", random_word(rng, profile)),
+        format!("{keyword} in~ ({w}, {})", random_word(rng, profile)),
         format!("{keyword} not in ({w})"),
         format!("{keyword} regex \"[a-c].*\""),
         format!("{keyword} regex~ \"ad.+|r..t\""),
@@ -184,8 +242,6 @@ fn random_leaf(rng: &mut Rng) -> String {
         "modulo(n, 2) == 1".to_string(),
         "x >= 1".to_string(),
         "x < 2.25".to_string(),
-        "cidrMatch(ip, \"10.0.0.0/8\")".to_string(),
-        "cidrMatch(ip, \"192.168.0.0/16\", \"::1/128\")".to_string(),
         format!("ip == {ip}"),
         format!("ip != {ip}"),
         "b == true".to_string(),
@@ -193,25 +249,29 @@ fn random_leaf(rng: &mut Rng) -> String {
         "b != false".to_string(),
         "?missing_field == null".to_string(),
     ];
+    if profile.ip_prefixes {
+        choices.push("cidrMatch(ip, \"10.0.0.0/8\")".to_string());
+        choices.push("cidrMatch(ip, \"192.168.0.0/16\", \"::1/128\")".to_string());
+    }
     rng.pick(&choices).clone()
 }
 
-fn random_condition(rng: &mut Rng, depth: usize) -> String {
+fn random_condition(rng: &mut Rng, profile: Profile, depth: usize) -> String {
     if depth == 0 || rng.chance(40) {
-        return random_leaf(rng);
+        return random_leaf(rng, profile);
     }
     match rng.below(3) {
         0 => format!(
             "({} and {})",
-            random_condition(rng, depth - 1),
-            random_condition(rng, depth - 1)
+            random_condition(rng, profile, depth - 1),
+            random_condition(rng, profile, depth - 1)
         ),
         1 => format!(
             "({} or {})",
-            random_condition(rng, depth - 1),
-            random_condition(rng, depth - 1)
+            random_condition(rng, profile, depth - 1),
+            random_condition(rng, profile, depth - 1)
         ),
-        _ => format!("not {}", random_condition(rng, depth - 1)),
+        _ => format!("not {}", random_condition(rng, profile, depth - 1)),
     }
 }
 
@@ -334,6 +394,7 @@ async fn random_conditions_select_through_dsl_and_residual_what_the_evaluator_ac
     let seed = env_number("LOOKOUT_EQL_DSL_SEED", 0x05EE_DE01);
     let cases = env_number("LOOKOUT_EQL_DSL_CASES", DEFAULT_CASES as u64) as usize;
     let mut rng = Rng(seed | 1);
+    let profile = Profile::of(&server).await;
     let index = unique_name("eql-dsl");
     let mappings = json!({"properties": {
         "k1": {"type": "keyword"}, "k2": {"type": "keyword"}, "n": {"type": "long"},
@@ -347,7 +408,9 @@ async fn random_conditions_select_through_dsl_and_residual_what_the_evaluator_ac
             Some(json!({"settings": {"number_of_shards": 1}, "mappings": mappings})),
         )
         .await;
-    let docs: Vec<Json> = (0..DOCUMENTS).map(|_| random_document(&mut rng)).collect();
+    let docs: Vec<Json> = (0..DOCUMENTS)
+        .map(|_| random_document(&mut rng, profile))
+        .collect();
     let docs = index_documents(&server, &index, &docs).await;
     assert!(
         docs.len() >= DOCUMENTS * 9 / 10,
@@ -360,7 +423,10 @@ async fn random_conditions_select_through_dsl_and_residual_what_the_evaluator_ac
     let mut non_trivial = 0;
     for _ in 0..cases {
         let category = *rng.pick(&["any", "process", "file"]);
-        let text = format!("{category} where {}", random_condition(&mut rng, 3));
+        let text = format!(
+            "{category} where {}",
+            random_condition(&mut rng, profile, 3)
+        );
         let query = eql::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         let filter = query.filters()[0];
         match check_stage(&server, &index, filter, &docs, &fields).await {
@@ -505,9 +571,7 @@ async fn aws_cloudtrail_eql_stages_select_what_the_evaluator_accepts() {
     let server = TestServer::connect();
     let rules = aws_eql_rules();
     assert_eq!(rules.len(), AWS_EQL_RULES, "AWS EQL rules in the corpus");
-    let template = read_json(&shared_file(
-        "fixtures/cloudtrail/index-template.opensearch.json",
-    ));
+    let template = server.cloudtrail_template().await;
     let mut mappings = template["template"]["mappings"].clone();
     // A constant_keyword holds one value per index; these documents need several.
     replace_type(&mut mappings, "constant_keyword", "keyword");
