@@ -23,6 +23,7 @@ mod clock;
 mod config;
 mod engine;
 mod eql;
+mod exceptions;
 mod es;
 mod ids;
 mod kibana;
@@ -42,11 +43,13 @@ pub use config::{
 };
 pub use logging::{LoggingError, init as init_logging};
 
-// Rule files and the rule model.
+// Rule files and the rule model, and the exception lists rules name.
+pub use exceptions::{Catalog as ExceptionCatalog, Problem as ExceptionProblem};
 pub use rule::{
     Diagnostic, Kind, Language, LoadReport, Loaded, MAX_RULE_FILE_BYTES, Maturity, Meta, NewTerms,
     NotRunnable, Query, Rule, RuleType, Search, Severity, Summary, ThreatMatch, Threshold,
-    Timestamp, load_path, load_paths, parse_rule_bytes, printable,
+    Timestamp, load_path, load_paths, load_paths_with, parse_rule_bytes, parse_rule_bytes_with,
+    printable,
 };
 
 // Time: schedules, windows, date math and durations as rule files write them.

@@ -78,7 +78,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args, &cli.global),
-        Command::Translate(args) => translate::run(args),
+        Command::Translate(args) => translate::run(args, &cli.global),
         Command::Run(args) => run::run(args, &cli.global),
         Command::Generate(args) => generate::run(args),
         Command::Setup(args) => setup::run(args, &cli.global),

@@ -252,17 +252,7 @@ fn read_suppression_duration(table: &Table<'_, '_>, p: &mut FileProblems<'_>) ->
     }
 }
 
-/// The warning for a rule's exception list: the list's items live in Kibana, which lookout does
-/// not read, so the rule runs without them.
-pub fn not_applied(list_id: &str) -> String {
-    format!(
-        "exception list `{list_id}` is not applied: its items live in Kibana, which lookout does \
-         not read, so this rule may alert on events the list would have excluded"
-    )
-}
-
-/// Reads `[[rule.exceptions_list]]` (empty when absent); each list is a warning, as lookout
-/// does not apply it.
+/// Reads `[[rule.exceptions_list]]` (empty when absent); `references` resolves them.
 fn read_exceptions_list(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
@@ -275,9 +265,6 @@ fn read_exceptions_list(
         let list_id = entry.owned_string(p, "list_id", Need::Required);
         let namespace_type = entry.owned_string(p, "namespace_type", Need::Required);
         let list_type = entry.owned_string(p, "type", Need::Required);
-        if let Some(list_id) = &list_id {
-            p.warning(&entry.span(), not_applied(list_id));
-        }
         lists.push(ExceptionListRef {
             id: id?,
             list_id: list_id?,
