@@ -151,7 +151,7 @@ impl Engine {
         let query = self.translate(rule, tally).await;
         let last = windows.chunks.len().saturating_sub(1);
         for (n, window) in windows.chunks.iter().enumerate() {
-            self.run_chunk(rule, &query, *window, (execution_uuid, at), tally)
+            self.run_chunk(rule, &query, *window, (execution_uuid, at, false), tally)
                 .await?;
             advance(tally, window.to);
             // The last chunk's coverage is saved with the execution's final state (one request
@@ -181,13 +181,13 @@ impl Engine {
     }
 
     /// Runs one window through the rule's kind and adds what it did to the tally, also when
-    /// it failed part-way (alerts written stay written).
+    /// it failed part-way (alerts written stay written). `manual`: a backfill's window.
     async fn run_chunk(
         &self,
         rule: &Rule,
         query: &Value,
         window: Window,
-        (execution_uuid, at): (&str, DateTime<Utc>),
+        (execution_uuid, at, manual): (&str, DateTime<Utc>, bool),
         tally: &mut Tally,
     ) -> Result<(), ExecutionError> {
         let alerts_pattern = self.settings.alerts_pattern();
@@ -210,6 +210,7 @@ impl Engine {
                 execution_uuid,
                 created_at: at,
                 notify: &notify,
+                intended_at: manual.then_some(window.to),
             },
         };
         let result = kind::run(&chunk, &mut sink).await;

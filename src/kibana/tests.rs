@@ -120,6 +120,7 @@ fn alert_columns_are_fields_of_the_alerts_lookout_writes() {
         execution_uuid: "e1",
         created_at: chrono::Utc::now(),
         notify: &[],
+        intended_at: None,
     };
     let event = crate::alert::SourceEvent {
         index: "logs",

@@ -31,6 +31,8 @@ pub use load::{
 };
 pub use params::{NewTerms, ThreatMapping, ThreatMatch, Threshold};
 pub use sections::{Details, Metadata};
+#[cfg(test)]
+pub use sections::{RiskScoreMapping, SeverityMapping};
 
 /// Default `interval` when a rule has none.
 pub const DEFAULT_INTERVAL: &str = "5m";

@@ -431,16 +431,5 @@ pub fn build(event: &Hit, enrichments: &[Value], context: AlertContext<'_>) -> A
     all.extend(enrichments.iter().cloned());
     threat["enrichments"] = Value::Array(all);
     alert.document["threat"] = threat;
-    if let Some(first) = enrichments.first() {
-        let matched = &first["matched"];
-        let base = alert.document["kibana.alert.reason"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let field = matched["field"].as_str().unwrap_or("?");
-        let atomic = term_text(&matched["atomic"]);
-        alert.document["kibana.alert.reason"] =
-            json!(format!("Indicator match on {field} {atomic}: {base}"));
-    }
     alert
 }

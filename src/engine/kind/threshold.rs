@@ -304,27 +304,7 @@ pub fn build(
     };
     let mut alert = alert::build_alert(event, context);
     alert.document["kibana.alert.threshold_result"] = threshold_result(group, window_from);
-    alert.document["kibana.alert.reason"] = json!(reason(group, context));
     alert
-}
-
-/// `4 events with source.ip 198.51.100.7 created medium alert <name>.`
-fn reason(group: &ThresholdGroup, context: AlertContext<'_>) -> String {
-    let rule = context.rule;
-    let mut sentence = format!("{} events", group.count);
-    let terms: Vec<String> = group
-        .terms
-        .iter()
-        .map(|(field, value)| format!("{field} {}", term_text(value)))
-        .collect();
-    if !terms.is_empty() {
-        sentence.push_str(&format!(" with {}", terms.join(" and ")));
-    }
-    if let Some((field, distinct)) = &group.cardinality {
-        sentence.push_str(&format!(" ({distinct} distinct {field})"));
-    }
-    let severity = rule.meta.severity.as_str();
-    format!("{sentence} created {severity} alert {}.", rule.name)
 }
 
 /// `kibana.alert.threshold_result` in Kibana's shape.
