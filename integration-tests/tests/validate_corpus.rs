@@ -17,7 +17,11 @@ fn corpus_with_its_lists() -> lookout::LoadReport {
 fn without_its_exception_list_each_rule_naming_it_is_an_error_and_does_not_load() {
     let report = lookout::load_path(&shared_file("corpus/detection-rules"));
     let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-    assert_eq!(errors.len(), 9, "one per [[rule.exceptions_list]] entry: {errors:?}");
+    assert_eq!(
+        errors.len(),
+        9,
+        "one per [[rule.exceptions_list]] entry: {errors:?}"
+    );
     for error in &errors {
         assert!(error.contains("rules/integrations/endpoint/"), "{error}");
         assert!(
@@ -36,7 +40,10 @@ fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
     assert_eq!(errors, Vec::<String>::new());
     let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(warnings, Vec::<String>::new());
-    let with_lists = report.rules.iter().filter(|r| !r.search.exceptions.is_empty());
+    let with_lists = report
+        .rules
+        .iter()
+        .filter(|r| !r.search.exceptions.is_empty());
     assert_eq!(with_lists.count(), 9);
     assert_eq!(report.rules.len() + report.not_runnable.len(), 2192);
     assert_eq!(

@@ -100,7 +100,9 @@ impl SharedFields {
     pub fn new(context: AlertContext<'_>) -> Self {
         let rule = context.rule;
         let created_at = json!(millis(context.created_at));
-        let intended = context.intended_at.map_or(created_at.clone(), |at| json!(millis(at)));
+        let intended = context
+            .intended_at
+            .map_or(created_at.clone(), |at| json!(millis(at)));
         let execution_type = match context.intended_at {
             Some(_) => "manual",
             None => "scheduled",
@@ -152,7 +154,10 @@ impl SharedFields {
 /// Every source field an alert of `rule` reads besides `@timestamp`.
 fn source_reads(rule: &Rule) -> Vec<String> {
     let details = &rule.meta.details;
-    let mut reads: Vec<String> = reason::REASON_FIELDS.iter().map(|f| f.to_string()).collect();
+    let mut reads: Vec<String> = reason::REASON_FIELDS
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
     reads.extend(details.severity_mapping.iter().map(|m| m.field.clone()));
     reads.extend(details.risk_score_mapping.iter().map(|m| m.field.clone()));
     reads.extend(details.rule_name_override.iter().cloned());
@@ -229,7 +234,10 @@ fn alert_fields(
     added.insert("kibana.alert.reason".into(), Value::String(sentence));
     added.insert("kibana.alert.severity".into(), json!(severity));
     added.insert("kibana.alert.risk_score".into(), overrides.risk_score);
-    added.insert("kibana.alert.rule.name".into(), Value::String(overrides.name));
+    added.insert(
+        "kibana.alert.rule.name".into(),
+        Value::String(overrides.name),
+    );
     (alert_id, added)
 }
 

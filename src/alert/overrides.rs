@@ -48,7 +48,10 @@ fn mapped_severity(source: &Value, rule: &Rule) -> Severity {
     for mapping in mappings {
         let values = event_values(lodash_get(source, &mapping.field));
         let wanted = mapping_value(&mapping.field, &mapping.value);
-        if values.iter().any(|value| matches(value, &mapping.field, &wanted)) {
+        if values
+            .iter()
+            .any(|value| matches(value, &mapping.field, &wanted))
+        {
             severity = mapping.severity;
         }
     }
@@ -110,7 +113,9 @@ fn mapping_value<'a>(field: &str, value: &'a str) -> Wanted<'a> {
 fn matches(value: &Value, field: &str, wanted: &Wanted<'_>) -> bool {
     let integer = safe_integer(value);
     match wanted {
-        Wanted::Number(number) => field == ECS_SEVERITY_FIELD && integer.is_some() && integer == *number,
+        Wanted::Number(number) => {
+            field == ECS_SEVERITY_FIELD && integer.is_some() && integer == *number
+        }
         Wanted::Text(text) => match value {
             Value::String(value) => value == text,
             _ => integer.is_some_and(|n| format!("{n}") == *text),
@@ -203,12 +208,22 @@ mod tests {
         assert_eq!(severity(json!({"event": {"severity": 73}})), Severity::High);
         assert_eq!(severity(json!({"event.severity": 99})), Severity::Critical);
         // The text "73" is not a number: event.severity values must be numbers.
-        assert_eq!(severity(json!({"event": {"severity": "73"}})), Severity::Medium);
+        assert_eq!(
+            severity(json!({"event": {"severity": "73"}})),
+            Severity::Medium
+        );
         // 73.5 is not a safe integer; the entry "73.9" floors to 73.
-        assert_eq!(severity(json!({"event": {"severity": 73.5}})), Severity::Medium);
+        assert_eq!(
+            severity(json!({"event": {"severity": 73.5}})),
+            Severity::Medium
+        );
         let mut floored = endpoint_rule();
-        floored.meta.details.severity_mapping = vec![severity_entry("event.severity", "73.9", Severity::High)];
-        assert_eq!(overrides(&json!({"event": {"severity": 73}}), &floored).severity, Severity::High);
+        floored.meta.details.severity_mapping =
+            vec![severity_entry("event.severity", "73.9", Severity::High)];
+        assert_eq!(
+            overrides(&json!({"event": {"severity": 73}}), &floored).severity,
+            Severity::High
+        );
     }
 
     #[test]
@@ -228,7 +243,8 @@ mod tests {
     #[test]
     fn other_fields_compare_text_and_whole_numbers_as_text() {
         let mut rule = test_rule("r");
-        rule.meta.details.severity_mapping = vec![severity_entry("risk.level", "3", Severity::High)];
+        rule.meta.details.severity_mapping =
+            vec![severity_entry("risk.level", "3", Severity::High)];
         let severity = |source: Value| overrides(&source, &rule).severity;
         assert_eq!(severity(json!({"risk": {"level": 3}})), Severity::High);
         assert_eq!(severity(json!({"risk": {"level": "3"}})), Severity::High);
@@ -256,10 +272,16 @@ mod tests {
         ];
         let score = |source: Value| overrides(&source, &rule).risk_score;
         assert_eq!(score(json!({"event": {"risk_score": 73}})), json!(73));
-        assert_eq!(score(json!({"event": {"risk_score": [12, "88.5", 120, -1, "x"]}})), json!(88.5));
+        assert_eq!(
+            score(json!({"event": {"risk_score": [12, "88.5", 120, -1, "x"]}})),
+            json!(88.5)
+        );
         assert_eq!(score(json!({"event": {"risk_score": " 64 "}})), json!(64));
         // Out of range or not a number: the rule's score; the second mapping is never read.
-        assert_eq!(score(json!({"event": {"risk_score": 101}, "other": 5})), json!(47));
+        assert_eq!(
+            score(json!({"event": {"risk_score": 101}, "other": 5})),
+            json!(47)
+        );
         assert_eq!(score(json!({})), json!(47));
     }
 
@@ -268,7 +290,10 @@ mod tests {
         let mut rule = test_rule("r");
         rule.meta.details.rule_name_override = Some("message".into());
         let name = |source: Value| overrides(&source, &rule).name;
-        assert_eq!(name(json!({"message": "Malware on host-1"})), "Malware on host-1");
+        assert_eq!(
+            name(json!({"message": "Malware on host-1"})),
+            "Malware on host-1"
+        );
         assert_eq!(name(json!({"message": ["a", "b"]})), rule.name);
         assert_eq!(name(json!({"message": 5})), rule.name);
         assert_eq!(name(json!({})), rule.name);

@@ -55,9 +55,14 @@ pub fn reason_sentence(source: &Value, name: &str, severity: &str) -> String {
     let destination_address = text("destination.ip");
     let destination_port = text("destination.port");
     let with = interest.iter().any(|(_, value)| value.is_some())
-        || [&source_address, &source_port, &destination_address, &destination_port]
-            .iter()
-            .any(|value| value.is_some());
+        || [
+            &source_address,
+            &source_port,
+            &destination_address,
+            &destination_port,
+        ]
+        .iter()
+        .any(|value| value.is_some());
     let mut sentence = String::new();
     if let Some(category) = text("event.category") {
         sentence.push_str(&category);
@@ -73,7 +78,12 @@ pub fn reason_sentence(source: &Value, name: &str, severity: &str) -> String {
         }
     }
     push_address(&mut sentence, "source", source_address, source_port);
-    push_address(&mut sentence, "destination", destination_address, destination_port);
+    push_address(
+        &mut sentence,
+        "destination",
+        destination_address,
+        destination_port,
+    );
     if let Some(user) = text("user.name") {
         sentence.push_str(&format!(" by {user}"));
     }

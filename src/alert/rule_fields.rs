@@ -54,7 +54,10 @@ pub fn rule_fields(rule: &Rule, namespace: &str) -> Map<String, Value> {
         ("rule_name_override", details.rule_name_override.as_deref()),
         ("timeline_id", details.timeline_id.as_deref()),
         ("timeline_title", details.timeline_title.as_deref()),
-        ("building_block_type", details.building_block_type.as_deref()),
+        (
+            "building_block_type",
+            details.building_block_type.as_deref(),
+        ),
         ("namespace", details.namespace.as_deref()),
     ];
     for (name, value) in optional {

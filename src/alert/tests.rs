@@ -434,7 +434,11 @@ fn mappings_and_the_name_override_change_the_alert_not_the_rules_own_fields() {
         "cloud": {"region": "us-east-2"}
     });
     let context = test_context(&rule, "e");
-    let event = SourceEvent { index: "i", id: "d", source: &source };
+    let event = SourceEvent {
+        index: "i",
+        id: "d",
+        source: &source,
+    };
     let doc = build_alert(event, context).document;
     assert_eq!(doc["kibana.alert.severity"], "high");
     assert_eq!(doc["kibana.alert.risk_score"], 88);
@@ -458,7 +462,8 @@ fn alerts_with_mappings_written_as_text_equal_alerts_built_as_trees() {
     for source in generator.documents() {
         assert_text_alert_equals_tree_alert_of(&rule, &source);
     }
-    let mapped = json!({"event.severity": 73, "event": {"risk_score": [5, "70"]}, "rule.name": "n"});
+    let mapped =
+        json!({"event.severity": 73, "event": {"risk_score": [5, "70"]}, "rule.name": "n"});
     assert_text_alert_equals_tree_alert_of(&rule, &mapped);
 }
 
@@ -491,21 +496,37 @@ fn alerts_carry_kibanas_rule_parameters_indices_and_lifecycle_fields() {
     assert_eq!(parameters["max_signals"], 100);
     assert_eq!(parameters["exceptions_list"], json!([]));
     assert!(parameters.get("name").is_none() && parameters.get("interval").is_none());
-    assert_eq!(doc["kibana.alert.rule.indices"], json!(["logs-aws.cloudtrail-*"]));
+    assert_eq!(
+        doc["kibana.alert.rule.indices"],
+        json!(["logs-aws.cloudtrail-*"])
+    );
     assert_eq!(doc["kibana.alert.rule.rule_type_id"], "siem.queryRule");
     assert_eq!(doc["kibana.alert.rule.category"], "Custom Query Rule");
     assert_eq!(doc["kibana.alert.rule.consumer"], "siem");
     assert_eq!(doc["kibana.alert.start"], "2026-01-10T12:00:00.000Z");
-    assert_eq!(doc["kibana.alert.last_detected"], "2026-01-10T12:00:00.000Z");
-    assert_eq!(doc["kibana.alert.intended_timestamp"], "2026-01-10T12:00:00.000Z");
+    assert_eq!(
+        doc["kibana.alert.last_detected"],
+        "2026-01-10T12:00:00.000Z"
+    );
+    assert_eq!(
+        doc["kibana.alert.intended_timestamp"],
+        "2026-01-10T12:00:00.000Z"
+    );
     assert_eq!(doc["kibana.alert.rule.execution.type"], "scheduled");
     assert_eq!(doc["kibana.alert.workflow_tags"], json!([]));
     assert_eq!(doc["kibana.alert.workflow_assignee_ids"], json!([]));
-    for gone in ["kibana.alert.rule.query", "kibana.alert.rule.language", "kibana.alert.rule.index"] {
+    for gone in [
+        "kibana.alert.rule.query",
+        "kibana.alert.rule.language",
+        "kibana.alert.rule.index",
+    ] {
         assert!(doc.get(gone).is_none(), "{gone} is Kibana's parameters now");
     }
     assert!(doc.get("kibana.alert.rule.license").is_some());
-    assert!(doc.get("kibana.alert.rule.timestamp_override").is_none(), "absent, not null");
+    assert!(
+        doc.get("kibana.alert.rule.timestamp_override").is_none(),
+        "absent, not null"
+    );
 }
 
 #[test]
@@ -514,10 +535,17 @@ fn a_backfill_alert_is_manual_and_intended_for_its_windows_end() {
     let mut context = test_context(&rule, "e");
     context.intended_at = Some(Utc.with_ymd_and_hms(2026, 1, 3, 0, 5, 0).unwrap());
     let source = sample_source();
-    let event = SourceEvent { index: "i", id: "d", source: &source };
+    let event = SourceEvent {
+        index: "i",
+        id: "d",
+        source: &source,
+    };
     let doc = build_alert(event, context).document;
     assert_eq!(doc["kibana.alert.rule.execution.type"], "manual");
-    assert_eq!(doc["kibana.alert.intended_timestamp"], "2026-01-03T00:05:00.000Z");
+    assert_eq!(
+        doc["kibana.alert.intended_timestamp"],
+        "2026-01-03T00:05:00.000Z"
+    );
     assert_eq!(doc["@timestamp"], "2026-01-10T12:00:00.000Z");
 }
 
@@ -525,7 +553,10 @@ fn a_backfill_alert_is_manual_and_intended_for_its_windows_end() {
 fn data_stream_fields_are_copied_to_original_data_stream() {
     let source = json!({"data_stream": {"dataset": "aws.cloudtrail", "namespace": "default", "type": "logs"}});
     let doc = sample_alert(&source).document;
-    assert_eq!(doc["kibana.alert.original_data_stream.dataset"], "aws.cloudtrail");
+    assert_eq!(
+        doc["kibana.alert.original_data_stream.dataset"],
+        "aws.cloudtrail"
+    );
     assert_eq!(doc["kibana.alert.original_data_stream.type"], "logs");
     assert_eq!(doc["data_stream"]["namespace"], "default");
 }

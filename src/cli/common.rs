@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 
 /// Loads rule files and folders with the configured exception lists (`rules.exception_folders`,
 /// `LOOKOUT_EXCEPTION_FOLDERS` or `--exceptions`).
-pub fn load_rule_paths(global: &GlobalArgs, paths: &[PathBuf]) -> anyhow::Result<lookout::LoadReport> {
+pub fn load_rule_paths(
+    global: &GlobalArgs,
+    paths: &[PathBuf],
+) -> anyhow::Result<lookout::LoadReport> {
     let config = load(global)?;
     let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
     Ok(lookout::load_paths_with(paths, &catalog))

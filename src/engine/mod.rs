@@ -15,6 +15,7 @@ mod query;
 mod record;
 mod search;
 mod sink;
+mod suppress;
 
 pub use error::ExecutionError;
 pub use kind::{NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE, planned_searches};
@@ -34,6 +35,7 @@ use search::Searcher;
 use serde_json::Value;
 use sink::AlertSink;
 use std::time::Instant;
+use suppress::Suppressor;
 
 /// The warning of an execution that found more new alerts than `max_signals` allows.
 pub const MAX_SIGNALS_WARNING: &str = "reached the maximum alert limit";
@@ -213,14 +215,24 @@ impl Engine {
                 intended_at: manual.then_some(window.to),
             },
         };
-        let result = kind::run(&chunk, &mut sink).await;
+        let result = match suppress::Policy::of(rule) {
+            Some(policy) => {
+                let suppressor = Suppressor::new(rule, policy, chunk.alert.namespace, at, window);
+                sink.suppress(suppressor).await
+            }
+            None => Ok(()),
+        };
+        let result = match result {
+            Ok(()) => kind::run(&chunk, &mut sink).await,
+            Err(error) => Err(error),
+        };
         let (hits, written) = match result {
             Ok(hits) => (hits, sink.finish().await?),
             Err(error) => {
                 // What was written stays written: made searchable for the next lookups (a
                 // failed refresh only costs 409s later) and counted in the record.
                 let written = sink.written();
-                let _ = sink.finish().await;
+                sink.abandon().await;
                 tally.add(ChunkOutcome {
                     search: searcher.elapsed(),
                     ..outcome(0, written)

@@ -39,14 +39,16 @@ pub(super) fn read(path: &Path, text: &str) -> Read {
     };
     let Some(DeValue::Array(exceptions)) = spanned.get_ref().get("exceptions").map(|v| v.get_ref())
     else {
-        let message = "no `[[exceptions]]` table: not an exception list file (detection-rules format)";
+        let message =
+            "no `[[exceptions]]` table: not an exception list file (detection-rules format)";
         read.problems.push((None, problem(0, message.to_string())));
         return read;
     };
     for (n, exception) in exceptions.iter().enumerate() {
         let DeValue::Table(table) = exception.get_ref() else {
             let message = "`exceptions` must hold tables".to_string();
-            read.problems.push((None, problem(exception.span().start, message)));
+            read.problems
+                .push((None, problem(exception.span().start, message)));
             continue;
         };
         let container_at = table

@@ -102,7 +102,8 @@ pub(super) fn read_item(json: &Value, values: &mut ValueLists) -> Result<Item, S
     };
     let mut read = Vec::with_capacity(entries.len());
     for (n, entry) in entries.iter().enumerate() {
-        let entry = read_entry(entry, false, values).map_err(|e| format!("entry {}: {e}", n + 1))?;
+        let entry =
+            read_entry(entry, false, values).map_err(|e| format!("entry {}: {e}", n + 1))?;
         read.push(entry);
     }
     let os_types = read_os_types(object)?;
@@ -181,7 +182,11 @@ fn read_entry(json: &Value, inside_nested: bool, values: &mut ValueLists) -> Res
     let excluded = match required_text(object, "operator")?.as_str() {
         "included" => false,
         "excluded" => true,
-        other => return Err(format!("`operator` must be included or excluded, found {other:?}")),
+        other => {
+            return Err(format!(
+                "`operator` must be included or excluded, found {other:?}"
+            ));
+        }
     };
     Ok(match kind.as_str() {
         "match" => Entry::Match {

@@ -61,7 +61,8 @@ pub(super) fn load(folders: &[PathBuf]) -> Catalog {
     let mut values = ValueLists::default();
     for path in files.iter().filter(|p| extension(p) == "txt") {
         let id = path.file_stem().map(|s| s.to_string_lossy().to_string());
-        let added = read_text(path).and_then(|text| values.add(id.unwrap_or_default(), path.clone(), &text));
+        let added = read_text(path)
+            .and_then(|text| values.add(id.unwrap_or_default(), path.clone(), &text));
         if let Err(message) = added {
             catalog.problems.push(at_start(path, message));
         }
@@ -86,7 +87,12 @@ fn add_read(catalog: &mut Catalog, read: Read, values: &mut ValueLists) {
     let mut broken: Vec<(String, PathBuf, usize, String)> = Vec::new();
     for (list_id, problem) in read.problems {
         if let Some(list_id) = list_id {
-            broken.push((list_id, problem.path.clone(), problem.line, problem.message.clone()));
+            broken.push((
+                list_id,
+                problem.path.clone(),
+                problem.line,
+                problem.message.clone(),
+            ));
         }
         catalog.problems.push(problem);
     }
@@ -94,7 +100,12 @@ fn add_read(catalog: &mut Catalog, read: Read, values: &mut ValueLists) {
         match read_list(&raw, values) {
             Ok(list) => catalog.insert(list),
             Err(problem) => {
-                let why = format!("{}:{}: {}", problem.path.display(), problem.line, problem.message);
+                let why = format!(
+                    "{}:{}: {}",
+                    problem.path.display(),
+                    problem.line,
+                    problem.message
+                );
                 broken.push((raw.list_id.clone(), raw.path.clone(), raw.line, why));
                 catalog.problems.push(problem);
             }
@@ -197,5 +208,8 @@ pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     }
     let before = &text[..offset];
     let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }

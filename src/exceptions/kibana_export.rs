@@ -3,9 +3,9 @@
 //! details. Rule lines (a rules export) and the details line are skipped; items are attached
 //! to the container with their `list_id`.
 
+use super::Problem;
 use super::as_code::{container_list, is_container_type};
 use super::files::{RawItem, Read};
-use super::Problem;
 use serde_json::Value;
 use std::path::Path;
 
@@ -27,7 +27,8 @@ pub(super) fn read(path: &Path, text: &str) -> Read {
         let json: Value = match serde_json::from_str(text) {
             Ok(json) => json,
             Err(error) => {
-                read.problems.push((None, problem(line, format!("not JSON: {error}"))));
+                read.problems
+                    .push((None, problem(line, format!("not JSON: {error}"))));
                 continue;
             }
         };
@@ -55,7 +56,8 @@ pub(super) fn read(path: &Path, text: &str) -> Read {
                 let message = format!(
                     "an item of exception list `{list_id}`, whose container is not in this file"
                 );
-                read.problems.push((Some(list_id), problem(item.line, message)));
+                read.problems
+                    .push((Some(list_id), problem(item.line, message)));
             }
         }
     }
@@ -83,7 +85,9 @@ fn line_kind(json: &Value) -> LineKind {
     let kind = object.get("type").and_then(Value::as_str).unwrap_or("");
     let list_id = object.get("list_id").and_then(Value::as_str);
     match (kind, list_id) {
-        (_, None) => LineKind::Unknown("a line without `list_id` (neither a list nor an item)".into()),
+        (_, None) => {
+            LineKind::Unknown("a line without `list_id` (neither a list nor an item)".into())
+        }
         ("simple", Some(list_id)) => LineKind::Item(list_id.to_string()),
         (kind, Some(_)) if is_container_type(kind) => LineKind::Container,
         (kind, Some(_)) => LineKind::Unknown(format!(

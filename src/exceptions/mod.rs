@@ -44,7 +44,12 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (line, column) = (self.line, self.column);
-        write!(f, "{}:{line}:{column}: {}", self.path.display(), self.message)
+        write!(
+            f,
+            "{}:{line}:{column}: {}",
+            self.path.display(),
+            self.message
+        )
     }
 }
 
@@ -123,8 +128,11 @@ impl Catalog {
 
     /// How many usable lists, and how many items they hold.
     pub fn counts(&self) -> (usize, usize) {
-        let usable: Vec<&Arc<ExceptionList>> =
-            self.lists.values().filter_map(|l| l.as_ref().ok()).collect();
+        let usable: Vec<&Arc<ExceptionList>> = self
+            .lists
+            .values()
+            .filter_map(|l| l.as_ref().ok())
+            .collect();
         (usable.len(), usable.iter().map(|l| l.items.len()).sum())
     }
 
@@ -151,7 +159,9 @@ impl Catalog {
             })
             .collect();
         let mut text = match folders.is_empty() {
-            true => format!("exception list `{list_id}` is not loaded (no exception folder is configured)"),
+            true => format!(
+                "exception list `{list_id}` is not loaded (no exception folder is configured)"
+            ),
             false => format!(
                 "exception list `{list_id}` is in none of the exception list files under {}",
                 folders.join(", ")
@@ -203,8 +213,10 @@ impl Catalog {
     /// Marks a list unusable (one of its parts has a problem, already recorded).
     fn break_list(&mut self, list_id: &str, path: &Path, line: usize, why: String) {
         let path = path.to_path_buf();
-        self.lists
-            .insert(list_id.to_string(), Err(Unusable::Broken { path, line, why }));
+        self.lists.insert(
+            list_id.to_string(),
+            Err(Unusable::Broken { path, line, why }),
+        );
     }
 }
 

@@ -137,7 +137,10 @@ fn a_rules_lists_become_one_should_of_every_item_in_order() {
     let should = clause["bool"]["should"].as_array().unwrap();
     // red-team: 4 + 1 clauses, aws-noise: 1 + 1 + 2 + 1.
     assert_eq!(should.len(), 10);
-    assert_eq!(should[4], catalog.get("red-team").unwrap().items[1].clauses[0]);
+    assert_eq!(
+        should[4],
+        catalog.get("red-team").unwrap().items[1].clauses[0]
+    );
 }
 
 #[test]
@@ -169,7 +172,11 @@ fn a_list_no_file_defines_names_the_folders() {
     );
     let missing = Catalog::load(&[PathBuf::from("no/such/folder")]);
     assert!(
-        missing.list("x").unwrap_err().0.contains("no/such/folder (which does not exist)"),
+        missing
+            .list("x")
+            .unwrap_err()
+            .0
+            .contains("no/such/folder (which does not exist)"),
         "{:?}",
         missing.list("x")
     );
@@ -201,15 +208,24 @@ fn a_missing_value_list_makes_the_list_unusable() {
     let dir = folder(&[("aws.toml", &toml)]);
     let catalog = Catalog::load(&[dir.path().to_path_buf()]);
     let problem = catalog.problems[0].to_string();
-    assert!(problem.contains("value list `scanner_ips` has no file"), "{problem}");
+    assert!(
+        problem.contains("value list `scanner_ips` has no file"),
+        "{problem}"
+    );
     assert!(catalog.list("aws-noise").is_err());
 }
 
 #[test]
 fn syntax_errors_are_reported_at_their_line_and_other_files_still_load() {
     let dir = folder(&[
-        ("broken.toml", "[metadata]\nlist_name = \"x\"\n[[exceptions]\n"),
-        ("broken.ndjson", "{\"list_id\": \"a\", \"type\": \"detection\"}\n{not json\n"),
+        (
+            "broken.toml",
+            "[metadata]\nlist_name = \"x\"\n[[exceptions]\n",
+        ),
+        (
+            "broken.ndjson",
+            "{\"list_id\": \"a\", \"type\": \"detection\"}\n{not json\n",
+        ),
         (
             "good.ndjson",
             "{\"list_id\": \"good\", \"type\": \"detection\", \"name\": \"Good\"}\n",
@@ -218,11 +234,17 @@ fn syntax_errors_are_reported_at_their_line_and_other_files_still_load() {
     let catalog = Catalog::load(&[dir.path().to_path_buf()]);
     let problems: Vec<String> = catalog.problems.iter().map(ToString::to_string).collect();
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems[0].contains("broken.ndjson:2:1: not JSON"), "{problems:?}");
+    assert!(
+        problems[0].contains("broken.ndjson:2:1: not JSON"),
+        "{problems:?}"
+    );
     assert!(problems[1].contains("broken.toml:3:"), "{problems:?}");
     assert!(problems[1].contains("TOML syntax error"), "{problems:?}");
     assert!(catalog.get("good").is_some());
-    assert!(catalog.get("a").is_some(), "the container on the good line still loads");
+    assert!(
+        catalog.get("a").is_some(),
+        "the container on the good line still loads"
+    );
 }
 
 #[test]
@@ -251,7 +273,10 @@ fn a_list_defined_twice_is_unusable_and_names_both_files() {
     assert_eq!(catalog.problems.len(), 1);
     let error = catalog.list("twice").unwrap_err().0;
     assert!(error.contains("defined twice"), "{error}");
-    assert!(error.contains("a.ndjson:1") && error.contains("b.ndjson:1"), "{error}");
+    assert!(
+        error.contains("a.ndjson:1") && error.contains("b.ndjson:1"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -271,9 +296,17 @@ fn expire_time_must_be_a_time_and_os_types_known_systems() {
     let values = &mut value_list::ValueLists::default();
     let entries = json!([{"field": "a", "operator": "included", "type": "exists"}]);
     let bad_time = json!({"entries": entries, "expire_time": "next tuesday"});
-    assert!(entry::read_item(&bad_time, values).unwrap_err().contains("RFC 3339"));
+    assert!(
+        entry::read_item(&bad_time, values)
+            .unwrap_err()
+            .contains("RFC 3339")
+    );
     let bad_os = json!({"entries": entries, "os_types": ["beos"]});
-    assert!(entry::read_item(&bad_os, values).unwrap_err().contains("\"beos\""));
+    assert!(
+        entry::read_item(&bad_os, values)
+            .unwrap_err()
+            .contains("\"beos\"")
+    );
 }
 
 #[test]

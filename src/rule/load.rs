@@ -43,12 +43,14 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
 /// own problems (broken exception or value list files) are errors of the report.
 pub fn load_paths_with(paths: &[PathBuf], catalog: &Catalog) -> LoadReport {
     let mut report = LoadReport::default();
-    report.errors.extend(catalog.problems.iter().map(|problem| Diagnostic {
-        path: problem.path.clone(),
-        line: problem.line,
-        column: problem.column,
-        message: problem.message.clone(),
-    }));
+    report
+        .errors
+        .extend(catalog.problems.iter().map(|problem| Diagnostic {
+            path: problem.path.clone(),
+            line: problem.line,
+            column: problem.column,
+            message: problem.message.clone(),
+        }));
     let mut files = Vec::new();
     for path in paths {
         collect(path, &mut files, &mut report.errors);
@@ -95,7 +97,13 @@ fn load_files(files: &[PathBuf], catalog: &Catalog) -> Vec<FileResult> {
     std::thread::scope(|scope| {
         let workers: Vec<_> = files
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(|p| load_file(p, catalog)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(|| {
+                    part.iter()
+                        .map(|p| load_file(p, catalog))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         workers
             .into_iter()

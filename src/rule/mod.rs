@@ -30,9 +30,9 @@ pub use load::{
     parse_rule_bytes_with,
 };
 pub use params::{NewTerms, ThreatMapping, ThreatMatch, Threshold};
-pub use sections::{Details, Metadata};
 #[cfg(test)]
-pub use sections::{RiskScoreMapping, SeverityMapping};
+pub use sections::{AlertSuppression, RiskScoreMapping, SeverityMapping};
+pub use sections::{Details, Metadata, MissingFieldsStrategy};
 
 /// Default `interval` when a rule has none.
 pub const DEFAULT_INTERVAL: &str = "5m";

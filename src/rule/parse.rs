@@ -9,8 +9,8 @@ use super::keys::{
 };
 use super::params::{TypeParams, non_empty_strings, query_language};
 use super::query_check::{check_kuery, file_offset};
-use super::sections::{self, Metadata};
 use super::references;
+use super::sections::{self, Metadata};
 use super::{
     DEFAULT_FROM, DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS, DEFAULT_TO, Kind, Language, Loaded,
     Maturity, Meta, NotRunnable, Query, Rule, RuleType, Search, Severity, Timestamp, threat,
@@ -30,7 +30,10 @@ const COMPARISON_INSTANT: &str = "2024-01-01T00:00:00Z";
 
 /// Parses one rule file without exception lists (a rule naming one is an error).
 #[cfg(test)]
-pub fn parse_rule_file(path: &Path, text: &str) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
+pub fn parse_rule_file(
+    path: &Path,
+    text: &str,
+) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
     parse_rule_file_with(path, text, &Catalog::empty())
 }
 
@@ -233,9 +236,12 @@ fn read_rule(
     let threat = threat::read_threats(t, p).unwrap_or_default();
     let enabled = t.boolean(p, "enabled").unwrap_or(true);
     let details = sections::read_details(t, p);
-    let exceptions = rule_id.as_ref().and_then(|id| {
-        references::resolve(t, p, catalog, id.get_ref(), &details.exceptions_list)
-    });
+    if let Some(rule_type) = rule_type {
+        sections::check_suppression(&details, rule_type, t, p);
+    }
+    let exceptions = rule_id
+        .as_ref()
+        .and_then(|id| references::resolve(t, p, catalog, id.get_ref(), &details.exceptions_list));
     // Every key has been read (and every problem recorded); now the rule exists or it does not.
     let rule_id = rule_id?;
     Some(ReadRule {

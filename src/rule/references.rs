@@ -41,7 +41,10 @@ pub(super) fn resolve(
 
 /// Where each `[[rule.exceptions_list]]` entry starts (read already: no new diagnostics).
 fn reference_spans(rule: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Vec<Range<usize>> {
-    match rule.get(p, "exceptions_list", Need::Optional).map(|v| v.get_ref()) {
+    match rule
+        .get(p, "exceptions_list", Need::Optional)
+        .map(|v| v.get_ref())
+    {
         Some(DeValue::Array(entries)) => entries.iter().map(|entry| entry.span()).collect(),
         _ => Vec::new(),
     }

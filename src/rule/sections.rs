@@ -275,6 +275,40 @@ fn read_exceptions_list(
     Some(lists)
 }
 
+/// The most fields alert suppression groups by (Kibana's limit).
+pub const MAX_SUPPRESSION_FIELDS: usize = 3;
+
+/// Checks `[rule.alert_suppression]` against the rule's type: threshold rules suppress by their
+/// own fields (a `group_by` is ignored, with a warning), the others need 1 to 3 `group_by` fields.
+pub fn check_suppression(
+    details: &Details,
+    rule_type: RuleType,
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+) {
+    let Some(suppression) = &details.alert_suppression else {
+        return;
+    };
+    let span = t
+        .get(p, "alert_suppression", Need::Optional)
+        .map_or_else(|| t.span(), |value| value.span());
+    let fields = suppression.group_by.len();
+    match rule_type {
+        RuleType::Threshold if fields > 0 => p.warning(
+            &span,
+            "`rule.alert_suppression.group_by` is ignored: threshold rules suppress by their threshold fields",
+        ),
+        RuleType::Threshold => {}
+        _ if !(1..=MAX_SUPPRESSION_FIELDS).contains(&fields) => p.error(
+            &span,
+            format!(
+                "`rule.alert_suppression.group_by` needs 1 to {MAX_SUPPRESSION_FIELDS} fields, found {fields}"
+            ),
+        ),
+        _ => {}
+    }
+}
+
 /// Reads `[rule.investigation_fields]` `field_names` (empty when absent).
 fn read_investigation_fields(
     rule: &Table<'_, '_>,

@@ -144,16 +144,18 @@ pub(super) async fn run(
             Ok(Flow::More)
         })
         .await?;
-    let alerts = matched
-        .order
-        .iter()
+    let alerts: Vec<Alert> = (matched.order.iter())
         .filter_map(|id| matched.events.remove(id))
-        .map(|(hit, enrichments)| {
-            let alert = build(&hit, &enrichments, chunk.alert);
-            (alert.id, alert.document)
-        })
+        .map(|(hit, enrichments)| build(&hit, &enrichments, chunk.alert))
         .collect();
-    sink.create(alerts).await?;
+    match sink.suppressor().is_some() {
+        // Suppression groups the selected events' alerts instead.
+        true => sink.offer(alerts).await?,
+        false => {
+            let docs = alerts.into_iter().map(|a| (a.id, a.document)).collect();
+            sink.create(docs).await?;
+        }
+    }
     Ok(hits)
 }
 
