@@ -254,12 +254,12 @@ impl<'a> AlertSink<'a> {
     /// alerts, each only to the version read (a conflict fails the chunk: nothing is counted
     /// twice, and the window is searched again). Returns how many alerts were updated.
     async fn write_groups(&mut self, suppressor: Suppressor) -> Result<u64, ExecutionError> {
-        self.written.suppressed += suppressor.merged;
         self.written.duplicates += suppressor.counted_before;
         let max = usize::try_from(self.rule.max_signals).unwrap_or(usize::MAX);
         let room = max.saturating_sub(self.written.created as usize);
         let flush = suppressor.flush(room);
         self.written.limit_reached |= flush.limit_reached;
+        self.written.suppressed += flush.suppressed;
         self.create(flush.creates).await?;
         if flush.updates.is_empty() {
             return Ok(0);

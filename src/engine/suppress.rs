@@ -122,6 +122,9 @@ pub(super) struct Flush {
     pub updates: Vec<DocUpdate>,
     /// Groups left out: more new groups than the budget allowed.
     pub limit_reached: bool,
+    /// The candidates (events, or threshold alerts) the written alerts take in beyond the
+    /// first of each new group: Kibana's count of suppressed alerts.
+    pub suppressed: u64,
 }
 
 /// The suppression state of one chunk: the history, and the groups offered so far.
@@ -139,8 +142,6 @@ pub(super) struct Suppressor {
     groups: Vec<Candidate>,
     group_index: HashMap<String, usize>,
     max_groups: usize,
-    /// Candidates merged into another of their group (Kibana's suppressed alerts).
-    pub merged: u64,
     /// Candidates dropped because an earlier alert already counts them.
     pub counted_before: u64,
     /// Groups dropped because the chunk held the most groups it may.
@@ -168,7 +169,6 @@ impl Suppressor {
             groups: Vec::new(),
             group_index: HashMap::new(),
             max_groups: max_signals.saturating_mul(MAX_GROUPS_PER_MAX_SIGNALS),
-            merged: 0,
             counted_before: 0,
             groups_dropped: false,
         }
@@ -355,7 +355,6 @@ impl Suppressor {
             self.groups.push(candidate);
             return;
         };
-        self.merged += 1;
         let group = &mut self.groups[at];
         group.docs_count += candidate.docs_count + 1;
         group.end = group.end.max(candidate.end);
@@ -377,6 +376,7 @@ impl Suppressor {
                 .get(&group.instance)
                 .and_then(|k| k.target.as_ref());
             if let Some(target) = target {
+                flush.suppressed += group.docs_count + 1;
                 flush.updates.push(DocUpdate {
                     index: target.index.clone(),
                     id: target.id.clone(),
@@ -389,6 +389,7 @@ impl Suppressor {
                     }),
                 });
             } else if flush.creates.len() < room {
+                flush.suppressed += group.docs_count;
                 flush.creates.push(new_alert(group));
             } else {
                 flush.limit_reached = true;

@@ -116,8 +116,8 @@ fn candidates_of_a_group_merge_into_the_earliest_with_the_count_and_latest_end()
     }
     let other = suppressor.event_candidate(alert("d", 2, json!("192.0.2.9"), Some("u")));
     suppressor.add(other.unwrap());
-    assert_eq!(suppressor.merged, 2);
     let flush = suppressor.flush(10);
+    assert_eq!(flush.suppressed, 2);
     assert!(flush.updates.is_empty());
     assert_eq!(flush.creates.len(), 2);
     let (id, doc) = &flush.creates[0];
