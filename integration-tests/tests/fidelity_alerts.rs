@@ -31,12 +31,16 @@ const USER: &str = "alice.nguyen";
 
 /// The event every comparison uses: a failed console login.
 fn event() -> Value {
-    let spec = EventSpec::new("ConsoleLogin").failed().with_source_ip(IP).with_user(USER);
+    let spec = EventSpec::new("ConsoleLogin")
+        .failed()
+        .with_source_ip(IP)
+        .with_user(USER);
     let mut doc = generated(&spec, t0() - minutes(2), "compared");
     // Fields an event may carry that never reach Kibana's alert.
     doc["kibana"] = json!({"alert": {"severity": "critical"}});
     doc["signal"] = json!({"status": "closed"});
-    doc["data_stream"] = json!({"dataset": "aws.cloudtrail", "namespace": "default", "type": "logs"});
+    doc["data_stream"] =
+        json!({"dataset": "aws.cloudtrail", "namespace": "default", "type": "logs"});
     doc
 }
 
@@ -207,7 +211,11 @@ fn flatten_into(out: &mut BTreeMap<String, Value>, prefix: &str, value: &Value) 
     match value {
         Value::Object(object) => {
             for (key, inner) in object {
-                let name = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let name = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 flatten_into(out, &name, inner);
             }
         }
@@ -274,8 +282,14 @@ async fn only_alert(env: &Env, rule: &Rule) -> (Value, String) {
 /// The source id and document of the compared event in the source index.
 async fn indexed_event(env: &Env) -> (String, Value) {
     let docs = env.server.all_docs(&env.source).await;
-    let doc = docs.iter().find(|d| d["_source"]["labels"]["mark"] == "compared").expect("indexed");
-    (doc["_id"].as_str().unwrap().to_string(), doc["_source"].clone())
+    let doc = docs
+        .iter()
+        .find(|d| d["_source"]["labels"]["mark"] == "compared")
+        .expect("indexed");
+    (
+        doc["_id"].as_str().unwrap().to_string(),
+        doc["_source"].clone(),
+    )
 }
 
 /// Kibana's reason for the compared event (its template: category, source, user).
@@ -299,11 +313,25 @@ fn assert_only_documented(rule_type: &str, kibana: &Value, lookout: &Value) {
 #[tokio::test]
 async fn a_query_alert_differs_from_kibanas_only_where_the_docs_say() {
     let env = Env::new().await;
-    let rule = typed_rule(&env.source, "cmp-query", FAILED_LOGINS, "type = \"query\"\n");
+    let rule = typed_rule(
+        &env.source,
+        "cmp-query",
+        FAILED_LOGINS,
+        "type = \"query\"\n",
+    );
     env.index(&[event()]).await;
     let (lookout, execution) = only_alert(&env, &rule).await;
     let (id, source) = indexed_event(&env).await;
-    let mut kibana = kibana_alert(&rule, Parent { index: &env.source, id: &id, source }, &execution, &reason_for(&rule));
+    let mut kibana = kibana_alert(
+        &rule,
+        Parent {
+            index: &env.source,
+            id: &id,
+            source,
+        },
+        &execution,
+        &reason_for(&rule),
+    );
     kibana["kibana.alert.rule.parameters"] =
         kibana_parameters("cmp-query", "query", &env.source, json!({}));
     assert_only_documented("query", &kibana, &lookout);
@@ -321,7 +349,11 @@ async fn a_threshold_alert_differs_from_kibanas_only_where_the_docs_say() {
     let time = iso(t0() - minutes(2));
     let source = json!({"@timestamp": time, "source": {"ip": IP}});
     let index = env.source.clone();
-    let parent = Parent { index: &index, id: "<Kibana's hash of the bucket>", source };
+    let parent = Parent {
+        index: &index,
+        id: "<Kibana's hash of the bucket>",
+        source,
+    };
     let reason = format!("event with source {IP} created medium alert {}.", rule.name);
     let mut kibana = kibana_alert(&rule, parent, &execution, &reason);
     kibana["kibana.alert.threshold_result"] = json!({
@@ -348,7 +380,16 @@ async fn a_new_terms_alert_differs_from_kibanas_only_where_the_docs_say() {
     env.index(&[event()]).await;
     let (lookout, execution) = only_alert(&env, &rule).await;
     let (id, source) = indexed_event(&env).await;
-    let mut kibana = kibana_alert(&rule, Parent { index: &env.source, id: &id, source }, &execution, &reason_for(&rule));
+    let mut kibana = kibana_alert(
+        &rule,
+        Parent {
+            index: &env.source,
+            id: &id,
+            source,
+        },
+        &execution,
+        &reason_for(&rule),
+    );
     kibana["kibana.alert.new_terms"] = json!([IP]);
     kibana["kibana.alert.rule.parameters"] = kibana_parameters(
         "cmp-new-terms",
@@ -367,11 +408,20 @@ async fn an_indicator_match_alert_differs_from_kibanas_only_where_the_docs_say()
         "event": {"properties": {"module": {"type": "keyword"}}},
         "threat": {"properties": {"feed": {"properties": {"name": {"type": "keyword"}}},
             "indicator": {"properties": {"ip": {"type": "ip"}, "type": {"type": "keyword"}}}}}}});
-    env.server.ok(Method::Put, &format!("/{indicators}"), Some(json!({"mappings": mappings}))).await;
+    env.server
+        .ok(
+            Method::Put,
+            &format!("/{indicators}"),
+            Some(json!({"mappings": mappings})),
+        )
+        .await;
     let indicator = json!({"event": {"module": "threatintel"}, "threat": {"feed": {"name": "test feed"},
         "indicator": {"ip": IP, "type": "ipv4-addr"}}});
     env.server.bulk_create(&indicators, &[indicator]).await;
-    let indicator_id = env.server.all_docs(&indicators).await[0]["_id"].as_str().unwrap().to_string();
+    let indicator_id = env.server.all_docs(&indicators).await[0]["_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let part = format!(
         "type = \"threat_match\"\nthreat_index = [\"{indicators}\"]\n\
          threat_query = 'event.module: threatintel'\nthreat_indicator_path = \"threat.indicator\"\n\
@@ -382,7 +432,16 @@ async fn an_indicator_match_alert_differs_from_kibanas_only_where_the_docs_say()
     env.index(&[event()]).await;
     let (lookout, execution) = only_alert(&env, &rule).await;
     let (id, source) = indexed_event(&env).await;
-    let mut kibana = kibana_alert(&rule, Parent { index: &env.source, id: &id, source }, &execution, &reason_for(&rule));
+    let mut kibana = kibana_alert(
+        &rule,
+        Parent {
+            index: &env.source,
+            id: &id,
+            source,
+        },
+        &execution,
+        &reason_for(&rule),
+    );
     kibana["threat"]["enrichments"] = json!([{
         "indicator": {"ip": IP, "type": "ipv4-addr"},
         "matched": {"atomic": IP, "field": "source.ip", "id": indicator_id, "index": indicators, "type": "indicator_match_rule"},
@@ -412,7 +471,10 @@ async fn severity_and_risk_mappings_and_the_name_override_follow_the_event() {
         [[rule.risk_score_mapping]]\nfield = \"labels.score\"\noperator = \"equals\"\nvalue = \"\"\n";
     let rule = typed_rule(&env.source, "mapped", FAILED_LOGINS, part);
     let login = |mark: &str, labels: Value| {
-        let spec = EventSpec::new("ConsoleLogin").failed().with_source_ip(IP).with_user(USER);
+        let spec = EventSpec::new("ConsoleLogin")
+            .failed()
+            .with_source_ip(IP)
+            .with_user(USER);
         let mut doc = generated(&spec, t0() - minutes(2), mark);
         for (key, value) in labels.as_object().cloned().unwrap_or_default() {
             doc["labels"][key] = value;
@@ -421,8 +483,14 @@ async fn severity_and_risk_mappings_and_the_name_override_follow_the_event() {
     };
     env.index(&[
         login("none", json!({"level": "7", "score": "high"})),
-        login("one", json!({"tier": "gold", "score": "64", "title": "Gold tier login"})),
-        login("several", json!({"level": ["1", "2"], "tier": "gold", "score": ["12", "88.5", "300"]})),
+        login(
+            "one",
+            json!({"tier": "gold", "score": "64", "title": "Gold tier login"}),
+        ),
+        login(
+            "several",
+            json!({"level": ["1", "2"], "tier": "gold", "score": ["12", "88.5", "300"]}),
+        ),
     ])
     .await;
     let record = env.execute(&rule, t0()).await.record;
@@ -440,14 +508,20 @@ async fn severity_and_risk_mappings_and_the_name_override_follow_the_event() {
     };
     let name = json!(rule.name);
     assert_eq!(seen("none"), (json!("medium"), json!(47), name.clone()));
-    assert_eq!(seen("one"), (json!("low"), json!(64), json!("Gold tier login")));
+    assert_eq!(
+        seen("one"),
+        (json!("low"), json!(64), json!("Gold tier login"))
+    );
     assert_eq!(seen("several"), (json!("critical"), json!(88.5), name));
     for alert in alerts.values() {
         assert_eq!(alert["kibana.alert.rule.severity"], "medium");
         assert_eq!(alert["kibana.alert.rule.risk_score"], 47);
     }
     assert!(
-        alerts["one"]["kibana.alert.reason"].as_str().unwrap().ends_with("created low alert Gold tier login."),
+        alerts["one"]["kibana.alert.reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("created low alert Gold tier login."),
         "{}",
         alerts["one"]["kibana.alert.reason"]
     );

@@ -175,36 +175,95 @@ fn events() -> Vec<(Value, bool)> {
     vec![
         (login("plain", &[]), false),
         (login("match", &[("user.name", json!("ci-deployer"))]), true),
-        (login("match-any", &[("cloud.account.id", json!("222222222222"))]), true),
-        (login("other-account", &[("cloud.account.id", json!("333333333333"))]), false),
-        (login("wildcard", &[("user_agent.original", json!("nightly-scanner/1.0"))]), true),
-        (login("wildcard-case", &[("user_agent.original", json!("Nightly-SCANNER"))]), false),
-        (login("backup-no-ticket", &[("user.name", json!("svc-backup"))]), true),
         (
-            login("backup-ticket", &[("user.name", json!("svc-backup")), ("labels.ticket", json!("CHG-1"))]),
+            login("match-any", &[("cloud.account.id", json!("222222222222"))]),
+            true,
+        ),
+        (
+            login(
+                "other-account",
+                &[("cloud.account.id", json!("333333333333"))],
+            ),
             false,
         ),
-        (login("list-cidr", &[("source.ip", json!("10.9.9.7"))]), true),
-        (login("list-address", &[("source.ip", json!("192.0.2.200"))]), true),
-        (login("list-miss", &[("source.ip", json!("10.9.10.1"))]), false),
-        (login("expired", &[("user.name", json!("temp-contractor"))]), false),
         (
-            login("nested", &[signed(json!([{"signer": "Elastic", "status": "trusted"}]))]),
+            login(
+                "wildcard",
+                &[("user_agent.original", json!("nightly-scanner/1.0"))],
+            ),
+            true,
+        ),
+        (
+            login(
+                "wildcard-case",
+                &[("user_agent.original", json!("Nightly-SCANNER"))],
+            ),
+            false,
+        ),
+        (
+            login("backup-no-ticket", &[("user.name", json!("svc-backup"))]),
+            true,
+        ),
+        (
+            login(
+                "backup-ticket",
+                &[
+                    ("user.name", json!("svc-backup")),
+                    ("labels.ticket", json!("CHG-1")),
+                ],
+            ),
+            false,
+        ),
+        (
+            login("list-cidr", &[("source.ip", json!("10.9.9.7"))]),
+            true,
+        ),
+        (
+            login("list-address", &[("source.ip", json!("192.0.2.200"))]),
+            true,
+        ),
+        (
+            login("list-miss", &[("source.ip", json!("10.9.10.1"))]),
+            false,
+        ),
+        (
+            login("expired", &[("user.name", json!("temp-contractor"))]),
+            false,
+        ),
+        (
+            login(
+                "nested",
+                &[signed(json!([{"signer": "Elastic", "status": "trusted"}]))],
+            ),
             true,
         ),
         (
             login(
                 "nested-split",
-                &[signed(json!([{"signer": "Elastic", "status": "revoked"}, {"signer": "Other", "status": "trusted"}]))],
+                &[signed(
+                    json!([{"signer": "Elastic", "status": "revoked"}, {"signer": "Other", "status": "trusted"}]),
+                )],
             ),
             false,
         ),
         (
-            login("linux", &[("user.name", json!("root-auto")), ("host.os.type", json!("linux"))]),
+            login(
+                "linux",
+                &[
+                    ("user.name", json!("root-auto")),
+                    ("host.os.type", json!("linux")),
+                ],
+            ),
             true,
         ),
         (
-            login("windows", &[("user.name", json!("root-auto")), ("host.os.type", json!("windows"))]),
+            login(
+                "windows",
+                &[
+                    ("user.name", json!("root-auto")),
+                    ("host.os.type", json!("windows")),
+                ],
+            ),
             false,
         ),
     ]
@@ -215,7 +274,11 @@ fn write_lists(folder: &Path) {
     let expired = iso(t0() - TimeDelta::days(1));
     std::fs::write(folder.join("fidelity_exceptions.toml"), as_code(&expired)).unwrap();
     std::fs::write(folder.join("exported.ndjson"), kibana_export()).unwrap();
-    std::fs::write(folder.join("fidelity_ips.txt"), "10.9.9.0/24\n192.0.2.200\n").unwrap();
+    std::fs::write(
+        folder.join("fidelity_ips.txt"),
+        "10.9.9.0/24\n192.0.2.200\n",
+    )
+    .unwrap();
 }
 
 #[tokio::test]
@@ -226,15 +289,20 @@ async fn events_an_item_covers_never_alert_and_the_others_do() {
         "properties": {"signer": {"type": "keyword"}, "status": {"type": "keyword"}},
     }}}}});
     env.server
-        .ok(elasticsearch::http::Method::Put, &format!("/{}/_mapping", env.source), Some(nested))
+        .ok(
+            elasticsearch::http::Method::Put,
+            &format!("/{}/_mapping", env.source),
+            Some(nested),
+        )
         .await;
     let folder = tempfile::tempdir().unwrap();
     write_lists(folder.path());
     let catalog = lookout::ExceptionCatalog::load(&[folder.path().to_path_buf()]);
     assert!(catalog.problems.is_empty(), "{:?}", catalog.problems);
     let path = folder.path().join("rule.toml");
-    let (loaded, warnings) = lookout::parse_rule_bytes_with(&path, rule_text(&env.source).as_bytes(), &catalog)
-        .expect("the rule loads with its lists");
+    let (loaded, warnings) =
+        lookout::parse_rule_bytes_with(&path, rule_text(&env.source).as_bytes(), &catalog)
+            .expect("the rule loads with its lists");
     assert!(warnings.is_empty(), "{warnings:?}");
     let lookout::Loaded::Runnable(rule) = loaded else {
         panic!("a runnable rule");
@@ -285,8 +353,17 @@ fn validate_refuses_a_rule_whose_list_is_missing_and_names_both() {
     let stdout = String::from_utf8_lossy(&without.stdout);
     assert_eq!(without.status.code(), Some(1), "{stdout}");
     let rule_file = rules.join("rule.toml");
-    assert!(stdout.contains(&format!("{}:19:1: rule \"{RULE_ID}\" cannot run: exception list `fidelity-list`", rule_file.display())), "{stdout}");
-    assert!(stdout.contains("exception list `fidelity-export`"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{}:19:1: rule \"{RULE_ID}\" cannot run: exception list `fidelity-list`",
+            rule_file.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("exception list `fidelity-export`"),
+        "{stdout}"
+    );
     write_lists(&lists);
     let with = validate(&lists);
     let stdout = String::from_utf8_lossy(&with.stdout);

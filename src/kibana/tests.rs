@@ -40,7 +40,13 @@ fn the_shipped_file_holds_two_data_views_and_three_saved_searches() {
         .collect();
     assert_eq!(
         types,
-        ["index-pattern", "index-pattern", "search", "search", "search"]
+        [
+            "index-pattern",
+            "index-pattern",
+            "search",
+            "search",
+            "search"
+        ]
     );
     for view in &objects[..2] {
         assert_eq!(view["attributes"]["timeFieldName"], "@timestamp");
@@ -102,7 +108,10 @@ fn query_of(search: &Value) -> String {
 fn building_block_alerts_are_hidden_by_default_and_shown_by_a_second_search() {
     let objects = shipped_objects();
     assert_eq!(objects[2]["attributes"]["title"], "lookout alerts");
-    assert_eq!(query_of(&objects[2]), "not kibana.alert.building_block_type: *");
+    assert_eq!(
+        query_of(&objects[2]),
+        "not kibana.alert.building_block_type: *"
+    );
     assert_eq!(
         objects[3]["attributes"]["title"],
         "lookout alerts, building blocks included"

@@ -63,12 +63,19 @@ async fn suppressed_counts(server: &TestServer, alerts: &str) -> (HashMap<String
             Some(json!({"size": 10_000, "query": {"term": {"kibana.alert.rule.rule_id": SUPPRESSION_RULE_ID}}})),
         )
         .await;
-    let hits = answer["hits"]["hits"].as_array().cloned().unwrap_or_default();
+    let hits = answer["hits"]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut counts: HashMap<String, u64> = HashMap::new();
     for hit in &hits {
         let source = &hit["_source"];
-        let action = source["kibana.alert.suppression.terms"][0]["value"].as_str().unwrap_or("?");
-        let docs = source["kibana.alert.suppression.docs_count"].as_u64().unwrap_or(0);
+        let action = source["kibana.alert.suppression.terms"][0]["value"]
+            .as_str()
+            .unwrap_or("?");
+        let docs = source["kibana.alert.suppression.docs_count"]
+            .as_u64()
+            .unwrap_or(0);
         *counts.entry(action.to_string()).or_default() += docs + 1;
     }
     (counts, hits.len())
