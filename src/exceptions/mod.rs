@@ -89,15 +89,12 @@ impl Item {
     }
 }
 
-/// Why a list a rule names cannot be used.
+/// A list a file defines but that cannot be used, where, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Unusable {
-    /// A file defines it but something in it is wrong.
-    Broken {
-        path: PathBuf,
-        line: usize,
-        why: String,
-    },
+struct Unusable {
+    path: PathBuf,
+    line: usize,
+    why: String,
 }
 
 /// Every exception list found in the configured folders, by `list_id`.
@@ -140,7 +137,7 @@ impl Catalog {
     pub fn list(&self, list_id: &str) -> Result<Arc<ExceptionList>, Unresolved> {
         match self.lists.get(list_id) {
             Some(Ok(list)) => Ok(Arc::clone(list)),
-            Some(Err(Unusable::Broken { path, line, why })) => Err(Unresolved(format!(
+            Some(Err(Unusable { path, line, why })) => Err(Unresolved(format!(
                 "exception list `{list_id}` ({}:{line}) cannot be used: {why}",
                 path.display()
             ))),
@@ -190,7 +187,7 @@ impl Catalog {
         };
         let (first_path, first_line) = match first {
             Ok(first) => (first.path.clone(), first.line),
-            Err(Unusable::Broken { path, line, .. }) => (path.clone(), *line),
+            Err(Unusable { path, line, .. }) => (path.clone(), *line),
         };
         let (path, line) = (list.path.display(), list.line);
         self.problems.push(Problem {
@@ -213,10 +210,8 @@ impl Catalog {
     /// Marks a list unusable (one of its parts has a problem, already recorded).
     fn break_list(&mut self, list_id: &str, path: &Path, line: usize, why: String) {
         let path = path.to_path_buf();
-        self.lists.insert(
-            list_id.to_string(),
-            Err(Unusable::Broken { path, line, why }),
-        );
+        self.lists
+            .insert(list_id.to_string(), Err(Unusable { path, line, why }));
     }
 }
 
