@@ -113,8 +113,10 @@ impl SharedFields {
             "kibana.alert.workflow_status": "open",
             "kibana.alert.workflow_tags": [],
             "kibana.alert.workflow_assignee_ids": [],
-            "kibana.alert.start": created_at,
-            "kibana.alert.last_detected": created_at,
+            // A manual run's alerts start at the time they stand for, as in Kibana, so that a
+            // suppression duration counts from there.
+            "kibana.alert.start": intended,
+            "kibana.alert.last_detected": intended,
             "kibana.alert.intended_timestamp": intended,
             "kibana.alert.rule.execution.type": execution_type,
             "kibana.alert.rule.execution.timestamp": created_at,

@@ -217,7 +217,9 @@ impl Engine {
         };
         let result = match suppress::Policy::of(rule) {
             Some(policy) => {
-                let suppressor = Suppressor::new(rule, policy, chunk.alert.namespace, at, window);
+                // A backfill suppresses as of the time its window stands for.
+                let now = chunk.alert.intended_at.unwrap_or(at);
+                let suppressor = Suppressor::new(rule, policy, chunk.alert.namespace, now, window);
                 sink.suppress(suppressor).await
             }
             None => Ok(()),
