@@ -75,6 +75,7 @@ fn alerts(c: &mut Criterion) {
         execution_uuid: "4c1d7c0e-8f7e-4a51-9d0e-2f4b1c1a6e55",
         created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
         notify: &[],
+        intended_at: None,
     };
     let build_page = || -> Vec<alert::Alert> {
         hits.iter()

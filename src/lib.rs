@@ -24,6 +24,7 @@ mod config;
 mod engine;
 pub mod eql;
 mod es;
+mod exceptions;
 mod ids;
 mod kibana;
 pub mod kql;
@@ -43,11 +44,12 @@ pub use config::{
 };
 pub use logging::{LoggingError, init as init_logging};
 
-// Rule files and the rule model.
+// Rule files and the rule model, and the exception lists rules name.
+pub use exceptions::{Catalog as ExceptionCatalog, Problem as ExceptionProblem};
 pub use rule::{
     Diagnostic, Kind, Language, LoadReport, Loaded, MAX_RULE_FILE_BYTES, Maturity, Meta, NewTerms,
     NotRunnable, Query, Rule, RuleType, Search, Severity, Summary, ThreatMatch, Threshold,
-    Timestamp, load_path, load_paths, parse_rule_bytes,
+    Timestamp, load_path, load_paths, load_paths_with, parse_rule_bytes, parse_rule_bytes_with,
 };
 
 // Text for terminals: control characters escaped.

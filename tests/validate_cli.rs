@@ -35,6 +35,7 @@ fn a_folder_of_good_rules_passes_with_a_summary() {
     assert_eq!(
         stdout(&output),
         "rules loaded: 1\nby type: query 1\nby language: kuery 1\ndeprecated: 0\n\
+         exception lists: 0 (0 items)\n\
          runnable now (query, threshold, new_terms and threat_match rules in kuery or lucene): 1\nproblems: 0 errors, 0 warnings\n"
     );
 }

@@ -38,6 +38,13 @@ pub fn server_url() -> String {
     }
 }
 
+/// lookout's own exception list fixtures (`integration-tests/exceptions/`): the Endpoint
+/// Security list (`endpoint_list`, no items) that the corpus's Elastic Defend rules name, as a
+/// team would export it from Kibana.
+pub fn exception_fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("exceptions")
+}
+
 /// The shared test data folder (`../shared` beside the project). Tests that need it fail with a
 /// message that names the folder when it is absent.
 pub fn shared_dir() -> PathBuf {

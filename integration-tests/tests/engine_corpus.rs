@@ -49,6 +49,7 @@ async fn every_runnable_corpus_query_rule_executes_without_error() {
     env.index(&[add_user(t0() - minutes(1), "one")]).await;
     let config = RulesConfig {
         folders: vec![shared_file("corpus/detection-rules")],
+        exception_folders: vec![integration_tests::exception_fixtures()],
         include_deprecated: true,
     };
     let mut rules = lookout::load_rules(&config).runnable;

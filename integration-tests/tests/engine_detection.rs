@@ -196,7 +196,7 @@ async fn alert_document_carries_the_kibana_alert_fields() {
     assert_eq!(alert["kibana.alert.depth"], 1);
     assert_eq!(
         alert["kibana.alert.reason"],
-        "AddUserToGroup event by user Alice from 127.0.0.1 created low alert AWS IAM User Addition to Group."
+        "iam event with source 127.0.0.1 by Alice created low alert AWS IAM User Addition to Group."
     );
     assert_eq!(alert["kibana.alert.status"], "active");
     assert_eq!(alert["kibana.alert.workflow_status"], "open");
@@ -222,12 +222,14 @@ async fn alert_document_carries_the_kibana_alert_fields() {
         alert["kibana.alert.rule.timestamp_override"],
         "event.ingested"
     );
-    assert_eq!(alert["kibana.alert.rule.language"], "kuery");
-    assert_eq!(alert["kibana.alert.rule.index"], json!([env.source]));
+    let parameters = &alert["kibana.alert.rule.parameters"];
+    assert_eq!(parameters["language"], "kuery");
+    assert_eq!(parameters["type"], "query");
+    assert_eq!(alert["kibana.alert.rule.indices"], json!([env.source]));
     assert_eq!(alert["kibana.alert.rule.license"], "Elastic License v2");
     assert_eq!(alert["kibana.alert.rule.author"], json!(["Elastic"]));
     assert!(
-        alert["kibana.alert.rule.query"]
+        parameters["query"]
             .as_str()
             .unwrap()
             .contains("event.action: AddUserToGroup")

@@ -4,7 +4,10 @@
 //! an execution record; before or after the server saw the request) and at random times, then
 //! restarted; other runs get injected faults (429, 503, resets, non-JSON answers, timeouts).
 //! At the end the alerts index must hold exactly the alerts the rules call for, computed from
-//! the events here, without running lookout: no duplicate, none missing, none unexpected.
+//! the events here, without running lookout: no duplicate, none missing, none unexpected. A
+//! fourth rule suppresses its alerts (grouped by action, 12 minutes): its alerts must count
+//! every matching event exactly once (the docs_count of the alerts of a group, plus one each,
+//! equals the group's events), whatever runs were killed between the search and the update.
 //!
 //! `LOOKOUT_CRASH_ITERATIONS` sets how many kills must land (default 50), `LOOKOUT_CRASH_SEED`
 //! the random seed, `LOOKOUT_CRASH_TRACE=1` prints each run. The report is printed (run with `--nocapture` to see it).
@@ -52,9 +55,11 @@ enum Point {
     Refresh,
     StateSave,
     ExecutionRecord,
+    /// The versioned update of suppressed alerts (a `_bulk` of `update`s of their count).
+    SuppressionUpdate,
 }
 
-const POINTS: [Point; 7] = [
+const POINTS: [Point; 8] = [
     Point::OpenPit,
     Point::SearchPage,
     Point::IdLookup,
@@ -62,6 +67,7 @@ const POINTS: [Point; 7] = [
     Point::Refresh,
     Point::StateSave,
     Point::ExecutionRecord,
+    Point::SuppressionUpdate,
 ];
 
 impl Point {
@@ -84,6 +90,10 @@ impl Point {
             Point::Refresh => rule.path(&format!("/{}/_refresh", names.alerts)),
             Point::StateSave => rule.method("PUT").path(&format!("/{}/_doc/", names.state)),
             Point::ExecutionRecord => rule.path(&format!("/{}/_doc", names.executions)),
+            Point::SuppressionUpdate => rule
+                .method("POST")
+                .path("/_bulk")
+                .body("kibana.alert.suppression.docs_count"),
         }
     }
 }
@@ -125,7 +135,11 @@ fn cycle(rng: &mut Rng, names: &Names) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
     for point in POINTS {
         for forwarded in [true, false] {
-            let nth = 1 + rng.below(3) as u32;
+            // A run sends one suppression update (more when catching up): kill in the first.
+            let nth = match point {
+                Point::SuppressionUpdate => 1,
+                _ => 1 + rng.below(3) as u32,
+            };
             scenarios.push(Scenario::KillAt {
                 point,
                 nth,
@@ -231,6 +245,7 @@ impl Sim {
         }
         let rules_dir = TempDir::new("reliab-crash-rules");
         write_rules(rules_dir.path(), &format!("{source_prefix}-*"));
+        report::write_suppression_rule(rules_dir.path(), &format!("{source_prefix}-*"));
         Sim {
             server,
             proxy,

@@ -139,6 +139,7 @@ fn every_corpus_rule_of_the_three_types_builds_its_requests() {
 fn the_daemon_schedules_every_enabled_rule_of_the_three_types() {
     let config = lookout::RulesConfig {
         folders: vec![shared_file("corpus/detection-rules")],
+        exception_folders: vec![integration_tests::exception_fixtures()],
         include_deprecated: false,
     };
     let set = lookout::load_rules(&config);

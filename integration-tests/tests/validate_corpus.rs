@@ -6,23 +6,45 @@ use lookout::{Kind, Language, RuleType};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// The corpus with the exception list its Elastic Defend rules name (`endpoint_list`).
+fn corpus_with_its_lists() -> lookout::LoadReport {
+    let catalog = lookout::ExceptionCatalog::load(&[integration_tests::exception_fixtures()]);
+    assert!(catalog.problems.is_empty(), "{:?}", catalog.problems);
+    lookout::load_paths_with(&[shared_file("corpus/detection-rules")], &catalog)
+}
+
 #[test]
-fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
+fn without_its_exception_list_each_rule_naming_it_is_an_error_and_does_not_load() {
     let report = lookout::load_path(&shared_file("corpus/detection-rules"));
     let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-    assert_eq!(errors, Vec::<String>::new());
-    // The only warnings: one per exception list, which lookout cannot apply.
-    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
-    let not_applied = warnings
-        .iter()
-        .filter(|w| w.contains("is not applied: its items live in Kibana"))
-        .count();
-    assert_eq!(not_applied, warnings.len(), "{warnings:?}");
     assert_eq!(
-        warnings.len(),
+        errors.len(),
         9,
-        "one per [[rule.exceptions_list]] entry of the corpus"
+        "one per [[rule.exceptions_list]] entry: {errors:?}"
     );
+    for error in &errors {
+        assert!(error.contains("rules/integrations/endpoint/"), "{error}");
+        assert!(
+            error.contains("cannot run: exception list `endpoint_list` is not loaded"),
+            "{error}"
+        );
+    }
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(report.rules.len() + report.not_runnable.len(), 2192 - 9);
+}
+
+#[test]
+fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
+    let report = corpus_with_its_lists();
+    let errors: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors, Vec::<String>::new());
+    let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings, Vec::<String>::new());
+    let with_lists = report
+        .rules
+        .iter()
+        .filter(|r| !r.search.exceptions.is_empty());
+    assert_eq!(with_lists.count(), 9);
     assert_eq!(report.rules.len() + report.not_runnable.len(), 2192);
     assert_eq!(
         report.rules.len(),

@@ -7,7 +7,9 @@
 //! Both forms address the same field in Elasticsearch, so queries and the index template
 //! (`mappings.json`, nested form) treat them alike.
 
+mod overrides;
 mod reason;
+mod rule_fields;
 // Until the engine's EQL kind writes sequence alerts (issue 13), only its tests do.
 #[allow(dead_code)]
 mod sequence;
@@ -18,15 +20,16 @@ mod text;
 mod sequence_tests;
 
 pub use crate::ids::{alert_id, framed_id, rule_uuid};
-pub use reason::{field, reason};
+pub use overrides::overrides;
+pub use reason::{field, reason, reason_sentence};
 #[allow(unused_imports)] // the EQL kind uses them once it lands
 pub use sequence::{SequenceAlerts, build_sequence_alerts, building_block_id};
 pub use template::{index_template, template_name};
 pub use text::alert_json;
 
 use crate::rule::Rule;
-use crate::schedule::duration::format_duration;
 use chrono::{DateTime, SecondsFormat, Utc};
+use rule_fields::{into_map, rule_fields};
 use serde_json::{Map, Value, json};
 
 /// `kibana.alert.rule.version` of a rule file without `version` (Kibana numbers a new rule 1;
@@ -35,6 +38,17 @@ pub const DEFAULT_RULE_VERSION: u64 = 1;
 
 /// The depth of an alert built directly from source events (Kibana: 1; building blocks are 2).
 const ALERT_DEPTH: u64 = 1;
+
+/// Top-level source objects that never reach an alert, as in Kibana: an event's own `kibana`,
+/// `signal` and `threshold_result` could otherwise write into the alert's fields.
+const DROPPED_OBJECTS: [&str; 3] = ["kibana", "signal", "threshold_result"];
+
+/// The source objects copied, flattened, under a prefix of the alert (Kibana's copies, so
+/// that the alert's own `event.kind` and a rolled-over data stream do not hide the originals).
+const ORIGINALS: [(&str, &str); 2] = [
+    ("event", ORIGINAL_EVENT),
+    ("data_stream", "kibana.alert.original_data_stream"),
+];
 
 /// One source hit as the search returned it.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +69,9 @@ pub struct AlertContext<'a> {
     /// The connectors the alert must be notified to (`lookout.notify.pending`; see
     /// `crate::notify::route`). Empty: the field is left out.
     pub notify: &'a [String],
+    /// For a manual execution (`lookout backfill`), the time the window stands for (its end);
+    /// `None` for a scheduled one.
+    pub intended_at: Option<DateTime<Utc>>,
 }
 
 /// An alert ready to write: its id and its document.
@@ -65,12 +82,15 @@ pub struct Alert {
 }
 
 /// The fields every alert of one rule and execution shares (`@timestamp`, the constant
-/// `kibana.alert.*` fields, `kibana.alert.rule.*`, the execution uuid, the space), built once
-/// and cloned into each alert: building them per alert was most of the cost of an alert.
+/// `kibana.alert.*` fields, `kibana.alert.rule.*` but its name, the execution uuid, the space),
+/// built once and cloned into each alert: building them per alert was most of the cost of an
+/// alert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SharedFields {
     created_at: Value,
     fields: Map<String, Value>,
+    /// The source fields an alert reads (reason, severity and risk mappings, name override).
+    reads: Vec<String>,
     /// `fields` as JSON text without the braces (`"kibana.alert.depth":1,...`), built when
     /// [`alert_json`] first asks for it (the tree builders never do).
     fragment: std::sync::OnceLock<String>,
@@ -79,12 +99,27 @@ pub struct SharedFields {
 impl SharedFields {
     pub fn new(context: AlertContext<'_>) -> Self {
         let rule = context.rule;
+        let created_at = json!(millis(context.created_at));
+        let intended = context
+            .intended_at
+            .map_or(created_at.clone(), |at| json!(millis(at)));
+        let execution_type = match context.intended_at {
+            Some(_) => "manual",
+            None => "scheduled",
+        };
         let mut fields = into_map(json!({
             "kibana.alert.depth": ALERT_DEPTH,
             "kibana.alert.status": "active",
             "kibana.alert.workflow_status": "open",
-            "kibana.alert.severity": rule.meta.severity.as_str(),
-            "kibana.alert.risk_score": rule.meta.risk_score,
+            "kibana.alert.workflow_tags": [],
+            "kibana.alert.workflow_assignee_ids": [],
+            // A manual run's alerts start at the time they stand for, as in Kibana, so that a
+            // suppression duration counts from there.
+            "kibana.alert.start": intended,
+            "kibana.alert.last_detected": intended,
+            "kibana.alert.intended_timestamp": intended,
+            "kibana.alert.rule.execution.type": execution_type,
+            "kibana.alert.rule.execution.timestamp": created_at,
         }));
         fields.extend(rule_fields(rule, context.namespace));
         fields.insert(
@@ -101,8 +136,9 @@ impl SharedFields {
             fields.insert("kibana.alert.building_block_type".into(), json!(kind));
         }
         Self {
-            created_at: json!(millis(context.created_at)),
+            created_at,
             fields,
+            reads: source_reads(rule),
             fragment: std::sync::OnceLock::new(),
         }
     }
@@ -115,6 +151,21 @@ impl SharedFields {
             object[1..object.len() - 1].to_string()
         })
     }
+}
+
+/// Every source field an alert of `rule` reads besides `@timestamp`.
+fn source_reads(rule: &Rule) -> Vec<String> {
+    let details = &rule.meta.details;
+    let mut reads: Vec<String> = reason::REASON_FIELDS
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    reads.extend(details.severity_mapping.iter().map(|m| m.field.clone()));
+    reads.extend(details.risk_score_mapping.iter().map(|m| m.field.clone()));
+    reads.extend(details.rule_name_override.iter().cloned());
+    reads.sort();
+    reads.dedup();
+    reads
 }
 
 /// Builds the alert for one source event.
@@ -136,6 +187,7 @@ pub fn build_alert_with(
         Value::Object(fields) => fields.clone(),
         _ => Map::new(),
     };
+    document.retain(|key, _| !is_dropped(key));
     document.shift_remove("event.kind");
     if let Some(Value::Object(event)) = document.get_mut("event") {
         event.shift_remove("kind");
@@ -149,32 +201,44 @@ pub fn build_alert_with(
     }
 }
 
+/// Whether a top-level source key is one of [`DROPPED_OBJECTS`] or inside one (`kibana.x`).
+fn is_dropped(key: &str) -> bool {
+    let first = key.split('.').next().unwrap_or(key);
+    DROPPED_OBJECTS.contains(&first)
+}
+
 /// The alert's id and the fields it adds to the source document, apart from `event.kind` and
-/// the shared fields; `kibana.alert.original_event.*` only with `original_event` (the text
-/// builder copies those from the source's text itself).
+/// the shared fields; the original copies (`kibana.alert.original_event.*`, ...) only with
+/// `originals` (the text builder copies those from the source's text itself).
 fn alert_fields(
     index: &str,
     id: &str,
     source: &Value,
     context: AlertContext<'_>,
     shared: &SharedFields,
-    original_event: bool,
+    originals: bool,
 ) -> (String, Map<String, Value>) {
     let rule = context.rule;
     let alert_id = alert_id(index, id, context.namespace, &rule.rule_id);
+    let overrides = overrides(source, rule);
     let mut added = Map::with_capacity(32);
     added.insert("@timestamp".into(), shared.created_at.clone());
     added.insert("kibana.alert.uuid".into(), Value::String(alert_id.clone()));
     if let Some(original_time) = field(source, "@timestamp") {
         added.insert("kibana.alert.original_time".into(), original_time.clone());
     }
-    if original_event {
-        add_original_event(&mut added, source);
+    if originals {
+        add_originals(&mut added, source);
     }
     added.insert("kibana.alert.ancestors".into(), ancestors(index, id));
+    let severity = overrides.severity.as_str();
+    let sentence = reason_sentence(source, &overrides.name, severity);
+    added.insert("kibana.alert.reason".into(), Value::String(sentence));
+    added.insert("kibana.alert.severity".into(), json!(severity));
+    added.insert("kibana.alert.risk_score".into(), overrides.risk_score);
     added.insert(
-        "kibana.alert.reason".into(),
-        Value::String(reason(source, rule)),
+        "kibana.alert.rule.name".into(),
+        Value::String(overrides.name),
     );
     (alert_id, added)
 }
@@ -191,15 +255,19 @@ fn set_event_kind(document: &mut Map<String, Value>) {
 /// The prefix of the flattened copies of the source's `event.*` fields.
 const ORIGINAL_EVENT: &str = "kibana.alert.original_event";
 
-/// `kibana.alert.original_event.*`: every `event.*` field of the source, flattened.
-fn add_original_event(out: &mut Map<String, Value>, source: &Value) {
-    if let Some(Value::Object(event)) = source.get("event") {
-        flatten_into(out, ORIGINAL_EVENT, event);
-    }
-    if let Some(object) = source.as_object() {
+/// The [`ORIGINALS`] copies: every field of each object, flattened, then every dotted key of
+/// it (a later one replacing an earlier one of the same name).
+fn add_originals(out: &mut Map<String, Value>, source: &Value) {
+    let Some(object) = source.as_object() else {
+        return;
+    };
+    for (name, prefix) in ORIGINALS {
+        if let Some(Value::Object(inner)) = object.get(name) {
+            flatten_into(out, prefix, inner);
+        }
         for (key, value) in object {
-            if let Some(rest) = key.strip_prefix("event.") {
-                out.insert(format!("{ORIGINAL_EVENT}.{rest}"), value.clone());
+            if let Some(rest) = key.strip_prefix(name).and_then(|r| r.strip_prefix('.')) {
+                out.insert(format!("{prefix}.{rest}"), value.clone());
             }
         }
     }
@@ -226,43 +294,6 @@ fn ancestors(index: &str, id: &str) -> Value {
         "type": "event",
         "depth": 0,
     }])
-}
-
-/// The `kibana.alert.rule.*` fields: the rule as it was when the alert was made.
-fn rule_fields(rule: &Rule, namespace: &str) -> Map<String, Value> {
-    let meta = &rule.meta;
-    let query = rule.kind.query();
-    let fields = json!({
-        "kibana.alert.rule.name": rule.name,
-        "kibana.alert.rule.rule_id": rule.rule_id,
-        "kibana.alert.rule.uuid": rule_uuid(namespace, &rule.rule_id).to_string(),
-        "kibana.alert.rule.type": rule.rule_type().as_str(),
-        "kibana.alert.rule.description": meta.description,
-        "kibana.alert.rule.severity": meta.severity.as_str(),
-        "kibana.alert.rule.risk_score": meta.risk_score,
-        "kibana.alert.rule.tags": meta.tags,
-        "kibana.alert.rule.threat": meta.threat,
-        "kibana.alert.rule.references": meta.references,
-        "kibana.alert.rule.author": meta.author,
-        "kibana.alert.rule.license": meta.license,
-        "kibana.alert.rule.from": rule.schedule.from.as_str(),
-        "kibana.alert.rule.to": rule.schedule.to.as_str(),
-        "kibana.alert.rule.interval": format_duration(rule.schedule.interval),
-        "kibana.alert.rule.max_signals": rule.max_signals,
-        "kibana.alert.rule.version": meta.version.unwrap_or(DEFAULT_RULE_VERSION),
-        "kibana.alert.rule.timestamp_override": rule.search.timestamp.field,
-        "kibana.alert.rule.query": query.text(),
-        "kibana.alert.rule.language": query.language().as_str(),
-        "kibana.alert.rule.index": rule.search.index,
-    });
-    into_map(fields)
-}
-
-fn into_map(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => unreachable!("json! of an object literal is an object"),
-    }
 }
 
 fn millis(time: DateTime<Utc>) -> String {

@@ -31,6 +31,7 @@ fn context<'a>(rule: &'a Rule, execution_uuid: &'a str, minute: u32) -> AlertCon
         execution_uuid,
         created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, minute, 0).unwrap(),
         notify: &[],
+        intended_at: None,
     }
 }
 
@@ -270,7 +271,7 @@ fn the_shell_reason_names_what_the_events_share() {
     let shell = two_event_alerts(&rule).shell.document;
     assert_eq!(
         shell["kibana.alert.reason"],
-        json!("iam event by user mallory created medium alert Test rule seq-rule-1.")
+        json!("iam event by mallory created medium alert Test rule seq-rule-1.")
     );
 }
 

@@ -1,7 +1,7 @@
 //! Unit tests of alert ids, alert documents and the alerts index template.
 
 use super::*;
-use crate::rule::test_rule;
+use crate::rule::{Severity, test_rule};
 use chrono::TimeZone;
 
 fn sample_source() -> Value {
@@ -29,6 +29,7 @@ fn test_context<'a>(rule: &'a Rule, execution_uuid: &'a str) -> AlertContext<'a>
         execution_uuid,
         created_at: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
         notify: &[],
+        intended_at: None,
     }
 }
 
@@ -160,11 +161,11 @@ fn building_block_rules_mark_their_alerts() {
 }
 
 #[test]
-fn reason_names_action_user_source_severity_and_rule() {
+fn reason_follows_kibanas_template_category_source_user_severity_and_rule() {
     let alert = sample_alert(&sample_source());
     assert_eq!(
         alert.document["kibana.alert.reason"],
-        "AddUserToGroup event by user Alice from 192.0.2.1 created medium alert Test rule rule-1."
+        "iam event with source 192.0.2.1 by Alice created medium alert Test rule rule-1."
     );
 }
 
@@ -237,8 +238,11 @@ fn shared_fields_built_once_give_the_same_alert_as_building_each_alone() {
 /// The alert written as text from the source's text ([`alert_json`]) and the alert built as a
 /// JSON tree ([`build_alert`]) for the same source: same id, same document.
 fn assert_text_alert_equals_tree_alert(source: &Value) {
-    let rule = test_rule("rule-1");
-    let context = test_context(&rule, "exec-1");
+    assert_text_alert_equals_tree_alert_of(&test_rule("rule-1"), source);
+}
+
+fn assert_text_alert_equals_tree_alert_of(rule: &Rule, source: &Value) {
+    let context = test_context(rule, "exec-1");
     let event = SourceEvent {
         index: "logs-aws.cloudtrail-default",
         id: "doc-1",
@@ -310,6 +314,18 @@ fn alerts_written_as_text_equal_alerts_built_as_trees_for_unusual_sources() {
         json!({"event": {"sequence": 18446744073709551615_u64, "duration": 1.5e9, "severity": 0}}),
         // arrays in reason fields
         json!({"event": {"category": ["iam", "configuration"]}, "user": {"name": ["a", "b"]}}),
+        // the event's own alert-like objects, nested and dotted, which never reach the alert
+        json!({
+            "kibana": {"alert": {"rule": {"name": "forged"}}},
+            "signal": {"rule": {"id": "x"}},
+            "signal.status": "open",
+            "threshold_result": {"count": 5},
+            "threshold_result.terms": [],
+            "kibanaish": 1,
+            "user": {"name": "eve"}
+        }),
+        // data_stream copied to original_data_stream, object and dotted keys
+        json!({"data_stream": {"dataset": "aws.cloudtrail", "type": "logs"}, "data_stream.namespace": "prod"}),
         // not an object
         json!(null),
         json!([1, 2]),
@@ -379,4 +395,168 @@ impl<'de> serde::de::Visitor<'de> for NoDuplicateKeysVisitor {
         }
         Ok(NoDuplicateKeys)
     }
+}
+
+/// A rule that takes its severity, risk score and name from the event.
+fn mapping_rule() -> Rule {
+    use crate::rule::{RiskScoreMapping, SeverityMapping};
+    let mut rule = test_rule("mapped");
+    rule.meta.details.severity_mapping = vec![
+        SeverityMapping {
+            field: "event.severity".into(),
+            operator: "equals".into(),
+            value: "73".into(),
+            severity: Severity::High,
+        },
+        SeverityMapping {
+            field: "cloud.region".into(),
+            operator: "equals".into(),
+            value: "us-east-2".into(),
+            severity: Severity::Low,
+        },
+    ];
+    rule.meta.details.risk_score_mapping = vec![RiskScoreMapping {
+        field: "event.risk_score".into(),
+        operator: "equals".into(),
+        value: String::new(),
+        risk_score: None,
+    }];
+    rule.meta.details.rule_name_override = Some("rule.name".into());
+    rule
+}
+
+#[test]
+fn mappings_and_the_name_override_change_the_alert_not_the_rules_own_fields() {
+    let rule = mapping_rule();
+    let source = json!({
+        "event": {"severity": 73, "risk_score": "88", "category": ["iam"]},
+        "rule": {"name": "Suspicious thing"},
+        "cloud": {"region": "us-east-2"}
+    });
+    let context = test_context(&rule, "e");
+    let event = SourceEvent {
+        index: "i",
+        id: "d",
+        source: &source,
+    };
+    let doc = build_alert(event, context).document;
+    assert_eq!(doc["kibana.alert.severity"], "high");
+    assert_eq!(doc["kibana.alert.risk_score"], 88);
+    assert_eq!(doc["kibana.alert.rule.name"], "Suspicious thing");
+    assert_eq!(doc["kibana.alert.rule.severity"], "medium");
+    assert_eq!(doc["kibana.alert.rule.risk_score"], 47);
+    assert_eq!(
+        doc["kibana.alert.reason"],
+        "iam event created high alert Suspicious thing."
+    );
+    assert_eq!(doc["kibana.alert.rule.rule_name_override"], "rule.name");
+}
+
+#[test]
+fn alerts_with_mappings_written_as_text_equal_alerts_built_as_trees() {
+    use lookout_generator::{Generator, GeneratorConfig};
+    let rule = mapping_rule();
+    let start = Utc.with_ymd_and_hms(2026, 1, 10, 10, 0, 0).unwrap();
+    let end = Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap();
+    let generator = Generator::new(GeneratorConfig::new(11, start, end, 100)).unwrap();
+    for source in generator.documents() {
+        assert_text_alert_equals_tree_alert_of(&rule, &source);
+    }
+    let mapped =
+        json!({"event.severity": 73, "event": {"risk_score": [5, "70"]}, "rule.name": "n"});
+    assert_text_alert_equals_tree_alert_of(&rule, &mapped);
+}
+
+#[test]
+fn the_events_own_kibana_signal_and_threshold_result_objects_do_not_reach_the_alert() {
+    let source = json!({
+        "kibana": {"alert": {"severity": "critical"}},
+        "kibana.alert.risk_score": 99,
+        "signal": {"status": "closed"},
+        "threshold_result": {"count": 1},
+        "user": {"name": "eve"}
+    });
+    let doc = sample_alert(&source).document;
+    assert!(doc.get("kibana").is_none());
+    assert!(doc.get("signal").is_none());
+    assert!(doc.get("threshold_result").is_none());
+    assert_eq!(doc["kibana.alert.risk_score"], 47);
+    assert_eq!(doc["user"]["name"], "eve");
+}
+
+#[test]
+fn alerts_carry_kibanas_rule_parameters_indices_and_lifecycle_fields() {
+    let source = sample_source();
+    let doc = sample_alert(&source).document;
+    let parameters = &doc["kibana.alert.rule.parameters"];
+    assert_eq!(parameters["query"], "event.action: AddUserToGroup");
+    assert_eq!(parameters["language"], "kuery");
+    assert_eq!(parameters["index"], json!(["logs-aws.cloudtrail-*"]));
+    assert_eq!(parameters["rule_id"], "rule-1");
+    assert_eq!(parameters["max_signals"], 100);
+    assert_eq!(parameters["exceptions_list"], json!([]));
+    assert!(parameters.get("name").is_none() && parameters.get("interval").is_none());
+    assert_eq!(
+        doc["kibana.alert.rule.indices"],
+        json!(["logs-aws.cloudtrail-*"])
+    );
+    assert_eq!(doc["kibana.alert.rule.rule_type_id"], "siem.queryRule");
+    assert_eq!(doc["kibana.alert.rule.category"], "Custom Query Rule");
+    assert_eq!(doc["kibana.alert.rule.consumer"], "siem");
+    assert_eq!(doc["kibana.alert.start"], "2026-01-10T12:00:00.000Z");
+    assert_eq!(
+        doc["kibana.alert.last_detected"],
+        "2026-01-10T12:00:00.000Z"
+    );
+    assert_eq!(
+        doc["kibana.alert.intended_timestamp"],
+        "2026-01-10T12:00:00.000Z"
+    );
+    assert_eq!(doc["kibana.alert.rule.execution.type"], "scheduled");
+    assert_eq!(doc["kibana.alert.workflow_tags"], json!([]));
+    assert_eq!(doc["kibana.alert.workflow_assignee_ids"], json!([]));
+    for gone in [
+        "kibana.alert.rule.query",
+        "kibana.alert.rule.language",
+        "kibana.alert.rule.index",
+    ] {
+        assert!(doc.get(gone).is_none(), "{gone} is Kibana's parameters now");
+    }
+    assert!(doc.get("kibana.alert.rule.license").is_some());
+    assert!(
+        doc.get("kibana.alert.rule.timestamp_override").is_none(),
+        "absent, not null"
+    );
+}
+
+#[test]
+fn a_backfill_alert_is_manual_and_intended_for_its_windows_end() {
+    let rule = test_rule("r");
+    let mut context = test_context(&rule, "e");
+    context.intended_at = Some(Utc.with_ymd_and_hms(2026, 1, 3, 0, 5, 0).unwrap());
+    let source = sample_source();
+    let event = SourceEvent {
+        index: "i",
+        id: "d",
+        source: &source,
+    };
+    let doc = build_alert(event, context).document;
+    assert_eq!(doc["kibana.alert.rule.execution.type"], "manual");
+    assert_eq!(
+        doc["kibana.alert.intended_timestamp"],
+        "2026-01-03T00:05:00.000Z"
+    );
+    assert_eq!(doc["@timestamp"], "2026-01-10T12:00:00.000Z");
+}
+
+#[test]
+fn data_stream_fields_are_copied_to_original_data_stream() {
+    let source = json!({"data_stream": {"dataset": "aws.cloudtrail", "namespace": "default", "type": "logs"}});
+    let doc = sample_alert(&source).document;
+    assert_eq!(
+        doc["kibana.alert.original_data_stream.dataset"],
+        "aws.cloudtrail"
+    );
+    assert_eq!(doc["kibana.alert.original_data_stream.type"], "logs");
+    assert_eq!(doc["data_stream"]["namespace"], "default");
 }

@@ -5,8 +5,7 @@
 //! equal); reading every source into a JSON tree and writing it out again was most of
 //! lookout's CPU when a rule writes many alerts.
 
-use super::reason::REASON_FIELDS;
-use super::{AlertContext, ORIGINAL_EVENT, SharedFields, alert_fields, flatten_into};
+use super::{AlertContext, ORIGINALS, SharedFields, alert_fields, flatten_into, is_dropped};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -28,9 +27,9 @@ pub fn alert_json(
         .rev()
         .find(|(key, _)| key == "event")
         .map(|(_, raw)| top_level(raw));
-    let view = read_view(&top, event.as_deref());
+    let view = read_view(&top, event.as_deref(), &shared.reads);
     let (alert_id, added) = alert_fields(index, id, &view, context, shared, false);
-    let original = original_event(&top, event.as_deref());
+    let original = originals(&top, event.as_deref());
     let mut out = Writer::with_capacity(source.get().len() * 2 + shared.fragment().len() + 1024);
     let mut wrote_event = false;
     for (key, raw) in &top {
@@ -41,7 +40,7 @@ pub fn alert_json(
                 out.signal_event(event.as_deref().unwrap_or_default());
                 wrote_event = true;
             }
-        } else if key != "event.kind" && !overridden(key, &added, &original, shared) {
+        } else if key != "event.kind" && !overridden(key, shared) {
             out.raw_entry(key, raw);
         }
     }
@@ -62,19 +61,11 @@ pub fn alert_json(
     (alert_id, out.finish())
 }
 
-/// Whether the alert sets this top-level field itself (`@timestamp`, `kibana.*`), so the
-/// source's value is left out as [`super::build_alert_with`] overwrites it. Every field an
-/// alert adds is `@timestamp` or starts with `kibana.`, so other keys are not looked up.
-fn overridden(
-    key: &str,
-    added: &Map<String, Value>,
-    original: &[(String, Leaf<'_>)],
-    shared: &SharedFields,
-) -> bool {
-    (key == "@timestamp" || key.starts_with("kibana."))
-        && (added.contains_key(key)
-            || shared.fields.contains_key(key)
-            || original.iter().any(|(name, _)| name == key))
+/// Whether the source's top-level field is left out: one the alert drops (`kibana`, `signal`,
+/// `threshold_result`), or sets itself (`@timestamp`, a shared field), as
+/// [`super::build_alert_with`] overwrites it.
+fn overridden(key: &str, shared: &SharedFields) -> bool {
+    key == "@timestamp" || is_dropped(key) || shared.fields.contains_key(key)
 }
 
 /// A value of `kibana.alert.original_event.*`: the source's text, or a leaf of an object that
@@ -84,10 +75,11 @@ enum Leaf<'a> {
     Parsed(Value),
 }
 
-/// `kibana.alert.original_event.*` as [`super::build_alert_with`] builds it: every field of the
-/// `event` object (objects flattened to their leaves), then every dotted `event.*` key, a later
-/// one replacing an earlier one of the same name. Leaves are copied as text.
-fn original_event<'a>(
+/// The original copies (`kibana.alert.original_event.*`, `.original_data_stream.*`) as
+/// [`super::build_alert_with`] builds them: every field of the object (objects flattened to
+/// their leaves), then every dotted key under it, a later one replacing an earlier one of the
+/// same name. Leaves are copied as text.
+fn originals<'a>(
     top: &'a [(Cow<'a, str>, &'a RawValue)],
     event: Option<&'a [(Cow<'a, str>, &'a RawValue)]>,
 ) -> Vec<(String, Leaf<'a>)> {
@@ -96,35 +88,42 @@ fn original_event<'a>(
         Some(slot) => slot.1 = leaf,
         None => fields.push((name, leaf)),
     };
-    for (key, raw) in event.unwrap_or_default() {
-        let name = format!("{ORIGINAL_EVENT}.{key}");
-        if is_object(raw) {
-            let mut flat = Map::new();
-            if let Ok(Value::Object(inner)) = serde_json::from_str(raw.get()) {
-                flatten_into(&mut flat, &name, &inner);
+    for (object, prefix) in ORIGINALS {
+        let inner = match object {
+            "event" => event.map(<[_]>::to_vec),
+            _ => (top.iter().rev().find(|(key, _)| key == object)).map(|(_, raw)| top_level(raw)),
+        };
+        for (key, raw) in inner.unwrap_or_default() {
+            let name = format!("{prefix}.{key}");
+            if is_object(raw) {
+                let mut flat = Map::new();
+                if let Ok(Value::Object(inner)) = serde_json::from_str(raw.get()) {
+                    flatten_into(&mut flat, &name, &inner);
+                }
+                for (leaf_name, value) in flat {
+                    put(leaf_name, Leaf::Parsed(value));
+                }
+            } else {
+                put(name, Leaf::Raw(raw));
             }
-            for (leaf_name, value) in flat {
-                put(leaf_name, Leaf::Parsed(value));
-            }
-        } else {
-            put(name, Leaf::Raw(raw));
         }
-    }
-    for (key, raw) in top {
-        if let Some(rest) = key.strip_prefix("event.") {
-            put(format!("{ORIGINAL_EVENT}.{rest}"), Leaf::Raw(raw));
+        for (key, raw) in top {
+            if let Some(rest) = key.strip_prefix(object).and_then(|r| r.strip_prefix('.')) {
+                put(format!("{prefix}.{rest}"), Leaf::Raw(raw));
+            }
         }
     }
     fields
 }
 
-/// The top-level fields an alert reads, parsed: `@timestamp`, those holding the reason's fields
-/// (`user`, `user.name`, ...), and of `event` only the reason's fields. A value serde_json
+/// The top-level fields an alert reads, parsed: `@timestamp`, those holding the fields in
+/// `reads` (`user`, `user.name`, ...), and of `event` only those fields. A value serde_json
 /// checked but cannot hold as a [`Value`] (a number beyond f64, nesting beyond 128 levels) reads
 /// as `null`.
 fn read_view(
     top: &[(Cow<'_, str>, &RawValue)],
     event: Option<&[(Cow<'_, str>, &RawValue)]>,
+    reads: &[String],
 ) -> Value {
     let parse = |raw: &RawValue| serde_json::from_str(raw.get()).unwrap_or(Value::Null);
     let mut view = Map::new();
@@ -132,27 +131,27 @@ fn read_view(
         if key == "event" {
             let mut read = Map::new();
             for (name, raw) in event.unwrap_or_default() {
-                if reads_event_field(name) {
+                if reads_event_field(reads, name) {
                     read.insert(name.to_string(), parse(raw));
                 }
             }
             view.insert("event".into(), Value::Object(read));
-        } else if key == "@timestamp" || is_read(key) {
+        } else if key == "@timestamp" || is_read(reads, key) {
             view.insert(key.to_string(), parse(raw));
         }
     }
     Value::Object(view)
 }
 
-/// Whether a top-level key holds one of the reason's fields: the field itself or an object on
-/// its path (`user` for `user.name`).
-fn is_read(key: &str) -> bool {
-    REASON_FIELDS.iter().any(|name| holds(name, key))
+/// Whether a top-level key holds one of the fields read: the field itself or an object on its
+/// path (`user` for `user.name`).
+fn is_read(reads: &[String], key: &str) -> bool {
+    reads.iter().any(|name| holds(name, key))
 }
 
-/// Whether a field of the `event` object holds one of the reason's `event.*` fields.
-fn reads_event_field(key: &str) -> bool {
-    (REASON_FIELDS.iter())
+/// Whether a field of the `event` object holds one of the `event.*` fields read.
+fn reads_event_field(reads: &[String], key: &str) -> bool {
+    (reads.iter())
         .filter_map(|name| name.strip_prefix("event."))
         .any(|name| holds(name, key))
 }

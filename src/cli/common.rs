@@ -8,6 +8,17 @@ use lookout::Client;
 use lookout::{Config, Override};
 use std::path::{Path, PathBuf};
 
+/// Loads rule files and folders with the configured exception lists (`rules.exception_folders`,
+/// `LOOKOUT_EXCEPTION_FOLDERS` or `--exceptions`).
+pub fn load_rule_paths(
+    global: &GlobalArgs,
+    paths: &[PathBuf],
+) -> anyhow::Result<lookout::LoadReport> {
+    let config = load(global)?;
+    let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
+    Ok(lookout::load_paths_with(paths, &catalog))
+}
+
 /// The environment variable naming the configuration file when `--config` is absent.
 pub const CONFIG_VAR: &str = "LOOKOUT_CONFIG";
 /// The configuration file read when neither `--config` nor [`CONFIG_VAR`] names one, if it exists.
@@ -43,6 +54,10 @@ pub struct GlobalArgs {
     /// A rule folder or file (repeat for several; replaces rules.folders).
     #[arg(long = "rules", global = true, value_name = "PATH")]
     pub rules: Vec<PathBuf>,
+    /// A folder or file of exception lists (repeat for several; replaces
+    /// rules.exception_folders).
+    #[arg(long = "exceptions", global = true, value_name = "PATH")]
+    pub exceptions: Vec<PathBuf>,
     /// The alerts index (replaces alerts.index).
     #[arg(long, global = true, value_name = "INDEX")]
     pub alerts_index: Option<String>,
@@ -64,10 +79,12 @@ impl GlobalArgs {
     /// The flags that were given, as overrides of the environment variables they replace.
     pub fn overrides(&self) -> Vec<Override> {
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        let folders = (!self.rules.is_empty()).then(|| {
-            let names: Vec<String> = self.rules.iter().map(|p| p.display().to_string()).collect();
-            names.join(",")
-        });
+        let joined = |paths: &[PathBuf]| {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            (!names.is_empty()).then(|| names.join(","))
+        };
+        let folders = joined(&self.rules);
+        let exceptions = joined(&self.exceptions);
         let verify = self.insecure.then(|| "false".to_string());
         let given = [
             ("LOOKOUT_ES_URL", "--es-url", self.es_url.clone()),
@@ -94,6 +111,7 @@ impl GlobalArgs {
             ("LOOKOUT_ES_CA_FILE", "--es-ca-file", path(&self.es_ca_file)),
             ("LOOKOUT_ES_VERIFY_TLS", "--insecure", verify),
             ("LOOKOUT_RULES_FOLDERS", "--rules", folders),
+            ("LOOKOUT_EXCEPTION_FOLDERS", "--exceptions", exceptions),
             (
                 "LOOKOUT_ALERTS_INDEX",
                 "--alerts-index",

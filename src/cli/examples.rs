@@ -58,6 +58,7 @@ ones and logs why). /healthz, /readyz and /metrics are served on http.listen.";
 pub const RULES: &str = "\
 Examples:
   lookout rules
+  lookout rules --building-blocks        # building-block rules too
   lookout rules --rules /etc/lookout/rules --es-url https://es.example:9200";
 
 /// `lookout test --help`.
@@ -78,8 +79,9 @@ Run the same command again after an interruption: it resumes after the last fini
 /// `lookout validate --help`.
 pub const VALIDATE: &str = "\
 Examples:
-  lookout validate                       # the rules/ folder
+  lookout validate                       # the rules/ folder, lists from exceptions/
   lookout validate rules/ more-rules/ --format json
+  lookout validate rules/ --exceptions kibana-export/
   lookout validate rules/aws_iam_group_creation.toml";
 
 /// `lookout generate --help`.

@@ -1,6 +1,7 @@
 //! `lookout rules`: one line per rule: its schedule, last execution, status, alerts written and
 //! next run, from the rule files and the state lookout keeps in the server. Rules that are not
-//! scheduled are listed after the table with the reason.
+//! scheduled are listed after the table with the reason. Building-block rules (whose alerts
+//! Kibana hides by default) are left out unless `--building-blocks` asks for them.
 
 use super::common::{self, GlobalArgs};
 use super::table;
@@ -20,12 +21,32 @@ pub const MAX_RULES_COUNTED: usize = 10_000;
 
 /// Flags of `lookout rules`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// List building-block rules too (hidden by default, as Kibana hides their alerts).
+    #[arg(long)]
+    pub building_blocks: bool,
+}
 
-pub fn run(_args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = common::load(global)?;
-    let set = lookout::load_rules(&config.rules);
-    common::runtime()?.block_on(list(&config, set, Utc::now()))
+    let mut set = lookout::load_rules(&config.rules);
+    let hidden = hide_building_blocks(&mut set, args.building_blocks);
+    let code = common::runtime()?.block_on(list(&config, set, Utc::now()))?;
+    if hidden > 0 {
+        println!("{hidden} building-block rules not shown (--building-blocks lists them)");
+    }
+    Ok(code)
+}
+
+/// Leaves building-block rules out unless `include`; returns how many were left out.
+pub fn hide_building_blocks(set: &mut RuleSet, include: bool) -> usize {
+    if include {
+        return 0;
+    }
+    let before = set.runnable.len();
+    set.runnable
+        .retain(|rule| rule.meta.details.building_block_type.is_none());
+    before - set.runnable.len()
 }
 
 async fn list(config: &Config, set: RuleSet, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
@@ -196,6 +217,23 @@ mod tests {
         assert_eq!(row[4], "partial failure");
         assert_eq!(row[5], "7");
         assert_eq!(row[6], "2026-01-01T12:05:00Z");
+    }
+
+    #[test]
+    fn building_block_rules_are_hidden_unless_asked_for() {
+        let mut block = crate::cli::test_rule("bb");
+        block.meta.details.building_block_type = Some("default".into());
+        let set = || lookout::RuleSet {
+            runnable: vec![crate::cli::test_rule("r"), block.clone()],
+            ..lookout::RuleSet::default()
+        };
+        let mut hidden = set();
+        assert_eq!(hide_building_blocks(&mut hidden, false), 1);
+        assert_eq!(hidden.runnable.len(), 1);
+        assert_eq!(hidden.runnable[0].rule_id, "r");
+        let mut shown = set();
+        assert_eq!(hide_building_blocks(&mut shown, true), 0);
+        assert_eq!(shown.runnable.len(), 2);
     }
 
     #[test]

@@ -80,7 +80,8 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode>
 }
 
 fn print_rules(config: &Config) {
-    let report = lookout::load_paths(&config.rules.folders);
+    let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
+    let report = lookout::load_paths_with(&config.rules.folders, &catalog);
     let folders: Vec<String> = config
         .rules
         .folders

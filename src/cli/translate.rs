@@ -70,7 +70,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             kql: None,
             indices: Vec::new(),
         },
-        (None, Some(path)) => match read_rule(path)? {
+        (None, Some(path)) => match read_rule(path, global)? {
             Ok(source) => source,
             Err(problems) => {
                 for problem in problems {
@@ -183,11 +183,16 @@ fn fetch_field_caps(client: &Client, indices: &[String]) -> anyhow::Result<serde
 
 /// Loads a rule file with the rule loader, so that problems (bad KQL included) are reported as
 /// `path:line:col: message` in file coordinates, exactly as `lookout validate` does.
-fn read_rule(path: &Path) -> anyhow::Result<Result<Source, Vec<Diagnostic>>> {
+/// The rule's exception lists are resolved as for running it (a rule naming a missing list is
+/// an error here too), from the configured exception folders.
+fn read_rule(
+    path: &Path,
+    global: &super::common::GlobalArgs,
+) -> anyhow::Result<Result<Source, Vec<Diagnostic>>> {
     if !path.is_file() {
         bail!("{} is not a rule file", path.display());
     }
-    let report = lookout::load_path(path);
+    let report = super::common::load_rule_paths(global, &[path.to_path_buf()])?;
     if !report.errors.is_empty() {
         return Ok(Err(report.errors));
     }

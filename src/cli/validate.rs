@@ -1,5 +1,7 @@
-//! `lookout validate [PATH...] [--format text|json]`: loads rule files and folders, prints one
-//! line per problem (`path:line:col: message`) and a summary; exit status 1 when any error.
+//! `lookout validate [PATH...] [--format text|json]`: loads the exception lists and the rule
+//! files and folders, prints one line per problem (`path:line:col: message`: a broken rule,
+//! exception list or value list file, a rule naming a list that is not there) and a summary;
+//! exit status 1 when any error.
 
 use super::common::{self, GlobalArgs};
 use lookout::{Diagnostic, LoadReport, Summary, printable};
@@ -26,18 +28,21 @@ pub enum Format {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = common::load(global)?;
     let paths = if args.paths.is_empty() {
-        common::load(global)?.rules.folders
+        config.rules.folders.clone()
     } else {
         args.paths
     };
-    let mut report = lookout::load_paths(&paths);
+    let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
+    let mut report = lookout::load_paths_with(&paths, &catalog);
+    let lists = catalog.counts();
     sort(&mut report.errors);
     sort(&mut report.warnings);
     let output = match args.format {
-        Format::Text => text(&report),
+        Format::Text => text(&report, lists),
         Format::Json => {
-            let json = serde_json::to_string_pretty(&summary_json(&report))?;
+            let json = serde_json::to_string_pretty(&summary_json(&report, lists))?;
             lookout::printable_json(&json).into_owned() + "\n"
         }
     };
@@ -83,7 +88,7 @@ fn joined(counts: &[(&str, usize)]) -> String {
     parts.join(", ")
 }
 
-fn text(report: &LoadReport) -> String {
+fn text(report: &LoadReport, (lists, items): (usize, usize)) -> String {
     let mut out = String::new();
     for error in &report.errors {
         out += &format!("{error}\n");
@@ -106,6 +111,7 @@ fn text(report: &LoadReport) -> String {
     out += &format!("by type: {}\n", joined(&by_type(rules)));
     out += &format!("by language: {}\n", joined(&by_language(rules)));
     out += &format!("deprecated: {deprecated}\n");
+    out += &format!("exception lists: {lists} ({items} items)\n");
     out += &format!(
         "runnable now (query, threshold, new_terms and threat_match rules in kuery or lucene): {runnable}\n"
     );
@@ -125,9 +131,11 @@ fn counts_json(counts: &[(&str, usize)]) -> Value {
     Value::Object(object)
 }
 
-fn summary_json(report: &LoadReport) -> Value {
+fn summary_json(report: &LoadReport, (lists, items): (usize, usize)) -> Value {
     let rules = &report.summaries();
     json!({
+        "exception_lists": lists,
+        "exception_items": items,
         "rules": rules.len(),
         "by_type": counts_json(&by_type(rules)),
         "by_language": counts_json(&by_language(rules)),

@@ -18,6 +18,7 @@ pub const ENV_VARS: &[&str] = &[
     VERIFY_TLS,
     REQUEST_TIMEOUT,
     RULES_FOLDERS,
+    EXCEPTION_FOLDERS,
     INCLUDE_DEPRECATED,
     ALERTS_INDEX,
     NAMESPACE,
@@ -42,6 +43,7 @@ const CA_FILE: &str = "LOOKOUT_ES_CA_FILE";
 const VERIFY_TLS: &str = "LOOKOUT_ES_VERIFY_TLS";
 const REQUEST_TIMEOUT: &str = "LOOKOUT_ES_REQUEST_TIMEOUT";
 const RULES_FOLDERS: &str = "LOOKOUT_RULES_FOLDERS";
+const EXCEPTION_FOLDERS: &str = "LOOKOUT_EXCEPTION_FOLDERS";
 const INCLUDE_DEPRECATED: &str = "LOOKOUT_RULES_INCLUDE_DEPRECATED";
 const ALERTS_INDEX: &str = "LOOKOUT_ALERTS_INDEX";
 const NAMESPACE: &str = "LOOKOUT_NAMESPACE";
@@ -159,6 +161,10 @@ pub(super) fn apply(
     if let Some(value) = env.get(RULES_FOLDERS) {
         raw.rules.folders = Some(split_folders(&value));
         set.push(("rules.folders", RULES_FOLDERS));
+    }
+    if let Some(value) = env.get(EXCEPTION_FOLDERS) {
+        raw.rules.exception_folders = Some(split_folders(&value));
+        set.push(("rules.exception_folders", EXCEPTION_FOLDERS));
     }
     if let Some(value) = env.get(INCLUDE_DEPRECATED) {
         let key = "rules.include_deprecated";

@@ -50,6 +50,8 @@ pub const DEFAULT_EXECUTIONS_INDEX: &str = "lookout-executions-default";
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The rule folder used when none is configured.
 pub const DEFAULT_RULES_FOLDER: &str = "rules";
+/// The folder of exception list files used when none is configured (docs/exceptions.md).
+pub const DEFAULT_EXCEPTIONS_FOLDER: &str = "exceptions";
 /// Where `lookout run` serves /healthz, /readyz and /metrics when nothing else is configured:
 /// loopback only, so that nothing is exposed beyond the machine by default.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9464";
@@ -202,6 +204,10 @@ impl fmt::Debug for ElasticsearchConfig {
 pub struct RulesConfig {
     /// Folders (or single files) of rule TOML files.
     pub folders: Vec<PathBuf>,
+    /// Folders (or single files) of exception lists (detection-rules TOML, Kibana NDJSON) and
+    /// value lists (`<id>.txt`) the rules' `exceptions_list` references resolve to. A folder
+    /// that does not exist holds no list.
+    pub exception_folders: Vec<PathBuf>,
     /// Whether rules with `maturity = "deprecated"` are scheduled.
     pub include_deprecated: bool,
 }
@@ -210,6 +216,7 @@ impl Default for RulesConfig {
     fn default() -> Self {
         RulesConfig {
             folders: vec![PathBuf::from(DEFAULT_RULES_FOLDER)],
+            exception_folders: vec![PathBuf::from(DEFAULT_EXCEPTIONS_FOLDER)],
             include_deprecated: false,
         }
     }

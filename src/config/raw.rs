@@ -50,6 +50,7 @@ pub(super) struct RawElasticsearch {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawRules {
     pub folders: Option<Vec<PathBuf>>,
+    pub exception_folders: Option<Vec<PathBuf>>,
     pub include_deprecated: Option<bool>,
 }
 

@@ -117,6 +117,35 @@ fn rule_folders_from_the_environment_split_on_commas_and_colons() {
 }
 
 #[test]
+fn exception_folders_default_to_exceptions_and_come_from_the_file_or_the_environment() {
+    let defaults = with_env("", &[]).expect("valid");
+    assert_eq!(
+        defaults.rules.exception_folders,
+        [PathBuf::from("exceptions")]
+    );
+    let file = with_env("[rules]\nexception_folders = []\n", &[]).expect("valid");
+    assert!(
+        file.rules.exception_folders.is_empty(),
+        "an empty list loads no list"
+    );
+    let env = with_env(
+        "[rules]\nexception_folders = [\"a\"]\n",
+        &[("LOOKOUT_EXCEPTION_FOLDERS", "lists, /etc/lookout/lists")],
+    )
+    .expect("valid");
+    let expected: Vec<PathBuf> = ["lists", "/etc/lookout/lists"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    assert_eq!(env.rules.exception_folders, expected);
+    let error = with_env("[rules]\nexception_folders = [\"\"]\n", &[]).unwrap_err();
+    assert!(
+        error.to_string().contains("`rules.exception_folders`"),
+        "{error}"
+    );
+}
+
+#[test]
 fn basic_credentials_come_from_the_environment() {
     let config = with_env(
         "",

@@ -223,8 +223,17 @@ fn rules(raw: &RawConfig, origins: &Origins) -> Result<RulesConfig, ConfigError>
             "name at least one folder, none of them empty",
         ));
     }
+    let exception_folders =
+        (raw.rules.exception_folders.clone()).unwrap_or(defaults.exception_folders);
+    if exception_folders.iter().any(|f| f.as_os_str().is_empty()) {
+        return Err(origins.invalid(
+            "rules.exception_folders",
+            "a folder name is empty (an empty list means no exception lists)",
+        ));
+    }
     Ok(RulesConfig {
         folders,
+        exception_folders,
         include_deprecated: raw
             .rules
             .include_deprecated

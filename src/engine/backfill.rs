@@ -48,7 +48,7 @@ impl Engine {
         tally: &mut Tally,
     ) -> Result<(), ExecutionError> {
         let query = self.translate(rule, tally).await;
-        self.run_chunk(rule, &query, window, (execution_uuid, at), tally)
+        self.run_chunk(rule, &query, window, (execution_uuid, at, true), tally)
             .await
     }
 }

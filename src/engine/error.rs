@@ -34,6 +34,14 @@ pub enum ExecutionError {
         status: u16,
         reason: String,
     },
+    #[error(
+        "rule {rule_id}: the suppressed alert {alert_id} was not updated ({reason}); nothing was counted twice, the window is searched again"
+    )]
+    SuppressionUpdate {
+        rule_id: String,
+        alert_id: String,
+        reason: String,
+    },
 }
 
 impl ExecutionError {

@@ -15,6 +15,7 @@ mod query;
 mod record;
 mod search;
 mod sink;
+mod suppress;
 
 pub use error::ExecutionError;
 pub use kind::{NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE, planned_searches};
@@ -34,6 +35,7 @@ use search::Searcher;
 use serde_json::Value;
 use sink::AlertSink;
 use std::time::Instant;
+use suppress::Suppressor;
 
 /// The warning of an execution that found more new alerts than `max_signals` allows.
 pub const MAX_SIGNALS_WARNING: &str = "reached the maximum alert limit";
@@ -151,7 +153,7 @@ impl Engine {
         let query = self.translate(rule, tally).await;
         let last = windows.chunks.len().saturating_sub(1);
         for (n, window) in windows.chunks.iter().enumerate() {
-            self.run_chunk(rule, &query, *window, (execution_uuid, at), tally)
+            self.run_chunk(rule, &query, *window, (execution_uuid, at, false), tally)
                 .await?;
             advance(tally, window.to);
             // The last chunk's coverage is saved with the execution's final state (one request
@@ -181,13 +183,13 @@ impl Engine {
     }
 
     /// Runs one window through the rule's kind and adds what it did to the tally, also when
-    /// it failed part-way (alerts written stay written).
+    /// it failed part-way (alerts written stay written). `manual`: a backfill's window.
     async fn run_chunk(
         &self,
         rule: &Rule,
         query: &Value,
         window: Window,
-        (execution_uuid, at): (&str, DateTime<Utc>),
+        (execution_uuid, at, manual): (&str, DateTime<Utc>, bool),
         tally: &mut Tally,
     ) -> Result<(), ExecutionError> {
         let alerts_pattern = self.settings.alerts_pattern();
@@ -210,16 +212,29 @@ impl Engine {
                 execution_uuid,
                 created_at: at,
                 notify: &notify,
+                intended_at: manual.then_some(window.to),
             },
         };
-        let result = kind::run(&chunk, &mut sink).await;
+        let result = match suppress::Policy::of(rule) {
+            Some(policy) => {
+                // A backfill suppresses as of the time its window stands for.
+                let now = chunk.alert.intended_at.unwrap_or(at);
+                let suppressor = Suppressor::new(rule, policy, chunk.alert.namespace, now, window);
+                sink.suppress(suppressor).await
+            }
+            None => Ok(()),
+        };
+        let result = match result {
+            Ok(()) => kind::run(&chunk, &mut sink).await,
+            Err(error) => Err(error),
+        };
         let (hits, written) = match result {
             Ok(hits) => (hits, sink.finish().await?),
             Err(error) => {
                 // What was written stays written: made searchable for the next lookups (a
                 // failed refresh only costs 409s later) and counted in the record.
                 let written = sink.written();
-                let _ = sink.finish().await;
+                sink.abandon().await;
                 tally.add(ChunkOutcome {
                     search: searcher.elapsed(),
                     ..outcome(0, written)

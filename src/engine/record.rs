@@ -17,6 +17,7 @@ pub(super) struct ChunkOutcome {
     pub(super) hits: u64,
     pub(super) created: u64,
     pub(super) duplicates: u64,
+    pub(super) suppressed: u64,
     /// More new alerts existed than the chunk's `max_signals` budget.
     pub(super) limit_reached: bool,
     pub(super) search: Duration,
@@ -49,6 +50,7 @@ impl Tally {
         self.totals.hits += outcome.hits;
         self.totals.created += outcome.created;
         self.totals.duplicates += outcome.duplicates;
+        self.totals.suppressed += outcome.suppressed;
         self.totals.search += outcome.search;
         self.totals.write += outcome.write;
         if outcome.limit_reached {
@@ -63,6 +65,7 @@ pub(super) fn outcome(hits: u64, written: sink::Written) -> ChunkOutcome {
         hits,
         created: written.created,
         duplicates: written.duplicates,
+        suppressed: written.suppressed,
         limit_reached: written.limit_reached,
         search: Duration::ZERO,
         write: written.elapsed,
@@ -101,6 +104,7 @@ pub(super) fn execution_record(
         hits: tally.totals.hits,
         alerts_created: tally.totals.created,
         duplicates: tally.totals.duplicates,
+        alerts_suppressed: tally.totals.suppressed,
         search_ms: millis(tally.totals.search),
         write_ms: millis(tally.totals.write),
         total_ms: millis(started.elapsed()),
@@ -129,6 +133,7 @@ pub(super) fn log_execution(report: &ExecutionReport) {
                 hits = record.hits,
                 created = record.alerts_created,
                 duplicates = record.duplicates,
+                suppressed = record.alerts_suppressed,
                 elapsed_ms = record.total_ms,
                 search_ms = record.search_ms,
                 write_ms = record.write_ms,

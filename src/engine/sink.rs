@@ -9,12 +9,22 @@
 //! dropped with the warning [`super::MAX_SIGNALS_WARNING`]: at most `max_signals` new alerts per
 //! execution (per chunk when catching up), which is also what Kibana does. Searching the window
 //! again would only find the same hits and hit the cap again.
+//!
+//! With alert suppression (`suppress`), offered alerts are grouped instead, and the groups are
+//! written when the chunk finishes (new alerts, or versioned updates of open ones): only a
+//! chunk that succeeded writes them, so a group is always written with all of the chunk's
+//! events, and a repeated chunk finds them counted.
 
 use super::ExecutionError;
+use super::suppress::{Candidate, Suppressor};
 use crate::alert::Alert;
 use crate::es::{BulkDocument, Client};
 use crate::rule::Rule;
 use std::collections::HashSet;
+
+/// Why a suppressed alert was not updated when its version changed since it was read.
+const UPDATE_CONFLICT: &str =
+    "it changed since it was read (another writer, or an earlier attempt)";
 use std::time::{Duration, Instant};
 
 /// What a chunk's alerts came to.
@@ -22,6 +32,8 @@ use std::time::{Duration, Instant};
 pub(super) struct Written {
     pub created: u64,
     pub duplicates: u64,
+    /// Candidate alerts merged into another alert of their group (suppression).
+    pub suppressed: u64,
     /// More new alerts existed than the chunk's `max_signals` budget.
     pub limit_reached: bool,
     /// Time spent looking ids up, writing and refreshing.
@@ -39,6 +51,8 @@ pub(super) struct AlertSink<'a> {
     /// Ids selected in this chunk (written, or about to be).
     taken: HashSet<String>,
     written: Written,
+    /// The chunk's suppression, when the rule suppresses.
+    suppressor: Option<Suppressor>,
 }
 
 impl<'a> AlertSink<'a> {
@@ -55,7 +69,45 @@ impl<'a> AlertSink<'a> {
             alerts_pattern,
             taken: HashSet::new(),
             written: Written::default(),
+            suppressor: None,
         }
+    }
+
+    /// Suppresses the chunk's alerts from now on: reads the group history (after a refresh,
+    /// so that what an earlier attempt wrote is found).
+    pub async fn suppress(&mut self, mut suppressor: Suppressor) -> Result<(), ExecutionError> {
+        self.refresh().await?;
+        let started = Instant::now();
+        let mut after = None;
+        loop {
+            let body = suppressor.history_request(after.as_ref());
+            let answer = self.client.search_raw(self.alerts_pattern, body).await;
+            let answer = answer.map_err(|error| ExecutionError::es(self.rule, error))?;
+            after = suppressor.read_history(&answer);
+            if after.is_none() {
+                break;
+            }
+        }
+        self.written.elapsed += started.elapsed();
+        self.suppressor = Some(suppressor);
+        Ok(())
+    }
+
+    /// The chunk's suppression, when the rule suppresses.
+    pub fn suppressor(&self) -> Option<&Suppressor> {
+        self.suppressor.as_ref()
+    }
+
+    /// Notes that more new alerts existed than the budget (a kind that cut them itself).
+    pub fn limit_reached(&mut self) {
+        self.written.limit_reached = true;
+    }
+
+    /// Adds candidates of groups (kinds that aggregate events before offering them).
+    pub fn offer_groups(&mut self, candidates: Vec<Candidate>) {
+        let suppressor =
+            (self.suppressor.as_mut()).expect("groups are offered only when suppressing");
+        candidates.into_iter().for_each(|c| suppressor.add(c));
     }
 
     /// The ids among `ids` already written behind the alerts pattern.
@@ -137,8 +189,22 @@ impl<'a> AlertSink<'a> {
         }
     }
 
-    /// Looks the alerts up, selects the new ones within the budget and creates them.
+    /// Looks the alerts up, selects the new ones within the budget and creates them; when
+    /// suppressing, groups them instead (an alert missing a group field under `doNotSuppress`
+    /// is written on its own).
     pub async fn offer(&mut self, alerts: Vec<Alert>) -> Result<(), ExecutionError> {
+        let alerts = match self.suppressor.as_mut() {
+            Some(suppressor) => (alerts.into_iter())
+                .filter_map(|alert| match suppressor.event_candidate(alert) {
+                    Ok(candidate) => {
+                        suppressor.add(candidate);
+                        None
+                    }
+                    Err(alone) => Some(alone),
+                })
+                .collect(),
+            None => alerts,
+        };
         if alerts.is_empty() {
             return Ok(());
         }
@@ -163,14 +229,61 @@ impl<'a> AlertSink<'a> {
         result.map_err(|error| ExecutionError::es(self.rule, error))
     }
 
-    /// Ends the chunk: one refresh when anything was created (instead of `refresh=wait_for` per
-    /// page, which waits up to a refresh interval each time; correctness does not depend on it,
-    /// since a `create` of an id already written answers 409).
+    /// Ends the chunk: writes the suppressed groups, then one refresh when anything was written
+    /// (instead of `refresh=wait_for` per page, which waits up to a refresh interval each time;
+    /// correctness does not depend on it, since a `create` of an id already written answers 409).
     pub async fn finish(mut self) -> Result<Written, ExecutionError> {
-        if self.written.created > 0 {
+        let updated = match self.suppressor.take() {
+            Some(suppressor) => self.write_groups(suppressor).await?,
+            None => 0,
+        };
+        if self.written.created > 0 || updated > 0 {
             self.refresh().await?;
         }
         Ok(self.written)
+    }
+
+    /// Ends a chunk that failed: the groups are not written (the chunk is searched again, and
+    /// a group must be written with all of its events), what was written is made searchable.
+    pub async fn abandon(mut self) {
+        self.suppressor = None;
+        let _ = self.refresh().await;
+    }
+
+    /// Writes the groups: new alerts within what is left of the budget, and updates of open
+    /// alerts, each only to the version read (a conflict fails the chunk: nothing is counted
+    /// twice, and the window is searched again). Returns how many alerts were updated.
+    async fn write_groups(&mut self, suppressor: Suppressor) -> Result<u64, ExecutionError> {
+        self.written.duplicates += suppressor.counted_before;
+        let max = usize::try_from(self.rule.max_signals).unwrap_or(usize::MAX);
+        let room = max.saturating_sub(self.written.created as usize);
+        let flush = suppressor.flush(room);
+        self.written.limit_reached |= flush.limit_reached;
+        self.written.suppressed += flush.suppressed;
+        self.create(flush.creates).await?;
+        if flush.updates.is_empty() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let outcome = self.client.bulk_update(&flush.updates).await;
+        self.written.elapsed += started.elapsed();
+        let outcome = outcome.map_err(|error| ExecutionError::es(self.rule, error))?;
+        let reason = match (outcome.conflicts.first(), outcome.failed.first()) {
+            (Some(id), _) => Some((id.clone(), UPDATE_CONFLICT.to_string())),
+            (None, Some(failure)) => Some((
+                failure.id.clone(),
+                format!("HTTP {}: {}", failure.status, failure.reason),
+            )),
+            (None, None) => None,
+        };
+        match reason {
+            None => Ok(outcome.updated as u64),
+            Some((alert_id, reason)) => Err(ExecutionError::SuppressionUpdate {
+                rule_id: self.rule.rule_id.clone(),
+                alert_id,
+                reason,
+            }),
+        }
     }
 
     /// What the chunk's alerts came to so far (for a chunk that failed part-way).

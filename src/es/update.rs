@@ -1,6 +1,7 @@
 //! Conditional partial updates of documents: `_bulk` with `update` actions carrying
 //! `if_seq_no` / `if_primary_term`, so that a document changed since it was read is left alone
-//! (409, a conflict) instead of overwritten. Used by the notification outbox on alerts.
+//! (409, a conflict) instead of overwritten. Used by the notification outbox on alerts and by
+//! alert suppression (the open alert of a group takes further events).
 
 use super::bulk::BULK_MAX_ACTIONS;
 use super::bulk::ItemFailure;

@@ -1,7 +1,9 @@
 //! The Kibana saved objects lookout offers: a data view over the alerts index and one over the
-//! execution records, and a saved search on each with the useful columns. Pure: it builds the
-//! objects (and the NDJSON Kibana's import API takes) from the configuration; `lookout setup
-//! --kibana` sends them, and `kibana/lookout-saved-objects.ndjson` holds them for the defaults.
+//! execution records, and saved searches with the useful columns: the alerts without the
+//! building-block alerts (hidden by default, as Kibana's alerts page hides them), the alerts with
+//! them, and the executions. Pure: it builds the objects (and the NDJSON Kibana's import API
+//! takes) from the configuration; `lookout setup --kibana` sends them, and
+//! `kibana/lookout-saved-objects.ndjson` holds them for the defaults.
 
 use crate::config::Config;
 use serde_json::{Value, json};
@@ -28,10 +30,13 @@ pub const EXECUTION_COLUMNS: &[&str] = &[
     "lookout.execution.total_ms",
 ];
 
+/// The query that hides building-block alerts (Kibana marks them with this field).
+pub const WITHOUT_BUILDING_BLOCKS: &str = "not kibana.alert.building_block_type: *";
+
 /// The reference name a saved search uses for its data view.
 const INDEX_REF: &str = "kibanaSavedObjectMeta.searchSourceJSON.index";
 
-/// The four saved objects (two data views, two saved searches) for this configuration.
+/// The five saved objects (two data views, three saved searches) for this configuration.
 pub fn saved_objects(config: &Config) -> Vec<Value> {
     let alerts = &config.alerts.index;
     let executions = &config.engine.executions_index;
@@ -43,6 +48,13 @@ pub fn saved_objects(config: &Config) -> Vec<Value> {
         saved_search(
             &format!("lookout-alerts-search-{alerts}"),
             "lookout alerts",
+            &alerts_view,
+            ALERT_COLUMNS,
+            WITHOUT_BUILDING_BLOCKS,
+        ),
+        saved_search(
+            &format!("lookout-alerts-all-search-{alerts}"),
+            "lookout alerts, building blocks included",
             &alerts_view,
             ALERT_COLUMNS,
             "",

@@ -32,7 +32,7 @@ fn the_shipped_file_is_what_setup_imports_for_the_defaults() {
 }
 
 #[test]
-fn the_shipped_file_holds_two_data_views_and_two_saved_searches() {
+fn the_shipped_file_holds_two_data_views_and_three_saved_searches() {
     let objects = shipped_objects();
     let types: Vec<&str> = objects
         .iter()
@@ -40,7 +40,13 @@ fn the_shipped_file_holds_two_data_views_and_two_saved_searches() {
         .collect();
     assert_eq!(
         types,
-        ["index-pattern", "index-pattern", "search", "search"]
+        [
+            "index-pattern",
+            "index-pattern",
+            "search",
+            "search",
+            "search"
+        ]
     );
     for view in &objects[..2] {
         assert_eq!(view["attributes"]["timeFieldName"], "@timestamp");
@@ -78,13 +84,41 @@ fn execution_columns_are_fields_of_the_executions_template() {
         .iter()
         .find(|(name, _)| *name == config.engine.executions_index)
         .expect("there is an executions template");
-    let search = &shipped_objects()[3];
+    let search = &shipped_objects()[4];
     for column in columns(search) {
         assert!(
             template_maps_field(executions, &column),
             "{column} is not written by lookout"
         );
     }
+}
+
+/// The query of a saved search.
+fn query_of(search: &Value) -> String {
+    let source: Value = serde_json::from_str(
+        search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"]
+            .as_str()
+            .expect("searchSourceJSON is a string"),
+    )
+    .expect("searchSourceJSON is JSON");
+    source["query"]["query"].as_str().unwrap_or("").to_string()
+}
+
+#[test]
+fn building_block_alerts_are_hidden_by_default_and_shown_by_a_second_search() {
+    let objects = shipped_objects();
+    assert_eq!(objects[2]["attributes"]["title"], "lookout alerts");
+    assert_eq!(
+        query_of(&objects[2]),
+        "not kibana.alert.building_block_type: *"
+    );
+    assert_eq!(
+        objects[3]["attributes"]["title"],
+        "lookout alerts, building blocks included"
+    );
+    assert_eq!(query_of(&objects[3]), "");
+    assert_eq!(objects[2]["references"], objects[3]["references"]);
+    assert!(crate::kql::parse(&query_of(&objects[2])).is_ok());
 }
 
 #[test]
@@ -120,6 +154,7 @@ fn alert_columns_are_fields_of_the_alerts_lookout_writes() {
         execution_uuid: "e1",
         created_at: chrono::Utc::now(),
         notify: &[],
+        intended_at: None,
     };
     let event = crate::alert::SourceEvent {
         index: "logs",

@@ -5,7 +5,8 @@
 
 use super::Loaded;
 use super::diagnostic::{Diagnostic, LoadReport, line_column};
-use super::parse::parse_rule_file;
+use super::parse::parse_rule_file_with;
+use crate::exceptions::Catalog;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -33,9 +34,24 @@ pub fn load_path(path: &Path) -> LoadReport {
     load_paths(&[path.to_path_buf()])
 }
 
-/// Loads files and folders (recursively); each file once, in path order.
+/// Loads files and folders (recursively); each file once, in path order. No exception list is
+/// loaded: a rule that names one is an error (see [`load_paths_with`]).
 pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
+    load_paths_with(paths, &Catalog::empty())
+}
+
+/// Loads files and folders, resolving the rules' exception lists in `catalog`; the catalog's
+/// own problems (broken exception or value list files) are errors of the report.
+pub fn load_paths_with(paths: &[PathBuf], catalog: &Catalog) -> LoadReport {
     let mut report = LoadReport::default();
+    report
+        .errors
+        .extend(catalog.problems.iter().map(|problem| Diagnostic {
+            path: problem.path.clone(),
+            line: problem.line,
+            column: problem.column,
+            message: problem.message.clone(),
+        }));
     let mut files = Vec::new();
     for path in paths {
         collect(path, &mut files, &mut report);
@@ -43,7 +59,7 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     files.sort();
     dedup_real_paths(&mut files);
     let mut loaded = Vec::with_capacity(files.len());
-    for result in load_files(&files) {
+    for result in load_files(&files, catalog) {
         match result {
             Ok((rule, warnings)) => {
                 loaded.push(rule);
@@ -69,20 +85,26 @@ fn dedup_real_paths(files: &mut Vec<PathBuf>) {
 }
 
 /// Reads and parses files on a few threads; results come back in the order of `files`.
-fn load_files(files: &[PathBuf]) -> Vec<FileResult> {
+fn load_files(files: &[PathBuf], catalog: &Catalog) -> Vec<FileResult> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = cores
         .min(MAX_LOAD_THREADS)
         .min(files.len() / MIN_FILES_PER_THREAD)
         .max(1);
     if threads == 1 {
-        return files.iter().map(|path| load_file(path)).collect();
+        return files.iter().map(|path| load_file(path, catalog)).collect();
     }
     let chunk = files.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let workers: Vec<_> = files
             .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(|p| load_file(p)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(|| {
+                    part.iter()
+                        .map(|p| load_file(p, catalog))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         workers
             .into_iter()
@@ -91,9 +113,9 @@ fn load_files(files: &[PathBuf]) -> Vec<FileResult> {
     })
 }
 
-fn load_file(path: &Path) -> FileResult {
+fn load_file(path: &Path, catalog: &Catalog) -> FileResult {
     let bytes = read_limited(path).map_err(|message| vec![at_start(path, message)])?;
-    parse_rule_bytes(path, &bytes)
+    parse_rule_bytes_with(path, &bytes, catalog)
 }
 
 /// Reads a whole file of at most [`MAX_RULE_FILE_BYTES`].
@@ -112,13 +134,23 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Parses a file's bytes, first checking that they are UTF-8.
+/// Parses a file's bytes, first checking that they are UTF-8. No exception list is loaded: a
+/// rule that names one is an error (see [`parse_rule_bytes_with`]).
 pub fn parse_rule_bytes(
     path: &Path,
     bytes: &[u8],
 ) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_rule_bytes_with(path, bytes, &Catalog::empty())
+}
+
+/// Parses a file's bytes, resolving its exception lists in `catalog`.
+pub fn parse_rule_bytes_with(
+    path: &Path,
+    bytes: &[u8],
+    catalog: &Catalog,
+) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => parse_rule_file(path, text),
+        Ok(text) => parse_rule_file_with(path, text, catalog),
         Err(error) => Err(vec![not_utf8(path, bytes, &error)]),
     }
 }

@@ -4,7 +4,7 @@
 //! downstream works with these types and never re-validates (docs/architecture.md, "Rule files").
 //! This module reads files; it does not search, schedule or write anything.
 //!
-//! [`load_paths`] finds the files (`load`), [`parse_rule_file`] turns one file into a [`Loaded`]
+//! [`load_paths`] finds the files (`load`), [`parse_rule_bytes_with`] turns one file into a [`Loaded`]
 //! rule (`parse`, with `fields` for spanned reads, `keys` for the accepted key names, `params`,
 //! `sections` and `threat` for the typed parts), and every problem is a [`Diagnostic`] at
 //! `path:line:col`.
@@ -17,6 +17,7 @@ mod names;
 mod params;
 mod parse;
 mod query_check;
+mod references;
 mod sections;
 mod threat;
 
@@ -25,9 +26,14 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 pub use diagnostic::{Diagnostic, LoadReport, Summary};
-pub use load::{MAX_RULE_FILE_BYTES, load_path, load_paths, parse_rule_bytes};
+pub use load::{
+    MAX_RULE_FILE_BYTES, load_path, load_paths, load_paths_with, parse_rule_bytes,
+    parse_rule_bytes_with,
+};
 pub use params::{NewTerms, ThreatMapping, ThreatMatch, Threshold};
-pub use sections::{Details, Metadata};
+#[cfg(test)]
+pub use sections::{AlertSuppression, RiskScoreMapping, SeverityMapping};
+pub use sections::{Details, Metadata, MissingFieldsStrategy};
 
 /// Default `interval` when a rule has none.
 pub const DEFAULT_INTERVAL: &str = "5m";
@@ -114,6 +120,9 @@ pub struct Search {
     pub timestamp: Timestamp,
     /// Kibana filter objects (`[[rule.filters]]`), kept as JSON.
     pub filters: Vec<Value>,
+    /// The exception lists its `[[rule.exceptions_list]]` names, resolved when it loaded:
+    /// events an item matches are left out of every search (docs/exceptions.md).
+    pub exceptions: crate::exceptions::Exceptions,
 }
 
 /// The field a rule's windows apply to: `timestamp_override` when set, else `@timestamp`.

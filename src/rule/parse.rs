@@ -10,11 +10,13 @@ use super::keys::{
 use super::names;
 use super::params::{TypeParams, non_empty_strings, query_language};
 use super::query_check::{check_eql, check_kuery, file_offset};
+use super::references;
 use super::sections::{self, Metadata};
 use super::{
     DEFAULT_FROM, DEFAULT_INTERVAL, DEFAULT_MAX_SIGNALS, DEFAULT_TO, Kind, Language, Loaded,
     Maturity, Meta, NotRunnable, Query, Rule, RuleType, Search, Severity, Timestamp, threat,
 };
+use crate::exceptions::{Catalog, Exceptions};
 use crate::kql::Query as KqlTree;
 use crate::schedule::datemath::{DateMath, Rounding, parse_date};
 use crate::schedule::duration;
@@ -27,10 +29,21 @@ use toml::de::DeTable;
 /// The instant `from` and `to` are compared at; any instant works for relative expressions.
 const COMPARISON_INSTANT: &str = "2024-01-01T00:00:00Z";
 
-/// Parses one rule file. On success, returns the rule and its warnings; otherwise every error.
+/// Parses one rule file without exception lists (a rule naming one is an error).
+#[cfg(test)]
 pub fn parse_rule_file(
     path: &Path,
     text: &str,
+) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_rule_file_with(path, text, &Catalog::empty())
+}
+
+/// Parses one rule file, resolving its exception lists in `catalog`. On success, returns the
+/// rule and its warnings; otherwise every error.
+pub fn parse_rule_file_with(
+    path: &Path,
+    text: &str,
+    catalog: &Catalog,
 ) -> Result<(Loaded, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut problems = FileProblems::new(path, text);
     let document = match DeTable::parse(text) {
@@ -41,7 +54,7 @@ pub fn parse_rule_file(
             return Err(vec![problems.at(&span, message)]);
         }
     };
-    let rule = read_document(path, &document, &mut problems);
+    let rule = read_document(path, &document, &mut problems, catalog);
     match rule {
         Some(rule) if problems.errors.is_empty() => Ok((rule, problems.warnings)),
         _ => Err(problems.errors),
@@ -52,6 +65,7 @@ fn read_document(
     path: &Path,
     document: &Spanned<DeTable<'_>>,
     p: &mut FileProblems<'_>,
+    catalog: &Catalog,
 ) -> Option<Loaded> {
     let root = Table {
         name: "",
@@ -68,7 +82,7 @@ fn read_document(
     }
     let cron = read_lookout_table(&root, p);
     let table = root.table(p, "rule", "rule", Need::Required)?;
-    let read = read_rule(path, &table, p)?;
+    let read = read_rule(path, &table, p, catalog)?;
     let file = FileParts {
         maturity: maturity?,
         cron: cron?,
@@ -103,6 +117,7 @@ struct ReadRule {
     max_signals: u32,
     timestamp: Timestamp,
     filters: Vec<serde_json::Value>,
+    exceptions: Exceptions,
     params: TypeParams,
     meta: Meta,
 }
@@ -157,6 +172,7 @@ impl ReadRule {
                 index: self.index,
                 timestamp: self.timestamp,
                 filters: self.filters,
+                exceptions: self.exceptions,
             },
             kind,
             max_signals: self.max_signals,
@@ -188,7 +204,12 @@ fn read_lookout_table(root: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<
 }
 
 /// Reads `[rule]`. Every check runs, so that one pass reports every problem of the file.
-fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option<ReadRule> {
+fn read_rule(
+    path: &Path,
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+    catalog: &Catalog,
+) -> Option<ReadRule> {
     t.warn_unknown_keys(p, RULE_KEYS);
     let rule_id = t
         .string(p, "rule_id", Need::Required)
@@ -218,6 +239,12 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
     let threat = threat::read_threats(t, p).unwrap_or_default();
     let enabled = t.boolean(p, "enabled").unwrap_or(true);
     let details = sections::read_details(t, p);
+    if let Some(rule_type) = rule_type {
+        sections::check_suppression(&details, rule_type, t, p);
+    }
+    let exceptions = rule_id
+        .as_ref()
+        .and_then(|id| references::resolve(t, p, catalog, id.get_ref(), &details.exceptions_list));
     // Every key has been read (and every problem recorded); now the rule exists or it does not.
     let rule_id = rule_id?;
     Some(ReadRule {
@@ -238,6 +265,7 @@ fn read_rule(path: &Path, t: &Table<'_, '_>, p: &mut FileProblems<'_>) -> Option
             fallback_disabled: fallback_disabled.unwrap_or(false),
         },
         filters,
+        exceptions: exceptions?,
         params: params?,
         meta: Meta {
             description: description?,

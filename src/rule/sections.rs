@@ -252,17 +252,7 @@ fn read_suppression_duration(table: &Table<'_, '_>, p: &mut FileProblems<'_>) ->
     }
 }
 
-/// The warning for a rule's exception list: the list's items live in Kibana, which lookout does
-/// not read, so the rule runs without them.
-pub fn not_applied(list_id: &str) -> String {
-    format!(
-        "exception list `{list_id}` is not applied: its items live in Kibana, which lookout does \
-         not read, so this rule may alert on events the list would have excluded"
-    )
-}
-
-/// Reads `[[rule.exceptions_list]]` (empty when absent); each list is a warning, as lookout
-/// does not apply it.
+/// Reads `[[rule.exceptions_list]]` (empty when absent); `references` resolves them.
 fn read_exceptions_list(
     rule: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
@@ -275,9 +265,6 @@ fn read_exceptions_list(
         let list_id = entry.owned_string(p, "list_id", Need::Required);
         let namespace_type = entry.owned_string(p, "namespace_type", Need::Required);
         let list_type = entry.owned_string(p, "type", Need::Required);
-        if let Some(list_id) = &list_id {
-            p.warning(&entry.span(), not_applied(list_id));
-        }
         lists.push(ExceptionListRef {
             id: id?,
             list_id: list_id?,
@@ -286,6 +273,40 @@ fn read_exceptions_list(
         });
     }
     Some(lists)
+}
+
+/// The most fields alert suppression groups by (Kibana's limit).
+pub const MAX_SUPPRESSION_FIELDS: usize = 3;
+
+/// Checks `[rule.alert_suppression]` against the rule's type: threshold rules suppress by their
+/// own fields (a `group_by` is ignored, with a warning), the others need 1 to 3 `group_by` fields.
+pub fn check_suppression(
+    details: &Details,
+    rule_type: RuleType,
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+) {
+    let Some(suppression) = &details.alert_suppression else {
+        return;
+    };
+    let span = t
+        .get(p, "alert_suppression", Need::Optional)
+        .map_or_else(|| t.span(), |value| value.span());
+    let fields = suppression.group_by.len();
+    match rule_type {
+        RuleType::Threshold if fields > 0 => p.warning(
+            &span,
+            "`rule.alert_suppression.group_by` is ignored: threshold rules suppress by their threshold fields",
+        ),
+        RuleType::Threshold => {}
+        _ if !(1..=MAX_SUPPRESSION_FIELDS).contains(&fields) => p.error(
+            &span,
+            format!(
+                "`rule.alert_suppression.group_by` needs 1 to {MAX_SUPPRESSION_FIELDS} fields, found {fields}"
+            ),
+        ),
+        _ => {}
+    }
 }
 
 /// Reads `[rule.investigation_fields]` `field_names` (empty when absent).

@@ -179,18 +179,32 @@ fn an_unknown_key_is_a_warning_and_the_rule_still_loads() {
 }
 
 #[test]
-fn an_exception_list_is_a_warning_that_it_is_not_applied_and_the_rule_still_loads() {
+fn a_rule_naming_a_list_that_is_not_loaded_is_an_error_naming_the_rule_and_the_list() {
     let (name, bytes) = testdata!("exceptions_list.toml");
-    let (rule, warnings) = parse(name, bytes).expect("loads");
-    assert_eq!(rule.meta.details.exceptions_list.len(), 1);
-    let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(
-        warnings[0].starts_with(
-            "testdata/exceptions_list.toml:23:1: exception list `endpoint_list` is not applied"
-        ),
-        "{warnings:?}"
+    assert_eq!(
+        only_error(name, bytes),
+        "23:1: rule \"00000000-0000-4000-8000-000000000001\" cannot run: exception list \
+         `endpoint_list` is not loaded (no exception folder is configured); a rule never runs \
+         without its exceptions (docs/exceptions.md)"
     );
+}
+
+#[test]
+fn a_rule_naming_a_loaded_list_searches_without_its_excepted_events() {
+    let (_, bytes) = testdata!("exceptions_list.toml");
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let list = "{\"list_id\": \"endpoint_list\", \"type\": \"endpoint\", \"namespace_type\": \"agnostic\"}\n\
+        {\"list_id\": \"endpoint_list\", \"type\": \"simple\", \"entries\": [{\"field\": \"host.name\", \"operator\": \"included\", \"type\": \"match\", \"value\": \"h1\"}]}\n";
+    std::fs::write(folder.path().join("endpoint.ndjson"), list).expect("written");
+    let catalog = crate::exceptions::Catalog::load(&[folder.path().to_path_buf()]);
+    let path = Path::new("testdata/exceptions_list.toml");
+    let (rule, warnings) = runnable(parse_rule_bytes_with(path, bytes, &catalog)).expect("loads");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(rule.meta.details.exceptions_list.len(), 1);
+    let lists = rule.search.exceptions.lists();
+    assert_eq!(lists.len(), 1);
+    assert_eq!(lists[0].list_id, "endpoint_list");
+    assert_eq!(lists[0].items.len(), 1);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::{Config, RulesConfig};
 use crate::engine::{Engine, Settings};
 use crate::es::{Client, EsError};
+use crate::exceptions::Catalog;
 use crate::rule::{self, Rule};
 use crate::state::StateStore;
 use chrono::{DateTime, Utc};
@@ -40,9 +41,12 @@ pub struct RuleSet {
     pub skipped: Vec<String>,
 }
 
-/// Loads the rule folders and keeps the rules lookout can run. Every problem is logged once.
+/// Loads the exception lists and the rule folders and keeps the rules lookout can run. Every
+/// problem is logged once.
 pub fn load_rules(config: &RulesConfig) -> RuleSet {
-    rule_set(rule::load_paths(&config.folders), config.include_deprecated)
+    let catalog = Catalog::load(&config.exception_folders);
+    let report = rule::load_paths_with(&config.folders, &catalog);
+    rule_set(report, config.include_deprecated)
 }
 
 /// The rules of a load report that will run, and lines about the others.

@@ -100,6 +100,9 @@ pub struct ExecutionRecord {
     pub hits: u64,
     pub alerts_created: u64,
     pub duplicates: u64,
+    /// Candidate alerts merged into an alert of their group (alert suppression).
+    #[serde(default)]
+    pub alerts_suppressed: u64,
     pub search_ms: u64,
     pub write_ms: u64,
     pub total_ms: u64,

@@ -82,6 +82,7 @@ fn executions_properties() -> Value {
                 "execution_uuid": keyword(), "rule_id": keyword(), "rule_name": keyword(),
                 "started_at": date(), "window_from": date(), "window_to": date(),
                 "status": keyword(), "hits": long(), "alerts_created": long(), "duplicates": long(),
+                "alerts_suppressed": long(),
                 "search_ms": long(), "write_ms": long(), "total_ms": long(),
                 "warnings": text(), "error": text(), "gap": window,
             })),

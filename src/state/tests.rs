@@ -23,6 +23,7 @@ fn record() -> ExecutionRecord {
         hits: 12,
         alerts_created: 10,
         duplicates: 2,
+        alerts_suppressed: 0,
         search_ms: 40,
         write_ms: 25,
         total_ms: 70,

@@ -13,7 +13,76 @@ use std::time::Duration;
 /// What identifies an alert: rule id, source index, source id.
 pub type AlertKey = (String, String, String);
 
-/// (rule_id, source index, source id) of every alert, with repeats.
+/// The suppressing rule: failed console logins and instance listings, grouped by action, for
+/// 12 minutes (so groups take two or three ticks of updates, then start again).
+pub const SUPPRESSION_RULE_ID: &str = "reliab-0000-4000-8000-000000000004";
+const SUPPRESSION_ACTIONS: [&str; 2] = ["DescribeInstances", "ConsoleLogin"];
+
+/// Writes the suppressing rule's file.
+pub fn write_suppression_rule(folder: &std::path::Path, index_pattern: &str) {
+    let text = format!(
+        r#"[metadata]
+creation_date = "2026/01/01"
+maturity = "production"
+updated_date = "2026/01/01"
+
+[rule]
+author = ["lookout"]
+description = "Reliability test rule with alert suppression."
+from = "now-6m"
+index = ["{index_pattern}"]
+interval = "5m"
+language = "kuery"
+max_signals = 10000
+name = "Actions, suppressed"
+risk_score = 21
+rule_id = "{SUPPRESSION_RULE_ID}"
+severity = "low"
+type = "query"
+query = "event.action: (DescribeInstances or ConsoleLogin)"
+
+[rule.alert_suppression]
+group_by = ["event.action"]
+missing_fields_strategy = "suppress"
+
+[rule.alert_suppression.duration]
+unit = "m"
+value = 12
+"#
+    );
+    std::fs::write(folder.join("rule-suppressed.toml"), text).expect("a rule file can be written");
+}
+
+/// Per action of the suppressing rule: its alerts' docs_count plus one each, summed.
+async fn suppressed_counts(server: &TestServer, alerts: &str) -> (HashMap<String, u64>, usize) {
+    let pattern = format!("{alerts}*");
+    let (_, answer) = server
+        .request(
+            elasticsearch::http::Method::Post,
+            &format!("/{pattern}/_search?ignore_unavailable=true&allow_no_indices=true"),
+            Some(json!({"size": 10_000, "query": {"term": {"kibana.alert.rule.rule_id": SUPPRESSION_RULE_ID}}})),
+        )
+        .await;
+    let hits = answer["hits"]["hits"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for hit in &hits {
+        let source = &hit["_source"];
+        let action = source["kibana.alert.suppression.terms"][0]["value"]
+            .as_str()
+            .unwrap_or("?");
+        let docs = source["kibana.alert.suppression.docs_count"]
+            .as_u64()
+            .unwrap_or(0);
+        *counts.entry(action.to_string()).or_default() += docs + 1;
+    }
+    (counts, hits.len())
+}
+
+/// (rule_id, source index, source id) of every alert, with repeats (the suppressing rule's
+/// alerts stand for groups, and are checked by their counts instead).
 pub async fn alert_list(server: &TestServer, alerts: &str) -> Vec<AlertKey> {
     let pattern = format!("{alerts}*");
     server
@@ -27,7 +96,7 @@ pub async fn alert_list(server: &TestServer, alerts: &str) -> Vec<AlertKey> {
         .request(
             elasticsearch::http::Method::Post,
             &format!("/{pattern}/_search?ignore_unavailable=true&allow_no_indices=true"),
-            Some(json!({"size": 10_000, "query": {"match_all": {}}})),
+            Some(json!({"size": 10_000, "query": {"bool": {"must_not": {"term": {"kibana.alert.rule.rule_id": SUPPRESSION_RULE_ID}}}}})),
         )
         .await;
     let hits = answer["hits"]["hits"]
@@ -83,6 +152,14 @@ pub async fn verify(sim: &Sim, seed: u64, elapsed: Duration) {
         .filter(|k| !expected.contains_key(**k))
         .collect();
     let (worst_sim, worst_wall) = worst_delays(sim, &expected).await;
+    let mut expected_suppressed: HashMap<String, u64> = HashMap::new();
+    for event in &sim.events {
+        let action = event.doc["event"]["action"].as_str().unwrap_or("");
+        if SUPPRESSION_ACTIONS.contains(&action) {
+            *expected_suppressed.entry(action.to_string()).or_default() += 1;
+        }
+    }
+    let (suppressed, suppressed_alerts) = suppressed_counts(&sim.server, &sim.names.alerts).await;
     let stats = sim.proxy.stats();
     let executions = count_executions(&sim.server, &sim.names.executions).await;
     let report = &sim.report;
@@ -121,6 +198,9 @@ pub async fn verify(sim: &Sim, seed: u64, elapsed: Duration) {
     text += &format!("missing: {}\n", missing.len());
     text += &format!("unexpected: {}\n", unexpected.len());
     text += &format!(
+        "suppressing rule: {suppressed_alerts} alerts; events counted per action {suppressed:?}, matching events {expected_suppressed:?}\n"
+    );
+    text += &format!(
         "worst delay event searchable -> alert written: {} simulated minutes; {:.2} s wall clock (upper bound: seen after the run that wrote it)\n",
         worst_sim.num_minutes(),
         worst_wall.as_secs_f64()
@@ -138,6 +218,10 @@ pub async fn verify(sim: &Sim, seed: u64, elapsed: Duration) {
     assert_eq!(duplicates, 0, "duplicate alerts");
     assert!(missing.is_empty(), "{} alerts missing", missing.len());
     assert!(unexpected.is_empty(), "unexpected alerts: {unexpected:?}");
+    assert_eq!(
+        suppressed, expected_suppressed,
+        "suppressed alerts must count every matching event exactly once"
+    );
     assert!(report.kill_total >= kills_wanted());
 }
 

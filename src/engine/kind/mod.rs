@@ -7,6 +7,7 @@
 //! A new kind is a variant of [`crate::rule::Kind`], one module here with its arms in [`run`] and
 //! [`planned_searches`], and its section in docs/rule-types.md.
 
+mod grouped;
 mod new_terms;
 mod query;
 mod threat_match;
@@ -23,6 +24,7 @@ use super::ExecutionError;
 use super::query::query_dsl;
 use super::search::Searcher;
 use super::sink::AlertSink;
+use super::suppress::Policy;
 use crate::alert::AlertContext;
 use crate::kql::FieldMap;
 use crate::rule::{Kind, Rule};
@@ -47,6 +49,7 @@ pub(super) async fn run(
     sink: &mut AlertSink<'_>,
 ) -> Result<u64, ExecutionError> {
     match &chunk.rule.kind {
+        Kind::Query(_) if sink.suppressor().is_some() => grouped::run(chunk, sink).await,
         Kind::Query(_) => query::run(chunk, sink).await,
         Kind::Threshold(_, params) => threshold::run(chunk, params, sink).await,
         Kind::NewTerms(_, params) => new_terms::run(chunk, params, sink).await,
@@ -74,6 +77,14 @@ pub fn planned_searches(
     window: Window,
 ) -> Vec<PlannedSearch> {
     let query = query_dsl(rule.kind.query(), fields);
+    match (&rule.kind, Policy::of(rule)) {
+        (Kind::Query(_), Some(policy)) => grouped::planned(rule, &policy, &query, window),
+        _ => planned_by_kind(rule, &query, window),
+    }
+}
+
+fn planned_by_kind(rule: &Rule, query: &Value, window: Window) -> Vec<PlannedSearch> {
+    let query = query.clone();
     match &rule.kind {
         Kind::Query(_) => query::planned(rule, &query, window),
         Kind::Threshold(_, params) => threshold::planned(rule, params, &query, window),

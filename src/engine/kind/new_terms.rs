@@ -10,7 +10,7 @@ use crate::engine::ExecutionError;
 use crate::engine::plan;
 use crate::engine::sink::AlertSink;
 use crate::es::Hit;
-use crate::rule::{Kind, NewTerms, Rule};
+use crate::rule::{NewTerms, Rule};
 use crate::schedule::Window;
 use crate::schedule::datemath::Rounding;
 use chrono::TimeDelta;
@@ -317,22 +317,6 @@ pub fn build(candidate: &Candidate, context: AlertContext<'_>) -> Alert {
     let id = term_id(candidate, context.namespace, &context.rule.rule_id);
     alert.document["kibana.alert.uuid"] = json!(id);
     alert.document["kibana.alert.new_terms"] = Value::Array(candidate.values.clone());
-    let base = alert.document["kibana.alert.reason"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    alert.document["kibana.alert.reason"] =
-        json!(format!("{}: {base}", new_values(candidate, context)));
     alert.id = id;
     alert
-}
-
-/// `New user.name alice` / `New user.name, source.ip alice, 10.0.0.1`.
-fn new_values(candidate: &Candidate, context: AlertContext<'_>) -> String {
-    let fields = match &context.rule.kind {
-        Kind::NewTerms(_, params) => params.fields.join(", "),
-        _ => String::new(),
-    };
-    let values: Vec<String> = candidate.values.iter().map(term_text).collect();
-    format!("New {fields} {}", values.join(", "))
 }

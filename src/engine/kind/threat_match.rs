@@ -144,16 +144,18 @@ pub(super) async fn run(
             Ok(Flow::More)
         })
         .await?;
-    let alerts = matched
-        .order
-        .iter()
+    let alerts: Vec<Alert> = (matched.order.iter())
         .filter_map(|id| matched.events.remove(id))
-        .map(|(hit, enrichments)| {
-            let alert = build(&hit, &enrichments, chunk.alert);
-            (alert.id, alert.document)
-        })
+        .map(|(hit, enrichments)| build(&hit, &enrichments, chunk.alert))
         .collect();
-    sink.create(alerts).await?;
+    match sink.suppressor().is_some() {
+        // Suppression groups the selected events' alerts instead.
+        true => sink.offer(alerts).await?,
+        false => {
+            let docs = alerts.into_iter().map(|a| (a.id, a.document)).collect();
+            sink.create(docs).await?;
+        }
+    }
     Ok(hits)
 }
 
@@ -431,16 +433,5 @@ pub fn build(event: &Hit, enrichments: &[Value], context: AlertContext<'_>) -> A
     all.extend(enrichments.iter().cloned());
     threat["enrichments"] = Value::Array(all);
     alert.document["threat"] = threat;
-    if let Some(first) = enrichments.first() {
-        let matched = &first["matched"];
-        let base = alert.document["kibana.alert.reason"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let field = matched["field"].as_str().unwrap_or("?");
-        let atomic = term_text(&matched["atomic"]);
-        alert.document["kibana.alert.reason"] =
-            json!(format!("Indicator match on {field} {atomic}: {base}"));
-    }
     alert
 }

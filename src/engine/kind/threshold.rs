@@ -11,6 +11,7 @@ use crate::alert::{self, Alert, AlertContext, SourceEvent, framed_id};
 use crate::engine::ExecutionError;
 use crate::engine::plan;
 use crate::engine::sink::AlertSink;
+use crate::engine::suppress::{self, Candidate, instance_id};
 use crate::rule::{Rule, Threshold};
 use crate::schedule::Window;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -78,16 +79,36 @@ pub(super) async fn run(
         let answer = chunk.search.aggregate(&rule.search.index, body).await?;
         let (groups, next) = read_answer(params, &answer);
         hits += groups.iter().map(|group| group.count).sum::<u64>();
-        let alerts = groups
-            .iter()
-            .map(|group| build(group, chunk.alert, chunk.window.from))
-            .collect();
-        sink.offer(alerts).await?;
+        match sink.suppressor().is_some() {
+            true => sink.offer_groups(candidates(&groups, chunk)),
+            false => {
+                let alerts = (groups.iter())
+                    .map(|group| build(group, chunk.alert, chunk.window.from))
+                    .collect();
+                sink.offer(alerts).await?;
+            }
+        }
         match next {
             Some(key) if !sink.written().limit_reached => after = Some(key),
             _ => return Ok(hits),
         }
     }
+}
+
+/// With a suppression duration, each group is a candidate of the group of its threshold values
+/// (Kibana counts suppressed threshold alerts, not events: `docs_count` grows by one each).
+fn candidates(groups: &[ThresholdGroup], chunk: &Chunk<'_>) -> Vec<Candidate> {
+    let namespace = chunk.alert.namespace;
+    (groups.iter())
+        .map(|group| Candidate {
+            alert: build(group, chunk.alert, chunk.window.from),
+            instance: instance_id(&chunk.rule.rule_id, namespace, &group.terms),
+            terms: group.terms.clone(),
+            start: group.from.unwrap_or(chunk.window.from),
+            end: group.to.unwrap_or(chunk.window.to),
+            docs_count: 0,
+        })
+        .collect()
 }
 
 /// One group of events that reached the threshold.
@@ -208,18 +229,25 @@ fn time_of(aggregation: &Value) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(millis as i64)
 }
 
-/// The search of earlier threshold alerts of this rule whose last counted event is at or after
-/// `since` (the window start).
+/// The search of earlier threshold alerts of this rule whose last counted event (or suppression
+/// end) is at or after `since` (the window start).
 pub fn history_request(rule_id: &str, namespace: &str, since: DateTime<Utc>) -> Value {
     json!({
         "size": THRESHOLD_HISTORY_LIMIT,
         "track_total_hits": false,
-        "_source": ["kibana.alert.threshold_result", "kibana.alert.original_time"],
+        "_source": [
+            "kibana.alert.threshold_result",
+            "kibana.alert.original_time",
+            "kibana.alert.suppression.end",
+        ],
         "query": {"bool": {"filter": [
             {"term": {"kibana.alert.rule.rule_id": rule_id}},
             {"term": {"kibana.alert.rule.type": "threshold"}},
             {"term": {"kibana.space_ids": namespace}},
-            {"range": {"kibana.alert.original_time": {"gte": millis(since)}}},
+            {"bool": {"should": [
+                {"range": {"kibana.alert.original_time": {"gte": millis(since)}}},
+                {"range": {"kibana.alert.suppression.end": {"gte": millis(since)}}},
+            ], "minimum_should_match": 1}},
         ]}},
     })
 }
@@ -248,7 +276,12 @@ fn history_entry(source: &Value) -> Option<HistoryEntry> {
         .collect::<Option<Vec<_>>>()?;
     let last = object_at(source, "kibana.alert.original_time")?.as_str()?;
     let last = DateTime::parse_from_rfc3339(last).ok()?.with_timezone(&Utc);
-    Some(HistoryEntry { terms, last })
+    // A suppressed alert that took later groups counts up to its suppression end.
+    let end = object_at(source, "kibana.alert.suppression.end").and_then(suppress::time_of);
+    Some(HistoryEntry {
+        terms,
+        last: end.map_or(last, |end| end.max(last)),
+    })
 }
 
 /// The `must_not` clauses that drop, per alerted term set, the events at or before its last
@@ -304,27 +337,7 @@ pub fn build(
     };
     let mut alert = alert::build_alert(event, context);
     alert.document["kibana.alert.threshold_result"] = threshold_result(group, window_from);
-    alert.document["kibana.alert.reason"] = json!(reason(group, context));
     alert
-}
-
-/// `4 events with source.ip 198.51.100.7 created medium alert <name>.`
-fn reason(group: &ThresholdGroup, context: AlertContext<'_>) -> String {
-    let rule = context.rule;
-    let mut sentence = format!("{} events", group.count);
-    let terms: Vec<String> = group
-        .terms
-        .iter()
-        .map(|(field, value)| format!("{field} {}", term_text(value)))
-        .collect();
-    if !terms.is_empty() {
-        sentence.push_str(&format!(" with {}", terms.join(" and ")));
-    }
-    if let Some((field, distinct)) = &group.cardinality {
-        sentence.push_str(&format!(" ({distinct} distinct {field})"));
-    }
-    let severity = rule.meta.severity.as_str();
-    format!("{sentence} created {severity} alert {}.", rule.name)
 }
 
 /// `kibana.alert.threshold_result` in Kibana's shape.

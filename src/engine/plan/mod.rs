@@ -28,8 +28,9 @@ pub fn events_body(search: &Search, query: &Value, window: &Window) -> Value {
     })
 }
 
-/// `bool.filter = [query, time range, positive filters]`, `must_not = [negated filters]`
-/// (also the base of the threshold, new terms and indicator match searches).
+/// `bool.filter = [query, time range, positive filters]`, `must_not = [negated filters, the
+/// exception items that apply to the window]` (also the base of the threshold, new terms and
+/// indicator match searches).
 pub fn filter_query(search: &Search, query: &Value, window: &Window) -> Value {
     let mut filter = vec![query.clone(), time_range(search, window)];
     let mut must_not = Vec::new();
@@ -43,6 +44,8 @@ pub fn filter_query(search: &Search, query: &Value, window: &Window) -> Value {
             filter.push(clause);
         }
     }
+    // An item with an `expire_time` applies to the windows that end before it.
+    must_not.extend(search.exceptions.clause(window.to));
     let mut bool_query = json!({ "filter": filter });
     if !must_not.is_empty() {
         bool_query["must_not"] = json!(must_not);

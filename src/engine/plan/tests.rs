@@ -115,3 +115,27 @@ fn override_equal_to_timestamp_does_not_fall_back() {
     rule.search.timestamp.field = Some("@timestamp".into());
     assert!(!rule.search.timestamp.falls_back());
 }
+
+#[test]
+fn exception_items_that_apply_to_the_window_are_one_must_not_clause_after_negated_filters() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/exceptions/testdata");
+    let catalog = crate::exceptions::Catalog::load(&[folder]);
+    let list = catalog.list("aws-noise").expect("the test list loads");
+    let mut rule = test_rule("r");
+    rule.search.filters = vec![json!({"meta": {"negate": true}, "query": {"term": {"a": 1}}})];
+    rule.search.exceptions = crate::exceptions::Exceptions::new(vec![list]);
+    let body = events_body(&rule.search, &query(), &window());
+    let must_not = body["query"]["bool"]["must_not"].as_array().unwrap();
+    assert_eq!(must_not.len(), 2);
+    assert_eq!(must_not[0], json!({"term": {"a": 1}}));
+    assert_eq!(
+        must_not[1],
+        rule.search.exceptions.clause(window().to).unwrap()
+    );
+    // The lab-accounts item expires on 2026-04-01: a later window leaves it out.
+    let mut later = window();
+    later.to = Utc.with_ymd_and_hms(2026, 4, 2, 0, 0, 0).unwrap();
+    let body = events_body(&rule.search, &query(), &later);
+    let should = &body["query"]["bool"]["must_not"][1]["bool"]["should"];
+    assert_eq!(should.as_array().unwrap().len(), 4);
+}

@@ -1,0 +1,215 @@
+//! Finding and reading the files under the exception folders (`*.toml`: detection-rules
+//! format, `*.ndjson`: Kibana export, `*.txt`: value lists), then turning the raw lists into the
+//! [`Catalog`]: value lists first, so that list entries resolve as their items are read.
+
+use super::entry::read_item;
+use super::value_list::ValueLists;
+use super::{Catalog, ExceptionList, Problem, as_code, kibana_export};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// The largest exception or value list file read.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How deep folders are searched (a symlink loop cannot recurse forever).
+const MAX_DEPTH: usize = 32;
+
+/// A container as read, with its items not yet typed.
+#[derive(Debug, Clone)]
+pub(super) struct RawList {
+    pub list_id: String,
+    pub name: String,
+    pub namespace_type: Option<String>,
+    pub list_type: String,
+    pub path: PathBuf,
+    pub line: usize,
+    pub items: Vec<RawItem>,
+}
+
+/// An item's JSON and where it starts.
+#[derive(Debug, Clone)]
+pub(super) struct RawItem {
+    pub json: Value,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// What one list file gave: its lists, and its problems (with the list each concerns, when
+/// known: that list becomes unusable).
+#[derive(Debug, Default)]
+pub(super) struct Read {
+    pub lists: Vec<RawList>,
+    pub problems: Vec<(Option<String>, Problem)>,
+}
+
+/// Reads every file under `folders` into a catalog.
+pub(super) fn load(folders: &[PathBuf]) -> Catalog {
+    let mut catalog = Catalog {
+        folders: folders.to_vec(),
+        ..Catalog::default()
+    };
+    let mut files = Vec::new();
+    let mut seen = HashSet::new();
+    for folder in folders {
+        if folder.exists() {
+            collect(folder, 0, &mut files, &mut seen, &mut catalog.problems);
+        }
+    }
+    files.sort();
+    files.dedup();
+    let mut values = ValueLists::default();
+    for path in files.iter().filter(|p| extension(p) == "txt") {
+        let id = path.file_stem().map(|s| s.to_string_lossy().to_string());
+        let added = read_text(path)
+            .and_then(|text| values.add(id.unwrap_or_default(), path.clone(), &text));
+        if let Err(message) = added {
+            catalog.problems.push(at_start(path, message));
+        }
+    }
+    for path in &files {
+        let read = match (extension(path), read_text(path)) {
+            (_, Err(message)) => {
+                catalog.problems.push(at_start(path, message));
+                continue;
+            }
+            ("toml", Ok(text)) => as_code::read(path, &text),
+            ("ndjson", Ok(text)) => kibana_export::read(path, &text),
+            _ => continue,
+        };
+        add_read(&mut catalog, read, &mut values);
+    }
+    catalog
+}
+
+/// Adds one file's lists (their items read now) and problems to the catalog.
+fn add_read(catalog: &mut Catalog, read: Read, values: &mut ValueLists) {
+    let mut broken: Vec<(String, PathBuf, usize, String)> = Vec::new();
+    for (list_id, problem) in read.problems {
+        if let Some(list_id) = list_id {
+            broken.push((
+                list_id,
+                problem.path.clone(),
+                problem.line,
+                problem.message.clone(),
+            ));
+        }
+        catalog.problems.push(problem);
+    }
+    for raw in read.lists {
+        match read_list(&raw, values) {
+            Ok(list) => catalog.insert(list),
+            Err(problem) => {
+                let why = format!(
+                    "{}:{}: {}",
+                    problem.path.display(),
+                    problem.line,
+                    problem.message
+                );
+                broken.push((raw.list_id.clone(), raw.path.clone(), raw.line, why));
+                catalog.problems.push(problem);
+            }
+        }
+    }
+    for (list_id, path, line, why) in broken {
+        catalog.break_list(&list_id, &path, line, why);
+    }
+}
+
+/// A raw list with its items read; the first bad item is the list's problem.
+fn read_list(raw: &RawList, values: &mut ValueLists) -> Result<ExceptionList, Problem> {
+    let mut items = Vec::with_capacity(raw.items.len());
+    for item in &raw.items {
+        let problem = |message: String| Problem {
+            path: raw.path.clone(),
+            line: item.line,
+            column: item.column,
+            message: format!("exception list `{}`: {message}", raw.list_id),
+        };
+        if let Some(list_id) = item.json.get("list_id").and_then(Value::as_str)
+            && list_id != raw.list_id
+        {
+            return Err(problem(format!(
+                "the item names list `{list_id}`, not its container's"
+            )));
+        }
+        items.push(read_item(&item.json, values).map_err(problem)?);
+    }
+    Ok(ExceptionList {
+        list_id: raw.list_id.clone(),
+        name: raw.name.clone(),
+        namespace_type: raw.namespace_type.clone(),
+        list_type: raw.list_type.clone(),
+        items,
+        path: raw.path.clone(),
+        line: raw.line,
+    })
+}
+
+fn extension(path: &Path) -> &str {
+    path.extension().and_then(|e| e.to_str()).unwrap_or("")
+}
+
+/// Finds the list files under `path` (a file named directly is taken whatever its name).
+fn collect(
+    path: &Path,
+    depth: usize,
+    files: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+    problems: &mut Vec<Problem>,
+) {
+    if !path.is_dir() {
+        if depth == 0 || ["toml", "ndjson", "txt"].contains(&extension(path)) {
+            files.push(path.to_path_buf());
+        }
+        return;
+    }
+    if depth > MAX_DEPTH || !seen.insert(std::fs::canonicalize(path).unwrap_or(path.into())) {
+        return;
+    }
+    match std::fs::read_dir(path) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                collect(&entry.path(), depth + 1, files, seen, problems);
+            }
+        }
+        Err(error) => problems.push(at_start(path, format!("cannot read folder: {error}"))),
+    }
+}
+
+/// A whole file of at most [`MAX_FILE_BYTES`], as UTF-8 text.
+fn read_text(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|error| format!("cannot read: {error}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| format!("cannot read: {error}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("file is larger than {MAX_FILE_BYTES} bytes"));
+    }
+    String::from_utf8(bytes).map_err(|_| "file is not UTF-8".to_string())
+}
+
+fn at_start(path: &Path, message: String) -> Problem {
+    Problem {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message,
+    }
+}
+
+/// The 1-based line and character column of a byte offset.
+pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
