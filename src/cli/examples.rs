@@ -39,7 +39,8 @@ pub const TRANSLATE: &str = "\
 Examples:
   lookout translate --kql 'event.action: \"AddUserToGroup\" and event.outcome: success' --pretty
   lookout translate rules/aws_iam_user_addition_to_group.toml --mapping index-template.json
-  lookout translate rules/aws_iam_user_addition_to_group.toml --url http://localhost:9200";
+  lookout translate rules/aws_iam_user_addition_to_group.toml --url http://localhost:9200
+  lookout translate rules/aws_iam_user_addition_to_group.toml --mapping index-template.json --sent";
 
 /// `lookout run --help`.
 pub const RUN: &str = "\

@@ -1,8 +1,9 @@
 //! `lookout translate`: prints the query DSL that a KQL query (`--kql`) or a rule file's query
 //! becomes, as JSON on stdout. With field types (`--mapping FILE` offline, or the field caps of
 //! the rule's indices from a server) it translates as Kibana does for those types; without, it
-//! uses the untyped form and says so on stderr. An invalid query prints `line:col: reason` on
-//! stderr and exits 2.
+//! uses the untyped form and says so on stderr. It prints Kibana's form (what people compare
+//! with Kibana); `--sent` prints the smallest equivalent form lookout sends instead. An invalid
+//! query prints `line:col: reason` on stderr and exits 2.
 
 use anyhow::{Context, bail};
 use lookout::kql::{self, FieldMap};
@@ -25,6 +26,11 @@ pub struct Args {
     /// Indent the JSON.
     #[arg(long)]
     pub pretty: bool,
+    /// Print the query as lookout sends it: the same documents as Kibana's form in fewer
+    /// clauses (one-clause wrappers collapsed, nested filter lists flattened). In a search the
+    /// engine puts its clauses after the time range in the same filter list.
+    #[arg(long)]
+    pub sent: bool,
     /// Field types from an index template or mappings JSON file (offline typed translation).
     #[arg(long, value_name = "FILE", conflicts_with = "url")]
     pub mapping: Option<PathBuf>,
@@ -73,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give a rule file or --kql TEXT"),
     };
     if source.language == Language::Lucene {
-        print_json(&kql::lucene(&source.text), args.pretty)?;
+        print_json(&kql::lucene(&source.text), &args)?;
         return Ok(ExitCode::SUCCESS);
     }
     let query = match source
@@ -91,15 +97,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if fields.is_none() {
         eprintln!("translated without field types");
     }
-    print_json(&kql::translate(&query, fields.as_ref()), args.pretty)?;
+    print_json(&kql::translate(&query, fields.as_ref()), &args)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_json(dsl: &kql::Dsl, pretty: bool) -> anyhow::Result<()> {
-    let text = if pretty {
-        serde_json::to_string_pretty(dsl)?
+/// Prints Kibana's form, or with `--sent` the form lookout sends.
+fn print_json(dsl: &kql::Dsl, args: &Args) -> anyhow::Result<()> {
+    let mut json = serde_json::to_value(dsl)?;
+    if args.sent {
+        json = lookout::simplify_filter(json);
+    }
+    let text = if args.pretty {
+        serde_json::to_string_pretty(&json)?
     } else {
-        serde_json::to_string(dsl)?
+        serde_json::to_string(&json)?
     };
     println!("{text}");
     Ok(())

@@ -29,7 +29,7 @@ fn without_override_the_range_and_sort_use_timestamp() {
     let body = events_body(&rule.search, &query(), &window());
     assert_eq!(
         body["query"],
-        json!({"bool": {"filter": [query(), expected_range("@timestamp")]}})
+        json!({"bool": {"filter": [expected_range("@timestamp"), query()]}})
     );
     assert_eq!(
         body["sort"],
@@ -51,9 +51,8 @@ fn override_with_fallback_matches_timestamp_when_the_override_is_missing() {
                 "must_not": [{"exists": {"field": "event.ingested"}}],
             }},
         ],
-        "minimum_should_match": 1,
     }});
-    assert_eq!(body["query"]["bool"]["filter"][1], expected_time);
+    assert_eq!(body["query"]["bool"]["filter"][0], expected_time);
     assert_eq!(
         body["sort"],
         json!([
@@ -70,7 +69,7 @@ fn override_with_fallback_disabled_uses_only_the_override() {
     rule.search.timestamp.fallback_disabled = true;
     let body = events_body(&rule.search, &query(), &window());
     assert_eq!(
-        body["query"]["bool"]["filter"][1],
+        body["query"]["bool"]["filter"][0],
         expected_range("event.ingested")
     );
     assert_eq!(body["sort"].as_array().unwrap().len(), 1);
@@ -97,8 +96,8 @@ fn negated_filters_go_to_must_not_and_disabled_ones_are_ignored() {
     assert_eq!(
         bool_query["filter"],
         json!([
-            query(),
             expected_range("@timestamp"),
+            query(),
             {"term": {"host.os.type": "windows"}},
             {"exists": {"field": "process.name"}},
         ])
@@ -114,4 +113,43 @@ fn override_equal_to_timestamp_does_not_fall_back() {
     let mut rule = test_rule("r");
     rule.search.timestamp.field = Some("@timestamp".into());
     assert!(!rule.search.timestamp.falls_back());
+}
+
+#[test]
+fn the_rules_query_is_sent_simplified_after_the_time_range() {
+    let rule = test_rule("r");
+    let kibana = json!({"bool": {"filter": [
+        {"bool": {"should": [{"match": {"event.action": "CreateUser"}}], "minimum_should_match": 1}},
+        {"bool": {"should": [{"match": {"event.outcome": "success"}}], "minimum_should_match": 1}},
+    ]}});
+    let body = events_body(&rule.search, &kibana, &window());
+    assert_eq!(
+        body["query"],
+        json!({"bool": {"filter": [
+            expected_range("@timestamp"),
+            {"match": {"event.action": "CreateUser"}},
+            {"match": {"event.outcome": "success"}},
+        ]}})
+    );
+}
+
+#[test]
+fn a_negated_query_joins_the_negated_filters() {
+    let mut rule = test_rule("r");
+    rule.search.filters =
+        vec![json!({"meta": {"negate": true}, "query": {"term": {"user.name": "root"}}})];
+    let kibana = json!({"bool": {"must_not": {"bool": {
+        "should": [{"match": {"event.action": "GetUser"}}], "minimum_should_match": 1,
+    }}}});
+    let body = events_body(&rule.search, &kibana, &window());
+    assert_eq!(
+        body["query"],
+        json!({"bool": {
+            "filter": [expected_range("@timestamp")],
+            "must_not": [
+                {"term": {"user.name": "root"}},
+                {"match": {"event.action": "GetUser"}},
+            ],
+        }})
+    );
 }
