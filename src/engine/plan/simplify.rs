@@ -18,9 +18,11 @@
 //! - every `filter` and `must` clause matches (in filter context `must` is `filter`);
 //! - no `must_not` clause matches (a `bool` of `must_not` alone matches everything else);
 //! - at least `minimum_should_match` of the `should` clauses match. Its default is 1 when the
-//!   `bool` has `should` clauses and no `must` or `filter`, else 0; a value above the number of
-//!   `should` clauses counts as all of them; and with no `must` or `filter` at least one `should`
-//!   must match whatever the value (a pure disjunction).
+//!   `bool` has `should` clauses and no `must` or `filter`, else 0; with no `must` or `filter` at
+//!   least one `should` must match whatever the value (Lucene's pure disjunction). A value above
+//!   the number of `should` clauses is not capped (Elasticsearch's `calculateMinShouldMatch`):
+//!   nothing matches, except that a `bool` of `must_not` clauses alone drops the value and one of
+//!   no clauses matches everything. Such a `bool` is kept as it is.
 //! - a `bool` with no clauses matches every document.
 
 use serde_json::{Map, Value, json};
@@ -72,7 +74,11 @@ impl Conjunction {
         let none = clauses(body.remove("must_not"));
         let any = clauses(body.remove("should"));
         let default = usize::from(!any.is_empty() && all.is_empty());
-        let mut at_least = msm.unwrap_or(default).min(any.len());
+        let mut at_least = msm.unwrap_or(default);
+        if at_least > any.len() {
+            // Matches nothing, or (no clauses, `must_not` alone) ignores the value: kept.
+            return Err(Self::unread(all, none, any, msm));
+        }
         if all.is_empty() && !any.is_empty() {
             at_least = at_least.max(1);
         }
@@ -82,6 +88,21 @@ impl Conjunction {
             any,
             at_least,
         })
+    }
+
+    /// The `bool` query [`read`](Self::read) took apart, as it was written (`filter` and `must`
+    /// merged into `filter`: the same in filter context), its clauses simplified.
+    fn unread(all: Vec<Value>, none: Vec<Value>, any: Vec<Value>, msm: Option<usize>) -> Value {
+        let mut body = Map::new();
+        for (key, list) in [("filter", all), ("must_not", none), ("should", any)] {
+            if !list.is_empty() {
+                body.insert(key.into(), list.into_iter().map(simplify).collect());
+            }
+        }
+        if let Some(msm) = msm {
+            body.insert("minimum_should_match".into(), msm.into());
+        }
+        json!({ "bool": body })
     }
 
     /// True for `{"bool": {..}}` with only clause lists and a whole-number

@@ -140,8 +140,20 @@ fn should_needing_every_clause_becomes_required() {
         simplify(query),
         json!({"bool": {"filter": [a(), b(), c()]}})
     );
-    let above = json!({"bool": {"should": [b(), c()], "minimum_should_match": 5}});
-    assert_eq!(simplify(above), json!({"bool": {"filter": [b(), c()]}}));
+}
+
+#[test]
+fn minimum_should_match_above_the_should_clauses_is_kept_with_its_clauses_simplified() {
+    let above = json!({"bool": {"should": [kibana_value(b()), c()], "minimum_should_match": 5}});
+    assert_eq!(
+        simplify(above),
+        json!({"bool": {"should": [b(), c()], "minimum_should_match": 5}})
+    );
+    let without_should = json!({"bool": {"must": [a()], "minimum_should_match": 1}});
+    assert_eq!(
+        simplify(without_should),
+        json!({"bool": {"filter": [a()], "minimum_should_match": 1}})
+    );
 }
 
 #[test]
@@ -241,8 +253,10 @@ fn value_of(doc: &Doc, field: &str) -> Option<&'static str> {
 
 /// A `bool`: every `filter` and `must` clause, no `must_not` clause, and at least
 /// `minimum_should_match` `should` clauses (default 1 with no `filter` or `must`, else 0; at
-/// most the number of `should` clauses; at least one when there is no `filter` or `must`). No
-/// clauses at all: every document.
+/// least one when there is no `filter` or `must`; not capped at the number of `should` clauses,
+/// so a larger value matches nothing). No clauses at all: every document. `must_not` clauses
+/// alone: every other document, whatever `minimum_should_match` says (Elasticsearch rebuilds
+/// such a query with a `match_all` and without the value).
 fn bool_selects(body: &Map<String, Value>, doc: &Doc) -> bool {
     let list = |key: &str| -> Vec<Value> {
         match body.get(key) {
@@ -262,7 +276,13 @@ fn bool_selects(body: &Map<String, Value>, doc: &Doc) -> bool {
             other => other.as_u64().unwrap() as usize,
         })
         .unwrap_or(default);
-    let mut needed = asked.min(optional.len());
+    if required.is_empty() && excluded.is_empty() && optional.is_empty() {
+        return true;
+    }
+    let mut needed = asked;
+    if required.is_empty() && optional.is_empty() {
+        needed = 0;
+    }
     if required.is_empty() && !optional.is_empty() {
         needed = needed.max(1);
     }
