@@ -8,8 +8,12 @@ K rules, the same K for both tools. Rule n looks for IAM action ACTIONS[n % 25] 
     timestamp_override = "event.ingested", timestamp_override_fallback_disabled = true,
     from = "now-6m", interval = "5m"
   ElastAlert 2 (YAML), an `any` rule with the same four conditions as `term` filters,
-    timestamp_field: event.ingested, realert: 0 minutes, buffer_time: 6 minutes (its window
-    ending at --end), alert: debug (the alert is logged and written to its writeback index).
+    timestamp_field: event.ingested, realert: 0 minutes, alert: debug (the alert is logged and
+    written to its writeback index), buffer_time: 361 seconds (its window ends at --end).
+    ElastAlert's range leaves out its start (`gt`), lookout's, as Kibana's, keeps it (`gte`);
+    the generated events are stamped to the second, so ElastAlert's (11:53:59, 12:00:00] holds
+    the same events as lookout's [11:54:00, 12:00:00]. With 6 minutes, an event ingested at
+    11:54:00 exactly is an alert for lookout only.
 
 The fallback is disabled because ElastAlert's rule never looks at @timestamp: with Kibana's
 default (`--fallback`), lookout's rule also selects documents that lack event.ingested by their
@@ -80,7 +84,7 @@ timestamp_field: event.ingested
 realert:
   minutes: 0
 buffer_time:
-  minutes: 6
+  seconds: 361
 filter:
 - term:
     event.dataset: aws.cloudtrail

@@ -33,9 +33,12 @@ elastalert_python() {
 
 # Installs elastalert2==$ELASTALERT_VERSION into .venv-elastalert unless that version is there.
 elastalert_install() {
-  local python
-  if [ -x "$ELASTALERT_VENV/bin/elastalert" ] &&
-    "$ELASTALERT_VENV/bin/python" -m pip show elastalert2 2>/dev/null | grep -qx "Version: $ELASTALERT_VERSION"; then
+  local python installed=""
+  if [ -x "$ELASTALERT_VENV/bin/elastalert" ]; then
+    # Read whole before matching: `grep -q` stopping early would fail pip's write under pipefail.
+    installed="$("$ELASTALERT_VENV/bin/python" -m pip show elastalert2 2>/dev/null || true)"
+  fi
+  if grep -qx "Version: $ELASTALERT_VERSION" <<<"$installed"; then
     return 0
   fi
   python="$(elastalert_python)" || return 1

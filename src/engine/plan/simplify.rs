@@ -91,12 +91,13 @@ impl Conjunction {
     }
 
     /// The `bool` query [`read`](Self::read) took apart, as it was written (`filter` and `must`
-    /// merged into `filter`: the same in filter context), its clauses simplified.
+    /// merged into `filter`: the same in filter context). Its clauses are left as they are
+    /// (`simplify` simplifies them once, in `simplify_inside`).
     fn unread(all: Vec<Value>, none: Vec<Value>, any: Vec<Value>, msm: Option<usize>) -> Value {
         let mut body = Map::new();
         for (key, list) in [("filter", all), ("must_not", none), ("should", any)] {
             if !list.is_empty() {
-                body.insert(key.into(), list.into_iter().map(simplify).collect());
+                body.insert(key.into(), Value::Array(list));
             }
         }
         if let Some(msm) = msm {

@@ -394,3 +394,13 @@ proptest! {
         prop_assert_eq!(simplify(simplified.clone()), simplified);
     }
 }
+
+#[test]
+fn deep_nesting_is_simplified_in_linear_time() {
+    let mut query = a();
+    for _ in 0..100 {
+        query = json!({"bool": {"must": [query], "minimum_should_match": 1}});
+    }
+    let simplified = simplify(query);
+    assert_eq!(simplified["bool"]["minimum_should_match"], 1);
+}
