@@ -31,7 +31,7 @@ const DSL_QUERIES: usize = 400;
 /// The deepest random DSL tree, in `bool` levels.
 const DSL_DEPTH: u32 = 4;
 const SEED_VAR: &str = "LOOKOUT_SENT_FORM_SEED";
-const DEFAULT_SEED: u64 = 0x5EED_16;
+const DEFAULT_SEED: u64 = 20_260_110;
 
 /// A small deterministic random sequence (xorshift64*).
 struct Random(u64);
