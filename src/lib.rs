@@ -69,6 +69,7 @@ pub use es::{
 pub use engine::{
     Engine, ExecutionError, ExecutionReport, MAX_SIGNALS_WARNING, NEW_TERMS_PAGE_SIZE,
     PlannedSearch, Preview, Settings, THREAT_INDICATOR_PAGE_SIZE, planned_searches, preview,
+    simplify_filter,
 };
 
 // Rules on their schedules: loading the configured rules, start-up, the scheduler and its clock.

@@ -4,18 +4,23 @@
 //! and checks that lookout's DSL (typed with the index's field caps, as the engine translates)
 //! selects exactly the documents the reference DSL selects. Where Kibana and the reference
 //! library are known to differ, the test names the difference and checks lookout against
-//! Kibana's selection computed here instead (`kql_support/evaluate.rs`).
+//! Kibana's selection computed here instead (`kql_support/evaluate.rs`). The form lookout sends
+//! (`lookout::simplify_filter` of its DSL) must select exactly what its DSL selects, for every
+//! query.
 
 #[path = "kql_support/docs.rs"]
 mod docs;
 #[path = "kql_support/evaluate.rs"]
 mod evaluate;
+#[path = "kql_support/index.rs"]
+mod index;
 
 use chrono::{SecondsFormat, Utc};
 use docs::{Doc, Typing};
 use elasticsearch::http::{Method, StatusCode};
+use index::{bulk_index, create_index, search_ids};
 use integration_tests::server::{Capability, require_all};
-use integration_tests::{TestServer, read_ndjson, shared_file, unique_name};
+use integration_tests::{TestServer, read_json, read_ndjson, shared_file, unique_name};
 use lookout::kql::{self, Field, FieldMap, Query, Value};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;
@@ -47,6 +52,8 @@ struct Outcome {
     docs: usize,
     reference: Result<BTreeSet<String>, String>,
     lookout: Result<BTreeSet<String>, String>,
+    /// What the simplified form lookout sends selects.
+    sent: Result<BTreeSet<String>, String>,
     untyped: Result<BTreeSet<String>, String>,
     /// Kibana's selection computed without a server, when every document could be decided.
     kibana: Option<BTreeSet<String>>,
@@ -108,7 +115,9 @@ async fn check_query(server: &TestServer, row: &Json, mappings: &Json, now: &str
     let fields = FieldMap::from_field_caps(&caps);
 
     let reference = search_ids(server, &index, &row["dsl"]).await;
-    let lookout = search_ids(server, &index, &kql::to_dsl(&query, Some(&fields))).await;
+    let dsl = kql::to_dsl(&query, Some(&fields));
+    let lookout = search_ids(server, &index, &dsl).await;
+    let sent = search_ids(server, &index, &lookout::simplify_filter(dsl)).await;
     let untyped = search_ids(server, &index, &kql::to_dsl(&query, None)).await;
     let kibana = indexed
         .iter()
@@ -127,107 +136,11 @@ async fn check_query(server: &TestServer, row: &Json, mappings: &Json, now: &str
         docs: indexed.len(),
         reference,
         lookout,
+        sent,
         untyped,
         kibana,
         known: known_differences(text, &query, &fields, &caps),
     }
-}
-
-/// Creates the index: the CloudTrail mapping with `constant_keyword` fields made `keyword` (a
-/// constant holds one value per index; the documents need several), `nested` for the query's
-/// nested paths, and an explicit mapping for every other field of the documents (`double` for
-/// numeric ones, else what the CloudTrail dynamic templates give).
-async fn create_index(
-    server: &TestServer,
-    index: &str,
-    mappings: &Json,
-    query: &Query,
-    typing: &Typing,
-    documents: &[Doc],
-) {
-    let mut mappings = mappings.clone();
-    docs::replace_type(&mut mappings["properties"], "constant_keyword", "keyword");
-    let mut nested = Vec::new();
-    docs::nested_paths(query, None, &mut nested);
-    for path in nested {
-        docs::add_mapping(
-            &mut mappings["properties"],
-            &path,
-            json!({"type": "nested"}),
-        );
-    }
-    let fields: BTreeSet<&String> = documents.iter().flat_map(|doc| doc.keys()).collect();
-    for field in fields {
-        if let Some(mapping) = typing.mapping_for(field) {
-            docs::add_mapping(&mut mappings["properties"], field, mapping);
-        }
-    }
-    let body = json!({"settings": {"number_of_shards": 1}, "mappings": mappings});
-    server
-        .ok(Method::Put, &format!("/{index}"), Some(body))
-        .await;
-}
-
-/// Indexes the documents with ids `d0`, `d1`, ...; returns those that indexed.
-async fn bulk_index(server: &TestServer, index: &str, documents: &[Doc]) -> Vec<(String, Doc)> {
-    let json: Vec<Json> = documents.iter().map(docs::to_json).collect();
-    let with_ids: Vec<(Option<String>, &Json)> = json
-        .iter()
-        .enumerate()
-        .map(|(i, doc)| (Some(format!("d{i}")), doc))
-        .collect();
-    let value = server.bulk_answer(index, &with_ids).await;
-    let items = value["items"].as_array().cloned().unwrap_or_default();
-    if std::env::var_os(VERBOSE_VAR).is_some() {
-        for item in items
-            .iter()
-            .filter(|i| i["create"]["status"].as_u64().is_none_or(|s| s >= 300))
-        {
-            eprintln!(
-                "  not indexed into {index}: {}",
-                item["create"]["error"]["reason"]
-            );
-        }
-    }
-    items
-        .iter()
-        .zip(documents)
-        .filter(|(item, _)| item["create"]["status"].as_u64().is_some_and(|s| s < 300))
-        .map(|(item, doc)| {
-            (
-                item["create"]["_id"].as_str().expect("id").to_string(),
-                doc.clone(),
-            )
-        })
-        .collect()
-}
-
-async fn search_ids(
-    server: &TestServer,
-    index: &str,
-    dsl: &Json,
-) -> Result<BTreeSet<String>, String> {
-    let body = json!({"size": 1000, "_source": false, "query": dsl});
-    let (status, value) = server
-        .request(Method::Post, &format!("/{index}/_search"), Some(body))
-        .await;
-    if status != StatusCode::OK {
-        let cause = &value["error"]["root_cause"][0]["reason"];
-        return Err(format!(
-            "{status}: {}",
-            if cause.is_null() {
-                &value["error"]["reason"]
-            } else {
-                cause
-            }
-        ));
-    }
-    Ok(value["hits"]["hits"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|hit| hit["_id"].as_str().map(str::to_string))
-        .collect())
 }
 
 /// The named differences this query's conditions may show.
@@ -302,6 +215,12 @@ fn report_and_assert(outcomes: &[Outcome]) {
     let mut untyped_same = 0;
     let mut both_refused = Vec::new();
     for outcome in outcomes {
+        if outcome.sent != outcome.lookout {
+            failures.push(format!(
+                "{}: the sent form selects {:?}, Kibana's form {:?}",
+                outcome.path, outcome.sent, outcome.lookout
+            ));
+        }
         if outcome.untyped == outcome.reference {
             untyped_same += 1;
         }
@@ -335,7 +254,7 @@ fn report_and_assert(outcomes: &[Outcome]) {
     eprintln!(
         "kql corpus: {total} queries, {same} select the same documents as the reference, \
          {} are refused by the server in both forms, {} differ by a named Kibana/reference \
-         difference, {} unexplained; {non_trivial} non-trivial ({:.1}%); untyped lookout DSL \
+         difference, {} unexplained (or sent differently); {non_trivial} non-trivial ({:.1}%); untyped lookout DSL \
          same as the reference for {untyped_same}",
         both_refused.len(),
         named.len(),

@@ -40,7 +40,8 @@ Examples:
   lookout translate --kql 'event.action: \"AddUserToGroup\" and event.outcome: success' --pretty
   lookout translate rules/aws_iam_user_addition_to_group.toml --mapping index-template.json
   lookout translate rules/aws_iam_user_addition_to_group.toml --server   # the configured server
-  lookout translate rules/aws_iam_user_addition_to_group.toml --url http://localhost:9200";
+  lookout translate rules/aws_iam_user_addition_to_group.toml --url http://localhost:9200
+  lookout translate rules/aws_iam_user_addition_to_group.toml --mapping index-template.json --sent";
 
 /// `lookout run --help`.
 pub const RUN: &str = "\

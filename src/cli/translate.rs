@@ -5,6 +5,9 @@
 //! server is reached with the same connection settings as every other command (configuration
 //! file, `LOOKOUT_*` environment, flags: credentials, CA, TLS verification). An invalid query
 //! prints `line:col: reason` on stderr and exits 2.
+//!
+//! It prints Kibana's form (what people compare with Kibana); `--sent` prints the smallest
+//! equivalent form lookout sends instead.
 
 use super::common::GlobalArgs;
 use anyhow::{Context, bail};
@@ -29,6 +32,11 @@ pub struct Args {
     /// Indent the JSON.
     #[arg(long)]
     pub pretty: bool,
+    /// Print the query as lookout sends it: the same documents as Kibana's form in fewer
+    /// clauses (one-clause wrappers collapsed, nested filter lists flattened). In a search the
+    /// engine puts its clauses after the time range in the same filter list.
+    #[arg(long)]
+    pub sent: bool,
     /// Field types from an index template or mappings JSON file (offline typed translation).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "server"])]
     pub mapping: Option<PathBuf>,
@@ -82,7 +90,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give a rule file or --kql TEXT"),
     };
     if source.language == Language::Lucene {
-        print_json(&kql::lucene(&source.text), args.pretty)?;
+        print_json(&kql::lucene(&source.text), &args)?;
         return Ok(ExitCode::SUCCESS);
     }
     let query = match source
@@ -100,15 +108,20 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if fields.is_none() {
         eprintln!("translated without field types");
     }
-    print_json(&kql::translate(&query, fields.as_ref()), args.pretty)?;
+    print_json(&kql::translate(&query, fields.as_ref()), &args)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_json(dsl: &kql::Dsl, pretty: bool) -> anyhow::Result<()> {
-    let text = if pretty {
-        serde_json::to_string_pretty(dsl)?
+/// Prints Kibana's form, or with `--sent` the form lookout sends.
+fn print_json(dsl: &kql::Dsl, args: &Args) -> anyhow::Result<()> {
+    let mut json = serde_json::to_value(dsl)?;
+    if args.sent {
+        json = lookout::simplify_filter(json);
+    }
+    let text = if args.pretty {
+        serde_json::to_string_pretty(&json)?
     } else {
-        serde_json::to_string(dsl)?
+        serde_json::to_string(&json)?
     };
     println!("{}", printable_json(&text));
     Ok(())

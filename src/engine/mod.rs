@@ -19,6 +19,7 @@ mod suppress;
 
 pub use error::ExecutionError;
 pub use kind::{NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE, planned_searches};
+pub use plan::simplify_filter;
 pub use preview::{Preview, preview};
 use query::FieldCapsCache;
 

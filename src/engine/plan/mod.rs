@@ -1,7 +1,12 @@
 //! The search request of a rule's window, pure (docs/architecture.md, "The search request"): the
-//! rule's translated query, the time range on the primary timestamp (with the `@timestamp`
-//! fallback), the rule's filters, and the sort on the primary timestamp. Paging (size,
-//! tiebreaker, cursor) is added by `es::Client::for_each_page`.
+//! time range on the primary timestamp (with the `@timestamp` fallback), the rule's translated
+//! query, the rule's filters, all in their smallest equivalent form (`simplify`), and the sort on
+//! the primary timestamp. Paging (size, tiebreaker, cursor) is added by
+//! `es::Client::for_each_page`.
+
+mod simplify;
+
+pub use simplify::simplify_filter;
 
 use crate::rule::{DEFAULT_TIMESTAMP, Search};
 use crate::schedule::Window;
@@ -28,11 +33,11 @@ pub fn events_body(search: &Search, query: &Value, window: &Window) -> Value {
     })
 }
 
-/// `bool.filter = [query, time range, positive filters]`, `must_not = [negated filters, the
-/// exception items that apply to the window]` (also the base of the threshold, new terms and
-/// indicator match searches).
+/// `bool.filter = [time range, query, positive filters]`, `must_not = [negated filters, the
+/// exception items that apply to the window]`, in its smallest equivalent form (nested filter
+/// lists spliced in place, so the time range stays first; the base of every kind's searches).
 pub fn filter_query(search: &Search, query: &Value, window: &Window) -> Value {
-    let mut filter = vec![query.clone(), time_range(search, window)];
+    let mut filter = vec![time_range(search, window), query.clone()];
     let mut must_not = Vec::new();
     for kibana_filter in &search.filters {
         let Some((clause, negate)) = filter_clause(kibana_filter) else {
@@ -50,7 +55,7 @@ pub fn filter_query(search: &Search, query: &Value, window: &Window) -> Value {
     if !must_not.is_empty() {
         bool_query["must_not"] = json!(must_not);
     }
-    json!({ "bool": bool_query })
+    simplify_filter(json!({ "bool": bool_query }))
 }
 
 /// A Kibana filter object as a query clause and whether it is negated; `None` when disabled.
@@ -126,5 +131,7 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+#[cfg(test)]
+mod simplify_tests;
 #[cfg(test)]
 mod tests;
