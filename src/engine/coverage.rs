@@ -3,10 +3,11 @@
 //! and execution record (docs/architecture.md, "Windows" and "State and executions").
 
 use super::record::Tally;
+use super::sink::Refused;
 use super::{Engine, ExecutionError};
 use crate::rule::Rule;
 use crate::schedule::Window;
-use crate::state::{ExecutionRecord, ExecutionStatus, RuleState};
+use crate::state::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState};
 use chrono::{DateTime, Utc};
 
 impl Engine {
@@ -34,6 +35,49 @@ impl Engine {
             .record_gap(&rule.rule_id, gap.from, gap.to)
             .await
             .map_err(|error| ExecutionError::state(rule, error))
+    }
+
+    /// Records the alerts of a chunk that the alerts index refused for good as dead letters,
+    /// with a warning: the chunk stays covered and the rule keeps detecting. When a record
+    /// cannot be written, the chunk fails (its window is searched again; nothing is lost).
+    pub(super) async fn dead_letters(
+        &self,
+        rule: &Rule,
+        window: Window,
+        at: DateTime<Utc>,
+        refused: Vec<Refused>,
+        tally: &mut Tally,
+    ) -> Result<(), ExecutionError> {
+        let Some(first) = refused.first() else {
+            return Ok(());
+        };
+        tally.warn(format!(
+            "{} alerts refused by {} were recorded as dead letters (first: HTTP {}: {}); `lookout backfill --dead-letters` retries them",
+            refused.len(),
+            self.settings.alerts_index,
+            first.status,
+            first.reason
+        ));
+        for refusal in &refused {
+            let (event_index, event_id) = refusal.event.clone().unzip();
+            let letter = DeadLetter {
+                rule_id: rule.rule_id.clone(),
+                alert_id: refusal.alert_id.clone(),
+                event_index,
+                event_id,
+                window: Gap {
+                    from: window.from,
+                    to: window.to,
+                },
+                status: refusal.status,
+                error: refusal.reason.clone(),
+                recorded_at: at,
+            };
+            (self.store.record_dead_letter(&letter).await)
+                .map_err(|error| ExecutionError::state(rule, error))?;
+            tally.dead_letters += 1;
+        }
+        Ok(())
     }
 
     /// A rule's first execution records where its coverage starts (its first window's `from`)

@@ -17,6 +17,7 @@ mod search;
 mod sink;
 mod suppress;
 
+pub use backfill::DeadLetterRetry;
 pub use error::ExecutionError;
 pub use kind::{NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE, planned_searches};
 pub use plan::simplify_filter;
@@ -229,7 +230,7 @@ impl Engine {
             Ok(()) => kind::run(&chunk, &mut sink).await,
             Err(error) => Err(error),
         };
-        let (hits, written) = match result {
+        let (hits, mut written) = match result {
             Ok(hits) => (hits, sink.finish().await?),
             Err(error) => {
                 // What was written stays written: made searchable for the next lookups (a
@@ -243,10 +244,11 @@ impl Engine {
                 return Err(error);
             }
         };
+        let refused = std::mem::take(&mut written.refused);
         tally.add(ChunkOutcome {
             search: searcher.elapsed(),
             ..outcome(hits, written)
         });
-        Ok(())
+        self.dead_letters(rule, window, at, refused, tally).await
     }
 }

@@ -35,6 +35,8 @@ pub(super) struct Tally {
     pub(super) chunks: usize,
     pub(super) totals: ChunkOutcome,
     pub(super) warnings: Vec<String>,
+    /// Alerts refused for good, recorded as dead letters.
+    pub(super) dead_letters: u64,
 }
 
 impl Tally {
@@ -108,6 +110,7 @@ pub(super) fn execution_record(
         search_ms: millis(tally.totals.search),
         write_ms: millis(tally.totals.write),
         total_ms: millis(started.elapsed()),
+        dead_letters: tally.dead_letters,
         warnings: tally.warnings.clone(),
         error,
         gap: tally.gap.map(|gap| Gap {

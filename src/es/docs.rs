@@ -56,6 +56,23 @@ impl Client {
         Ok(Some(body["_source"].clone()))
     }
 
+    /// Deletes a document; one that does not exist is fine. Returns once the deletion is
+    /// searchable (`refresh=wait_for`).
+    pub async fn delete_doc(&self, index: &str, id: &str) -> Result<(), EsError> {
+        let path = format!(
+            "/{}/_doc/{}",
+            encode_path_segment(index),
+            encode_path_segment(id)
+        );
+        let request = Request::new("delete document", index, Method::Delete, path)
+            .query("refresh", "wait_for");
+        let reply = self.send(request).await?;
+        if reply.status == 404 {
+            return Ok(());
+        }
+        reply.ok("delete document", index).map(|_| ())
+    }
+
     /// Makes everything written to the index (or pattern) searchable; a missing index is fine.
     pub async fn refresh(&self, index: &str) -> Result<(), EsError> {
         let path = format!("/{}/_refresh", encode_path_segment(index));

@@ -87,6 +87,24 @@ pub struct Gap {
     pub to: DateTime<Utc>,
 }
 
+/// An alert the alerts index refused for good (a 4xx other than 409 and 429, also after it was
+/// fitted to the mappings). Its window was covered all the same, so the record is what says
+/// that this event was matched; `lookout backfill --dead-letters` searches its window again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub rule_id: String,
+    pub alert_id: String,
+    /// The source event's index and id, when the alert stands for one event.
+    pub event_index: Option<String>,
+    pub event_id: Option<String>,
+    /// The window (chunk) whose search matched the event.
+    pub window: Gap,
+    /// The HTTP status of the refusal and the server's reason.
+    pub status: u16,
+    pub error: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// One execution of one rule, as recorded in the executions index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionRecord {
@@ -106,6 +124,9 @@ pub struct ExecutionRecord {
     pub search_ms: u64,
     pub write_ms: u64,
     pub total_ms: u64,
+    /// Alerts refused for good and recorded as dead letters.
+    #[serde(default)]
+    pub dead_letters: u64,
     #[serde(default)]
     pub warnings: Vec<String>,
     pub error: Option<String>,
@@ -197,6 +218,44 @@ impl StateStore {
                 &doc,
                 true,
             )
+            .await
+    }
+
+    /// Records an alert the alerts index refused for good (recording it again replaces it).
+    /// Waits for a refresh, so that `status` right after counts it.
+    pub async fn record_dead_letter(&self, letter: &DeadLetter) -> Result<(), EsError> {
+        let doc = docs::dead_letter_doc(letter);
+        let id = docs::dead_letter_id(&letter.alert_id);
+        self.client
+            .put_doc(&self.executions_index, &id, &doc, true)
+            .await
+    }
+
+    /// The dead letters recorded for a rule (every rule's with `None`), oldest window first.
+    pub async fn dead_letters(&self, rule_id: Option<&str>) -> Result<Vec<DeadLetter>, EsError> {
+        let mut filter = vec![json!({"term": {"event.action": docs::DEAD_LETTER_ACTION}})];
+        if let Some(rule_id) = rule_id {
+            filter.push(json!({"term": {"rule.id": rule_id}}));
+        }
+        let query = json!({"bool": {"filter": filter}});
+        let sort = [
+            "lookout.dead_letter.window.from",
+            "lookout.dead_letter.alert_id",
+        ];
+        let hits = self.all_hits(&self.executions_index, query, &sort).await?;
+        hits.iter()
+            .map(|hit| {
+                docs::dead_letter_from_doc(&hit.source).map_err(|m| {
+                    self.bad_doc("load dead letters", &self.executions_index, &hit.id, m)
+                })
+            })
+            .collect()
+    }
+
+    /// Removes the dead letter of an alert that is now written.
+    pub async fn remove_dead_letter(&self, alert_id: &str) -> Result<(), EsError> {
+        self.client
+            .delete_doc(&self.executions_index, &docs::dead_letter_id(alert_id))
             .await
     }
 
