@@ -84,7 +84,7 @@ impl Env {
 
     async fn covered_to(&self, rule: &Rule) -> Option<DateTime<Utc>> {
         let client = lookout::Client::new(&self.config.elasticsearch).expect("client");
-        StateStore::new(client, &self.config.engine)
+        StateStore::for_config(client, &self.config)
             .load(&rule.rule_id)
             .await
             .expect("the state loads")
@@ -501,7 +501,7 @@ async fn an_alert_refused_for_good_is_a_dead_letter_that_a_retry_writes_later() 
     );
     assert_eq!(env.covered_to(&rule).await, Some(t0()));
     let client = lookout::Client::new(&env.config.elasticsearch).expect("client");
-    let store = StateStore::new(client, &env.config.engine);
+    let store = StateStore::for_config(client, &env.config);
     let letters = store.dead_letters(None).await.expect("dead letters load");
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].rule_id, rule.rule_id);
@@ -521,4 +521,62 @@ async fn an_alert_refused_for_good_is_a_dead_letter_that_a_retry_writes_later() 
     assert_eq!((retry.found, retry.written, retry.failed), (1, 1, 0));
     assert_eq!(env.alerts().await.len(), 1);
     assert!(store.dead_letters(None).await.expect("load").is_empty());
+}
+
+/// An engine of another deployment on the same server: `adjust` changes this test's
+/// configuration (the server is reached directly, not through the proxy).
+async fn other_engine(env: &Env, adjust: impl FnOnce(&mut Config)) -> Engine {
+    let mut config = env.config.clone();
+    config.elasticsearch.url = env.server.url.clone();
+    adjust(&mut config);
+    let backoff = Backoff {
+        max_attempts: Some(1),
+        ..Backoff::default()
+    };
+    lookout::connect(&config, &SystemClock, backoff)
+        .await
+        .expect("the test server answers")
+}
+
+/// Rule state is keyed by namespace, alerts index and rule id: a second deployment sharing the
+/// state index starts its own coverage instead of taking the first one's.
+#[tokio::test]
+async fn two_deployments_sharing_a_cluster_never_move_each_others_coverage() {
+    let env = Env::new().await;
+    let (_, rule) = env.one_event_before_t0().await;
+    assert!(!env.execute(&rule, t0()).await.failed());
+    let other = other_engine(&env, |config| {
+        config.alerts.namespace = "other-space".into();
+        config.alerts.index = unique_name("reliab-eng-alerts-other");
+    })
+    .await;
+    let report = other.execute(&rule, t0() + minutes(30)).await;
+    assert!(!report.failed(), "{:?}", report.record);
+    assert_eq!(
+        report.record.window_from,
+        t0() + minutes(24),
+        "{:?}",
+        report.record
+    );
+    assert_eq!(env.covered_to(&rule).await, Some(t0()));
+}
+
+/// State writes are conditional: an execution that read the state before a second instance
+/// moved coverage further (its search held back by the proxy) does not move it back.
+#[tokio::test]
+async fn a_stale_writer_never_moves_coverage_backwards() {
+    let env = Env::new().await;
+    let (_, rule) = env.one_event_before_t0().await;
+    assert!(!env.execute(&rule, t0()).await.failed());
+    let other = other_engine(&env, |_| {}).await;
+    env.fail(search_rule(Fault::Delay(Duration::from_secs(2))));
+    let slow = env.execute(&rule, t0() + minutes(5));
+    let fast = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        other.execute(&rule, t0() + minutes(10)).await
+    };
+    let (slow, fast) = tokio::join!(slow, fast);
+    assert!(!fast.failed(), "{:?}", fast.record);
+    assert!(!slow.failed(), "{:?}", slow.record);
+    assert_eq!(env.covered_to(&rule).await, Some(t0() + minutes(10)));
 }

@@ -75,7 +75,7 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode>
         .map(|(status, n)| format!("{status} {n}"))
         .collect();
     println!("executions:  last hour: {}", summary.join(", "));
-    let store = lookout::StateStore::new(client.clone(), &config.engine);
+    let store = lookout::StateStore::for_config(client.clone(), config);
     let letters = store.dead_letters(None).await?;
     match letters.first() {
         None => println!("dead letters: none"),

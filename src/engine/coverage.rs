@@ -7,16 +7,13 @@ use super::sink::Refused;
 use super::{Engine, ExecutionError};
 use crate::rule::Rule;
 use crate::schedule::Window;
-use crate::state::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState};
+use crate::state::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState, Stored};
 use chrono::{DateTime, Utc};
 
 impl Engine {
-    pub(super) async fn load_state(
-        &self,
-        rule: &Rule,
-    ) -> Result<Option<RuleState>, ExecutionError> {
+    pub(super) async fn load_state(&self, rule: &Rule) -> Result<Option<Stored>, ExecutionError> {
         self.store
-            .load(&rule.rule_id)
+            .load_versioned(&rule.rule_id)
             .await
             .map_err(|error| ExecutionError::state(rule, error))
     }
@@ -95,26 +92,26 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
         state.covered_to = Some(from);
-        self.store
-            .save(&state)
-            .await
+        let stored = (self.store.save_advancing(&state, &mut tally.version).await)
             .map_err(|error| ExecutionError::state(rule, error))?;
-        tally.covered_to = Some(from);
-        tally.previous = Some(state);
+        tally.covered_to = stored.covered_to;
+        tally.previous = Some(stored);
         Ok(())
     }
 
-    /// Saves `covered_to` once a chunk's alerts are written.
-    pub(super) async fn cover(&self, rule: &Rule, tally: &Tally) -> Result<(), ExecutionError> {
+    /// Saves `covered_to` once a chunk's alerts are written (over the version read; never
+    /// backwards).
+    pub(super) async fn cover(&self, rule: &Rule, tally: &mut Tally) -> Result<(), ExecutionError> {
         let mut state = tally
             .previous
             .clone()
             .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
         state.covered_to = tally.covered_to;
-        self.store
-            .save(&state)
-            .await
-            .map_err(|error| ExecutionError::state(rule, error))
+        let stored = (self.store.save_advancing(&state, &mut tally.version).await)
+            .map_err(|error| ExecutionError::state(rule, error))?;
+        tally.covered_to = stored.covered_to;
+        tally.previous = Some(stored);
+        Ok(())
     }
 
     /// Stores the rule's final state (with the last chunk's coverage), then the execution
@@ -125,7 +122,7 @@ impl Engine {
         &self,
         rule: &Rule,
         at: DateTime<Utc>,
-        tally: &Tally,
+        tally: &mut Tally,
         record: &mut ExecutionRecord,
     ) {
         let state = RuleState {
@@ -135,7 +132,8 @@ impl Engine {
             last_error: record.error.clone(),
             last_execution_at: Some(at),
         };
-        if let Err(error) = self.store.save(&state).await {
+        let saved = self.store.save_advancing(&state, &mut tally.version).await;
+        if let Err(error) = saved {
             tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
             let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
             if tally.covered_to != saved && record.error.is_none() {

@@ -116,7 +116,7 @@ impl Engine {
         let mut tally = Tally::default();
         let result = self.run(rule, at, &execution_uuid, &mut tally).await;
         let mut record = execution_record(rule, at, execution_uuid, &tally, result, started);
-        self.persist(rule, at, &tally, &mut record).await;
+        self.persist(rule, at, &mut tally, &mut record).await;
         let report = ExecutionReport {
             chunks: tally.chunks,
             record,
@@ -133,7 +133,9 @@ impl Engine {
         execution_uuid: &str,
         tally: &mut Tally,
     ) -> Result<(), ExecutionError> {
-        tally.previous = self.load_state(rule).await?;
+        let stored = self.load_state(rule).await?;
+        tally.version = stored.as_ref().and_then(|stored| stored.version);
+        tally.previous = stored.map(|stored| stored.state);
         tally.covered_to = tally.previous.as_ref().and_then(|state| state.covered_to);
         let nominal =
             (rule.schedule.window_at(at)).map_err(|error| ExecutionError::schedule(rule, error))?;

@@ -30,6 +30,8 @@ pub(super) struct Tally {
     pub(super) window: Option<Window>,
     /// The rule's state when the execution started (`None` before its first execution).
     pub(super) previous: Option<RuleState>,
+    /// The version of the state document read or last written (conditional writes).
+    pub(super) version: Option<crate::state::Version>,
     pub(super) covered_to: Option<DateTime<Utc>>,
     pub(super) gap: Option<Window>,
     pub(super) chunks: usize,

@@ -109,3 +109,17 @@ pub fn dead_letter_from_doc(doc: &Value) -> Result<DeadLetter, String> {
 pub fn dead_letter_id(alert_id: &str) -> String {
     format!("dead-{alert_id}")
 }
+
+/// The id of a rule's state document in one deployment: a hash of the namespace, the alerts
+/// index and the rule id, each framed by its length.
+pub fn state_id(namespace: &str, alerts_index: &str, rule_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [namespace, alerts_index, rule_id] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let hex: String = (hasher.finalize().iter())
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("state-{hex}")
+}

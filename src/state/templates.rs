@@ -64,7 +64,7 @@ fn state_properties() -> Value {
             "last_status": keyword(),
             "last_error": text(),
             "last_execution_at": date(),
-        }))})),
+        })), "scope": object(json!({"namespace": keyword(), "alerts_index": keyword(), "key": keyword()}))})),
     })
 }
 

@@ -141,7 +141,7 @@ async fn backfill(
         ..Backoff::default()
     };
     let engine = lookout::connect(config, &clock, backoff).await?;
-    let store = lookout::StateStore::new(engine.client().clone(), &config.engine);
+    let store = lookout::StateStore::for_config(engine.client().clone(), config);
     let mut jobs = Vec::new();
     for rule in rules {
         let ranges = match gaps {
