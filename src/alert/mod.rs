@@ -7,6 +7,7 @@
 //! Both forms address the same field in Elasticsearch, so queries and the index template
 //! (`mappings.json`, nested form) treat them alike.
 
+mod fit;
 mod overrides;
 mod reason;
 mod rule_fields;
@@ -20,6 +21,7 @@ mod text;
 mod sequence_tests;
 
 pub use crate::ids::{alert_id, framed_id, rule_uuid};
+pub use fit::fit_to_mappings;
 pub use overrides::overrides;
 pub use reason::{field, reason, reason_sentence};
 #[allow(unused_imports)] // the EQL kind uses them once it lands
