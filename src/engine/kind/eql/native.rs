@@ -122,7 +122,69 @@ pub(super) fn planned(rule: &Rule, window: Window) -> PlannedSearch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eql::native::eql_search_double::{EqlSearchDouble, SEQUENCES};
     use crate::es::Distribution;
+    use crate::rule::{Loaded, parse_rule_bytes};
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    const QUERY: &str = "sequence by user.name [iam where event.action == \"CreateUser\"] [iam where event.action == \"AttachUserPolicy\"]";
+
+    /// An EQL rule with a timestamp override, a category override and a tiebreaker.
+    fn eql_rule() -> Rule {
+        let text = format!(
+            "[metadata]\nmaturity = \"production\"\n[rule]\nauthor = [\"t\"]\ndescription = \"d\"\n\
+             index = [\"logs-aws.cloudtrail-*\"]\nlanguage = \"eql\"\nname = \"n\"\nrisk_score = 21\n\
+             rule_id = \"eql-native\"\nseverity = \"low\"\ntype = \"eql\"\nmax_signals = 50\n\
+             timestamp_override = \"event.ingested\"\nevent_category_override = \"event.type\"\n\
+             tiebreaker_field = \"event.sequence\"\nquery = '''{QUERY}'''\n"
+        );
+        match parse_rule_bytes(std::path::Path::new("r.toml"), text.as_bytes()) {
+            Ok((Loaded::Runnable(rule), _)) => *rule,
+            other => panic!("an EQL rule: {other:?}"),
+        }
+    }
+
+    fn window() -> Window {
+        Window {
+            from: Utc.with_ymd_and_hms(2026, 1, 10, 11, 54, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_window_request_is_kibanas_and_the_eql_search_test_double_accepts_it() {
+        let rule = eql_rule();
+        let body = request(&rule, &window(), false);
+        assert_eq!(body["query"], QUERY, "the query is sent unchanged");
+        assert_eq!(body["size"], 50, "max_signals");
+        assert_eq!(body["event_category_field"], "event.type");
+        assert_eq!(body["tiebreaker_field"], "event.sequence");
+        assert!(body.get("timestamp_field").is_none(), "not the override");
+        assert!(body.get("allow_partial_search_results").is_none());
+        let range = &body["filter"]["bool"]["filter"][0];
+        let primary = &range["bool"]["should"][0]["range"]["event.ingested"];
+        assert_eq!(primary["gte"], "2026-01-10T11:54:00.000Z");
+        assert_eq!(primary["lte"], "2026-01-10T12:00:00.000Z");
+        assert_eq!(
+            body["fields"],
+            json!([
+                {"field": "*", "include_unmapped": true},
+                {"field": "event.ingested", "format": "strict_date_optional_time"},
+                {"field": "@timestamp", "format": "strict_date_optional_time"},
+            ])
+        );
+        let double = EqlSearchDouble::default().answering(QUERY, SEQUENCES);
+        let answer = double
+            .search(&body)
+            .expect("a body the EQL search API accepts");
+        let answer = native::read_answer(answer.as_bytes()).expect("a documented answer");
+        let EqlHits::Sequences(sequences) = answer.hits else {
+            panic!("sequences expected");
+        };
+        assert_eq!(sequences[0].present_events().count(), 2);
+        assert!(request(&rule, &window(), true)["allow_partial_search_results"] == true);
+    }
 
     fn server(version: &str) -> ServerInfo {
         ServerInfo {
