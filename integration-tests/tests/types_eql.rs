@@ -20,6 +20,10 @@ const CREATE_THEN_ATTACH: &str = "sequence by user.name with maxspan=10m \
 
 /// An EQL rule file searching `index`, parsed like any rule file.
 fn eql_rule(index: &str, rule_id: &str, query: &str) -> Rule {
+    eql_rule_with(index, rule_id, query, 100)
+}
+
+fn eql_rule_with(index: &str, rule_id: &str, query: &str, max_signals: u32) -> Rule {
     let text = format!(
         r#"[metadata]
 creation_date = "2026/01/01"
@@ -39,6 +43,7 @@ severity = "medium"
 type = "eql"
 interval = "5m"
 from = "now-6m"
+max_signals = {max_signals}
 query = '''{query}'''
 "#
     );
@@ -213,4 +218,26 @@ async fn a_sequence_longer_than_maxspan_is_not_alerted() {
         succeeded(&record);
         assert_eq!(record.alerts_created, 0, "at {at}: {record:?}");
     }
+}
+
+#[tokio::test]
+async fn a_window_of_more_events_than_a_page_is_paged_and_its_sequence_found() {
+    let env = Env::new().await;
+    // max_signals = 2 makes pages of 2 events: the window's 5 candidates take 3 pages.
+    let rule = eql_rule_with(&env.source, "eql-pages", CREATE_THEN_ATTACH, 2);
+    env.index(&[
+        action("CreateUser", "bob", -250, "bob-create"),
+        action("CreateUser", "carol", -240, "carol-create"),
+        action("CreateUser", "mallory", -200, "create"),
+        action("AttachUserPolicy", "dave", -150, "dave-attach"),
+        action("AttachUserPolicy", "mallory", -100, "attach"),
+    ])
+    .await;
+    let record = env.execute(&rule, t0()).await.record;
+    succeeded(&record);
+    assert_eq!(record.hits, 5, "{record:?}");
+    assert_eq!(record.alerts_created, 3, "{record:?}");
+    let (shells, blocks) = shells_and_blocks(&env, "eql-pages").await;
+    assert_eq!(shells.len(), 1);
+    assert_eq!(marks(&blocks), ["attach", "create"]);
 }

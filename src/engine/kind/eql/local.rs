@@ -123,15 +123,14 @@ pub(in crate::engine) async fn find_local(
     let Some(sequence) = query.sequence() else {
         let mut matched = 0;
         let body = plan::events_body(&rule.search, &dsl, &window);
-        search
-            .pages(paging(rule), body, async |page: Vec<Hit>| {
-                let accepted: Vec<Hit> = (page.into_iter())
-                    .filter(|hit| query.accepts(&hit.source, types))
-                    .collect();
-                matched += accepted.len() as u64;
-                visit(Found::Events(accepted)).await
-            })
-            .await?;
+        search_pages(search, rule, body, async |page: Vec<Hit>| {
+            let accepted: Vec<Hit> = (page.into_iter())
+                .filter(|hit| query.accepts(&hit.source, types))
+                .collect();
+            matched += accepted.len() as u64;
+            visit(Found::Events(accepted)).await
+        })
+        .await?;
         return Ok((matched, None));
     };
     let mut matcher = match start {
@@ -188,27 +187,49 @@ async fn feed(
     let mut body = plan::events_body(&rule.search, dsl, &window);
     body["sort"] = sequence_sort(sequence);
     let mut fed = 0;
-    search
-        .pages(paging(rule), body, async |page: Vec<Hit>| {
-            let events: Vec<_> = (page.into_iter())
-                .filter_map(|hit| {
-                    let document = Document {
-                        index: hit.index,
-                        id: hit.id,
-                        source: hit.source,
-                    };
-                    sequence.event(document, types).ok()
-                })
-                .collect();
-            fed += events.len() as u64;
-            let done = matcher.feed(events);
-            if done.is_empty() {
-                return Ok(Flow::More);
-            }
-            visit(done).await
-        })
-        .await?;
+    search_pages(search, rule, body, async |page: Vec<Hit>| {
+        let events: Vec<_> = (page.into_iter())
+            .filter_map(|hit| {
+                let document = Document {
+                    index: hit.index,
+                    id: hit.id,
+                    source: hit.source,
+                };
+                sequence.event(document, types).ok()
+            })
+            .collect();
+        fed += events.len() as u64;
+        let done = matcher.feed(events);
+        if done.is_empty() {
+            return Ok(Flow::More);
+        }
+        visit(done).await
+    })
+    .await?;
     Ok(fed)
+}
+
+/// Every page of a search, as the query kind reads them: one search without a point-in-time
+/// first, asking for one hit more than a page; when the window fits in a page (most windows of
+/// most rules), that answer is all of it and the point-in-time's two round trips are saved.
+/// Otherwise the answer is dropped unvisited and the window is paged inside a point-in-time.
+async fn search_pages(
+    search: &Searcher<'_>,
+    rule: &Rule,
+    body: Value,
+    mut visit: impl AsyncFnMut(Vec<Hit>) -> Result<Flow, ExecutionError>,
+) -> Result<(), ExecutionError> {
+    let page_size = plan::page_size(rule.max_signals);
+    let mut first = body.clone();
+    first["size"] = (page_size + 1).into();
+    let page = search.page::<Value>(&rule.search.index, first).await?;
+    if page.hits.len() > page_size {
+        return search.pages(paging(rule), body, visit).await;
+    }
+    if !page.hits.is_empty() {
+        visit(page.hits).await?;
+    }
+    search.fail_on_shard_failures(&rule.search.index, page.shard_failures)
 }
 
 /// How far before a window a fresh matcher looks: the sequence's maxspan, else the length of
