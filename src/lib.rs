@@ -67,9 +67,9 @@ pub use es::{
 
 // One execution of one rule, and what a rule would search and find.
 pub use engine::{
-    Engine, ExecutionError, ExecutionReport, MAX_SEQUENCE_LOOKBACK, MAX_SIGNALS_WARNING,
-    NEW_TERMS_PAGE_SIZE, PlannedSearch, Preview, Settings, THREAT_INDICATOR_PAGE_SIZE,
-    planned_searches, preview, simplify_filter,
+    DeadLetterRetry, Engine, ExecutionError, ExecutionReport, MAX_SEQUENCE_LOOKBACK,
+    MAX_SIGNALS_WARNING, NEW_TERMS_PAGE_SIZE, PlannedSearch, Preview, Settings,
+    THREAT_INDICATOR_PAGE_SIZE, planned_searches, preview, simplify_filter,
 };
 
 // Rules on their schedules: loading the configured rules, start-up, the scheduler and its clock.
@@ -92,7 +92,7 @@ pub use observe::{
     ExecutionSample, HEADER_READ_TIMEOUT, MAX_CONCURRENT_CONNECTIONS, Observer, StatusLabel,
     serve as serve_operator_endpoint,
 };
-pub use state::{ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
+pub use state::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
 
 /// Internals the benchmarks (`benches/`) measure directly; not part of the interface.
 #[doc(hidden)]

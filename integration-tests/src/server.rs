@@ -55,6 +55,10 @@ pub enum Capability {
     /// `range` queries compare the values a mapping coerces: a number in a `keyword` field (as its
     /// text) and a number written as a string in a `long` field (as a number).
     CoercedRanges,
+    /// `minimum_should_match` is not capped at the number of `should` clauses, as in
+    /// Elasticsearch: a `bool` with a `filter`, no `should` and `minimum_should_match: 1` matches
+    /// nothing.
+    UncappedMinimumShouldMatch,
 }
 
 impl Capability {
@@ -81,6 +85,9 @@ impl Capability {
             }
             Capability::CoercedRanges => {
                 "range queries on coerced values (a number in a keyword field, a number written as a string in a long field)"
+            }
+            Capability::UncappedMinimumShouldMatch => {
+                "minimum_should_match above the number of should clauses as Elasticsearch applies it (a bool with a filter, no should and minimum_should_match 1 must match nothing)"
             }
         }
     }
@@ -152,6 +159,12 @@ impl TestServer {
                 let v6 = json!({"term": {"ip6": "::1"}});
                 self.probe_hits(json!({"bool": {"filter": [prefix, v6]}}))
                     .await
+            }
+            Capability::UncappedMinimumShouldMatch => {
+                let filter = json!({"exists": {"field": "args"}});
+                let query = json!({"bool": {"filter": [filter], "minimum_should_match": 1}});
+                let answer = self.probe_search(json!({"query": query})).await;
+                answer.is_some_and(|a| a["hits"]["total"]["value"] == json!(0))
             }
             Capability::CoercedRanges => {
                 let keyword = json!({"range": {"kw": {"lt": "m"}}});

@@ -96,7 +96,7 @@ async fn server_down_at_start_is_retried_with_backoff_until_it_answers() {
         assert!(retry_in.is_some());
     }
     // Work resumes: an execution through the recovered server writes its alert.
-    let store = StateStore::new(client.clone(), &config.engine);
+    let store = StateStore::for_config(client.clone(), &config);
     let engine = Engine::new(client, store, Settings::from_config(&config));
     let source = unique_name("logs-aws.cloudtrail-eng");
     server.create_cloudtrail_index(&source).await;
@@ -233,7 +233,7 @@ async fn a_broken_rule_file_is_reported_and_every_other_rule_runs_once() {
     let mut expected = vec![ADD_USER_RULE_ID, CREATE_GROUP_RULE_ID];
     expected.sort();
     assert_eq!(rule_ids, expected);
-    let store = StateStore::new(Client::new(&config.elasticsearch).unwrap(), &config.engine);
+    let store = StateStore::for_config(Client::new(&config.elasticsearch).unwrap(), &config);
     let state = store.load(ADD_USER_RULE_ID).await.unwrap().unwrap();
     assert_eq!(state.covered_to, Some(at));
     assert_eq!(state.last_status, Some(ExecutionStatus::Succeeded));

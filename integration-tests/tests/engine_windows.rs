@@ -256,7 +256,7 @@ async fn downtime_longer_than_max_catch_up_records_a_gap() {
     assert_eq!(report.record.window_from, restart - minutes(30));
     assert_eq!(report.record.status, ExecutionStatus::PartialFailure);
     assert_eq!(marks(&env.alerts().await), vec!["caught-up"]);
-    let store = StateStore::new(env.engine.client().clone(), &env.config.engine);
+    let store = StateStore::for_config(env.engine.client().clone(), &env.config);
     let gaps = store.gaps(&rule.rule_id).await.unwrap();
     assert_eq!(gaps.len(), 1);
     assert_eq!((gaps[0].from, gaps[0].to), (gap.from, gap.to));
@@ -284,7 +284,7 @@ async fn every_execution_writes_one_record_with_window_status_counts_and_duratio
     env.server
         .refresh(&env.config.engine.executions_index)
         .await;
-    let store = StateStore::new(env.engine.client().clone(), &env.config.engine);
+    let store = StateStore::for_config(env.engine.client().clone(), &env.config);
     let mut records = store.executions(&rule.rule_id, 100).await.unwrap();
     records.sort_by_key(|r| r.started_at);
     assert_eq!(records.len(), 3, "one record per execution");

@@ -313,6 +313,7 @@ async fn an_execution_record_is_written_and_found_and_gaps_are_recorded_once() {
         alerts_created: 2,
         duplicates: 1,
         alerts_suppressed: 0,
+        dead_letters: 0,
         search_ms: 12,
         write_ms: 8,
         total_ms: 25,

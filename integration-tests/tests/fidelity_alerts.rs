@@ -18,6 +18,7 @@ mod types_support;
 
 use elasticsearch::http::Method;
 use engine_support::*;
+use integration_tests::server::{Capability, require_all};
 use integration_tests::unique_name;
 use lookout::{ExecutionStatus, Rule};
 use lookout_generator::EventSpec;
@@ -340,6 +341,9 @@ async fn a_query_alert_differs_from_kibanas_only_where_the_docs_say() {
 #[tokio::test]
 async fn a_threshold_alert_differs_from_kibanas_only_where_the_docs_say() {
     let env = Env::new().await;
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let part = "type = \"threshold\"\n[rule.threshold]\nfield = [\"source.ip\"]\nvalue = 1\n";
     let rule = typed_rule(&env.source, "cmp-threshold", FAILED_LOGINS, part);
     env.index(&[event()]).await;
@@ -373,6 +377,9 @@ async fn a_threshold_alert_differs_from_kibanas_only_where_the_docs_say() {
 #[tokio::test]
 async fn a_new_terms_alert_differs_from_kibanas_only_where_the_docs_say() {
     let env = Env::new().await;
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
     let part = "type = \"new_terms\"\n[rule.new_terms]\nfield = \"new_terms_fields\"\n\
                 value = [\"source.ip\"]\n[[rule.new_terms.history_window_start]]\n\
                 field = \"history_window_start\"\nvalue = \"now-1d\"\n";

@@ -11,6 +11,7 @@ mod types_support;
 use chrono::TimeDelta;
 use engine_support::*;
 use integration_tests::lookout_binary;
+use integration_tests::server::Capability;
 use lookout::ExecutionStatus;
 use lookout_generator::EventSpec;
 use serde_json::{Value, json};
@@ -316,10 +317,21 @@ async fn events_an_item_covers_never_alert_and_the_others_do() {
     let alerted: BTreeSet<String> = (env.alerts().await.iter())
         .map(|alert| alert["labels"]["mark"].as_str().unwrap().to_string())
         .collect();
-    let expected: BTreeSet<String> = (events.iter())
+    let mut expected: BTreeSet<String> = (events.iter())
         .filter(|(_, excepted)| !excepted)
         .map(|(doc, _)| doc["labels"]["mark"].as_str().unwrap().to_string())
         .collect();
+    let mut alerted = alerted;
+    if !env.server.has(Capability::IpPrefixes).await {
+        // The ip value list holds a CIDR prefix, which the server cannot search.
+        alerted.remove("list-cidr");
+        expected.remove("list-cidr");
+        eprintln!(
+            "NOTE: {} lacks {}: the event the list's CIDR prefix covers is not checked",
+            env.server.info().await.label,
+            Capability::IpPrefixes.what()
+        );
+    }
     assert_eq!(alerted, expected);
     let alerts = env.alerts().await;
     assert_eq!(

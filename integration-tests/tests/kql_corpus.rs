@@ -16,11 +16,11 @@ mod evaluate;
 mod index;
 
 use chrono::{SecondsFormat, Utc};
-use docs::{Doc, Typing};
-use elasticsearch::http::{Method, StatusCode};
+use docs::Typing;
+use elasticsearch::http::Method;
 use index::{bulk_index, create_index, search_ids};
 use integration_tests::server::{Capability, require_all};
-use integration_tests::{TestServer, read_json, read_ndjson, shared_file, unique_name};
+use integration_tests::{TestServer, read_ndjson, shared_file, unique_name};
 use lookout::kql::{self, Field, FieldMap, Query, Value};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeSet;

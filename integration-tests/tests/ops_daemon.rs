@@ -202,7 +202,7 @@ fn sigterm_during_an_execution_lets_its_alerts_be_written_and_its_window_recorde
         ..Default::default()
     })
     .expect("a client");
-    let store = StateStore::new(client, &config);
+    let store = StateStore::scoped(client, &config, "default", &indices.alerts);
     block(server.refresh(&indices.executions));
     let executions = block(store.executions(&rule_id, 10)).expect("executions load");
     assert_eq!(executions.len(), 1, "{executions:?}");

@@ -84,7 +84,7 @@ impl Env {
 
     async fn covered_to(&self, rule: &Rule) -> Option<DateTime<Utc>> {
         let client = lookout::Client::new(&self.config.elasticsearch).expect("client");
-        StateStore::new(client, &self.config.engine)
+        StateStore::for_config(client, &self.config)
             .load(&rule.rule_id)
             .await
             .expect("the state loads")
@@ -406,5 +406,177 @@ async fn a_state_save_failing_after_the_search_fails_the_execution_and_the_windo
     assert_eq!(next.record.alerts_created, 0, "{:?}", next.record);
     assert!(next.record.duplicates >= 1, "{:?}", next.record);
     assert_eq!(env.alerts().await.len(), 2, "each event alerted once");
+    assert_eq!(env.covered_to(&rule).await, Some(t0() + minutes(10)));
+}
+
+/// Issue 17's poison alert: rule A writes an alert whose event has `foo: 5`; rule B then matches
+/// an event with `foo: {"x": 1}`. With the alerts index mapping fields dynamically, `foo` became
+/// a `long` and B's alert was refused, B's execution failed, and B stayed blind to every later
+/// event. The alerts index now maps only what Kibana's maps: B's alerts are written.
+#[tokio::test]
+async fn an_event_field_that_does_not_fit_another_rules_alert_never_blinds_a_rule() {
+    let env = Env::new().await;
+    let a_index = env.cloudtrail_index("a").await;
+    let b_index = env.cloudtrail_index("b").await;
+    let mut first = add_user(t0() - minutes(2));
+    first["foo"] = json!(5);
+    env.server.bulk_create(&a_index, &[first]).await;
+    let rule_a = env.rule(0, None);
+    let a = env.execute(&rule_a, t0()).await;
+    assert_eq!(a.record.alerts_created, 1, "{:?}", a.record);
+    let mut poison = event("CreateGroup", "success", Some(t0() + minutes(2)));
+    poison["foo"] = json!({"x": 1});
+    env.server.bulk_create(&b_index, &[poison]).await;
+    let rule_b = env.rule(1, None);
+    let b = env.execute(&rule_b, t0() + minutes(5)).await;
+    assert!(!b.failed(), "{:?}", b.record);
+    assert_eq!(b.record.alerts_created, 1, "{:?}", b.record);
+    let later = event("CreateGroup", "success", Some(t0() + minutes(7)));
+    env.server.bulk_create(&b_index, &[later]).await;
+    let next = env.execute(&rule_b, t0() + minutes(10)).await;
+    assert!(!next.failed(), "{:?}", next.record);
+    assert_eq!(next.record.alerts_created, 1, "{:?}", next.record);
+    let alerts = env.alerts().await;
+    assert_eq!(alerts.len(), 3);
+    let foos: Vec<&Value> = alerts.iter().map(|a| &a["_source"]["foo"]).collect();
+    assert!(
+        foos.contains(&&json!({"x": 1})),
+        "kept in _source: {foos:?}"
+    );
+}
+
+/// A value whose shape its mapped field cannot hold (an object where ECS has `orchestrator.namespace`, a
+/// keyword) is moved to `lookout.unfit` and the alert written; a server that stores it as it
+/// is keeps it where it was. Either way the alert is written with the value.
+#[tokio::test]
+async fn a_value_that_does_not_fit_its_mapped_field_is_kept_and_the_alert_written() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    let mut odd = add_user(t0() - minutes(1));
+    odd["orchestrator"] = json!({"namespace": {"x": 1}});
+    env.server.bulk_create(&index, &[odd]).await;
+    let report = env.execute(&env.rule(0, None), t0()).await;
+    assert!(!report.failed(), "{:?}", report.record);
+    assert_eq!(report.record.alerts_created, 1, "{:?}", report.record);
+    let alerts = env.alerts().await;
+    let source = &alerts[0]["_source"];
+    let kept = match &source["lookout"]["unfit"]["orchestrator.namespace"] {
+        Value::Null => &source["orchestrator"]["namespace"],
+        moved => moved,
+    };
+    assert_eq!(kept, &json!({"x": 1}), "{source}");
+}
+
+/// An alert the alerts index refuses for good (here: an index created by hand with `strict`
+/// mappings) becomes a dead letter naming the rule, the event and the error; the window is
+/// covered, the execution warns, the rule goes on; once the index is fixed, retrying the dead
+/// letters writes the alert and removes the record.
+#[tokio::test]
+async fn an_alert_refused_for_good_is_a_dead_letter_that_a_retry_writes_later() {
+    let env = Env::new().await;
+    let (index, rule) = env.one_event_before_t0().await;
+    env.server
+        .ok(
+            Method::Put,
+            &format!("/{}", env.config.alerts.index),
+            Some(json!({"mappings": {"dynamic": "strict", "properties": {"@timestamp": {"type": "date"}}}})),
+        )
+        .await;
+    let report = env.execute(&rule, t0()).await;
+    assert_eq!(
+        report.record.status,
+        ExecutionStatus::PartialFailure,
+        "{:?}",
+        report.record
+    );
+    assert_eq!(report.record.dead_letters, 1, "{:?}", report.record);
+    assert!(
+        report
+            .record
+            .warnings
+            .iter()
+            .any(|w| w.contains("dead letter")),
+        "{:?}",
+        report.record.warnings
+    );
+    assert_eq!(env.covered_to(&rule).await, Some(t0()));
+    let client = lookout::Client::new(&env.config.elasticsearch).expect("client");
+    let store = StateStore::for_config(client, &env.config);
+    let letters = store.dead_letters(None).await.expect("dead letters load");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].rule_id, rule.rule_id);
+    assert_eq!(letters[0].event_index.as_deref(), Some(index.as_str()));
+    assert!(letters[0].event_id.is_some());
+    assert_eq!(letters[0].status, 400);
+    assert!(letters[0].error.contains("strict"), "{}", letters[0].error);
+    // The rule keeps running.
+    assert!(!env.execute(&rule, t0() + minutes(5)).await.failed());
+    // Fixed: the index goes, lookout's template makes it again.
+    env.server.delete_index(&env.config.alerts.index).await;
+    let retry = env
+        .engine
+        .retry_dead_letters(&rule, t0() + minutes(6))
+        .await
+        .expect("the retry runs");
+    assert_eq!((retry.found, retry.written, retry.failed), (1, 1, 0));
+    assert_eq!(env.alerts().await.len(), 1);
+    assert!(store.dead_letters(None).await.expect("load").is_empty());
+}
+
+/// An engine of another deployment on the same server: `adjust` changes this test's
+/// configuration (the server is reached directly, not through the proxy).
+async fn other_engine(env: &Env, adjust: impl FnOnce(&mut Config)) -> Engine {
+    let mut config = env.config.clone();
+    config.elasticsearch.url = env.server.url.clone();
+    adjust(&mut config);
+    let backoff = Backoff {
+        max_attempts: Some(1),
+        ..Backoff::default()
+    };
+    lookout::connect(&config, &SystemClock, backoff)
+        .await
+        .expect("the test server answers")
+}
+
+/// Rule state is keyed by namespace, alerts index and rule id: a second deployment sharing the
+/// state index starts its own coverage instead of taking the first one's.
+#[tokio::test]
+async fn two_deployments_sharing_a_cluster_never_move_each_others_coverage() {
+    let env = Env::new().await;
+    let (_, rule) = env.one_event_before_t0().await;
+    assert!(!env.execute(&rule, t0()).await.failed());
+    let other = other_engine(&env, |config| {
+        config.alerts.namespace = "other-space".into();
+        config.alerts.index = unique_name("reliab-eng-alerts-other");
+    })
+    .await;
+    let report = other.execute(&rule, t0() + minutes(30)).await;
+    assert!(!report.failed(), "{:?}", report.record);
+    assert_eq!(
+        report.record.window_from,
+        t0() + minutes(24),
+        "{:?}",
+        report.record
+    );
+    assert_eq!(env.covered_to(&rule).await, Some(t0()));
+}
+
+/// State writes are conditional: an execution that read the state before a second instance
+/// moved coverage further (its search held back by the proxy) does not move it back.
+#[tokio::test]
+async fn a_stale_writer_never_moves_coverage_backwards() {
+    let env = Env::new().await;
+    let (_, rule) = env.one_event_before_t0().await;
+    assert!(!env.execute(&rule, t0()).await.failed());
+    let other = other_engine(&env, |_| {}).await;
+    env.fail(search_rule(Fault::Delay(Duration::from_secs(2))));
+    let slow = env.execute(&rule, t0() + minutes(5));
+    let fast = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        other.execute(&rule, t0() + minutes(10)).await
+    };
+    let (slow, fast) = tokio::join!(slow, fast);
+    assert!(!fast.failed(), "{:?}", fast.record);
+    assert!(!slow.failed(), "{:?}", slow.record);
     assert_eq!(env.covered_to(&rule).await, Some(t0() + minutes(10)));
 }

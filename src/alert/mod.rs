@@ -7,6 +7,7 @@
 //! Both forms address the same field in Elasticsearch, so queries and the index template
 //! (`mappings.json`, nested form) treat them alike.
 
+mod fit;
 mod overrides;
 mod reason;
 mod rule_fields;
@@ -18,6 +19,7 @@ mod text;
 mod sequence_tests;
 
 pub use crate::ids::{alert_id, framed_id, rule_uuid};
+pub use fit::fit_to_mappings;
 pub use overrides::overrides;
 pub use reason::{field, reason, reason_sentence};
 pub use sequence::{SequenceAlerts, build_sequence_alerts};

@@ -51,7 +51,7 @@ pub fn hide_building_blocks(set: &mut RuleSet, include: bool) -> usize {
 
 async fn list(config: &Config, set: RuleSet, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
     let client = common::client(config)?;
-    let store = StateStore::new(client.clone(), &config.engine);
+    let store = StateStore::for_config(client.clone(), config);
     let states: HashMap<String, RuleState> = store
         .load_all()
         .await?

@@ -75,6 +75,20 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode>
         .map(|(status, n)| format!("{status} {n}"))
         .collect();
     println!("executions:  last hour: {}", summary.join(", "));
+    let store = lookout::StateStore::for_config(client.clone(), config);
+    let letters = store.dead_letters(None).await?;
+    match letters.first() {
+        None => println!("dead letters: none"),
+        Some(first) => println!(
+            "dead letters: {} alerts refused by the alerts index (first: rule {}, event {}/{}: HTTP {}: {}); `lookout backfill --dead-letters` retries them",
+            letters.len(),
+            lookout::printable(&first.rule_id),
+            lookout::printable(first.event_index.as_deref().unwrap_or("?")),
+            lookout::printable(first.event_id.as_deref().unwrap_or("?")),
+            first.status,
+            lookout::printable(&first.error),
+        ),
+    }
     super::notify::print_status(&client, config).await?;
     Ok(ExitCode::SUCCESS)
 }

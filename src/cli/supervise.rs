@@ -295,6 +295,7 @@ pub fn observe_report(observer: &Observer, report: &ExecutionReport) {
         hits: record.hits,
         alerts_created: record.alerts_created,
         duplicates: record.duplicates,
+        dead_letters: record.dead_letters,
         search: millis(record.search_ms),
         write: millis(record.write_ms),
         total: millis(record.total_ms),

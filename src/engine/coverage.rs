@@ -3,19 +3,17 @@
 //! and execution record (docs/architecture.md, "Windows" and "State and executions").
 
 use super::record::Tally;
+use super::sink::Refused;
 use super::{Engine, ExecutionError};
 use crate::rule::Rule;
 use crate::schedule::Window;
-use crate::state::{ExecutionRecord, ExecutionStatus, RuleState};
+use crate::state::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState, Stored};
 use chrono::{DateTime, Utc};
 
 impl Engine {
-    pub(super) async fn load_state(
-        &self,
-        rule: &Rule,
-    ) -> Result<Option<RuleState>, ExecutionError> {
+    pub(super) async fn load_state(&self, rule: &Rule) -> Result<Option<Stored>, ExecutionError> {
         self.store
-            .load(&rule.rule_id)
+            .load_versioned(&rule.rule_id)
             .await
             .map_err(|error| ExecutionError::state(rule, error))
     }
@@ -36,6 +34,49 @@ impl Engine {
             .map_err(|error| ExecutionError::state(rule, error))
     }
 
+    /// Records the alerts of a chunk that the alerts index refused for good as dead letters,
+    /// with a warning: the chunk stays covered and the rule keeps detecting. When a record
+    /// cannot be written, the chunk fails (its window is searched again; nothing is lost).
+    pub(super) async fn dead_letters(
+        &self,
+        rule: &Rule,
+        window: Window,
+        at: DateTime<Utc>,
+        refused: Vec<Refused>,
+        tally: &mut Tally,
+    ) -> Result<(), ExecutionError> {
+        let Some(first) = refused.first() else {
+            return Ok(());
+        };
+        tally.warn(format!(
+            "{} alerts refused by {} were recorded as dead letters (first: HTTP {}: {}); `lookout backfill --dead-letters` retries them",
+            refused.len(),
+            self.settings.alerts_index,
+            first.status,
+            first.reason
+        ));
+        for refusal in &refused {
+            let (event_index, event_id) = refusal.event.clone().unzip();
+            let letter = DeadLetter {
+                rule_id: rule.rule_id.clone(),
+                alert_id: refusal.alert_id.clone(),
+                event_index,
+                event_id,
+                window: Gap {
+                    from: window.from,
+                    to: window.to,
+                },
+                status: refusal.status,
+                error: refusal.reason.clone(),
+                recorded_at: at,
+            };
+            (self.store.record_dead_letter(&letter).await)
+                .map_err(|error| ExecutionError::state(rule, error))?;
+            tally.dead_letters += 1;
+        }
+        Ok(())
+    }
+
     /// A rule's first execution records where its coverage starts (its first window's `from`)
     /// before searching, so that when this execution dies or fails, the next one searches
     /// from there instead of from its own, later window. Nothing before it is lookout's to
@@ -51,26 +92,26 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
         state.covered_to = Some(from);
-        self.store
-            .save(&state)
-            .await
+        let stored = (self.store.save_advancing(&state, &mut tally.version).await)
             .map_err(|error| ExecutionError::state(rule, error))?;
-        tally.covered_to = Some(from);
-        tally.previous = Some(state);
+        tally.covered_to = stored.covered_to;
+        tally.previous = Some(stored);
         Ok(())
     }
 
-    /// Saves `covered_to` once a chunk's alerts are written.
-    pub(super) async fn cover(&self, rule: &Rule, tally: &Tally) -> Result<(), ExecutionError> {
+    /// Saves `covered_to` once a chunk's alerts are written (over the version read; never
+    /// backwards).
+    pub(super) async fn cover(&self, rule: &Rule, tally: &mut Tally) -> Result<(), ExecutionError> {
         let mut state = tally
             .previous
             .clone()
             .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
         state.covered_to = tally.covered_to;
-        self.store
-            .save(&state)
-            .await
-            .map_err(|error| ExecutionError::state(rule, error))
+        let stored = (self.store.save_advancing(&state, &mut tally.version).await)
+            .map_err(|error| ExecutionError::state(rule, error))?;
+        tally.covered_to = stored.covered_to;
+        tally.previous = Some(stored);
+        Ok(())
     }
 
     /// Stores the rule's final state (with the last chunk's coverage), then the execution
@@ -81,7 +122,7 @@ impl Engine {
         &self,
         rule: &Rule,
         at: DateTime<Utc>,
-        tally: &Tally,
+        tally: &mut Tally,
         record: &mut ExecutionRecord,
     ) {
         let state = RuleState {
@@ -91,7 +132,8 @@ impl Engine {
             last_error: record.error.clone(),
             last_execution_at: Some(at),
         };
-        if let Err(error) = self.store.save(&state).await {
+        let saved = self.store.save_advancing(&state, &mut tally.version).await;
+        if let Err(error) = saved {
             tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
             let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
             if tally.covered_to != saved && record.error.is_none() {

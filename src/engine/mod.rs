@@ -17,6 +17,7 @@ mod search;
 mod sink;
 mod suppress;
 
+pub use backfill::DeadLetterRetry;
 pub use error::ExecutionError;
 pub use kind::{
     MAX_SEQUENCE_LOOKBACK, NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE,
@@ -123,7 +124,7 @@ impl Engine {
         let mut tally = Tally::default();
         let result = self.run(rule, at, &execution_uuid, &mut tally).await;
         let mut record = execution_record(rule, at, execution_uuid, &tally, result, started);
-        self.persist(rule, at, &tally, &mut record).await;
+        self.persist(rule, at, &mut tally, &mut record).await;
         let report = ExecutionReport {
             chunks: tally.chunks,
             record,
@@ -140,7 +141,9 @@ impl Engine {
         execution_uuid: &str,
         tally: &mut Tally,
     ) -> Result<(), ExecutionError> {
-        tally.previous = self.load_state(rule).await?;
+        let stored = self.load_state(rule).await?;
+        tally.version = stored.as_ref().and_then(|stored| stored.version);
+        tally.previous = stored.map(|stored| stored.state);
         tally.covered_to = tally.previous.as_ref().and_then(|state| state.covered_to);
         let nominal =
             (rule.schedule.window_at(at)).map_err(|error| ExecutionError::schedule(rule, error))?;
@@ -238,7 +241,7 @@ impl Engine {
             Ok(()) => kind::run(&chunk, &mut sink).await,
             Err(error) => Err(error),
         };
-        let (hits, written) = match result {
+        let (hits, mut written) = match result {
             Ok(hits) => (hits, sink.finish().await?),
             Err(error) => {
                 // What was written stays written: made searchable for the next lookups (a
@@ -252,10 +255,11 @@ impl Engine {
                 return Err(error);
             }
         };
+        let refused = std::mem::take(&mut written.refused);
         tally.add(ChunkOutcome {
             search: searcher.elapsed(),
             ..outcome(hits, written)
         });
-        Ok(())
+        self.dead_letters(rule, window, at, refused, tally).await
     }
 }

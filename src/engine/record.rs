@@ -30,11 +30,15 @@ pub(super) struct Tally {
     pub(super) window: Option<Window>,
     /// The rule's state when the execution started (`None` before its first execution).
     pub(super) previous: Option<RuleState>,
+    /// The version of the state document read or last written (conditional writes).
+    pub(super) version: Option<crate::state::Version>,
     pub(super) covered_to: Option<DateTime<Utc>>,
     pub(super) gap: Option<Window>,
     pub(super) chunks: usize,
     pub(super) totals: ChunkOutcome,
     pub(super) warnings: Vec<String>,
+    /// Alerts refused for good, recorded as dead letters.
+    pub(super) dead_letters: u64,
 }
 
 impl Tally {
@@ -108,6 +112,7 @@ pub(super) fn execution_record(
         search_ms: millis(tally.totals.search),
         write_ms: millis(tally.totals.write),
         total_ms: millis(started.elapsed()),
+        dead_letters: tally.dead_letters,
         warnings: tally.warnings.clone(),
         error,
         gap: tally.gap.map(|gap| Gap {

@@ -20,6 +20,7 @@ use super::suppress::{Candidate, Suppressor};
 use crate::alert::{Alert, SequenceAlerts};
 use crate::es::{BulkDocument, Client};
 use crate::rule::Rule;
+use serde_json::Value;
 use std::collections::HashSet;
 
 /// Why a suppressed alert was not updated when its version changed since it was read.
@@ -27,8 +28,20 @@ const UPDATE_CONFLICT: &str =
     "it changed since it was read (another writer, or an earlier attempt)";
 use std::time::{Duration, Instant};
 
+/// An alert the alerts index refused for good (a 4xx other than 409 and 429, also after
+/// fitting it to the mappings): recorded as a dead letter, so that its window still counts as
+/// covered and the rule keeps detecting.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Refused {
+    pub alert_id: String,
+    /// The source event's index and id (the alert's first ancestor), when it names one.
+    pub event: Option<(String, String)>,
+    pub status: u16,
+    pub reason: String,
+}
+
 /// What a chunk's alerts came to.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Written {
     pub created: u64,
     pub duplicates: u64,
@@ -38,6 +51,8 @@ pub(super) struct Written {
     pub limit_reached: bool,
     /// Time spent looking ids up, writing and refreshing.
     pub elapsed: Duration,
+    /// Alerts refused for good (dead letters).
+    pub refused: Vec<Refused>,
 }
 
 /// Where the alerts of one chunk of one rule go.
@@ -160,32 +175,80 @@ impl<'a> AlertSink<'a> {
         flags
     }
 
-    /// Creates alerts that [`select`](Self::select) chose.
+    /// Creates alerts that [`select`](Self::select) chose. An alert refused for good (a 4xx
+    /// other than 409 and 429) is fitted to the mappings and sent once more when fitting
+    /// changed it; still refused, it becomes a dead letter ([`Refused`]) and the chunk goes
+    /// on. Failures that may pass (no answer, 429, 5xx, after the client's retries) fail the
+    /// chunk, so that its window is searched again.
     pub async fn create<D: BulkDocument>(
         &mut self,
         docs: Vec<(String, D)>,
     ) -> Result<(), ExecutionError> {
-        if docs.is_empty() {
+        let failed = self.send(&docs).await?;
+        let (permanent, transient): (Vec<_>, Vec<_>) =
+            failed.into_iter().partition(is_permanent_refusal);
+        if let Some(first) = transient.first() {
+            return Err(self.write_failed(transient.len(), first));
+        }
+        if permanent.is_empty() {
             return Ok(());
         }
+        let mut fitted = Vec::new();
+        let mut refused = Vec::new();
+        for failure in permanent {
+            let document = docs
+                .iter()
+                .find(|(id, _)| *id == failure.id)
+                .map(|(_, doc)| as_value(doc))
+                .unwrap_or(Value::Null);
+            let mut document = document;
+            match crate::alert::fit_to_mappings(&mut document).is_empty() {
+                true => refused.push(refusal(&failure, &document)),
+                false => fitted.push((failure.id, document)),
+            }
+        }
+        let failed = self.send(&fitted).await?;
+        for failure in failed {
+            if !is_permanent_refusal(&failure) {
+                return Err(self.write_failed(1, &failure));
+            }
+            let document = (fitted.iter().find(|(id, _)| *id == failure.id))
+                .map_or(&Value::Null, |(_, doc)| doc);
+            refused.push(refusal(&failure, document));
+        }
+        self.written.refused.extend(refused);
+        Ok(())
+    }
+
+    /// One `_bulk` of `create`s: counts what was created and the duplicates, returns the
+    /// failures.
+    async fn send<D: BulkDocument>(
+        &mut self,
+        docs: &[(String, D)],
+    ) -> Result<Vec<crate::es::ItemFailure>, ExecutionError> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
         let started = Instant::now();
+        let refs: Vec<(String, &D)> = docs.iter().map(|(id, doc)| (id.clone(), doc)).collect();
         let result = self
             .client
-            .bulk_create(self.alerts_index, docs, false)
+            .bulk_create(self.alerts_index, refs, false)
             .await;
         self.written.elapsed += started.elapsed();
         let written = result.map_err(|error| ExecutionError::es(self.rule, error))?;
         self.written.created += written.created.len() as u64;
         self.written.duplicates += written.duplicates.len() as u64;
-        match written.failed.first() {
-            None => Ok(()),
-            Some(first) => Err(ExecutionError::WriteFailed {
-                rule_id: self.rule.rule_id.clone(),
-                index: self.alerts_index.to_string(),
-                failed: written.failed.len(),
-                status: first.status,
-                reason: first.reason.clone(),
-            }),
+        Ok(written.failed)
+    }
+
+    fn write_failed(&self, failed: usize, first: &crate::es::ItemFailure) -> ExecutionError {
+        ExecutionError::WriteFailed {
+            rule_id: self.rule.rule_id.clone(),
+            index: self.alerts_index.to_string(),
+            failed,
+            status: first.status,
+            reason: first.reason.clone(),
         }
     }
 
@@ -328,7 +391,36 @@ impl<'a> AlertSink<'a> {
 
     /// What the chunk's alerts came to so far (for a chunk that failed part-way).
     pub fn written(&self) -> Written {
-        self.written
+        self.written.clone()
+    }
+}
+
+/// A refusal that sending again cannot change: a 4xx other than 409 (a duplicate, never a
+/// failure) and 429 (the server is busy).
+fn is_permanent_refusal(failure: &crate::es::ItemFailure) -> bool {
+    (400..500).contains(&failure.status) && failure.status != 409 && failure.status != 429
+}
+
+/// A document as a JSON tree (alerts written as text are parsed again, which only refused
+/// alerts need).
+fn as_value<D: BulkDocument>(doc: &D) -> Value {
+    let mut text = Vec::new();
+    doc.write_json(&mut text);
+    serde_json::from_slice(&text).unwrap_or(Value::Null)
+}
+
+/// The dead letter of a refused alert: its id, the event it stands for, the server's reason.
+fn refusal(failure: &crate::es::ItemFailure, document: &Value) -> Refused {
+    let ancestor = &document["kibana.alert.ancestors"][0];
+    let event = match (ancestor["index"].as_str(), ancestor["id"].as_str()) {
+        (Some(index), Some(id)) => Some((index.to_string(), id.to_string())),
+        _ => None,
+    };
+    Refused {
+        alert_id: failure.id.clone(),
+        event,
+        status: failure.status,
+        reason: failure.reason.clone(),
     }
 }
 

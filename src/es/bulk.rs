@@ -23,6 +23,12 @@ pub trait BulkDocument {
     fn write_json(&self, out: &mut Vec<u8>);
 }
 
+impl<D: BulkDocument + ?Sized> BulkDocument for &D {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        (**self).write_json(out);
+    }
+}
+
 impl BulkDocument for Value {
     fn write_json(&self, out: &mut Vec<u8>) {
         // serde_json's writer, not `Display`: formatting through `fmt::Write` made serializing

@@ -55,6 +55,8 @@ pub struct ExecutionSample<'a> {
     pub hits: u64,
     pub alerts_created: u64,
     pub duplicates: u64,
+    /// Alerts refused for good, recorded as dead letters.
+    pub dead_letters: u64,
     pub search: Duration,
     pub write: Duration,
     pub total: Duration,
@@ -83,6 +85,7 @@ pub struct Metrics {
     alerts_created: Family<RuleLabels, Counter>,
     duplicates: Family<RuleLabels, Counter>,
     hits: Family<RuleLabels, Counter>,
+    dead_letters: Family<RuleLabels, Counter>,
     gaps: Family<RuleLabels, Counter>,
     gap_seconds: Family<RuleLabels, Counter<f64>>,
     rules_loaded: Family<TypeLabels, Gauge>,
@@ -108,6 +111,7 @@ impl Default for Metrics {
             alerts_created: Family::default(),
             duplicates: Family::default(),
             hits: Family::default(),
+            dead_letters: Family::default(),
             gaps: Family::default(),
             gap_seconds: Family::default(),
             rules_loaded: Family::default(),
@@ -144,6 +148,11 @@ impl Metrics {
             "hits_searched",
             "Source documents returned by rule searches",
             self.hits.clone(),
+        );
+        r.register(
+            "dead_letters",
+            "Alerts the alerts index refused for good, recorded as dead letters",
+            self.dead_letters.clone(),
         );
         r.register(
             "gaps",
@@ -207,6 +216,11 @@ impl Metrics {
             .get_or_create(&rule)
             .inc_by(sample.duplicates);
         self.hits.get_or_create(&rule).inc_by(sample.hits);
+        if sample.dead_letters > 0 {
+            self.dead_letters
+                .get_or_create(&rule)
+                .inc_by(sample.dead_letters);
+        }
         self.search_seconds.observe(sample.search.as_secs_f64());
         self.write_seconds.observe(sample.write.as_secs_f64());
         self.execution_seconds.observe(sample.total.as_secs_f64());
@@ -259,6 +273,7 @@ mod tests {
             rule_id,
             status,
             hits: 7,
+            dead_letters: 2,
             alerts_created: 3,
             duplicates: 4,
             search: Duration::from_millis(20),
@@ -304,6 +319,10 @@ mod tests {
         assert_eq!(
             line_value(&text, "lookout_hits_searched_total{rule_id=\"r1\"}"),
             Some(14.0)
+        );
+        assert_eq!(
+            line_value(&text, "lookout_dead_letters_total{rule_id=\"r1\"}"),
+            Some(4.0)
         );
         assert_eq!(
             line_value(&text, "lookout_search_duration_seconds_count"),

@@ -105,7 +105,7 @@ pub async fn connect(
     let templates = setup::index_templates(config);
     let info = setup::prepare(&client, &templates, clock, backoff, |_| {}).await?;
     tracing::info!(endpoint = %client.endpoint(), distribution = ?info.distribution, version = %info.version, "connected");
-    let store = StateStore::new(client.clone(), &config.engine);
+    let store = StateStore::for_config(client.clone(), config);
     Ok(Engine::new(client, store, Settings::from_config(config)))
 }
 

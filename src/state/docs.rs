@@ -1,7 +1,7 @@
 //! The documents of the state and executions indices, built from and read back into the
 //! state types. Pure: no I/O.
 
-use super::{ExecutionRecord, ExecutionStatus, Gap, RuleState};
+use super::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 pub const EXECUTION_ACTION: &str = "execute-rule";
 /// `event.action` of a gap document.
 pub const GAP_ACTION: &str = "gap";
+/// `event.action` of a dead-letter document.
+pub const DEAD_LETTER_ACTION: &str = "dead-letter";
 
 pub fn state_doc(state: &RuleState) -> Value {
     let mut doc = json!({
@@ -87,4 +89,37 @@ pub fn gap_id(rule_id: &str, gap: &Gap) -> String {
     let digest = hasher.finalize();
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     format!("gap-{hex}")
+}
+
+pub fn dead_letter_doc(letter: &DeadLetter) -> Value {
+    json!({
+        "@timestamp": letter.recorded_at,
+        "event": {"kind": "event", "action": DEAD_LETTER_ACTION, "outcome": "failure"},
+        "rule": {"id": letter.rule_id},
+        "lookout": {"dead_letter": letter},
+    })
+}
+
+pub fn dead_letter_from_doc(doc: &Value) -> Result<DeadLetter, String> {
+    serde_json::from_value(doc["lookout"]["dead_letter"].clone())
+        .map_err(|e| format!("not a dead letter: {e}"))
+}
+
+/// The id of an alert's dead letter: one per alert, so recording it again replaces it.
+pub fn dead_letter_id(alert_id: &str) -> String {
+    format!("dead-{alert_id}")
+}
+
+/// The id of a rule's state document in one deployment: a hash of the namespace, the alerts
+/// index and the rule id, each framed by its length.
+pub fn state_id(namespace: &str, alerts_index: &str, rule_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    for part in [namespace, alerts_index, rule_id] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let hex: String = (hasher.finalize().iter())
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("state-{hex}")
 }

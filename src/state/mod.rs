@@ -4,9 +4,12 @@
 //!
 //! # Documents (chosen so that Kibana can chart rule health)
 //!
-//! * **State index** (`engine.state_index`): one document per rule, id = `rule_id`:
-//!   `{"@timestamp", "rule": {"id"}, "lookout": {"state": RuleState}}`. `@timestamp` is the
-//!   last execution time (else `covered_to`).
+//! * **State index** (`engine.state_index`): one document per rule and deployment, id = a hash
+//!   of (namespace, alerts index, `rule_id`), so two deployments sharing a cluster never move
+//!   each other's coverage: `{"@timestamp", "rule": {"id"}, "lookout": {"state": RuleState,
+//!   "scope": {"namespace", "alerts_index"}}}`. `@timestamp` is the last execution time (else
+//!   `covered_to`). A document of an older lookout (id = `rule_id`, no scope) is read when the
+//!   rule has none of its own yet, and replaced by one at the first write.
 //! * **Executions index** (`engine.executions_index`), two kinds told apart by `event.action`:
 //!   - `"execute-rule"`: one per execution, id = `execution_uuid`:
 //!     `{"@timestamp": started_at, "event": {"kind": "event", "action", "outcome":
@@ -20,6 +23,13 @@
 //! ECS names (`@timestamp`, `event.*`, `rule.id`, `rule.name`) let a Kibana data view over
 //! `lookout-executions-*` chart executions per rule, failures (`event.outcome`), durations
 //! (`lookout.execution.total_ms`), alerts created and gaps without any setup.
+//!
+//! # Conditional writes
+//! The engine writes a rule's state only over the version it read (`if_seq_no` /
+//! `if_primary_term`, or create-only when it read none): [`StateStore::load_versioned`] and
+//! [`StateStore::save_advancing`]. A writer that finds the document changed since it read it
+//! reads it again and writes the later coverage of the two, so a stale writer (a slow
+//! execution, a second instance) can never move `covered_to` backwards.
 //!
 //! # Durability
 //! Writes are acknowledged only once durable (the server's default translog durability).
@@ -87,6 +97,24 @@ pub struct Gap {
     pub to: DateTime<Utc>,
 }
 
+/// An alert the alerts index refused for good (a 4xx other than 409 and 429, also after it was
+/// fitted to the mappings). Its window was covered all the same, so the record is what says
+/// that this event was matched; `lookout backfill --dead-letters` searches its window again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub rule_id: String,
+    pub alert_id: String,
+    /// The source event's index and id, when the alert stands for one event.
+    pub event_index: Option<String>,
+    pub event_id: Option<String>,
+    /// The window (chunk) whose search matched the event.
+    pub window: Gap,
+    /// The HTTP status of the refusal and the server's reason.
+    pub status: u16,
+    pub error: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// One execution of one rule, as recorded in the executions index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionRecord {
@@ -106,10 +134,42 @@ pub struct ExecutionRecord {
     pub search_ms: u64,
     pub write_ms: u64,
     pub total_ms: u64,
+    /// Alerts refused for good and recorded as dead letters.
+    #[serde(default)]
+    pub dead_letters: u64,
     #[serde(default)]
     pub warnings: Vec<String>,
     pub error: Option<String>,
     pub gap: Option<Gap>,
+}
+
+/// The version of a stored document: what a conditional write names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub seq_no: u64,
+    pub primary_term: u64,
+}
+
+/// A rule's state as read, with the version to write over (`None`: no document of this
+/// deployment yet, so the next write creates it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub state: RuleState,
+    pub version: Option<Version>,
+}
+
+/// How many times a conditional state write reads again and retries after a conflict.
+pub const STATE_WRITE_ATTEMPTS: u32 = 5;
+
+/// A state write that did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StateWriteError {
+    #[error(transparent)]
+    Es(#[from] EsError),
+    #[error(
+        "the state of rule {rule_id} changed under every one of {STATE_WRITE_ATTEMPTS} conditional writes (other writers)"
+    )]
+    Contended { rule_id: String },
 }
 
 /// Reads and writes rule state, executions and gaps.
@@ -118,17 +178,45 @@ pub struct StateStore {
     client: Client,
     state_index: String,
     executions_index: String,
+    /// The deployment's namespace and alerts index: part of every state document's id.
+    namespace: String,
+    alerts_index: String,
     templates: Vec<(String, serde_json::Value)>,
 }
 
 impl StateStore {
+    /// A store of the deployment with the default alerts settings (namespace and alerts index);
+    /// [`StateStore::for_config`] takes them from the configuration.
     pub fn new(client: Client, config: &EngineConfig) -> StateStore {
+        let alerts = crate::config::AlertsConfig::default();
+        StateStore::scoped(client, config, &alerts.namespace, &alerts.index)
+    }
+
+    /// The store of the deployment a configuration describes.
+    pub fn for_config(client: Client, config: &crate::config::Config) -> StateStore {
+        let (namespace, index) = (&config.alerts.namespace, &config.alerts.index);
+        StateStore::scoped(client, &config.engine, namespace, index)
+    }
+
+    /// The store of the deployment writing alerts of `namespace` into `alerts_index`.
+    pub fn scoped(
+        client: Client,
+        config: &EngineConfig,
+        namespace: &str,
+        alerts_index: &str,
+    ) -> StateStore {
         StateStore {
             client,
             state_index: config.state_index.clone(),
             executions_index: config.executions_index.clone(),
+            namespace: namespace.to_string(),
+            alerts_index: alerts_index.to_string(),
             templates: index_templates(config),
         }
+    }
+
+    fn state_id(&self, rule_id: &str) -> String {
+        docs::state_id(&self.namespace, &self.alerts_index, rule_id)
     }
 
     /// Installs the index templates of both indices (call before the first write).
@@ -141,36 +229,152 @@ impl StateStore {
 
     /// The stored state of one rule, `None` when it never ran.
     pub async fn load(&self, rule_id: &str) -> Result<Option<RuleState>, EsError> {
-        let Some(doc) = self.client.get_doc(&self.state_index, rule_id).await? else {
-            return Ok(None);
-        };
-        docs::state_from_doc(&doc)
-            .map(Some)
-            .map_err(|message| self.bad_doc("load rule state", &self.state_index, rule_id, message))
+        Ok(self
+            .load_versioned(rule_id)
+            .await?
+            .map(|stored| stored.state))
     }
 
-    /// The stored state of every rule.
+    /// The stored state of one rule with its version, `None` when it never ran. A state of an
+    /// older lookout (no scope) is returned without a version: the next write creates this
+    /// deployment's document.
+    pub async fn load_versioned(&self, rule_id: &str) -> Result<Option<Stored>, EsError> {
+        let id = self.state_id(rule_id);
+        if let Some(doc) = self.client.get_versioned(&self.state_index, &id).await? {
+            let state = docs::state_from_doc(&doc.source).map_err(|message| {
+                self.bad_doc("load rule state", &self.state_index, &id, message)
+            })?;
+            let version = Version {
+                seq_no: doc.seq_no,
+                primary_term: doc.primary_term,
+            };
+            return Ok(Some(Stored {
+                state,
+                version: Some(version),
+            }));
+        }
+        let Some(legacy) = self.client.get_doc(&self.state_index, rule_id).await? else {
+            return Ok(None);
+        };
+        if !legacy["lookout"]["scope"].is_null() {
+            return Ok(None);
+        }
+        let state = docs::state_from_doc(&legacy).map_err(|message| {
+            self.bad_doc("load rule state", &self.state_index, rule_id, message)
+        })?;
+        Ok(Some(Stored {
+            state,
+            version: None,
+        }))
+    }
+
+    /// The stored state of every rule of this deployment (and those of an older lookout that
+    /// this deployment has not written yet).
     pub async fn load_all(&self) -> Result<Vec<RuleState>, EsError> {
         // State writes do not wait for a refresh; make them all searchable first.
         self.client.refresh(&self.state_index).await?;
-        let hits = self
-            .all_hits(&self.state_index, json!({"match_all": {}}), &["rule.id"])
-            .await?;
-        hits.iter()
-            .map(|hit| {
-                docs::state_from_doc(&hit.source).map_err(|message| {
-                    self.bad_doc("load rule states", &self.state_index, &hit.id, message)
-                })
-            })
-            .collect()
+        // Filtered here, not in the query: a state index made by an older lookout does not map
+        // the scope fields (the state index is small: one document per rule and deployment).
+        let sort = ["rule.id", "lookout.scope.key"];
+        let hits = (self.all_hits(&self.state_index, json!({"match_all": {}}), &sort)).await?;
+        let mut states: Vec<(bool, RuleState)> = Vec::new();
+        for hit in &hits {
+            let state = docs::state_from_doc(&hit.source).map_err(|message| {
+                self.bad_doc("load rule states", &self.state_index, &hit.id, message)
+            })?;
+            let scope = &hit.source["lookout"]["scope"];
+            let scoped = !scope.is_null();
+            if scoped && scope["key"] != json!(self.state_id(&state.rule_id)) {
+                continue;
+            }
+            match states.iter_mut().find(|(_, s)| s.rule_id == state.rule_id) {
+                Some(entry) if scoped => *entry = (true, state),
+                Some(_) => {}
+                None => states.push((scoped, state)),
+            }
+        }
+        Ok(states.into_iter().map(|(_, state)| state).collect())
     }
 
-    /// Stores a rule's state, replacing the previous one.
+    /// Stores a rule's state, replacing the previous one whatever it was (tools and tests; the
+    /// engine writes with [`StateStore::save_advancing`]).
     pub async fn save(&self, state: &RuleState) -> Result<(), EsError> {
-        let doc = docs::state_doc(state);
+        let doc = self.state_doc(state);
         self.client
-            .put_doc(&self.state_index, &state.rule_id, &doc, false)
+            .put_doc(
+                &self.state_index,
+                &self.state_id(&state.rule_id),
+                &doc,
+                false,
+            )
             .await
+    }
+
+    /// Stores a rule's state only over `expected` (the version read; `None`: only if there is
+    /// none). Returns the new version, or `None` when the document changed since (a conflict).
+    pub async fn save_if(
+        &self,
+        state: &RuleState,
+        expected: Option<Version>,
+    ) -> Result<Option<Version>, EsError> {
+        let doc = self.state_doc(state);
+        let id = self.state_id(&state.rule_id);
+        let expected = expected.map(|v| (v.seq_no, v.primary_term));
+        let written = self
+            .client
+            .put_doc_if(&self.state_index, &id, &doc, expected)
+            .await?;
+        Ok(written.map(|(seq_no, primary_term)| Version {
+            seq_no,
+            primary_term,
+        }))
+    }
+
+    /// Stores a rule's state over the version in `expected`, and updates it. When another
+    /// writer changed the document since, reads it again and writes `state` with the later
+    /// `covered_to` of the two (so coverage never moves backwards), up to
+    /// [`STATE_WRITE_ATTEMPTS`] times. Returns the state stored.
+    pub async fn save_advancing(
+        &self,
+        state: &RuleState,
+        expected: &mut Option<Version>,
+    ) -> Result<RuleState, StateWriteError> {
+        let mut state = state.clone();
+        for _ in 0..STATE_WRITE_ATTEMPTS {
+            if let Some(version) = self.save_if(&state, *expected).await? {
+                *expected = Some(version);
+                return Ok(state);
+            }
+            let current = self.load_versioned(&state.rule_id).await?;
+            let (theirs, version) = match current {
+                Some(Stored {
+                    state: theirs,
+                    version: Some(version),
+                }) => (theirs.covered_to, Some(version)),
+                _ => (None, None),
+            };
+            if theirs > state.covered_to {
+                tracing::warn!(
+                    rule_id = %state.rule_id,
+                    "another writer moved the rule's coverage further meanwhile; it is kept"
+                );
+                state.covered_to = theirs;
+            }
+            *expected = version;
+        }
+        Err(StateWriteError::Contended {
+            rule_id: state.rule_id,
+        })
+    }
+
+    fn state_doc(&self, state: &RuleState) -> serde_json::Value {
+        let mut doc = docs::state_doc(state);
+        doc["lookout"]["scope"] = json!({
+            "namespace": self.namespace,
+            "alerts_index": self.alerts_index,
+            "key": self.state_id(&state.rule_id),
+        });
+        doc
     }
 
     /// Stores one execution record.
@@ -197,6 +401,44 @@ impl StateStore {
                 &doc,
                 true,
             )
+            .await
+    }
+
+    /// Records an alert the alerts index refused for good (recording it again replaces it).
+    /// Waits for a refresh, so that `status` right after counts it.
+    pub async fn record_dead_letter(&self, letter: &DeadLetter) -> Result<(), EsError> {
+        let doc = docs::dead_letter_doc(letter);
+        let id = docs::dead_letter_id(&letter.alert_id);
+        self.client
+            .put_doc(&self.executions_index, &id, &doc, true)
+            .await
+    }
+
+    /// The dead letters recorded for a rule (every rule's with `None`), oldest window first.
+    pub async fn dead_letters(&self, rule_id: Option<&str>) -> Result<Vec<DeadLetter>, EsError> {
+        let mut filter = vec![json!({"term": {"event.action": docs::DEAD_LETTER_ACTION}})];
+        if let Some(rule_id) = rule_id {
+            filter.push(json!({"term": {"rule.id": rule_id}}));
+        }
+        let query = json!({"bool": {"filter": filter}});
+        let sort = [
+            "lookout.dead_letter.window.from",
+            "lookout.dead_letter.alert_id",
+        ];
+        let hits = self.all_hits(&self.executions_index, query, &sort).await?;
+        hits.iter()
+            .map(|hit| {
+                docs::dead_letter_from_doc(&hit.source).map_err(|m| {
+                    self.bad_doc("load dead letters", &self.executions_index, &hit.id, m)
+                })
+            })
+            .collect()
+    }
+
+    /// Removes the dead letter of an alert that is now written.
+    pub async fn remove_dead_letter(&self, alert_id: &str) -> Result<(), EsError> {
+        self.client
+            .delete_doc(&self.executions_index, &docs::dead_letter_id(alert_id))
             .await
     }
 
@@ -242,7 +484,8 @@ impl StateStore {
             .collect()
     }
 
-    /// Every hit of a query, paged with `search_after` on fields that together are unique.
+    /// Every hit of a query, paged with `search_after` on fields that together are unique (a
+    /// field an index does not map sorts as missing).
     async fn all_hits(
         &self,
         index: &str,
@@ -251,7 +494,7 @@ impl StateStore {
     ) -> Result<Vec<crate::es::Hit>, EsError> {
         let sort: Vec<serde_json::Value> = sort_fields
             .iter()
-            .map(|field| json!({*field: {"order": "asc"}}))
+            .map(|field| json!({*field: {"order": "asc", "unmapped_type": "keyword"}}))
             .collect();
         let mut all = Vec::new();
         let mut after: Option<Vec<serde_json::Value>> = None;

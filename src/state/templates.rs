@@ -64,7 +64,7 @@ fn state_properties() -> Value {
             "last_status": keyword(),
             "last_error": text(),
             "last_execution_at": date(),
-        }))})),
+        })), "scope": object(json!({"namespace": keyword(), "alerts_index": keyword(), "key": keyword()}))})),
     })
 }
 
@@ -82,11 +82,16 @@ fn executions_properties() -> Value {
                 "execution_uuid": keyword(), "rule_id": keyword(), "rule_name": keyword(),
                 "started_at": date(), "window_from": date(), "window_to": date(),
                 "status": keyword(), "hits": long(), "alerts_created": long(), "duplicates": long(),
-                "alerts_suppressed": long(),
+                "alerts_suppressed": long(), "dead_letters": long(),
                 "search_ms": long(), "write_ms": long(), "total_ms": long(),
                 "warnings": text(), "error": text(), "gap": window,
             })),
             "gap": object(json!({"rule_id": keyword(), "from": date(), "to": date(), "duration_ms": long()})),
+            "dead_letter": object(json!({
+                "rule_id": keyword(), "alert_id": keyword(), "event_index": keyword(),
+                "event_id": keyword(), "window": object(json!({"from": date(), "to": date()})),
+                "status": long(), "error": text(), "recorded_at": date(),
+            })),
         })),
     })
 }

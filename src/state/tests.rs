@@ -24,6 +24,7 @@ fn record() -> ExecutionRecord {
         alerts_created: 10,
         duplicates: 2,
         alerts_suppressed: 0,
+        dead_letters: 0,
         search_ms: 40,
         write_ms: 25,
         total_ms: 70,

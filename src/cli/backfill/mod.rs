@@ -3,6 +3,8 @@
 //! backfill never duplicates an alert). Progress is stored in the executions index after every
 //! chunk, so an interrupted backfill started again with the same arguments resumes where it
 //! stopped. `--gaps` fills the gaps executions recorded (within `--from`/`--to` when given).
+//! `--dead-letters` searches the windows of the alerts the alerts index refused again, and
+//! removes the dead letters whose alert is written now.
 //! A progress bar on a terminal, plain progress lines otherwise (stderr); a summary on stdout.
 
 use super::common::{self, GlobalArgs};
@@ -30,7 +32,7 @@ const CONNECT_ATTEMPTS: u32 = 3;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Start of the period: a timestamp (2026-01-10T00:00:00Z) or date math (now-7d).
-    #[arg(long, value_name = "TIME", required_unless_present = "gaps")]
+    #[arg(long, value_name = "TIME", required_unless_present_any = ["gaps", "dead_letters"])]
     pub from: Option<String>,
     /// End of the period [default: now].
     #[arg(long, value_name = "TIME")]
@@ -41,6 +43,9 @@ pub struct Args {
     /// Fill the gaps recorded for the rules (within --from/--to when given).
     #[arg(long)]
     pub gaps: bool,
+    /// Retry the alerts the alerts index refused (the dead letters `lookout status` counts).
+    #[arg(long, conflicts_with_all = ["gaps", "from", "to"])]
+    pub dead_letters: bool,
 }
 
 /// One stretch of one rule to backfill, and how far it got.
@@ -67,7 +72,44 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let from = args.from.as_deref().unwrap_or("1970-01-01T00:00:00Z");
     let period = super::test::parse_window(from, args.to.as_deref().unwrap_or("now"), now)?;
     let rules = select_rules(&config, &args.rule_ids)?;
+    if args.dead_letters {
+        return common::runtime()?.block_on(retry_dead_letters(&config, &rules, now));
+    }
     common::runtime()?.block_on(backfill(&config, &rules, period, args.gaps, now))
+}
+
+/// `--dead-letters`: each rule's dead letters retried; fails when any window failed or any
+/// alert is still refused.
+async fn retry_dead_letters(
+    config: &Config,
+    rules: &[Rule],
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let backoff = Backoff {
+        max_attempts: Some(CONNECT_ATTEMPTS),
+        ..Backoff::default()
+    };
+    let engine = lookout::connect(config, &lookout::SystemClock, backoff).await?;
+    let mut total = lookout::DeadLetterRetry::default();
+    for rule in rules {
+        let retry = engine.retry_dead_letters(rule, now).await?;
+        total.found += retry.found;
+        total.windows += retry.windows;
+        total.written += retry.written;
+        total.failed += retry.failed;
+    }
+    println!(
+        "backfill: {} dead letters in {} windows retried, {} alerts written, {} still refused, {} failed windows",
+        total.found,
+        total.windows,
+        total.written,
+        total.found - total.written,
+        total.failed
+    );
+    Ok(match total.found == total.written && total.failed == 0 {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    })
 }
 
 /// The runnable rules, or those named with `--rule` (each must exist).
@@ -99,7 +141,7 @@ async fn backfill(
         ..Backoff::default()
     };
     let engine = lookout::connect(config, &clock, backoff).await?;
-    let store = lookout::StateStore::new(engine.client().clone(), &config.engine);
+    let store = lookout::StateStore::for_config(engine.client().clone(), config);
     let mut jobs = Vec::new();
     for rule in rules {
         let ranges = match gaps {
