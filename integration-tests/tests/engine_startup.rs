@@ -150,8 +150,8 @@ fn write_setup(server: &TestServer, source: &str) -> (PathBuf, Config) {
         "[metadata]\nmaturity = \"production\"\n[rule\nname = 1\n",
     )
     .unwrap();
-    let eql = "corpus/detection-rules/rules/integrations/aws/defense_evasion_s3_bucket_lifecycle_expiration_added.toml";
-    std::fs::copy(shared_file(eql), rules.join("eql.toml")).unwrap();
+    let esql = "corpus/detection-rules/rules/integrations/aws/discovery_multiple_discovery_api_calls_via_cli.toml";
+    std::fs::copy(shared_file(esql), rules.join("esql.toml")).unwrap();
     let names = test_config(server);
     let text = format!(
         "[elasticsearch]\nurl = \"{}\"\n\n[rules]\nfolders = [\"{}\"]\n\n[alerts]\nindex = \"{}\"\n\n\
@@ -212,7 +212,7 @@ async fn a_broken_rule_file_is_reported_and_every_other_rule_runs_once() {
     );
     assert_eq!(rules.skipped.len(), 1, "{:?}", rules.skipped);
     assert!(
-        rules.skipped[0].contains("eql.toml") && rules.skipped[0].contains("eql"),
+        rules.skipped[0].contains("esql.toml") && rules.skipped[0].contains("esql"),
         "{}",
         rules.skipped[0]
     );

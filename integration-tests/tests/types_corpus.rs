@@ -104,6 +104,11 @@ fn build_requests(rule: &Rule, fields: &FieldMap) -> Result<Vec<Value>, String> 
         // The indicators, then the events of an indicator.
         Kind::ThreatMatch(..) => 2,
         Kind::Query(_) => 1,
+        Kind::Eql(_) => {
+            return Err(format!(
+                "{name}: EQL rules have their own tests (types_eql)"
+            ));
+        }
     };
     if searches.len() != expected {
         return Err(format!(

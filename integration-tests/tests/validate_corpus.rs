@@ -48,9 +48,14 @@ fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
     assert_eq!(report.rules.len() + report.not_runnable.len(), 2192);
     assert_eq!(
         report.rules.len(),
-        793,
-        "query, threshold, new terms and indicator match rules in kuery or lucene"
+        793 + 1081,
+        "query, threshold, new terms and indicator match rules in kuery or lucene, and EQL rules"
     );
+    let eql = report
+        .rules
+        .iter()
+        .filter(|r| r.rule_type() == RuleType::Eql);
+    assert_eq!(eql.count(), 1081, "every EQL rule runs");
 
     let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_language: BTreeMap<&str, usize> = BTreeMap::new();

@@ -11,8 +11,6 @@ mod fit;
 mod overrides;
 mod reason;
 mod rule_fields;
-// Until the engine's EQL kind writes sequence alerts (issue 13), only its tests do.
-#[allow(dead_code)]
 mod sequence;
 mod template;
 mod text;
@@ -24,8 +22,7 @@ pub use crate::ids::{alert_id, framed_id, rule_uuid};
 pub use fit::fit_to_mappings;
 pub use overrides::overrides;
 pub use reason::{field, reason, reason_sentence};
-#[allow(unused_imports)] // the EQL kind uses them once it lands
-pub use sequence::{SequenceAlerts, build_sequence_alerts, building_block_id};
+pub use sequence::{SequenceAlerts, build_sequence_alerts};
 pub use template::{index_template, template_name};
 pub use text::alert_json;
 

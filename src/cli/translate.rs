@@ -234,5 +234,11 @@ fn read_rule(
             kql: None,
             indices,
         },
+        Query::Eql { .. } => bail!(
+            "{}: rule {} is written in EQL; `lookout translate` reads KQL or Lucene \
+             (`lookout test` runs an EQL rule over a window)",
+            path.display(),
+            printable(&rule.rule_id)
+        ),
     }))
 }

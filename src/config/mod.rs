@@ -253,6 +253,30 @@ pub struct EngineConfig {
     pub executions_index: String,
     /// How long running executions may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Where EQL rules run (`engine.eql`): detected from the server, or forced.
+    pub eql: EqlPath,
+}
+
+/// Where EQL rules run (docs/eql.md, "Two paths").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EqlPath {
+    /// Native when the server answers `_eql/search`, else lookout's own evaluation.
+    #[default]
+    Auto,
+    /// Always `_eql/search` (Elasticsearch).
+    Native,
+    /// Always lookout's own evaluation (stages as query DSL, sequences joined by lookout).
+    Local,
+}
+
+impl EqlPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EqlPath::Auto => "auto",
+            EqlPath::Native => "native",
+            EqlPath::Local => "local",
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -263,6 +287,7 @@ impl Default for EngineConfig {
             state_index: DEFAULT_STATE_INDEX.to_string(),
             executions_index: DEFAULT_EXECUTIONS_INDEX.to_string(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            eql: EqlPath::Auto,
         }
     }
 }

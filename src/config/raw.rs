@@ -69,6 +69,7 @@ pub(super) struct RawEngine {
     pub state_index: Option<String>,
     pub executions_index: Option<String>,
     pub shutdown_grace: Option<DurationText>,
+    pub eql: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -387,3 +387,15 @@ fn a_password_in_the_url_of_the_environment_or_file_is_still_accepted() {
     };
     assert!(Config::load_layered(None, env, &[]).is_ok());
 }
+
+#[test]
+fn the_eql_path_is_auto_unless_the_file_forces_one() {
+    assert_eq!(parse("").expect("valid").engine.eql, super::EqlPath::Auto);
+    let forced = parse("[engine]\neql = \"local\"\n").expect("valid");
+    assert_eq!(forced.engine.eql, super::EqlPath::Local);
+    let text = error_text(parse("[engine]\neql = \"remote\"\n"));
+    assert!(
+        text.contains("engine.eql") && text.contains("remote"),
+        "{text}"
+    );
+}

@@ -6,8 +6,8 @@ use super::redact_userinfo;
 use super::{
     AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_CONCURRENCY, DEFAULT_ES_URL,
     DEFAULT_EXECUTIONS_INDEX, DEFAULT_MAX_CATCH_UP, DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig, HttpConfig,
-    LogConfig, LogFormat, MAX_CONCURRENCY, RulesConfig, Secret,
+    DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig, EqlPath,
+    HttpConfig, LogConfig, LogFormat, MAX_CONCURRENCY, RulesConfig, Secret,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -283,7 +283,19 @@ fn engine(raw: &RawConfig, origins: &Origins) -> Result<EngineConfig, ConfigErro
             "must differ from engine.state_index",
         ));
     }
+    let eql = match engine.eql.as_deref().map(str::trim) {
+        None | Some("auto") => EqlPath::Auto,
+        Some("native") => EqlPath::Native,
+        Some("local") => EqlPath::Local,
+        Some(other) => {
+            return Err(origins.invalid(
+                "engine.eql",
+                format!("{other:?} is not \"auto\", \"native\" or \"local\""),
+            ));
+        }
+    };
     Ok(EngineConfig {
+        eql,
         concurrency,
         max_catch_up: engine.max_catch_up.map_or(DEFAULT_MAX_CATCH_UP, |d| d.0),
         state_index,

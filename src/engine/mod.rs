@@ -19,7 +19,10 @@ mod suppress;
 
 pub use backfill::DeadLetterRetry;
 pub use error::ExecutionError;
-pub use kind::{NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE, planned_searches};
+pub use kind::{
+    MAX_SEQUENCE_LOOKBACK, NEW_TERMS_PAGE_SIZE, PlannedSearch, THREAT_INDICATOR_PAGE_SIZE,
+    planned_searches,
+};
 pub use plan::simplify_filter;
 pub use preview::{Preview, preview};
 use query::FieldCapsCache;
@@ -50,6 +53,8 @@ pub struct Settings {
     pub max_catch_up: TimeDelta,
     /// Connectors and routes: which connectors each rule's alerts must reach.
     pub notify: std::sync::Arc<crate::config::NotifyConfig>,
+    /// Where EQL rules run (`engine.eql`).
+    pub eql: crate::config::EqlPath,
 }
 
 impl Settings {
@@ -59,6 +64,7 @@ impl Settings {
             namespace: config.alerts.namespace.clone(),
             max_catch_up: config.engine.max_catch_up,
             notify: std::sync::Arc::new(config.notify.clone()),
+            eql: config.engine.eql,
         }
     }
 
@@ -74,6 +80,7 @@ pub struct Engine {
     store: StateStore,
     settings: Settings,
     field_caps: FieldCapsCache,
+    eql: kind::EqlMemory,
 }
 
 /// The result of one execution: the record written to the executions index.
@@ -95,6 +102,7 @@ impl Engine {
         Self {
             client,
             store,
+            eql: kind::EqlMemory::new(settings.eql),
             settings,
             field_caps: FieldCapsCache::default(),
         }
@@ -218,6 +226,7 @@ impl Engine {
                 notify: &notify,
                 intended_at: manual.then_some(window.to),
             },
+            eql: &self.eql,
         };
         let result = match suppress::Policy::of(rule) {
             Some(policy) => {

@@ -1,38 +1,88 @@
 //! What a rule finds over a window without writing anything (`lookout test`): the events its
 //! query matches, searched exactly as an execution searches them (the same translation with the
 //! same field types, the same request, the same paging), up to a limit, and which of them
-//! already have an alert.
+//! already have an alert. EQL rules run on the path an execution takes (native `_eql/search` or
+//! lookout's own run); a sequence rule's preview lists its sequences.
 
+use super::kind::{EqlRunPath, Found, Start, eql_path, find_local, native_eql_search};
 use super::query::FieldCapsCache;
+use super::search::Searcher;
 use super::{ExecutionError, Settings, plan};
 use crate::alert;
+use crate::eql::native::EqlHits;
+use crate::eql::sequence::CompletedSequence;
 use crate::es::{Client, Flow, Hit, Paging};
-use crate::rule::Rule;
+use crate::rule::{Kind, Rule};
 use crate::schedule::Window;
 use std::collections::HashSet;
 
 /// The events a rule's query matches in a window, and what an execution would make of them.
 #[derive(Debug)]
 pub struct Preview {
-    /// The matching events, oldest first, at most the limit asked for.
+    /// The matching events, oldest first, at most the limit asked for. For a sequence rule, the
+    /// events of its sequences, each once, in the order the sequences list them.
     pub events: Vec<Hit>,
+    /// For a sequence rule, each sequence as the positions of its events in `events`, in
+    /// sequence order; empty for other rules.
+    pub sequences: Vec<Vec<usize>>,
     /// The limit was reached: more events may match.
     pub more: bool,
-    /// The alert id of each event, in the same order.
+    /// The id of each alert an execution would count: one per event, or for a sequence rule
+    /// one per sequence (its shell alert), in the same order.
     pub alert_ids: Vec<String>,
     /// The ids among `alert_ids` already written.
     pub existing: HashSet<String>,
     /// What the translation said (field types unavailable, no index behind the patterns).
     pub warnings: Vec<String>,
+    /// For an EQL rule, where it ran: `native` (`_eql/search`) or `local`.
+    pub eql_path: Option<&'static str>,
 }
 
 impl Preview {
-    /// How many of the events would become new alerts (before the `max_signals` budget).
+    /// How many of the events (sequences) would become new alerts (before the `max_signals`
+    /// budget).
     pub fn new_alerts(&self) -> usize {
         let mut seen = HashSet::new();
         (self.alert_ids.iter())
             .filter(|id| !self.existing.contains(*id) && seen.insert(*id))
             .count()
+    }
+}
+
+/// What a search found, before the alert ids are looked up.
+#[derive(Default)]
+struct Matches {
+    events: Vec<Hit>,
+    sequences: Vec<Vec<usize>>,
+    sequence_ids: Vec<String>,
+    more: bool,
+}
+
+impl Matches {
+    /// Adds events until `limit`; false once it is reached.
+    fn add_events(&mut self, events: Vec<Hit>, limit: usize) -> bool {
+        self.events.extend(events);
+        if self.events.len() < limit {
+            return true;
+        }
+        self.more = true;
+        self.events.truncate(limit);
+        false
+    }
+
+    /// Adds a sequence of `(index, id, source)` events, each event kept once.
+    fn add_sequence(&mut self, id: String, events: Vec<Hit>) {
+        let mut positions = Vec::with_capacity(events.len());
+        for event in events {
+            let known = (self.events.iter())
+                .position(|seen| seen.index == event.index && seen.id == event.id);
+            positions.push(known.unwrap_or_else(|| {
+                self.events.push(event);
+                self.events.len() - 1
+            }));
+        }
+        self.sequences.push(positions);
+        self.sequence_ids.push(id);
     }
 }
 
@@ -44,47 +94,162 @@ pub async fn preview(
     window: Window,
     limit: usize,
 ) -> Result<Preview, ExecutionError> {
-    let translated = FieldCapsCache::default().translate(client, rule).await;
+    let field_caps = FieldCapsCache::default();
+    let translated = field_caps.translate(client, rule).await;
     let mut warnings = translated.warnings;
     if translated.no_index_matches {
         let patterns = rule.search.index.join(",");
         warnings.push(format!("index pattern {patterns} matches no index"));
     }
+    let (matches, path) = match &rule.kind {
+        Kind::Eql(_) => {
+            let searcher = Searcher::new(client, rule, &field_caps);
+            let path = eql_path(&searcher, settings.eql).await?;
+            let matches = match path {
+                EqlRunPath::Native => {
+                    native_matches(&searcher, settings, rule, window, limit).await?
+                }
+                EqlRunPath::Local => {
+                    local_matches(&searcher, settings, rule, window, limit).await?
+                }
+            };
+            (matches, Some(path.as_str()))
+        }
+        _ => (
+            query_matches(client, rule, &translated.dsl, window, limit).await?,
+            None,
+        ),
+    };
+    let alert_ids: Vec<String> = match &rule.kind {
+        Kind::Eql(_) if !matches.sequence_ids.is_empty() => matches.sequence_ids.clone(),
+        _ => (matches.events.iter())
+            .map(|hit| alert::alert_id(&hit.index, &hit.id, &settings.namespace, &rule.rule_id))
+            .collect(),
+    };
+    let existing = client
+        .existing_ids(&settings.alerts_pattern(), &alert_ids)
+        .await
+        .map_err(|error| ExecutionError::es(rule, error))?;
+    Ok(Preview {
+        events: matches.events,
+        sequences: matches.sequences,
+        more: matches.more,
+        alert_ids,
+        existing,
+        warnings,
+        eql_path: path,
+    })
+}
+
+/// The events of a query (or any other non-EQL) rule's query, paged as an execution pages them.
+async fn query_matches(
+    client: &Client,
+    rule: &Rule,
+    dsl: &serde_json::Value,
+    window: Window,
+    limit: usize,
+) -> Result<Matches, ExecutionError> {
     let paging = Paging {
         index: &rule.search.index,
         page_size: plan::page_size(rule.max_signals),
         point_in_time: true,
     };
-    let body = plan::events_body(&rule.search, &translated.dsl, &window);
-    let mut events: Vec<Hit> = Vec::new();
-    let mut more = false;
+    let body = plan::events_body(&rule.search, dsl, &window);
+    let mut matches = Matches::default();
     let paged = client
         .for_each_page(paging, body, async |page: Vec<Hit>| {
-            events.extend(page);
-            if events.len() < limit {
-                return Ok::<_, ExecutionError>(Flow::More);
-            }
-            more = true;
-            events.truncate(limit);
-            Ok(Flow::Stop)
+            Ok::<_, ExecutionError>(match matches.add_events(page, limit) {
+                true => Flow::More,
+                false => Flow::Stop,
+            })
         })
         .await;
     paged.map_err(|error| match error {
         crate::es::PagingError::Es(error) => ExecutionError::es(rule, error),
         crate::es::PagingError::Visit(error) => error,
     })?;
-    let alert_ids: Vec<String> = (events.iter())
-        .map(|hit| alert::alert_id(&hit.index, &hit.id, &settings.namespace, &rule.rule_id))
-        .collect();
-    let existing = client
-        .existing_ids(&settings.alerts_pattern(), &alert_ids)
-        .await
-        .map_err(|error| ExecutionError::es(rule, error))?;
-    Ok(Preview {
-        events,
-        more,
-        alert_ids,
-        existing,
-        warnings,
-    })
+    Ok(matches)
+}
+
+/// An EQL rule run by `_eql/search`.
+async fn native_matches(
+    searcher: &Searcher<'_>,
+    settings: &Settings,
+    rule: &Rule,
+    window: Window,
+    limit: usize,
+) -> Result<Matches, ExecutionError> {
+    let answer = native_eql_search(searcher, rule, &window).await?;
+    let hit = |event: &crate::eql::native::EqlEvent| Hit {
+        index: event.index.clone(),
+        id: event.id.clone(),
+        source: event.source.clone(),
+        sort: Vec::new(),
+    };
+    let mut matches = Matches::default();
+    match &answer.hits {
+        EqlHits::Events(events) => {
+            matches.add_events(events.iter().map(hit).collect(), limit);
+        }
+        EqlHits::Sequences(sequences) => {
+            for sequence in sequences {
+                let id = sequence.id(&settings.namespace, &rule.rule_id);
+                matches.add_sequence(id, sequence.present_events().map(hit).collect());
+            }
+        }
+    }
+    Ok(matches)
+}
+
+/// An EQL rule run by lookout: a new matcher over the window only, its waiting sequences
+/// decided at the window's end as Elasticsearch decides them over a fixed range.
+async fn local_matches(
+    searcher: &Searcher<'_>,
+    settings: &Settings,
+    rule: &Rule,
+    window: Window,
+    limit: usize,
+) -> Result<Matches, ExecutionError> {
+    let mut matches = Matches::default();
+    let add_sequences = |matches: &mut Matches, done: Vec<CompletedSequence>| {
+        for sequence in done {
+            let events = (sequence.events.iter())
+                .map(|document| Hit {
+                    index: document.index.clone(),
+                    id: document.id.clone(),
+                    source: document.source.clone(),
+                    sort: Vec::new(),
+                })
+                .collect();
+            matches.add_sequence(sequence.id, events);
+        }
+    };
+    let namespace = settings.namespace.as_str();
+    let (_, matcher) = find_local(
+        searcher,
+        (rule, namespace),
+        window,
+        Start::Fresh,
+        async |found| {
+            Ok(match found {
+                Found::Events(events) => match matches.add_events(events, limit) {
+                    true => Flow::More,
+                    false => Flow::Stop,
+                },
+                Found::Sequences(done) => {
+                    add_sequences(&mut matches, done);
+                    match matches.sequences.len() < limit {
+                        true => Flow::More,
+                        false => Flow::Stop,
+                    }
+                }
+            })
+        },
+    )
+    .await?;
+    if let Some(mut matcher) = matcher {
+        add_sequences(&mut matches, matcher.finish());
+    }
+    matches.more |= matches.sequences.len() >= limit;
+    Ok(matches)
 }

@@ -107,6 +107,8 @@ pub fn query_dsl(query: &Query, fields: Option<&FieldMap>) -> Value {
         _ if query.text().trim().is_empty() => json!({ "match_all": {} }),
         Query::Kql { tree, .. } => kql::to_dsl(tree, fields),
         Query::Lucene { text } => kql::lucene_to_dsl(text.trim()),
+        // EQL is searched stage by stage by its kind (engine::kind::eql), not as one query.
+        Query::Eql { .. } => json!({ "match_all": {} }),
     }
 }
 

@@ -5,7 +5,9 @@
 
 use super::ExecutionError;
 use super::query::{FieldCapsCache, FieldInfo};
-use crate::es::{Client, EsError, Flow, Hit, Paging, PagingError, SearchPage, SourceDocument};
+use crate::es::{
+    Client, EsError, Flow, Hit, Paging, PagingError, SearchPage, ServerInfo, SourceDocument,
+};
 use crate::rule::Rule;
 use serde_json::Value;
 use std::cell::Cell;
@@ -108,6 +110,43 @@ impl<'a> Searcher<'a> {
         let hits = self.client.search_docs(index, body).await;
         self.add_time(started.elapsed());
         hits.map_err(|error| self.error(error))
+    }
+
+    /// Whether the server answers `_eql/search` (probed once per client).
+    pub async fn has_eql(&self) -> Result<bool, ExecutionError> {
+        let started = Instant::now();
+        let answer = self.client.has_eql().await;
+        self.add_time(started.elapsed());
+        answer.map_err(|error| self.error(error))
+    }
+
+    /// What the server is (cached by the client).
+    pub async fn server_info(&self) -> Result<ServerInfo, ExecutionError> {
+        self.client
+            .server_info()
+            .await
+            .map_err(|error| self.error(error))
+    }
+
+    /// One `_eql/search`; the answer's body, unread.
+    pub async fn eql(
+        &self,
+        index: &[String],
+        query_parameters: &[(&'static str, &'static str)],
+        body: Value,
+    ) -> Result<Vec<u8>, ExecutionError> {
+        let started = Instant::now();
+        let answer = self.client.eql_search(index, query_parameters, body).await;
+        self.add_time(started.elapsed());
+        answer.map_err(|error| self.error(error))
+    }
+
+    /// An execution error of this rule with a message.
+    pub fn failure(&self, message: impl Into<String>) -> ExecutionError {
+        ExecutionError::Search {
+            rule_id: self.rule.rule_id.clone(),
+            message: message.into(),
+        }
     }
 
     /// The field types of some indices (cached for every rule and kind); `None` when they

@@ -17,7 +17,7 @@
 
 use super::ExecutionError;
 use super::suppress::{Candidate, Suppressor};
-use crate::alert::Alert;
+use crate::alert::{Alert, SequenceAlerts};
 use crate::es::{BulkDocument, Client};
 use crate::rule::Rule;
 use serde_json::Value;
@@ -279,6 +279,46 @@ impl<'a> AlertSink<'a> {
             .zip(flags)
             .filter_map(|(alert, new)| new.then_some((alert.id, alert.document)))
             .collect();
+        self.create(docs).await
+    }
+
+    /// Offers the alerts of sequences (EQL): the budget counts sequences, as `_eql/search`'s
+    /// `size` does, and a sequence is new when its shell alert is. A new sequence within the
+    /// budget is written whole: its building blocks, then its shell. A known one is a duplicate,
+    /// but its building blocks that are missing (a write cut short) are written. Sequences are
+    /// not suppressed (docs/eql.md, "What differs from Kibana").
+    pub async fn offer_sequences(
+        &mut self,
+        sequences: Vec<SequenceAlerts>,
+    ) -> Result<(), ExecutionError> {
+        if sequences.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = (sequences.iter())
+            .flat_map(|s| std::iter::once(&s.shell).chain(&s.building_blocks))
+            .map(|alert| alert.id.clone())
+            .collect();
+        let known = self.known(&ids).await?;
+        let mut docs = Vec::new();
+        for sequence in sequences {
+            let fresh =
+                !known.contains(&sequence.shell.id) && !self.taken.contains(&sequence.shell.id);
+            if fresh && self.room() == 0 {
+                self.written.limit_reached = true;
+                continue;
+            }
+            if fresh {
+                self.taken.insert(sequence.shell.id.clone());
+            } else {
+                self.written.duplicates += 1;
+            }
+            let blocks = sequence.building_blocks.into_iter();
+            let missing = blocks.filter(|block| !known.contains(&block.id));
+            docs.extend(missing.map(|block| (block.id, block.document)));
+            if fresh {
+                docs.push((sequence.shell.id, sequence.shell.document));
+            }
+        }
         self.create(docs).await
     }
 

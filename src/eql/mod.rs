@@ -8,14 +8,12 @@
 //! - [`Condition`] / [`evaluate`]: a condition on one document (`serde_json::Value`).
 //! - [`translate_stage`]: a stage -> [`StageFilter`] (a typed [`Dsl`] that serializes to the
 //!   query JSON, + a residual [`Condition`]).
+//! - [`LocalQuery`]: a whole query run by lookout on fetched documents (the DSL that selects its
+//!   candidates, an event query's check, a sequence's events for the matcher).
 //! - [`sequence`] and [`native`]: sequence matching on evaluated events, and the native
 //!   `_eql/search` request and answer (imports `ids` for stable ids).
 
-// The sequence matcher and the native `_eql/search` request and answer (beside the language
-// layer); until the engine's EQL kind calls into them (issue 13), only their tests do.
-#[allow(dead_code, unused_imports)]
 pub mod native;
-#[allow(dead_code, unused_imports)]
 pub mod sequence;
 
 mod ast;
@@ -24,6 +22,7 @@ mod error;
 mod eval;
 mod functions;
 mod lexer;
+mod local;
 mod parser;
 mod pattern;
 mod print;
@@ -51,6 +50,7 @@ pub use ast::{
 pub use dsl::{Dsl, Scalar, TextQuery};
 pub use error::ParseError;
 pub use eval::{Condition, evaluate};
+pub use local::{DEFAULT_TIMESTAMP_FIELD, Fields, LocalError, LocalQuery, SequencePlan, Skipped};
 pub use translate::{DEFAULT_CATEGORY_FIELD, StageFilter, stage_condition, translate_stage};
 pub use unsupported::unsupported;
 pub use value::Value;

@@ -10,6 +10,7 @@ mod admin;
 mod bulk;
 mod connect;
 mod docs;
+mod eql;
 mod error;
 mod paging;
 mod search;
@@ -74,6 +75,8 @@ struct Inner {
     /// The server's address without credentials, for Debug and logs.
     endpoint: String,
     server: tokio::sync::OnceCell<ServerInfo>,
+    /// Whether the server answers `_eql/search` (`Client::has_eql`).
+    eql: tokio::sync::OnceCell<bool>,
 }
 
 impl fmt::Debug for Client {
@@ -119,6 +122,7 @@ impl Client {
                 timeout: config.request_timeout,
                 endpoint,
                 server: tokio::sync::OnceCell::new(),
+                eql: tokio::sync::OnceCell::new(),
             }),
         })
     }

@@ -160,6 +160,10 @@ pub enum Kind {
     Threshold(Query, Threshold),
     /// Matching documents whose field values were not seen in a history window.
     NewTerms(Query, NewTerms),
+    /// EQL: matching events, or sequences of events, each an alert (docs/eql.md). The query is
+    /// always [`Query::Eql`]; `event_category_override`, `tiebreaker_field` and
+    /// `timestamp_field` are in [`Details`].
+    Eql(Query),
     /// Matching documents whose fields equal those of an indicator.
     ThreatMatch(Query, ThreatMatch),
 }
@@ -168,6 +172,7 @@ impl Kind {
     pub fn rule_type(&self) -> RuleType {
         match self {
             Kind::Query(_) => RuleType::Query,
+            Kind::Eql(_) => RuleType::Eql,
             Kind::Threshold(..) => RuleType::Threshold,
             Kind::NewTerms(..) => RuleType::NewTerms,
             Kind::ThreatMatch(..) => RuleType::ThreatMatch,
@@ -178,6 +183,7 @@ impl Kind {
     pub fn query(&self) -> &Query {
         match self {
             Kind::Query(query)
+            | Kind::Eql(query)
             | Kind::Threshold(query, _)
             | Kind::NewTerms(query, _)
             | Kind::ThreatMatch(query, _) => query,
@@ -195,13 +201,18 @@ pub enum Query {
     },
     /// Lucene query-string syntax, sent as a `query_string` query.
     Lucene { text: String },
+    /// EQL, with its syntax tree (an event query, a sequence or a sample).
+    Eql {
+        text: String,
+        tree: Box<crate::eql::Query>,
+    },
 }
 
 impl Query {
     /// The query as written.
     pub fn text(&self) -> &str {
         match self {
-            Query::Kql { text, .. } | Query::Lucene { text } => text,
+            Query::Kql { text, .. } | Query::Lucene { text } | Query::Eql { text, .. } => text,
         }
     }
 
@@ -209,6 +220,7 @@ impl Query {
         match self {
             Query::Kql { .. } => Language::Kuery,
             Query::Lucene { .. } => Language::Lucene,
+            Query::Eql { .. } => Language::Eql,
         }
     }
 }
@@ -223,7 +235,7 @@ pub struct NotRunnable {
     pub rule_type: RuleType,
     pub language: Language,
     pub maturity: Maturity,
-    /// Why it cannot run, as a sentence fragment ("eql rules do not run yet").
+    /// Why it cannot run, as a sentence fragment ("esql rules (esql) cannot run yet").
     pub reason: String,
 }
 

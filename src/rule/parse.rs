@@ -108,8 +108,8 @@ struct ReadRule {
     name: String,
     rule_type: RuleType,
     language: Language,
-    /// The query text and, for kuery, its tree (`None` for machine-learning rules).
-    query: Option<(String, Option<KqlTree>)>,
+    /// The query text and, for kuery and EQL, its tree (`None` for machine-learning rules).
+    query: Option<(String, Tree)>,
     index: Vec<String>,
     interval: TimeDelta,
     from: DateMath,
@@ -129,12 +129,14 @@ impl ReadRule {
         meta.maturity = file.maturity;
         meta.metadata = file.metadata;
         let query = match (self.language, self.query) {
-            (Language::Kuery, Some((text, Some(tree)))) => Some(Query::Kql { text, tree }),
+            (Language::Kuery, Some((text, Tree::Kql(tree)))) => Some(Query::Kql { text, tree }),
             (Language::Lucene, Some((text, _))) => Some(Query::Lucene { text }),
+            (Language::Eql, Some((text, Tree::Eql(tree)))) => Some(Query::Eql { text, tree }),
             _ => None,
         };
         let kind = query.and_then(|query| match self.params {
             TypeParams::None if self.rule_type == RuleType::Query => Some(Kind::Query(query)),
+            TypeParams::None if self.rule_type == RuleType::Eql => Some(Kind::Eql(query)),
             TypeParams::Threshold(params) => Some(Kind::Threshold(query, params)),
             TypeParams::NewTerms(params) => Some(Kind::NewTerms(query, params)),
             TypeParams::ThreatMatch(params) => Some(Kind::ThreatMatch(query, params)),
@@ -336,29 +338,33 @@ fn read_language(
     None
 }
 
-/// The query (required by every type but machine_learning) and, for kuery, its syntax tree;
-/// `Some(None)` for a machine-learning rule without one.
-#[allow(clippy::type_complexity)]
+/// A query's syntax tree, for the languages lookout parses.
+enum Tree {
+    Kql(KqlTree),
+    Eql(Box<crate::eql::Query>),
+    /// Lucene and ES|QL are kept as text.
+    None,
+}
+
+/// The query (required by every type but machine_learning) and, for kuery and EQL, its syntax
+/// tree; `Some(None)` for a machine-learning rule without one.
 fn read_query(
     t: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
     rule_type: Option<RuleType>,
     language: Option<Language>,
-) -> Option<Option<(String, Option<KqlTree>)>> {
+) -> Option<Option<(String, Tree)>> {
     let need = match rule_type? {
         RuleType::MachineLearning => Need::Optional,
         _ => Need::Required,
     };
-    let kql = match language {
-        Some(Language::Kuery) => check_query(t, p, "query"),
-        Some(Language::Eql) => {
-            check_eql_query(t, p, "query");
-            None
-        }
-        _ => None,
+    let tree = match language {
+        Some(Language::Kuery) => check_query(t, p, "query").map_or(Tree::None, Tree::Kql),
+        Some(Language::Eql) => check_eql_query(t, p, "query").map_or(Tree::None, Tree::Eql),
+        _ => Tree::None,
     };
     match t.owned_string(p, "query", need) {
-        Some(query) => Some(Some((query, kql))),
+        Some(query) => Some(Some((query, tree))),
         None if need == Need::Optional => Some(None),
         None => None,
     }
@@ -394,15 +400,30 @@ fn usable_rule_id(id: &Spanned<&str>, p: &mut FileProblems<'_>) -> bool {
     false
 }
 
-/// Parses an EQL query, reporting its error at the matching position in the file.
-fn check_eql_query(t: &Table<'_, '_>, p: &mut FileProblems<'_>, key: &str) {
-    let Some(query) = t.string(p, key, Need::Optional) else {
-        return;
-    };
-    if let Err(error) = check_eql(query.get_ref()) {
-        let at = (error.line, error.column, error.opened_at);
-        let rename = |line, column| error.message_with_opened_at(line, column);
-        report_query_error(t, p, (key, query.span()), "EQL", at, &rename);
+/// Parses an EQL query, reporting its error at the matching position in the file, and what of
+/// it lookout's own evaluation cannot run as warnings at the query (such a part matches nothing
+/// on a server without EQL; native EQL runs it).
+fn check_eql_query(
+    t: &Table<'_, '_>,
+    p: &mut FileProblems<'_>,
+    key: &str,
+) -> Option<Box<crate::eql::Query>> {
+    let query = t.string(p, key, Need::Optional)?;
+    match check_eql(query.get_ref()) {
+        Ok(tree) => {
+            for reason in crate::eql::unsupported(&tree) {
+                let message =
+                    format!("on servers without EQL, {reason}; that part matches nothing there");
+                p.warning(&query.span(), message);
+            }
+            Some(Box::new(tree))
+        }
+        Err(error) => {
+            let at = (error.line, error.column, error.opened_at);
+            let rename = |line, column| error.message_with_opened_at(line, column);
+            report_query_error(t, p, (key, query.span()), "EQL", at, &rename);
+            None
+        }
     }
 }
 

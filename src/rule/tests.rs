@@ -435,19 +435,40 @@ fn a_kuery_rule_keeps_its_parsed_query() {
 
 #[test]
 fn rules_of_a_type_lookout_cannot_run_load_as_a_summary_with_the_reason() {
-    let eql = include_str!("testdata/valid.toml")
-        .replacen("type = \"query\"", "type = \"eql\"", 1)
-        .replacen("language = \"kuery\"", "language = \"eql\"", 1)
-        .replacen("event.action: test", "process where true", 1);
-    let (loaded, _) = parse_rule_file(Path::new("t.toml"), &eql).expect("valid");
+    let esql = include_str!("testdata/valid.toml")
+        .replacen("type = \"query\"", "type = \"esql\"", 1)
+        .replacen("language = \"kuery\"", "language = \"esql\"", 1)
+        .replacen("event.action: test", "from logs-* | limit 1", 1);
+    let (loaded, _) = parse_rule_file(Path::new("t.toml"), &esql).expect("valid");
     let Loaded::NotRunnable(rule) = loaded else {
-        panic!("eql rules do not run yet: {loaded:?}");
+        panic!("esql rules do not run: {loaded:?}");
     };
     assert_eq!(
         (rule.rule_type, rule.language),
-        (RuleType::Eql, Language::Eql)
+        (RuleType::Esql, Language::Esql)
     );
-    assert!(rule.reason.contains("eql"), "{}", rule.reason);
+    assert!(rule.reason.contains("esql"), "{}", rule.reason);
+}
+
+#[test]
+fn an_eql_rule_is_runnable_with_its_parsed_query() {
+    let eql = include_str!("testdata/valid.toml")
+        .replacen("type = \"query\"", "type = \"eql\"", 1)
+        .replacen("language = \"kuery\"", "language = \"eql\"", 1)
+        .replacen(
+            "event.action: test",
+            "sequence by user.name [iam where true] [iam where true]",
+            1,
+        );
+    let (loaded, _) = parse_rule_file(Path::new("t.toml"), &eql).expect("valid");
+    let Loaded::Runnable(rule) = loaded else {
+        panic!("eql rules run: {loaded:?}");
+    };
+    assert_eq!(rule.rule_type(), RuleType::Eql);
+    let Kind::Eql(Query::Eql { tree, .. }) = &rule.kind else {
+        panic!("an eql kind with its tree: {:?}", rule.kind);
+    };
+    assert!(matches!(tree.body, crate::eql::Body::Sequence(_)));
 }
 
 #[test]

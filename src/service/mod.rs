@@ -181,10 +181,10 @@ mod tests {
                 rule_id: "e".into(),
                 rule_id_position: (1, 1),
                 name: "E".into(),
-                rule_type: RuleType::Eql,
-                language: Language::Eql,
+                rule_type: RuleType::Esql,
+                language: Language::Esql,
                 maturity: Maturity::Production,
-                reason: "eql rules (eql) cannot run yet".into(),
+                reason: "esql rules (esql) cannot run yet".into(),
             }],
             ..rule::LoadReport::default()
         };
@@ -192,7 +192,7 @@ mod tests {
         assert!(set.runnable.is_empty());
         assert_eq!(
             set.skipped,
-            ["rules/e.toml: rule e: eql rules (eql) cannot run yet"]
+            ["rules/e.toml: rule e: esql rules (esql) cannot run yet"]
         );
     }
 

@@ -1,7 +1,9 @@
-//! `lookout test RULE_FILE --from TIME --to TIME`: a dry run of one rule over a past window.
-//! Searches exactly as an execution would (`lookout::preview`), prints the matching events as a table (time and the
-//! fields the rule's investigation guide names), how many alerts an execution would create and
-//! how many already exist. Writes nothing.
+//! `lookout test RULE_FILE --from TIME --to TIME [--format text|json]`: a dry run of one rule
+//! over a past window. Searches exactly as an execution would (`lookout::preview`; an EQL rule on
+//! the path an execution takes), prints the matching events as a table (time and the fields the
+//! rule's investigation guide names), a sequence rule's sequences, how many alerts an execution
+//! would create and how many already exist; or all of it as one JSON object (`events`, each with
+//! `_index` and `_id`, and `sequences` for a sequence rule). Writes nothing.
 
 use super::common::{self, GlobalArgs};
 use super::table;
@@ -37,13 +39,16 @@ pub struct Args {
     /// End of the window [default: now].
     #[arg(long, value_name = "TIME", default_value = "now")]
     pub to: String,
+    /// Output: a table (text) or one JSON object for scripts (json).
+    #[arg(long, value_enum, default_value_t = super::validate::Format::Text)]
+    pub format: super::validate::Format,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = common::load(global)?;
     let rule = load_one_rule(&args.rule, global)?;
     let window = parse_window(&args.from, &args.to, Utc::now())?;
-    common::runtime()?.block_on(dry_run(&config, &rule, window))
+    common::runtime()?.block_on(dry_run(&config, &rule, window, args.format))
 }
 
 /// The one rule of a file; every load error is reported as `path:line:col: message`.
@@ -94,12 +99,22 @@ pub fn parse_window(from: &str, to: &str, now: DateTime<Utc>) -> anyhow::Result<
     Ok(window)
 }
 
-async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result<ExitCode> {
+async fn dry_run(
+    config: &Config,
+    rule: &Rule,
+    window: Window,
+    format: super::validate::Format,
+) -> anyhow::Result<ExitCode> {
     let client = common::client(config)?;
     let settings = Settings::from_config(config);
     let preview = lookout::preview(&client, &settings, rule, window, MAX_TEST_HITS).await?;
     for warning in &preview.warnings {
         eprintln!("warning: {}", printable(warning));
+    }
+    if format == super::validate::Format::Json {
+        let text = serde_json::to_string_pretty(&preview_json(rule, window, &preview))?;
+        println!("{}", lookout::printable_json(&text));
+        return Ok(ExitCode::SUCCESS);
     }
     let hits = &preview.events;
     let columns = columns(rule, hits);
@@ -112,18 +127,103 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
         printable(&rule.rule_id),
         printable(&rule.name)
     );
+    if let Some(path) = preview.eql_path {
+        println!("EQL ran {}", eql_path_text(path));
+    }
     let at_least = if preview.more { "at least " } else { "" };
     println!("matching events: {at_least}{}", hits.len());
-    if rule.rule_type() == RuleType::Query {
+    if is_sequence_rule(rule) {
+        print_sequences(&preview, at_least);
+    } else if matches!(rule.rule_type(), RuleType::Query | RuleType::Eql) {
         print_alert_counts(rule, &preview, at_least);
     } else {
         println!(
-            "alerts: not estimated for {} rules (only for query rules)",
+            "alerts: not estimated for {} rules (only for query and EQL rules)",
             rule.rule_type().as_str()
         );
     }
     println!("nothing was written (dry run)");
     Ok(ExitCode::SUCCESS)
+}
+
+fn eql_path_text(path: &str) -> &'static str {
+    match path {
+        "native" => "natively (_eql/search)",
+        _ => "in lookout (the server has no _eql/search, or engine.eql = \"local\")",
+    }
+}
+
+/// Whether the rule's query is an EQL sequence.
+fn is_sequence_rule(rule: &Rule) -> bool {
+    matches!(
+        rule.kind.query(),
+        lookout::Query::Eql { tree, .. } if matches!(tree.body, lookout::eql::Body::Sequence(_))
+    )
+}
+
+/// The sequences, one line each (`_index/_id` of its events in order), and the alerts they make.
+fn print_sequences(preview: &Preview, at_least: &str) {
+    for (n, sequence) in preview.sequences.iter().enumerate() {
+        let events: Vec<String> = (sequence.iter())
+            .map(|&at| {
+                let hit = &preview.events[at];
+                printable(&format!("{}/{}", hit.index, hit.id)).into_owned()
+            })
+            .collect();
+        println!("sequence {}: {}", n + 1, events.join(" -> "));
+    }
+    println!("sequences: {at_least}{}", preview.sequences.len());
+    println!("sequences already alerted: {}", preview.existing.len());
+    println!(
+        "sequences an execution would alert (a shell alert and a building block per event each): {at_least}{}",
+        preview.new_alerts()
+    );
+}
+
+/// `lookout test --format json`: the rule, the window, the events (`_index`, `_id`, the
+/// timestamp, `_source`), a sequence rule's sequences, and the alert counts.
+fn preview_json(rule: &Rule, window: Window, preview: &Preview) -> Value {
+    let timestamp = rule.search.timestamp.primary();
+    let events: Vec<Value> = (preview.events.iter())
+        .map(|hit| {
+            serde_json::json!({
+                "_index": hit.index,
+                "_id": hit.id,
+                "timestamp": field(&hit.source, timestamp).cloned().unwrap_or(Value::Null),
+                "_source": hit.source,
+            })
+        })
+        .collect();
+    let mut json = serde_json::json!({
+        "rule_id": rule.rule_id,
+        "name": rule.name,
+        "type": rule.rule_type().as_str(),
+        "window": { "from": window.from.to_rfc3339(), "to": window.to.to_rfc3339() },
+        "events": events,
+        "more": preview.more,
+        "alerts": {
+            "existing": preview.existing.len(),
+            "new": preview.new_alerts(),
+        },
+    });
+    if let Some(path) = preview.eql_path {
+        json["eql_path"] = path.into();
+    }
+    if is_sequence_rule(rule) {
+        let sequences: Vec<Value> = (preview.sequences.iter())
+            .map(|sequence| {
+                let events = (sequence.iter())
+                    .map(|&at| {
+                        let hit = &preview.events[at];
+                        serde_json::json!({ "_index": hit.index, "_id": hit.id })
+                    })
+                    .collect();
+                Value::Array(events)
+            })
+            .collect();
+        json["sequences"] = Value::Array(sequences);
+    }
+    json
 }
 
 /// How many of the hits already have an alert, and how many alerts an execution would add.

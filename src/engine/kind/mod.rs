@@ -7,6 +7,7 @@
 //! A new kind is a variant of [`crate::rule::Kind`], one module here with its arms in [`run`] and
 //! [`planned_searches`], and its section in docs/rule-types.md.
 
+mod eql;
 mod grouped;
 mod new_terms;
 mod query;
@@ -17,6 +18,11 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+pub use eql::MAX_SEQUENCE_LOOKBACK;
+pub(super) use eql::{
+    Found, Memory as EqlMemory, Path as EqlRunPath, Start, find_local,
+    native_search as native_eql_search, path as eql_path,
+};
 pub use new_terms::NEW_TERMS_PAGE_SIZE;
 pub use threat_match::THREAT_INDICATOR_PAGE_SIZE;
 
@@ -39,6 +45,8 @@ pub(super) struct Chunk<'a> {
     pub window: Window,
     pub search: &'a Searcher<'a>,
     pub alert: AlertContext<'a>,
+    /// What EQL rules keep between windows (their path, their sequence matchers).
+    pub eql: &'a EqlMemory,
 }
 
 /// Runs one window of the rule with the code of its kind; the alerts go to `sink`. Returns the
@@ -51,6 +59,7 @@ pub(super) async fn run(
     match &chunk.rule.kind {
         Kind::Query(_) if sink.suppressor().is_some() => grouped::run(chunk, sink).await,
         Kind::Query(_) => query::run(chunk, sink).await,
+        Kind::Eql(_) => eql::run(chunk, sink).await,
         Kind::Threshold(_, params) => threshold::run(chunk, params, sink).await,
         Kind::NewTerms(_, params) => new_terms::run(chunk, params, sink).await,
         Kind::ThreatMatch(_, params) => threat_match::run(chunk, params, sink).await,
@@ -76,6 +85,9 @@ pub fn planned_searches(
     fields: Option<&FieldMap>,
     window: Window,
 ) -> Vec<PlannedSearch> {
+    if let Kind::Eql(_) = rule.kind {
+        return eql::planned(rule, fields, window);
+    }
     let query = query_dsl(rule.kind.query(), fields);
     match (&rule.kind, Policy::of(rule)) {
         (Kind::Query(_), Some(policy)) => grouped::planned(rule, &policy, &query, window),
@@ -87,6 +99,7 @@ fn planned_by_kind(rule: &Rule, query: &Value, window: Window) -> Vec<PlannedSea
     let query = query.clone();
     match &rule.kind {
         Kind::Query(_) => query::planned(rule, &query, window),
+        Kind::Eql(_) => eql::planned(rule, None, window),
         Kind::Threshold(_, params) => threshold::planned(rule, params, &query, window),
         Kind::NewTerms(_, params) => new_terms::planned(rule, params, &query, window),
         Kind::ThreatMatch(_, params) => threat_match::planned(rule, params, &query, window),

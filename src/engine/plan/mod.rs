@@ -37,7 +37,38 @@ pub fn events_body(search: &Search, query: &Value, window: &Window) -> Value {
 /// exception items that apply to the window]`, in its smallest equivalent form (nested filter
 /// lists spliced in place, so the time range stays first; the base of every kind's searches).
 pub fn filter_query(search: &Search, query: &Value, window: &Window) -> Value {
-    let mut filter = vec![time_range(search, window), query.clone()];
+    let (filter, must_not) = clauses(
+        search,
+        vec![time_range(search, window), query.clone()],
+        window,
+    );
+    let mut bool_query = json!({ "filter": filter });
+    if !must_not.is_empty() {
+        bool_query["must_not"] = json!(must_not);
+    }
+    simplify_filter(json!({ "bool": bool_query }))
+}
+
+/// What `_eql/search` takes as its `filter`, in two parts (docs/eql.md, "The request"): the
+/// window's time range (with the `@timestamp` fallback), and the rule's filters and exception
+/// clause as one query in its smallest form, `None` when the rule has neither.
+pub fn eql_filters(search: &Search, window: &Window) -> (Value, Option<Value>) {
+    let (filter, must_not) = clauses(search, Vec::new(), window);
+    if filter.is_empty() && must_not.is_empty() {
+        return (time_range(search, window), None);
+    }
+    let mut bool_query = json!({ "filter": filter });
+    if !must_not.is_empty() {
+        bool_query["must_not"] = json!(must_not);
+    }
+    let rest = simplify_filter(json!({ "bool": bool_query }));
+    (time_range(search, window), Some(rest))
+}
+
+/// `filter` (starting with `first`) and `must_not` of a search: the rule's positive and negated
+/// Kibana filters, and the exception items that apply to the window.
+fn clauses(search: &Search, first: Vec<Value>, window: &Window) -> (Vec<Value>, Vec<Value>) {
+    let mut filter = first;
     let mut must_not = Vec::new();
     for kibana_filter in &search.filters {
         let Some((clause, negate)) = filter_clause(kibana_filter) else {
@@ -51,11 +82,7 @@ pub fn filter_query(search: &Search, query: &Value, window: &Window) -> Value {
     }
     // An item with an `expire_time` applies to the windows that end before it.
     must_not.extend(search.exceptions.clause(window.to));
-    let mut bool_query = json!({ "filter": filter });
-    if !must_not.is_empty() {
-        bool_query["must_not"] = json!(must_not);
-    }
-    simplify_filter(json!({ "bool": bool_query }))
+    (filter, must_not)
 }
 
 /// A Kibana filter object as a query clause and whether it is negated; `None` when disabled.

@@ -1,0 +1,196 @@
+//! EQL rules through the `lookout` binary against the live server (lookout's own EQL path: no
+//! test server has `_eql/search`): `lookout test --format json` lists an event rule's events and
+//! a sequence rule's sequences; `lookout run --once` alerts the planted events and sequence
+//! exactly; run again (a new process: a restart), it alerts nothing twice.
+
+mod ops;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use elasticsearch::http::Method;
+use integration_tests::{TestServer, unique_name};
+use lookout_generator::EventSpec;
+use ops::{lookout, text};
+use serde_json::{Value, json};
+use std::path::Path;
+
+fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
+}
+
+/// The instant `run --once` runs at.
+const NOW: &str = "2026-01-01T01:00:00Z";
+
+fn event(action: &str, user: &str, seconds_before_now: i64, mark: &str) -> Value {
+    let time = at(NOW) - TimeDelta::seconds(seconds_before_now);
+    let mut doc = EventSpec::new(action)
+        .with_user(user)
+        .to_document(time, Some(time));
+    doc["labels"] = json!({ "mark": mark });
+    doc
+}
+
+fn write_eql_rule(dir: &Path, rule_id: &str, index: &str, query: &str) {
+    let text = format!(
+        "[metadata]\ncreation_date = \"2026/01/01\"\nmaturity = \"production\"\nupdated_date = \"2026/01/01\"\n\n\
+         [rule]\nauthor = [\"lookout\"]\ndescription = \"EQL operator test rule.\"\nfrom = \"now-6m\"\n\
+         index = [\"{index}\"]\ninterval = \"5m\"\nlanguage = \"eql\"\nname = \"EQL {rule_id}\"\n\
+         risk_score = 21\nrule_id = \"{rule_id}\"\nseverity = \"low\"\ntype = \"eql\"\n\
+         query = '''{query}'''\n"
+    );
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir rules");
+    std::fs::write(rules.join(format!("{rule_id}.toml")), text).expect("write the rule");
+}
+
+/// Runs lookout in `dir` with the test's indices; returns stdout, failing on a non-zero exit.
+fn ok(dir: &Path, server: &TestServer, base: &str, args: &[&str]) -> String {
+    let output = lookout(dir)
+        .args(args)
+        .env("LOOKOUT_ES_URL", &server.url)
+        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
+        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
+        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"))
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "lookout {args:?}: {out}{err}");
+    out
+}
+
+/// Every alert of the test: (rule id, kind of alert, mark), sorted; the kind is `shell`,
+/// `block` or `event`.
+fn alerts(server: &TestServer, base: &str) -> Vec<(String, String, String)> {
+    let index = format!("{base}-alerts");
+    block(server.request(Method::Post, &format!("/{index}/_refresh"), None));
+    let body = json!({ "size": 1000, "query": { "match_all": {} } });
+    let (_, answer) = block(server.request(Method::Post, &format!("/{index}/_search"), Some(body)));
+    let mut found: Vec<(String, String, String)> = (answer["hits"]["hits"].as_array())
+        .expect("hits")
+        .iter()
+        .map(|hit| {
+            let alert = &hit["_source"];
+            let kind = match (
+                alert.get("kibana.alert.group.id"),
+                alert.get("kibana.alert.group.index"),
+            ) {
+                (Some(_), Some(_)) => "block",
+                (Some(_), None) => "shell",
+                _ => "event",
+            };
+            let mark = alert["labels"]["mark"].as_str().unwrap_or("-");
+            (
+                alert["kibana.alert.rule.rule_id"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
+                kind.to_string(),
+                mark.to_string(),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn ids(events: &Value) -> Vec<String> {
+    (events.as_array().expect("a list").iter())
+        .map(|event| event["_id"].as_str().expect("an _id").to_string())
+        .collect()
+}
+
+#[test]
+fn eql_rules_run_once_alert_exactly_their_events_and_sequences_and_never_twice() {
+    let server = TestServer::connect();
+    let source = unique_name("logs-aws.cloudtrail-ops-eql");
+    block(server.create_cloudtrail_index(&source));
+    let planted = [
+        event("CreateUser", "mallory", 200, "create"),
+        event("AttachUserPolicy", "mallory", 100, "attach"),
+        event("AttachUserPolicy", "bob", 50, "bob-attach"),
+        event("DeleteUser", "carol", 30, "delete"),
+    ];
+    block(server.bulk_create(&source, &planted));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let dir = work.path();
+    let events_rule = unique_name("ops-eql-events");
+    let sequence_rule = unique_name("ops-eql-seq");
+    write_eql_rule(
+        dir,
+        &events_rule,
+        &source,
+        "any where event.action : \"*user\"",
+    );
+    write_eql_rule(
+        dir,
+        &sequence_rule,
+        &source,
+        "sequence by user.name with maxspan=5m [any where event.action == \"CreateUser\"] \
+         [any where event.action == \"AttachUserPolicy\"]",
+    );
+    let base = unique_name("ops-eql");
+    let window = [
+        "--from",
+        "2026-01-01T00:50:00Z",
+        "--to",
+        NOW,
+        "--format",
+        "json",
+    ];
+
+    let test = |rule: &str| -> Value {
+        let file = format!("rules/{rule}.toml");
+        let out = ok(
+            dir,
+            &server,
+            &base,
+            &[&["test", file.as_str()][..], &window].concat(),
+        );
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let events = test(&events_rule);
+    assert_eq!(events["eql_path"], "local");
+    let mut expected: Vec<String> = Vec::new();
+    let hits = ids(&events["events"]);
+    assert_eq!(hits.len(), 2, "CreateUser and DeleteUser: {events}");
+    expected.extend(hits);
+    assert!(events.get("sequences").is_none());
+    let sequences = test(&sequence_rule);
+    let listed = sequences["sequences"].as_array().expect("sequences");
+    assert_eq!(listed.len(), 1, "{sequences}");
+    assert_eq!(ids(&listed[0]).len(), 2);
+    assert_eq!(listed[0][0]["_index"], source.as_str());
+    assert_eq!(sequences["alerts"]["new"], 1);
+    assert!(expected.iter().all(|id| !id.is_empty()));
+
+    ok(dir, &server, &base, &["run", "--once", "--now", NOW]);
+    let mut want: Vec<(String, String, String)> = vec![
+        (events_rule.clone(), "event".into(), "create".into()),
+        (events_rule.clone(), "event".into(), "delete".into()),
+        (sequence_rule.clone(), "block".into(), "attach".into()),
+        (sequence_rule.clone(), "block".into(), "create".into()),
+        (sequence_rule.clone(), "shell".into(), "-".into()),
+    ];
+    want.sort();
+    assert_eq!(alerts(&server, &base), want);
+
+    // A new process (a restart) over the same and the next window: nothing twice.
+    ok(dir, &server, &base, &["run", "--once", "--now", NOW]);
+    ok(
+        dir,
+        &server,
+        &base,
+        &["run", "--once", "--now", "2026-01-01T01:05:00Z"],
+    );
+    assert_eq!(alerts(&server, &base), want);
+    let again = test(&sequence_rule);
+    assert_eq!(again["alerts"]["existing"], 1);
+    assert_eq!(again["alerts"]["new"], 0);
+}
