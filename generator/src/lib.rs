@@ -7,9 +7,13 @@
 //! - [`EventSpec`] makes one chosen event (tests: "an AddUserToGroup that failed, by mallory").
 //! - [`Generator`] streams a mix of ordinary read-only noise, rare changes, failures with real
 //!   error codes, and the seed actions (AddUserToGroup, CreateGroup) at a chosen rate.
+//! - [`aws_eql_scenarios`] is the activity the AWS CloudTrail EQL rules of Elastic's detection
+//!   rules look for, with near misses; [`GeneratorConfig::eql_activity_rate`] mixes it into the
+//!   stream, and [`GeneratedEvent::planted_for`] names the rules each event is planted for.
 //! - [`mapping`] gives the index template for these documents and checks documents against any
 //!   mapping.
 
+mod activity;
 mod catalog;
 mod ecs;
 mod enrichment;
@@ -18,6 +22,10 @@ mod javamap;
 pub mod mapping;
 mod spec;
 
+pub use activity::{
+    AWS_EQL_RULES, EXTERNAL_ACCOUNT_ID, INSTANCE_ID, SCENARIO_SPAN, Scenario, Step,
+    UNREACHABLE_AWS_EQL_RULES, aws_eql_scenarios, scenario,
+};
 pub use catalog::{CATALOG, SEED_ACTIONS, Service, categorize};
 pub use ecs::to_ecs as record_to_document;
 pub use identities::{DEFAULT_ACCOUNT_ID, Identity, IdentityKind, Profile, Source};
@@ -33,6 +41,7 @@ use identities::{
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde_json::Value;
+use std::collections::VecDeque;
 
 /// The default share of events that are seed actions (AddUserToGroup, CreateGroup).
 pub const DEFAULT_SEED_ACTIONS_RATE: f64 = 0.01;
@@ -65,6 +74,8 @@ pub enum GeneratorError {
     TooMany(u64),
     #[error("unknown action {0:?}: lookout generate --list-actions shows the known ones")]
     UnknownAction(String),
+    #[error("no scenario for the rule {0:?}: AWS_EQL_RULES lists the rules that have one")]
+    UnknownScenario(String),
     #[error("the lag model needs min <= median <= max, got {min}s, {median}s, {max}s")]
     Lag { min: i64, median: i64, max: i64 },
 }
@@ -139,6 +150,12 @@ pub struct GeneratorConfig {
     pub failure_rate: f64,
     /// Share of seed actions that fail.
     pub seed_failure_rate: f64,
+    /// Share of event slots that start the next scenario of [`aws_eql_scenarios`] (in turn; 0,
+    /// the default, for none). A scenario's later steps take the first slots at or after their
+    /// time, so the count stays exact; a scenario is not started again within
+    /// [`SCENARIO_SPAN`] of its last start, nor within [`SCENARIO_SPAN`] of `end` (its steps
+    /// would not fit). Its events arrive in the index as they happen (no lag).
+    pub eql_activity_rate: f64,
     pub lag: LagModel,
     /// Events that would reach the index after this instant are stamped as arriving at it (but
     /// never before their own time), so a set generated "up to now" holds nothing from the future.
@@ -160,6 +177,7 @@ impl GeneratorConfig {
             seed_actions_rate: DEFAULT_SEED_ACTIONS_RATE,
             failure_rate: DEFAULT_FAILURE_RATE,
             seed_failure_rate: DEFAULT_SEED_FAILURE_RATE,
+            eql_activity_rate: 0.0,
             lag: LagModel::default(),
             ingested_not_after: None,
             actions: None,
@@ -174,6 +192,10 @@ pub struct GeneratedEvent {
     pub spec: EventSpec,
     pub timestamp: DateTime<Utc>,
     pub ingested: DateTime<Utc>,
+    /// The rule (of [`AWS_EQL_RULES`]) this event is planted for; None for ordinary traffic
+    /// and for a scenario's near misses. Ordinary traffic can match a rule too (an
+    /// AdministratorAccess attachment now and then): this names only what was planted.
+    pub planted_for: Option<&'static str>,
 }
 
 impl GeneratedEvent {
@@ -190,6 +212,7 @@ pub struct Generator {
     noise: Vec<&'static ActionDef>,
     seeds: Vec<&'static ActionDef>,
     population: Vec<(Identity, u32)>,
+    scenarios: Vec<Scenario>,
 }
 
 impl Generator {
@@ -208,6 +231,7 @@ impl Generator {
             ("the seed actions rate", config.seed_actions_rate),
             ("the failure rate", config.failure_rate),
             ("the seed failure rate", config.seed_failure_rate),
+            ("the EQL activity rate", config.eql_activity_rate),
         ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(GeneratorError::Rate { name, value });
@@ -215,11 +239,17 @@ impl Generator {
         }
         config.lag.validate()?;
         let (noise, seeds) = action_pools(config.actions.as_deref())?;
+        let scenarios = if config.eql_activity_rate > 0.0 {
+            aws_eql_scenarios()
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             config,
             noise,
             seeds,
             population: identities::population(),
+            scenarios,
         })
     }
 
@@ -229,6 +259,9 @@ impl Generator {
             generator: self,
             rng: Xoshiro256PlusPlus::seed_from_u64(self.config.seed),
             next: 0,
+            pending: VecDeque::new(),
+            next_scenario: 0,
+            started: vec![None; self.scenarios.len()],
         }
     }
 
@@ -269,6 +302,12 @@ pub struct Events<'a> {
     generator: &'a Generator,
     rng: Xoshiro256PlusPlus,
     next: u64,
+    /// Later steps of started scenarios, with their time, oldest first.
+    pending: VecDeque<GeneratedEvent>,
+    /// The scenario to start next (they take turns).
+    next_scenario: usize,
+    /// When each scenario last started.
+    started: Vec<Option<DateTime<Utc>>>,
 }
 
 impl Iterator for Events<'_> {
@@ -282,6 +321,9 @@ impl Iterator for Events<'_> {
         let index = self.next;
         self.next += 1;
         let timestamp = self.timestamp(index);
+        if let Some(event) = self.planted(timestamp) {
+            return Some(event);
+        }
         let seed_action = self.is_seed_action();
         let def = self.pick_action(seed_action);
         let failure_rate = if seed_action {
@@ -295,6 +337,7 @@ impl Iterator for Events<'_> {
             spec,
             timestamp,
             ingested,
+            planted_for: None,
         })
     }
 
@@ -305,6 +348,44 @@ impl Iterator for Events<'_> {
 }
 
 impl Events<'_> {
+    /// The event of the slot at `timestamp` when it is a scenario's: a step that is due, or the
+    /// first step of the next scenario when the rate says so and it may start.
+    fn planted(&mut self, timestamp: DateTime<Utc>) -> Option<GeneratedEvent> {
+        if self
+            .pending
+            .front()
+            .is_some_and(|e| e.timestamp <= timestamp)
+        {
+            return self.pending.pop_front();
+        }
+        let generator = self.generator;
+        if generator.scenarios.is_empty()
+            || !self.rng.random_bool(generator.config.eql_activity_rate)
+        {
+            return None;
+        }
+        let turn = self.next_scenario;
+        let recent = self.started[turn].is_some_and(|last| timestamp - last < SCENARIO_SPAN);
+        if recent || generator.config.end - timestamp < SCENARIO_SPAN {
+            return None;
+        }
+        self.next_scenario = (turn + 1) % generator.scenarios.len();
+        self.started[turn] = Some(timestamp);
+        let mut events = generator.scenarios[turn].events(timestamp).into_iter();
+        let mut first = events.next()?;
+        for mut event in events {
+            event.spec.event_id = Some(self.uuid());
+            event.spec.request_id = Some(self.uuid());
+            let at = self
+                .pending
+                .partition_point(|e| e.timestamp <= event.timestamp);
+            self.pending.insert(at, event);
+        }
+        first.spec.event_id = Some(self.uuid());
+        first.spec.request_id = Some(self.uuid());
+        Some(first)
+    }
+
     /// Event `index` of `count`, spread evenly with jitter, in order, on whole seconds (CloudTrail's
     /// `eventTime` precision).
     fn timestamp(&mut self, index: u64) -> DateTime<Utc> {

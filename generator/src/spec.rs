@@ -69,6 +69,8 @@ pub struct EventSpec {
     pub preserve_original: bool,
     /// ConsoleLogin: whether MFA was used.
     pub mfa_used: bool,
+    /// CloudTrail `resources`; None: derived from the parameters (a role or a KMS key).
+    pub resources: Option<Value>,
 }
 
 impl EventSpec {
@@ -105,6 +107,7 @@ impl EventSpec {
             request_id: None,
             preserve_original: false,
             mfa_used: false,
+            resources: None,
         }
     }
 
@@ -155,6 +158,34 @@ impl EventSpec {
     /// The user agent string.
     pub fn with_user_agent(mut self, agent: &str) -> Self {
         self.user_agent = agent.to_string();
+        self
+    }
+
+    /// The service that logs the call (`eventSource`, `event.provider`), such as
+    /// `rds.amazonaws.com`, for actions the catalogue does not know.
+    pub fn with_provider(mut self, provider: &str) -> Self {
+        self.provider = provider.to_string();
+        self
+    }
+
+    /// All the request parameters (a JSON object; anything else means none).
+    pub fn with_params(mut self, params: Value) -> Self {
+        self.request_parameters = match params {
+            Value::Object(map) => Some(map),
+            _ => None,
+        };
+        self
+    }
+
+    /// CloudTrail `resources` (a list of `{accountId, type, ARN}`).
+    pub fn with_resources(mut self, resources: Value) -> Self {
+        self.resources = Some(resources);
+        self
+    }
+
+    /// Whether the call only reads (`readOnly`).
+    pub fn with_read_only(mut self, read_only: bool) -> Self {
+        self.read_only = Some(read_only);
         self
     }
 
@@ -361,6 +392,9 @@ impl EventSpec {
     }
 
     fn resources(&self) -> Option<Value> {
+        if let Some(resources) = &self.resources {
+            return Some(resources.clone());
+        }
         let params = self.request_parameters.as_ref()?;
         let account = &self.recipient_account_id;
         if let Some(role) = params.get("roleArn").and_then(Value::as_str) {

@@ -452,3 +452,50 @@ fn shipped_template_files_match_the_generator() {
         "regenerate with: lookout generate --template opensearch"
     );
 }
+
+#[test]
+fn the_eql_activity_rate_plants_every_scenario_whole_in_a_stream_of_the_asked_count() {
+    let mut config = config(11, 4000);
+    config.end = time("2024-05-02T10:00:00Z");
+    config.eql_activity_rate = 0.02;
+    let generator = Generator::new(config).expect("valid config");
+    let events: Vec<GeneratedEvent> = generator.events().collect();
+    assert_eq!(events.len(), 4000);
+    assert!(events.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+    let scenarios = aws_eql_scenarios();
+    for scenario in &scenarios {
+        let planted = events
+            .iter()
+            .filter(|e| e.planted_for == Some(scenario.rule))
+            .count();
+        let per_start = scenario
+            .steps
+            .iter()
+            .filter(|s| s.planted_for.is_some())
+            .count();
+        if per_start == 0 {
+            assert!(
+                UNREACHABLE_AWS_EQL_RULES
+                    .iter()
+                    .any(|(rule, _)| *rule == scenario.rule)
+            );
+            continue;
+        }
+        assert!(planted >= per_start, "{}: {planted}", scenario.rule);
+        assert_eq!(planted % per_start, 0, "{}: cut short", scenario.rule);
+    }
+    let mapping = mappings(Flavor::OpenSearch);
+    for event in events.iter().filter(|e| e.planted_for.is_some()) {
+        assert_eq!(event.ingested, event.timestamp);
+        let doc = event.to_document();
+        let found = check_document(&doc, &mapping);
+        assert!(found.is_empty(), "{}: {doc}", found[0]);
+    }
+}
+
+#[test]
+fn without_eql_activity_the_stream_is_unchanged() {
+    let mut with_zero = config(5, 300);
+    with_zero.eql_activity_rate = 0.0;
+    assert_eq!(documents(with_zero), documents(config(5, 300)));
+}

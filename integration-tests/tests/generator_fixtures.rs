@@ -190,3 +190,19 @@ async fn generated_documents_load_under_the_shipped_template_and_count_back() {
     );
     server.delete_index(&index).await;
 }
+
+#[test]
+fn the_aws_eql_activity_fits_the_real_cloudtrail_mapping() {
+    let mapping = fixture_mappings();
+    let start = time("2024-05-01T10:00:00Z");
+    let mut count = 0;
+    for scenario in lookout_generator::aws_eql_scenarios() {
+        for event in scenario.events(start) {
+            let doc = event.to_document();
+            let found = check_document(&doc, &mapping);
+            assert!(found.is_empty(), "{}: {}: {doc}", scenario.rule, found[0]);
+            count += 1;
+        }
+    }
+    assert!(count > 28, "{count} events");
+}
