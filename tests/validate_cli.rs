@@ -36,7 +36,7 @@ fn a_folder_of_good_rules_passes_with_a_summary() {
         stdout(&output),
         "rules loaded: 1\nby type: query 1\nby language: kuery 1\ndeprecated: 0\n\
          exception lists: 0 (0 items)\n\
-         runnable now (query, threshold, new_terms and threat_match rules in kuery or lucene): 1\nproblems: 0 errors, 0 warnings\n"
+         runnable now (query, threshold, new_terms, threat_match and eql rules): 1\nproblems: 0 errors, 0 warnings\n"
     );
 }
 

@@ -113,7 +113,7 @@ fn text(report: &LoadReport, (lists, items): (usize, usize)) -> String {
     out += &format!("deprecated: {deprecated}\n");
     out += &format!("exception lists: {lists} ({items} items)\n");
     out += &format!(
-        "runnable now (query, threshold, new_terms and threat_match rules in kuery or lucene): {runnable}\n"
+        "runnable now (query, threshold, new_terms, threat_match and eql rules): {runnable}\n"
     );
     out += &format!(
         "problems: {} errors, {} warnings\n",

@@ -52,7 +52,7 @@ pub use error::ParseError;
 pub use eval::{Condition, evaluate};
 pub use local::{DEFAULT_TIMESTAMP_FIELD, Fields, LocalError, LocalQuery, SequencePlan, Skipped};
 pub use translate::{DEFAULT_CATEGORY_FIELD, StageFilter, stage_condition, translate_stage};
-pub use unsupported::unsupported;
+pub use unsupported::{local_differences, unsupported};
 pub use value::Value;
 
 /// The longest query accepted, in characters (the longest EQL query of Elastic's corpus has
