@@ -47,13 +47,19 @@ Examples:
 pub const RUN: &str = "\
 Examples:
   lookout run                                          # daemon; SIGHUP reloads, SIGTERM stops
-  lookout run --once                                   # every rule one time, exit 1 on a failure
+  lookout run --once                                   # every rule one time, then a summary
+  lookout run --once --format json | jq .alerts_created
   lookout run --once --now 2026-01-10T12:00:00Z        # replay one instant
   lookout run --log-format json --http-listen 0.0.0.0:9464
 
 Signals: SIGTERM/SIGINT stop scheduling and let running executions finish within
 engine.shutdown_grace; SIGHUP reloads the configuration and rules (a broken reload keeps the old
-ones and logs why). /healthz, /readyz and /metrics are served on http.listen.";
+ones and logs why). /healthz, /readyz and /metrics are served on http.listen.
+
+Exit status of --once: 0 when every rule ran and no execution failed; 1 when an execution failed,
+a rule file has errors or no rule ran (a mistyped --rules folder, only broken files); 2 when
+lookout could not run at all (a configuration error, the server unreachable after 5 attempts).
+Without --once: 0 after SIGTERM/SIGINT, 2 when it cannot start.";
 
 /// `lookout rules --help`.
 pub const RULES: &str = "\

@@ -7,6 +7,7 @@ mod completions;
 mod examples;
 mod generate;
 mod notify;
+mod output;
 mod progress;
 mod rules;
 mod run;
@@ -75,6 +76,7 @@ pub enum Command {
 /// Parses the command line, runs the subcommand and turns its result into an exit status.
 /// Errors reach the user as one line on stderr, `lookout: <error>: <cause>...`, and exit status 2.
 pub fn main() -> ExitCode {
+    output::exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args, &cli.global),

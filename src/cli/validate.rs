@@ -4,6 +4,7 @@
 //! exit status 1 when any error.
 
 use super::common::{self, GlobalArgs};
+use super::output::Format;
 use lookout::{Diagnostic, LoadReport, Summary, printable};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -19,12 +20,6 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,160 @@
+//! A new user's first hour (issue 19), as the user meets it: the `lookout` binary run against the
+//! live server. Mistakes that used to pass silently (a mistyped rules folder, a misspelled key, a
+//! field no index has, a closed pipe) are loud, and what scripts read (`--format json`, `lookout
+//! alerts`) has a stable shape.
+
+mod ops;
+
+use chrono::{DateTime, Utc};
+use integration_tests::{TestServer, unique_name};
+use ops::{add_user_events, lookout, text, write_rule};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A port nothing listens on (the discard port on loopback).
+const CLOSED: &str = "http://127.0.0.1:9";
+
+fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
+}
+
+/// `lookout` in `dir` against the test server, with the test's own lookout indices.
+fn against(dir: &Path, server: &TestServer, base: &str) -> Command {
+    let mut command = lookout(dir);
+    command
+        .env("LOOKOUT_ES_URL", &server.url)
+        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
+        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
+        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"));
+    command
+}
+
+fn run(command: &mut Command) -> (Output, String, String) {
+    let output = command.output().expect("lookout runs");
+    let (out, err) = text(&output);
+    (output, out, err)
+}
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not one JSON document ({e}): {out}"))
+}
+
+/// A source index holding `count` AddUserToGroup events in the seconds before 00:20 on
+/// 2026-01-01, and a folder with a rule over it.
+struct Setup {
+    work: tempfile::TempDir,
+    source: String,
+    rule_id: String,
+    base: String,
+}
+
+impl Setup {
+    fn new(server: &TestServer, prefix: &str, count: usize) -> Setup {
+        let source = unique_name(&format!("{prefix}-src"));
+        block(server.create_cloudtrail_index(&source));
+        block(server.bulk_create(&source, &add_user_events(count, at("2026-01-01T00:20:00Z"))));
+        let work = tempfile::tempdir().expect("a temporary folder");
+        let rule_id = unique_name(&format!("{prefix}-rule"));
+        write_rule(work.path(), &rule_id, &source, "5m", "now-1h", 100);
+        Setup {
+            work,
+            source,
+            rule_id,
+            base: unique_name(prefix),
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        self.work.path()
+    }
+
+    fn rule_file(&self) -> String {
+        format!("rules/{}.toml", self.rule_id)
+    }
+
+    fn lookout(&self, server: &TestServer) -> Command {
+        against(self.dir(), server, &self.base)
+    }
+}
+
+#[test]
+fn run_once_with_a_mistyped_rules_folder_exits_1_and_says_no_rule_ran() {
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let (output, out, err) =
+        run(lookout(work.path()).args(["run", "--once", "--rules", "rulez", "--es-url", CLOSED]));
+    assert_eq!(output.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("not run: rulez"), "{err}");
+    assert!(err.contains("no rule ran"), "{err}");
+    assert!(
+        !err.contains("retrying"),
+        "nothing to run, so no server is contacted: {err}"
+    );
+
+    let broken = work.path().join("broken");
+    std::fs::create_dir_all(&broken).expect("mkdir");
+    std::fs::write(broken.join("a.toml"), "[rule\nname = 1\n").expect("write");
+    let (output, _, err) = run(lookout(work.path()).args([
+        "run", "--once", "--rules", "broken", "--es-url", CLOSED, "--format", "json",
+    ]));
+    assert_eq!(output.status.code(), Some(1), "{err}");
+}
+
+#[test]
+fn run_once_prints_a_json_summary_and_exits_1_when_a_rule_file_is_broken() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-once", 3);
+    std::fs::write(setup.dir().join("rules/broken.toml"), "[rule]\nname = \n").expect("write");
+    let once = ["run", "--once", "--now", "2026-01-01T00:30:00Z"];
+    let (output, out, err) = run(setup.lookout(&server).args(once).args(["--format", "json"]));
+    assert_eq!(output.status.code(), Some(1), "{out}{err}");
+    let summary = json(&out);
+    assert_eq!(summary["rules_run"], 1, "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(summary["alerts_created"], 3, "{summary}");
+    assert_eq!(summary["duplicates"], 0, "{summary}");
+    assert_eq!(summary["executions"][0]["rule_id"], setup.rule_id.as_str());
+    assert_eq!(summary["executions"][0]["status"], "succeeded");
+    let errors = summary["rule_file_errors"].as_array().expect("a list");
+    assert_eq!(errors.len(), 1, "{summary}");
+    assert!(
+        errors[0].as_str().unwrap().contains("broken.toml"),
+        "{summary}"
+    );
+
+    std::fs::remove_file(setup.dir().join("rules/broken.toml")).expect("rm");
+    let (output, out, err) = run(setup.lookout(&server).args(once));
+    assert_eq!(output.status.code(), Some(0), "{out}{err}");
+    assert!(
+        err.contains(
+            "ran 1 rules at 2026-01-01 00:30:00 UTC: 0 failed, 0 alerts created, 3 duplicates"
+        ),
+        "{err}"
+    );
+    let _ = &setup.source;
+}
+
+#[test]
+fn run_once_against_a_server_that_is_down_exits_2_and_names_the_cause_once() {
+    let work = tempfile::tempdir().expect("a temporary folder");
+    write_rule(work.path(), "down", "logs-*", "5m", "now-6m", 100);
+    let (output, out, err) =
+        run(lookout(work.path()).args(["run", "--once", "--es-url", CLOSED, "--log-level", "off"]));
+    assert_eq!(output.status.code(), Some(2), "{out}{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("lookout: "), "{err}");
+    assert!(last.contains("127.0.0.1:9"), "{err}");
+    assert_eq!(
+        last.matches("Connection refused").count(),
+        1,
+        "the cause once: {last}"
+    );
+}
