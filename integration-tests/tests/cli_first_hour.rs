@@ -158,3 +158,37 @@ fn run_once_against_a_server_that_is_down_exits_2_and_names_the_cause_once() {
         "the cause once: {last}"
     );
 }
+
+/// Runs `command` with stdout a pipe nobody reads any more (as `| head` leaves it).
+fn with_closed_stdout(command: &mut Command) -> (Output, String) {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let output = command.stdout(writer).output().expect("lookout runs");
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, err)
+}
+
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-pipe", 2);
+    let window = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+    ];
+    let rule_file = setup.rule_file();
+    let commands: [Vec<&str>; 4] = [
+        vec!["validate"],
+        vec!["status"],
+        vec!["rules"],
+        [&["test", &rule_file][..], &window].concat(),
+    ];
+    for args in commands {
+        let (output, err) = with_closed_stdout(setup.lookout(&server).args(&args));
+        assert!(!err.contains("panicked"), "lookout {args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "lookout {args:?}: {err}");
+        assert_eq!(output.status.code(), Some(0), "lookout {args:?}: {err}");
+    }
+}
