@@ -35,6 +35,7 @@ mod rule;
 mod schedule;
 mod service;
 mod state;
+mod suggest;
 mod terminal;
 
 // Configuration and logging.

@@ -192,3 +192,46 @@ fn a_closed_pipe_ends_every_command_quietly() {
         assert_eq!(output.status.code(), Some(0), "lookout {args:?}: {err}");
     }
 }
+
+#[test]
+fn a_misspelled_key_is_named_with_its_likely_meaning_by_every_command_that_loads_the_rule() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-typo", 1);
+    let path = setup.dir().join(setup.rule_file());
+    let rule = std::fs::read_to_string(&path).expect("read");
+    let typo = rule.replace(
+        "max_signals",
+        "timestamp_overide = \"event.ingested\"\nmax_signals",
+    );
+    std::fs::write(&path, typo).expect("write");
+    let hint = "unknown key `rule.timestamp_overide` (did you mean `rule.timestamp_override`?)";
+
+    let (output, out, _) = run(setup.lookout(&server).arg("validate"));
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains(hint), "{out}");
+    let (output, out, _) = run(setup.lookout(&server).args(["validate", "--strict"]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "warnings fail under --strict: {out}"
+    );
+
+    let rule_file = setup.rule_file();
+    let window = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+    ];
+    let commands: [Vec<&str>; 4] = [
+        [&["test", &rule_file][..], &window].concat(),
+        vec!["translate", &rule_file],
+        vec!["rules"],
+        vec!["run", "--once", "--now", "2026-01-01T00:30:00Z"],
+    ];
+    for args in commands {
+        let (output, out, err) = run(setup.lookout(&server).args(&args));
+        assert!(output.status.success(), "lookout {args:?}: {out}{err}");
+        assert!(err.contains(hint), "lookout {args:?} does not warn: {err}");
+    }
+}

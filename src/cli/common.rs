@@ -9,14 +9,31 @@ use lookout::{Config, Override};
 use std::path::{Path, PathBuf};
 
 /// Loads rule files and folders with the configured exception lists (`rules.exception_folders`,
-/// `LOOKOUT_EXCEPTION_FOLDERS` or `--exceptions`).
+/// `LOOKOUT_EXCEPTION_FOLDERS` or `--exceptions`), printing each warning (an unknown key, with
+/// the key it likely misspells) on stderr as `path:line:col: warning: message`.
 pub fn load_rule_paths(
     global: &GlobalArgs,
     paths: &[PathBuf],
 ) -> anyhow::Result<lookout::LoadReport> {
     let config = load(global)?;
     let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
-    Ok(lookout::load_paths_with(paths, &catalog))
+    let report = lookout::load_paths_with(paths, &catalog);
+    for warning in &report.warnings {
+        eprintln!("{}", warning_line(warning));
+    }
+    Ok(report)
+}
+
+/// A load warning as one line: `path:line:col: warning: message`, escaped for the terminal.
+pub fn warning_line(warning: &lookout::Diagnostic) -> String {
+    let path = warning.path.display().to_string();
+    format!(
+        "{}:{}:{}: warning: {}",
+        lookout::printable(&path),
+        warning.line,
+        warning.column,
+        lookout::printable(&warning.message)
+    )
 }
 
 /// The environment variable naming the configuration file when `--config` is absent.

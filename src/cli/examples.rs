@@ -89,7 +89,11 @@ Examples:
   lookout validate                       # the rules/ folder, lists from exceptions/
   lookout validate rules/ more-rules/ --format json
   lookout validate rules/ --exceptions kibana-export/
-  lookout validate rules/aws_iam_group_creation.toml";
+  lookout validate rules/aws_iam_group_creation.toml
+  lookout validate rules/ --strict       # in CI: warnings (a misspelled key) fail too
+
+Exit status: 0 when every file loads (with --strict: and nothing warns), 1 otherwise, 2 on a
+configuration error.";
 
 /// `lookout generate --help`.
 pub const GENERATE: &str = "\

@@ -1,11 +1,11 @@
 //! `lookout validate [PATH...] [--format text|json]`: loads the exception lists and the rule
 //! files and folders, prints one line per problem (`path:line:col: message`: a broken rule,
 //! exception list or value list file, a rule naming a list that is not there) and a summary;
-//! exit status 1 when any error.
+//! exit status 1 when any error, or with `--strict` any warning.
 
 use super::common::{self, GlobalArgs};
 use super::output::Format;
-use lookout::{Diagnostic, LoadReport, Summary, printable};
+use lookout::{Diagnostic, LoadReport, Summary};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +20,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Warnings fail too (exit status 1): for a rules repository's CI, where an unknown key is
+    /// most often a misspelled one that silently changes what the rule does.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -42,7 +46,8 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     };
     print!("{output}");
-    Ok(if report.errors.is_empty() {
+    let failing = !report.errors.is_empty() || (args.strict && !report.warnings.is_empty());
+    Ok(if !failing {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -89,15 +94,8 @@ fn text(report: &LoadReport, (lists, items): (usize, usize)) -> String {
         out += &format!("{error}\n");
     }
     for warning in &report.warnings {
-        let Diagnostic {
-            path,
-            line,
-            column,
-            message,
-        } = warning;
-        let path = path.display().to_string();
-        let (path, message) = (printable(&path), printable(message));
-        out += &format!("{path}:{line}:{column}: warning: {message}\n");
+        out += &common::warning_line(warning);
+        out.push('\n');
     }
     let rules = &report.summaries();
     let deprecated = rules.iter().filter(|r| r.deprecated).count();
