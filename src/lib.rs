@@ -75,6 +75,7 @@ pub use engine::{
 
 // Rules on their schedules: loading the configured rules, start-up, the scheduler and its clock.
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
+pub use service::fields::{UnmappedFields, unmapped_fields, warn_unmapped_fields};
 pub use service::scheduler::{
     Executor, Options as SchedulerOptions, run as schedule_rules, run_once as run_rules_once,
     stagger,

@@ -235,3 +235,58 @@ fn a_misspelled_key_is_named_with_its_likely_meaning_by_every_command_that_loads
         assert!(err.contains(hint), "lookout {args:?} does not warn: {err}");
     }
 }
+
+#[test]
+fn a_field_no_index_maps_is_named_by_every_command_with_a_server_at_hand() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-field", 1);
+    let path = setup.dir().join(setup.rule_file());
+    let rule = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, rule.replace("event.action:", "event.actoin:")).expect("write");
+    let missing = format!(
+        "not in the mapping of {}: event.actoin (the query cannot match on them)",
+        setup.source
+    );
+
+    let (output, out, err) = run(lookout(setup.dir()).arg("validate"));
+    assert_eq!(output.status.code(), Some(0), "{out}{err}");
+    assert!(!out.contains("event.actoin"), "no server, no check: {out}");
+    let (output, out, _) = run(setup.lookout(&server).args(["validate", "--server"]));
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains(&missing), "{out}");
+    assert!(out.contains(": warning: rule "), "{out}");
+    let (output, out, _) =
+        run(setup
+            .lookout(&server)
+            .args(["validate", "--strict", "--es-url", &server.url]));
+    assert_eq!(output.status.code(), Some(1), "{out}");
+
+    let rule_file = setup.rule_file();
+    let window = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+    ];
+    let commands: [Vec<&str>; 3] = [
+        [&["test", &rule_file][..], &window].concat(),
+        vec!["translate", &rule_file],
+        vec!["run", "--once", "--now", "2026-01-01T00:30:00Z"],
+    ];
+    for args in commands {
+        let (output, out, err) = run(setup.lookout(&server).args(&args));
+        assert!(output.status.success(), "lookout {args:?}: {out}{err}");
+        assert!(
+            err.contains(&missing),
+            "lookout {args:?} does not say: {err}"
+        );
+    }
+
+    let absent = unique_name("first-field-absent");
+    std::fs::write(&path, rule.replace(&setup.source, &absent)).expect("write");
+    let (_, out, _) = run(setup.lookout(&server).args(["validate", "--server"]));
+    assert!(
+        out.contains(&format!("its index patterns {absent} match no index")),
+        "{out}"
+    );
+}

@@ -91,6 +91,7 @@ Examples:
   lookout validate rules/ --exceptions kibana-export/
   lookout validate rules/aws_iam_group_creation.toml
   lookout validate rules/ --strict       # in CI: warnings (a misspelled key) fail too
+  lookout validate --es-url http://localhost:9200   # and fields the indices do not map
 
 Exit status: 0 when every file loads (with --strict: and nothing warns), 1 otherwise, 2 on a
 configuration error.";

@@ -1,7 +1,8 @@
 //! `lookout validate [PATH...] [--format text|json]`: loads the exception lists and the rule
 //! files and folders, prints one line per problem (`path:line:col: message`: a broken rule,
 //! exception list or value list file, a rule naming a list that is not there) and a summary;
-//! exit status 1 when any error, or with `--strict` any warning.
+//! exit status 1 when any error, or with `--strict` any warning. With a server (`--server`, or
+//! `--es-url`), fields a rule's query names that its indices do not map are warnings too.
 
 use super::common::{self, GlobalArgs};
 use super::output::Format;
@@ -20,6 +21,11 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Check each rule's query against the mappings of the indices it searches on the server
+    /// the configuration names (also when `--es-url` is given): fields no index maps, index
+    /// patterns that match no index. Each is a warning.
+    #[arg(long)]
+    pub server: bool,
     /// Warnings fail too (exit status 1): for a rules repository's CI, where an unknown key is
     /// most often a misspelled one that silently changes what the rule does.
     #[arg(long)]
@@ -36,6 +42,11 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
     let mut report = lookout::load_paths_with(&paths, &catalog);
     let lists = catalog.counts();
+    if args.server || global.es_url.is_some() {
+        report
+            .warnings
+            .extend(mapping_warnings(&config, &report.rules)?);
+    }
     sort(&mut report.errors);
     sort(&mut report.warnings);
     let output = match args.format {
@@ -52,6 +63,24 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The rules' fields that the mappings of their indices lack, as warnings at each rule's file.
+fn mapping_warnings(
+    config: &lookout::Config,
+    rules: &[lookout::Rule],
+) -> anyhow::Result<Vec<Diagnostic>> {
+    let client = common::client(config)?;
+    let problems = common::runtime()?.block_on(lookout::unmapped_fields(&client, rules))?;
+    Ok(problems
+        .into_iter()
+        .map(|problem| Diagnostic {
+            message: problem.message(),
+            line: problem.position.0,
+            column: problem.position.1,
+            path: problem.path,
+        })
+        .collect())
 }
 
 fn sort(diagnostics: &mut [Diagnostic]) {

@@ -3,6 +3,7 @@
 //! the index templates, then run every runnable rule once or on its schedule (`scheduler`).
 //! The command line only parses flags and signals.
 
+pub mod fields;
 pub mod scheduler;
 pub mod setup;
 
@@ -131,6 +132,7 @@ pub async fn run_once(
         ..Backoff::default()
     };
     let engine = connect(config, clock, backoff).await?;
+    fields::warn_unmapped_fields(engine.client(), rules).await;
     let notifier = notifier(config, &engine, None)?;
     let reports = futures_util::stream::iter(rules)
         .map(|rule| engine.execute(rule, at))

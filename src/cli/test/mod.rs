@@ -96,6 +96,9 @@ pub fn parse_window(from: &str, to: &str, now: DateTime<Utc>) -> anyhow::Result<
 
 async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result<ExitCode> {
     let client = common::client(config)?;
+    for problem in lookout::unmapped_fields(&client, std::slice::from_ref(rule)).await? {
+        eprintln!("warning: {}", printable(&problem.to_string()));
+    }
     let settings = Settings::from_config(config);
     let preview = lookout::preview(&client, &settings, rule, window, MAX_TEST_HITS).await?;
     for warning in &preview.warnings {
