@@ -290,3 +290,87 @@ fn a_field_no_index_maps_is_named_by_every_command_with_a_server_at_hand() {
         "{out}"
     );
 }
+
+#[test]
+fn test_rules_and_status_print_json_a_script_can_read() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-json", 3);
+    let rule_file = setup.rule_file();
+    let window = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+    ];
+    let (output, out, err) = run(setup
+        .lookout(&server)
+        .args([&["test", &rule_file, "--format", "json"][..], &window].concat()));
+    assert!(output.status.success(), "{out}{err}");
+    let dry = json(&out);
+    let events = dry["events"].as_array().expect("events");
+    assert_eq!(events.len(), 3, "{dry}");
+    for event in events {
+        assert_eq!(event["_index"], setup.source.as_str(), "{event}");
+        assert!(event["_id"].is_string(), "{event}");
+        assert_eq!(event["_source"]["event"]["action"], "AddUserToGroup");
+    }
+    assert_eq!(dry["alerts"]["would_create"], 3, "{dry}");
+
+    let (output, out, err) =
+        run(setup
+            .lookout(&server)
+            .args(["run", "--once", "--now", "2026-01-01T00:30:00Z"]));
+    assert!(output.status.success(), "{out}{err}");
+
+    let (output, out, err) = run(setup.lookout(&server).args(["rules", "--format", "json"]));
+    assert!(output.status.success(), "{out}{err}");
+    let rules = json(&out);
+    assert_eq!(rules["state_available"], true);
+    let rule = &rules["rules"][0];
+    assert_eq!(rule["rule_id"], setup.rule_id.as_str(), "{rules}");
+    assert_eq!(rule["schedule"], "every 5m");
+    assert_eq!(rule["last_status"], "succeeded");
+    assert_eq!(rule["last_execution_at"], "2026-01-01T00:30:00Z");
+    assert_eq!(rule["alerts"], 3);
+    let next = rule["next_run"].as_str().expect("a time");
+    let next = at(next);
+    assert!(
+        next > Utc::now(),
+        "the next slot of the series is ahead: {next}"
+    );
+    assert_eq!(
+        (next - at("2026-01-01T00:30:00Z")).num_seconds() % 300,
+        0,
+        "on the 5-minute series of the last execution: {next}"
+    );
+
+    let (output, out, err) = run(setup.lookout(&server).args(["status", "--format", "json"]));
+    assert!(output.status.success(), "{out}{err}");
+    let status = json(&out);
+    assert_eq!(status["server"]["reachable"], true, "{status}");
+    assert_eq!(status["indices"][0]["documents"], 3, "{status}");
+    assert_eq!(status["rules"]["loaded"], 1, "{status}");
+    assert_eq!(status["executions_last_hour"]["failed"], 0, "{status}");
+}
+
+#[test]
+fn rules_lists_the_files_when_the_server_is_down_and_says_so_once() {
+    let work = tempfile::tempdir().expect("a temporary folder");
+    write_rule(work.path(), "offline", "logs-*", "5m", "now-6m", 100);
+    let (output, out, err) = run(lookout(work.path()).args(["rules", "--es-url", CLOSED]));
+    assert_eq!(output.status.code(), Some(1), "{out}{err}");
+    let row = out
+        .lines()
+        .find(|line| line.starts_with("offline"))
+        .unwrap_or_else(|| panic!("no row: {out}"));
+    assert!(
+        row.contains("every 5m") && row.contains("unavailable"),
+        "{row}"
+    );
+    let said: Vec<&str> = err.lines().filter(|l| l.starts_with("lookout:")).collect();
+    assert_eq!(said.len(), 1, "{err}");
+    assert!(
+        said[0].contains("state is unavailable") && said[0].contains("127.0.0.1:9"),
+        "{err}"
+    );
+}

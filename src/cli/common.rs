@@ -41,54 +41,57 @@ pub const CONFIG_VAR: &str = "LOOKOUT_CONFIG";
 /// The configuration file read when neither `--config` nor [`CONFIG_VAR`] names one, if it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "config/lookout.toml";
 
+/// The help heading of the flags every command shares, shown after each command's own.
+pub const SHARED_HEADING: &str = "Shared options (configuration, server, rules, logging)";
+
 /// Flags every command accepts (before or after the subcommand).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GlobalArgs {
     /// Configuration file [default: config/lookout.toml when it exists; env: LOOKOUT_CONFIG].
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Elasticsearch URL (replaces elasticsearch.url).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "URL")]
     pub es_url: Option<String>,
     /// Basic authentication user (replaces elasticsearch.username).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "NAME")]
     pub es_username: Option<String>,
     /// File holding the password (passwords are never taken on the command line).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub es_password_file: Option<PathBuf>,
     /// File holding an API key (base64 `encoded` or `id:api_key`).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub es_api_key_file: Option<PathBuf>,
     /// Elastic Cloud deployment id (replaces the URL).
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "ID")]
     pub es_cloud_id: Option<String>,
     /// PEM file of the CA that signed the server's certificate.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub es_ca_file: Option<PathBuf>,
     /// Do not verify the server's TLS certificate (local testing only; logs a warning).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = SHARED_HEADING)]
     pub insecure: bool,
     /// A rule folder or file (repeat for several; replaces rules.folders).
-    #[arg(long = "rules", global = true, value_name = "PATH")]
+    #[arg(long = "rules", global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub rules: Vec<PathBuf>,
     /// A folder or file of exception lists (repeat for several; replaces
     /// rules.exception_folders).
-    #[arg(long = "exceptions", global = true, value_name = "PATH")]
+    #[arg(long = "exceptions", global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub exceptions: Vec<PathBuf>,
     /// The alerts index (replaces alerts.index).
-    #[arg(long, global = true, value_name = "INDEX")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "INDEX")]
     pub alerts_index: Option<String>,
     /// The namespace alerts belong to (replaces alerts.namespace).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "NAME")]
     pub namespace: Option<String>,
     /// Address of the /healthz, /readyz and /metrics endpoint (replaces http.listen).
-    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "ADDR:PORT")]
     pub http_listen: Option<String>,
     /// Log format (replaces log.format).
-    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "FORMAT", value_parser = ["text", "json"])]
     pub log_format: Option<String>,
     /// Log filter such as `debug` or `lookout=debug,warn` (replaces RUST_LOG and log.level).
-    #[arg(long, global = true, value_name = "FILTER")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "FILTER")]
     pub log_level: Option<String>,
 }
 

@@ -135,6 +135,33 @@ mod tests {
     }
 
     #[test]
+    fn each_command_shows_its_own_options_before_the_shared_ones_without_repeated_defaults() {
+        // `-h`: the short help, where a default written in the doc and clap's own would meet
+        // on one line.
+        let help_of = |name: &str| match Cli::try_parse_from(["lookout", name, "-h"]) {
+            Err(help) => help.to_string(),
+            Ok(_) => panic!("--help prints the help"),
+        };
+        let help = help_of("test");
+        let own = help.find("--from").expect("--from is listed");
+        let heading = help
+            .find(super::super::common::SHARED_HEADING)
+            .expect("the shared heading");
+        let shared = help.find("--es-url").expect("--es-url is listed");
+        assert!(own < heading && heading < shared, "{help}");
+        for sub in Cli::command().get_subcommands() {
+            let help = help_of(sub.get_name());
+            for line in help.lines() {
+                assert!(
+                    line.matches("[default:").count() <= 1,
+                    "lookout {}: {line}",
+                    sub.get_name()
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
     }

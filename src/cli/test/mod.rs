@@ -4,6 +4,7 @@
 //! how many already exist. Writes nothing.
 
 use super::common::{self, GlobalArgs};
+use super::output::{self, Format};
 use super::table;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
@@ -34,16 +35,20 @@ pub struct Args {
     /// Start of the window: a timestamp (2026-01-10T12:00:00Z) or date math (now-24h).
     #[arg(long, value_name = "TIME")]
     pub from: String,
-    /// End of the window [default: now].
+    /// End of the window.
     #[arg(long, value_name = "TIME", default_value = "now")]
     pub to: String,
+    /// Output format: a table and counts, or one JSON object (`events`: each matched event with
+    /// `_index`, `_id` and `_source`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = common::load(global)?;
     let rule = load_one_rule(&args.rule, global)?;
     let window = parse_window(&args.from, &args.to, Utc::now())?;
-    common::runtime()?.block_on(dry_run(&config, &rule, window))
+    common::runtime()?.block_on(dry_run(&config, &rule, window, args.format))
 }
 
 /// The one rule of a file; every load error is reported as `path:line:col: message`.
@@ -94,7 +99,12 @@ pub fn parse_window(from: &str, to: &str, now: DateTime<Utc>) -> anyhow::Result<
     Ok(window)
 }
 
-async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result<ExitCode> {
+async fn dry_run(
+    config: &Config,
+    rule: &Rule,
+    window: Window,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     let client = common::client(config)?;
     for problem in lookout::unmapped_fields(&client, std::slice::from_ref(rule)).await? {
         eprintln!("warning: {}", printable(&problem.to_string()));
@@ -103,6 +113,10 @@ async fn dry_run(config: &Config, rule: &Rule, window: Window) -> anyhow::Result
     let preview = lookout::preview(&client, &settings, rule, window, MAX_TEST_HITS).await?;
     for warning in &preview.warnings {
         eprintln!("warning: {}", printable(warning));
+    }
+    if format == Format::Json {
+        output::print_json(&json::preview_json(rule, window, &preview))?;
+        return Ok(ExitCode::SUCCESS);
     }
     let hits = &preview.events;
     let columns = columns(rule, hits);
@@ -234,6 +248,8 @@ fn cell(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+mod json;
 
 #[cfg(test)]
 mod tests;
