@@ -374,3 +374,61 @@ fn rules_lists_the_files_when_the_server_is_down_and_says_so_once() {
         "{err}"
     );
 }
+
+#[test]
+fn alerts_lists_the_latest_alerts_with_filters_as_a_table_or_json() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-alerts", 3);
+    let (output, out, err) =
+        run(setup
+            .lookout(&server)
+            .args(["run", "--once", "--now", "2026-01-01T00:30:00Z"]));
+    assert!(output.status.success(), "{out}{err}");
+    block(server.refresh(&format!("{}-alerts", setup.base)));
+
+    let (output, out, err) = run(setup.lookout(&server).arg("alerts"));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(out.starts_with("TIME"), "{out}");
+    assert!(out.contains("Ops first-alerts-rule"), "{out}");
+    assert!(
+        out.contains("AddUserToGroup") && out.contains("event.action"),
+        "{out}"
+    );
+    assert!(out.contains("3 alerts (newest first)"), "{out}");
+
+    let filtered = |extra: &[&str]| -> Value {
+        let (output, out, err) = run(setup
+            .lookout(&server)
+            .args([&["alerts", "--format", "json"][..], extra].concat()));
+        assert!(output.status.success(), "{out}{err}");
+        json(&out)
+    };
+    let all = filtered(&["--rule", &setup.rule_id, "--limit", "2"]);
+    let alerts = all["alerts"].as_array().expect("alerts");
+    assert_eq!(alerts.len(), 2, "{all}");
+    assert_eq!(alerts[0]["rule_id"], setup.rule_id.as_str());
+    assert_eq!(alerts[0]["severity"], "low");
+    assert_eq!(alerts[0]["fields"]["event.action"], "AddUserToGroup");
+    assert!(alerts[0]["_id"].is_string() && alerts[0]["_index"].is_string());
+    let none = |extra: &[&str]| filtered(extra)["alerts"].as_array().map_or(0, Vec::len);
+    assert_eq!(none(&["--severity", "high"]), 0, "the rule is low");
+    assert_eq!(none(&["--rule", "another-rule"]), 0);
+    assert_eq!(
+        none(&[
+            "--from",
+            "2026-01-01T01:00:00Z",
+            "--to",
+            "2026-01-02T00:00:00Z"
+        ]),
+        0
+    );
+    assert_eq!(
+        none(&[
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--to",
+            "2026-01-01T01:00:00Z"
+        ]),
+        3
+    );
+}

@@ -101,6 +101,13 @@ pub const GENERATE: &str = "\
 Examples:
   lookout generate > events.ndjson";
 
+/// `lookout alerts --help`.
+pub const ALERTS: &str = "\
+Examples:
+  lookout alerts                                   # the 20 newest alerts
+  lookout alerts --from now-24h --severity high    # high and critical, last day
+  lookout alerts --rule RULE_ID --limit 100 --format json";
+
 /// `lookout notify --help`.
 pub const NOTIFY: &str = "\
 Examples:
@@ -202,6 +209,9 @@ mod tests {
             &["rules", "--alerts-index", "a"],
             &["status", "--insecure"],
             &["completions", "bash"],
+            &[
+                "alerts", "--rule", "r", "--rules", "rules", "--from", "now-1h",
+            ],
         ];
         for line in lines {
             let argv = std::iter::once("lookout").chain(line.iter().copied());

@@ -1,6 +1,7 @@
 //! The command line: one subcommand per file, each parsing its own flags and returning an exit
 //! status. `main.rs` only calls [`main`].
 
+mod alerts;
 mod backfill;
 pub mod common;
 mod completions;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Run rules over a past period in interval-sized chunks (resumable; fills gaps with --gaps).
     #[command(after_help = examples::BACKFILL)]
     Backfill(backfill::Args),
+    /// The latest alerts: rule, time, severity and the event's key fields (filters, JSON).
+    #[command(after_help = examples::ALERTS)]
+    Alerts(alerts::Args),
     /// Notifications: send a sample message to a connector (`lookout notify test CONNECTOR`).
     #[command(after_help = examples::NOTIFY)]
     Notify(notify::Args),
@@ -89,6 +93,7 @@ pub fn main() -> ExitCode {
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Test(args) => test::run(args, &cli.global),
         Command::Backfill(args) => backfill::run(args, &cli.global),
+        Command::Alerts(args) => alerts::run(args, &cli.global),
         Command::Notify(args) => notify::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
