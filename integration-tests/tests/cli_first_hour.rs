@@ -432,3 +432,56 @@ fn alerts_lists_the_latest_alerts_with_filters_as_a_table_or_json() {
         3
     );
 }
+
+#[test]
+fn test_explain_shows_the_request_and_the_clause_that_matches_nothing() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-explain", 4);
+    let path = setup.dir().join(setup.rule_file());
+    let rule = std::fs::read_to_string(&path).expect("read");
+    let narrowed = rule.replace(
+        "query = 'event.action: \"AddUserToGroup\"'",
+        "query = 'event.action: \"AddUserToGroup\" and event.outcome: failure'",
+    );
+    assert_ne!(narrowed, rule, "the query is narrowed");
+    std::fs::write(&path, narrowed).expect("write");
+    let rule_file = setup.rule_file();
+    let (output, out, err) = run(setup.lookout(&server).args([
+        "test",
+        &rule_file,
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+        "--explain",
+    ]));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(out.contains("request: "), "{out}");
+    assert!(
+        out.contains("\"2026-01-01T00:00:00.000Z\""),
+        "the window is in the request: {out}"
+    );
+    let counts: Vec<(u64, &str)> = out
+        .lines()
+        .skip_while(|line| !line.starts_with("events of the window each clause"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .map(|line| {
+            let (n, label) = line
+                .trim_start()
+                .split_once("  ")
+                .expect("count and clause");
+            (n.parse().expect("a count"), label)
+        })
+        .collect();
+    assert_eq!(counts.len(), 4, "{out}");
+    assert_eq!(counts[0].0, 4, "events of the window: {out}");
+    assert_eq!(counts[1].0, 4, "the action clause: {out}");
+    assert!(
+        counts[2].1.contains("failure") && counts[2].1.ends_with("<- matches nothing"),
+        "{out}"
+    );
+    assert_eq!(counts[2].0, 0);
+    assert_eq!(counts[3].0, 0, "the whole query: {out}");
+    assert!(out.contains("matching events: 0"), "{out}");
+}

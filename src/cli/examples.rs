@@ -72,7 +72,9 @@ Examples:
 pub const TEST: &str = "\
 Examples:
   lookout test rules/aws_iam_user_addition_to_group.toml --from now-24h
-  lookout test rules/aws_iam_group_creation.toml --from 2026-01-10T00:00:00Z --to 2026-01-11T00:00:00Z";
+  lookout test rules/aws_iam_group_creation.toml --from 2026-01-10T00:00:00Z --to 2026-01-11T00:00:00Z
+  lookout test rules/aws_iam_group_creation.toml --from now-24h --explain   # why nothing matches
+  lookout test rules/aws_iam_group_creation.toml --from now-24h --format json";
 
 /// `lookout backfill --help`.
 pub const BACKFILL: &str = "\

@@ -1,7 +1,8 @@
 //! `lookout test RULE_FILE --from TIME --to TIME`: a dry run of one rule over a past window.
 //! Searches exactly as an execution would (`lookout::preview`), prints the matching events as a table (time and the
 //! fields the rule's investigation guide names), how many alerts an execution would create and
-//! how many already exist. Writes nothing.
+//! how many already exist; `--explain` first prints the request and what each clause of the
+//! query matches (see `explain`). Writes nothing.
 
 use super::common::{self, GlobalArgs};
 use super::output::{self, Format};
@@ -42,13 +43,17 @@ pub struct Args {
     /// `_index`, `_id` and `_source`).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Why nothing matches: print the exact request an execution sends, then how many events of
+    /// the window each top-level clause of the query matches on its own.
+    #[arg(long, conflicts_with = "format")]
+    pub explain: bool,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = common::load(global)?;
     let rule = load_one_rule(&args.rule, global)?;
     let window = parse_window(&args.from, &args.to, Utc::now())?;
-    common::runtime()?.block_on(dry_run(&config, &rule, window, args.format))
+    common::runtime()?.block_on(dry_run(&config, &rule, window, &args))
 }
 
 /// The one rule of a file; every load error is reported as `path:line:col: message`.
@@ -103,7 +108,7 @@ async fn dry_run(
     config: &Config,
     rule: &Rule,
     window: Window,
-    format: Format,
+    args: &Args,
 ) -> anyhow::Result<ExitCode> {
     let client = common::client(config)?;
     for problem in lookout::unmapped_fields(&client, std::slice::from_ref(rule)).await? {
@@ -114,7 +119,10 @@ async fn dry_run(
     for warning in &preview.warnings {
         eprintln!("warning: {}", printable(warning));
     }
-    if format == Format::Json {
+    if args.explain {
+        explain::explain(&client, rule, window).await?;
+    }
+    if args.format == Format::Json {
         output::print_json(&json::preview_json(rule, window, &preview))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -249,6 +257,7 @@ fn cell(value: &Value) -> String {
     }
 }
 
+mod explain;
 mod json;
 
 #[cfg(test)]
