@@ -139,7 +139,14 @@ fn run_once_prints_a_json_summary_and_exits_1_when_a_rule_file_is_broken() {
         ),
         "{err}"
     );
-    let _ = &setup.source;
+    let logged = err
+        .lines()
+        .find(|line| line.contains(&format!("rule_id={}", setup.rule_id)))
+        .unwrap_or_else(|| panic!("no execution log line: {err}"));
+    assert!(
+        logged.contains(&format!("rule_name=Ops {}", setup.rule_id)),
+        "the log line names the rule: {logged}"
+    );
 }
 
 #[test]
@@ -484,4 +491,24 @@ fn test_explain_shows_the_request_and_the_clause_that_matches_nothing() {
     assert_eq!(counts[2].0, 0);
     assert_eq!(counts[3].0, 0, "the whole query: {out}");
     assert!(out.contains("matching events: 0"), "{out}");
+}
+
+#[test]
+fn a_configuration_file_with_mistakes_names_each_one_on_its_own_line() {
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let path = work.path().join("lookout.toml");
+    std::fs::write(
+        &path,
+        "[elasticsearch]\nurll = \"http://x\"\nrequest_timout = \"30s\"\n",
+    )
+    .expect("write");
+    let (output, _, err) = run(lookout(work.path()).args(["status", "--config"]).arg(&path));
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].starts_with("lookout: ") && lines[0].contains("lookout.toml:2:1: unknown key `elasticsearch.urll` (did you mean `elasticsearch.url`?)"), "{err}");
+    assert!(
+        lines[1].contains("lookout.toml:3:1: unknown key `elasticsearch.request_timout`"),
+        "{err}"
+    );
 }

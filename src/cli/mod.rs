@@ -78,7 +78,8 @@ pub enum Command {
 }
 
 /// Parses the command line, runs the subcommand and turns its result into an exit status.
-/// Errors reach the user as one line on stderr, `lookout: <error>: <cause>...`, and exit status 2.
+/// Errors reach the user on stderr, `lookout: <error>: <cause>...` (a line per problem when
+/// there are several), and exit status 2.
 pub fn main() -> ExitCode {
     output::exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
@@ -97,7 +98,11 @@ pub fn main() -> ExitCode {
         Command::Notify(args) => notify::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
-        eprintln!("lookout: {}", lookout::printable(&format!("{error:#}")));
+        // A message of several lines (every unknown key of a configuration file) is printed
+        // line by line, each escaped for the terminal.
+        for line in format!("{error:#}").lines() {
+            eprintln!("lookout: {}", lookout::printable(line));
+        }
         ExitCode::from(2)
     })
 }
