@@ -40,8 +40,8 @@ mod terminal;
 
 // Configuration and logging.
 pub use config::{
-    Config, ConfigError, DEFAULT_NAMESPACE, ENV_VARS, ElasticsearchConfig, EngineConfig,
-    NotifyConfig, Override, RulesConfig, Secret, redact_userinfo,
+    Config, ConfigError, DEFAULT_LOG_LEVEL, DEFAULT_NAMESPACE, ENV_VARS, ElasticsearchConfig,
+    EngineConfig, NotifyConfig, Override, RulesConfig, Secret, redact_userinfo,
 };
 pub use logging::{LoggingError, init as init_logging};
 

@@ -512,3 +512,43 @@ fn a_configuration_file_with_mistakes_names_each_one_on_its_own_line() {
         "{err}"
     );
 }
+
+#[test]
+fn an_https_url_to_a_plain_http_server_says_the_server_does_not_speak_tls() {
+    let server = TestServer::connect();
+    let (plain, _) = ops::split_userinfo(&server.url);
+    let Some(rest) = plain.strip_prefix("http://") else {
+        integration_tests::server::skip("the test server already speaks TLS");
+        return;
+    };
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let (output, out, err) =
+        run(lookout(work.path()).args(["status", "--es-url", &format!("https://{rest}")]));
+    assert_eq!(output.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("the server does not speak TLS"), "{out}");
+    assert!(!out.contains("InvalidContentType"), "{out}");
+}
+
+#[test]
+fn backfill_reports_progress_and_a_summary_without_a_log_line_per_chunk() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-backfill", 2);
+    let (output, out, err) = run(setup.lookout(&server).args([
+        "backfill",
+        "--rule",
+        &setup.rule_id,
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+    ]));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(out.contains("12 chunks run"), "{out}");
+    assert!(out.contains("2 alerts created"), "{out}");
+    let progress = err.lines().filter(|l| l.starts_with("backfill: ")).count();
+    assert_eq!(progress, 12, "one progress line per chunk: {err}");
+    assert!(
+        !err.contains("rule execution"),
+        "no log line per chunk: {err}"
+    );
+}

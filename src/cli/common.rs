@@ -176,10 +176,22 @@ impl GlobalArgs {
 
 /// Loads the configuration with every layer, then sets up logging from it.
 pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
+    load_logging_at(global, lookout::DEFAULT_LOG_LEVEL)
+}
+
+/// [`load`], with `level` as the log filter when `log.level` is left at its default (`--log-level`
+/// and `RUST_LOG` still win): a command that reports its own progress (backfill) logs warnings
+/// only, instead of a line per execution.
+pub fn load_logging_at(global: &GlobalArgs, level: &str) -> anyhow::Result<Config> {
     let env = |name: &str| std::env::var(name).ok();
     let path = global.config_path(&env);
-    let config = Config::load_layered(path.as_deref(), env, &global.overrides())?;
-    lookout::init_logging(&config.log, global.log_level.as_deref())?;
+    let mut config = Config::load_layered(path.as_deref(), env, &global.overrides())?;
+    let mut log = config.log.clone();
+    if log.level == lookout::DEFAULT_LOG_LEVEL {
+        log.level = level.to_string();
+    }
+    lookout::init_logging(&log, global.log_level.as_deref())?;
+    config.log.level = log.level;
     Ok(config)
 }
 

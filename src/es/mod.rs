@@ -354,7 +354,23 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    redact_userinfo(&text)
+    redact_userinfo(&plain_words(text))
+}
+
+/// What rustls says when an https:// URL reaches a server that answers in plain HTTP, which
+/// means nothing to most readers.
+const NOT_TLS: &str = "received corrupt message of type InvalidContentType";
+
+/// The error text with the TLS library's words for a plain-HTTP server replaced by a reason a
+/// reader can act on.
+fn plain_words(text: String) -> String {
+    if !text.contains(NOT_TLS) {
+        return text;
+    }
+    text.replace(
+        NOT_TLS,
+        "the server does not speak TLS (it answered in plain HTTP: use an http:// URL)",
+    )
 }
 
 #[cfg(test)]
