@@ -186,7 +186,9 @@ fn a_closed_pipe_ends_every_command_quietly() {
         "2026-01-01T01:00:00Z",
     ];
     let rule_file = setup.rule_file();
-    let commands: [Vec<&str>; 4] = [
+    let commands: [Vec<&str>; 6] = [
+        vec!["generate", "--count", "10"],
+        vec!["alerts"],
         vec!["validate"],
         vec!["status"],
         vec!["rules"],

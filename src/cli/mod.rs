@@ -98,6 +98,9 @@ pub fn main() -> ExitCode {
         Command::Notify(args) => notify::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
+        if output::is_closed_pipe(&error) {
+            return ExitCode::SUCCESS;
+        }
         // A message of several lines (every unknown key of a configuration file) is printed
         // line by line, each escaped for the terminal.
         for line in format!("{error:#}").lines() {

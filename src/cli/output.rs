@@ -34,6 +34,22 @@ pub fn exit_quietly_on_closed_pipe() {
     }));
 }
 
+/// Whether an error is a write to a closed pipe (a command that writes through its own writer,
+/// such as `lookout generate | head`): the command then ends quietly too.
+pub fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    error.chain().any(|cause| {
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind);
+        // serde_json keeps the I/O error inside its own.
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        io == broken || json == broken
+    })
+}
+
 /// Whether a panic message is the standard library's report of writing to a closed stdout.
 pub fn is_closed_stdout(message: &str) -> bool {
     message.starts_with("failed printing to stdout") && message.contains("Broken pipe")
@@ -42,6 +58,14 @@ pub fn is_closed_stdout(message: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broken_pipe_anywhere_in_the_chain_is_a_closed_pipe() {
+        let closed = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("writing events");
+        assert!(is_closed_pipe(&closed));
+        assert!(!is_closed_pipe(&anyhow::anyhow!("something else")));
+    }
 
     #[test]
     fn only_a_closed_stdout_is_a_quiet_exit() {
