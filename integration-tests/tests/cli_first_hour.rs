@@ -554,3 +554,34 @@ fn backfill_reports_progress_and_a_summary_without_a_log_line_per_chunk() {
         "no log line per chunk: {err}"
     );
 }
+
+#[test]
+fn test_on_a_threshold_rule_shows_the_groups_that_would_alert() {
+    let server = TestServer::connect();
+    let setup = Setup::new(&server, "first-threshold", 3);
+    let path = setup.dir().join(setup.rule_file());
+    let rule = std::fs::read_to_string(&path).expect("read");
+    let threshold = rule.replace("type = \"query\"", "type = \"threshold\"")
+        + "\n[rule.threshold]\nfield = [\"user.name\"]\nvalue = 2\n";
+    std::fs::write(&path, threshold).expect("write");
+    let rule_file = setup.rule_file();
+    let (output, out, err) = run(setup.lookout(&server).args([
+        "test",
+        &rule_file,
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+    ]));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(out.contains("groups that reach the threshold: 1"), "{out}");
+    let user = add_user_events(1, at("2026-01-01T00:20:00Z"))[0]["user"]["name"]
+        .as_str()
+        .expect("the sample names a user")
+        .to_string();
+    assert!(
+        out.contains(&format!("       3 events  user.name={user}")),
+        "{out}"
+    );
+    assert!(!out.contains("not estimated"), "{out}");
+}

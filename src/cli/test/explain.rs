@@ -96,9 +96,10 @@ async fn count(
     window: Window,
 ) -> anyhow::Result<u64> {
     let narrowed = with_query(rule, clause);
+    // The first search of the rule's own indices (a threshold rule first reads its history).
     let Some(search) = lookout::planned_searches(&narrowed, Some(fields), window)
         .into_iter()
-        .next()
+        .find(|search| search.index == narrowed.search.index)
     else {
         return Ok(0);
     };

@@ -139,11 +139,14 @@ async fn dry_run(
     );
     let at_least = if preview.more { "at least " } else { "" };
     println!("matching events: {at_least}{}", hits.len());
-    if rule.rule_type() == RuleType::Query {
+    if let lookout::Kind::Threshold(_, params) = &rule.kind {
+        let (found, more) = groups::threshold_groups(&client, rule, params, window).await?;
+        groups::print(&found, more);
+    } else if rule.rule_type() == RuleType::Query {
         print_alert_counts(rule, &preview, at_least);
     } else {
         println!(
-            "alerts: not estimated for {} rules (only for query rules)",
+            "alerts: not estimated for {} rules (only for query and threshold rules)",
             rule.rule_type().as_str()
         );
     }
@@ -258,6 +261,7 @@ fn cell(value: &Value) -> String {
 }
 
 mod explain;
+mod groups;
 mod json;
 
 #[cfg(test)]
