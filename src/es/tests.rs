@@ -451,4 +451,6 @@ fn an_https_url_to_a_plain_http_server_says_so_in_plain_words() {
         "client error (Connect): the server does not speak TLS (it answered in plain HTTP: use \
          an http:// URL)"
     );
+    let closed = super::plain_words("client error (Connect): tls handshake eof".to_string());
+    assert!(closed.contains("does not speak TLS"), "{closed}");
 }

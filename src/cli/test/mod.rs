@@ -140,8 +140,13 @@ async fn dry_run(
     let at_least = if preview.more { "at least " } else { "" };
     println!("matching events: {at_least}{}", hits.len());
     if let lookout::Kind::Threshold(_, params) = &rule.kind {
-        let (found, more) = groups::threshold_groups(&client, rule, params, window).await?;
-        groups::print(&found, more);
+        match groups::threshold_groups(&client, rule, params, window).await {
+            Ok((found, more)) => groups::print(&found, more),
+            Err(error) => println!(
+                "alerts: groups not estimated: {}",
+                printable(&format!("{error:#}"))
+            ),
+        }
     } else if rule.rule_type() == RuleType::Query {
         print_alert_counts(rule, &preview, at_least);
     } else {
