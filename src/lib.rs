@@ -35,12 +35,13 @@ mod rule;
 mod schedule;
 mod service;
 mod state;
+mod suggest;
 mod terminal;
 
 // Configuration and logging.
 pub use config::{
-    Config, ConfigError, DEFAULT_NAMESPACE, ENV_VARS, ElasticsearchConfig, EngineConfig, EqlPath,
-    NotifyConfig, Override, RulesConfig, Secret, redact_userinfo,
+    Config, ConfigError, DEFAULT_LOG_LEVEL, DEFAULT_NAMESPACE, ENV_VARS, ElasticsearchConfig,
+    EngineConfig, EqlPath, NotifyConfig, Override, RulesConfig, Secret, redact_userinfo,
 };
 pub use logging::{LoggingError, init as init_logging};
 
@@ -74,6 +75,7 @@ pub use engine::{
 
 // Rules on their schedules: loading the configured rules, start-up, the scheduler and its clock.
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
+pub use service::fields::{UnmappedFields, unmapped_fields, warn_unmapped_fields};
 pub use service::scheduler::{
     Executor, Options as SchedulerOptions, run as schedule_rules, run_once as run_rules_once,
     stagger,

@@ -26,7 +26,12 @@ fn a_kql_query_prints_untyped_dsl_and_says_so() {
         "event.action: CreateGroup and not event.outcome: failure",
     ]);
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(text(&output.stderr), "translated without field types\n");
+    let err = text(&output.stderr);
+    assert!(err.starts_with("translated without field types: "), "{err}");
+    assert!(
+        err.contains("--es-url URL") && err.contains("--mapping FILE"),
+        "says how to get the typed form: {err}"
+    );
     let dsl: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert_eq!(
         dsl["bool"]["filter"][0]["bool"]["should"][0]["match"]["event.action"],

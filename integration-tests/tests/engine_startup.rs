@@ -219,11 +219,12 @@ async fn a_broken_rule_file_is_reported_and_every_other_rule_runs_once() {
     assert_eq!(rules.runnable.len(), 2);
 
     let clock = ManualClock::new(at);
-    let failed = lookout::run_once(&config, &rules.runnable, &clock, at)
+    let reports = lookout::run_once(&config, &rules.runnable, &clock, at)
         .await
         .unwrap();
 
-    assert_eq!(failed, 0);
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|report| !report.failed()));
     let alerts = search_all(&server, &format!("{}*", config.alerts.index)).await;
     let mut rule_ids: Vec<&str> = alerts
         .iter()
@@ -252,11 +253,16 @@ async fn run_once_counts_failed_executions() {
     });
 
     let clock = ManualClock::new(t0());
-    let failed = lookout::run_once(&config, &rules, &clock, t0())
+    let reports = lookout::run_once(&config, &rules, &clock, t0())
         .await
         .unwrap();
 
-    assert_eq!(failed, 1);
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|report| report.failed())
+        .map(|report| report.record.rule_id.as_str())
+        .collect();
+    assert_eq!(failed, [rules[0].rule_id.as_str()]);
 }
 
 #[tokio::test]

@@ -9,14 +9,31 @@ use lookout::{Config, Override};
 use std::path::{Path, PathBuf};
 
 /// Loads rule files and folders with the configured exception lists (`rules.exception_folders`,
-/// `LOOKOUT_EXCEPTION_FOLDERS` or `--exceptions`).
+/// `LOOKOUT_EXCEPTION_FOLDERS` or `--exceptions`), printing each warning (an unknown key, with
+/// the key it likely misspells) on stderr as `path:line:col: warning: message`.
 pub fn load_rule_paths(
     global: &GlobalArgs,
     paths: &[PathBuf],
 ) -> anyhow::Result<lookout::LoadReport> {
     let config = load(global)?;
     let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
-    Ok(lookout::load_paths_with(paths, &catalog))
+    let report = lookout::load_paths_with(paths, &catalog);
+    for warning in &report.warnings {
+        eprintln!("{}", warning_line(warning));
+    }
+    Ok(report)
+}
+
+/// A load warning as one line: `path:line:col: warning: message`, escaped for the terminal.
+pub fn warning_line(warning: &lookout::Diagnostic) -> String {
+    let path = warning.path.display().to_string();
+    format!(
+        "{}:{}:{}: warning: {}",
+        lookout::printable(&path),
+        warning.line,
+        warning.column,
+        lookout::printable(&warning.message)
+    )
 }
 
 /// The environment variable naming the configuration file when `--config` is absent.
@@ -24,54 +41,57 @@ pub const CONFIG_VAR: &str = "LOOKOUT_CONFIG";
 /// The configuration file read when neither `--config` nor [`CONFIG_VAR`] names one, if it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "config/lookout.toml";
 
+/// The help heading of the flags every command shares, shown after each command's own.
+pub const SHARED_HEADING: &str = "Shared options (configuration, server, rules, logging)";
+
 /// Flags every command accepts (before or after the subcommand).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct GlobalArgs {
     /// Configuration file [default: config/lookout.toml when it exists; env: LOOKOUT_CONFIG].
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Elasticsearch URL (replaces elasticsearch.url).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "URL")]
     pub es_url: Option<String>,
     /// Basic authentication user (replaces elasticsearch.username).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "NAME")]
     pub es_username: Option<String>,
     /// File holding the password (passwords are never taken on the command line).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub es_password_file: Option<PathBuf>,
     /// File holding an API key (base64 `encoded` or `id:api_key`).
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub es_api_key_file: Option<PathBuf>,
     /// Elastic Cloud deployment id (replaces the URL).
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "ID")]
     pub es_cloud_id: Option<String>,
     /// PEM file of the CA that signed the server's certificate.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub es_ca_file: Option<PathBuf>,
     /// Do not verify the server's TLS certificate (local testing only; logs a warning).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = SHARED_HEADING)]
     pub insecure: bool,
     /// A rule folder or file (repeat for several; replaces rules.folders).
-    #[arg(long = "rules", global = true, value_name = "PATH")]
+    #[arg(long = "rules", global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub rules: Vec<PathBuf>,
     /// A folder or file of exception lists (repeat for several; replaces
     /// rules.exception_folders).
-    #[arg(long = "exceptions", global = true, value_name = "PATH")]
+    #[arg(long = "exceptions", global = true, help_heading = SHARED_HEADING, value_name = "PATH")]
     pub exceptions: Vec<PathBuf>,
     /// The alerts index (replaces alerts.index).
-    #[arg(long, global = true, value_name = "INDEX")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "INDEX")]
     pub alerts_index: Option<String>,
     /// The namespace alerts belong to (replaces alerts.namespace).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "NAME")]
     pub namespace: Option<String>,
     /// Address of the /healthz, /readyz and /metrics endpoint (replaces http.listen).
-    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "ADDR:PORT")]
     pub http_listen: Option<String>,
     /// Log format (replaces log.format).
-    #[arg(long, global = true, value_name = "FORMAT", value_parser = ["text", "json"])]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "FORMAT", value_parser = ["text", "json"])]
     pub log_format: Option<String>,
     /// Log filter such as `debug` or `lookout=debug,warn` (replaces RUST_LOG and log.level).
-    #[arg(long, global = true, value_name = "FILTER")]
+    #[arg(long, global = true, help_heading = SHARED_HEADING, value_name = "FILTER")]
     pub log_level: Option<String>,
 }
 
@@ -156,10 +176,22 @@ impl GlobalArgs {
 
 /// Loads the configuration with every layer, then sets up logging from it.
 pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
+    load_logging_at(global, lookout::DEFAULT_LOG_LEVEL)
+}
+
+/// [`load`], with `level` as the log filter when `log.level` is left at its default (`--log-level`
+/// and `RUST_LOG` still win): a command that reports its own progress (backfill) logs warnings
+/// only, instead of a line per execution.
+pub fn load_logging_at(global: &GlobalArgs, level: &str) -> anyhow::Result<Config> {
     let env = |name: &str| std::env::var(name).ok();
     let path = global.config_path(&env);
-    let config = Config::load_layered(path.as_deref(), env, &global.overrides())?;
-    lookout::init_logging(&config.log, global.log_level.as_deref())?;
+    let mut config = Config::load_layered(path.as_deref(), env, &global.overrides())?;
+    let mut log = config.log.clone();
+    if log.level == lookout::DEFAULT_LOG_LEVEL {
+        log.level = level.to_string();
+    }
+    lookout::init_logging(&log, global.log_level.as_deref())?;
+    config.log.level = log.level;
     Ok(config)
 }
 

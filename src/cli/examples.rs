@@ -47,13 +47,19 @@ Examples:
 pub const RUN: &str = "\
 Examples:
   lookout run                                          # daemon; SIGHUP reloads, SIGTERM stops
-  lookout run --once                                   # every rule one time, exit 1 on a failure
+  lookout run --once                                   # every rule one time, then a summary
+  lookout run --once --format json | jq .alerts_created
   lookout run --once --now 2026-01-10T12:00:00Z        # replay one instant
   lookout run --log-format json --http-listen 0.0.0.0:9464
 
 Signals: SIGTERM/SIGINT stop scheduling and let running executions finish within
 engine.shutdown_grace; SIGHUP reloads the configuration and rules (a broken reload keeps the old
-ones and logs why). /healthz, /readyz and /metrics are served on http.listen.";
+ones and logs why). /healthz, /readyz and /metrics are served on http.listen.
+
+Exit status of --once: 0 when every rule ran and no execution failed; 1 when an execution failed,
+a rule file has errors or no rule ran (a mistyped --rules folder, only broken files); 2 when
+lookout could not run at all (a configuration error, the server unreachable after 5 attempts).
+Without --once: 0 after SIGTERM/SIGINT, 2 when it cannot start.";
 
 /// `lookout rules --help`.
 pub const RULES: &str = "\
@@ -66,7 +72,9 @@ Examples:
 pub const TEST: &str = "\
 Examples:
   lookout test rules/aws_iam_user_addition_to_group.toml --from now-24h
-  lookout test rules/aws_iam_group_creation.toml --from 2026-01-10T00:00:00Z --to 2026-01-11T00:00:00Z";
+  lookout test rules/aws_iam_group_creation.toml --from 2026-01-10T00:00:00Z --to 2026-01-11T00:00:00Z
+  lookout test rules/aws_iam_group_creation.toml --from now-24h --explain   # why nothing matches
+  lookout test rules/aws_iam_group_creation.toml --from now-24h --format json";
 
 /// `lookout backfill --help`.
 pub const BACKFILL: &str = "\
@@ -83,12 +91,24 @@ Examples:
   lookout validate                       # the rules/ folder, lists from exceptions/
   lookout validate rules/ more-rules/ --format json
   lookout validate rules/ --exceptions kibana-export/
-  lookout validate rules/aws_iam_group_creation.toml";
+  lookout validate rules/aws_iam_group_creation.toml
+  lookout validate rules/ --strict       # in CI: warnings (a misspelled key) fail too
+  lookout validate --es-url http://localhost:9200   # and fields the indices do not map
+
+Exit status: 0 when every file loads (with --strict: and nothing warns), 1 otherwise, 2 on a
+configuration error.";
 
 /// `lookout generate --help`.
 pub const GENERATE: &str = "\
 Examples:
   lookout generate > events.ndjson";
+
+/// `lookout alerts --help`.
+pub const ALERTS: &str = "\
+Examples:
+  lookout alerts                                   # the 20 newest alerts
+  lookout alerts --from now-24h --severity high    # high and critical, last day
+  lookout alerts --rule RULE_ID --limit 100 --format json";
 
 /// `lookout notify --help`.
 pub const NOTIFY: &str = "\
@@ -120,6 +140,33 @@ mod tests {
                 "lookout {} --help has no examples",
                 sub.get_name()
             );
+        }
+    }
+
+    #[test]
+    fn each_command_shows_its_own_options_before_the_shared_ones_without_repeated_defaults() {
+        // `-h`: the short help, where a default written in the doc and clap's own would meet
+        // on one line.
+        let help_of = |name: &str| match Cli::try_parse_from(["lookout", name, "-h"]) {
+            Err(help) => help.to_string(),
+            Ok(_) => panic!("--help prints the help"),
+        };
+        let help = help_of("test");
+        let own = help.find("--from").expect("--from is listed");
+        let heading = help
+            .find(super::super::common::SHARED_HEADING)
+            .expect("the shared heading");
+        let shared = help.find("--es-url").expect("--es-url is listed");
+        assert!(own < heading && heading < shared, "{help}");
+        for sub in Cli::command().get_subcommands() {
+            let help = help_of(sub.get_name());
+            for line in help.lines() {
+                assert!(
+                    line.matches("[default:").count() <= 1,
+                    "lookout {}: {line}",
+                    sub.get_name()
+                );
+            }
         }
     }
 
@@ -164,6 +211,9 @@ mod tests {
             &["rules", "--alerts-index", "a"],
             &["status", "--insecure"],
             &["completions", "bash"],
+            &[
+                "alerts", "--rule", "r", "--rules", "rules", "--from", "now-1h",
+            ],
         ];
         for line in lines {
             let argv = std::iter::once("lookout").chain(line.iter().copied());

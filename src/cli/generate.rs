@@ -20,7 +20,7 @@ const EXAMPLES: &str = "\
 Examples:
   lookout generate --count 2000 --start now-1h --end now > events.ndjson
   lookout generate --count 100000 --seed 7 --out big.ndjson
-  lookout generate --bulk logs-aws.cloudtrail-default --start now-1h --ingested-until now \\
+  lookout generate --bulk logs-aws.cloudtrail-default --start now-1h \\
       | curl -s -H 'Content-Type: application/x-ndjson' --data-binary @- localhost:9200/_bulk
   lookout generate --actions AddUserToGroup,CreateGroup --count 10 --seed-failure-rate 0.5
   lookout generate --template elasticsearch > logs-aws.cloudtrail.json";
@@ -71,9 +71,10 @@ pub struct Args {
     /// Shortest delay.
     #[arg(long, default_value = "45s")]
     lag_min: String,
-    /// Events that would arrive later than this are stamped as arriving then (date math, e.g. now).
-    #[arg(long)]
-    ingested_until: Option<String>,
+    /// Events that would arrive later than this are stamped as arriving then (date math), so
+    /// that no event.ingested is in the future; `never` keeps every arrival time as drawn.
+    #[arg(long, value_name = "TIME", default_value = "now")]
+    ingested_until: String,
     /// Keep the raw CloudTrail record in event.original (tag preserve_original_event).
     #[arg(long)]
     original: bool,
@@ -134,9 +135,9 @@ fn config(args: &Args) -> anyhow::Result<GeneratorConfig> {
         median: duration("--lag-median", &args.lag_median)?,
         max: duration("--lag-max", &args.lag_max)?,
     };
-    config.ingested_not_after = match &args.ingested_until {
-        Some(text) => Some(resolve("--ingested-until", text, now)?),
-        None => None,
+    config.ingested_not_after = match args.ingested_until.as_str() {
+        "never" => None,
+        text => Some(resolve("--ingested-until", text, now)?),
     };
     Ok(config)
 }
@@ -265,6 +266,18 @@ mod tests {
 
     fn time(text: &str) -> DateTime<Utc> {
         parse_date(text).expect("valid test time")
+    }
+
+    #[test]
+    fn by_default_no_event_arrives_after_now() {
+        let now = ["--now", "2024-05-01T12:00:00Z"];
+        let default = config(&args(&now)).expect("valid");
+        assert_eq!(
+            default.ingested_not_after,
+            Some(time("2024-05-01T12:00:00Z"))
+        );
+        let never = config(&args(&[&now[..], &["--ingested-until", "never"]].concat()));
+        assert_eq!(never.expect("valid").ingested_not_after, None);
     }
 
     #[test]

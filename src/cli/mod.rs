@@ -1,12 +1,14 @@
 //! The command line: one subcommand per file, each parsing its own flags and returning an exit
 //! status. `main.rs` only calls [`main`].
 
+mod alerts;
 mod backfill;
 pub mod common;
 mod completions;
 mod examples;
 mod generate;
 mod notify;
+mod output;
 mod progress;
 mod rules;
 mod run;
@@ -67,14 +69,19 @@ pub enum Command {
     /// Run rules over a past period in interval-sized chunks (resumable; fills gaps with --gaps).
     #[command(after_help = examples::BACKFILL)]
     Backfill(backfill::Args),
+    /// The latest alerts: rule, time, severity and the event's key fields (filters, JSON).
+    #[command(after_help = examples::ALERTS)]
+    Alerts(alerts::Args),
     /// Notifications: send a sample message to a connector (`lookout notify test CONNECTOR`).
     #[command(after_help = examples::NOTIFY)]
     Notify(notify::Args),
 }
 
 /// Parses the command line, runs the subcommand and turns its result into an exit status.
-/// Errors reach the user as one line on stderr, `lookout: <error>: <cause>...`, and exit status 2.
+/// Errors reach the user on stderr, `lookout: <error>: <cause>...` (a line per problem when
+/// there are several), and exit status 2.
 pub fn main() -> ExitCode {
+    output::exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(args, &cli.global),
@@ -87,10 +94,18 @@ pub fn main() -> ExitCode {
         Command::Rules(args) => rules::run(args, &cli.global),
         Command::Test(args) => test::run(args, &cli.global),
         Command::Backfill(args) => backfill::run(args, &cli.global),
+        Command::Alerts(args) => alerts::run(args, &cli.global),
         Command::Notify(args) => notify::run(args, &cli.global),
     };
     result.unwrap_or_else(|error| {
-        eprintln!("lookout: {}", lookout::printable(&format!("{error:#}")));
+        if output::is_closed_pipe(&error) {
+            return ExitCode::SUCCESS;
+        }
+        // A message of several lines (every unknown key of a configuration file) is printed
+        // line by line, each escaped for the terminal.
+        for line in format!("{error:#}").lines() {
+            eprintln!("lookout: {}", lookout::printable(line));
+        }
         ExitCode::from(2)
     })
 }

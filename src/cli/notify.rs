@@ -82,23 +82,28 @@ fn sample_alert(config: &Config, now: chrono::DateTime<Utc>) -> Value {
     })
 }
 
-/// One `notify:` line per configured connector: alerts pending, sent and failed.
-pub async fn print_status(client: &Client, config: &Config) -> anyhow::Result<()> {
+/// Per configured connector: its id, type, and the alerts pending, sent and failed.
+pub async fn delivery_status(client: &Client, config: &Config) -> anyhow::Result<Vec<Value>> {
     if config.notify.connectors.is_empty() {
-        println!("notify:      no connector configured");
-        return Ok(());
+        return Ok(Vec::new());
     }
     let rows = lookout::delivery_counts(client, &format!("{}*", config.alerts.index)).await?;
-    for connector in &config.notify.connectors {
-        let (pending, sent, failed) = rows
-            .iter()
-            .find(|row| row.0 == connector.id)
-            .map_or((0, 0, 0), |row| (row.1, row.2, row.3));
-        println!(
-            "notify:      {} ({}): {pending} pending, {sent} sent, {failed} failed",
-            connector.id,
-            connector.kind.type_name()
-        );
-    }
-    Ok(())
+    Ok(config
+        .notify
+        .connectors
+        .iter()
+        .map(|connector| {
+            let (pending, sent, failed) = rows
+                .iter()
+                .find(|row| row.0 == connector.id)
+                .map_or((0, 0, 0), |row| (row.1, row.2, row.3));
+            json!({
+                "id": connector.id,
+                "type": connector.kind.type_name(),
+                "pending": pending,
+                "sent": sent,
+                "failed": failed,
+            })
+        })
+        .collect())
 }

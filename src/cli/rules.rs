@@ -1,11 +1,14 @@
 //! `lookout rules`: one line per rule: its schedule, last execution, status, alerts written and
 //! next run, from the rule files and the state lookout keeps in the server. Rules that are not
 //! scheduled are listed after the table with the reason. Building-block rules (whose alerts
-//! Kibana hides by default) are left out unless `--building-blocks` asks for them.
+//! Kibana hides by default) are left out unless `--building-blocks` asks for them. When the
+//! server does not answer, the rules and schedules are still listed, the state columns read
+//! "unavailable", and the exit status is 1. `--format json` prints one JSON document instead.
 
 use super::common::{self, GlobalArgs};
+use super::output::{self, Format};
 use super::table;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use lookout::Cadence;
 use lookout::Config;
 use lookout::Rule;
@@ -25,31 +28,38 @@ pub struct Args {
     /// List building-block rules too (hidden by default, as Kibana hides their alerts).
     #[arg(long)]
     pub building_blocks: bool,
+    /// Output format: a table, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = common::load(global)?;
     let mut set = lookout::load_rules(&config.rules);
     let hidden = hide_building_blocks(&mut set, args.building_blocks);
-    let code = common::runtime()?.block_on(list(&config, set, Utc::now()))?;
-    if hidden > 0 {
-        println!("{hidden} building-block rules not shown (--building-blocks lists them)");
+    let known = common::runtime()?.block_on(server_state(&config, set.runnable.len()));
+    let now = Utc::now();
+    match args.format {
+        Format::Text => print_text(&set, &known, hidden, now),
+        Format::Json => output::print_json(&rules_json(&set, &known, hidden, now))?,
     }
-    Ok(code)
+    if let Err(error) = &known {
+        eprintln!(
+            "lookout: the rules' state is unavailable: {}",
+            lookout::printable(&format!("{error:#}"))
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Leaves building-block rules out unless `include`; returns how many were left out.
-pub fn hide_building_blocks(set: &mut RuleSet, include: bool) -> usize {
-    if include {
-        return 0;
-    }
-    let before = set.runnable.len();
-    set.runnable
-        .retain(|rule| rule.meta.details.building_block_type.is_none());
-    before - set.runnable.len()
+/// What the server knows of the rules: state per rule id, and alerts per rule id.
+pub struct Known {
+    pub states: HashMap<String, RuleState>,
+    pub alerts: HashMap<String, u64>,
 }
 
-async fn list(config: &Config, set: RuleSet, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+async fn server_state(config: &Config, rules: usize) -> anyhow::Result<Known> {
     let client = common::client(config)?;
     let store = StateStore::for_config(client.clone(), config);
     let states: HashMap<String, RuleState> = store
@@ -61,10 +71,18 @@ async fn list(config: &Config, set: RuleSet, now: DateTime<Utc>) -> anyhow::Resu
     let answer = client
         .search_raw(
             &format!("{}*", config.alerts.index),
-            alert_counts_query(set.runnable.len()),
+            alert_counts_query(rules),
         )
         .await?;
-    let alerts = alert_counts(&answer);
+    Ok(Known {
+        states,
+        alerts: alert_counts(&answer),
+    })
+}
+
+/// The table (state columns "unavailable" when the server did not answer), then the rules not
+/// scheduled.
+fn print_text(set: &RuleSet, known: &anyhow::Result<Known>, hidden: usize, now: DateTime<Utc>) {
     let headers: Vec<String> = [
         "RULE ID",
         "NAME",
@@ -80,20 +98,89 @@ async fn list(config: &Config, set: RuleSet, now: DateTime<Utc>) -> anyhow::Resu
     let rows: Vec<Vec<String>> = set
         .runnable
         .iter()
-        .map(|rule| {
-            row(
+        .map(|rule| match known {
+            Ok(known) => row(
                 rule,
-                states.get(&rule.rule_id),
-                alerts.get(&rule.rule_id).copied().unwrap_or(0),
+                known.states.get(&rule.rule_id),
+                known.alerts.get(&rule.rule_id).copied().unwrap_or(0),
                 now,
-            )
+            ),
+            Err(_) => unavailable_row(rule),
         })
         .collect();
     print!("{}", table::render(&headers, &rows));
     for line in set.skipped.iter().chain(&set.errors) {
         println!("not scheduled: {}", lookout::printable(line));
     }
-    Ok(ExitCode::SUCCESS)
+    if hidden > 0 {
+        println!("{hidden} building-block rules not shown (--building-blocks lists them)");
+    }
+}
+
+/// One JSON document: each rule with its schedule and state (`null` when unknown), the rules not
+/// scheduled with the reason, and how many building-block rules were left out.
+pub fn rules_json(
+    set: &RuleSet,
+    known: &anyhow::Result<Known>,
+    hidden: usize,
+    now: DateTime<Utc>,
+) -> Value {
+    let rules: Vec<Value> = set
+        .runnable
+        .iter()
+        .map(|rule| {
+            let cadence = rule.schedule.cadence();
+            let mut entry = json!({
+                "rule_id": rule.rule_id,
+                "name": rule.name,
+                "type": rule.rule_type().as_str(),
+                "path": rule.path.display().to_string(),
+                "schedule": describe(&cadence),
+            });
+            if let Ok(known) = known {
+                let state = known.states.get(&rule.rule_id);
+                let last = state.and_then(|s| s.last_execution_at);
+                entry["last_execution_at"] = json!(last);
+                entry["last_status"] = json!(state.and_then(|s| s.last_status));
+                entry["last_error"] = json!(state.and_then(|s| s.last_error.clone()));
+                entry["alerts"] = json!(known.alerts.get(&rule.rule_id).copied().unwrap_or(0));
+                entry["next_run"] = json!(next_run(&rule.rule_id, &cadence, last, now));
+            }
+            entry
+        })
+        .collect();
+    let not_scheduled: Vec<&String> = set.skipped.iter().chain(&set.errors).collect();
+    json!({
+        "rules": rules,
+        "state_available": known.is_ok(),
+        "not_scheduled": not_scheduled,
+        "building_blocks_hidden": hidden,
+    })
+}
+
+/// A row from the rule file alone, when the server's state cannot be read.
+fn unavailable_row(rule: &Rule) -> Vec<String> {
+    let unavailable = || "unavailable".to_string();
+    vec![
+        rule.rule_id.clone(),
+        rule.name.clone(),
+        describe(&rule.schedule.cadence()),
+        unavailable(),
+        unavailable(),
+        unavailable(),
+        unavailable(),
+    ]
+}
+
+/// Leaves building-block rules out unless `include`; returns how many were left out.
+pub fn hide_building_blocks(set: &mut RuleSet, include: bool) -> usize {
+    if include {
+        return 0;
+    }
+    let before = set.runnable.len();
+    set.runnable
+        .retain(|rule| rule.meta.details.building_block_type.is_none());
+    before - set.runnable.len()
 }
 
 /// Alerts per rule id across the alerts indices.
@@ -135,7 +222,10 @@ pub fn row(rule: &Rule, state: Option<&RuleState>, alerts: u64, now: DateTime<Ut
             .map_or("-", status_word)
             .to_string(),
         alerts.to_string(),
-        next_run(cadence.as_ref(), last, now),
+        cadence.as_ref().map_or_else(
+            || "-".to_string(),
+            |c| next_run(&rule.rule_id, c, last, now),
+        ),
     ]
 }
 
@@ -154,24 +244,36 @@ fn status_word(status: ExecutionStatus) -> &'static str {
     }
 }
 
-/// When the rule runs next if the daemon is running: one interval after its last execution
-/// ("due" when that is past), the next cron instant, or "at start" when it never ran.
+/// When the rule runs next if the daemon is running, as the scheduler decides it: an
+/// interval rule runs on the series `last execution + k * interval`, so the next run is the first
+/// instant of that series after `now`; a rule that never ran runs its stagger (a fixed offset
+/// from its rule id) after the daemon starts; a cron rule at its next instant.
 pub fn next_run(
-    cadence: Option<&Cadence>,
+    rule_id: &str,
+    cadence: &Cadence,
     last: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> String {
     let next = match (cadence, last) {
-        (None, _) => return "-".to_string(),
-        (Some(Cadence::Cron(cron)), _) => cron.next_after(now),
-        (Some(Cadence::Every(_)), None) => return "at start".to_string(),
-        (Some(Cadence::Every(interval)), Some(last)) => Some(last + *interval),
+        (Cadence::Cron(cron), _) => cron.next_after(now),
+        (Cadence::Every(interval), None) => {
+            let offset = TimeDelta::seconds(lookout::stagger(rule_id, *interval).num_seconds());
+            return format!("{} after start", format_duration(offset));
+        }
+        (Cadence::Every(interval), Some(last)) => Some(next_in_series(last, *interval, now)),
     };
-    match next {
-        Some(at) if at > now => time(at),
-        Some(_) => "due".to_string(),
-        None => "never".to_string(),
+    next.map_or_else(|| "never".to_string(), time)
+}
+
+/// The first instant of `last + k * interval` (k >= 1) after `now`.
+fn next_in_series(last: DateTime<Utc>, interval: TimeDelta, now: DateTime<Utc>) -> DateTime<Utc> {
+    let interval = interval.max(TimeDelta::seconds(1));
+    let next = last + interval;
+    if next > now {
+        return next;
     }
+    let behind = (now - next).num_milliseconds() / interval.num_milliseconds() + 1;
+    next + interval * i32::try_from(behind).unwrap_or(i32::MAX)
 }
 
 fn time(at: DateTime<Utc>) -> String {
@@ -181,25 +283,35 @@ fn time(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeDelta;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
     }
 
     #[test]
-    fn the_next_run_is_one_interval_after_the_last_execution() {
+    fn the_next_run_is_the_next_slot_of_the_series_the_daemon_follows() {
         let every = Cadence::Every(TimeDelta::minutes(5));
         let now = at("2026-01-01T12:02:00Z");
+        let last = |text| Some(at(text));
         assert_eq!(
-            next_run(Some(&every), Some(at("2026-01-01T12:00:00Z")), now),
+            next_run("r", &every, last("2026-01-01T12:00:00Z"), now),
             "2026-01-01T12:05:00Z"
         );
         assert_eq!(
-            next_run(Some(&every), Some(at("2026-01-01T11:00:00Z")), now),
-            "due"
+            next_run("r", &every, last("2026-01-01T11:00:30Z"), now),
+            "2026-01-01T12:05:30Z",
+            "a late rule runs at its next slot, not at once"
         );
-        assert_eq!(next_run(Some(&every), None, now), "at start");
+        let stagger = lookout::stagger("r", TimeDelta::minutes(5)).num_seconds();
+        assert_eq!(
+            next_run("r", &every, None, now),
+            format!(
+                "{} after start",
+                format_duration(TimeDelta::seconds(stagger))
+            )
+        );
+        let cron = Cadence::Cron(lookout::Cron::parse("0 * * * *").expect("a cron"));
+        assert_eq!(next_run("r", &cron, None, now), "2026-01-01T13:00:00Z");
     }
 
     #[test]

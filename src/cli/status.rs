@@ -1,9 +1,11 @@
 //! `lookout status`: one screen on the health of an installation: is the server reachable
 //! (distribution, version), are lookout's index templates installed, how many documents its
 //! indices hold, how many rules load, and the executions of the last hour by status. Exit
-//! status 0 when the server answers, 1 when it does not.
+//! status 0 when the server answers, 1 when it does not. `--format json` prints the same as one
+//! JSON document.
 
 use super::common::{self, GlobalArgs};
+use super::output::{self, Format};
 use chrono::{DateTime, TimeDelta, Utc};
 use lookout::Client;
 use lookout::Config;
@@ -19,81 +21,185 @@ const STATUSES: [&str; 3] = ["succeeded", "partial failure", "failed"];
 
 /// Flags of `lookout status`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
-
-pub fn run(_args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let config = common::load(global)?;
-    common::runtime()?.block_on(status(&config, Utc::now()))
+pub struct Args {
+    /// Output format: lines for people, or one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
-async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let config = common::load(global)?;
+    let report = common::runtime()?.block_on(status(&config, Utc::now()))?;
+    match args.format {
+        Format::Text => print!("{}", text(&report)),
+        Format::Json => output::print_json(&report)?,
+    }
+    Ok(if report["server"]["reachable"] == true {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_UNREACHABLE)
+    })
+}
+
+/// The status as one JSON document (the text form is printed from it).
+async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
     let client = common::client(config)?;
     let info = match client.server_info().await {
         Ok(info) => info,
         Err(error) => {
-            println!(
-                "server:      unreachable: {}",
-                lookout::printable(&error.to_string())
-            );
-            return Ok(ExitCode::from(EXIT_UNREACHABLE));
+            return Ok(json!({
+                "server": {"reachable": false, "endpoint": client.endpoint().to_string(), "error": error.to_string()},
+            }));
         }
     };
-    println!(
-        "server:      reachable, {:?} {} at {}",
-        info.distribution,
-        info.version,
-        client.endpoint()
-    );
+    let mut templates = Vec::new();
     for (name, _) in super::setup::templates(config) {
         let installed = client.index_template_exists(&name).await?;
-        let word = if installed {
-            "installed"
-        } else {
-            "missing (run lookout setup)"
-        };
-        println!("template:    {name}: {word}");
+        templates.push(json!({"name": name, "installed": installed}));
     }
     let alerts_pattern = format!("{}*", config.alerts.index);
+    let mut indices = Vec::new();
     for index in [
         &alerts_pattern,
         &config.engine.state_index,
         &config.engine.executions_index,
     ] {
         let count = document_count(&client, index).await?;
-        println!("index:       {index}: {count} documents");
+        indices.push(json!({"name": index, "documents": count}));
     }
-    print_rules(config);
     let answer = client
         .search_raw(
             &config.engine.executions_index,
             recent_executions_query(now),
         )
         .await?;
-    let counts = status_counts(&answer);
-    let summary: Vec<String> = counts
-        .iter()
-        .map(|(status, n)| format!("{status} {n}"))
+    let executions: serde_json::Map<String, Value> = status_counts(&answer)
+        .into_iter()
+        .map(|(status, n)| (status.to_string(), Value::from(n)))
         .collect();
-    println!("executions:  last hour: {}", summary.join(", "));
     let store = lookout::StateStore::for_config(client.clone(), config);
     let letters = store.dead_letters(None).await?;
-    match letters.first() {
-        None => println!("dead letters: none"),
-        Some(first) => println!(
-            "dead letters: {} alerts refused by the alerts index (first: rule {}, event {}/{}: HTTP {}: {}); `lookout backfill --dead-letters` retries them",
-            letters.len(),
-            lookout::printable(&first.rule_id),
-            lookout::printable(first.event_index.as_deref().unwrap_or("?")),
-            lookout::printable(first.event_id.as_deref().unwrap_or("?")),
-            first.status,
-            lookout::printable(&first.error),
-        ),
-    }
-    super::notify::print_status(&client, config).await?;
-    Ok(ExitCode::SUCCESS)
+    let dead_letters = json!({
+        "count": letters.len(),
+        "first": letters.first().map(|first| json!({
+            "rule_id": first.rule_id,
+            "event_index": first.event_index,
+            "event_id": first.event_id,
+            "status": first.status,
+            "error": first.error,
+        })),
+    });
+    Ok(json!({
+        "server": {
+            "reachable": true,
+            "endpoint": client.endpoint().to_string(),
+            "distribution": format!("{:?}", info.distribution),
+            "version": info.version.to_string(),
+        },
+        "templates": templates,
+        "indices": indices,
+        "rules": rules(config),
+        "executions_last_hour": executions,
+        "dead_letters": dead_letters,
+        "notify": super::notify::delivery_status(&client, config).await?,
+    }))
 }
 
-fn print_rules(config: &Config) {
+/// The report as lines for people.
+fn text(report: &Value) -> String {
+    let server = &report["server"];
+    let str = |value: &Value| lookout::printable(value.as_str().unwrap_or_default()).into_owned();
+    if server["reachable"] != true {
+        return format!("server:      unreachable: {}\n", str(&server["error"]));
+    }
+    let mut out = format!(
+        "server:      reachable, {} {} at {}\n",
+        str(&server["distribution"]),
+        str(&server["version"]),
+        str(&server["endpoint"])
+    );
+    for template in report["templates"].as_array().into_iter().flatten() {
+        let word = if template["installed"] == true {
+            "installed"
+        } else {
+            "missing (run lookout setup)"
+        };
+        out += &format!("template:    {}: {word}\n", str(&template["name"]));
+    }
+    for index in report["indices"].as_array().into_iter().flatten() {
+        out += &format!(
+            "index:       {}: {} documents\n",
+            str(&index["name"]),
+            index["documents"]
+        );
+    }
+    let rules = &report["rules"];
+    let by_type: Vec<String> = rules["by_type"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, n)| format!("{} {n}", lookout::printable(name)))
+        .collect();
+    let folders: Vec<String> = rules["folders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(str)
+        .collect();
+    out += &format!(
+        "rules:       {} loaded from {} ({}); {} errors, {} warnings (lookout validate shows them)\n",
+        rules["loaded"],
+        folders.join(", "),
+        if by_type.is_empty() {
+            "none".to_string()
+        } else {
+            by_type.join(", ")
+        },
+        rules["errors"],
+        rules["warnings"]
+    );
+    let executions: Vec<String> = report["executions_last_hour"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(status, n)| format!("{status} {n}"))
+        .collect();
+    out += &format!("executions:  last hour: {}\n", executions.join(", "));
+    let letters = &report["dead_letters"];
+    match letters["first"].as_object() {
+        None => out += "dead letters: none\n",
+        Some(first) => {
+            let field = |name: &str| str(first.get(name).unwrap_or(&Value::Null));
+            out += &format!(
+                "dead letters: {} alerts refused by the alerts index (first: rule {}, event {}/{}: HTTP {}: {}); `lookout backfill --dead-letters` retries them\n",
+                letters["count"],
+                field("rule_id"),
+                field("event_index"),
+                field("event_id"),
+                first.get("status").unwrap_or(&Value::Null),
+                field("error"),
+            );
+        }
+    }
+    let connectors = report["notify"].as_array().map_or(&[][..], Vec::as_slice);
+    if connectors.is_empty() {
+        out += "notify:      no connector configured\n";
+    }
+    for connector in connectors {
+        out += &format!(
+            "notify:      {} ({}): {} pending, {} sent, {} failed\n",
+            str(&connector["id"]),
+            str(&connector["type"]),
+            connector["pending"],
+            connector["sent"],
+            connector["failed"]
+        );
+    }
+    out
+}
+
+/// The configured rules: how many load, from where, by type, and the problems' counts.
+fn rules(config: &Config) -> Value {
     let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
     let report = lookout::load_paths_with(&config.rules.folders, &catalog);
     let folders: Vec<String> = config
@@ -102,22 +208,17 @@ fn print_rules(config: &Config) {
         .iter()
         .map(|f| f.display().to_string())
         .collect();
-    let by_type: Vec<String> = super::validate::by_type(&report.summaries())
-        .iter()
-        .map(|(rule_type, n)| format!("{rule_type} {n}"))
+    let by_type: serde_json::Map<String, Value> = super::validate::by_type(&report.summaries())
+        .into_iter()
+        .map(|(rule_type, n)| (rule_type.to_string(), Value::from(n)))
         .collect();
-    println!(
-        "rules:       {} loaded from {} ({}); {} errors, {} warnings (lookout validate shows them)",
-        report.rules.len() + report.not_runnable.len(),
-        folders.join(", "),
-        if by_type.is_empty() {
-            "none".to_string()
-        } else {
-            by_type.join(", ")
-        },
-        report.errors.len(),
-        report.warnings.len()
-    );
+    json!({
+        "loaded": report.rules.len() + report.not_runnable.len(),
+        "folders": folders,
+        "by_type": by_type,
+        "errors": report.errors.len(),
+        "warnings": report.warnings.len(),
+    })
 }
 
 async fn document_count(client: &Client, index: &str) -> anyhow::Result<u64> {

@@ -1,7 +1,9 @@
 //! `lookout translate`: prints the query DSL that a KQL query (`--kql`) or a rule file's query
 //! becomes, as JSON on stdout. With field types (`--mapping FILE` offline, or the field caps of
-//! the rule's indices from the server: `--server`, or `--url URL` to name it) it translates as
-//! Kibana does for those types; without, it uses the untyped form and says so on stderr. The
+//! the rule's indices from the server the configuration names (`--es-url`, `LOOKOUT_ES_URL`,
+//! `elasticsearch.url`; `--server` for the default one, `--url URL`)) it translates as Kibana
+//! does for those types and names the query's fields those indices do not map; without, it uses
+//! the untyped form and says on stderr how to get the typed one. The
 //! server is reached with the same connection settings as every other command (configuration
 //! file, `LOOKOUT_*` environment, flags: credentials, CA, TLS verification). An invalid query
 //! prints `line:col: reason` on stderr and exits 2.
@@ -40,8 +42,9 @@ pub struct Args {
     /// Field types from an index template or mappings JSON file (offline typed translation).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "server"])]
     pub mapping: Option<PathBuf>,
-    /// Fetch field types (`_field_caps`) from the configured server (elasticsearch.url,
-    /// LOOKOUT_ES_URL or --es-url, with the configured credentials and TLS settings).
+    /// Fetch field types (`_field_caps`) from the configured server even when it is the
+    /// default http://localhost:9200 (a server named by --es-url, LOOKOUT_ES_URL or
+    /// elasticsearch.url is used without this flag).
     #[arg(long)]
     pub server: bool,
     /// Fetch field types from the server at this URL (replaces elasticsearch.url; credentials,
@@ -104,9 +107,13 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID_QUERY));
         }
     };
-    let fields = field_types(&args, &source, global)?;
+    let fields = field_types(&args, &source, &query, global)?;
     if fields.is_none() {
-        eprintln!("translated without field types");
+        eprintln!(
+            "translated without field types: for the form typed as Kibana types it, name a \
+             server (--es-url URL, or elasticsearch.url in the configuration) or a mapping \
+             (--mapping FILE)"
+        );
     }
     print_json(&kql::translate(&query, fields.as_ref()), &args)?;
     Ok(ExitCode::SUCCESS)
@@ -127,10 +134,13 @@ fn print_json(dsl: &kql::Dsl, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The field types to translate with: from `--mapping`, from the server, or none.
+/// The field types to translate with: from `--mapping`, from the server (asked for, or named by
+/// the configuration), or none. Fields of `query` that the server's indices do not map are
+/// reported on stderr.
 fn field_types(
     args: &Args,
     source: &Source,
+    query: &kql::Query,
     global: &GlobalArgs,
 ) -> anyhow::Result<Option<FieldMap>> {
     if let Some(path) = &args.mapping {
@@ -140,14 +150,15 @@ fn field_types(
             .with_context(|| format!("{} is not JSON", path.display()))?;
         return Ok(Some(FieldMap::from_mappings(&json)));
     }
-    if args.url.is_none() && !args.server {
-        return Ok(None);
-    }
     let indices = if args.indices.is_empty() {
         &source.indices
     } else {
         &args.indices
     };
+    let asked = args.url.is_some() || args.server;
+    if !asked && (indices.is_empty() || !server_configured(global)?) {
+        return Ok(None);
+    }
     if indices.is_empty() {
         bail!(
             "fetching field types needs index patterns: the rule has no `index`, so pass --index PATTERN"
@@ -155,7 +166,11 @@ fn field_types(
     }
     let client = server_client(args, global)?;
     match fetch_field_caps(&client, indices) {
-        Ok(caps) => Ok(Some(FieldMap::from_field_caps(&caps))),
+        Ok(caps) => {
+            let map = FieldMap::from_field_caps(&caps);
+            warn_unmapped(query, &map, &caps, indices);
+            Ok(Some(map))
+        }
         Err(error) => {
             let message = format!(
                 "could not read field types from {}: {error:#}",
@@ -164,6 +179,40 @@ fn field_types(
             eprintln!("{}", printable(&message));
             Ok(None)
         }
+    }
+}
+
+/// Whether a server is named beyond the built-in default: `--es-url`, `--es-cloud-id`, the
+/// environment or the configuration file.
+fn server_configured(global: &GlobalArgs) -> anyhow::Result<bool> {
+    let env = |name: &str| std::env::var(name).ok();
+    let config = Config::load_layered(
+        global.config_path(&env).as_deref(),
+        env,
+        &global.overrides(),
+    )?;
+    let es = &config.elasticsearch;
+    Ok(es.cloud_id.is_some() || es.url != lookout::ElasticsearchConfig::default().url)
+}
+
+/// Says on stderr which fields of the query the indices do not map, or that no index matches.
+fn warn_unmapped(query: &kql::Query, map: &FieldMap, caps: &serde_json::Value, indices: &[String]) {
+    let indices = indices.join(",");
+    if caps["indices"].as_array().is_some_and(Vec::is_empty) {
+        eprintln!("warning: no index matches {}", printable(&indices));
+        return;
+    }
+    let missing: Vec<String> = query
+        .field_names()
+        .into_iter()
+        .filter(|name| !map.can_hold(name))
+        .collect();
+    if !missing.is_empty() {
+        let line = format!(
+            "warning: not in the mapping of {indices}: {} (the query cannot match on them)",
+            missing.join(", ")
+        );
+        eprintln!("{}", printable(&line));
     }
 }
 

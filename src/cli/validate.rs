@@ -1,10 +1,12 @@
 //! `lookout validate [PATH...] [--format text|json]`: loads the exception lists and the rule
 //! files and folders, prints one line per problem (`path:line:col: message`: a broken rule,
 //! exception list or value list file, a rule naming a list that is not there) and a summary;
-//! exit status 1 when any error.
+//! exit status 1 when any error, or with `--strict` any warning. With a server (`--server`, or
+//! `--es-url`), fields a rule's query names that its indices do not map are warnings too.
 
 use super::common::{self, GlobalArgs};
-use lookout::{Diagnostic, LoadReport, Summary, printable};
+use super::output::Format;
+use lookout::{Diagnostic, LoadReport, Summary};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -19,12 +21,15 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
+    /// Check each rule's query against the mappings of the indices it searches on the server
+    /// the configuration names (also when `--es-url` is given): fields no index maps, index
+    /// patterns that match no index. Each is a warning.
+    #[arg(long)]
+    pub server: bool,
+    /// Warnings fail too (exit status 1): for a rules repository's CI, where an unknown key is
+    /// most often a misspelled one that silently changes what the rule does.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -37,6 +42,11 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
     let mut report = lookout::load_paths_with(&paths, &catalog);
     let lists = catalog.counts();
+    if args.server || global.es_url.is_some() {
+        report
+            .warnings
+            .extend(mapping_warnings(&config, &report.rules)?);
+    }
     sort(&mut report.errors);
     sort(&mut report.warnings);
     let output = match args.format {
@@ -47,11 +57,30 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         }
     };
     print!("{output}");
-    Ok(if report.errors.is_empty() {
+    let failing = !report.errors.is_empty() || (args.strict && !report.warnings.is_empty());
+    Ok(if !failing {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The rules' fields that the mappings of their indices lack, as warnings at each rule's file.
+fn mapping_warnings(
+    config: &lookout::Config,
+    rules: &[lookout::Rule],
+) -> anyhow::Result<Vec<Diagnostic>> {
+    let client = common::client(config)?;
+    let problems = common::runtime()?.block_on(lookout::unmapped_fields(&client, rules))?;
+    Ok(problems
+        .into_iter()
+        .map(|problem| Diagnostic {
+            message: problem.message(),
+            line: problem.position.0,
+            column: problem.position.1,
+            path: problem.path,
+        })
+        .collect())
 }
 
 fn sort(diagnostics: &mut [Diagnostic]) {
@@ -94,15 +123,8 @@ fn text(report: &LoadReport, (lists, items): (usize, usize)) -> String {
         out += &format!("{error}\n");
     }
     for warning in &report.warnings {
-        let Diagnostic {
-            path,
-            line,
-            column,
-            message,
-        } = warning;
-        let path = path.display().to_string();
-        let (path, message) = (printable(&path), printable(message));
-        out += &format!("{path}:{line}:{column}: warning: {message}\n");
+        out += &common::warning_line(warning);
+        out.push('\n');
     }
     let rules = &report.summaries();
     let deprecated = rules.iter().filter(|r| r.deprecated).count();

@@ -97,8 +97,32 @@ impl DurationText {
 
 impl<'de> Deserialize<'de> for DurationText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        DurationText::parse(&text).map_err(serde::de::Error::custom)
+        deserializer.deserialize_any(DurationVisitor)
+    }
+}
+
+/// Reads a duration string; a bare number gets the same message as in the environment.
+struct DurationVisitor;
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = DurationText;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a duration such as \"30s\", \"5m\", \"24h\" or \"2d\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<DurationText, E> {
+        DurationText::parse(text).map_err(E::custom)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<DurationText, E> {
+        Err(E::custom(format!(
+            "duration {n} has no unit (use s, m, h or d, as in \"{n}s\")"
+        )))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<DurationText, E> {
+        self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
     }
 }
 
@@ -111,13 +135,131 @@ pub(super) fn read_file(path: &Path) -> Result<RawConfig, ConfigError> {
     parse(&text, path)
 }
 
-/// Parses configuration text; errors carry `origin` and the line and column toml reports.
+/// The most unknown keys one error lists.
+const MAX_UNKNOWN_KEYS: usize = 20;
+
+/// Parses configuration text; errors carry `origin` and the line and column toml reports. When
+/// keys are unknown, every one of them is reported (one per line), each with the known key it
+/// likely misspells.
 pub(super) fn parse(text: &str, origin: &Path) -> Result<RawConfig, ConfigError> {
-    toml::from_str(text).map_err(|error| ConfigError::Syntax {
+    let mut attempt = text.to_string();
+    let mut unknown: Vec<((usize, usize), String)> = Vec::new();
+    let error = loop {
+        let error = match toml::from_str(&attempt) {
+            Ok(config) if unknown.is_empty() => return Ok(config),
+            Ok(_) => break None,
+            Err(error) => error,
+        };
+        let message = error.message().trim().to_string();
+        let offset = error.span().map(|span| span.start);
+        let (Some(offset), Some(key)) = (offset, UnknownKey::read(&message)) else {
+            let position = offset.map(|at| line_column(text, at));
+            break Some((position, message));
+        };
+        unknown.push((
+            line_column(text, offset),
+            key.describe(&section_at(text, offset)),
+        ));
+        if unknown.len() == MAX_UNKNOWN_KEYS || !blank_line(&mut attempt, offset) {
+            break None;
+        }
+    };
+    unknown.sort();
+    let Some(((line, column), first)) = unknown.first().cloned() else {
+        let (position, message) = error.expect("the loop ends with an error or an unknown key");
+        return Err(ConfigError::Syntax {
+            path: origin.to_path_buf(),
+            position,
+            message,
+        });
+    };
+    let mut message = first;
+    for ((line, column), more) in &unknown[1..] {
+        message += &format!("\n{}:{line}:{column}: {more}", origin.display());
+    }
+    Err(ConfigError::Syntax {
         path: origin.to_path_buf(),
-        position: error.span().map(|span| line_column(text, span.start)),
-        message: error.message().trim().to_string(),
+        position: Some((line, column)),
+        message,
     })
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a`"), read back.
+#[derive(Debug, PartialEq, Eq)]
+struct UnknownKey {
+    word: String,
+    expected: Vec<String>,
+}
+
+impl UnknownKey {
+    fn read(message: &str) -> Option<UnknownKey> {
+        let rest = message.strip_prefix("unknown field `")?;
+        let (word, expected) = rest.split_once('`')?;
+        let expected = expected
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect();
+        Some(UnknownKey {
+            word: word.to_string(),
+            expected,
+        })
+    }
+
+    /// `unknown key `section.word` (did you mean `close`?)`.
+    fn describe(&self, section: &str) -> String {
+        let dotted = |key: &str| {
+            if section.is_empty() {
+                key.to_string()
+            } else {
+                format!("{section}.{key}")
+            }
+        };
+        let hint = crate::suggest::closest(&self.word, self.expected.iter().map(String::as_str))
+            .map(|close| format!(" (did you mean `{}`?)", dotted(close)))
+            .unwrap_or_default();
+        format!("unknown key `{}`{hint}", dotted(&self.word))
+    }
+}
+
+/// The name of the `[table]` (or `[[array]]`) header of the line holding a byte offset (the
+/// header itself, or the last one above), or "" at the top.
+fn section_at(text: &str, offset: usize) -> String {
+    let line_end = text
+        .get(offset..)
+        .and_then(|rest| rest.find('\n'))
+        .map_or(text.len(), |i| offset + i);
+    let before = &text[..line_end];
+    before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['))
+        .map(|header| {
+            header
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Turns the line holding `offset` into a comment of the same length, so that parsing again
+/// goes past that key while every other offset stays where it was. False when that line is a
+/// table header (blanking it would move its keys elsewhere).
+fn blank_line(text: &mut String, offset: usize) -> bool {
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let line = &text[start..end];
+    let header = line.trim_start().starts_with('[');
+    let opens_a_multiline_value = line.trim_end().ends_with(['[', '{']);
+    if header || opens_a_multiline_value {
+        return false;
+    }
+    let blank = format!("#{}", " ".repeat(line.len().saturating_sub(1)));
+    text.replace_range(start..end, &blank);
+    true
 }
 
 /// The 1-based line and column of a byte offset.

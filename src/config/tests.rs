@@ -172,6 +172,43 @@ fn an_unknown_key_is_refused_with_its_name_line_and_column() {
 }
 
 #[test]
+fn every_unknown_key_is_reported_with_the_key_it_likely_misspells() {
+    let text = error_text(parse(
+        "top = 1\n[elasticsearch]\nurll = \"http://x\"\nrequest_timout = \"30s\"\n\
+         [engine]\nconcurency = 3\n",
+    ));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "lookout.toml:1:1: unknown key `top`",
+            "lookout.toml:3:1: unknown key `elasticsearch.urll` (did you mean `elasticsearch.url`?)",
+            "lookout.toml:4:1: unknown key `elasticsearch.request_timout` \
+             (did you mean `elasticsearch.request_timeout`?)",
+            "lookout.toml:6:1: unknown key `engine.concurency` (did you mean `engine.concurrency`?)",
+        ]
+    );
+}
+
+#[test]
+fn a_duration_without_a_unit_reads_as_in_the_environment() {
+    let text = error_text(parse("[elasticsearch]\nrequest_timeout = 30\n"));
+    assert_eq!(
+        text,
+        "lookout.toml:2:19: duration 30 has no unit (use s, m, h or d, as in \"30s\")"
+    );
+}
+
+#[test]
+fn a_url_without_a_scheme_says_to_add_it() {
+    let text = error_text(parse("[elasticsearch]\nurl = \"localhost:9200\"\n"));
+    assert!(
+        text.ends_with("(add the scheme: \"http://localhost:9200\")"),
+        "{text}"
+    );
+}
+
+#[test]
 fn an_unknown_section_is_refused() {
     let text = error_text(parse("[elastic]\nurl = \"http://x:9200\"\n"));
     assert!(text.contains("elastic"), "{text}");

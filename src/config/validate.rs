@@ -170,9 +170,14 @@ fn check_url(url: &str) -> Result<(), String> {
     let parsed = elasticsearch::http::Url::parse(url)
         .map_err(|e| format!("{:?} is not a URL: {e}", redact_userinfo(url)))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        let shown = redact_userinfo(url);
+        let hint = if url.contains("://") {
+            String::new()
+        } else {
+            format!(" (add the scheme: \"http://{shown}\")")
+        };
         return Err(format!(
-            "{:?} must be an http:// or https:// URL with a host",
-            redact_userinfo(url)
+            "{shown:?} must be an http:// or https:// URL with a host{hint}"
         ));
     }
     Ok(())

@@ -134,6 +134,7 @@ pub(super) fn log_execution(report: &ExecutionReport) {
             tracing::event!(
                 $level,
                 rule_id = %record.rule_id,
+                rule_name = %record.rule_name,
                 window = %window,
                 hits = record.hits,
                 created = record.alerts_created,

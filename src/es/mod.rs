@@ -358,7 +358,30 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    redact_userinfo(&text)
+    redact_userinfo(&plain_words(text))
+}
+
+/// What the TLS library says when an https:// URL reaches a server that does not speak TLS
+/// (it answers in plain HTTP, or closes the connection), which means nothing to most readers,
+/// and what is said instead.
+const NOT_TLS: [(&str, &str); 2] = [
+    (
+        "received corrupt message of type InvalidContentType",
+        "the server does not speak TLS (it answered in plain HTTP: use an http:// URL)",
+    ),
+    (
+        "tls handshake eof",
+        "the server closed the connection during the TLS handshake (as a server that does not \
+         speak TLS does: if so, use an http:// URL)",
+    ),
+];
+
+/// The error text with the TLS library's words for a plain-HTTP server replaced by a reason a
+/// reader can act on.
+fn plain_words(text: String) -> String {
+    NOT_TLS
+        .iter()
+        .fold(text, |text, (words, plain)| text.replace(words, plain))
 }
 
 #[cfg(test)]

@@ -440,3 +440,17 @@ fn a_hit_without_an_id_is_an_error() {
         "a hit has no _id"
     );
 }
+
+#[test]
+fn an_https_url_to_a_plain_http_server_says_so_in_plain_words() {
+    let text = super::plain_words(
+        "client error (Connect): received corrupt message of type InvalidContentType".to_string(),
+    );
+    assert_eq!(
+        text,
+        "client error (Connect): the server does not speak TLS (it answered in plain HTTP: use \
+         an http:// URL)"
+    );
+    let closed = super::plain_words("client error (Connect): tls handshake eof".to_string());
+    assert!(closed.contains("does not speak TLS"), "{closed}");
+}

@@ -93,6 +93,46 @@ impl Value {
     }
 }
 
+impl Query {
+    /// The field names the query names literally, as documents hold them (a name inside
+    /// `path: { ... }` with the path in front), each once, in order of appearance. Field-name
+    /// patterns and free text name no field and are left out.
+    pub fn field_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        self.collect_field_names("", &mut names);
+        names
+    }
+
+    fn collect_field_names(&self, prefix: &str, names: &mut Vec<String>) {
+        let mut add = |field: &Field| {
+            if let Field::Name(name) = field {
+                let full = format!("{prefix}{name}");
+                if !names.contains(&full) {
+                    names.push(full);
+                }
+            }
+        };
+        match self {
+            Query::MatchAll | Query::Is { field: None, .. } => {}
+            Query::Or(children) | Query::And(children) => {
+                for child in children {
+                    child.collect_field_names(prefix, names);
+                }
+            }
+            Query::Not(inner) => inner.collect_field_names(prefix, names),
+            Query::Nested { path, query } => {
+                add(path);
+                let inner = format!("{prefix}{}.", path.raw_name());
+                query.collect_field_names(&inner, names);
+            }
+            Query::Is {
+                field: Some(field), ..
+            }
+            | Query::Range { field, .. } => add(field),
+        }
+    }
+}
+
 impl Field {
     /// The name with wildcards written as `*` (how Kibana sends an unmatched name).
     pub fn raw_name(&self) -> String {

@@ -8,6 +8,8 @@ use std::fmt;
 
 /// Types that are containers, not searchable fields (Kibana leaves them out of a data view).
 const CONTAINER_TYPES: [&str; 2] = ["object", "nested"];
+/// Field types whose keys are searched as `field.key` without being mapped one by one.
+const FLATTENED_TYPES: [&str; 2] = ["flattened", "flat_object"];
 
 /// The metadata fields a data view keeps (Kibana's default `metaFields` that can be searched);
 /// the server's other underscore fields (`_seq_no`, `_version`, ...) are left out, as Kibana
@@ -165,6 +167,26 @@ impl FieldMap {
                 .expect("every sorted name is a field of the map");
             (name.as_str(), info)
         })
+    }
+
+    /// Whether documents of the mapped indices can hold a field of this name: a field of that
+    /// name, fields under it (an object), or a `flattened` (OpenSearch: `flat_object`) field
+    /// above it, whose keys the mapping does not list.
+    pub fn can_hold(&self, name: &str) -> bool {
+        if self.fields.contains_key(name) {
+            return true;
+        }
+        if self.iter_prefixed(&format!("{name}.")).next().is_some() {
+            return true;
+        }
+        name.char_indices()
+            .filter(|(_, c)| *c == '.')
+            .filter_map(|(at, _)| self.fields.get(&name[..at]))
+            .any(|above| {
+                FLATTENED_TYPES
+                    .iter()
+                    .any(|flattened| above.types.contains(*flattened))
+            })
     }
 
     pub fn len(&self) -> usize {

@@ -396,3 +396,33 @@ fn printing_a_tree_and_parsing_it_gives_the_same_tree() {
         assert_eq!(parsed(&printed), tree, "{text:?} printed as {printed:?}");
     }
 }
+
+#[test]
+fn field_names_are_the_literal_names_with_nested_paths_in_front() {
+    let query = parsed(
+        "event.action: CreateGroup and not (user.name: x or event.action: y) and \
+         items: { id > 3 } and host.*: z and free text and @timestamp >= now-1h",
+    );
+    assert_eq!(
+        query.field_names(),
+        [
+            "event.action",
+            "user.name",
+            "items",
+            "items.id",
+            "@timestamp"
+        ]
+    );
+}
+
+#[test]
+fn a_field_map_holds_fields_objects_and_keys_of_flattened_fields() {
+    let mut map = FieldMap::default();
+    map.insert("event.action", &["keyword"], None);
+    map.insert("aws.cloudtrail.flattened", &["flattened"], None);
+    assert!(map.can_hold("event.action"));
+    assert!(map.can_hold("event"), "an object holding fields");
+    assert!(map.can_hold("aws.cloudtrail.flattened.request_parameters.userName"));
+    assert!(!map.can_hold("event.actoin"));
+    assert!(!map.can_hold("event.action.keyword"));
+}

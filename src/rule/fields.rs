@@ -56,13 +56,19 @@ impl<'a, 'i> Table<'a, 'i> {
         value
     }
 
-    /// Warns about every key not in `known`, at the key itself.
+    /// Warns about every key not in `known`, at the key itself, with the closest known key
+    /// when one is a likely typo of it.
     pub fn warn_unknown_keys(&self, problems: &mut FileProblems<'_>, known: &[&str]) {
         for key in self.entries.keys() {
-            if !known.contains(&key.get_ref().as_ref()) {
-                let name = self.key_name(key.get_ref());
-                problems.warning(&key.span(), format!("unknown key `{name}`"));
+            let written: &str = key.get_ref().as_ref();
+            if known.contains(&written) {
+                continue;
             }
+            let name = self.key_name(written);
+            let hint = crate::suggest::closest(written, known.iter().copied())
+                .map(|close| format!(" (did you mean `{}`?)", self.key_name(close)))
+                .unwrap_or_default();
+            problems.warning(&key.span(), format!("unknown key `{name}`{hint}"));
         }
     }
 

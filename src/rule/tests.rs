@@ -179,6 +179,22 @@ fn an_unknown_key_is_a_warning_and_the_rule_still_loads() {
 }
 
 #[test]
+fn a_misspelled_key_is_a_warning_that_names_the_key_it_likely_misspells() {
+    let (name, bytes) = testdata!("unknown_key.toml");
+    let text = String::from_utf8_lossy(bytes).replace("colour", "timestamp_overide");
+    let (rule, warnings) = parse(name, text.as_bytes()).expect("loads");
+    assert_eq!(rule.search.timestamp.primary(), "@timestamp");
+    let warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "testdata/unknown_key.toml:17:1: unknown key `rule.timestamp_overide` \
+          (did you mean `rule.timestamp_override`?)"
+        ]
+    );
+}
+
+#[test]
 fn a_rule_naming_a_list_that_is_not_loaded_is_an_error_naming_the_rule_and_the_list() {
     let (name, bytes) = testdata!("exceptions_list.toml");
     assert_eq!(

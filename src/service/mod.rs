@@ -3,17 +3,19 @@
 //! the index templates, then run every runnable rule once or on its schedule (`scheduler`).
 //! The command line only parses flags and signals.
 
+pub mod fields;
 pub mod scheduler;
 pub mod setup;
 
 use crate::clock::Clock;
 use crate::config::{Config, RulesConfig};
-use crate::engine::{Engine, Settings};
+use crate::engine::{Engine, ExecutionReport, Settings};
 use crate::es::{Client, EsError};
 use crate::exceptions::Catalog;
 use crate::rule::{self, Rule};
 use crate::state::StateStore;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use std::future::Future;
 
 use setup::Backoff;
@@ -25,10 +27,18 @@ pub const ONCE_CONNECT_ATTEMPTS: u32 = 5;
 /// Why the service could not run at all (single executions failing are not errors here).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// The cause is in the message and not repeated as a source, so that an error chain
+    /// printed in full (`{:#}`) says it once.
     #[error("elasticsearch: {0}")]
-    Es(#[from] EsError),
+    Es(EsError),
     #[error("notifications: {0}")]
     Notify(String),
+}
+
+impl From<EsError> for ServiceError {
+    fn from(error: EsError) -> Self {
+        ServiceError::Es(error)
+    }
 }
 
 /// The rules that will run, and what was said about the others.
@@ -109,23 +119,29 @@ pub async fn connect(
     Ok(Engine::new(client, store, Settings::from_config(config)))
 }
 
-/// Runs every rule once at `at`; returns how many executions failed.
+/// Runs every rule once at `at`, at most `engine.concurrency` at a time; returns the report of
+/// each execution (in no particular order).
 pub async fn run_once(
     config: &Config,
     rules: &[Rule],
     clock: &dyn Clock,
     at: DateTime<Utc>,
-) -> Result<usize, ServiceError> {
+) -> Result<Vec<ExecutionReport>, ServiceError> {
     let backoff = Backoff {
         max_attempts: Some(ONCE_CONNECT_ATTEMPTS),
         ..Backoff::default()
     };
     let engine = connect(config, clock, backoff).await?;
+    fields::warn_unmapped_fields(engine.client(), rules).await;
     let notifier = notifier(config, &engine, None)?;
-    let failed = scheduler::run_once(&engine, rules, at, config.engine.concurrency).await;
+    let reports = futures_util::stream::iter(rules)
+        .map(|rule| engine.execute(rule, at))
+        .buffer_unordered(config.engine.concurrency.max(1))
+        .collect()
+        .await;
     // What can be delivered now is; the rest stays pending on the alerts for the next run.
     notifier.deliver_due(clock).await;
-    Ok(failed)
+    Ok(reports)
 }
 
 /// The notification delivery of `config` over the engine's alerts (checked: templates parse,

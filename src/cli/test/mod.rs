@@ -1,11 +1,14 @@
-//! `lookout test RULE_FILE --from TIME --to TIME [--format text|json]`: a dry run of one rule
-//! over a past window. Searches exactly as an execution would (`lookout::preview`; an EQL rule on
-//! the path an execution takes), prints the matching events as a table (time and the fields the
-//! rule's investigation guide names), a sequence rule's sequences, how many alerts an execution
-//! would create and how many already exist; or all of it as one JSON object (`events`, each with
-//! `_index` and `_id`, and `sequences` for a sequence rule). Writes nothing.
+//! `lookout test RULE_FILE --from TIME --to TIME [--format text|json] [--explain]`: a dry run of
+//! one rule over a past window. Searches exactly as an execution would (`lookout::preview`; an
+//! EQL rule on the path an execution takes), prints the matching events as a table (time and the
+//! fields the rule's investigation guide names), a sequence rule's sequences, a threshold rule's
+//! groups, how many alerts an execution would create and how many already exist; or all of it as
+//! one JSON object (`events`, each with `_index` and `_id`, and `sequences` for a sequence rule).
+//! `--explain` first prints the request and what each clause of the query matches (see
+//! `explain`). Writes nothing.
 
 use super::common::{self, GlobalArgs};
+use super::output::{self, Format};
 use super::table;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
@@ -36,19 +39,24 @@ pub struct Args {
     /// Start of the window: a timestamp (2026-01-10T12:00:00Z) or date math (now-24h).
     #[arg(long, value_name = "TIME")]
     pub from: String,
-    /// End of the window [default: now].
+    /// End of the window.
     #[arg(long, value_name = "TIME", default_value = "now")]
     pub to: String,
-    /// Output: a table (text) or one JSON object for scripts (json).
-    #[arg(long, value_enum, default_value_t = super::validate::Format::Text)]
-    pub format: super::validate::Format,
+    /// Output: a table and counts (text), or one JSON object for scripts (json: `events`, each
+    /// matched event with `_index`, `_id` and `_source`; `sequences` for a sequence rule).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Why nothing matches: print the exact request an execution sends, then how many events of
+    /// the window each top-level clause of the query matches on its own.
+    #[arg(long, conflicts_with = "format")]
+    pub explain: bool,
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = common::load(global)?;
     let rule = load_one_rule(&args.rule, global)?;
     let window = parse_window(&args.from, &args.to, Utc::now())?;
-    common::runtime()?.block_on(dry_run(&config, &rule, window, args.format))
+    common::runtime()?.block_on(dry_run(&config, &rule, window, &args))
 }
 
 /// The one rule of a file; every load error is reported as `path:line:col: message`.
@@ -103,17 +111,22 @@ async fn dry_run(
     config: &Config,
     rule: &Rule,
     window: Window,
-    format: super::validate::Format,
+    args: &Args,
 ) -> anyhow::Result<ExitCode> {
     let client = common::client(config)?;
+    for problem in lookout::unmapped_fields(&client, std::slice::from_ref(rule)).await? {
+        eprintln!("warning: {}", printable(&problem.to_string()));
+    }
     let settings = Settings::from_config(config);
     let preview = lookout::preview(&client, &settings, rule, window, MAX_TEST_HITS).await?;
     for warning in &preview.warnings {
         eprintln!("warning: {}", printable(warning));
     }
-    if format == super::validate::Format::Json {
-        let text = serde_json::to_string_pretty(&preview_json(rule, window, &preview))?;
-        println!("{}", lookout::printable_json(&text));
+    if args.explain {
+        explain::explain(&client, rule, window).await?;
+    }
+    if args.format == Format::Json {
+        output::print_json(&preview_json(rule, window, &preview))?;
         return Ok(ExitCode::SUCCESS);
     }
     let hits = &preview.events;
@@ -134,11 +147,19 @@ async fn dry_run(
     println!("matching events: {at_least}{}", hits.len());
     if is_sequence_rule(rule) {
         print_sequences(&preview, at_least);
+    } else if let lookout::Kind::Threshold(_, params) = &rule.kind {
+        match groups::threshold_groups(&client, rule, params, window).await {
+            Ok((found, more)) => groups::print(&found, more),
+            Err(error) => println!(
+                "alerts: groups not estimated: {}",
+                printable(&format!("{error:#}"))
+            ),
+        }
     } else if matches!(rule.rule_type(), RuleType::Query | RuleType::Eql) {
         print_alert_counts(rule, &preview, at_least);
     } else {
         println!(
-            "alerts: not estimated for {} rules (only for query and EQL rules)",
+            "alerts: not estimated for {} rules (only for query, EQL and threshold rules)",
             rule.rule_type().as_str()
         );
     }
@@ -331,6 +352,9 @@ fn cell(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+mod explain;
+mod groups;
 
 #[cfg(test)]
 mod tests;
