@@ -141,6 +141,9 @@ impl Engine {
             (rule.schedule.window_at(at)).map_err(|error| ExecutionError::schedule(rule, error))?;
         tally.window = Some(nominal);
         if tally.covered_to.is_none() {
+            self.recover_coverage(rule, nominal, at, tally).await?;
+        }
+        if tally.covered_to.is_none() {
             self.start_coverage(rule, nominal.from, tally).await?;
         }
         let windows = schedule::plan(
