@@ -677,3 +677,26 @@ async fn lost_state_and_records_leave_a_gap_of_max_catch_up() {
             .is_empty()
     );
 }
+
+/// A rule stuck behind a gap (its searches fail, so its coverage stays before the gap) records
+/// the gap once and extends it, instead of a new overlapping record at every execution.
+#[tokio::test]
+async fn a_rule_stuck_behind_a_gap_records_it_once() {
+    let env = Env::new().await;
+    let (_, rule) = env.one_event_before_t0().await;
+    assert!(!env.execute(&rule, t0()).await.failed());
+    env.fail(search_rule(Fault::Status(503)));
+    let day = env.config.engine.max_catch_up;
+    for n in 0..3 {
+        let at = t0() + day + minutes(60 + 5 * n);
+        let report = env.execute(&rule, at).await;
+        assert!(report.failed(), "{:?}", report.record);
+    }
+    env.heal();
+    let gaps = store(&env).gaps(&rule.rule_id).await.expect("gaps");
+    let expected = lookout::Gap {
+        from: t0(),
+        to: t0() + minutes(70),
+    };
+    assert_eq!(gaps, vec![expected]);
+}

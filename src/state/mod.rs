@@ -17,10 +17,11 @@
 //!     "lookout": {"execution": ExecutionRecord, "scope": {"namespace", "alerts_index"}}}`.
 //!     A rule whose state is lost resumes from the newest of its deployment's records
 //!     ([`StateStore::recorded_coverage`]).
-//!   - `"gap"`: one per missed stretch of time, id = hash of (rule_id, from, to) so recording it
-//!     twice is harmless: `{"@timestamp": from, "event": {"kind": "event", "action": "gap",
-//!     "start": from, "end": to, "duration"}, "rule": {"id"}, "lookout": {"gap": {"rule_id",
-//!     "from", "to", "duration_ms"}}}`.
+//!   - `"gap"`: one per missed stretch of time, id = hash of (namespace, alerts index, rule_id,
+//!     from), so recording it twice is harmless and a later end extends it:
+//!     `{"@timestamp": from, "event": {"kind": "event", "action": "gap", "start": from,
+//!     "end": to, "duration"}, "rule": {"id"}, "lookout": {"gap": {"rule_id", "from", "to",
+//!     "duration_ms"}, "scope"}}`.
 //!
 //! ECS names (`@timestamp`, `event.*`, `rule.id`, `rule.name`) let a Kibana data view over
 //! `lookout-executions-*` chart executions per rule, failures (`event.outcome`), durations
@@ -403,22 +404,25 @@ impl StateStore {
             .await
     }
 
-    /// Records a stretch of time the rule did not search (recording the same gap twice is harmless).
+    /// Records a stretch of time the rule did not search. One document per rule and start: a
+    /// gap recorded again with the same start (a rule stuck behind it, whose coverage does not
+    /// move) extends the one recorded, and recording the same gap twice is harmless.
     pub async fn record_gap(
         &self,
         rule_id: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<(), EsError> {
-        let gap = Gap { from, to };
-        let doc = docs::gap_doc(rule_id, &gap);
+        let id = docs::gap_id(&self.namespace, &self.alerts_index, rule_id, from);
+        if let Some(known) = self.client.get_doc(&self.executions_index, &id).await?
+            && docs::gap_from_doc(&known).is_ok_and(|known| known.to >= to)
+        {
+            return Ok(());
+        }
+        let mut doc = docs::gap_doc(rule_id, &Gap { from, to });
+        doc["lookout"]["scope"] = self.scope();
         self.client
-            .put_doc(
-                &self.executions_index,
-                &docs::gap_id(rule_id, &gap),
-                &doc,
-                true,
-            )
+            .put_doc(&self.executions_index, &id, &doc, true)
             .await
     }
 
@@ -460,7 +464,7 @@ impl StateStore {
             .await
     }
 
-    /// The gaps recorded for a rule, oldest first.
+    /// The gaps this deployment recorded for a rule, oldest first.
     pub async fn gaps(&self, rule_id: &str) -> Result<Vec<Gap>, EsError> {
         let query = json!({"bool": {"filter": [{"term": {"event.action": docs::GAP_ACTION}}, {"term": {"rule.id": rule_id}}]}});
         let hits = self
@@ -470,7 +474,12 @@ impl StateStore {
                 &["lookout.gap.from", "lookout.gap.to"],
             )
             .await?;
+        // This deployment's gaps, and those of an older lookout (no scope).
+        let ours = |hit: &&crate::es::Hit| {
+            hit.source["lookout"]["scope"].is_null() || self.in_scope(&hit.source)
+        };
         hits.iter()
+            .filter(ours)
             .map(|hit| {
                 docs::gap_from_doc(&hit.source)
                     .map_err(|m| self.bad_doc("load gaps", &self.executions_index, &hit.id, m))
