@@ -240,7 +240,10 @@ impl Engine {
             Err(error) => {
                 // What was written stays written: made searchable for the next lookups (a
                 // failed refresh only costs 409s later) and counted in the record.
-                let written = sink.written();
+                let mut written = sink.written();
+                std::mem::take(&mut written.warnings)
+                    .into_iter()
+                    .for_each(|w| tally.warn(w));
                 sink.abandon().await;
                 tally.add(ChunkOutcome {
                     search: searcher.elapsed(),
@@ -250,6 +253,7 @@ impl Engine {
             }
         };
         let refused = std::mem::take(&mut written.refused);
+        (std::mem::take(&mut written.warnings).into_iter()).for_each(|w| tally.warn(w));
         tally.add(ChunkOutcome {
             search: searcher.elapsed(),
             ..outcome(hits, written)
