@@ -123,7 +123,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether the alerts indices hold an alert of this rule and namespace.
+    /// Whether the alerts indices hold an alert of this rule and namespace from a scheduled
+    /// execution.
     async fn has_alerts(&self, rule: &Rule) -> Result<bool, crate::es::EsError> {
         let body = serde_json::json!({
             "size": 1,
@@ -131,6 +132,9 @@ impl Engine {
             "query": {"bool": {"filter": [
                 {"term": {"kibana.alert.rule.rule_id": rule.rule_id}},
                 {"term": {"kibana.space_ids": self.settings.namespace}},
+            ], "must_not": [
+                // A backfill's alerts say nothing about scheduled coverage.
+                {"term": {"kibana.alert.rule.execution.type": "manual"}},
             ]}},
         });
         let pattern = self.settings.alerts_pattern();

@@ -397,8 +397,21 @@ impl StateStore {
 
     /// Stores one execution record.
     pub async fn record_execution(&self, record: &ExecutionRecord) -> Result<(), EsError> {
+        self.put_execution(record, false).await
+    }
+
+    /// Stores the record of a manual execution (a backfill's window), marked so (its window says
+    /// nothing about where scheduled coverage stands).
+    pub async fn record_manual_execution(&self, record: &ExecutionRecord) -> Result<(), EsError> {
+        self.put_execution(record, true).await
+    }
+
+    async fn put_execution(&self, record: &ExecutionRecord, manual: bool) -> Result<(), EsError> {
         let mut doc = docs::execution_doc(record);
         doc["lookout"]["scope"] = self.scope();
+        if manual {
+            doc["lookout"]["scope"]["manual"] = json!(true);
+        }
         self.client
             .put_doc(&self.executions_index, &record.execution_uuid, &doc, false)
             .await
@@ -514,7 +527,7 @@ impl StateStore {
     /// Where a rule's coverage stood by this deployment's execution records, for a rule whose
     /// state document is gone: the end of the newest execution that did not fail (its whole
     /// window was covered), else the start of the oldest recorded execution (coverage started
-    /// there); `None` when this deployment recorded no execution of the rule (records of other
+    /// there); backfill windows do not count; `None` when this deployment recorded no execution of the rule (records of other
     /// deployments sharing the index, and of an older lookout, are not this deployment's).
     pub async fn recorded_coverage(&self, rule_id: &str) -> Result<Option<DateTime<Utc>>, EsError> {
         // Execution records do not wait for a refresh.
@@ -538,7 +551,11 @@ impl StateStore {
                 .client
                 .search_docs(&self.executions_index, body)
                 .await?;
-            for hit in page.iter().filter(|hit| self.in_scope(&hit.source)) {
+            let scheduled = |hit: &&crate::es::Hit| {
+                self.in_scope(&hit.source)
+                    && hit.source["lookout"]["scope"]["manual"] != json!(true)
+            };
+            for hit in page.iter().filter(scheduled) {
                 let record = docs::execution_from_doc(&hit.source).map_err(|m| {
                     self.bad_doc("load executions", &self.executions_index, &hit.id, m)
                 })?;
