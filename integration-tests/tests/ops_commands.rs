@@ -103,7 +103,8 @@ fn dry_run_gap_fill_backfill_resume_and_rules_table() {
         ..ElasticsearchConfig::default()
     })
     .expect("a client");
-    let store = StateStore::new(client, &engine);
+    // Gaps belong to a deployment: the one the commands below run as.
+    let store = StateStore::scoped(client, &engine, "default", &format!("{base}-alerts"));
     block(store.install_templates()).expect("templates install");
     block(store.record_gap(
         &rule_id,

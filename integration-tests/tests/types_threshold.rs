@@ -251,3 +251,42 @@ async fn catch_up_chunks_alert_a_group_once() {
     assert!(report.chunks > 1, "{report:?}");
     assert_eq!(report.record.alerts_created, 1, "{:?}", report.record);
 }
+
+/// A signal history with more alerted groups than one search may exclude (the server's clause
+/// limit) keeps the groups with the latest counted events, warns, and the execution runs: no
+/// refused search, no new alert for events already counted.
+#[tokio::test]
+async fn a_history_over_the_clause_limit_warns_and_the_execution_runs() {
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
+    let env = Env::new().await;
+    let groups = 320;
+    let rule = typed_rule(
+        &env.source,
+        "threshold-many-groups",
+        FAILED_LOGINS,
+        "type = \"threshold\"\nmax_signals = 1000\n[rule.threshold]\nfield = [\"source.ip\"]\nvalue = 1\n",
+    );
+    let events: Vec<Value> = (0..groups)
+        .map(|n| {
+            // Last octets below 128: osmem-server 0.1.6 groups the addresses of a /24 from
+            // .128 up into one composite bucket.
+            let ip = format!("10.1.{}.{}", n / 100, n % 100);
+            login(0, &ip, "alice", &format!("m{n}"))
+        })
+        .collect();
+    env.index(&events).await;
+    let first = env.execute(&rule, t0()).await;
+    assert!(!first.failed(), "{:?}", first.record);
+    assert_eq!(first.record.alerts_created, groups, "{:?}", first.record);
+    // The next window overlaps the first: every group is in the history, 3 clauses each.
+    let second = env.execute(&rule, t0() + minutes(5)).await;
+    assert!(!second.failed(), "{:?}", second.record);
+    assert_eq!(second.record.alerts_created, 0, "{:?}", second.record);
+    assert!(
+        (second.record.warnings.iter()).any(|w| w.contains("more than one search may exclude")),
+        "{:?}",
+        second.record.warnings
+    );
+}

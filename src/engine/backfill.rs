@@ -45,7 +45,7 @@ impl Engine {
             chunks: tally.chunks,
             record,
         };
-        if let Err(error) = self.store.record_execution(&report.record).await {
+        if let Err(error) = self.store.record_manual_execution(&report.record).await {
             tracing::warn!(rule_id = %rule.rule_id, %error, "recording the execution failed");
         }
         log_execution(&report);

@@ -77,6 +77,70 @@ impl Engine {
         Ok(())
     }
 
+    /// A rule without coverage (no state document, or one written before its coverage
+    /// started): new, or its state was lost (the document or the whole
+    /// state index deleted). When this deployment's execution records say the rule ran,
+    /// coverage resumes where they say it stood (older than `max_catch_up`, the rest is a gap).
+    /// When they are gone too but the rule's alerts say it ran, the `max_catch_up` before the
+    /// nominal window is recorded as a gap (`lookout backfill --gaps` searches it). A rule with
+    /// neither is new: its coverage starts at its first window, as before.
+    pub(super) async fn recover_coverage(
+        &self,
+        rule: &Rule,
+        nominal: Window,
+        at: DateTime<Utc>,
+        tally: &mut Tally,
+    ) -> Result<(), ExecutionError> {
+        let state_error = |error| ExecutionError::state(rule, error);
+        if let Some(covered_to) =
+            (self.store.recorded_coverage(&rule.rule_id).await).map_err(state_error)?
+        {
+            // A state document without coverage is a first execution that failed before its
+            // coverage started: nothing was lost.
+            if tally.previous.is_none() {
+                tally.warn(format!(
+                    "the rule's state was missing; coverage resumes at {} from its execution records",
+                    covered_to.to_rfc3339()
+                ));
+            }
+            tally.covered_to = Some(covered_to);
+            return self.cover(rule, tally).await;
+        }
+        if !self.has_alerts(rule).await.map_err(state_error)? {
+            return Ok(());
+        }
+        let from = at - self.settings.max_catch_up;
+        if from < nominal.from {
+            let gap = Window {
+                from,
+                to: nominal.from,
+            };
+            tally.warn(
+                "the rule's state and execution records were missing, though it has alerts: the max_catch_up before its window is recorded as a gap",
+            );
+            self.record_gap(rule, gap, tally).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the alerts indices hold an alert of this rule and namespace from a scheduled
+    /// execution.
+    async fn has_alerts(&self, rule: &Rule) -> Result<bool, crate::es::EsError> {
+        let body = serde_json::json!({
+            "size": 1,
+            "_source": false,
+            "query": {"bool": {"filter": [
+                {"term": {"kibana.alert.rule.rule_id": rule.rule_id}},
+                {"term": {"kibana.space_ids": self.settings.namespace}},
+            ], "must_not": [
+                // A backfill's alerts say nothing about scheduled coverage.
+                {"term": {"kibana.alert.rule.execution.type": "manual"}},
+            ]}},
+        });
+        let pattern = self.settings.alerts_pattern();
+        Ok(!self.client.search_docs(&pattern, body).await?.is_empty())
+    }
+
     /// A rule's first execution records where its coverage starts (its first window's `from`)
     /// before searching, so that when this execution dies or fails, the next one searches
     /// from there instead of from its own, later window. Nothing before it is lookout's to

@@ -149,6 +149,9 @@ impl Engine {
             (rule.schedule.window_at(at)).map_err(|error| ExecutionError::schedule(rule, error))?;
         tally.window = Some(nominal);
         if tally.covered_to.is_none() {
+            self.recover_coverage(rule, nominal, at, tally).await?;
+        }
+        if tally.covered_to.is_none() {
             self.start_coverage(rule, nominal.from, tally).await?;
         }
         let windows = schedule::plan(
@@ -246,7 +249,10 @@ impl Engine {
             Err(error) => {
                 // What was written stays written: made searchable for the next lookups (a
                 // failed refresh only costs 409s later) and counted in the record.
-                let written = sink.written();
+                let mut written = sink.written();
+                std::mem::take(&mut written.warnings)
+                    .into_iter()
+                    .for_each(|w| tally.warn(w));
                 sink.abandon().await;
                 tally.add(ChunkOutcome {
                     search: searcher.elapsed(),
@@ -256,6 +262,7 @@ impl Engine {
             }
         };
         let refused = std::mem::take(&mut written.refused);
+        (std::mem::take(&mut written.warnings).into_iter()).for_each(|w| tally.warn(w));
         tally.add(ChunkOutcome {
             search: searcher.elapsed(),
             ..outcome(hits, written)

@@ -53,6 +53,8 @@ pub(super) struct Written {
     pub elapsed: Duration,
     /// Alerts refused for good (dead letters).
     pub refused: Vec<Refused>,
+    /// What the chunk's kind warns of (the execution record carries it).
+    pub warnings: Vec<String>,
 }
 
 /// Where the alerts of one chunk of one rule go.
@@ -111,6 +113,11 @@ impl<'a> AlertSink<'a> {
     /// The chunk's suppression, when the rule suppresses.
     pub fn suppressor(&self) -> Option<&Suppressor> {
         self.suppressor.as_ref()
+    }
+
+    /// A warning of the chunk's kind, for the execution record.
+    pub fn warn(&mut self, warning: String) {
+        self.written.warnings.push(warning);
     }
 
     /// Notes that more new alerts existed than the budget (a kind that cut them itself).

@@ -89,7 +89,9 @@ impl Client {
     }
 
     /// Opens a point-in-time over the indices. `None` when the server has no point-in-time API
-    /// or no index matches (the caller then searches without one).
+    /// or no index matches (the caller then searches without one). A concrete index that does
+    /// not exist is left out of it (the server refuses a point-in-time naming one), so that the
+    /// others are still paged inside one.
     pub async fn open_pit(
         &self,
         index: &[String],
@@ -98,10 +100,44 @@ impl Client {
         if index.is_empty() {
             return Err(no_index("open point-in-time"));
         }
+        match self.open_pit_over(index, keep_alive).await? {
+            PitOpened::Missing => {}
+            PitOpened::Done(pit) => return Ok(pit),
+        }
+        let mut present = Vec::new();
+        for name in index {
+            if !is_concrete(name) || self.index_exists(name).await? {
+                present.push(name.clone());
+            }
+        }
+        if present.is_empty() || present.len() == index.len() {
+            return Ok(None);
+        }
+        match self.open_pit_over(&present, keep_alive).await? {
+            PitOpened::Missing => Ok(None),
+            PitOpened::Done(pit) => Ok(pit),
+        }
+    }
+
+    /// Whether an index (or alias) exists.
+    async fn index_exists(&self, name: &str) -> Result<bool, EsError> {
+        let path = format!("/{}", encode_path_segment(name));
+        let reply = (self.send(Request::new("index exists", name, Method::Head, path))).await?;
+        match reply.status {
+            404 => Ok(false),
+            _ => reply.ok("index exists", name).map(|_| true),
+        }
+    }
+
+    async fn open_pit_over(
+        &self,
+        index: &[String],
+        keep_alive: &str,
+    ) -> Result<PitOpened, EsError> {
         let target = index_path(index);
         let server = self.server_info().await?;
         if !server.supports_pit() {
-            return Ok(None);
+            return Ok(PitOpened::Done(None));
         }
         let distribution = server.distribution;
         let path = match distribution {
@@ -113,12 +149,15 @@ impl Client {
         let request = Request::new("open point-in-time", &target, Method::Post, path)
             .query("keep_alive", keep_alive);
         let reply = self.send(request).await?;
+        if reply.status == 404 && reply_names_missing_index(&reply.body) {
+            return Ok(PitOpened::Missing);
+        }
         if matches!(reply.status, 404 | 405) {
-            return Ok(None);
+            return Ok(PitOpened::Done(None));
         }
         // OpenSearch answers 400 (not 404) when a pattern matches no index.
         if reply.status == 400 && self.matches_no_index(&target).await? {
-            return Ok(None);
+            return Ok(PitOpened::Done(None));
         }
         let body = reply.ok("open point-in-time", &target)?;
         let id = pit_id_of(&body, distribution).ok_or_else(|| EsError::BadAnswer {
@@ -129,10 +168,10 @@ impl Client {
                 super::error::truncate(&body.to_string(), 200)
             ),
         })?;
-        Ok(Some(PitId {
+        Ok(PitOpened::Done(Some(PitId {
             id,
             keep_alive: keep_alive.to_string(),
-        }))
+        })))
     }
 
     /// Whether the indices (or patterns) resolve to no shard at all.
@@ -244,6 +283,24 @@ fn no_index(op: &'static str) -> EsError {
         index: CLUSTER.to_string(),
         message: "no index given".to_string(),
     }
+}
+
+/// What one attempt to open a point-in-time came to.
+enum PitOpened {
+    /// Opened, or the server has none (`None`).
+    Done(Option<PitId>),
+    /// Refused because a named index does not exist.
+    Missing,
+}
+
+/// A name that is one index or alias: no wildcard, no exclusion, no remote cluster.
+fn is_concrete(name: &str) -> bool {
+    !name.contains(['*', '?', ':']) && !name.starts_with('-')
+}
+
+/// Whether a refusal says that an index does not exist.
+fn reply_names_missing_index(body: &Value) -> bool {
+    body.to_string().contains("index_not_found_exception")
 }
 
 /// `POST /<target>/_search?ignore_unavailable=true&allow_no_indices=true`.

@@ -2,6 +2,7 @@
 //! state types. Pure: no I/O.
 
 use super::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState};
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -79,12 +80,15 @@ pub fn gap_from_doc(doc: &Value) -> Result<Gap, String> {
         .map_err(|e| format!("not a gap record: {e}"))
 }
 
-/// A stable id for a gap: recording the same gap twice overwrites one document.
-pub fn gap_id(rule_id: &str, gap: &Gap) -> String {
+/// A stable id for a gap of one deployment: its namespace, alerts index, rule and start, each
+/// framed by its length. Not its end: a rule stuck behind a gap records the same start again at
+/// every execution, with a later end, and that extends one document instead of adding another.
+pub fn gap_id(namespace: &str, alerts_index: &str, rule_id: &str, from: DateTime<Utc>) -> String {
+    let from = from.to_rfc3339();
     let mut hasher = Sha256::new();
-    for part in [rule_id, &gap.from.to_rfc3339(), &gap.to.to_rfc3339()] {
+    for part in [namespace, alerts_index, rule_id, &from] {
+        hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
-        hasher.update([0u8]);
     }
     let digest = hasher.finalize();
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();

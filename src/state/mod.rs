@@ -14,11 +14,14 @@
 //!   - `"execute-rule"`: one per execution, id = `execution_uuid`:
 //!     `{"@timestamp": started_at, "event": {"kind": "event", "action", "outcome":
 //!     "success"|"failure", "start", "end", "duration" (ns)}, "rule": {"id", "name"},
-//!     "lookout": {"execution": ExecutionRecord}}`.
-//!   - `"gap"`: one per missed stretch of time, id = hash of (rule_id, from, to) so recording it
-//!     twice is harmless: `{"@timestamp": from, "event": {"kind": "event", "action": "gap",
-//!     "start": from, "end": to, "duration"}, "rule": {"id"}, "lookout": {"gap": {"rule_id",
-//!     "from", "to", "duration_ms"}}}`.
+//!     "lookout": {"execution": ExecutionRecord, "scope": {"namespace", "alerts_index"}}}`.
+//!     A rule whose state is lost resumes from the newest of its deployment's records
+//!     ([`StateStore::recorded_coverage`]).
+//!   - `"gap"`: one per missed stretch of time, id = hash of (namespace, alerts index, rule_id,
+//!     from), so recording it twice is harmless and a later end extends it:
+//!     `{"@timestamp": from, "event": {"kind": "event", "action": "gap", "start": from,
+//!     "end": to, "duration"}, "rule": {"id"}, "lookout": {"gap": {"rule_id", "from", "to",
+//!     "duration_ms"}, "scope"}}`.
 //!
 //! ECS names (`@timestamp`, `event.*`, `rule.id`, `rule.name`) let a Kibana data view over
 //! `lookout-executions-*` chart executions per rule, failures (`event.outcome`), durations
@@ -377,30 +380,62 @@ impl StateStore {
         doc
     }
 
+    /// This deployment's namespace and alerts index, as its execution, gap and dead-letter
+    /// documents carry them (`lookout.scope`).
+    fn scope(&self) -> serde_json::Value {
+        json!({"namespace": self.namespace, "alerts_index": self.alerts_index})
+    }
+
+    /// Whether a document of the executions index was written by this deployment. (Filtered
+    /// in code, not in the query: an executions index made by an older lookout does not map
+    /// the scope fields, and its documents have none.)
+    fn in_scope(&self, doc: &serde_json::Value) -> bool {
+        let scope = &doc["lookout"]["scope"];
+        scope["namespace"] == json!(self.namespace)
+            && scope["alerts_index"] == json!(self.alerts_index)
+    }
+
     /// Stores one execution record.
     pub async fn record_execution(&self, record: &ExecutionRecord) -> Result<(), EsError> {
-        let doc = docs::execution_doc(record);
+        self.put_execution(record, false).await
+    }
+
+    /// Stores the record of a manual execution (a backfill's window), marked so (its window says
+    /// nothing about where scheduled coverage stands).
+    pub async fn record_manual_execution(&self, record: &ExecutionRecord) -> Result<(), EsError> {
+        self.put_execution(record, true).await
+    }
+
+    async fn put_execution(&self, record: &ExecutionRecord, manual: bool) -> Result<(), EsError> {
+        let mut doc = docs::execution_doc(record);
+        doc["lookout"]["scope"] = self.scope();
+        if manual {
+            doc["lookout"]["scope"]["manual"] = json!(true);
+        }
         self.client
             .put_doc(&self.executions_index, &record.execution_uuid, &doc, false)
             .await
     }
 
-    /// Records a stretch of time the rule did not search (recording the same gap twice is harmless).
+    /// Records a stretch of time the rule did not search. One document per rule and start: a
+    /// gap recorded again with the same start (a rule stuck behind it, whose coverage does not
+    /// move) extends the one recorded, and recording the same gap twice is harmless.
     pub async fn record_gap(
         &self,
         rule_id: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<(), EsError> {
-        let gap = Gap { from, to };
-        let doc = docs::gap_doc(rule_id, &gap);
+        let id = docs::gap_id(&self.namespace, &self.alerts_index, rule_id, from);
+        if let Some(known) = self.client.get_doc(&self.executions_index, &id).await?
+            && docs::gap_from_doc(&known).is_ok_and(|known| known.to >= to)
+        {
+            return Ok(());
+        }
+        let mut doc = docs::gap_doc(rule_id, &Gap { from, to });
+        doc["lookout"]["scope"] = self.scope();
         self.client
-            .put_doc(
-                &self.executions_index,
-                &docs::gap_id(rule_id, &gap),
-                &doc,
-                true,
-            )
+            .put_doc(&self.executions_index, &id, &doc, true)
             .await
     }
 
@@ -442,7 +477,7 @@ impl StateStore {
             .await
     }
 
-    /// The gaps recorded for a rule, oldest first.
+    /// The gaps this deployment recorded for a rule, oldest first.
     pub async fn gaps(&self, rule_id: &str) -> Result<Vec<Gap>, EsError> {
         let query = json!({"bool": {"filter": [{"term": {"event.action": docs::GAP_ACTION}}, {"term": {"rule.id": rule_id}}]}});
         let hits = self
@@ -452,7 +487,12 @@ impl StateStore {
                 &["lookout.gap.from", "lookout.gap.to"],
             )
             .await?;
+        // This deployment's gaps, and those of an older lookout (no scope).
+        let ours = |hit: &&crate::es::Hit| {
+            hit.source["lookout"]["scope"].is_null() || self.in_scope(&hit.source)
+        };
         hits.iter()
+            .filter(ours)
             .map(|hit| {
                 docs::gap_from_doc(&hit.source)
                     .map_err(|m| self.bad_doc("load gaps", &self.executions_index, &hit.id, m))
@@ -482,6 +522,54 @@ impl StateStore {
                 })
             })
             .collect()
+    }
+
+    /// Where a rule's coverage stood by this deployment's execution records, for a rule whose
+    /// state document is gone: the end of the newest execution that did not fail (its whole
+    /// window was covered), else the start of the oldest recorded execution (coverage started
+    /// there); backfill windows do not count; `None` when this deployment recorded no execution of the rule (records of other
+    /// deployments sharing the index, and of an older lookout, are not this deployment's).
+    pub async fn recorded_coverage(&self, rule_id: &str) -> Result<Option<DateTime<Utc>>, EsError> {
+        // Execution records do not wait for a refresh.
+        self.client.refresh(&self.executions_index).await?;
+        let query = json!({"bool": {"filter": [
+            {"term": {"event.action": docs::EXECUTION_ACTION}},
+            {"term": {"rule.id": rule_id}},
+        ]}});
+        let sort = json!([
+            {"@timestamp": {"order": "desc", "unmapped_type": "date"}},
+            {"lookout.execution.execution_uuid": {"order": "asc", "unmapped_type": "keyword"}},
+        ]);
+        let mut oldest_start: Option<DateTime<Utc>> = None;
+        let mut after: Option<Vec<serde_json::Value>> = None;
+        loop {
+            let mut body = json!({"size": STATE_PAGE_SIZE, "query": query, "sort": sort});
+            if let Some(values) = &after {
+                body["search_after"] = json!(values);
+            }
+            let page = self
+                .client
+                .search_docs(&self.executions_index, body)
+                .await?;
+            let scheduled = |hit: &&crate::es::Hit| {
+                self.in_scope(&hit.source)
+                    && hit.source["lookout"]["scope"]["manual"] != json!(true)
+            };
+            for hit in page.iter().filter(scheduled) {
+                let record = docs::execution_from_doc(&hit.source).map_err(|m| {
+                    self.bad_doc("load executions", &self.executions_index, &hit.id, m)
+                })?;
+                if record.status != ExecutionStatus::Failed {
+                    return Ok(Some(record.window_to));
+                }
+                let start = oldest_start.map_or(record.window_from, |s| s.min(record.window_from));
+                oldest_start = Some(start);
+            }
+            if page.len() < STATE_PAGE_SIZE {
+                return Ok(oldest_start);
+            }
+            after = page.last().map(|hit| hit.sort.clone());
+        }
     }
 
     /// Every hit of a query, paged with `search_after` on fields that together are unique (a

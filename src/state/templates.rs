@@ -87,6 +87,7 @@ fn executions_properties() -> Value {
                 "warnings": text(), "error": text(), "gap": window,
             })),
             "gap": object(json!({"rule_id": keyword(), "from": date(), "to": date(), "duration_ms": long()})),
+            "scope": object(json!({"namespace": keyword(), "alerts_index": keyword(), "manual": json!({"type": "boolean"})})),
             "dead_letter": object(json!({
                 "rule_id": keyword(), "alert_id": keyword(), "event_index": keyword(),
                 "event_id": keyword(), "window": object(json!({"from": date(), "to": date()})),

@@ -113,17 +113,26 @@ fn a_gap_document_reads_back_and_its_id_is_stable() {
     let doc = gap_doc("rule-1", &gap);
     assert_eq!(doc["lookout"]["gap"]["duration_ms"], 90 * 60 * 1000);
     assert_eq!(gap_from_doc(&doc).expect("readable"), gap);
-    assert_eq!(gap_id("rule-1", &gap), gap_id("rule-1", &gap));
-    assert_ne!(gap_id("rule-1", &gap), gap_id("rule-2", &gap));
+    let id = |namespace, rule_id, from| gap_id(namespace, "alerts", rule_id, from);
+    assert_eq!(
+        id("default", "rule-1", at(1, 0)),
+        id("default", "rule-1", at(1, 0))
+    );
     assert_ne!(
-        gap_id("rule-1", &gap),
-        gap_id(
-            "rule-1",
-            &Gap {
-                from: at(1, 0),
-                to: at(2, 31)
-            }
-        )
+        id("default", "rule-1", at(1, 0)),
+        id("default", "rule-2", at(1, 0))
+    );
+    assert_ne!(
+        id("default", "rule-1", at(1, 0)),
+        id("other", "rule-1", at(1, 0))
+    );
+    assert_ne!(
+        id("default", "rule-1", at(1, 0)),
+        id("default", "rule-1", at(1, 1))
+    );
+    assert_ne!(
+        gap_id("default", "alerts", "rule-1", at(1, 0)),
+        gap_id("default", "alerts-2", "rule-1", at(1, 0))
     );
 }
 

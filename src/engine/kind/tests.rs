@@ -506,3 +506,23 @@ fn indicator_values_an_event_field_cannot_hold_are_left_out() {
     assert!(!threat_match::fits(["long"].into_iter(), "https"));
     assert!(threat_match::fits(["keyword"].into_iter(), "anything"));
 }
+
+#[test]
+fn a_threshold_history_over_the_clause_budget_keeps_the_latest_entries_and_counts_the_rest() {
+    let entry = |n: u32| threshold::HistoryEntry {
+        terms: vec![("source.ip".to_string(), json!(format!("10.0.0.{n}")))],
+        last: at(n),
+    };
+    let history: Vec<_> = (0..10).map(entry).collect();
+    // Three clauses each: all ten need 30.
+    let (kept, dropped) = threshold::within_clauses(history.clone(), 30);
+    assert_eq!((kept.len(), dropped), (10, 0));
+    let (kept, dropped) = threshold::within_clauses(history, 10);
+    assert_eq!((kept.len(), dropped), (3, 7));
+    let lasts: Vec<_> = kept.iter().map(|entry| entry.last).collect();
+    assert_eq!(lasts, vec![at(9), at(8), at(7)]);
+    let clauses: usize = (threshold::history_exclusions(&kept, "@timestamp").iter())
+        .map(|clause| 1 + clause["bool"]["filter"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(clauses <= 10, "{clauses}");
+}

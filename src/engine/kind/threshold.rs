@@ -25,6 +25,12 @@ pub const THRESHOLD_PAGE_SIZE: usize = 1000;
 /// executions a window overlaps.
 pub const THRESHOLD_HISTORY_LIMIT: usize = 10_000;
 
+/// The most clauses the history's exclusions may add to the window's search: under the lowest
+/// default limit of the servers lookout supports (1,024 clauses in a query, OpenSearch's
+/// `indices.query.bool.max_clause_count`), with room for the rule's own query. A history
+/// needing more keeps the entries with the latest counted events and warns.
+pub const THRESHOLD_HISTORY_CLAUSES: usize = 900;
+
 /// The composite aggregation's name in requests and answers.
 const GROUPS: &str = "groups";
 
@@ -68,8 +74,21 @@ pub(super) async fn run(
         .search
         .docs(sink.alerts_pattern(), history_body)
         .await?;
+    if history.len() >= THRESHOLD_HISTORY_LIMIT {
+        sink.warn(format!(
+            "the signal history holds more than {THRESHOLD_HISTORY_LIMIT} alerts of this rule since {}: the events of those not read may be counted again",
+            chunk.window.from.to_rfc3339()
+        ));
+    }
     let sources: Vec<Value> = history.into_iter().map(|hit| hit.source).collect();
-    let exclusions = history_exclusions(&read_history(&sources), timestamp);
+    let (kept, dropped) = within_clauses(read_history(&sources), THRESHOLD_HISTORY_CLAUSES);
+    if dropped > 0 {
+        sink.warn(format!(
+            "the signal history has {} alerted groups, more than one search may exclude ({THRESHOLD_HISTORY_CLAUSES} clauses): the events of the {dropped} groups with the earliest counted events may be counted again",
+            kept.len() + dropped
+        ));
+    }
+    let exclusions = history_exclusions(&kept, timestamp);
     let query = json!({"bool": {"filter": [chunk.query], "must_not": exclusions}});
     let query = plan::filter_query(&rule.search, &query, &chunk.window);
     let mut hits = 0;
@@ -282,6 +301,33 @@ fn history_entry(source: &Value) -> Option<HistoryEntry> {
         terms,
         last: end.map_or(last, |end| end.max(last)),
     })
+}
+
+/// How many query clauses the exclusion of one history entry takes: its `bool`, its time range
+/// and one term per group field.
+fn clauses_of(entry: &HistoryEntry) -> usize {
+    2 + entry.terms.len()
+}
+
+/// The history entries whose exclusions fit in `budget` clauses, those with the latest counted
+/// events first, and how many did not fit.
+pub fn within_clauses(mut history: Vec<HistoryEntry>, budget: usize) -> (Vec<HistoryEntry>, usize) {
+    let needed: usize = history.iter().map(clauses_of).sum();
+    if needed <= budget {
+        return (history, 0);
+    }
+    history.sort_by_key(|entry| std::cmp::Reverse(entry.last));
+    let mut used = 0;
+    let fit = history
+        .iter()
+        .take_while(|entry| {
+            used += clauses_of(entry);
+            used <= budget
+        })
+        .count();
+    let dropped = history.len() - fit;
+    history.truncate(fit);
+    (history, dropped)
 }
 
 /// The `must_not` clauses that drop, per alerted term set, the events at or before its last
