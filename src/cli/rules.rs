@@ -151,6 +151,7 @@ fn status_word(status: ExecutionStatus) -> &'static str {
         ExecutionStatus::Succeeded => "succeeded",
         ExecutionStatus::PartialFailure => "partial failure",
         ExecutionStatus::Failed => "failed",
+        ExecutionStatus::Superseded => "superseded",
     }
 }
 

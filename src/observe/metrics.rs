@@ -25,6 +25,7 @@ pub enum StatusLabel {
     Succeeded,
     PartialFailure,
     Failed,
+    Superseded,
 }
 
 impl StatusLabel {
@@ -33,6 +34,7 @@ impl StatusLabel {
             StatusLabel::Succeeded => "succeeded",
             StatusLabel::PartialFailure => "partial_failure",
             StatusLabel::Failed => "failed",
+            StatusLabel::Superseded => "superseded",
         }
     }
 }
@@ -43,6 +45,7 @@ impl From<crate::state::ExecutionStatus> for StatusLabel {
             crate::state::ExecutionStatus::Succeeded => StatusLabel::Succeeded,
             crate::state::ExecutionStatus::PartialFailure => StatusLabel::PartialFailure,
             crate::state::ExecutionStatus::Failed => StatusLabel::Failed,
+            crate::state::ExecutionStatus::Superseded => StatusLabel::Superseded,
         }
     }
 }
