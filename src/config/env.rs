@@ -252,9 +252,27 @@ pub(super) fn apply(
         set.push(("leases.enabled", LEASES));
     }
     let leases = &mut raw.leases;
-    text(&env, INSTANCE, &mut leases.instance, &mut set, "leases.instance");
-    duration(&env, LEASE_PERIOD, &mut leases.period, &mut set, "leases.period")?;
-    text(&env, LEASES_INDEX, &mut leases.index, &mut set, "leases.index");
+    text(
+        &env,
+        INSTANCE,
+        &mut leases.instance,
+        &mut set,
+        "leases.instance",
+    );
+    duration(
+        &env,
+        LEASE_PERIOD,
+        &mut leases.period,
+        &mut set,
+        "leases.period",
+    )?;
+    text(
+        &env,
+        LEASES_INDEX,
+        &mut leases.index,
+        &mut set,
+        "leases.index",
+    );
     raw.from_env
         .extend(set.into_iter().map(|(key, var)| (key, (env.describe)(var))));
     Ok(())

@@ -313,10 +313,13 @@ fn leases(raw: &RawConfig, origins: &Origins) -> Result<LeasesConfig, ConfigErro
     let index = leases.index.clone().unwrap_or(defaults.index);
     check_index_name(&index).map_err(|m| origins.invalid("leases.index", m))?;
     let engine = &raw.engine;
-    let clashes = [engine.state_index.as_deref(), engine.executions_index.as_deref()]
-        .into_iter()
-        .zip([DEFAULT_STATE_INDEX, DEFAULT_EXECUTIONS_INDEX])
-        .any(|(set, default)| set.unwrap_or(default) == index);
+    let clashes = [
+        engine.state_index.as_deref(),
+        engine.executions_index.as_deref(),
+    ]
+    .into_iter()
+    .zip([DEFAULT_STATE_INDEX, DEFAULT_EXECUTIONS_INDEX])
+    .any(|(set, default)| set.unwrap_or(default) == index);
     if clashes {
         return Err(origins.invalid(
             "leases.index",

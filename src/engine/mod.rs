@@ -130,6 +130,11 @@ impl Engine {
         &self.settings
     }
 
+    /// The state store this engine writes to.
+    pub fn store(&self) -> &StateStore {
+        &self.store
+    }
+
     /// Runs one execution of `rule` whose start time is `at`. Never fails: a failure is an
     /// execution with status `failed`, recorded like any other.
     pub async fn execute(&self, rule: &Rule, at: DateTime<Utc>) -> ExecutionReport {

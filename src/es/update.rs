@@ -128,7 +128,12 @@ impl Client {
                     message: format!("the bulk answer does not have {} items", part.len()),
                 });
             };
-            outcomes.extend(items.iter().zip(part).map(|(item, put)| put_outcome(item, put)));
+            outcomes.extend(
+                items
+                    .iter()
+                    .zip(part)
+                    .map(|(item, put)| put_outcome(item, put)),
+            );
         }
         Ok(outcomes)
     }
