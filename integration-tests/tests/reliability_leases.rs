@@ -452,6 +452,15 @@ async fn instances_share_the_rules_and_alert_every_event_once_through_kill_stop_
             .sum();
         assert!(ran > 0, "{instance} ran executions: {by_status:?}");
     }
+    if std::env::var_os("LOOKOUT_LEASES_TRACE").is_some() {
+        for (name, daemon) in [("c", &c), ("d", &d)] {
+            for line in daemon.log().lines() {
+                if line.contains("lease") || line.contains("superseded") {
+                    eprintln!("{name}: {line}");
+                }
+            }
+        }
+    }
     drop((c, d));
 }
 

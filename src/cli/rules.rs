@@ -155,8 +155,9 @@ fn status_word(status: ExecutionStatus) -> &'static str {
     }
 }
 
-/// When the rule runs next if the daemon is running: one interval after its last execution
-/// ("due" when that is past), the next cron instant, or "at start" when it never ran.
+/// When the rule runs next: one interval after its last execution, the next cron instant, or,
+/// for a rule that never ran or is due (its last execution an interval ago or more), within
+/// the daemon's start ramp (`lookout run` runs the due rules within seconds of start).
 pub fn next_run(
     cadence: Option<&Cadence>,
     last: Option<DateTime<Utc>>,
@@ -165,14 +166,18 @@ pub fn next_run(
     let next = match (cadence, last) {
         (None, _) => return "-".to_string(),
         (Some(Cadence::Cron(cron)), _) => cron.next_after(now),
-        (Some(Cadence::Every(_)), None) => return "at start".to_string(),
+        (Some(Cadence::Every(_)), None) => return within_ramp(),
         (Some(Cadence::Every(interval)), Some(last)) => Some(last + *interval),
     };
     match next {
         Some(at) if at > now => time(at),
-        Some(_) => "due".to_string(),
+        Some(_) => format!("due: {}", within_ramp()),
         None => "never".to_string(),
     }
+}
+
+fn within_ramp() -> String {
+    format!("within {}s of start", lookout::START_RAMP.num_seconds())
 }
 
 fn time(at: DateTime<Utc>) -> String {
@@ -198,9 +203,9 @@ mod tests {
         );
         assert_eq!(
             next_run(Some(&every), Some(at("2026-01-01T11:00:00Z")), now),
-            "due"
+            "due: within 10s of start"
         );
-        assert_eq!(next_run(Some(&every), None, now), "at start");
+        assert_eq!(next_run(Some(&every), None, now), "within 10s of start");
     }
 
     #[test]

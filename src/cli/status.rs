@@ -63,6 +63,7 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<ExitCode>
         println!("index:       {index}: {count} documents");
     }
     print_rules(config);
+    print_instances(&client, config, now).await?;
     let answer = client
         .search_raw(
             &config.engine.executions_index,
@@ -118,6 +119,57 @@ fn print_rules(config: &Config) {
         report.errors.len(),
         report.warnings.len()
     );
+}
+
+/// How many rule ids an instance's line lists before "...".
+const LISTED_RULES: usize = 10;
+
+/// The live instances sharing the rules, their rules and when their leases expire.
+async fn print_instances(
+    client: &Client,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    if !config.leases.enabled {
+        println!(
+            "instances:   leases off (leases.enabled = false): every instance runs every rule"
+        );
+        return Ok(());
+    }
+    let place = lookout::LeasePlace::for_config(client.clone(), config);
+    let overview = lookout::lease_overview(&place, now).await?;
+    let live: Vec<_> = overview.instances.iter().filter(|i| i.live).collect();
+    println!(
+        "instances:   {} live (leases in {}, period {}s)",
+        live.len(),
+        config.leases.index,
+        config.leases.period.as_secs()
+    );
+    for instance in live {
+        let mut rules: Vec<String> = (instance.rules.iter().take(LISTED_RULES))
+            .map(|r| lookout::printable(r).into_owned())
+            .collect();
+        if instance.rules.len() > LISTED_RULES {
+            rules.push("...".to_string());
+        }
+        println!(
+            "  {}: {} rules, leases expire {} (in {}s): {}",
+            lookout::printable(&instance.name),
+            instance.rules.len(),
+            instance
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            (instance.expires_at - now).num_seconds(),
+            rules.join(", ")
+        );
+    }
+    if !overview.unowned.is_empty() {
+        println!(
+            "  unowned:    {} rules (no live instance holds them; they move at the next lease cycle)",
+            overview.unowned.len()
+        );
+    }
+    Ok(())
 }
 
 async fn document_count(client: &Client, index: &str) -> anyhow::Result<u64> {
