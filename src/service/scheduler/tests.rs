@@ -303,7 +303,7 @@ async fn a_due_rule_runs_in_the_start_ramp_then_on_its_staggered_cadence() {
             } else {
                 a_grid
             };
-            let mut expected = vec![
+            let mut expected = [
                 ("a".to_string(), t0()),
                 ("b".to_string(), t0() + stagger("b", FIVE)),
                 ("b".to_string(), t0() + stagger("b", FIVE) + FIVE),
