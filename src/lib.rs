@@ -28,6 +28,7 @@ mod exceptions;
 mod ids;
 mod kibana;
 pub mod kql;
+mod lease;
 mod logging;
 mod notify;
 mod observe;
@@ -77,13 +78,20 @@ pub use engine::{
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use service::fields::{UnmappedFields, unmapped_fields, warn_unmapped_fields};
 pub use service::scheduler::{
-    Executor, Options as SchedulerOptions, run as schedule_rules, run_once as run_rules_once,
-    stagger,
+    Coverage, Executor, Options as SchedulerOptions, Ownership, START_RAMP, is_due, ramp,
+    run as schedule_rules, run_once as run_rules_once, run_shared as schedule_shared, stagger,
 };
 pub use service::setup::{Backoff, FailedAttempt, index_templates, prepare as prepare_server};
+pub use service::shared::Sharing;
 pub use service::{
-    ONCE_CONNECT_ATTEMPTS, RuleSet, ServiceError, connect, load_rules, notifier, run_once,
-    schedule_and_deliver,
+    ONCE_CONNECT_ATTEMPTS, RuleSet, ServiceError, connect, coverage, load_rules, notifier,
+    run_once, schedule_and_deliver,
+};
+
+// Several instances sharing the rules: what the leases index says (`lookout status`).
+pub use lease::{
+    InstanceOverview, MAX_LEASE_DOCS, Overview as LeaseOverview, Place as LeasePlace,
+    overview as lease_overview,
 };
 
 // What lookout keeps in the server, and what it shows people.
@@ -94,7 +102,7 @@ pub use observe::{
     ExecutionSample, HEADER_READ_TIMEOUT, MAX_CONCURRENT_CONNECTIONS, Observer, StatusLabel,
     serve as serve_operator_endpoint,
 };
-pub use state::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState, StateStore};
+pub use state::{DeadLetter, ExecutionRecord, ExecutionStatus, Fence, Gap, RuleState, StateStore};
 
 /// Internals the benchmarks (`benches/`) measure directly; not part of the interface.
 #[doc(hidden)]

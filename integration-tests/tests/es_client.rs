@@ -320,6 +320,7 @@ async fn an_execution_record_is_written_and_found_and_gaps_are_recorded_once() {
         warnings: Vec::new(),
         error: None,
         gap: None,
+        instance: None,
     };
     store.record_execution(&record).await.expect("recorded");
     client

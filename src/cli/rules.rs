@@ -8,7 +8,7 @@
 use super::common::{self, GlobalArgs};
 use super::output::{self, Format};
 use super::table;
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use lookout::Cadence;
 use lookout::Config;
 use lookout::Rule;
@@ -144,7 +144,7 @@ pub fn rules_json(
                 entry["last_status"] = json!(state.and_then(|s| s.last_status));
                 entry["last_error"] = json!(state.and_then(|s| s.last_error.clone()));
                 entry["alerts"] = json!(known.alerts.get(&rule.rule_id).copied().unwrap_or(0));
-                entry["next_run"] = json!(next_run(&rule.rule_id, &cadence, last, now));
+                entry["next_run"] = json!(next_run(&cadence, last, now));
             }
             entry
         })
@@ -224,7 +224,7 @@ pub fn row(rule: &Rule, state: Option<&RuleState>, alerts: u64, now: DateTime<Ut
         alerts.to_string(),
         cadence.as_ref().map_or_else(
             || "-".to_string(),
-            |c| next_run(&rule.rule_id, c, last, now),
+            |c| next_run(c, last, now),
         ),
     ]
 }
@@ -241,39 +241,29 @@ fn status_word(status: ExecutionStatus) -> &'static str {
         ExecutionStatus::Succeeded => "succeeded",
         ExecutionStatus::PartialFailure => "partial failure",
         ExecutionStatus::Failed => "failed",
+        ExecutionStatus::Superseded => "superseded",
     }
 }
 
-/// When the rule runs next if the daemon is running, as the scheduler decides it: an
-/// interval rule runs on the series `last execution + k * interval`, so the next run is the first
-/// instant of that series after `now`; a rule that never ran runs its stagger (a fixed offset
-/// from its rule id) after the daemon starts; a cron rule at its next instant.
-pub fn next_run(
-    rule_id: &str,
-    cadence: &Cadence,
-    last: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> String {
+/// When the rule runs next: for a rule that never ran, or is due (its last execution an interval
+/// ago or more), within the daemon's start ramp (`lookout run` runs due rules within seconds of
+/// start, then each on its staggered cadence); otherwise one interval after its last execution,
+/// or the next cron instant.
+pub fn next_run(cadence: &Cadence, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     let next = match (cadence, last) {
         (Cadence::Cron(cron), _) => cron.next_after(now),
-        (Cadence::Every(interval), None) => {
-            let offset = TimeDelta::seconds(lookout::stagger(rule_id, *interval).num_seconds());
-            return format!("{} after start", format_duration(offset));
-        }
-        (Cadence::Every(interval), Some(last)) => Some(next_in_series(last, *interval, now)),
+        (Cadence::Every(_), None) => return within_ramp(),
+        (Cadence::Every(interval), Some(last)) => Some(last + *interval),
     };
-    next.map_or_else(|| "never".to_string(), time)
+    match next {
+        Some(at) if at > now => time(at),
+        Some(_) => format!("due: {}", within_ramp()),
+        None => "never".to_string(),
+    }
 }
 
-/// The first instant of `last + k * interval` (k >= 1) after `now`.
-fn next_in_series(last: DateTime<Utc>, interval: TimeDelta, now: DateTime<Utc>) -> DateTime<Utc> {
-    let interval = interval.max(TimeDelta::seconds(1));
-    let next = last + interval;
-    if next > now {
-        return next;
-    }
-    let behind = (now - next).num_milliseconds() / interval.num_milliseconds() + 1;
-    next + interval * i32::try_from(behind).unwrap_or(i32::MAX)
+fn within_ramp() -> String {
+    format!("within {}s of start", lookout::START_RAMP.num_seconds())
 }
 
 fn time(at: DateTime<Utc>) -> String {
@@ -283,35 +273,28 @@ fn time(at: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeDelta;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
     }
 
     #[test]
-    fn the_next_run_is_the_next_slot_of_the_series_the_daemon_follows() {
+    fn the_next_run_is_one_interval_after_the_last_or_within_the_start_ramp() {
         let every = Cadence::Every(TimeDelta::minutes(5));
         let now = at("2026-01-01T12:02:00Z");
         let last = |text| Some(at(text));
         assert_eq!(
-            next_run("r", &every, last("2026-01-01T12:00:00Z"), now),
+            next_run(&every, last("2026-01-01T12:00:00Z"), now),
             "2026-01-01T12:05:00Z"
         );
         assert_eq!(
-            next_run("r", &every, last("2026-01-01T11:00:30Z"), now),
-            "2026-01-01T12:05:30Z",
-            "a late rule runs at its next slot, not at once"
+            next_run(&every, last("2026-01-01T11:00:00Z"), now),
+            "due: within 10s of start"
         );
-        let stagger = lookout::stagger("r", TimeDelta::minutes(5)).num_seconds();
-        assert_eq!(
-            next_run("r", &every, None, now),
-            format!(
-                "{} after start",
-                format_duration(TimeDelta::seconds(stagger))
-            )
-        );
+        assert_eq!(next_run(&every, None, now), "within 10s of start");
         let cron = Cadence::Cron(lookout::Cron::parse("0 * * * *").expect("a cron"));
-        assert_eq!(next_run("r", &cron, None, now), "2026-01-01T13:00:00Z");
+        assert_eq!(next_run(&cron, None, now), "2026-01-01T13:00:00Z");
     }
 
     #[test]

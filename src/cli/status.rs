@@ -67,6 +67,7 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
         let count = document_count(&client, index).await?;
         indices.push(json!({"name": index, "documents": count}));
     }
+    let instances = instances(&client, config, now).await?;
     let answer = client
         .search_raw(
             &config.engine.executions_index,
@@ -101,6 +102,7 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
         "rules": rules(config),
         "executions_last_hour": executions,
         "dead_letters": dead_letters,
+        "instances": instances,
         "notify": super::notify::delivery_status(&client, config).await?,
     }))
 }
@@ -165,6 +167,7 @@ fn text(report: &Value) -> String {
         .map(|(status, n)| format!("{status} {n}"))
         .collect();
     out += &format!("executions:  last hour: {}\n", executions.join(", "));
+    out += &instances_text(&report["instances"]);
     let letters = &report["dead_letters"];
     match letters["first"].as_object() {
         None => out += "dead letters: none\n",
@@ -219,6 +222,76 @@ fn rules(config: &Config) -> Value {
         "errors": report.errors.len(),
         "warnings": report.warnings.len(),
     })
+}
+
+/// How many rule ids an instance's line lists before "...".
+const LISTED_RULES: usize = 10;
+
+/// The live instances sharing the rules, their rules and when their leases expire.
+async fn instances(client: &Client, config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
+    if !config.leases.enabled {
+        return Ok(json!({"leases": false}));
+    }
+    let place = lookout::LeasePlace::for_config(client.clone(), config);
+    let overview = lookout::lease_overview(&place, now).await?;
+    let live: Vec<Value> = (overview.instances.iter())
+        .filter(|i| i.live)
+        .map(|instance| {
+            json!({
+                "name": instance.name,
+                "rules": instance.rules,
+                "leases_expire": instance.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "expires_in_seconds": (instance.expires_at - now).num_seconds(),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "leases": true,
+        "index": config.leases.index,
+        "period_seconds": config.leases.period.as_secs(),
+        "live": live,
+        "unowned": overview.unowned.len(),
+    }))
+}
+
+/// The instances as lines for people.
+fn instances_text(instances: &Value) -> String {
+    let str = |value: &Value| lookout::printable(value.as_str().unwrap_or_default()).into_owned();
+    if instances["leases"] != true {
+        return "instances:   leases off (leases.enabled = false): every instance runs every rule\n"
+            .to_string();
+    }
+    let live = instances["live"].as_array().cloned().unwrap_or_default();
+    let mut out = format!(
+        "instances:   {} live (leases in {}, period {}s)\n",
+        live.len(),
+        str(&instances["index"]),
+        instances["period_seconds"]
+    );
+    for instance in &live {
+        let all: Vec<String> = (instance["rules"].as_array().into_iter().flatten())
+            .map(str)
+            .collect();
+        let mut rules: Vec<String> = all.iter().take(LISTED_RULES).cloned().collect();
+        if all.len() > LISTED_RULES {
+            rules.push("...".to_string());
+        }
+        out += &format!(
+            "  {}: {} rules, leases expire {} (in {}s): {}\n",
+            str(&instance["name"]),
+            all.len(),
+            str(&instance["leases_expire"]),
+            instance["expires_in_seconds"],
+            rules.join(", ")
+        );
+    }
+    if instances["unowned"].as_u64().unwrap_or(0) > 0 {
+        out += &format!(
+            "  unowned:    {} rules (no live instance holds them; they move at the next lease cycle)\n",
+            instances["unowned"]
+        );
+    }
+    out
 }
 
 async fn document_count(client: &Client, index: &str) -> anyhow::Result<u64> {

@@ -252,13 +252,30 @@ async fn run_round(
         "scheduling rules"
     );
     let notifier = lookout::notifier(config, &engine, Some(Arc::clone(observer)))?;
+    // Several instances share the rules through leases; this one runs those it holds.
+    let sharing = lookout::Sharing::join(config, &engine, &loaded.rules, Some(observer)).await;
     let observed = Observed {
         engine: &engine,
         observer,
+        sharing: &sharing,
     };
-    let scheduling =
-        lookout::schedule_rules(&observed, loaded.rules.clone(), clock, options, shutdown);
-    lookout::schedule_and_deliver(scheduling, &notifier, clock).await;
+    let shutdown = async {
+        shutdown.await;
+        sharing.stop();
+    };
+    let scheduling = lookout::schedule_shared(
+        &observed,
+        loaded.rules.clone(),
+        clock,
+        options,
+        sharing.ownership(),
+        shutdown,
+    );
+    tokio::select! {
+        () = lookout::schedule_and_deliver(scheduling, &notifier, clock) => {}
+        () = sharing.maintain(Some(observer)) => {}
+    }
+    sharing.leave(Some(observer)).await;
     Ok(())
 }
 
@@ -266,6 +283,7 @@ async fn run_round(
 struct Observed<'a> {
     engine: &'a Engine,
     observer: &'a Observer,
+    sharing: &'a lookout::Sharing,
 }
 
 impl Executor for Observed<'_> {
@@ -275,7 +293,10 @@ impl Executor for Observed<'_> {
         at: DateTime<Utc>,
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(async move {
-            let report = self.engine.execute(rule, at).await;
+            // `None`: the rule's lease moved to another instance just before; nothing ran.
+            let Some(report) = self.sharing.execute(self.engine, rule, at).await else {
+                return true;
+            };
             observe_report(self.observer, &report);
             !report.failed()
         })
@@ -283,6 +304,10 @@ impl Executor for Observed<'_> {
 
     fn started_late(&self, _rule: &Rule, delay: Duration) {
         self.observer.metrics.record_schedule_delay(delay);
+    }
+
+    fn coverage(&self) -> Pin<Box<dyn Future<Output = Option<lookout::Coverage>> + '_>> {
+        Box::pin(lookout::coverage(self.engine))
     }
 }
 

@@ -28,6 +28,10 @@ pub const ENV_VARS: &[&str] = &[
     EXECUTIONS_INDEX,
     SHUTDOWN_GRACE,
     HTTP_LISTEN,
+    LEASES,
+    INSTANCE,
+    LEASE_PERIOD,
+    LEASES_INDEX,
     LOG_FORMAT,
     LOG_LEVEL,
 ];
@@ -53,6 +57,10 @@ const STATE_INDEX: &str = "LOOKOUT_STATE_INDEX";
 const EXECUTIONS_INDEX: &str = "LOOKOUT_EXECUTIONS_INDEX";
 const SHUTDOWN_GRACE: &str = "LOOKOUT_SHUTDOWN_GRACE";
 const HTTP_LISTEN: &str = "LOOKOUT_HTTP_LISTEN";
+const LEASES: &str = "LOOKOUT_LEASES";
+const INSTANCE: &str = "LOOKOUT_INSTANCE";
+const LEASE_PERIOD: &str = "LOOKOUT_LEASE_PERIOD";
+const LEASES_INDEX: &str = "LOOKOUT_LEASES_INDEX";
 const LOG_FORMAT: &str = "LOOKOUT_LOG_FORMAT";
 const LOG_LEVEL: &str = "LOOKOUT_LOG_LEVEL";
 
@@ -239,6 +247,32 @@ pub(super) fn apply(
         "log.format",
     );
     text(&env, LOG_LEVEL, &mut raw.log.level, &mut set, "log.level");
+    if let Some(value) = env.get(LEASES) {
+        raw.leases.enabled = Some(parse_bool(&env, LEASES, "leases.enabled", &value)?);
+        set.push(("leases.enabled", LEASES));
+    }
+    let leases = &mut raw.leases;
+    text(
+        &env,
+        INSTANCE,
+        &mut leases.instance,
+        &mut set,
+        "leases.instance",
+    );
+    duration(
+        &env,
+        LEASE_PERIOD,
+        &mut leases.period,
+        &mut set,
+        "leases.period",
+    )?;
+    text(
+        &env,
+        LEASES_INDEX,
+        &mut leases.index,
+        &mut set,
+        "leases.index",
+    );
     raw.from_env
         .extend(set.into_iter().map(|(key, var)| (key, (env.describe)(var))));
     Ok(())

@@ -48,6 +48,12 @@ pub const DEFAULT_STATE_INDEX: &str = "lookout-state-default";
 pub const DEFAULT_EXECUTIONS_INDEX: &str = "lookout-executions-default";
 /// How long running executions may take to finish their writes after a shutdown signal.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// The index of the leases through which several instances share the rules.
+pub const DEFAULT_LEASES_INDEX: &str = "lookout-leases-default";
+/// How long a lease lasts without renewal: a dead instance's rules move within about this.
+pub const DEFAULT_LEASE_PERIOD: Duration = Duration::from_secs(30);
+/// The shortest lease period accepted (a renewal every period / 4 must fit a request).
+pub const MIN_LEASE_PERIOD: Duration = Duration::from_secs(2);
 /// The rule folder used when none is configured.
 pub const DEFAULT_RULES_FOLDER: &str = "rules";
 /// The folder of exception list files used when none is configured (docs/exceptions.md).
@@ -66,6 +72,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub engine: EngineConfig,
     pub http: HttpConfig,
+    pub leases: LeasesConfig,
     pub log: LogConfig,
     pub notify: NotifyConfig,
 }
@@ -290,6 +297,43 @@ impl Default for EngineConfig {
             eql: EqlPath::Auto,
         }
     }
+}
+
+/// How several `lookout run` instances share the rules (docs/operations.md, "Several
+/// instances"): leases in the server, one per rule, renewed by a heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeasesConfig {
+    /// Whether the daemon takes leases (on by default; with one instance it holds them all).
+    pub enabled: bool,
+    /// This instance's name, unique among the instances (default: host name and process id).
+    pub instance: String,
+    /// How long a lease lasts without renewal (renewed every quarter of it).
+    pub period: Duration,
+    /// The index of the lease and heartbeat documents.
+    pub index: String,
+}
+
+impl Default for LeasesConfig {
+    fn default() -> Self {
+        LeasesConfig {
+            enabled: true,
+            instance: default_instance_name(),
+            period: DEFAULT_LEASE_PERIOD,
+            index: DEFAULT_LEASES_INDEX.to_string(),
+        }
+    }
+}
+
+/// The host name and the process id, `host-1234` (the host name from the kernel, else
+/// `$HOSTNAME`, else `lookout`).
+pub fn default_instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "lookout".to_string());
+    format!("{host}-{}", std::process::id())
 }
 
 /// The operator's HTTP endpoint of `lookout run` (/healthz, /readyz, /metrics).

@@ -24,6 +24,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
+    pub leases: RawLeases,
+    #[serde(default)]
     pub log: RawLog,
     #[serde(default)]
     pub notify: super::notify::RawNotify,
@@ -70,6 +72,15 @@ pub(super) struct RawEngine {
     pub executions_index: Option<String>,
     pub shutdown_grace: Option<DurationText>,
     pub eql: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLeases {
+    pub enabled: Option<bool>,
+    pub instance: Option<String>,
+    pub period: Option<DurationText>,
+    pub index: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

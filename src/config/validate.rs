@@ -7,7 +7,8 @@ use super::{
     AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_CONCURRENCY, DEFAULT_ES_URL,
     DEFAULT_EXECUTIONS_INDEX, DEFAULT_MAX_CATCH_UP, DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig, EqlPath,
-    HttpConfig, LogConfig, LogFormat, MAX_CONCURRENCY, RulesConfig, Secret,
+    HttpConfig, LeasesConfig, LogConfig, LogFormat, MAX_CONCURRENCY, MIN_LEASE_PERIOD, RulesConfig,
+    Secret,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,6 +65,7 @@ pub(super) fn validate(
         alerts: alerts(&raw, &origins)?,
         engine: engine(&raw, &origins)?,
         http: http(&raw, &origins)?,
+        leases: leases(&raw, &origins)?,
         log: log(&raw, &origins)?,
         notify,
     })
@@ -306,6 +308,47 @@ fn engine(raw: &RawConfig, origins: &Origins) -> Result<EngineConfig, ConfigErro
         state_index,
         executions_index,
         shutdown_grace: std_duration(engine.shutdown_grace, DEFAULT_SHUTDOWN_GRACE),
+    })
+}
+
+fn leases(raw: &RawConfig, origins: &Origins) -> Result<LeasesConfig, ConfigError> {
+    let leases = &raw.leases;
+    let defaults = LeasesConfig::default();
+    let instance = leases.instance.clone().unwrap_or(defaults.instance);
+    if instance.is_empty() || instance.len() > 200 || instance.chars().any(char::is_control) {
+        return Err(origins.invalid(
+            "leases.instance",
+            "must be 1 to 200 characters without control characters",
+        ));
+    }
+    let period = std_duration(leases.period, defaults.period);
+    if period < MIN_LEASE_PERIOD {
+        return Err(origins.invalid(
+            "leases.period",
+            format!("must be at least {}s", MIN_LEASE_PERIOD.as_secs()),
+        ));
+    }
+    let index = leases.index.clone().unwrap_or(defaults.index);
+    check_index_name(&index).map_err(|m| origins.invalid("leases.index", m))?;
+    let engine = &raw.engine;
+    let clashes = [
+        engine.state_index.as_deref(),
+        engine.executions_index.as_deref(),
+    ]
+    .into_iter()
+    .zip([DEFAULT_STATE_INDEX, DEFAULT_EXECUTIONS_INDEX])
+    .any(|(set, default)| set.unwrap_or(default) == index);
+    if clashes {
+        return Err(origins.invalid(
+            "leases.index",
+            "must differ from engine.state_index and engine.executions_index",
+        ));
+    }
+    Ok(LeasesConfig {
+        enabled: leases.enabled.unwrap_or(defaults.enabled),
+        instance,
+        period,
+        index,
     })
 }
 

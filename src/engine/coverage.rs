@@ -7,15 +7,61 @@ use super::sink::Refused;
 use super::{Engine, ExecutionError};
 use crate::rule::Rule;
 use crate::schedule::Window;
-use crate::state::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState, Stored};
+use crate::state::{
+    DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState, StateWriteError, Stored,
+    check_fence,
+};
 use chrono::{DateTime, Utc};
 
 impl Engine {
-    pub(super) async fn load_state(&self, rule: &Rule) -> Result<Option<Stored>, ExecutionError> {
-        self.store
-            .load_versioned(&rule.rule_id)
-            .await
-            .map_err(|error| ExecutionError::state(rule, error))
+    /// The rule's state and its version. Under a lease: the lease must still be held, and the
+    /// state must not have been written under a later lease (else the execution is superseded
+    /// before it searches anything).
+    pub(super) async fn load_state(
+        &self,
+        rule: &Rule,
+        tally: &Tally,
+    ) -> Result<Option<Stored>, ExecutionError> {
+        let fence = self.lease_fence(rule, tally)?;
+        let (stored, stored_fence) = (self.store.load_fenced(&rule.rule_id).await)
+            .map_err(|error| ExecutionError::state(rule, error))?;
+        check_fence(&rule.rule_id, stored_fence.as_ref(), fence.as_ref())
+            .map_err(|error| written_error(rule, error))?;
+        Ok(stored)
+    }
+
+    /// The fence of the execution's lease, `None` without one; superseded when the lease is
+    /// no longer held.
+    fn lease_fence(
+        &self,
+        rule: &Rule,
+        tally: &Tally,
+    ) -> Result<Option<crate::state::Fence>, ExecutionError> {
+        let Some(lease) = &tally.lease else {
+            return Ok(None);
+        };
+        if !lease.0.held() {
+            return Err(ExecutionError::Superseded {
+                rule_id: rule.rule_id.clone(),
+                message: "this instance no longer holds the rule's lease (not renewed in time, or taken over); the state is not written".to_string(),
+            });
+        }
+        Ok(Some(lease.0.fence()))
+    }
+
+    /// Writes the rule's state over the version read (never backwards), fenced by the lease.
+    async fn save_state(
+        &self,
+        rule: &Rule,
+        state: &RuleState,
+        tally: &mut Tally,
+    ) -> Result<RuleState, ExecutionError> {
+        let fence = self.lease_fence(rule, tally)?;
+        let saved = self
+            .store
+            .save_advancing_fenced(state, &mut tally.version, fence.as_ref())
+            .await;
+        saved.map_err(|error| written_error(rule, error))
     }
 
     pub(super) async fn record_gap(
@@ -156,8 +202,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
         state.covered_to = Some(from);
-        let stored = (self.store.save_advancing(&state, &mut tally.version).await)
-            .map_err(|error| ExecutionError::state(rule, error))?;
+        let stored = self.save_state(rule, &state, tally).await?;
         tally.covered_to = stored.covered_to;
         tally.previous = Some(stored);
         Ok(())
@@ -171,8 +216,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
         state.covered_to = tally.covered_to;
-        let stored = (self.store.save_advancing(&state, &mut tally.version).await)
-            .map_err(|error| ExecutionError::state(rule, error))?;
+        let stored = self.save_state(rule, &state, tally).await?;
         tally.covered_to = stored.covered_to;
         tally.previous = Some(stored);
         Ok(())
@@ -196,20 +240,33 @@ impl Engine {
             last_error: record.error.clone(),
             last_execution_at: Some(at),
         };
-        let saved = self.store.save_advancing(&state, &mut tally.version).await;
-        if let Err(error) = saved {
+        if record.status == ExecutionStatus::Superseded {
+            // Another instance runs the rule now: its state is that instance's to write.
+        } else if let Err(error) = self.save_state(rule, &state, tally).await {
+            let superseded = matches!(error, ExecutionError::Superseded { .. });
             tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
             let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
-            if tally.covered_to != saved && record.error.is_none() {
+            if superseded {
+                record.status = ExecutionStatus::Superseded;
+                record.error = Some(error.to_string());
+            } else if tally.covered_to != saved && record.error.is_none() {
                 record.status = ExecutionStatus::Failed;
-                record.error = Some(format!(
-                    "{}; its window is searched again next time",
-                    ExecutionError::state(rule, error)
-                ));
+                record.error = Some(format!("{error}; its window is searched again next time"));
             }
         }
         if let Err(error) = self.store.record_execution(record).await {
             tracing::warn!(rule_id = %rule.rule_id, %error, "recording the execution failed");
         }
+    }
+}
+
+/// A refused state write as an execution error: superseded when a later lease wrote the state.
+fn written_error(rule: &Rule, error: StateWriteError) -> ExecutionError {
+    match error {
+        StateWriteError::Superseded { .. } => ExecutionError::Superseded {
+            rule_id: rule.rule_id.clone(),
+            message: error.to_string(),
+        },
+        other => ExecutionError::state(rule, other),
     }
 }

@@ -24,6 +24,10 @@ pub enum ExecutionError {
     Search { rule_id: String, message: String },
     #[error("rule {rule_id}: rule state: {message}")]
     State { rule_id: String, message: String },
+    /// The rule's lease was lost, or its state written under a later lease: another instance
+    /// runs the rule now, and this execution writes no state.
+    #[error("rule {rule_id}: superseded: {message}")]
+    Superseded { rule_id: String, message: String },
     #[error(
         "rule {rule_id}: {failed} alerts could not be written to {index} (first: HTTP {status}: {reason})"
     )]

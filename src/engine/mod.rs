@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::es::Client;
 use crate::rule::Rule;
 use crate::schedule::{self, Window};
-use crate::state::{ExecutionRecord, ExecutionStatus, StateStore};
+use crate::state::{ExecutionRecord, ExecutionStatus, Fence, StateStore};
 use chrono::{DateTime, TimeDelta, Utc};
 use kind::Chunk;
 use record::{ChunkOutcome, Tally, advance, execution_record, log_execution, outcome};
@@ -55,6 +55,8 @@ pub struct Settings {
     pub notify: std::sync::Arc<crate::config::NotifyConfig>,
     /// Where EQL rules run (`engine.eql`).
     pub eql: crate::config::EqlPath,
+    /// This instance's name, written into each execution record.
+    pub instance: String,
 }
 
 impl Settings {
@@ -65,12 +67,32 @@ impl Settings {
             max_catch_up: config.engine.max_catch_up,
             notify: std::sync::Arc::new(config.notify.clone()),
             eql: config.engine.eql,
+            instance: config.leases.instance.clone(),
         }
     }
 
     /// Every alerts index, including those rolled over from the configured one.
     pub fn alerts_pattern(&self) -> String {
         format!("{}*", self.alerts_index)
+    }
+}
+
+/// The lease an execution runs under when several instances share the rules: its fence goes
+/// with every state write, and a lease no longer held ends the execution as superseded before
+/// its next state write.
+pub trait LeaseCheck: Send + Sync {
+    fn fence(&self) -> Fence;
+    /// Whether this instance still holds the lease (renewed in time, not taken over).
+    fn held(&self) -> bool;
+}
+
+/// A shared [`LeaseCheck`].
+#[derive(Clone)]
+pub struct Lease(pub std::sync::Arc<dyn LeaseCheck>);
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Lease").field(&self.0.fence()).finish()
     }
 }
 
@@ -116,14 +138,35 @@ impl Engine {
         &self.settings
     }
 
+    /// The state store this engine writes to.
+    pub fn store(&self) -> &StateStore {
+        &self.store
+    }
+
     /// Runs one execution of `rule` whose start time is `at`. Never fails: a failure is an
     /// execution with status `failed`, recorded like any other.
     pub async fn execute(&self, rule: &Rule, at: DateTime<Utc>) -> ExecutionReport {
+        self.execute_leased(rule, at, None).await
+    }
+
+    /// [`Engine::execute`] under a lease (several instances): every state write carries the
+    /// lease's fence, and an execution whose lease was lost, or whose rule state was written
+    /// under a later lease, ends as `superseded` without writing the state.
+    pub async fn execute_leased(
+        &self,
+        rule: &Rule,
+        at: DateTime<Utc>,
+        lease: Option<Lease>,
+    ) -> ExecutionReport {
         let started = Instant::now();
         let execution_uuid = uuid::Uuid::new_v4().to_string();
-        let mut tally = Tally::default();
+        let mut tally = Tally {
+            lease,
+            ..Tally::default()
+        };
         let result = self.run(rule, at, &execution_uuid, &mut tally).await;
         let mut record = execution_record(rule, at, execution_uuid, &tally, result, started);
+        record.instance = Some(self.settings.instance.clone());
         self.persist(rule, at, &mut tally, &mut record).await;
         let report = ExecutionReport {
             chunks: tally.chunks,
@@ -141,7 +184,7 @@ impl Engine {
         execution_uuid: &str,
         tally: &mut Tally,
     ) -> Result<(), ExecutionError> {
-        let stored = self.load_state(rule).await?;
+        let stored = self.load_state(rule, tally).await?;
         tally.version = stored.as_ref().and_then(|stored| stored.version);
         tally.previous = stored.map(|stored| stored.state);
         tally.covered_to = tally.previous.as_ref().and_then(|state| state.covered_to);

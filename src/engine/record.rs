@@ -39,6 +39,8 @@ pub(super) struct Tally {
     pub(super) warnings: Vec<String>,
     /// Alerts refused for good, recorded as dead letters.
     pub(super) dead_letters: u64,
+    /// The lease the execution runs under (several instances), `None` alone.
+    pub(super) lease: Option<super::Lease>,
 }
 
 impl Tally {
@@ -90,8 +92,10 @@ pub(super) fn execution_record(
     result: Result<(), ExecutionError>,
     started: Instant,
 ) -> ExecutionRecord {
+    let superseded = matches!(result, Err(ExecutionError::Superseded { .. }));
     let error = result.err().map(|error| error.to_string());
     let status = match (&error, tally.warnings.is_empty()) {
+        (Some(_), _) if superseded => ExecutionStatus::Superseded,
         (Some(_), _) => ExecutionStatus::Failed,
         (None, false) => ExecutionStatus::PartialFailure,
         (None, true) => ExecutionStatus::Succeeded,
@@ -119,6 +123,7 @@ pub(super) fn execution_record(
             from: gap.from,
             to: gap.to,
         }),
+        instance: None,
     }
 }
 
@@ -152,6 +157,10 @@ pub(super) fn log_execution(report: &ExecutionReport) {
         };
     }
     match (&record.error, record.warnings.is_empty()) {
+        (Some(_), _) if record.status == ExecutionStatus::Superseded => execution_event!(
+            tracing::Level::WARN,
+            "rule execution superseded: another instance holds the rule now"
+        ),
         (Some(_), _) => execution_event!(tracing::Level::ERROR, "rule execution failed"),
         (None, false) => execution_event!(
             tracing::Level::WARN,

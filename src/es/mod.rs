@@ -21,7 +21,7 @@ pub use bulk::{BULK_MAX_ATTEMPTS, BulkDocument, ItemFailure, JsonText};
 pub use error::{CLUSTER, EsError, MAX_REASON_CHARS};
 pub use paging::{Flow, Paging, PagingError, shard_failures_error};
 pub use search::{Hit, RawSource, SearchPage, SourceDocument};
-pub use update::DocUpdate;
+pub use update::{ConditionalPut, DocUpdate, PutOutcome};
 
 use crate::config::ElasticsearchConfig;
 use elasticsearch::http::Method;

@@ -83,6 +83,103 @@ impl Client {
     }
 }
 
+/// One whole document to write only over the version read: `expected` = (`seq_no`,
+/// `primary_term`), or `None` for "only if there is none" (`create`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionalPut {
+    pub id: String,
+    pub doc: Value,
+    pub expected: Option<(u64, u64)>,
+}
+
+/// What became of one [`ConditionalPut`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Written; its new (`seq_no`, `primary_term`).
+    Written(u64, u64),
+    /// The document changed (or appeared) since it was read: not written.
+    Conflict,
+    Failed(ItemFailure),
+}
+
+impl Client {
+    /// Writes whole documents into `index`, each only over the version read (a `_bulk` of
+    /// `index` actions with `if_seq_no` / `if_primary_term`, or `create` actions). The outcomes
+    /// come in the order of `puts`. `refresh`: returns once they are searchable.
+    pub async fn bulk_put_if(
+        &self,
+        index: &str,
+        puts: &[ConditionalPut],
+        refresh: bool,
+    ) -> Result<Vec<PutOutcome>, EsError> {
+        let mut outcomes = Vec::with_capacity(puts.len());
+        for part in puts.chunks(BULK_MAX_ACTIONS) {
+            let mut request = Request::new("bulk put", index, Method::Post, "/_bulk".to_string());
+            if refresh {
+                request = request.query("refresh", "wait_for");
+            }
+            request.body = Some(Body::Ndjson(put_body(index, part)));
+            let answer = self.send_ok(request).await?;
+            let items = answer["items"].as_array().filter(|i| i.len() == part.len());
+            let Some(items) = items else {
+                return Err(EsError::BadAnswer {
+                    op: "bulk put",
+                    index: index.to_string(),
+                    message: format!("the bulk answer does not have {} items", part.len()),
+                });
+            };
+            outcomes.extend(
+                items
+                    .iter()
+                    .zip(part)
+                    .map(|(item, put)| put_outcome(item, put)),
+            );
+        }
+        Ok(outcomes)
+    }
+}
+
+fn put_body(index: &str, puts: &[ConditionalPut]) -> String {
+    let mut body = String::new();
+    for put in puts {
+        let action = match put.expected {
+            Some((seq_no, primary_term)) => json!({"index": {
+                "_index": index, "_id": put.id,
+                "if_seq_no": seq_no, "if_primary_term": primary_term,
+            }}),
+            None => json!({"create": {"_index": index, "_id": put.id}}),
+        };
+        body.push_str(&action.to_string());
+        body.push('\n');
+        body.push_str(&put.doc.to_string());
+        body.push('\n');
+    }
+    body
+}
+
+fn put_outcome(item: &Value, put: &ConditionalPut) -> PutOutcome {
+    let result = item
+        .as_object()
+        .and_then(|o| o.values().next())
+        .unwrap_or(&Value::Null);
+    match result["status"].as_u64().unwrap_or(0) {
+        200..=299 => match (result["_seq_no"].as_u64(), result["_primary_term"].as_u64()) {
+            (Some(seq_no), Some(term)) => PutOutcome::Written(seq_no, term),
+            _ => PutOutcome::Failed(ItemFailure {
+                id: put.id.clone(),
+                status: 0,
+                reason: "the answer has no _seq_no or _primary_term".to_string(),
+            }),
+        },
+        409 => PutOutcome::Conflict,
+        status => PutOutcome::Failed(ItemFailure {
+            id: put.id.clone(),
+            status: u16::try_from(status).unwrap_or(0),
+            reason: error_reason(&json!({"error": result["error"]})),
+        }),
+    }
+}
+
 /// The NDJSON body: an `update` action with the sequence number check, then `{"doc": ...}`.
 fn update_body(updates: &[DocUpdate]) -> String {
     let mut body = String::new();
@@ -158,6 +255,34 @@ mod tests {
         assert_eq!(lines[0]["update"]["if_seq_no"], 7);
         assert_eq!(lines[0]["update"]["if_primary_term"], 2);
         assert_eq!(lines[1]["doc"]["lookout.notify.pending"], json!([]));
+    }
+
+    #[test]
+    fn a_conditional_put_is_an_index_with_its_version_or_a_create() {
+        let puts = [
+            ConditionalPut {
+                id: "a".into(),
+                doc: json!({"x": 1}),
+                expected: Some((3, 1)),
+            },
+            ConditionalPut {
+                id: "b".into(),
+                doc: json!({"x": 2}),
+                expected: None,
+            },
+        ];
+        let lines: Vec<Value> = put_body("leases", &puts)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["index"]["if_seq_no"], 3);
+        assert_eq!(lines[0]["index"]["_index"], "leases");
+        assert_eq!(lines[2]["create"]["_id"], "b");
+        assert_eq!(lines[3]["x"], 2);
+        let written = json!({"index": {"status": 200, "_seq_no": 4, "_primary_term": 1}});
+        assert_eq!(put_outcome(&written, &puts[0]), PutOutcome::Written(4, 1));
+        let conflict = json!({"create": {"status": 409}});
+        assert_eq!(put_outcome(&conflict, &puts[1]), PutOutcome::Conflict);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub enum StatusLabel {
     Succeeded,
     PartialFailure,
     Failed,
+    Superseded,
 }
 
 impl StatusLabel {
@@ -33,6 +34,7 @@ impl StatusLabel {
             StatusLabel::Succeeded => "succeeded",
             StatusLabel::PartialFailure => "partial_failure",
             StatusLabel::Failed => "failed",
+            StatusLabel::Superseded => "superseded",
         }
     }
 }
@@ -43,6 +45,7 @@ impl From<crate::state::ExecutionStatus> for StatusLabel {
             crate::state::ExecutionStatus::Succeeded => StatusLabel::Succeeded,
             crate::state::ExecutionStatus::PartialFailure => StatusLabel::PartialFailure,
             crate::state::ExecutionStatus::Failed => StatusLabel::Failed,
+            crate::state::ExecutionStatus::Superseded => StatusLabel::Superseded,
         }
     }
 }
@@ -93,6 +96,13 @@ pub struct Metrics {
     write_seconds: Histogram,
     execution_seconds: Histogram,
     schedule_delay_seconds: Histogram,
+    leases_held: Gauge,
+    lease_instances: Gauge,
+    leases_acquired: Counter,
+    leases_taken_over: Counter,
+    leases_lost: Counter,
+    leases_released: Counter,
+    lease_cycle_failures: Counter,
     /// Notification delivery, per connector.
     pub notify: super::NotifyMetrics,
 }
@@ -119,6 +129,13 @@ impl Default for Metrics {
             write_seconds: Histogram::new(DURATION_BUCKETS.iter().copied()),
             execution_seconds: Histogram::new(DURATION_BUCKETS.iter().copied()),
             schedule_delay_seconds: Histogram::new(SCHEDULE_DELAY_BUCKETS.iter().copied()),
+            leases_held: Gauge::default(),
+            lease_instances: Gauge::default(),
+            leases_acquired: Counter::default(),
+            leases_taken_over: Counter::default(),
+            leases_lost: Counter::default(),
+            leases_released: Counter::default(),
+            lease_cycle_failures: Counter::default(),
             notify: super::NotifyMetrics::default(),
         };
         metrics.register();
@@ -170,6 +187,46 @@ impl Metrics {
             "Rules loaded, by rule type",
             self.rules_loaded.clone(),
         );
+        r.register(
+            "leases_held",
+            "Rule leases this instance holds (several instances share the rules)",
+            self.leases_held.clone(),
+        );
+        r.register(
+            "lease_instances",
+            "Live instances seen at the last lease cycle, this one included",
+            self.lease_instances.clone(),
+        );
+        let lease_counters = [
+            (
+                "leases_acquired",
+                "Free rule leases claimed",
+                &self.leases_acquired,
+            ),
+            (
+                "leases_taken_over",
+                "Rule leases taken over from instances whose heartbeat expired",
+                &self.leases_taken_over,
+            ),
+            (
+                "leases_lost",
+                "Rule leases found held by another instance (this one was too late to renew)",
+                &self.leases_lost,
+            ),
+            (
+                "leases_released",
+                "Rule leases given back (rebalancing, shutdown)",
+                &self.leases_released,
+            ),
+            (
+                "lease_cycle_failures",
+                "Lease cycles that failed (heartbeat or lease requests)",
+                &self.lease_cycle_failures,
+            ),
+        ];
+        for (name, help, counter) in lease_counters {
+            r.register(name, help, counter.clone());
+        }
         let histograms = [
             (
                 "search_duration",
@@ -240,6 +297,42 @@ impl Metrics {
         self.gap_seconds
             .get_or_create(&rule)
             .inc_by(length.as_secs_f64());
+    }
+
+    /// The number of rule leases held now.
+    pub fn set_leases_held(&self, held: usize) {
+        self.leases_held
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// The number of live instances.
+    pub fn set_lease_instances(&self, instances: usize) {
+        self.lease_instances
+            .set(i64::try_from(instances).unwrap_or(i64::MAX));
+    }
+
+    /// Leases claimed free, taken over, lost and given back in one cycle.
+    pub fn record_lease_changes(
+        &self,
+        acquired: usize,
+        taken_over: usize,
+        lost: usize,
+        released: usize,
+    ) {
+        let counters = [
+            (&self.leases_acquired, acquired),
+            (&self.leases_taken_over, taken_over),
+            (&self.leases_lost, lost),
+            (&self.leases_released, released),
+        ];
+        for (counter, n) in counters {
+            counter.inc_by(n as u64);
+        }
+    }
+
+    /// A lease cycle failed.
+    pub fn record_lease_failure(&self) {
+        self.lease_cycle_failures.inc();
     }
 
     /// Replaces the count of loaded rules per rule type (types absent now drop to 0).

@@ -6,6 +6,7 @@
 pub mod fields;
 pub mod scheduler;
 pub mod setup;
+pub mod shared;
 
 use crate::clock::Clock;
 use crate::config::{Config, RulesConfig};
@@ -117,6 +118,23 @@ pub async fn connect(
     tracing::info!(endpoint = %client.endpoint(), distribution = ?info.distribution, version = %info.version, "connected");
     let store = StateStore::for_config(client.clone(), config);
     Ok(Engine::new(client, store, Settings::from_config(config)))
+}
+
+/// Where each rule's coverage stands, read once (the scheduler's start ramp); `None` (logged)
+/// when the state cannot be read: then no rule is ramped.
+pub async fn coverage(engine: &Engine) -> Option<scheduler::Coverage> {
+    let store = engine.store();
+    match store.load_all().await {
+        Ok(states) => Some(
+            (states.into_iter())
+                .filter_map(|state| Some((state.rule_id, state.covered_to?)))
+                .collect(),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "reading the rule states failed: rules run at their stagger");
+            None
+        }
+    }
 }
 
 /// Runs every rule once at `at`, at most `engine.concurrency` at a time; returns the report of

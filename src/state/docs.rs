@@ -37,6 +37,7 @@ pub fn execution_doc(record: &ExecutionRecord) -> Value {
         .unwrap_or(record.started_at);
     let outcome = match record.status {
         ExecutionStatus::Failed => "failure",
+        ExecutionStatus::Superseded => "unknown",
         ExecutionStatus::Succeeded | ExecutionStatus::PartialFailure => "success",
     };
     json!({

@@ -91,6 +91,10 @@ pub enum ExecutionStatus {
     PartialFailure,
     #[serde(rename = "failed")]
     Failed,
+    /// Another instance took the rule's lease during the execution: its state write was
+    /// refused (fenced), and the new owner searches the window (docs/operations.md).
+    #[serde(rename = "superseded")]
+    Superseded,
 }
 
 /// A stretch of time no execution searched.
@@ -144,6 +148,9 @@ pub struct ExecutionRecord {
     pub warnings: Vec<String>,
     pub error: Option<String>,
     pub gap: Option<Gap>,
+    /// The instance that ran it (several instances share the rules through leases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// The version of a stored document: what a conditional write names.
@@ -151,6 +158,15 @@ pub struct ExecutionRecord {
 pub struct Version {
     pub seq_no: u64,
     pub primary_term: u64,
+}
+
+/// The lease a state write is made under (several instances): its owner and generation are
+/// written with the state (`lookout.fence`), and a write whose generation is older than the
+/// stored one is refused, so a stale owner can never write over its successor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fence {
+    pub owner: String,
+    pub generation: u64,
 }
 
 /// A rule's state as read, with the version to write over (`None`: no document of this
@@ -170,9 +186,37 @@ pub enum StateWriteError {
     #[error(transparent)]
     Es(#[from] EsError),
     #[error(
+        "another instance holds the lease of rule {rule_id} now (generation {stored} over this execution's {ours}): this execution's state write is refused"
+    )]
+    Superseded {
+        rule_id: String,
+        stored: u64,
+        ours: u64,
+    },
+    #[error(
         "the state of rule {rule_id} changed under every one of {STATE_WRITE_ATTEMPTS} conditional writes (other writers)"
     )]
     Contended { rule_id: String },
+}
+
+/// Refuses a write under `ours` when the stored document was written under a later lease
+/// generation (another instance took the rule since). Writes without a fence (a one-off run, a
+/// backfill) are never refused, and never refuse.
+pub fn check_fence(
+    rule_id: &str,
+    stored: Option<&Fence>,
+    ours: Option<&Fence>,
+) -> Result<(), StateWriteError> {
+    match (stored, ours) {
+        (Some(stored), Some(ours)) if stored.generation > ours.generation => {
+            Err(StateWriteError::Superseded {
+                rule_id: rule_id.to_string(),
+                stored: stored.generation,
+                ours: ours.generation,
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Reads and writes rule state, executions and gaps.
@@ -242,6 +286,14 @@ impl StateStore {
     /// older lookout (no scope) is returned without a version: the next write creates this
     /// deployment's document.
     pub async fn load_versioned(&self, rule_id: &str) -> Result<Option<Stored>, EsError> {
+        Ok(self.load_fenced(rule_id).await?.0)
+    }
+
+    /// [`StateStore::load_versioned`], with the fence of the last fenced write.
+    pub async fn load_fenced(
+        &self,
+        rule_id: &str,
+    ) -> Result<(Option<Stored>, Option<Fence>), EsError> {
         let id = self.state_id(rule_id);
         if let Some(doc) = self.client.get_versioned(&self.state_index, &id).await? {
             let state = docs::state_from_doc(&doc.source).map_err(|message| {
@@ -251,24 +303,27 @@ impl StateStore {
                 seq_no: doc.seq_no,
                 primary_term: doc.primary_term,
             };
-            return Ok(Some(Stored {
+            let fence = serde_json::from_value(doc.source["lookout"]["fence"].clone()).ok();
+            let stored = Stored {
                 state,
                 version: Some(version),
-            }));
+            };
+            return Ok((Some(stored), fence));
         }
         let Some(legacy) = self.client.get_doc(&self.state_index, rule_id).await? else {
-            return Ok(None);
+            return Ok((None, None));
         };
         if !legacy["lookout"]["scope"].is_null() {
-            return Ok(None);
+            return Ok((None, None));
         }
         let state = docs::state_from_doc(&legacy).map_err(|message| {
             self.bad_doc("load rule state", &self.state_index, rule_id, message)
         })?;
-        Ok(Some(Stored {
+        let stored = Stored {
             state,
             version: None,
-        }))
+        };
+        Ok((Some(stored), None))
     }
 
     /// The stored state of every rule of this deployment (and those of an older lookout that
@@ -320,7 +375,20 @@ impl StateStore {
         state: &RuleState,
         expected: Option<Version>,
     ) -> Result<Option<Version>, EsError> {
-        let doc = self.state_doc(state);
+        self.save_fenced_if(state, expected, None).await
+    }
+
+    /// [`StateStore::save_if`], writing `fence` with the state.
+    async fn save_fenced_if(
+        &self,
+        state: &RuleState,
+        expected: Option<Version>,
+        fence: Option<&Fence>,
+    ) -> Result<Option<Version>, EsError> {
+        let mut doc = self.state_doc(state);
+        if let Some(fence) = fence {
+            doc["lookout"]["fence"] = json!(fence);
+        }
         let id = self.state_id(&state.rule_id);
         let expected = expected.map(|v| (v.seq_no, v.primary_term));
         let written = self
@@ -342,13 +410,27 @@ impl StateStore {
         state: &RuleState,
         expected: &mut Option<Version>,
     ) -> Result<RuleState, StateWriteError> {
+        self.save_advancing_fenced(state, expected, None).await
+    }
+
+    /// [`StateStore::save_advancing`] under a lease: `fence` is written with the state, and
+    /// when the document, read again after a conflict, carries a later generation than
+    /// `fence`'s, the write is refused with [`StateWriteError::Superseded`] (a stale owner's
+    /// late write never lands).
+    pub async fn save_advancing_fenced(
+        &self,
+        state: &RuleState,
+        expected: &mut Option<Version>,
+        fence: Option<&Fence>,
+    ) -> Result<RuleState, StateWriteError> {
         let mut state = state.clone();
         for _ in 0..STATE_WRITE_ATTEMPTS {
-            if let Some(version) = self.save_if(&state, *expected).await? {
+            if let Some(version) = self.save_fenced_if(&state, *expected, fence).await? {
                 *expected = Some(version);
                 return Ok(state);
             }
-            let current = self.load_versioned(&state.rule_id).await?;
+            let (current, stored_fence) = self.load_fenced(&state.rule_id).await?;
+            check_fence(&state.rule_id, stored_fence.as_ref(), fence)?;
             let (theirs, version) = match current {
                 Some(Stored {
                     state: theirs,

@@ -84,7 +84,7 @@ fn executions_properties() -> Value {
                 "status": keyword(), "hits": long(), "alerts_created": long(), "duplicates": long(),
                 "alerts_suppressed": long(), "dead_letters": long(),
                 "search_ms": long(), "write_ms": long(), "total_ms": long(),
-                "warnings": text(), "error": text(), "gap": window,
+                "warnings": text(), "error": text(), "gap": window, "instance": keyword(),
             })),
             "gap": object(json!({"rule_id": keyword(), "from": date(), "to": date(), "duration_ms": long()})),
             "scope": object(json!({"namespace": keyword(), "alerts_index": keyword(), "manual": json!({"type": "boolean"})})),

@@ -34,6 +34,7 @@ fn record() -> ExecutionRecord {
             from: at(8, 0),
             to: at(9, 0),
         }),
+        instance: Some("host-a-1".to_string()),
     }
 }
 
@@ -205,4 +206,18 @@ fn leaf_paths(value: &Value, prefix: String, visit: &mut dyn FnMut(String)) {
         }
         None => visit(prefix),
     }
+}
+
+#[test]
+fn a_write_under_an_older_lease_generation_is_refused() {
+    let fence = |generation| Fence {
+        owner: "a".to_string(),
+        generation,
+    };
+    assert!(super::check_fence("r", Some(&fence(5)), Some(&fence(4))).is_err());
+    assert!(super::check_fence("r", Some(&fence(5)), Some(&fence(5))).is_ok());
+    assert!(super::check_fence("r", Some(&fence(4)), Some(&fence(5))).is_ok());
+    // Unfenced writers (a one-off run, a backfill) neither refuse nor are refused.
+    assert!(super::check_fence("r", None, Some(&fence(4))).is_ok());
+    assert!(super::check_fence("r", Some(&fence(5)), None).is_ok());
 }

@@ -1,9 +1,14 @@
-//! The scheduler: every rule runs every `interval`, first at start + a stagger derived from its
-//! rule id (so rules do not all fire in the same second), or at the instants of its cron
-//! schedule; at most `concurrency` executions run at once; a rule never overlaps itself (a tick
-//! that finds it still running is skipped, and the next execution catches up through
-//! `covered_to`). Shutdown is a future passed in: when it completes, nothing new starts and
-//! running executions get `grace` to finish their writes.
+//! The scheduler: every rule runs every `interval`, at start + a stagger derived from its rule
+//! id + k intervals (so rules do not all fire in the same second), or at the instants of its
+//! cron schedule. A rule that is due at start (never run, or covered less recently than one
+//! interval ago) does not wait for its stagger: the due rules run in a short ramp after start
+//! ([`START_RAMP`], spread evenly, at most `concurrency` at once), then fall into their
+//! staggered cadence. At most `concurrency` executions run at once; a rule never overlaps
+//! itself (a tick that finds it still running is skipped, and the next execution catches up
+//! through `covered_to`). With several instances, a rule runs only where its lease is held
+//! ([`Ownership`]); a rule whose lease this instance has just taken runs within the ramp too.
+//! Shutdown is a future passed in: when it completes, nothing new starts and running
+//! executions get `grace` to finish their writes.
 
 use crate::clock::Clock;
 use crate::rule::Rule;
@@ -12,6 +17,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -33,6 +39,46 @@ pub trait Executor {
     /// Told, just before an execution starts, how long after its due time it starts (waiting
     /// for a free permit included). The operator's metrics use it; by default it is ignored.
     fn started_late(&self, _rule: &Rule, _delay: Duration) {}
+
+    /// Where each rule's coverage stands (`covered_to` by rule id; a rule absent never ran),
+    /// read once at start to find the due rules; `None` when unknown (nothing is ramped).
+    fn coverage(&self) -> Pin<Box<dyn Future<Output = Option<Coverage>> + '_>> {
+        Box::pin(std::future::ready(None))
+    }
+}
+
+/// `covered_to` by rule id.
+pub type Coverage = HashMap<String, DateTime<Utc>>;
+
+/// How long after start (or after taking leases) the due rules are spread over.
+pub const START_RAMP: TimeDelta = TimeDelta::seconds(10);
+
+/// Which rules this instance may run: all of them alone; with several instances, those whose
+/// lease it holds.
+pub trait Ownership {
+    fn may_run(&self, rule_id: &str) -> bool;
+    /// The rules this instance has taken since the last call: they run within [`START_RAMP`].
+    fn take_fresh(&self) -> Vec<String>;
+    /// Completes when rules were taken (the scheduler then calls `take_fresh`).
+    fn fresh_taken(&self) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+}
+
+/// The one instance: it runs every rule.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Alone;
+
+impl Ownership for Alone {
+    fn may_run(&self, _rule_id: &str) -> bool {
+        true
+    }
+
+    fn take_fresh(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn fresh_taken(&self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(std::future::pending())
+    }
 }
 
 impl Executor for super::Engine {
@@ -42,6 +88,10 @@ impl Executor for super::Engine {
         at: DateTime<Utc>,
     ) -> Pin<Box<dyn Future<Output = bool> + 'a>> {
         Box::pin(async move { !super::Engine::execute(self, rule, at).await.failed() })
+    }
+
+    fn coverage(&self) -> Pin<Box<dyn Future<Output = Option<Coverage>> + '_>> {
+        Box::pin(super::coverage(self))
     }
 }
 
@@ -66,6 +116,27 @@ pub fn stagger(rule_id: &str, interval: TimeDelta) -> TimeDelta {
     TimeDelta::milliseconds(i64::try_from(offset).expect("offset < interval, which fits an i64"))
 }
 
+/// The first instant after `now` in the series `anchor + k * interval` (k >= 0).
+fn next_on_grid(anchor: DateTime<Utc>, interval: TimeDelta, now: DateTime<Utc>) -> DateTime<Utc> {
+    if anchor > now {
+        return anchor;
+    }
+    next_slot(anchor, interval, now)
+}
+
+/// Whether a rule is due at `now`: it never ran, or its coverage is older than one interval.
+pub fn is_due(covered_to: Option<DateTime<Utc>>, interval: TimeDelta, now: DateTime<Utc>) -> bool {
+    covered_to.is_none_or(|covered| covered < now - interval)
+}
+
+/// The instants of `count` ramped executions after `start`, spread evenly over [`START_RAMP`].
+pub fn ramp(start: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
+    let count_i = i32::try_from(count.max(1)).unwrap_or(i32::MAX);
+    (0..count)
+        .map(|i| start + START_RAMP * i32::try_from(i).unwrap_or(i32::MAX) / count_i)
+        .collect()
+}
+
 /// The first slot after `now` in the series `previous + k * interval`.
 fn next_slot(previous: DateTime<Utc>, interval: TimeDelta, now: DateTime<Utc>) -> DateTime<Utc> {
     let interval = interval.max(TimeDelta::seconds(1));
@@ -81,7 +152,12 @@ fn next_slot(previous: DateTime<Utc>, interval: TimeDelta, now: DateTime<Utc>) -
 struct Slot {
     rule: Rc<Rule>,
     cadence: Cadence,
+    /// `start + stagger`: the rule's cadence is `anchor + k * interval`.
+    anchor: DateTime<Utc>,
     next: DateTime<Utc>,
+    /// `next` is a ramped run off the cadence: the cadence slot right after it is skipped when
+    /// it comes sooner than half an interval later.
+    ramped: bool,
     running: bool,
 }
 
@@ -89,8 +165,12 @@ impl Slot {
     /// The rule's slot, or `None` (logged) when its cron schedule never fires.
     fn new(rule: Rule, start: DateTime<Utc>) -> Option<Slot> {
         let cadence = rule.schedule.cadence();
+        let anchor = match &cadence {
+            Cadence::Every(interval) => start + stagger(&rule.rule_id, *interval),
+            Cadence::Cron(_) => start,
+        };
         let next = match &cadence {
-            Cadence::Every(interval) => Some(start + stagger(&rule.rule_id, *interval)),
+            Cadence::Every(_) => Some(anchor),
             Cadence::Cron(cron) => cron.next_after(start),
         };
         let Some(next) = next else {
@@ -100,7 +180,9 @@ impl Slot {
         Some(Slot {
             rule: Rc::new(rule),
             cadence,
+            anchor,
             next,
+            ramped: false,
             running: false,
         })
     }
@@ -108,13 +190,58 @@ impl Slot {
     /// Moves to the first run after `now` (never again when a cron schedule has no more runs).
     fn advance(&mut self, now: DateTime<Utc>) {
         self.next = match &self.cadence {
-            Cadence::Every(interval) => next_slot(self.next, *interval, now),
+            Cadence::Every(interval) => {
+                let mut next = next_on_grid(self.anchor, *interval, now);
+                if self.ramped && next - now < *interval / 2 {
+                    next += *interval;
+                }
+                next
+            }
             Cadence::Cron(cron) => cron.next_after(now).unwrap_or(DateTime::<Utc>::MAX_UTC),
         };
+        self.ramped = false;
+    }
+
+    /// Runs at `at` instead, off the cadence (a ramped run), when that is sooner.
+    fn ramp_to(&mut self, at: DateTime<Utc>) {
+        if matches!(self.cadence, Cadence::Every(_)) && at < self.next {
+            self.next = at;
+            self.ramped = true;
+        }
     }
 }
 
-/// Runs `rules` on their schedules until `shutdown` completes.
+/// Moves the due rules (by `coverage`) into the ramp after `start`, in stagger order.
+fn ramp_due(slots: &mut [Slot], coverage: &Coverage, start: DateTime<Utc>) -> usize {
+    let mut due: Vec<&mut Slot> = (slots.iter_mut())
+        .filter(|slot| match slot.cadence {
+            Cadence::Every(interval) => {
+                is_due(coverage.get(&slot.rule.rule_id).copied(), interval, start)
+            }
+            Cadence::Cron(_) => false,
+        })
+        .collect();
+    due.sort_by_key(|slot| slot.anchor);
+    let count = due.len();
+    for (slot, at) in due.into_iter().zip(ramp(start, count)) {
+        slot.ramp_to(at);
+    }
+    count
+}
+
+/// Moves the rules just taken into a ramp after `now`.
+fn ramp_fresh(slots: &mut [Slot], fresh: &[String], now: DateTime<Utc>) {
+    let mut taken: Vec<&mut Slot> = (slots.iter_mut())
+        .filter(|slot| fresh.contains(&slot.rule.rule_id))
+        .collect();
+    taken.sort_by_key(|slot| slot.anchor);
+    let count = taken.len();
+    for (slot, at) in taken.into_iter().zip(ramp(now, count)) {
+        slot.ramp_to(at);
+    }
+}
+
+/// Runs `rules` on their schedules until `shutdown` completes (one instance: every rule).
 pub async fn run(
     executor: &dyn Executor,
     rules: Vec<Rule>,
@@ -122,11 +249,36 @@ pub async fn run(
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) {
+    run_shared(executor, rules, clock, options, &Alone, shutdown).await;
+}
+
+/// Runs the rules `ownership` lets this instance run on their schedules until `shutdown`
+/// completes.
+pub async fn run_shared(
+    executor: &dyn Executor,
+    rules: Vec<Rule>,
+    clock: &dyn Clock,
+    options: Options,
+    ownership: &dyn Ownership,
+    shutdown: impl Future<Output = ()>,
+) {
     let start = clock.now();
     let mut slots: Vec<Slot> = rules
         .into_iter()
         .filter_map(|rule| Slot::new(rule, start))
         .collect();
+    if let Some(coverage) = executor.coverage().await {
+        let ramped = ramp_due(&mut slots, &coverage, start);
+        if ramped > 0 {
+            tracing::info!(
+                due = ramped,
+                ramp_s = START_RAMP.num_seconds(),
+                "rules due at start run in a ramp, then on their cadence"
+            );
+        }
+    }
+    // Taken before scheduling starts (the first lease cycle): they are in the ramp already.
+    drop(ownership.take_fresh());
     let permits = Semaphore::new(options.concurrency.max(1));
     let mut running = FuturesUnordered::new();
     tokio::pin!(shutdown);
@@ -136,6 +288,10 @@ pub async fn run(
             Some(done) = running.next(), if !running.is_empty() => {
                 let slot: &mut Slot = &mut slots[done];
                 slot.running = false;
+                continue;
+            }
+            () = ownership.fresh_taken() => {
+                ramp_fresh(&mut slots, &ownership.take_fresh(), clock.now());
                 continue;
             }
             () = clock.sleep_until(due) => {}
@@ -148,6 +304,9 @@ pub async fn run(
         {
             let due_at = slot.next;
             slot.advance(now);
+            if !ownership.may_run(&slot.rule.rule_id) {
+                continue;
+            }
             if slot.running {
                 tracing::info!(rule_id = %slot.rule.rule_id, "previous execution still running; tick skipped");
                 continue;

@@ -15,6 +15,7 @@ struct Recorder {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     failing: Vec<String>,
+    coverage: Option<Coverage>,
 }
 
 impl Executor for Recorder {
@@ -32,6 +33,10 @@ impl Executor for Recorder {
             !self.failing.contains(&rule.rule_id)
         })
     }
+
+    fn coverage(&self) -> Pin<Box<dyn Future<Output = Option<Coverage>> + '_>> {
+        Box::pin(std::future::ready(self.coverage.clone()))
+    }
 }
 
 fn recorder(
@@ -48,6 +53,7 @@ fn recorder(
         in_flight: AtomicUsize::new(0),
         max_in_flight: AtomicUsize::new(0),
         failing: vec!["bad".to_string()],
+        coverage: None,
     };
     (Arc::new(recorder), receiver)
 }
@@ -263,4 +269,61 @@ async fn run_once_runs_every_rule_at_the_given_time_and_counts_failures() {
         .map(|id| (id.to_string(), t0()))
         .collect();
     assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn a_due_rule_runs_in_the_start_ramp_then_on_its_staggered_cadence() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0());
+            let (events, mut seen) = mpsc::unbounded_channel();
+            let mut coverage = Coverage::new();
+            // b ran a minute ago: not due, it keeps its stagger; a never ran: due.
+            coverage.insert("b".to_string(), t0() - TimeDelta::minutes(1));
+            let executor = Arc::new(Recorder {
+                events,
+                gate: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
+                in_flight: AtomicUsize::new(0),
+                max_in_flight: AtomicUsize::new(0),
+                failing: Vec::new(),
+                coverage: Some(coverage),
+            });
+            let rules = vec![test_rule("a"), test_rule("b")];
+            let (handle, stop) = start(executor, rules, &clock, 4);
+            let mut runs = Vec::new();
+            for _ in 0..4 {
+                tick(&clock).await;
+                runs.push(seen.recv().await.unwrap());
+            }
+            let a_grid = t0() + stagger("a", FIVE);
+            // The cadence slot of a right after the ramp is skipped when it comes sooner than
+            // half an interval later.
+            let a_next = if a_grid - t0() < FIVE / 2 {
+                a_grid + FIVE
+            } else {
+                a_grid
+            };
+            let mut expected = [
+                ("a".to_string(), t0()),
+                ("b".to_string(), t0() + stagger("b", FIVE)),
+                ("b".to_string(), t0() + stagger("b", FIVE) + FIVE),
+                ("a".to_string(), a_next),
+            ];
+            expected.sort_by_key(|(_, at)| *at);
+            assert_eq!(runs, expected[..4]);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
+#[test]
+fn the_ramp_spreads_due_rules_over_a_few_seconds() {
+    let instants = ramp(t0(), 4);
+    assert_eq!(instants[0], t0());
+    assert!(instants.windows(2).all(|w| w[0] < w[1]));
+    assert!(*instants.last().unwrap() < t0() + START_RAMP);
+    assert!(is_due(None, FIVE, t0()));
+    assert!(is_due(Some(t0() - TimeDelta::minutes(6)), FIVE, t0()));
+    assert!(!is_due(Some(t0() - TimeDelta::minutes(4)), FIVE, t0()));
 }

@@ -1,0 +1,544 @@
+//! Several `lookout run` daemons (real processes) sharing the same rules through leases in the
+//! server, while events arrive in real time:
+//! - three daemons; one is SIGKILLed (its rules move once its heartbeat expires), one
+//!   SIGTERMed (it gives its leases back at once), a fourth joins (it takes its share without a
+//!   restart of the others): every event is alerted by every rule exactly once, no window is
+//!   left uncovered, and no execution fails;
+//! - two daemons; one is paused (SIGSTOP) past its lease in the middle of its executions (its
+//!   searches are slowed by the fault proxy) and continued: its late state writes are refused
+//!   (its executions end as superseded), coverage never moves backwards, and every event is
+//!   still alerted once.
+//!
+//! The lease period is 3 s and the rules run every 2 s, so that a run takes seconds. The times
+//! measured (how long rules took to move) are printed, not asserted.
+
+mod ops;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use elasticsearch::http::Method;
+use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
+use integration_tests::{TestServer, unique_name};
+use ops::{Daemon, lookout, signal};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The longest any wait in these tests lasts (a bound, not a timing assertion).
+const WAIT: Duration = Duration::from_secs(120);
+const LEASE_PERIOD: &str = "3s";
+
+/// One test's indices and rules folder.
+struct Setup {
+    server: TestServer,
+    dir: std::path::PathBuf,
+    source: String,
+    alerts: String,
+    state: String,
+    executions: String,
+    leases: String,
+    rule_ids: Vec<String>,
+}
+
+impl Setup {
+    async fn new(prefix: &str, rules: usize) -> Setup {
+        let server = TestServer::connect();
+        let base = unique_name(prefix);
+        let source = format!("{base}-src");
+        server.create_cloudtrail_index(&source).await;
+        let dir = std::env::temp_dir().join(format!("{base}-dir"));
+        std::fs::create_dir_all(dir.join("rules")).expect("a rules folder");
+        let rule_ids: Vec<String> = (0..rules).map(|n| format!("{base}-rule-{n:02}")).collect();
+        for rule_id in &rule_ids {
+            let text = rule_file(rule_id, &source);
+            std::fs::write(dir.join("rules").join(format!("{rule_id}.toml")), text)
+                .expect("a rule file");
+        }
+        Setup {
+            server,
+            dir,
+            source,
+            alerts: format!("{base}-alerts"),
+            state: format!("{base}-state"),
+            executions: format!("{base}-executions"),
+            leases: format!("{base}-leases"),
+            rule_ids,
+        }
+    }
+
+    /// `lookout run` as instance `name`, through `url`.
+    fn daemon(&self, name: &str, url: &str) -> Daemon {
+        let mut command = lookout(&self.dir);
+        command
+            .env("LOOKOUT_ES_URL", url)
+            .env("LOOKOUT_RULES_FOLDERS", self.dir.join("rules"))
+            .env("LOOKOUT_EXCEPTION_FOLDERS", self.dir.join("exceptions"))
+            .env("LOOKOUT_ALERTS_INDEX", &self.alerts)
+            .env("LOOKOUT_STATE_INDEX", &self.state)
+            .env("LOOKOUT_EXECUTIONS_INDEX", &self.executions)
+            .env("LOOKOUT_LEASES_INDEX", &self.leases)
+            .env("LOOKOUT_INSTANCE", name)
+            .env("LOOKOUT_LEASE_PERIOD", LEASE_PERIOD)
+            .env("LOOKOUT_SHUTDOWN_GRACE", "20s")
+            .env("LOOKOUT_ES_REQUEST_TIMEOUT", "10s")
+            .args(["run", "--http-listen", "127.0.0.1:0"]);
+        Daemon::start(command)
+    }
+
+    /// Every document of an index (none while it does not exist).
+    async fn docs(&self, index: &str) -> Vec<Value> {
+        let (status, _) = (self.server)
+            .request(Method::Post, &format!("/{index}/_refresh"), None)
+            .await;
+        if !status.is_success() {
+            return Vec::new();
+        }
+        self.server.all_docs(index).await
+    }
+
+    /// Who holds each rule's lease (live owners only), by instance.
+    async fn holders(&self) -> BTreeMap<String, usize> {
+        let now = Utc::now();
+        let docs = self.docs(&self.leases).await;
+        let live: BTreeSet<String> = (docs.iter())
+            .filter(|doc| doc["_source"]["kind"] == "instance")
+            .filter(|doc| date(&doc["_source"]["expires_at"]).is_some_and(|at| at > now))
+            .filter_map(|doc| doc["_source"]["instance"].as_str().map(str::to_string))
+            .collect();
+        let mut holders = BTreeMap::new();
+        for doc in docs.iter().filter(|d| d["_source"]["kind"] == "lease") {
+            if let Some(owner) = doc["_source"]["owner"].as_str()
+                && live.contains(owner)
+            {
+                *holders.entry(owner.to_string()).or_default() += 1;
+            }
+        }
+        holders
+    }
+
+    /// The generation of each rule's lease and its owner.
+    async fn leases(&self) -> BTreeMap<String, (Option<String>, u64)> {
+        let docs = self.docs(&self.leases).await;
+        (docs.iter())
+            .filter(|doc| doc["_source"]["kind"] == "lease")
+            .map(|doc| {
+                let source = &doc["_source"];
+                let rule_id = source["rule_id"].as_str().unwrap_or_default().to_string();
+                let owner = source["owner"].as_str().map(str::to_string);
+                (rule_id, (owner, source["generation"].as_u64().unwrap_or(0)))
+            })
+            .collect()
+    }
+
+    /// Each rule's state: `covered_to` and the fence of its last write (owner, generation).
+    async fn states(&self) -> BTreeMap<String, (Option<DateTime<Utc>>, Option<(String, u64)>)> {
+        let docs = self.docs(&self.state).await;
+        (docs.iter())
+            .map(|doc| {
+                let source = &doc["_source"];
+                let rule_id = source["rule"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let covered = date(&source["lookout"]["state"]["covered_to"]);
+                let fence = &source["lookout"]["fence"];
+                let fence = (fence["owner"].as_str())
+                    .map(|owner| (owner.to_string(), fence["generation"].as_u64().unwrap_or(0)));
+                (rule_id, (covered, fence))
+            })
+            .collect()
+    }
+
+    /// Waits until `holders` satisfies `ok`; returns how long it took.
+    async fn wait_for_holders(
+        &self,
+        what: &str,
+        ok: impl Fn(&BTreeMap<String, usize>) -> bool,
+    ) -> Duration {
+        let started = Instant::now();
+        loop {
+            let holders = self.holders().await;
+            if ok(&holders) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "gave up waiting for {what}: {holders:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until every rule has run once (its coverage starts there: earlier events are not
+    /// lookout's to alert).
+    async fn wait_for_first_runs(&self) {
+        let started = Instant::now();
+        while self
+            .states()
+            .await
+            .values()
+            .filter(|s| s.0.is_some())
+            .count()
+            < self.rule_ids.len()
+        {
+            assert!(started.elapsed() < WAIT, "rules never ran");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until every rule's coverage reaches `to`.
+    async fn wait_for_coverage(&self, to: DateTime<Utc>) {
+        let started = Instant::now();
+        loop {
+            let states = self.states().await;
+            let behind: Vec<&String> = (self.rule_ids.iter())
+                .filter(|id| states.get(*id).and_then(|s| s.0).is_none_or(|c| c < to))
+                .collect();
+            if behind.is_empty() {
+                return;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "rules still not covered up to {to}: {behind:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every event alerted by every rule exactly once; no gap recorded; executions by status
+    /// and instance (printed). Returns the execution counts by (instance, status).
+    async fn verify(&self, events: &[String]) -> BTreeMap<(String, String), u64> {
+        let alerts = self.server.all_docs(&format!("{}*", self.alerts)).await;
+        let mut seen: BTreeMap<(String, String), u32> = BTreeMap::new();
+        for alert in &alerts {
+            let source = &alert["_source"];
+            let rule_id = field(source, "kibana.alert.rule.rule_id");
+            let ancestors = field(source, "kibana.alert.ancestors");
+            let event = ancestors[0]["id"].as_str().unwrap_or_default().to_string();
+            let rule_id = rule_id.as_str().unwrap_or_default().to_string();
+            *seen.entry((rule_id, event)).or_default() += 1;
+        }
+        let mut missing = Vec::new();
+        for rule_id in &self.rule_ids {
+            for event in events {
+                if !seen.contains_key(&(rule_id.clone(), event.clone())) {
+                    missing.push((rule_id.clone(), event.clone()));
+                }
+            }
+        }
+        let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        let expected = self.rule_ids.len() * events.len();
+        println!(
+            "alerts: {} expected, {} written, {} missing, {} duplicates",
+            expected,
+            alerts.len(),
+            missing.len(),
+            doubled.len()
+        );
+        if let Some((rule_id, _)) = missing.first() {
+            let records = self.server.all_docs(&self.executions).await;
+            let mut lines: Vec<String> = (records.iter())
+                .map(|r| &r["_source"]["lookout"]["execution"])
+                .filter(|e| e["rule_id"].as_str() == Some(rule_id.as_str()))
+                .map(|e| {
+                    format!(
+                        "{} {} {} [{} .. {}] hits {} created {} {}",
+                        e["started_at"],
+                        e["instance"],
+                        e["status"],
+                        e["window_from"],
+                        e["window_to"],
+                        e["hits"],
+                        e["alerts_created"],
+                        e["error"]
+                    )
+                })
+                .collect();
+            lines.sort();
+            eprintln!("executions of {rule_id}:\n{}", lines.join("\n"));
+            let per_rule: BTreeMap<&String, usize> =
+                missing.iter().fold(BTreeMap::new(), |mut m, (r, _)| {
+                    *m.entry(r).or_default() += 1;
+                    m
+                });
+            eprintln!(
+                "missing per rule: {per_rule:?}; first {:?} last {:?}",
+                missing.first(),
+                missing.last()
+            );
+        }
+        assert!(missing.is_empty(), "{} missing alerts", missing.len());
+        assert!(doubled.is_empty(), "duplicate alerts: {doubled:?}");
+        assert_eq!(alerts.len(), expected, "unexpected alerts");
+        let records = self.server.all_docs(&self.executions).await;
+        let mut by_status: BTreeMap<(String, String), u64> = BTreeMap::new();
+        for record in &records {
+            let source = &record["_source"];
+            assert_ne!(
+                source["event"]["action"], "gap",
+                "a gap was recorded: {source}"
+            );
+            let execution = &source["lookout"]["execution"];
+            let instance = execution["instance"].as_str().unwrap_or("?").to_string();
+            let status = execution["status"].as_str().unwrap_or("?").to_string();
+            if status == "failed" {
+                panic!("an execution failed: {execution}");
+            }
+            *by_status.entry((instance, status)).or_default() += 1;
+        }
+        println!("executions by instance and status: {by_status:?}");
+        by_status
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn rule_file(rule_id: &str, source: &str) -> String {
+    format!(
+        r#"[metadata]
+creation_date = "2026/01/01"
+maturity = "production"
+updated_date = "2026/01/01"
+
+[rule]
+author = ["lookout"]
+description = "Lease test rule."
+from = "now-6s"
+index = ["{source}"]
+interval = "2s"
+language = "kuery"
+max_signals = 1000
+name = "Lease test {rule_id}"
+risk_score = 21
+rule_id = "{rule_id}"
+severity = "low"
+type = "query"
+query = "event.action: AddUserToGroup"
+"#
+    )
+}
+
+/// A field of an alert, written dotted or nested.
+fn field<'a>(source: &'a Value, path: &str) -> &'a Value {
+    if !source[path].is_null() {
+        return &source[path];
+    }
+    let mut value = source;
+    for part in path.split('.') {
+        value = &value[part];
+    }
+    value
+}
+
+fn date(value: &Value) -> Option<DateTime<Utc>> {
+    value
+        .as_str()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+        .map(|at| at.to_utc())
+}
+
+/// Writes one matching event every 200 ms (stamped now, searchable at once) until stopped;
+/// returns their ids and the newest timestamp.
+fn ingest(
+    server_url: String,
+    index: String,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(Vec<String>, DateTime<Utc>)> {
+    tokio::spawn(async move {
+        let _ = server_url;
+        let server = TestServer::connect();
+        let sample = integration_tests::ecs_samples()
+            .into_iter()
+            .find(|doc| doc["event"]["action"] == "AddUserToGroup")
+            .expect("the fixtures hold an AddUserToGroup event");
+        let mut ids = Vec::new();
+        let mut newest = Utc::now();
+        while !stop.load(Ordering::SeqCst) {
+            let mut doc = sample.clone();
+            newest = Utc::now();
+            doc["@timestamp"] = json!(newest.to_rfc3339_opts(SecondsFormat::Millis, true));
+            let id = format!("evt-{:05}", ids.len());
+            let path = format!("/{index}/_create/{id}?refresh=true");
+            server.ok(Method::Put, &path, Some(doc)).await;
+            ids.push(id);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        (ids, newest)
+    })
+}
+
+fn instance_holds(holders: &BTreeMap<String, usize>, expected: &[(&str, usize)]) -> bool {
+    holders.len() == expected.len()
+        && (expected.iter()).all(|(name, n)| holders.get(*name).copied() == Some(*n))
+}
+
+fn wait_exit(daemon: &mut Daemon) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = daemon.child.try_wait().expect("the child can be polled") {
+            return status;
+        }
+        assert!(started.elapsed() < WAIT, "the daemon did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_the_rules_and_alert_every_event_once_through_kill_stop_and_join() {
+    let setup = Setup::new("leases-share", 12).await;
+    let url = setup.server.url.clone();
+    let a = setup.daemon("inst-a", &url);
+    let mut b = setup.daemon("inst-b", &url);
+    let c = setup.daemon("inst-c", &url);
+    let spread = setup
+        .wait_for_holders("three instances holding 4 rules each", |h| {
+            instance_holds(h, &[("inst-a", 4), ("inst-b", 4), ("inst-c", 4)])
+        })
+        .await;
+    println!("12 rules spread 4/4/4 over three instances {spread:?} after they started");
+    setup.wait_for_first_runs().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ingesting = ingest(url.clone(), setup.source.clone(), Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let mut a = a;
+    a.child.kill().expect("SIGKILL is delivered");
+    a.child.wait().expect("the killed child is reaped");
+    let moved = setup
+        .wait_for_holders("b and c holding 6 rules each after a was killed", |h| {
+            instance_holds(h, &[("inst-b", 6), ("inst-c", 6)])
+        })
+        .await;
+    println!("SIGKILL: a's rules held by b and c {moved:?} later (lease period {LEASE_PERIOD})");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    signal(b.child.id(), "-TERM");
+    let status = wait_exit(&mut b);
+    assert!(status.success(), "b exits 0 after SIGTERM: {}", b.log());
+    let moved = setup
+        .wait_for_holders("c holding every rule after b stopped", |h| {
+            instance_holds(h, &[("inst-c", 12)])
+        })
+        .await;
+    println!("SIGTERM: b's rules held by c {moved:?} after b exited");
+    assert!(
+        b.log().contains("leases given back"),
+        "b gives its leases back: {}",
+        b.log()
+    );
+
+    let d = setup.daemon("inst-d", &url);
+    let joined = setup
+        .wait_for_holders("c and d holding 6 rules each", |h| {
+            instance_holds(h, &[("inst-c", 6), ("inst-d", 6)])
+        })
+        .await;
+    println!("a fourth instance took its share {joined:?} after it started");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    stop.store(true, Ordering::SeqCst);
+    let (events, newest) = ingesting.await.expect("ingestion ran");
+    setup.wait_for_coverage(newest).await;
+    let by_status = setup.verify(&events).await;
+    for instance in ["inst-a", "inst-b", "inst-c", "inst-d"] {
+        let ran: u64 = (by_status.iter())
+            .filter(|((name, _), _)| name == instance)
+            .map(|(_, n)| n)
+            .sum();
+        assert!(ran > 0, "{instance} ran executions: {by_status:?}");
+    }
+    if std::env::var_os("LOOKOUT_LEASES_TRACE").is_some() {
+        for (name, daemon) in [("c", &c), ("d", &d)] {
+            for line in daemon.log().lines() {
+                if line.contains("lease") || line.contains("superseded") {
+                    eprintln!("{name}: {line}");
+                }
+            }
+        }
+    }
+    drop((c, d));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_owner_cannot_write_the_state_once_its_lease_moved() {
+    let setup = Setup::new("leases-stale", 6).await;
+    let url = setup.server.url.clone();
+    // a's searches of the source index take 3 s: a is inside executions nearly all the time.
+    let proxy = Proxy::start(&url).await;
+    let slow = FaultRule::new(Fault::Delay(Duration::from_secs(3)))
+        .method("POST")
+        .path_prefix(&format!("/{}", setup.source))
+        .always();
+    proxy.set_plan(FaultPlan::pass().with(slow));
+    let a = setup.daemon("inst-a", &proxy.url());
+    let b = setup.daemon("inst-b", &url);
+    setup
+        .wait_for_holders("a and b holding 3 rules each", |h| {
+            instance_holds(h, &[("inst-a", 3), ("inst-b", 3)])
+        })
+        .await;
+    setup.wait_for_first_runs().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let ingesting = ingest(url.clone(), setup.source.clone(), Arc::clone(&stop));
+    // Let a's executions start (each takes at least 3 s).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    signal(a.child.id(), "-STOP");
+    let moved = setup
+        .wait_for_holders("b holding every rule while a is paused", |h| {
+            instance_holds(h, &[("inst-b", 6)])
+        })
+        .await;
+    println!("a paused: its rules held by b {moved:?} later");
+    // b runs the rules under its own leases for a while.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let taken = setup.leases().await;
+    let mut before = setup.states().await;
+    signal(a.child.id(), "-CONT");
+    // For a while after a continues: coverage never moves backwards, and no state is written
+    // under a's old leases (a fence of a with a generation at or below b's).
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_secs(8) {
+        let now = setup.states().await;
+        for (rule_id, (covered, fence)) in &now {
+            let (was, _) = before.get(rule_id).cloned().unwrap_or_default();
+            assert!(
+                *covered >= was,
+                "{rule_id}: coverage moved backwards from {was:?} to {covered:?}"
+            );
+            if let Some((owner, generation)) = fence
+                && owner == "inst-a"
+            {
+                let b_generation = taken.get(rule_id).map_or(0, |(_, g)| *g);
+                assert!(
+                    *generation > b_generation,
+                    "{rule_id}: state written by the stale owner a under generation {generation} (b took it at {b_generation})"
+                );
+            }
+        }
+        before = now;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (events, newest) = ingesting.await.expect("ingestion ran");
+    setup.wait_for_coverage(newest).await;
+    let by_status = setup.verify(&events).await;
+    let superseded = by_status
+        .get(&("inst-a".to_string(), "superseded".to_string()))
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        superseded > 0,
+        "a's executions that were running when it was paused end as superseded: {by_status:?}\n{}",
+        a.log()
+    );
+    assert!(
+        a.log().contains("lease lost") || a.log().contains("superseded"),
+        "a says it lost its leases"
+    );
+    drop(b);
+}

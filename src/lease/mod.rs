@@ -1,0 +1,575 @@
+//! Leases: several `lookout run` instances share the rules through documents in the server,
+//! with no coordinator (docs/operations.md, "Several instances"). Input: this instance's rules
+//! and what the leases index holds; output: which rules this instance may run now, and the
+//! fence its state writes carry.
+//!
+//! # Documents (one index, `leases.index`)
+//! * **Heartbeat**, one per instance, id = hash of (scope, instance): `{"kind": "instance",
+//!   "scope", "instance", "heartbeat_at", "expires_at", "rules"}`, written every quarter of the
+//!   lease period with `expires_at` = now + period. An instance whose `expires_at` is past is
+//!   dead.
+//! * **Lease**, one per rule, id = hash of (scope, `rule_id`): `{"kind": "lease", "scope",
+//!   "rule_id", "owner", "generation", "updated_at"}`. A lease is held by its `owner` for as
+//!   long as the owner's heartbeat is alive, so renewing every lease costs one request per
+//!   cycle, whatever the number of rules.
+//!
+//! The scope is a hash of the namespace and the alerts index, as the state's: two deployments
+//! sharing a cluster never take each other's rules.
+//!
+//! # One cycle (every period / 4)
+//! Write the heartbeat; refresh and read the index (one search: heartbeats and leases); drop
+//! the leases another instance holds now (lost); then claim, each with a conditional write
+//! (`create`, or `if_seq_no`/`if_primary_term` of the version read, as Kibana's task manager
+//! claims tasks), free leases and those whose owner is dead, up to `ceil(rules / live
+//! instances)`, or give back (`owner: null`) the extras that are not running. A claim raises the
+//! generation; two instances claiming one lease: one write wins, the other gets a conflict.
+//!
+//! # Local validity and fencing
+//! A lease counts as held only until the start of the last complete cycle + 4/5 of the
+//! period (monotonic time): an instance that was paused, or cut off from the server, stops
+//! running its rules before the others may take them (their clocks within period / 5 of
+//! ours). The generation is the fence: the engine writes it with the rule state, and a state
+//! write under an older generation than the stored one is refused (`state::check_fence`).
+
+mod plan;
+#[cfg(test)]
+mod tests;
+
+pub use plan::{Held, InstanceDoc, LeaseDoc, Plan, View};
+
+use crate::config::Config;
+use crate::es::{Client, ConditionalPut, EsError, PutOutcome};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The most documents (leases and heartbeats) one deployment's cycle reads.
+pub const MAX_LEASE_DOCS: usize = 10_000;
+
+/// How the lease documents of a deployment are found and named.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub client: Client,
+    pub index: String,
+    /// Hash of the namespace and the alerts index.
+    pub scope: String,
+}
+
+impl Place {
+    pub fn for_config(client: Client, config: &Config) -> Place {
+        Place {
+            client,
+            index: config.leases.index.clone(),
+            scope: hash(&[&config.alerts.namespace, &config.alerts.index]),
+        }
+    }
+
+    fn lease_id(&self, rule_id: &str) -> String {
+        format!("lease-{}", hash(&[&self.scope, rule_id]))
+    }
+
+    fn instance_id(&self, instance: &str) -> String {
+        format!("instance-{}", hash(&[&self.scope, instance]))
+    }
+
+    /// Every heartbeat and lease of this deployment (the index refreshed first, so that what
+    /// other instances wrote is seen).
+    pub async fn read(&self) -> Result<(Vec<InstanceDoc>, BTreeMap<String, LeaseDoc>), EsError> {
+        self.client.refresh(&self.index).await?;
+        let body = json!({
+            "size": MAX_LEASE_DOCS,
+            "seq_no_primary_term": true,
+            "query": {"match_all": {}},
+        });
+        let answer = self.client.search_raw(&self.index, body).await?;
+        let hits = answer["hits"]["hits"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if hits.len() >= MAX_LEASE_DOCS {
+            tracing::error!(
+                index = %self.index,
+                "the leases index holds {MAX_LEASE_DOCS} documents or more: some rules are not shared"
+            );
+        }
+        let mut instances = Vec::new();
+        let mut leases = BTreeMap::new();
+        for hit in &hits {
+            let source = &hit["_source"];
+            if source["scope"].as_str() != Some(self.scope.as_str()) {
+                continue;
+            }
+            match source["kind"].as_str() {
+                Some("instance") => instances.extend(instance_doc(source)),
+                Some("lease") => {
+                    if let Some(doc) = lease_doc(hit) {
+                        leases.insert(doc.rule_id.clone(), doc);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok((instances, leases))
+    }
+}
+
+fn instance_doc(source: &Value) -> Option<InstanceDoc> {
+    let date = |field: &str| {
+        (source[field].as_str()).and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+    };
+    Some(InstanceDoc {
+        name: source["instance"].as_str()?.to_string(),
+        heartbeat_at: date("heartbeat_at")?.to_utc(),
+        expires_at: date("expires_at")?.to_utc(),
+    })
+}
+
+fn lease_doc(hit: &Value) -> Option<LeaseDoc> {
+    let source = &hit["_source"];
+    Some(LeaseDoc {
+        rule_id: source["rule_id"].as_str()?.to_string(),
+        owner: source["owner"].as_str().map(str::to_string),
+        generation: source["generation"].as_u64().unwrap_or(0),
+        version: (hit["_seq_no"].as_u64()?, hit["_primary_term"].as_u64()?),
+    })
+}
+
+/// How many instances are alive (this one included).
+fn live_count(instances: &[InstanceDoc], me: &str, now: DateTime<Utc>) -> usize {
+    let mut live: BTreeSet<&str> = (instances.iter())
+        .filter(|instance| instance.expires_at > now)
+        .map(|instance| instance.name.as_str())
+        .collect();
+    live.insert(me);
+    live.len()
+}
+
+/// What changed in one cycle, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// Leases held after the cycle.
+    pub held: usize,
+    /// Free leases claimed.
+    pub acquired: usize,
+    /// Leases of dead instances claimed.
+    pub taken_over: usize,
+    /// Leases another instance holds now.
+    pub lost: usize,
+    /// Leases given back.
+    pub released: usize,
+    /// Live instances seen.
+    pub instances: usize,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    rules: Vec<String>,
+    held: BTreeMap<String, Held>,
+    running: BTreeSet<String>,
+    /// Being given back: no new execution starts.
+    releasing: BTreeSet<String>,
+    /// Claimed since the scheduler last asked.
+    fresh: Vec<String>,
+    /// Every held lease is valid until then.
+    valid_until: Option<Instant>,
+    last_heartbeat: Option<Instant>,
+    stopping: bool,
+}
+
+/// This instance's leases.
+#[derive(Debug)]
+pub struct Leases {
+    place: Place,
+    instance: String,
+    period: Duration,
+    table: Mutex<Table>,
+    fresh_claimed: tokio::sync::Notify,
+}
+
+impl Leases {
+    pub fn new(place: Place, instance: &str, period: Duration, rules: Vec<String>) -> Leases {
+        Leases {
+            place,
+            instance: instance.to_string(),
+            period,
+            table: Mutex::new(Table {
+                rules,
+                ..Table::default()
+            }),
+            fresh_claimed: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// How often the heartbeat is written and the leases looked at.
+    pub fn renew_every(&self) -> Duration {
+        self.period / 4
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table
+            .lock()
+            .expect("the lease table is never poisoned")
+    }
+
+    /// The generation of the rule's lease when this instance may start an execution of it now
+    /// (held, valid, not being given back, not shutting down); the execution is marked
+    /// running until [`Leases::end`].
+    pub fn begin(&self, rule_id: &str) -> Option<u64> {
+        let mut table = self.table();
+        let valid = table
+            .valid_until
+            .is_some_and(|until| Instant::now() < until);
+        if !valid || table.stopping || table.releasing.contains(rule_id) {
+            return None;
+        }
+        let generation = table.held.get(rule_id)?.generation;
+        table.running.insert(rule_id.to_string());
+        Some(generation)
+    }
+
+    /// Whether this instance may start an execution of the rule now.
+    pub fn may_run(&self, rule_id: &str) -> bool {
+        let table = self.table();
+        let valid = table
+            .valid_until
+            .is_some_and(|until| Instant::now() < until);
+        valid
+            && !table.stopping
+            && !table.releasing.contains(rule_id)
+            && table.held.contains_key(rule_id)
+    }
+
+    /// The execution of the rule has ended.
+    pub fn end(&self, rule_id: &str) {
+        self.table().running.remove(rule_id);
+    }
+
+    /// Whether the lease of `generation` is still held and valid (the engine asks before each
+    /// state write).
+    pub fn holds(&self, rule_id: &str, generation: u64) -> bool {
+        let table = self.table();
+        let valid = table
+            .valid_until
+            .is_some_and(|until| Instant::now() < until);
+        valid && table.held.get(rule_id).map(|h| h.generation) == Some(generation)
+    }
+
+    /// Completes when rules were claimed (then [`Leases::take_fresh`] lists them).
+    pub async fn fresh_claimed(&self) {
+        self.fresh_claimed.notified().await;
+    }
+
+    /// The rules claimed since the last call.
+    pub fn take_fresh(&self) -> Vec<String> {
+        std::mem::take(&mut self.table().fresh)
+    }
+
+    /// How many leases are held.
+    pub fn held_count(&self) -> usize {
+        self.table().held.len()
+    }
+
+    /// Replaces the rules this instance runs (a reload); leases of rules it no longer has are
+    /// given back at the next cycle.
+    pub fn set_rules(&self, rules: Vec<String>) {
+        self.table().rules = rules;
+    }
+
+    /// Whether [`Leases::stop`] was called.
+    pub fn stopping(&self) -> bool {
+        self.table().stopping
+    }
+
+    /// Stops taking and starting: every lease not running is given back at the next cycle.
+    pub fn stop(&self) {
+        self.table().stopping = true;
+    }
+
+    /// One cycle: heartbeat, read, lost / claimed / given back. A failed request ends the cycle
+    /// with an error; held leases stay valid until their local deadline, then lapse.
+    pub async fn cycle(&self) -> Result<CycleReport, EsError> {
+        let started = Instant::now();
+        let now = Utc::now();
+        let beat_due = self
+            .table()
+            .last_heartbeat
+            .is_none_or(|last| started.saturating_duration_since(last) >= self.renew_every());
+        if beat_due {
+            self.heartbeat(now).await?;
+        }
+        let (instances, leases) = self.place.read().await?;
+        let plan = {
+            let table = self.table();
+            let view = View {
+                me: &self.instance,
+                now,
+                rules: &table.rules,
+                held: &table.held,
+                running: &table.running,
+                instances: &instances,
+                leases: &leases,
+                stopping: table.stopping,
+            };
+            let mut plan = plan::plan(&view);
+            // Held leases of rules this instance no longer runs (a reload) go back.
+            for rule_id in table.held.keys() {
+                let gone = !table.rules.contains(rule_id) && !table.running.contains(rule_id);
+                if gone && !plan.releases.contains(rule_id) && !plan.lost.contains(rule_id) {
+                    plan.releases.push(rule_id.clone());
+                }
+            }
+            plan
+        };
+        let mut report = CycleReport {
+            instances: live_count(&instances, &self.instance, now),
+            ..CycleReport::default()
+        };
+        {
+            let mut table = self.table();
+            for rule_id in &plan.lost {
+                table.held.remove(rule_id);
+                tracing::warn!(rule_id = %rule_id, "lease lost: another instance holds the rule now");
+            }
+            report.lost = plan.lost.len();
+            table.releasing.extend(plan.releases.iter().cloned());
+            // What this instance still holds was confirmed by this cycle's read; it stays
+            // valid until well before the others see the last heartbeat expire.
+            table.valid_until = table.last_heartbeat.map(|beat| beat + self.period * 4 / 5);
+        }
+        self.claim(&plan, now, &mut report).await?;
+        self.release(&plan.releases, now, &mut report).await;
+        report.held = self.held_count();
+        Ok(report)
+    }
+
+    async fn heartbeat(&self, now: DateTime<Utc>) -> Result<(), EsError> {
+        let expires = now
+            + chrono::TimeDelta::from_std(self.period).unwrap_or(chrono::TimeDelta::seconds(30));
+        let doc = json!({
+            "kind": "instance",
+            "scope": self.place.scope,
+            "instance": self.instance,
+            "heartbeat_at": now,
+            "expires_at": expires,
+            "rules": self.held_count(),
+            "period_ms": u64::try_from(self.period.as_millis()).unwrap_or(u64::MAX),
+        });
+        let id = self.place.instance_id(&self.instance);
+        let sent = Instant::now();
+        self.place
+            .client
+            .put_doc(&self.place.index, &id, &doc, false)
+            .await?;
+        self.table().last_heartbeat = Some(sent);
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        plan: &Plan,
+        now: DateTime<Utc>,
+        report: &mut CycleReport,
+    ) -> Result<(), EsError> {
+        if plan.claims.is_empty() {
+            return Ok(());
+        }
+        let puts: Vec<ConditionalPut> = (plan.claims.iter())
+            .map(|claim| ConditionalPut {
+                id: self.place.lease_id(&claim.rule_id),
+                doc: self.lease_body(&claim.rule_id, Some(&self.instance), claim.generation, now),
+                expected: claim.expected,
+            })
+            .collect();
+        let outcomes = (self.place.client)
+            .bulk_put_if(&self.place.index, &puts, false)
+            .await?;
+        let mut table = self.table();
+        let before = table.fresh.len();
+        for (claim, outcome) in plan.claims.iter().zip(outcomes) {
+            match outcome {
+                PutOutcome::Written(seq_no, term) => {
+                    table.held.insert(
+                        claim.rule_id.clone(),
+                        Held {
+                            generation: claim.generation,
+                            version: (seq_no, term),
+                        },
+                    );
+                    table.fresh.push(claim.rule_id.clone());
+                    match &claim.from {
+                        Some(from) => {
+                            report.taken_over += 1;
+                            tracing::info!(rule_id = %claim.rule_id, from = %from, generation = claim.generation, "lease taken over from an instance whose heartbeat expired");
+                        }
+                        None => {
+                            report.acquired += 1;
+                            tracing::debug!(rule_id = %claim.rule_id, generation = claim.generation, "lease claimed");
+                        }
+                    }
+                }
+                PutOutcome::Conflict => {
+                    tracing::debug!(rule_id = %claim.rule_id, "lease claimed by another instance first");
+                }
+                PutOutcome::Failed(failure) => {
+                    tracing::warn!(rule_id = %claim.rule_id, status = failure.status, reason = %failure.reason, "claiming a lease failed");
+                }
+            }
+        }
+        if table.fresh.len() > before {
+            self.fresh_claimed.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Gives leases back (`owner: null`, over the version this instance wrote). A lease that
+    /// cannot be given back stays held (and lapses if the instance goes away).
+    async fn release(&self, rule_ids: &[String], now: DateTime<Utc>, report: &mut CycleReport) {
+        let puts: Vec<(String, ConditionalPut)> = {
+            let table = self.table();
+            (rule_ids.iter())
+                .filter_map(|rule_id| {
+                    let held = table.held.get(rule_id)?;
+                    let put = ConditionalPut {
+                        id: self.place.lease_id(rule_id),
+                        doc: self.lease_body(rule_id, None, held.generation, now),
+                        expected: Some(held.version),
+                    };
+                    Some((rule_id.clone(), put))
+                })
+                .collect()
+        };
+        if puts.is_empty() {
+            self.table().releasing.clear();
+            return;
+        }
+        let sent: Vec<ConditionalPut> = puts.iter().map(|(_, put)| put.clone()).collect();
+        let outcomes = (self.place.client)
+            .bulk_put_if(&self.place.index, &sent, false)
+            .await;
+        let mut table = self.table();
+        match outcomes {
+            Ok(outcomes) => {
+                for ((rule_id, _), outcome) in puts.iter().zip(outcomes) {
+                    match outcome {
+                        PutOutcome::Written(..) | PutOutcome::Conflict => {
+                            table.held.remove(rule_id);
+                            report.released += 1;
+                        }
+                        PutOutcome::Failed(failure) => {
+                            tracing::warn!(rule_id = %rule_id, status = failure.status, reason = %failure.reason, "giving a lease back failed");
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "giving leases back failed"),
+        }
+        table.releasing.clear();
+    }
+
+    /// Gives every lease back and removes the heartbeat (the end of a graceful shutdown):
+    /// the other instances take the rules at their next cycle.
+    pub async fn release_all(&self) {
+        let rule_ids: Vec<String> = {
+            let mut table = self.table();
+            table.stopping = true;
+            table.held.keys().cloned().collect()
+        };
+        let mut report = CycleReport::default();
+        self.release(&rule_ids, Utc::now(), &mut report).await;
+        let id = self.place.instance_id(&self.instance);
+        if let Err(error) = self.place.client.delete_doc(&self.place.index, &id).await {
+            tracing::warn!(%error, "removing this instance's heartbeat failed");
+        }
+        let mut table = self.table();
+        table.held.clear();
+        table.valid_until = None;
+        tracing::info!(
+            released = report.released,
+            instance = %self.instance,
+            "leases given back"
+        );
+    }
+
+    fn lease_body(
+        &self,
+        rule_id: &str,
+        owner: Option<&str>,
+        generation: u64,
+        now: DateTime<Utc>,
+    ) -> Value {
+        json!({
+            "kind": "lease",
+            "scope": self.place.scope,
+            "rule_id": rule_id,
+            "owner": owner,
+            "generation": generation,
+            "updated_at": now,
+        })
+    }
+}
+
+/// The instances and leases of a deployment, for `lookout status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    pub instances: Vec<InstanceOverview>,
+    /// Rules whose lease no live instance holds.
+    pub unowned: Vec<String>,
+}
+
+/// One instance, and the rules it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceOverview {
+    pub name: String,
+    pub heartbeat_at: DateTime<Utc>,
+    /// When its leases expire unless renewed.
+    pub expires_at: DateTime<Utc>,
+    pub live: bool,
+    pub rules: Vec<String>,
+}
+
+/// Reads the deployment's heartbeats and leases.
+pub async fn overview(place: &Place, now: DateTime<Utc>) -> Result<Overview, EsError> {
+    let (instances, leases) = place.read().await?;
+    let mut overview = Overview {
+        instances: (instances.iter())
+            .map(|instance| InstanceOverview {
+                name: instance.name.clone(),
+                heartbeat_at: instance.heartbeat_at,
+                expires_at: instance.expires_at,
+                live: instance.expires_at > now,
+                rules: Vec::new(),
+            })
+            .collect(),
+        unowned: Vec::new(),
+    };
+    overview.instances.sort_by(|a, b| a.name.cmp(&b.name));
+    for lease in leases.values() {
+        let owner = (lease.owner.as_ref())
+            .and_then(|owner| overview.instances.iter_mut().find(|i| &i.name == owner))
+            .filter(|instance| instance.live);
+        match owner {
+            Some(instance) => instance.rules.push(lease.rule_id.clone()),
+            None => overview.unowned.push(lease.rule_id.clone()),
+        }
+    }
+    Ok(overview)
+}
+
+/// Lowercase hex SHA-256 of the parts, each framed by its length.
+fn hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    (hasher.finalize().iter())
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
