@@ -115,6 +115,8 @@ struct Sim {
     receiver_proxy: Proxy,
     names: Names,
     rules_dir: TempDir,
+    /// Holds the configuration file.
+    _config_dir: TempDir,
     config: std::path::PathBuf,
     source_prefix: String,
     rng: Rng,
@@ -164,7 +166,9 @@ impl Sim {
             );
         }
         text += "[[notify.routes]]\nconnectors = [\"hook\", \"pd\", \"slack\"]\n";
-        let config = rules_dir.path().join("notify.toml");
+        // Beside the rules folder, not in it: a file there that is not a rule is a rule file error.
+        let config_dir = TempDir::new("crash-notify-config");
+        let config = config_dir.path().join("notify.toml");
         std::fs::write(&config, text).expect("the configuration is written");
         Sim {
             server,
@@ -173,6 +177,7 @@ impl Sim {
             receiver_proxy,
             names,
             rules_dir,
+            _config_dir: config_dir,
             config,
             source_prefix,
             rng: Rng::new(seed),
