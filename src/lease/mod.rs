@@ -49,6 +49,11 @@ use std::time::{Duration, Instant};
 /// The most documents (leases and heartbeats) one deployment's cycle reads.
 pub const MAX_LEASE_DOCS: usize = 10_000;
 
+/// After how many lease periods past its expiry a dead instance's heartbeat is removed.
+pub const FORGET_AFTER_PERIODS: i32 = 10;
+/// How many dead heartbeats one cycle removes at most.
+const FORGET_PER_CYCLE: usize = 5;
+
 /// How the lease documents of a deployment are found and named.
 #[derive(Debug, Clone)]
 pub struct Place {
@@ -345,8 +350,24 @@ impl Leases {
         }
         self.claim(&plan, now, &mut report).await?;
         self.release(&plan.releases, now, &mut report).await;
+        self.forget_dead(&instances, now).await;
         report.held = self.held_count();
         Ok(report)
+    }
+
+    /// Removes the heartbeats of instances dead for [`FORGET_AFTER_PERIODS`] lease periods
+    /// (every restart under a new name leaves one), a few per cycle; any instance may.
+    async fn forget_dead(&self, instances: &[InstanceDoc], now: DateTime<Utc>) {
+        let period = chrono::TimeDelta::from_std(self.period).unwrap_or(chrono::TimeDelta::MAX);
+        let long_dead = (instances.iter())
+            .filter(|instance| instance.expires_at + period * FORGET_AFTER_PERIODS < now)
+            .take(FORGET_PER_CYCLE);
+        for instance in long_dead {
+            let id = self.place.instance_id(&instance.name);
+            if let Err(error) = self.place.client.delete_doc(&self.place.index, &id).await {
+                tracing::debug!(%error, instance = %instance.name, "removing a dead instance's heartbeat failed");
+            }
+        }
     }
 
     async fn heartbeat(&self, now: DateTime<Utc>) -> Result<(), EsError> {
