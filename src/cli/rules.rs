@@ -222,10 +222,9 @@ pub fn row(rule: &Rule, state: Option<&RuleState>, alerts: u64, now: DateTime<Ut
             .map_or("-", status_word)
             .to_string(),
         alerts.to_string(),
-        cadence.as_ref().map_or_else(
-            || "-".to_string(),
-            |c| next_run(c, last, now),
-        ),
+        cadence
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |c| next_run(c, last, now)),
     ]
 }
 
