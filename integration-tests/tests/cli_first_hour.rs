@@ -342,17 +342,8 @@ fn test_rules_and_status_print_json_a_script_can_read() {
     assert_eq!(rule["last_status"], "succeeded");
     assert_eq!(rule["last_execution_at"], "2026-01-01T00:30:00Z");
     assert_eq!(rule["alerts"], 3);
-    let next = rule["next_run"].as_str().expect("a time");
-    let next = at(next);
-    assert!(
-        next > Utc::now(),
-        "the next slot of the series is ahead: {next}"
-    );
-    assert_eq!(
-        (next - at("2026-01-01T00:30:00Z")).num_seconds() % 300,
-        0,
-        "on the 5-minute series of the last execution: {next}"
-    );
+    // Its last execution is more than an interval ago: the daemon runs it within its start ramp.
+    assert_eq!(rule["next_run"], "due: within 10s of start", "{rules}");
 
     let (output, out, err) = run(setup.lookout(&server).args(["status", "--format", "json"]));
     assert!(output.status.success(), "{out}{err}");
