@@ -59,6 +59,10 @@ pub struct Args {
     /// Share of seed actions that fail (0 to 1).
     #[arg(long, default_value_t = DEFAULT_SEED_FAILURE_RATE)]
     seed_failure_rate: f64,
+    /// Share of events that belong to the activity the AWS CloudTrail EQL rules look for, with
+    /// its near misses (0 to 1; docs/eql.md lists the rules). 0 leaves it out.
+    #[arg(long, default_value_t = 0.0)]
+    eql_rate: f64,
     /// Only these actions, comma-separated (see --list-actions).
     #[arg(long, value_delimiter = ',')]
     actions: Option<Vec<String>>,
@@ -128,6 +132,7 @@ fn config(args: &Args) -> anyhow::Result<GeneratorConfig> {
     config.seed_actions_rate = args.seed_rate;
     config.failure_rate = args.failure_rate;
     config.seed_failure_rate = args.seed_failure_rate;
+    config.eql_activity_rate = args.eql_rate;
     config.actions = args.actions.clone();
     config.preserve_original = args.original;
     config.lag = LagModel {
@@ -306,6 +311,26 @@ mod tests {
         assert_eq!(config.lag.min, TimeDelta::zero());
         assert_eq!(config.lag.median, TimeDelta::minutes(2));
         assert_eq!(config.lag.max, TimeDelta::hours(1));
+    }
+
+    #[test]
+    fn the_eql_rate_plants_the_activity_of_the_aws_eql_rules() {
+        let flags = [
+            "--now",
+            "2024-05-01T12:00:00Z",
+            "--start",
+            "now-3h",
+            "--count",
+            "400",
+        ];
+        let count_planted = |extra: &[&str]| {
+            let settings = config(&args(&[&flags[..], extra].concat())).expect("valid");
+            (Generator::new(settings).expect("valid").events())
+                .filter(|event| event.planted_for.is_some())
+                .count()
+        };
+        assert_eq!(count_planted(&[]), 0);
+        assert!(count_planted(&["--eql-rate", "0.5"]) > 0);
     }
 
     #[test]
