@@ -146,7 +146,10 @@ impl Conjunction {
                 return;
             }
             Ok(inner) if inner.all.is_empty() && inner.none.is_empty() && inner.at_least == 1 => {
-                self.none.extend(inner.any);
+                // Each disjunct is excluded in turn: one that is itself a negation is required.
+                for clause in inner.any {
+                    self.exclude(clause, required);
+                }
                 return;
             }
             Ok(inner) => inner.write(),
