@@ -194,12 +194,14 @@ impl Engine {
         if tally.covered_to.is_none() {
             self.recover_coverage(rule, nominal, at, tally).await?;
         }
+        // A first execution's coverage starts at its own window: nothing to overlap.
+        let last_search_end = tally.covered_to;
         if tally.covered_to.is_none() {
             self.start_coverage(rule, nominal.from, tally).await?;
         }
         let windows = schedule::plan(
             nominal,
-            tally.covered_to,
+            last_search_end,
             rule.schedule.interval,
             self.settings.max_catch_up,
             at,

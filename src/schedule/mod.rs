@@ -144,7 +144,11 @@ fn resolve_one(
 /// The search starts at `min(nominal.from, covered_to)`, but never before
 /// `min(nominal.from, at - max_catch_up)`; what lies before that bound is returned as the gap.
 /// The catch-up span before `nominal.from` is split into `interval`-sized chunks aligned on
-/// `nominal.from` (the oldest one may be shorter), followed by the nominal window itself.
+/// `nominal.from` (the oldest one may be shorter), followed by the nominal window itself. The
+/// first chunk then starts no later than `covered_to` minus the rule's lookback (its window's
+/// length beyond the interval; not before the catch-up bound), so a late execution overlaps the
+/// last search as an on-time one does. `covered_to` is `None` on a rule's first execution (nothing before its window is
+/// lookout's to search).
 pub fn plan(
     nominal: Window,
     covered_to: Option<DateTime<Utc>>,
@@ -165,6 +169,16 @@ pub fn plan(
     };
     let mut chunks = catch_up_chunks(start, nominal.from, interval);
     chunks.push(nominal);
+    // A late execution keeps the rule's overlap: the first chunk reaches back over the end of
+    // the last search by the rule's lookback, as an on-time window does, so an event stamped
+    // just before `covered_to` that became searchable only after that search is still found.
+    if let Some(covered) = covered_to
+        && gap.is_none()
+    {
+        let lookback = (nominal.length() - interval).max(TimeDelta::zero());
+        let first = &mut chunks[0];
+        first.from = first.from.min((covered - lookback).max(bound));
+    }
     ExecutionWindows {
         nominal,
         chunks,
@@ -245,7 +259,7 @@ mod tests {
         let nominal = window(at(12, 44), at(12, 50));
         let planned = plan(nominal, Some(at(12, 10)), FIVE, DAY, at(12, 50));
         let expected = vec![
-            window(at(12, 10), at(12, 14)),
+            window(at(12, 9), at(12, 14)),
             window(at(12, 14), at(12, 19)),
             window(at(12, 19), at(12, 24)),
             window(at(12, 24), at(12, 29)),
@@ -255,8 +269,38 @@ mod tests {
             nominal,
         ];
         assert_eq!(planned.chunks, expected);
-        assert_eq!(planned.searched(), window(at(12, 10), at(12, 50)));
+        assert_eq!(planned.searched(), window(at(12, 9), at(12, 50)));
         assert_eq!(planned.gap, None);
+    }
+
+    #[test]
+    fn a_late_execution_overlaps_the_last_search_by_the_lookback() {
+        // Every 5 minutes over the last 6: one minute of lookback. The last search ended at
+        // 12:05; this execution runs at 12:10 + `late`.
+        for late in [0, 30, 60, 90, 240, 600] {
+            let now = at(12, 10) + TimeDelta::seconds(late);
+            let nominal = window(now - TimeDelta::minutes(6), now);
+            let planned = plan(nominal, Some(at(12, 5)), FIVE, DAY, now);
+            assert_eq!(planned.searched(), window(at(12, 4), now), "{late} s late");
+            // No more requests than without the overlap: a chunk only for what lies between
+            // the last search and the nominal window.
+            let between = (nominal.from - at(12, 5)).max(TimeDelta::zero());
+            let without = 1 + usize::from(between > TimeDelta::zero())
+                * (between.num_seconds() as usize).div_ceil(300);
+            assert_eq!(planned.chunks.len(), without, "{late} s late");
+        }
+    }
+
+    #[test]
+    fn a_rule_without_lookback_or_with_a_gap_is_not_widened() {
+        let now = at(12, 20);
+        let nominal = window(now - FIVE, now);
+        let planned = plan(nominal, Some(at(12, 5)), FIVE, DAY, now);
+        assert_eq!(planned.searched(), window(at(12, 5), now));
+        let covered = now - TimeDelta::hours(30);
+        let nominal = window(now - TimeDelta::minutes(6), now);
+        let planned = plan(nominal, Some(covered), FIVE, DAY, now);
+        assert_eq!(planned.searched(), window(now - DAY, now));
     }
 
     #[test]
@@ -305,7 +349,11 @@ mod tests {
             now,
         );
         assert!(planned.chunks.len() <= MAX_CHUNKS + 1);
-        assert_eq!(planned.searched(), window(covered, now));
+        // Back to the last search's end, less the rule's one second of lookback.
+        assert_eq!(
+            planned.searched(),
+            window(covered - TimeDelta::seconds(1), now)
+        );
     }
 
     fn every_five_minutes_over_the_last_six() -> Schedule {
