@@ -9,6 +9,7 @@ mod reliability_support;
 use chrono::{DateTime, TimeDelta, Utc};
 use elasticsearch::http::Method;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
+use integration_tests::server::{Capability, require_all};
 use integration_tests::{TestServer, unique_name};
 use lookout::Backoff;
 use lookout::Config;
@@ -332,6 +333,37 @@ async fn a_shard_failure_writes_what_answered_and_leaves_the_window_uncovered() 
     );
     assert_eq!(next.record.alerts_created, 0);
     assert!(next.record.duplicates >= 1);
+    assert_eq!(env.alerts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_shard_failure_reading_the_suppression_history_fails_the_chunk() {
+    let env = Env::new().await;
+    if !require_all(&[Capability::CompositeAggregation]).await {
+        return;
+    }
+    let (_, rule) = env.one_event_before_t0().await;
+    // The same rule, suppressing: its chunks first read the groups' history from the alerts.
+    let text = rule_file(&rules()[0], &format!("{}-*", env.prefix))
+        + "\n[rule.alert_suppression]\ngroup_by = [\"user.name\"]\n";
+    let rule = integration_tests::runnable_rule(&rule.path, &text);
+    // Only the history search (it alone asks for alerts with an instance id).
+    env.fail(search_rule(Fault::ShardFailure).body("kibana.alert.instance.id"));
+    let report = env.execute(&rule, t0()).await;
+    let error = report.record.error.clone().unwrap_or_default();
+    assert!(
+        report.failed() && error.contains("shard"),
+        "{:?}",
+        report.record
+    );
+    assert!(
+        env.alerts().await.is_empty(),
+        "a group read from part of its history is not written"
+    );
+    assert_eq!(env.covered_to(&rule).await, Some(t0() - minutes(6)));
+    env.heal();
+    let next = env.execute(&rule, t0() + minutes(5)).await;
+    assert!(!next.failed(), "{:?}", next.record);
     assert_eq!(env.alerts().await.len(), 1);
 }
 

@@ -241,7 +241,7 @@ async fn run_round(
     };
     observer.health.set_server_reachable(true);
     observer.health.set_templates_installed(true);
-    lookout::warn_unmapped_fields(engine.client(), &loaded.rules).await;
+    lookout::warn_unmapped_fields(&engine, &loaded.rules).await;
     let options = Options {
         concurrency: config.engine.concurrency,
         grace: config.engine.shutdown_grace,

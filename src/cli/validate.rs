@@ -71,7 +71,11 @@ fn mapping_warnings(
     rules: &[lookout::Rule],
 ) -> anyhow::Result<Vec<Diagnostic>> {
     let client = common::client(config)?;
-    let problems = common::runtime()?.block_on(lookout::unmapped_fields(&client, rules))?;
+    let problems = common::runtime()?.block_on(lookout::unmapped_fields(
+        &client,
+        &lookout::FieldCapsCache::default(),
+        rules,
+    ))?;
     Ok(problems
         .into_iter()
         .map(|problem| Diagnostic {

@@ -25,7 +25,7 @@ pub use kind::{
 };
 pub use plan::simplify_filter;
 pub use preview::{Preview, preview};
-use query::FieldCapsCache;
+pub use query::{FieldCapsCache, FieldInfo};
 
 use crate::alert::AlertContext;
 use crate::config::Config;
@@ -136,6 +136,11 @@ impl Engine {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The field types of the indices the rules search, shared by every execution.
+    pub fn field_caps(&self) -> &FieldCapsCache {
+        &self.field_caps
     }
 
     /// The state store this engine writes to.

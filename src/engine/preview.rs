@@ -86,15 +86,16 @@ impl Matches {
     }
 }
 
-/// Searches `window` for the events `rule`'s query matches, at most `limit` of them.
+/// Searches `window` for the events `rule`'s query matches, at most `limit` of them; field
+/// types come through `field_caps`.
 pub async fn preview(
     client: &Client,
+    field_caps: &FieldCapsCache,
     settings: &Settings,
     rule: &Rule,
     window: Window,
     limit: usize,
 ) -> Result<Preview, ExecutionError> {
-    let field_caps = FieldCapsCache::default();
     let translated = field_caps.translate(client, rule).await;
     let mut warnings = translated.warnings;
     if translated.no_index_matches {
@@ -103,7 +104,7 @@ pub async fn preview(
     }
     let (matches, path) = match &rule.kind {
         Kind::Eql(_) => {
-            let searcher = Searcher::new(client, rule, &field_caps);
+            let searcher = Searcher::new(client, rule, field_caps);
             let path = eql_path(&searcher, settings.eql).await?;
             let matches = match path {
                 EqlRunPath::Native => {

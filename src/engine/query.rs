@@ -37,8 +37,9 @@ type CacheEntry = (Instant, Arc<FieldInfo>);
 #[derive(Debug)]
 pub struct FieldInfo {
     pub fields: FieldMap,
-    /// How many indices exist behind the patterns.
-    pub indices: usize,
+    /// No index exists behind the patterns (a server that leaves `indices` out of its answer
+    /// is taken to have found some).
+    pub no_index: bool,
 }
 
 impl FieldCapsCache {
@@ -56,7 +57,7 @@ impl FieldCapsCache {
                 None
             }
         };
-        let no_index_matches = info.as_ref().is_some_and(|info| info.indices == 0);
+        let no_index_matches = info.as_ref().is_some_and(|info| info.no_index);
         let dsl = query_dsl(rule.kind.query(), info.as_ref().map(|info| &info.fields));
         Translated {
             dsl,
@@ -75,12 +76,12 @@ impl FieldCapsCache {
             return Ok(info);
         }
         let response = client.field_caps(index).await?;
-        let indices = response["indices"].as_array().map_or(0, Vec::len);
+        let no_index = no_index(&response);
         let info = Arc::new(FieldInfo {
             fields: FieldMap::from_field_caps(&response),
-            indices,
+            no_index,
         });
-        if indices > 0 {
+        if !no_index {
             let mut entries = self
                 .entries
                 .lock()
@@ -98,6 +99,12 @@ impl FieldCapsCache {
         let (fetched, info) = entries.get(index)?;
         (fetched.elapsed() < FIELD_CAPS_TTL).then(|| Arc::clone(info))
     }
+}
+
+/// Whether a `_field_caps` answer names no index (a server that leaves `indices` out: it
+/// found some).
+fn no_index(answer: &Value) -> bool {
+    (answer["indices"].as_array()).is_some_and(Vec::is_empty)
 }
 
 /// A query as DSL with the given field types (untyped when `None`); an empty query matches
@@ -122,6 +129,13 @@ mod tests {
         let rule = test_rule("r");
         let expected = kql::to_dsl(&kql::parse("event.action: AddUserToGroup").unwrap(), None);
         assert_eq!(query_dsl(rule.kind.query(), None), expected);
+    }
+
+    #[test]
+    fn an_answer_without_an_index_list_is_taken_as_matching() {
+        assert!(!no_index(&json!({"fields": {}})));
+        assert!(no_index(&json!({"fields": {}, "indices": []})));
+        assert!(!no_index(&json!({"fields": {}, "indices": ["logs-1"]})));
     }
 
     #[test]

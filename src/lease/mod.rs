@@ -39,9 +39,9 @@ pub use plan::{Held, InstanceDoc, LeaseDoc, Plan, View};
 
 use crate::config::Config;
 use crate::es::{Client, ConditionalPut, EsError, PutOutcome};
+use crate::ids::framed_id;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -68,16 +68,16 @@ impl Place {
         Place {
             client,
             index: config.leases.index.clone(),
-            scope: hash(&[&config.alerts.namespace, &config.alerts.index]),
+            scope: framed_id(&[&config.alerts.namespace, &config.alerts.index]),
         }
     }
 
     fn lease_id(&self, rule_id: &str) -> String {
-        format!("lease-{}", hash(&[&self.scope, rule_id]))
+        format!("lease-{}", framed_id(&[&self.scope, rule_id]))
     }
 
     fn instance_id(&self, instance: &str) -> String {
-        format!("instance-{}", hash(&[&self.scope, instance]))
+        format!("instance-{}", framed_id(&[&self.scope, instance]))
     }
 
     /// Every heartbeat and lease of this deployment (the index refreshed first, so that what
@@ -581,16 +581,4 @@ pub async fn overview(place: &Place, now: DateTime<Utc>) -> Result<Overview, EsE
         }
     }
     Ok(overview)
-}
-
-/// Lowercase hex SHA-256 of the parts, each framed by its length.
-fn hash(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    (hasher.finalize().iter())
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }

@@ -1,15 +1,18 @@
 //! Fields a rule's KQL query names that the indices it searches do not map (`event.actoin`), and
 //! rules whose index patterns match no index: the mistakes that make a rule never fire while
-//! every check of the file passes. Needs the server (`_field_caps`, one request per distinct
-//! list of index patterns); says nothing about Lucene queries, whose field names are not parsed.
+//! every check of the file passes. Needs the server (`_field_caps`, at most one request per
+//! distinct list of index patterns, through the engine's field-type cache: the daemon's first
+//! executions reuse what the check at start fetched); says nothing about Lucene queries, whose
+//! field names are not parsed.
 
+use crate::engine::{Engine, FieldCapsCache, FieldInfo};
 use crate::es::{Client, EsError};
 use crate::kql::FieldMap;
 use crate::rule::{Query, Rule};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What one rule names that its indices cannot hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,27 +52,29 @@ impl fmt::Display for UnmappedFields {
 }
 
 /// The rules among `rules` whose query names a field their indices do not map, or whose
-/// indices do not exist.
+/// indices do not exist; field types come through `caps` (a fresh one for a one-off check).
 pub async fn unmapped_fields(
     client: &Client,
+    caps: &FieldCapsCache,
     rules: &[Rule],
 ) -> Result<Vec<UnmappedFields>, EsError> {
-    let mut caps: HashMap<&[String], (FieldMap, bool)> = HashMap::new();
+    // The cache keeps no answer that found no index; this keeps every answer of this check.
+    let mut seen: HashMap<&[String], Arc<FieldInfo>> = HashMap::new();
     let mut found = Vec::new();
     for rule in rules {
         let Query::Kql { tree, .. } = rule.kind.query() else {
             continue;
         };
         let indices = rule.search.index.as_slice();
-        if !caps.contains_key(indices) {
-            let answer = client.field_caps(indices).await?;
-            caps.insert(
-                indices,
-                (FieldMap::from_field_caps(&answer), any_index(&answer)),
-            );
-        }
-        let (map, exists) = &caps[indices];
-        if let Some(problem) = check(rule, &tree.field_names(), map, *exists) {
+        let info = match seen.get(indices) {
+            Some(info) => Arc::clone(info),
+            None => {
+                let info = caps.field_info(client, indices).await?;
+                seen.insert(indices, Arc::clone(&info));
+                info
+            }
+        };
+        if let Some(problem) = check(rule, &tree.field_names(), &info.fields, !info.no_index) {
             found.push(problem);
         }
     }
@@ -79,8 +84,8 @@ pub async fn unmapped_fields(
 /// Logs (warning) each rule whose query names a field its indices do not map, or whose indices
 /// do not exist: what the daemon and `run --once` say at start. A failed check is logged too and
 /// stops nothing.
-pub async fn warn_unmapped_fields(client: &Client, rules: &[Rule]) {
-    match unmapped_fields(client, rules).await {
+pub async fn warn_unmapped_fields(engine: &Engine, rules: &[Rule]) {
+    match unmapped_fields(engine.client(), engine.field_caps(), rules).await {
         Ok(problems) => {
             for problem in problems {
                 tracing::warn!(rule_id = %problem.rule_id, rule_name = %problem.name, "{problem}");
@@ -90,13 +95,6 @@ pub async fn warn_unmapped_fields(client: &Client, rules: &[Rule]) {
             tracing::warn!(%error, "could not check the rules' fields against the mappings")
         }
     }
-}
-
-/// Whether a `_field_caps` answer names any index (servers that leave `indices` out: yes).
-fn any_index(answer: &Value) -> bool {
-    answer["indices"]
-        .as_array()
-        .is_none_or(|indices| !indices.is_empty())
 }
 
 /// The problem of one rule, given its query's field names and what its indices map.
@@ -156,13 +154,5 @@ mod tests {
         assert!(problem.no_index);
         assert!(problem.fields.is_empty());
         assert!(problem.to_string().contains("match no index"), "{problem}");
-    }
-
-    #[test]
-    fn an_answer_without_an_index_list_is_taken_as_matching() {
-        assert!(any_index(&serde_json::json!({"fields": {}})));
-        assert!(!any_index(
-            &serde_json::json!({"fields": {}, "indices": []})
-        ));
     }
 }

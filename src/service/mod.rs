@@ -150,7 +150,7 @@ pub async fn run_once(
         ..Backoff::default()
     };
     let engine = connect(config, clock, backoff).await?;
-    fields::warn_unmapped_fields(engine.client(), rules).await;
+    fields::warn_unmapped_fields(&engine, rules).await;
     let notifier = notifier(config, &engine, None)?;
     let reports = futures_util::stream::iter(rules)
         .map(|rule| engine.execute(rule, at))

@@ -2,9 +2,9 @@
 //! state types. Pure: no I/O.
 
 use super::{DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState};
+use crate::ids::framed_id;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 /// `event.action` of an execution document.
 pub const EXECUTION_ACTION: &str = "execute-rule";
@@ -86,14 +86,10 @@ pub fn gap_from_doc(doc: &Value) -> Result<Gap, String> {
 /// every execution, with a later end, and that extends one document instead of adding another.
 pub fn gap_id(namespace: &str, alerts_index: &str, rule_id: &str, from: DateTime<Utc>) -> String {
     let from = from.to_rfc3339();
-    let mut hasher = Sha256::new();
-    for part in [namespace, alerts_index, rule_id, &from] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    let digest = hasher.finalize();
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("gap-{hex}")
+    format!(
+        "gap-{}",
+        framed_id(&[namespace, alerts_index, rule_id, &from])
+    )
 }
 
 pub fn dead_letter_doc(letter: &DeadLetter) -> Value {
@@ -118,13 +114,5 @@ pub fn dead_letter_id(alert_id: &str) -> String {
 /// The id of a rule's state document in one deployment: a hash of the namespace, the alerts
 /// index and the rule id, each framed by its length.
 pub fn state_id(namespace: &str, alerts_index: &str, rule_id: &str) -> String {
-    let mut hasher = Sha256::new();
-    for part in [namespace, alerts_index, rule_id] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    let hex: String = (hasher.finalize().iter())
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("state-{hex}")
+    format!("state-{}", framed_id(&[namespace, alerts_index, rule_id]))
 }

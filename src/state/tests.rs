@@ -221,3 +221,13 @@ fn a_write_under_an_older_lease_generation_is_refused() {
     assert!(super::check_fence("r", None, Some(&fence(4))).is_ok());
     assert!(super::check_fence("r", Some(&fence(5)), None).is_ok());
 }
+
+#[test]
+fn a_state_id_is_the_framed_hash_stored_states_are_found_by() {
+    // Changing the scheme would lose every stored state. (Python: sha256 over
+    // b"".join(struct.pack(">Q", len(p)) + p for p in parts).)
+    assert_eq!(
+        state_id("default", ".alerts-security.alerts-default", "rule-1"),
+        "state-5f2fb56899754904106d7b8afb9eb523ee851621be9d8acd7821e9591dd702d4"
+    );
+}

@@ -114,11 +114,16 @@ async fn dry_run(
     args: &Args,
 ) -> anyhow::Result<ExitCode> {
     let client = common::client(config)?;
-    for problem in lookout::unmapped_fields(&client, std::slice::from_ref(rule)).await? {
+    // One field-type fetch serves the mapping check and the search.
+    let field_caps = lookout::FieldCapsCache::default();
+    for problem in
+        lookout::unmapped_fields(&client, &field_caps, std::slice::from_ref(rule)).await?
+    {
         eprintln!("warning: {}", printable(&problem.to_string()));
     }
     let settings = Settings::from_config(config);
-    let preview = lookout::preview(&client, &settings, rule, window, MAX_TEST_HITS).await?;
+    let preview =
+        lookout::preview(&client, &field_caps, &settings, rule, window, MAX_TEST_HITS).await?;
     for warning in &preview.warnings {
         eprintln!("warning: {}", printable(warning));
     }
