@@ -25,6 +25,7 @@ mod engine;
 pub mod eql;
 mod es;
 mod exceptions;
+mod files;
 mod ids;
 mod kibana;
 pub mod kql;

@@ -191,6 +191,12 @@ fn miss(spec: EventSpec, after_seconds: i64) -> Step {
     }
 }
 
+/// `spec` planted for `rule`, then the same call failing 5 seconds later (a near miss: the
+/// rules look for successful calls).
+fn then_failed(spec: EventSpec, rule: &&'static str) -> Vec<Step> {
+    vec![hit(spec.clone(), 0, rule), miss(spec.failed(), 5)]
+}
+
 fn bucket_policy(statement: Value) -> Value {
     json!({"bucketPolicy": {"Version": "2012-10-17", "Statement": [statement]}})
 }
@@ -259,12 +265,8 @@ pub fn aws_eql_scenarios() -> Vec<Scenario> {
         "frank.li@example.com",
     );
     vec![
-        scenario(quarantine, vec![
-            hit(iam("AttachUserPolicy", json!({"userName": "ci-deployer",
-                "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"})), 0, quarantine),
-            miss(iam("AttachUserPolicy", json!({"userName": "ci-deployer",
-                "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"})).failed(), 5),
-        ]),
+        scenario(quarantine, then_failed(iam("AttachUserPolicy", json!({"userName": "ci-deployer",
+            "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV2"})), quarantine)),
         scenario(lifecycle, vec![
             hit(s3("PutBucketLifecycle", "acme-prod-logs", json!({"LifecycleConfiguration": {
                 "xmlns": S3_XMLNS, "Rule": {"ID": "purge", "Status": "Enabled",
@@ -297,10 +299,7 @@ pub fn aws_eql_scenarios() -> Vec<Scenario> {
             miss(bedrock("Converse", &slow_user,
                 json!({"modelId": "anthropic.claude-3-haiku-20240307-v1:0"})), 960),
         ]),
-        scenario(ebs_shared, vec![
-            hit(ec2("ModifySnapshotAttribute", snapshot_permission("add")), 0, ebs_shared),
-            miss(ec2("ModifySnapshotAttribute", snapshot_permission("add")).failed(), 5),
-        ]),
+        scenario(ebs_shared, then_failed(ec2("ModifySnapshotAttribute", snapshot_permission("add")), ebs_shared)),
         scenario(rds_shared, vec![
             hit(rds("ModifyDBSnapshotAttribute", json!({"dBSnapshotIdentifier": "orders-nightly",
                 "attributeName": "restore", "valuesToAdd": [EXTERNAL_ACCOUNT_ID]})), 0, rds_shared),
@@ -410,10 +409,7 @@ pub fn aws_eql_scenarios() -> Vec<Scenario> {
                 "name": "corp-pca", "enabled": true, "source": {"sourceType": "AWS_ACM_PCA",
                 "sourceData": {"acmPcaArn": format!("arn:aws:acm-pca:eu-central-1:{DEFAULT_ACCOUNT_ID}:certificate-authority/0f1e2d3c")}}})), 5),
         ]),
-        scenario(lambda_any, vec![
-            hit(lambda("AddPermission20150331v2", lambda_permission("*")), 0, lambda_any),
-            miss(lambda("AddPermission20150331v2", lambda_permission("*")).failed(), 5),
-        ]),
+        scenario(lambda_any, then_failed(lambda("AddPermission20150331v2", lambda_permission("*")), lambda_any)),
         scenario(lambda_cross, vec![
             hit(lambda("AddPermission20150331v2", lambda_permission(EXTERNAL_ACCOUNT_ID)), 0, lambda_cross),
             // A service principal.
@@ -450,10 +446,8 @@ pub fn aws_eql_scenarios() -> Vec<Scenario> {
             // Planted, but no rule can see it: AttachRolePolicy has no event.category.
             miss(iam("AttachRolePolicy", json!({"roleName": "GitHubActionsDeploy", "policyArn": ADMIN_POLICY})), 0),
         ]),
-        scenario(admin_user, vec![
-            hit(iam("AttachUserPolicy", json!({"userName": "intern.2024", "policyArn": ADMIN_POLICY})), 0, admin_user),
-            miss(iam("AttachUserPolicy", json!({"userName": "intern.2024", "policyArn": ADMIN_POLICY})).failed(), 5),
-        ]),
+        scenario(admin_user, then_failed(iam("AttachUserPolicy", json!({"userName": "intern.2024",
+            "policyArn": ADMIN_POLICY})), admin_user)),
         scenario(instance_iam, vec![
             hit(iam("CreateAccessKey", json!({"userName": "backup-operator"}))
                 .with_identity(instance_role()), 0, instance_iam),

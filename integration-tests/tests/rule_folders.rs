@@ -1,8 +1,9 @@
 //! Loading rule folders from the file system: only regular files are read. A FIFO named
 //! `*.toml` (which would block the reader until something writes to it) is skipped with a
-//! warning that names it, and the other rules load; named on its own it is an error. No server.
+//! warning that names it, and the other rules load; named on its own it is an error. Exception
+//! folders are walked the same way. No server.
 
-use lookout::load_paths;
+use lookout::{ExceptionCatalog, load_paths};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::mpsc;
@@ -69,5 +70,28 @@ fn a_fifo_named_on_its_own_is_an_error() {
             .iter()
             .any(|e| e.contains("not a regular file (a FIFO)")),
         "{errors:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_an_exception_folder_is_skipped_and_named() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(folder.path().join("scanners.txt"), "192.0.2.1\n").expect("a value list");
+    let fifo = folder.path().join("pipe.txt");
+    mkfifo(&fifo);
+
+    let folders = vec![folder.path().to_path_buf()];
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || send.send(ExceptionCatalog::load(&folders)));
+    let catalog = receive
+        .recv_timeout(LOAD_LIMIT)
+        .expect("loading the exception folder finished (a FIFO must not block it)");
+
+    let problems: Vec<String> = catalog.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("pipe.txt") && problems[0].contains("not a regular file (a FIFO)"),
+        "{problems:?}"
     );
 }

@@ -3,8 +3,9 @@
 //! `[[exceptions.items.entries]]`): containers and raw items with their positions. The items
 //! themselves are read by `entry`, with the value lists at hand.
 
-use super::files::{RawItem, RawList, Read, line_column};
+use super::files::{RawItem, RawList, Read};
 use super::{LIST_TYPES, Problem};
+use crate::files::line_column;
 use serde_json::{Map, Value};
 use std::path::Path;
 use toml::de::{DeTable, DeValue};

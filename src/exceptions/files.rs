@@ -5,15 +5,12 @@
 use super::entry::read_item;
 use super::value_list::ValueLists;
 use super::{Catalog, ExceptionList, Problem, as_code, kibana_export};
+use crate::files;
 use serde_json::Value;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The largest exception or value list file read.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
-/// How deep folders are searched (a symlink loop cannot recurse forever).
-const MAX_DEPTH: usize = 32;
 
 /// A container as read, with its items not yet typed.
 #[derive(Debug, Clone)]
@@ -49,13 +46,11 @@ pub(super) fn load(folders: &[PathBuf]) -> Catalog {
         folders: folders.to_vec(),
         ..Catalog::default()
     };
-    let mut files = Vec::new();
-    let mut seen = HashSet::new();
-    for folder in folders {
-        if folder.exists() {
-            collect(folder, 0, &mut files, &mut seen, &mut catalog.problems);
-        }
-    }
+    let existing: Vec<PathBuf> = folders.iter().filter(|f| f.exists()).cloned().collect();
+    let walked = files::walk(&existing, &["toml", "ndjson", "txt"]);
+    let skipped = walked.errors.into_iter().chain(walked.warnings);
+    (catalog.problems).extend(skipped.map(|(path, message)| at_start(&path, message)));
+    let mut files = walked.files;
     files.sort();
     files.dedup();
     let mut values = ValueLists::default();
@@ -150,44 +145,9 @@ fn extension(path: &Path) -> &str {
     path.extension().and_then(|e| e.to_str()).unwrap_or("")
 }
 
-/// Finds the list files under `path` (a file named directly is taken whatever its name).
-fn collect(
-    path: &Path,
-    depth: usize,
-    files: &mut Vec<PathBuf>,
-    seen: &mut HashSet<PathBuf>,
-    problems: &mut Vec<Problem>,
-) {
-    if !path.is_dir() {
-        if depth == 0 || ["toml", "ndjson", "txt"].contains(&extension(path)) {
-            files.push(path.to_path_buf());
-        }
-        return;
-    }
-    if depth > MAX_DEPTH || !seen.insert(std::fs::canonicalize(path).unwrap_or(path.into())) {
-        return;
-    }
-    match std::fs::read_dir(path) {
-        Ok(entries) => {
-            for entry in entries.flatten() {
-                collect(&entry.path(), depth + 1, files, seen, problems);
-            }
-        }
-        Err(error) => problems.push(at_start(path, format!("cannot read folder: {error}"))),
-    }
-}
-
 /// A whole file of at most [`MAX_FILE_BYTES`], as UTF-8 text.
 fn read_text(path: &Path) -> Result<String, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|error| format!("cannot read: {error}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| format!("cannot read: {error}"))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(format!("file is larger than {MAX_FILE_BYTES} bytes"));
-    }
+    let bytes = files::read_limited(path, MAX_FILE_BYTES).map_err(|error| error.to_string())?;
     String::from_utf8(bytes).map_err(|_| "file is not UTF-8".to_string())
 }
 
@@ -198,18 +158,4 @@ fn at_start(path: &Path, message: String) -> Problem {
         column: 1,
         message,
     }
-}
-
-/// The 1-based line and character column of a byte offset.
-pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    (
-        before.matches('\n').count() + 1,
-        before[line_start..].chars().count() + 1,
-    )
 }

@@ -69,22 +69,9 @@ impl LoadReport {
     }
 }
 
-/// The 1-based line and character column of a byte offset in `text` (clamped to the text).
-/// Counts from the start each time: diagnostics are rare, so nothing is indexed up front.
-pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let offset = floor_char_boundary(text, offset.min(text.len()));
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
-    (line, text[line_start..offset].chars().count() + 1)
-}
-
-fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    offset
-}
+/// The 1-based line and character column of a byte offset (one function for every file
+/// lookout reads).
+pub use crate::files::line_column;
 
 /// One file being read: turns spans into diagnostics and collects them.
 #[derive(Debug)]

@@ -7,11 +7,9 @@ use super::Loaded;
 use super::diagnostic::{Diagnostic, LoadReport, line_column};
 use super::parse::parse_rule_file_with;
 use crate::exceptions::Catalog;
+use crate::files::{self, ReadError};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// How deep folders are searched, so that a symlink loop cannot recurse forever.
-pub const MAX_FOLDER_DEPTH: usize = 32;
 
 /// The largest rule file read (the corpus's largest is 53 KB), so that a stray huge file under
 /// a rules folder cannot exhaust memory.
@@ -52,10 +50,16 @@ pub fn load_paths_with(paths: &[PathBuf], catalog: &Catalog) -> LoadReport {
             column: problem.column,
             message: problem.message.clone(),
         }));
-    let mut files = Vec::new();
-    for path in paths {
-        collect(path, &mut files, &mut report);
-    }
+    let walked = files::walk(paths, &[RULE_EXTENSION]);
+    let errors = walked.errors.into_iter();
+    report
+        .errors
+        .extend(errors.map(|(path, message)| at_start(&path, message)));
+    let warnings = walked.warnings.into_iter();
+    report
+        .warnings
+        .extend(warnings.map(|(path, message)| at_start(&path, message)));
+    let mut files = walked.files;
     files.sort();
     dedup_real_paths(&mut files);
     let mut loaded = Vec::with_capacity(files.len());
@@ -120,18 +124,10 @@ fn load_file(path: &Path, catalog: &Catalog) -> FileResult {
 
 /// Reads a whole file of at most [`MAX_RULE_FILE_BYTES`].
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|error| format!("cannot read: {error}"))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_RULE_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| format!("cannot read: {error}"))?;
-    if bytes.len() as u64 > MAX_RULE_FILE_BYTES {
-        return Err(format!(
-            "file is larger than {MAX_RULE_FILE_BYTES} bytes, not a rule file"
-        ));
-    }
-    Ok(bytes)
+    files::read_limited(path, MAX_RULE_FILE_BYTES).map_err(|error| match error {
+        ReadError::TooLarge(_) => format!("{error}, not a rule file"),
+        ReadError::Io(_) => error.to_string(),
+    })
 }
 
 /// Parses a file's bytes, first checking that they are UTF-8. No exception list is loaded: a
@@ -177,106 +173,6 @@ fn at_start(path: &Path, message: String) -> Diagnostic {
         column: 1,
         message,
     }
-}
-
-/// Finds rule files under `path`. Each folder is entered once, by its real path, so a symlink
-/// loop (or two links to the same folder) neither repeats files nor multiplies the walk.
-fn collect(path: &Path, files: &mut Vec<PathBuf>, report: &mut LoadReport) {
-    let mut walk = Walk {
-        files,
-        errors: &mut report.errors,
-        warnings: &mut report.warnings,
-        seen_folders: HashSet::new(),
-    };
-    walk.visit(path, 0);
-}
-
-/// The state of one walk: what was found, and which real folders were entered.
-struct Walk<'a> {
-    files: &'a mut Vec<PathBuf>,
-    errors: &'a mut Vec<Diagnostic>,
-    warnings: &'a mut Vec<Diagnostic>,
-    seen_folders: HashSet<PathBuf>,
-}
-
-impl Walk<'_> {
-    fn visit(&mut self, path: &Path, depth: usize) {
-        if !path.is_dir() {
-            let wanted = depth == 0 || path.extension().is_some_and(|e| e == RULE_EXTENSION);
-            if wanted {
-                self.add_file(path, depth);
-            }
-            return;
-        }
-        if depth > MAX_FOLDER_DEPTH {
-            let message = format!("folder nested deeper than {MAX_FOLDER_DEPTH} levels, skipped");
-            return self.errors.push(at_start(path, message));
-        }
-        if !self.first_visit(path) {
-            return;
-        }
-        let entries = match std::fs::read_dir(path) {
-            Ok(entries) => entries,
-            Err(error) => {
-                let message = format!("cannot read folder: {error}");
-                return self.errors.push(at_start(path, message));
-            }
-        };
-        for entry in entries {
-            match entry {
-                Ok(entry) => self.visit(&entry.path(), depth + 1),
-                Err(error) => {
-                    let message = format!("cannot read folder: {error}");
-                    self.errors.push(at_start(path, message));
-                }
-            }
-        }
-    }
-
-    /// Keeps `path` when it is a regular file (symlinks followed). Anything else is skipped: a
-    /// warning inside a folder, an error when the path was named itself. A path that cannot be
-    /// examined is kept, so that reading it reports why.
-    fn add_file(&mut self, path: &Path, depth: usize) {
-        let kind = match std::fs::metadata(path) {
-            Ok(metadata) if !metadata.is_file() => file_kind(&metadata),
-            _ => return self.files.push(path.to_path_buf()),
-        };
-        let message = format!("not a regular file ({kind}), skipped");
-        if depth == 0 {
-            self.errors.push(at_start(path, message));
-        } else {
-            self.warnings.push(at_start(path, message));
-        }
-    }
-
-    /// Whether the real path (symlinks resolved) of a folder is new to this walk; a folder
-    /// that cannot be resolved counts as new (reading it reports the problem).
-    fn first_visit(&mut self, folder: &Path) -> bool {
-        match std::fs::canonicalize(folder) {
-            Ok(real) => self.seen_folders.insert(real),
-            Err(_) => true,
-        }
-    }
-}
-
-/// What a path that is neither a folder nor a regular file is, in words.
-fn file_kind(metadata: &std::fs::Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let kind = metadata.file_type();
-        if kind.is_fifo() {
-            return "a FIFO";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-        if kind.is_char_device() || kind.is_block_device() {
-            return "a device";
-        }
-    }
-    let _ = metadata;
-    "not a file"
 }
 
 /// Keeps the first rule of each `rule_id` and reports every later one, naming both files.

@@ -75,6 +75,14 @@ fn matcher(stages: &[Stage], maxspan_ms: Option<u64>) -> SequenceMatcher {
     SequenceMatcher::new(spec(stages, maxspan_ms), "default", "rule-1")
 }
 
+/// A positive stage that must match `runs` events.
+fn repeated(runs: u32) -> Stage {
+    Stage {
+        missing: false,
+        runs,
+    }
+}
+
 /// The event ids of each sequence.
 fn ids(sequences: &[CompletedSequence]) -> Vec<Vec<String>> {
     sequences
@@ -557,14 +565,7 @@ fn leading_and_trailing_missing_events_drop_the_sequence_only_within_maxspan_of_
 
 #[test]
 fn runs_repeat_a_stage_that_many_times() {
-    let stages = [
-        Stage::positive(),
-        Stage {
-            missing: false,
-            runs: 3,
-        },
-        Stage::positive(),
-    ];
+    let stages = [Stage::positive(), repeated(3), Stage::positive()];
     let mut matcher = matcher(&stages, None);
     let found = matcher.feed(vec![
         event("create", 1).on(0, "k"),
@@ -581,14 +582,7 @@ fn runs_repeat_a_stage_that_many_times() {
 
 #[test]
 fn runs_with_too_few_events_do_not_complete() {
-    let stages = [
-        Stage::positive(),
-        Stage {
-            missing: false,
-            runs: 3,
-        },
-        Stage::positive(),
-    ];
+    let stages = [Stage::positive(), repeated(3), Stage::positive()];
     let mut matcher = matcher(&stages, None);
     let found = matcher.feed(vec![
         event("create", 1).on(0, "k"),
@@ -782,12 +776,8 @@ fn a_sequence_needs_two_stages_once_runs_are_expanded() {
         SequenceSpec::new(&[Stage::positive()], None),
         Err(SpecError::TooFewStages(1))
     );
-    let repeated = Stage {
-        missing: false,
-        runs: 2,
-    };
     assert_eq!(
-        SequenceSpec::new(&[repeated], None).map(|spec| spec.stage_count()),
+        SequenceSpec::new(&[repeated(2)], None).map(|spec| spec.stage_count()),
         Ok(2)
     );
 }
@@ -795,12 +785,8 @@ fn a_sequence_needs_two_stages_once_runs_are_expanded() {
 #[test]
 fn runs_must_be_between_one_and_a_hundred() {
     for runs in [0, MAX_RUNS + 1] {
-        let stage = Stage {
-            missing: false,
-            runs,
-        };
         assert_eq!(
-            SequenceSpec::new(&[Stage::positive(), stage], None),
+            SequenceSpec::new(&[Stage::positive(), repeated(runs)], None),
             Err(SpecError::Runs { stage: 1, runs })
         );
     }
