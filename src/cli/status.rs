@@ -298,16 +298,7 @@ async fn document_count(client: &Client, index: &str) -> anyhow::Result<u64> {
     let answer = client
         .search_raw(index, json!({"size": 0, "track_total_hits": true}))
         .await?;
-    Ok(total_hits(&answer))
-}
-
-/// `hits.total.value` (or the old plain number form).
-fn total_hits(answer: &Value) -> u64 {
-    let total = &answer["hits"]["total"];
-    total["value"]
-        .as_u64()
-        .or_else(|| total.as_u64())
-        .unwrap_or(0)
+    Ok(lookout::total_hits(&answer).unwrap_or(0))
 }
 
 /// Executions started in the last [`RECENT`] before `now`, counted by status.
@@ -372,14 +363,5 @@ mod tests {
             status_counts(&json!({})),
             [("succeeded", 0), ("partial failure", 0), ("failed", 0)]
         );
-    }
-
-    #[test]
-    fn totals_are_read_in_both_forms() {
-        assert_eq!(
-            total_hits(&json!({"hits": {"total": {"value": 5, "relation": "eq"}}})),
-            5
-        );
-        assert_eq!(total_hits(&json!({"hits": {"total": 7}})), 7);
     }
 }

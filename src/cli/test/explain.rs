@@ -108,11 +108,7 @@ async fn count(
     let answer = client
         .search_raw(&search.index.join(","), counting(search.body))
         .await?;
-    let total = &answer["hits"]["total"];
-    Ok(total["value"]
-        .as_u64()
-        .or_else(|| total.as_u64())
-        .unwrap_or(0))
+    Ok(lookout::total_hits(&answer).unwrap_or(0))
 }
 
 /// A search body made into an exact count: no hits, no paging, no aggregations.

@@ -42,8 +42,7 @@ pub fn read_groups(params: &Threshold, answer: &Value) -> (Vec<(String, u64, Opt
             groups.get("after_key").is_some(),
         ),
         None => {
-            let total = &answer["hits"]["total"];
-            let count = total["value"].as_u64().or_else(|| total.as_u64());
+            let count = lookout::total_hits(answer);
             let mut all = aggregations.clone();
             all["key"] = Value::String("(all events)".to_string());
             all["doc_count"] = count.map_or(Value::Null, Value::from);
