@@ -8,16 +8,16 @@ use lookout::{Client, Rule, Threshold, Window, printable};
 use serde_json::Value;
 
 /// The groups that would alert, as `(group key, events, distinct values)`, and whether the
-/// server holds more groups than the first page.
+/// server holds more groups than the first page; the search is built with the field types the
+/// preview used.
 pub async fn threshold_groups(
     client: &Client,
     rule: &Rule,
     params: &Threshold,
     window: Window,
+    fields: Option<&FieldMap>,
 ) -> anyhow::Result<(Vec<(String, u64, Option<u64>)>, bool)> {
-    let caps = client.field_caps(&rule.search.index).await?;
-    let fields = FieldMap::from_field_caps(&caps);
-    let Some(search) = lookout::planned_searches(rule, Some(&fields), window)
+    let Some(search) = lookout::planned_searches(rule, fields, window)
         .into_iter()
         .find(|search| search.index == rule.search.index)
     else {

@@ -123,7 +123,7 @@ async fn dry_run(
         eprintln!("warning: {}", printable(warning));
     }
     if args.explain {
-        explain::explain(&client, rule, window).await?;
+        explain::explain(&client, rule, window, preview.fields.as_ref()).await?;
     }
     if args.format == Format::Json {
         output::print_json(&preview_json(rule, window, &preview))?;
@@ -148,7 +148,8 @@ async fn dry_run(
     if is_sequence_rule(rule) {
         print_sequences(&preview, at_least);
     } else if let lookout::Kind::Threshold(_, params) = &rule.kind {
-        match groups::threshold_groups(&client, rule, params, window).await {
+        match groups::threshold_groups(&client, rule, params, window, preview.fields.as_ref()).await
+        {
             Ok((found, more)) => groups::print(&found, more),
             Err(error) => println!(
                 "alerts: groups not estimated: {}",
