@@ -261,18 +261,16 @@ fn instances_text(instances: &Value) -> String {
         return "instances:   leases off (leases.enabled = false): every instance runs every rule\n"
             .to_string();
     }
-    let live = instances["live"].as_array().cloned().unwrap_or_default();
+    let live = instances["live"].as_array().map_or(&[][..], Vec::as_slice);
     let mut out = format!(
         "instances:   {} live (leases in {}, period {}s)\n",
         live.len(),
         str(&instances["index"]),
         instances["period_seconds"]
     );
-    for instance in &live {
-        let all: Vec<String> = (instance["rules"].as_array().into_iter().flatten())
-            .map(str)
-            .collect();
-        let mut rules: Vec<String> = all.iter().take(LISTED_RULES).cloned().collect();
+    for instance in live {
+        let all = instance["rules"].as_array().map_or(&[][..], Vec::as_slice);
+        let mut rules: Vec<String> = all.iter().take(LISTED_RULES).map(str).collect();
         if all.len() > LISTED_RULES {
             rules.push("...".to_string());
         }
