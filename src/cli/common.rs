@@ -11,17 +11,13 @@ use std::path::{Path, PathBuf};
 /// Loads rule files and folders with the configured exception lists (`rules.exception_folders`,
 /// `LOOKOUT_EXCEPTION_FOLDERS` or `--exceptions`), printing each warning (an unknown key, with
 /// the key it likely misspells) on stderr as `path:line:col: warning: message`.
-pub fn load_rule_paths(
-    global: &GlobalArgs,
-    paths: &[PathBuf],
-) -> anyhow::Result<lookout::LoadReport> {
-    let config = load(global)?;
+pub fn load_rule_paths(config: &Config, paths: &[PathBuf]) -> lookout::LoadReport {
     let catalog = lookout::ExceptionCatalog::load(&config.rules.exception_folders);
     let report = lookout::load_paths_with(paths, &catalog);
     for warning in &report.warnings {
         eprintln!("{}", warning_line(warning));
     }
-    Ok(report)
+    report
 }
 
 /// A load warning as one line: `path:line:col: warning: message`, escaped for the terminal.

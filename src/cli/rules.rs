@@ -144,7 +144,7 @@ pub fn rules_json(
                 entry["last_status"] = json!(state.and_then(|s| s.last_status));
                 entry["last_error"] = json!(state.and_then(|s| s.last_error.clone()));
                 entry["alerts"] = json!(known.alerts.get(&rule.rule_id).copied().unwrap_or(0));
-                entry["next_run"] = json!(next_run(&cadence, last, now));
+                entry["next_run"] = json!(next_run(&cadence, state, now));
             }
             entry
         })
@@ -208,23 +208,19 @@ pub fn alert_counts(answer: &Value) -> HashMap<String, u64> {
 
 /// One table row.
 pub fn row(rule: &Rule, state: Option<&RuleState>, alerts: u64, now: DateTime<Utc>) -> Vec<String> {
-    let cadence = Some(rule.schedule.cadence());
+    let cadence = rule.schedule.cadence();
     let last = state.and_then(|s| s.last_execution_at);
     vec![
         rule.rule_id.clone(),
         rule.name.clone(),
-        cadence
-            .as_ref()
-            .map_or_else(|| "invalid".to_string(), describe),
+        describe(&cadence),
         last.map_or_else(|| "never".to_string(), time),
         state
             .and_then(|s| s.last_status)
             .map_or("-", status_word)
             .to_string(),
         alerts.to_string(),
-        cadence
-            .as_ref()
-            .map_or_else(|| "-".to_string(), |c| next_run(c, last, now)),
+        next_run(&cadence, state, now),
     ]
 }
 
@@ -244,21 +240,25 @@ fn status_word(status: ExecutionStatus) -> &'static str {
     }
 }
 
-/// When the rule runs next: for a rule that never ran, or is due (its last execution an interval
-/// ago or more), within the daemon's start ramp (`lookout run` runs due rules within seconds of
-/// start, then each on its staggered cadence); otherwise one interval after its last execution,
-/// or the next cron instant.
-pub fn next_run(cadence: &Cadence, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let next = match (cadence, last) {
-        (Cadence::Cron(cron), _) => cron.next_after(now),
-        (Cadence::Every(_), None) => return within_ramp(),
-        (Cadence::Every(interval), Some(last)) => Some(last + *interval),
+/// When the rule runs next: for a rule that never ran, or is due as the daemon decides at start
+/// ([`lookout::is_due`]: its coverage older than one interval), within the start ramp
+/// (`lookout run` runs due rules within seconds of start, then each on its staggered cadence);
+/// otherwise one interval after its last execution, or the next cron instant.
+pub fn next_run(cadence: &Cadence, state: Option<&RuleState>, now: DateTime<Utc>) -> String {
+    let last = state.and_then(|s| s.last_execution_at);
+    let next = match cadence {
+        Cadence::Cron(cron) => cron.next_after(now),
+        Cadence::Every(interval) => {
+            if lookout::is_due(state.and_then(|s| s.covered_to), *interval, now) {
+                return match last {
+                    None => within_ramp(),
+                    Some(_) => format!("due: {}", within_ramp()),
+                };
+            }
+            last.map(|last| last + *interval)
+        }
     };
-    match next {
-        Some(at) if at > now => time(at),
-        Some(_) => format!("due: {}", within_ramp()),
-        None => "never".to_string(),
-    }
+    next.map_or_else(|| "never".to_string(), time)
 }
 
 fn within_ramp() -> String {
@@ -282,13 +282,22 @@ mod tests {
     fn the_next_run_is_one_interval_after_the_last_or_within_the_start_ramp() {
         let every = Cadence::Every(TimeDelta::minutes(5));
         let now = at("2026-01-01T12:02:00Z");
-        let last = |text| Some(at(text));
+        let ran = |last: &str, covered: &str| RuleState {
+            last_execution_at: Some(at(last)),
+            covered_to: Some(at(covered)),
+            ..RuleState::new("r")
+        };
+        let recent = ran("2026-01-01T12:00:00Z", "2026-01-01T12:00:00Z");
+        assert_eq!(next_run(&every, Some(&recent), now), "2026-01-01T12:05:00Z");
+        let old = ran("2026-01-01T11:00:00Z", "2026-01-01T11:00:00Z");
         assert_eq!(
-            next_run(&every, last("2026-01-01T12:00:00Z"), now),
-            "2026-01-01T12:05:00Z"
+            next_run(&every, Some(&old), now),
+            "due: within 10s of start"
         );
+        // The last execution failed to cover its window: the daemon runs it in the start ramp.
+        let uncovered = ran("2026-01-01T12:00:00Z", "2026-01-01T11:00:00Z");
         assert_eq!(
-            next_run(&every, last("2026-01-01T11:00:00Z"), now),
+            next_run(&every, Some(&uncovered), now),
             "due: within 10s of start"
         );
         assert_eq!(next_run(&every, None, now), "within 10s of start");
@@ -301,6 +310,7 @@ mod tests {
         let rule = crate::cli::test_rule("r1");
         let state = RuleState {
             last_execution_at: Some(at("2026-01-01T12:00:00Z")),
+            covered_to: Some(at("2026-01-01T12:00:00Z")),
             last_status: Some(ExecutionStatus::PartialFailure),
             ..RuleState::new("r1")
         };

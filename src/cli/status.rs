@@ -261,18 +261,16 @@ fn instances_text(instances: &Value) -> String {
         return "instances:   leases off (leases.enabled = false): every instance runs every rule\n"
             .to_string();
     }
-    let live = instances["live"].as_array().cloned().unwrap_or_default();
+    let live = instances["live"].as_array().map_or(&[][..], Vec::as_slice);
     let mut out = format!(
         "instances:   {} live (leases in {}, period {}s)\n",
         live.len(),
         str(&instances["index"]),
         instances["period_seconds"]
     );
-    for instance in &live {
-        let all: Vec<String> = (instance["rules"].as_array().into_iter().flatten())
-            .map(str)
-            .collect();
-        let mut rules: Vec<String> = all.iter().take(LISTED_RULES).cloned().collect();
+    for instance in live {
+        let all = instance["rules"].as_array().map_or(&[][..], Vec::as_slice);
+        let mut rules: Vec<String> = all.iter().take(LISTED_RULES).map(str).collect();
         if all.len() > LISTED_RULES {
             rules.push("...".to_string());
         }
@@ -298,16 +296,7 @@ async fn document_count(client: &Client, index: &str) -> anyhow::Result<u64> {
     let answer = client
         .search_raw(index, json!({"size": 0, "track_total_hits": true}))
         .await?;
-    Ok(total_hits(&answer))
-}
-
-/// `hits.total.value` (or the old plain number form).
-fn total_hits(answer: &Value) -> u64 {
-    let total = &answer["hits"]["total"];
-    total["value"]
-        .as_u64()
-        .or_else(|| total.as_u64())
-        .unwrap_or(0)
+    Ok(lookout::total_hits(&answer).unwrap_or(0))
 }
 
 /// Executions started in the last [`RECENT`] before `now`, counted by status.
@@ -372,14 +361,5 @@ mod tests {
             status_counts(&json!({})),
             [("succeeded", 0), ("partial failure", 0), ("failed", 0)]
         );
-    }
-
-    #[test]
-    fn totals_are_read_in_both_forms() {
-        assert_eq!(
-            total_hits(&json!({"hits": {"total": {"value": 5, "relation": "eq"}}})),
-            5
-        );
-        assert_eq!(total_hits(&json!({"hits": {"total": 7}})), 7);
     }
 }

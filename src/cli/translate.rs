@@ -254,7 +254,8 @@ fn read_rule(
     if !path.is_file() {
         bail!("{} is not a rule file", path.display());
     }
-    let report = super::common::load_rule_paths(global, &[path.to_path_buf()])?;
+    let config = super::common::load(global)?;
+    let report = super::common::load_rule_paths(&config, &[path.to_path_buf()]);
     if !report.errors.is_empty() {
         return Ok(Err(report.errors));
     }

@@ -12,6 +12,7 @@ use crate::alert;
 use crate::eql::native::EqlHits;
 use crate::eql::sequence::CompletedSequence;
 use crate::es::{Client, Flow, Hit, Paging};
+use crate::kql::FieldMap;
 use crate::rule::{Kind, Rule};
 use crate::schedule::Window;
 use std::collections::HashSet;
@@ -36,6 +37,9 @@ pub struct Preview {
     pub warnings: Vec<String>,
     /// For an EQL rule, where it ran: `native` (`_eql/search`) or `local`.
     pub eql_path: Option<&'static str>,
+    /// The field types of the rule's indices the search was built with (`None` when they were
+    /// unavailable: see `warnings`), for showing the same requests without asking again.
+    pub fields: Option<FieldMap>,
 }
 
 impl Preview {
@@ -139,6 +143,7 @@ pub async fn preview(
         existing,
         warnings,
         eql_path: path,
+        fields: translated.fields.map(|info| info.fields.clone()),
     })
 }
 

@@ -22,6 +22,8 @@ pub struct Translated {
     /// True when no index behind the rule's patterns exists.
     pub no_index_matches: bool,
     pub warnings: Vec<String>,
+    /// The field types it was translated with (`None`: untyped, they were unavailable).
+    pub fields: Option<Arc<FieldInfo>>,
 }
 
 /// Field types per index-pattern set, fetched once and reused for [`FIELD_CAPS_TTL`].
@@ -63,6 +65,7 @@ impl FieldCapsCache {
             dsl,
             no_index_matches,
             warnings,
+            fields: info,
         }
     }
 

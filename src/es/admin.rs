@@ -1,6 +1,6 @@
 //! Read-only questions an operator asks about lookout's footprint on the server: does an index
 //! template exist, and a raw search answer (for counts and aggregations) over an index that may
-//! not exist yet. Used by `lookout status`.
+//! not exist yet, and the total of such an answer. Used by `lookout status`.
 
 use super::search::encode_path_segment;
 use super::{Client, EsError, Request};
@@ -30,4 +30,11 @@ impl Client {
             .json(body);
         self.send_ok(request).await
     }
+}
+
+/// `hits.total.value` of a search answer (or the plain number older servers answer with);
+/// `None` when the answer has no total.
+pub fn total_hits(answer: &Value) -> Option<u64> {
+    let total = &answer["hits"]["total"];
+    total["value"].as_u64().or_else(|| total.as_u64())
 }

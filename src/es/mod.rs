@@ -17,6 +17,7 @@ mod search;
 mod update;
 
 use crate::config::redact_userinfo;
+pub use admin::total_hits;
 pub use bulk::{BULK_MAX_ATTEMPTS, BulkDocument, ItemFailure, JsonText};
 pub use error::{CLUSTER, EsError, MAX_REASON_CHARS};
 pub use paging::{Flow, Paging, PagingError, shard_failures_error};

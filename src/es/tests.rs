@@ -294,6 +294,17 @@ fn a_client_error_is_not_retried() {
 }
 
 #[test]
+fn totals_are_read_in_both_forms() {
+    let total = super::total_hits;
+    assert_eq!(
+        total(&json!({"hits": {"total": {"value": 5, "relation": "eq"}}})),
+        Some(5)
+    );
+    assert_eq!(total(&json!({"hits": {"total": 7}})), Some(7));
+    assert_eq!(total(&json!({"hits": {"hits": []}})), None);
+}
+
+#[test]
 fn a_search_page_gives_hits_sort_values_pit_and_total() {
     let answer = json!({
         "pit_id": "new-pit",

@@ -233,11 +233,7 @@ impl Notifier {
             )
             .await
         {
-            let total = &answer["hits"]["total"];
-            let count = total["value"]
-                .as_u64()
-                .or_else(|| total.as_u64())
-                .unwrap_or(0);
+            let count = crate::es::total_hits(&answer).unwrap_or(0);
             observer.metrics.notify.set_pending(connector, count);
         }
     }

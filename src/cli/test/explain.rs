@@ -10,11 +10,14 @@ use lookout::kql::{self, FieldMap};
 use lookout::{Client, Query, Rule, Window, printable, printable_json};
 use serde_json::{Value, json};
 
-/// Prints the request, then the counts per clause.
-pub async fn explain(client: &Client, rule: &Rule, window: Window) -> anyhow::Result<()> {
-    let caps = client.field_caps(&rule.search.index).await?;
-    let fields = FieldMap::from_field_caps(&caps);
-    let planned = lookout::planned_searches(rule, Some(&fields), window);
+/// Prints the request, then the counts per clause, built with the field types the preview used.
+pub async fn explain(
+    client: &Client,
+    rule: &Rule,
+    window: Window,
+    fields: Option<&FieldMap>,
+) -> anyhow::Result<()> {
+    let planned = lookout::planned_searches(rule, fields, window);
     for search in &planned {
         println!(
             "request: {} on {}",
@@ -34,16 +37,16 @@ pub async fn explain(client: &Client, rule: &Rule, window: Window) -> anyhow::Re
     }
     let mut rows = vec![(
         "(the window alone, no query)".to_string(),
-        count(client, rule, kql::Query::MatchAll, &fields, window).await?,
+        count(client, rule, kql::Query::MatchAll, fields, window).await?,
     )];
     for clause in clauses(rule) {
         let label = clause.to_string();
-        rows.push((label, count(client, rule, clause, &fields, window).await?));
+        rows.push((label, count(client, rule, clause, fields, window).await?));
     }
     if let Query::Kql { tree, .. } = rule.kind.query()
         && matches!(tree, kql::Query::And(_))
     {
-        let total = count(client, rule, tree.clone(), &fields, window).await?;
+        let total = count(client, rule, tree.clone(), fields, window).await?;
         rows.push(("(the whole query)".to_string(), total));
     }
     println!("events of the window each clause matches on its own:");
@@ -94,12 +97,12 @@ async fn count(
     client: &Client,
     rule: &Rule,
     clause: kql::Query,
-    fields: &FieldMap,
+    fields: Option<&FieldMap>,
     window: Window,
 ) -> anyhow::Result<u64> {
     let narrowed = with_query(rule, clause);
     // The first search of the rule's own indices (a threshold rule first reads its history).
-    let Some(search) = lookout::planned_searches(&narrowed, Some(fields), window)
+    let Some(search) = lookout::planned_searches(&narrowed, fields, window)
         .into_iter()
         .find(|search| search.index == narrowed.search.index)
     else {
@@ -108,11 +111,7 @@ async fn count(
     let answer = client
         .search_raw(&search.index.join(","), counting(search.body))
         .await?;
-    let total = &answer["hits"]["total"];
-    Ok(total["value"]
-        .as_u64()
-        .or_else(|| total.as_u64())
-        .unwrap_or(0))
+    Ok(lookout::total_hits(&answer).unwrap_or(0))
 }
 
 /// A search body made into an exact count: no hits, no paging, no aggregations.

@@ -8,16 +8,16 @@ use lookout::{Client, Rule, Threshold, Window, printable};
 use serde_json::Value;
 
 /// The groups that would alert, as `(group key, events, distinct values)`, and whether the
-/// server holds more groups than the first page.
+/// server holds more groups than the first page; the search is built with the field types the
+/// preview used.
 pub async fn threshold_groups(
     client: &Client,
     rule: &Rule,
     params: &Threshold,
     window: Window,
+    fields: Option<&FieldMap>,
 ) -> anyhow::Result<(Vec<(String, u64, Option<u64>)>, bool)> {
-    let caps = client.field_caps(&rule.search.index).await?;
-    let fields = FieldMap::from_field_caps(&caps);
-    let Some(search) = lookout::planned_searches(rule, Some(&fields), window)
+    let Some(search) = lookout::planned_searches(rule, fields, window)
         .into_iter()
         .find(|search| search.index == rule.search.index)
     else {
@@ -42,8 +42,7 @@ pub fn read_groups(params: &Threshold, answer: &Value) -> (Vec<(String, u64, Opt
             groups.get("after_key").is_some(),
         ),
         None => {
-            let total = &answer["hits"]["total"];
-            let count = total["value"].as_u64().or_else(|| total.as_u64());
+            let count = lookout::total_hits(answer);
             let mut all = aggregations.clone();
             all["key"] = Value::String("(all events)".to_string());
             all["doc_count"] = count.map_or(Value::Null, Value::from);

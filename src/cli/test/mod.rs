@@ -54,14 +54,14 @@ pub struct Args {
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let config = common::load(global)?;
-    let rule = load_one_rule(&args.rule, global)?;
+    let rule = load_one_rule(&args.rule, &config)?;
     let window = parse_window(&args.from, &args.to, Utc::now())?;
     common::runtime()?.block_on(dry_run(&config, &rule, window, &args))
 }
 
 /// The one rule of a file; every load error is reported as `path:line:col: message`.
-pub fn load_one_rule(path: &std::path::Path, global: &GlobalArgs) -> anyhow::Result<Rule> {
-    let report = common::load_rule_paths(global, &[path.to_path_buf()])?;
+pub fn load_one_rule(path: &std::path::Path, config: &Config) -> anyhow::Result<Rule> {
+    let report = common::load_rule_paths(config, &[path.to_path_buf()]);
     if let Some(rule) = report.not_runnable.first() {
         bail!("{}: rule {}: {}", path.display(), rule.rule_id, rule.reason);
     }
@@ -128,7 +128,7 @@ async fn dry_run(
         eprintln!("warning: {}", printable(warning));
     }
     if args.explain {
-        explain::explain(&client, rule, window).await?;
+        explain::explain(&client, rule, window, preview.fields.as_ref()).await?;
     }
     if args.format == Format::Json {
         output::print_json(&preview_json(rule, window, &preview))?;
@@ -153,7 +153,8 @@ async fn dry_run(
     if is_sequence_rule(rule) {
         print_sequences(&preview, at_least);
     } else if let lookout::Kind::Threshold(_, params) = &rule.kind {
-        match groups::threshold_groups(&client, rule, params, window).await {
+        match groups::threshold_groups(&client, rule, params, window, preview.fields.as_ref()).await
+        {
             Ok((found, more)) => groups::print(&found, more),
             Err(error) => println!(
                 "alerts: groups not estimated: {}",

@@ -185,10 +185,7 @@ pub fn request(params: &Threshold, query: &Value, timestamp: &str, after: Option
 /// (`None` when this was the last page).
 pub fn read_answer(params: &Threshold, answer: &Value) -> (Vec<ThresholdGroup>, Option<Value>) {
     if params.field.is_empty() {
-        let count = answer["hits"]["total"]["value"]
-            .as_u64()
-            .or_else(|| answer["hits"]["total"].as_u64())
-            .unwrap_or(0);
+        let count = crate::es::total_hits(answer).unwrap_or(0);
         let group = group(params, Vec::new(), count, &answer["aggregations"]);
         return (group.into_iter().collect(), None);
     }
