@@ -291,6 +291,24 @@ pub async fn require_all(capabilities: &[Capability]) -> bool {
     true
 }
 
+/// True when the server has `capability`; otherwise reports the current test as run in part
+/// (`SKIPPED <test>: <left_out>: <server> lacks <what>`, as [`skip`]) and returns false, and the
+/// test goes on without what needs the capability:
+///
+/// ```ignore
+/// if !partly(&server, Capability::IpPrefixes, "the CIDR event is not checked").await {
+///     expected.remove("cidr");
+/// }
+/// ```
+pub async fn partly(server: &TestServer, capability: Capability, left_out: &str) -> bool {
+    if server.has(capability).await {
+        return true;
+    }
+    let label = &server.info().await.label;
+    skip(&format!("{left_out}: {label} lacks {}", capability.what()));
+    false
+}
+
 /// Reports the current test as skipped for `reason`.
 pub fn skip(reason: &str) {
     let thread = std::thread::current();

@@ -5,10 +5,9 @@
 
 mod ops;
 
-use chrono::{DateTime, Utc};
 use integration_tests::server::{Capability, require};
 use integration_tests::{TestServer, unique_name};
-use ops::{add_user_events, lookout, text, write_rule};
+use ops::{add_user_events, against, at, block, lookout, text, write_rule};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -16,28 +15,13 @@ use std::process::{Command, Output};
 /// A port nothing listens on (the discard port on loopback).
 const CLOSED: &str = "http://127.0.0.1:9";
 
-fn block<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(future)
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
-}
-
-/// `lookout` in `dir` against the test server, with the test's own lookout indices.
-fn against(dir: &Path, server: &TestServer, base: &str) -> Command {
-    let mut command = lookout(dir);
-    command
-        .env("LOOKOUT_ES_URL", &server.url)
-        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
-        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
-        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"));
-    command
-}
+/// The hour `lookout test` looks at: the source index's events are in it.
+const WINDOW: [&str; 4] = [
+    "--from",
+    "2026-01-01T00:00:00Z",
+    "--to",
+    "2026-01-01T01:00:00Z",
+];
 
 fn run(command: &mut Command) -> (Output, String, String) {
     let output = command.output().expect("lookout runs");
@@ -84,6 +68,13 @@ impl Setup {
 
     fn lookout(&self, server: &TestServer) -> Command {
         against(self.dir(), server, &self.base)
+    }
+
+    /// Rewrites the rule file with `edit`.
+    fn edit_rule(&self, edit: impl FnOnce(&str) -> String) {
+        let path = self.dir().join(self.rule_file());
+        let rule = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, edit(&rule)).expect("write");
     }
 }
 
@@ -180,12 +171,6 @@ fn with_closed_stdout(command: &mut Command) -> (Output, String) {
 fn a_closed_pipe_ends_every_command_quietly() {
     let server = TestServer::connect();
     let setup = Setup::new(&server, "first-pipe", 2);
-    let window = [
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2026-01-01T01:00:00Z",
-    ];
     let rule_file = setup.rule_file();
     let commands: [Vec<&str>; 6] = [
         vec!["generate", "--count", "10"],
@@ -193,7 +178,7 @@ fn a_closed_pipe_ends_every_command_quietly() {
         vec!["validate"],
         vec!["status"],
         vec!["rules"],
-        [&["test", &rule_file][..], &window].concat(),
+        [&["test", &rule_file][..], &WINDOW].concat(),
     ];
     for args in commands {
         let (output, err) = with_closed_stdout(setup.lookout(&server).args(&args));
@@ -207,13 +192,12 @@ fn a_closed_pipe_ends_every_command_quietly() {
 fn a_misspelled_key_is_named_with_its_likely_meaning_by_every_command_that_loads_the_rule() {
     let server = TestServer::connect();
     let setup = Setup::new(&server, "first-typo", 1);
-    let path = setup.dir().join(setup.rule_file());
-    let rule = std::fs::read_to_string(&path).expect("read");
-    let typo = rule.replace(
-        "max_signals",
-        "timestamp_overide = \"event.ingested\"\nmax_signals",
-    );
-    std::fs::write(&path, typo).expect("write");
+    setup.edit_rule(|rule| {
+        rule.replace(
+            "max_signals",
+            "timestamp_overide = \"event.ingested\"\nmax_signals",
+        )
+    });
     let hint = "unknown key `rule.timestamp_overide` (did you mean `rule.timestamp_override`?)";
 
     let (output, out, _) = run(setup.lookout(&server).arg("validate"));
@@ -227,14 +211,8 @@ fn a_misspelled_key_is_named_with_its_likely_meaning_by_every_command_that_loads
     );
 
     let rule_file = setup.rule_file();
-    let window = [
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2026-01-01T01:00:00Z",
-    ];
     let commands: [Vec<&str>; 4] = [
-        [&["test", &rule_file][..], &window].concat(),
+        [&["test", &rule_file][..], &WINDOW].concat(),
         vec!["translate", &rule_file],
         vec!["rules"],
         vec!["run", "--once", "--now", "2026-01-01T00:30:00Z"],
@@ -272,14 +250,8 @@ fn a_field_no_index_maps_is_named_by_every_command_with_a_server_at_hand() {
     assert_eq!(output.status.code(), Some(1), "{out}");
 
     let rule_file = setup.rule_file();
-    let window = [
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2026-01-01T01:00:00Z",
-    ];
     let commands: [Vec<&str>; 3] = [
-        [&["test", &rule_file][..], &window].concat(),
+        [&["test", &rule_file][..], &WINDOW].concat(),
         vec!["translate", &rule_file],
         vec!["run", "--once", "--now", "2026-01-01T00:30:00Z"],
     ];
@@ -306,15 +278,9 @@ fn test_rules_and_status_print_json_a_script_can_read() {
     let server = TestServer::connect();
     let setup = Setup::new(&server, "first-json", 3);
     let rule_file = setup.rule_file();
-    let window = [
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2026-01-01T01:00:00Z",
-    ];
     let (output, out, err) = run(setup
         .lookout(&server)
-        .args([&["test", &rule_file, "--format", "json"][..], &window].concat()));
+        .args([&["test", &rule_file, "--format", "json"][..], &WINDOW].concat()));
     assert!(output.status.success(), "{out}{err}");
     let dry = json(&out);
     let events = dry["events"].as_array().expect("events");
@@ -423,39 +389,25 @@ fn alerts_lists_the_latest_alerts_with_filters_as_a_table_or_json() {
         ]),
         0
     );
-    assert_eq!(
-        none(&[
-            "--from",
-            "2026-01-01T00:00:00Z",
-            "--to",
-            "2026-01-01T01:00:00Z"
-        ]),
-        3
-    );
+    assert_eq!(none(&WINDOW), 3);
 }
 
 #[test]
 fn test_explain_shows_the_request_and_the_clause_that_matches_nothing() {
     let server = TestServer::connect();
     let setup = Setup::new(&server, "first-explain", 4);
-    let path = setup.dir().join(setup.rule_file());
-    let rule = std::fs::read_to_string(&path).expect("read");
-    let narrowed = rule.replace(
-        "query = 'event.action: \"AddUserToGroup\"'",
-        "query = 'event.action: \"AddUserToGroup\" and event.outcome: failure'",
-    );
-    assert_ne!(narrowed, rule, "the query is narrowed");
-    std::fs::write(&path, narrowed).expect("write");
+    setup.edit_rule(|rule| {
+        let narrowed = rule.replace(
+            "query = 'event.action: \"AddUserToGroup\"'",
+            "query = 'event.action: \"AddUserToGroup\" and event.outcome: failure'",
+        );
+        assert_ne!(narrowed, rule, "the query is narrowed");
+        narrowed
+    });
     let rule_file = setup.rule_file();
-    let (output, out, err) = run(setup.lookout(&server).args([
-        "test",
-        &rule_file,
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2026-01-01T01:00:00Z",
-        "--explain",
-    ]));
+    let (output, out, err) = run(setup
+        .lookout(&server)
+        .args([&["test", &rule_file][..], &WINDOW, &["--explain"]].concat()));
     assert!(output.status.success(), "{out}{err}");
     assert!(out.contains("request: "), "{out}");
     assert!(
@@ -529,15 +481,10 @@ fn an_https_url_to_a_plain_http_server_says_the_server_does_not_speak_tls() {
 fn backfill_reports_progress_and_a_summary_without_a_log_line_per_chunk() {
     let server = TestServer::connect();
     let setup = Setup::new(&server, "first-backfill", 2);
-    let (output, out, err) = run(setup.lookout(&server).args([
-        "backfill",
-        "--rule",
-        &setup.rule_id,
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2026-01-01T01:00:00Z",
-    ]));
+    let backfill = ["backfill", "--rule", &setup.rule_id];
+    let (output, out, err) = run(setup
+        .lookout(&server)
+        .args([&backfill[..], &WINDOW].concat()));
     assert!(output.status.success(), "{out}{err}");
     assert!(out.contains("12 chunks run"), "{out}");
     assert!(out.contains("2 alerts created"), "{out}");
@@ -556,20 +503,14 @@ fn test_on_a_threshold_rule_shows_the_groups_that_would_alert() {
         return;
     }
     let setup = Setup::new(&server, "first-threshold", 3);
-    let path = setup.dir().join(setup.rule_file());
-    let rule = std::fs::read_to_string(&path).expect("read");
-    let threshold = rule.replace("type = \"query\"", "type = \"threshold\"")
-        + "\n[rule.threshold]\nfield = [\"user.name\"]\nvalue = 2\n";
-    std::fs::write(&path, threshold).expect("write");
+    setup.edit_rule(|rule| {
+        rule.replace("type = \"query\"", "type = \"threshold\"")
+            + "\n[rule.threshold]\nfield = [\"user.name\"]\nvalue = 2\n"
+    });
     let rule_file = setup.rule_file();
-    let (output, out, err) = run(setup.lookout(&server).args([
-        "test",
-        &rule_file,
-        "--from",
-        "2026-01-01T00:00:00Z",
-        "--to",
-        "2026-01-01T01:00:00Z",
-    ]));
+    let (output, out, err) = run(setup
+        .lookout(&server)
+        .args([&["test", &rule_file][..], &WINDOW].concat()));
     assert!(output.status.success(), "{out}{err}");
     assert!(out.contains("groups that reach the threshold: 1"), "{out}");
     let user = add_user_events(1, at("2026-01-01T00:20:00Z"))[0]["user"]["name"]

@@ -7,7 +7,7 @@ mod engine_support;
 
 use chrono::{DateTime, Utc};
 use engine_support::*;
-use integration_tests::server::{Capability, skip};
+use integration_tests::server::{Capability, partly};
 use integration_tests::shared_file;
 use lookout::Engine;
 use lookout::Executor;
@@ -43,6 +43,25 @@ impl Executor for Collecting<'_> {
     }
 }
 
+/// Leaves out of `rules` those that `needs` (`what` they use) when the server lacks
+/// `capability`, naming them in the skip line.
+async fn leave_out(
+    env: &Env,
+    rules: &mut Vec<Rule>,
+    capability: Capability,
+    what: &str,
+    needs: impl Fn(&Rule) -> bool,
+) {
+    let left_out: Vec<&str> = (rules.iter())
+        .filter(|rule| needs(rule))
+        .map(|rule| rule.rule_id.as_str())
+        .collect();
+    let message = format!("the rules {left_out:?} ({what}) are left out");
+    if !partly(&env.server, capability, &message).await {
+        rules.retain(|rule| !needs(rule));
+    }
+}
+
 #[tokio::test]
 async fn every_runnable_corpus_query_rule_executes_without_error() {
     let env = Env::new().await;
@@ -60,35 +79,25 @@ async fn every_runnable_corpus_query_rule_executes_without_error() {
     for rule in &mut rules {
         rule.search.index = vec![env.source.clone()];
     }
-    if !env.server.has(Capability::QueryStringRegex).await {
-        let with_regex = |rule: &Rule| matches!(rule.kind.query(), lookout::Query::Lucene { text } if text.contains('/'));
-        let left_out: Vec<String> = rules
-            .iter()
-            .filter(|r| with_regex(r))
-            .map(|r| r.rule_id.clone())
-            .collect();
-        rules.retain(|rule| !with_regex(rule));
-        skip(&format!(
-            "the Lucene rules {left_out:?} (regular expressions) are left out: {} lacks {}",
-            env.server.info().await.label,
-            Capability::QueryStringRegex.what()
-        ));
-    }
-    if !env.server.has(Capability::CompositeAggregation).await {
-        // A query rule that suppresses alerts groups its events with a composite aggregation.
-        let suppresses = |rule: &Rule| rule.meta.details.alert_suppression.is_some();
-        let left_out: Vec<String> = rules
-            .iter()
-            .filter(|r| suppresses(r))
-            .map(|r| r.rule_id.clone())
-            .collect();
-        rules.retain(|rule| !suppresses(rule));
-        skip(&format!(
-            "the rules {left_out:?} (alert suppression) are left out: {} lacks {}",
-            env.server.info().await.label,
-            Capability::CompositeAggregation.what()
-        ));
-    }
+    let lucene_regex = |rule: &Rule| matches!(rule.kind.query(), lookout::Query::Lucene { text } if text.contains('/'));
+    leave_out(
+        &env,
+        &mut rules,
+        Capability::QueryStringRegex,
+        "Lucene regular expressions",
+        lucene_regex,
+    )
+    .await;
+    // A query rule that suppresses alerts groups its events with a composite aggregation.
+    let suppresses = |rule: &Rule| rule.meta.details.alert_suppression.is_some();
+    leave_out(
+        &env,
+        &mut rules,
+        Capability::CompositeAggregation,
+        "alert suppression",
+        suppresses,
+    )
+    .await;
     let executor = Collecting {
         engine: &env.engine,
         failures: RefCell::new(Vec::new()),

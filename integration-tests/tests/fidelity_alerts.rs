@@ -280,17 +280,20 @@ async fn only_alert(env: &Env, rule: &Rule) -> (Value, String) {
     (alert, record.execution_uuid)
 }
 
-/// The source id and document of the compared event in the source index.
-async fn indexed_event(env: &Env) -> (String, Value) {
+/// Kibana's alert for the compared event as the source index holds it (its `_id` and
+/// `_source`), with the reason of Kibana's template ([`reason_for`]).
+async fn kibana_alert_of_the_event(env: &Env, rule: &Rule, execution_uuid: &str) -> Value {
     let docs = env.server.all_docs(&env.source).await;
     let doc = docs
         .iter()
         .find(|d| d["_source"]["labels"]["mark"] == "compared")
         .expect("indexed");
-    (
-        doc["_id"].as_str().unwrap().to_string(),
-        doc["_source"].clone(),
-    )
+    let parent = Parent {
+        index: &env.source,
+        id: doc["_id"].as_str().unwrap(),
+        source: doc["_source"].clone(),
+    };
+    kibana_alert(rule, parent, execution_uuid, &reason_for(rule))
 }
 
 /// Kibana's reason for the compared event (its template: category, source, user).
@@ -322,17 +325,7 @@ async fn a_query_alert_differs_from_kibanas_only_where_the_docs_say() {
     );
     env.index(&[event()]).await;
     let (lookout, execution) = only_alert(&env, &rule).await;
-    let (id, source) = indexed_event(&env).await;
-    let mut kibana = kibana_alert(
-        &rule,
-        Parent {
-            index: &env.source,
-            id: &id,
-            source,
-        },
-        &execution,
-        &reason_for(&rule),
-    );
+    let mut kibana = kibana_alert_of_the_event(&env, &rule, &execution).await;
     kibana["kibana.alert.rule.parameters"] =
         kibana_parameters("cmp-query", "query", &env.source, json!({}));
     assert_only_documented("query", &kibana, &lookout);
@@ -340,10 +333,10 @@ async fn a_query_alert_differs_from_kibanas_only_where_the_docs_say() {
 
 #[tokio::test]
 async fn a_threshold_alert_differs_from_kibanas_only_where_the_docs_say() {
-    let env = Env::new().await;
     if !require_all(&[Capability::CompositeAggregation]).await {
         return;
     }
+    let env = Env::new().await;
     let part = "type = \"threshold\"\n[rule.threshold]\nfield = [\"source.ip\"]\nvalue = 1\n";
     let rule = typed_rule(&env.source, "cmp-threshold", FAILED_LOGINS, part);
     env.index(&[event()]).await;
@@ -376,27 +369,17 @@ async fn a_threshold_alert_differs_from_kibanas_only_where_the_docs_say() {
 
 #[tokio::test]
 async fn a_new_terms_alert_differs_from_kibanas_only_where_the_docs_say() {
-    let env = Env::new().await;
     if !require_all(&[Capability::CompositeAggregation]).await {
         return;
     }
+    let env = Env::new().await;
     let part = "type = \"new_terms\"\n[rule.new_terms]\nfield = \"new_terms_fields\"\n\
                 value = [\"source.ip\"]\n[[rule.new_terms.history_window_start]]\n\
                 field = \"history_window_start\"\nvalue = \"now-1d\"\n";
     let rule = typed_rule(&env.source, "cmp-new-terms", FAILED_LOGINS, part);
     env.index(&[event()]).await;
     let (lookout, execution) = only_alert(&env, &rule).await;
-    let (id, source) = indexed_event(&env).await;
-    let mut kibana = kibana_alert(
-        &rule,
-        Parent {
-            index: &env.source,
-            id: &id,
-            source,
-        },
-        &execution,
-        &reason_for(&rule),
-    );
+    let mut kibana = kibana_alert_of_the_event(&env, &rule, &execution).await;
     kibana["kibana.alert.new_terms"] = json!([IP]);
     kibana["kibana.alert.rule.parameters"] = kibana_parameters(
         "cmp-new-terms",
@@ -438,17 +421,7 @@ async fn an_indicator_match_alert_differs_from_kibanas_only_where_the_docs_say()
     let rule = typed_rule(&env.source, "cmp-threat", FAILED_LOGINS, &part);
     env.index(&[event()]).await;
     let (lookout, execution) = only_alert(&env, &rule).await;
-    let (id, source) = indexed_event(&env).await;
-    let mut kibana = kibana_alert(
-        &rule,
-        Parent {
-            index: &env.source,
-            id: &id,
-            source,
-        },
-        &execution,
-        &reason_for(&rule),
-    );
+    let mut kibana = kibana_alert_of_the_event(&env, &rule, &execution).await;
     kibana["threat"]["enrichments"] = json!([{
         "indicator": {"ip": IP, "type": "ipv4-addr"},
         "matched": {"atomic": IP, "field": "source.ip", "id": indicator_id, "index": indicators, "type": "indicator_match_rule"},

@@ -72,10 +72,10 @@ fn burst() -> Vec<Value> {
 
 #[tokio::test]
 async fn a_burst_is_one_alert_per_group_updated_within_the_duration_and_new_after_it() {
-    let env = Env::new().await;
     if !require_all(&[Capability::CompositeAggregation]).await {
         return;
     }
+    let env = Env::new().await;
     let rule = suppressing_rule(&env, "suppress-burst", "[\"source.ip\"]", FIFTEEN_MINUTES);
     env.index(&burst()).await;
 
@@ -163,10 +163,10 @@ fn secs(n: i64) -> chrono::TimeDelta {
 
 #[tokio::test]
 async fn without_a_duration_each_execution_has_its_own_alert_and_overlaps_count_once() {
-    let env = Env::new().await;
     if !require_all(&[Capability::CompositeAggregation]).await {
         return;
     }
+    let env = Env::new().await;
     let rule = suppressing_rule(&env, "suppress-per-execution", "[\"source.ip\"]", "");
     env.index(&[
         login(-200, IPS[0], "a"),
@@ -189,10 +189,10 @@ async fn without_a_duration_each_execution_has_its_own_alert_and_overlaps_count_
 
 #[tokio::test]
 async fn under_do_not_suppress_events_missing_a_group_field_alert_alone() {
-    let env = Env::new().await;
     if !require_all(&[Capability::CompositeAggregation]).await {
         return;
     }
+    let env = Env::new().await;
     let strategy = "missing_fields_strategy = \"doNotSuppress\"";
     let rule = suppressing_rule(
         &env,
@@ -241,10 +241,10 @@ async fn under_do_not_suppress_events_missing_a_group_field_alert_alone() {
 
 #[tokio::test]
 async fn threshold_rules_with_a_duration_suppress_by_their_terms() {
-    let env = Env::new().await;
     if !require_all(&[Capability::CompositeAggregation]).await {
         return;
     }
+    let env = Env::new().await;
     let part = "type = \"threshold\"\n[rule.threshold]\nfield = [\"source.ip\"]\nvalue = 2\n\
                 [rule.alert_suppression.duration]\nunit = \"m\"\nvalue = 30\n";
     let rule = typed_rule(&env.source, "suppress-threshold", FAILED_LOGINS, part);
@@ -273,10 +273,10 @@ async fn threshold_rules_with_a_duration_suppress_by_their_terms() {
 
 #[tokio::test]
 async fn new_terms_alerts_of_one_user_are_one_alert() {
-    let env = Env::new().await;
     if !require_all(&[Capability::CompositeAggregation]).await {
         return;
     }
+    let env = Env::new().await;
     let part = "type = \"new_terms\"\n[rule.new_terms]\nfield = \"new_terms_fields\"\n\
                 value = [\"source.ip\"]\n[[rule.new_terms.history_window_start]]\n\
                 field = \"history_window_start\"\nvalue = \"now-1d\"\n\
@@ -309,10 +309,10 @@ async fn new_terms_alerts_of_one_user_are_one_alert() {
 
 #[tokio::test]
 async fn two_engines_updating_the_same_groups_at_once_never_count_twice() {
-    let env = Env::new().await;
     if !require_all(&[Capability::CompositeAggregation]).await {
         return;
     }
+    let env = Env::new().await;
     let rule = suppressing_rule(
         &env,
         "suppress-two-writers",

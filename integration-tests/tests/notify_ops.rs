@@ -9,27 +9,20 @@ mod ops;
 
 use integration_tests::receiver::Receiver;
 use integration_tests::{TestServer, unique_name};
-use ops::{Daemon, WAIT, add_user_events, lookout, metric, signal, text, wait_until, write_rule};
+use ops::{
+    Daemon, WAIT, add_user_events, against, at, metric, signal, text, wait_until, write_rule,
+};
 use std::path::Path;
 
 const URL_TOKEN: &str = "SEKRIT-URL-TOKEN-1f3c";
 const HEADER_SECRET: &str = "SEKRIT-HEADER-9a8b";
 const ROUTING_KEY: &str = "SEKRITROUTINGKEY0000000000000000";
 
-fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .expect("valid")
-        .to_utc()
-}
-
 /// Runs lookout with the test's config file and indices; returns (exit code, stdout, stderr).
 fn run(dir: &Path, server: &TestServer, base: &str, args: &[&str]) -> (i32, String, String) {
-    let output = lookout(dir)
+    let output = against(dir, server, base)
         .args(args)
         .args(["--es-url", &server.url, "--config", "lookout.toml"])
-        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
-        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
-        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"))
         .env("SOC_HOOK_AUTH", format!("Bearer {HEADER_SECRET}"))
         .env("RUST_LOG", "debug")
         .output()
@@ -177,20 +170,16 @@ async fn the_daemon_delivers_beside_the_scheduler_and_counts_it_in_metrics() {
     );
     std::fs::write(dir.join("lookout.toml"), config).unwrap();
     let base = unique_name("notify-daemon");
-    let mut command = lookout(dir);
-    command
-        .args([
-            "run",
-            "--es-url",
-            &server.url,
-            "--config",
-            "lookout.toml",
-            "--http-listen",
-            "127.0.0.1:0",
-        ])
-        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
-        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
-        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"));
+    let mut command = against(dir, &server, &base);
+    command.args([
+        "run",
+        "--es-url",
+        &server.url,
+        "--config",
+        "lookout.toml",
+        "--http-listen",
+        "127.0.0.1:0",
+    ]);
     let mut run = Daemon::start(command);
     let endpoint = run.endpoint();
     wait_until("three alerts delivered by the daemon", || {

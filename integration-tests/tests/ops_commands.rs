@@ -5,40 +5,11 @@
 
 mod ops;
 
-use chrono::{DateTime, Utc};
 use elasticsearch::http::Method;
 use integration_tests::{TestServer, unique_name};
 use lookout::StateStore;
 use lookout::{ElasticsearchConfig, EngineConfig};
-use ops::{add_user_events, lookout, text, write_rule};
-use std::path::Path;
-
-fn block<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(future)
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
-}
-
-/// Runs lookout in `dir` with the test's indices; returns stdout, failing on a non-zero exit.
-fn ok(dir: &Path, server: &TestServer, base: &str, args: &[&str]) -> String {
-    let output = lookout(dir)
-        .args(args)
-        .env("LOOKOUT_ES_URL", &server.url)
-        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
-        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
-        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"))
-        .output()
-        .expect("lookout runs");
-    let (out, err) = text(&output);
-    assert!(output.status.success(), "lookout {args:?}: {out}{err}");
-    out
-}
+use ops::{add_user_events, at, block, ok, write_rule};
 
 fn alerts(server: &TestServer, base: &str) -> u64 {
     let index = format!("{base}-alerts");

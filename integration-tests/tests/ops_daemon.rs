@@ -11,7 +11,9 @@ use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
 use integration_tests::{TestServer, unique_name};
 use lookout::EngineConfig;
 use lookout::StateStore;
-use ops::{Daemon, add_user_events, http_get, lookout, metric, signal, wait_until, write_rule};
+use ops::{
+    Daemon, add_user_events, block, http_get, lookout, metric, signal, wait_until, write_rule,
+};
 use std::process::Command;
 
 /// Lookout's own indices for one test, as environment variables and as an engine config.
@@ -37,14 +39,6 @@ impl Indices {
             .env("LOOKOUT_STATE_INDEX", &self.state)
             .env("LOOKOUT_EXECUTIONS_INDEX", &self.executions);
     }
-}
-
-fn block<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(future)
 }
 
 /// A source index holding `count` AddUserToGroup events, the newest at `newest`.

@@ -5,25 +5,12 @@
 
 mod ops;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use elasticsearch::http::Method;
+use chrono::TimeDelta;
 use integration_tests::{TestServer, unique_name};
 use lookout_generator::EventSpec;
-use ops::{lookout, text};
+use ops::{at, block, ok};
 use serde_json::{Value, json};
 use std::path::Path;
-
-fn block<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(future)
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
-}
 
 /// The instant `run --once` runs at.
 const NOW: &str = "2026-01-01T01:00:00Z";
@@ -50,41 +37,14 @@ fn write_eql_rule(dir: &Path, rule_id: &str, index: &str, query: &str) {
     std::fs::write(rules.join(format!("{rule_id}.toml")), text).expect("write the rule");
 }
 
-/// Runs lookout in `dir` with the test's indices; returns stdout, failing on a non-zero exit.
-fn ok(dir: &Path, server: &TestServer, base: &str, args: &[&str]) -> String {
-    let output = lookout(dir)
-        .args(args)
-        .env("LOOKOUT_ES_URL", &server.url)
-        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
-        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
-        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"))
-        .output()
-        .expect("lookout runs");
-    let (out, err) = text(&output);
-    assert!(output.status.success(), "lookout {args:?}: {out}{err}");
-    out
-}
-
 /// Every alert of the test: (rule id, kind of alert, mark), sorted; the kind is `shell`,
 /// `block` or `event`.
 fn alerts(server: &TestServer, base: &str) -> Vec<(String, String, String)> {
-    let index = format!("{base}-alerts");
-    block(server.request(Method::Post, &format!("/{index}/_refresh"), None));
-    let body = json!({ "size": 1000, "query": { "match_all": {} } });
-    let (_, answer) = block(server.request(Method::Post, &format!("/{index}/_search"), Some(body)));
-    let mut found: Vec<(String, String, String)> = (answer["hits"]["hits"].as_array())
-        .expect("hits")
-        .iter()
+    let docs = block(server.all_docs(&format!("{base}-alerts")));
+    let mut found: Vec<(String, String, String)> = (docs.iter())
         .map(|hit| {
             let alert = &hit["_source"];
-            let kind = match (
-                alert.get("kibana.alert.group.id"),
-                alert.get("kibana.alert.group.index"),
-            ) {
-                (Some(_), Some(_)) => "block",
-                (Some(_), None) => "shell",
-                _ => "event",
-            };
+            let kind = ops::eql_alert_kind(alert);
             let mark = alert["labels"]["mark"].as_str().unwrap_or("-");
             (
                 alert["kibana.alert.rule.rule_id"]
@@ -157,10 +117,9 @@ fn eql_rules_run_once_alert_exactly_their_events_and_sequences_and_never_twice()
     };
     let events = test(&events_rule);
     assert_eq!(events["eql_path"], "local");
-    let mut expected: Vec<String> = Vec::new();
     let hits = ids(&events["events"]);
     assert_eq!(hits.len(), 2, "CreateUser and DeleteUser: {events}");
-    expected.extend(hits);
+    assert!(hits.iter().all(|id| !id.is_empty()), "{events}");
     assert!(events.get("sequences").is_none());
     let sequences = test(&sequence_rule);
     let listed = sequences["sequences"].as_array().expect("sequences");
@@ -168,7 +127,6 @@ fn eql_rules_run_once_alert_exactly_their_events_and_sequences_and_never_twice()
     assert_eq!(ids(&listed[0]).len(), 2);
     assert_eq!(listed[0][0]["_index"], source.as_str());
     assert_eq!(sequences["alerts"]["new"], 1);
-    assert!(expected.iter().all(|id| !id.is_empty()));
 
     ok(dir, &server, &base, &["run", "--once", "--now", NOW]);
     let mut want: Vec<(String, String, String)> = vec![

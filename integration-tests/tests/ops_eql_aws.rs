@@ -8,30 +8,17 @@
 
 mod ops;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use elasticsearch::http::Method;
-use integration_tests::server::Capability;
+use chrono::TimeDelta;
+use integration_tests::server::{Capability, partly};
 use integration_tests::{TestServer, shared_dir, shared_file, unique_name};
 use lookout_generator::{
     AWS_EQL_RULES, CATALOG, Generator, GeneratorConfig, LagModel, UNREACHABLE_AWS_EQL_RULES,
     aws_eql_scenarios,
 };
-use ops::{lookout, text};
-use serde_json::{Value, json};
+use ops::{at, block, ok};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-fn block<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime")
-        .block_on(future)
-}
-
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).expect("valid").to_utc()
-}
 
 /// The instant the first `run --once` runs at.
 const NOW: &str = "2026-01-01T01:00:00Z";
@@ -117,18 +104,9 @@ fn install_rule(dir: &Path, stem: &str, index: &str) -> String {
     id
 }
 
-/// Runs lookout in `dir` with the test's indices, failing on a non-zero exit.
+/// `lookout run --once --now <now>` in `dir` with the test's indices, failing on a non-zero exit.
 fn run_once(dir: &Path, server: &TestServer, base: &str, now: &str) {
-    let output = lookout(dir)
-        .args(["run", "--once", "--now", now])
-        .env("LOOKOUT_ES_URL", &server.url)
-        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
-        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
-        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"))
-        .output()
-        .expect("lookout runs");
-    let (out, err) = text(&output);
-    assert!(output.status.success(), "lookout run --once: {out}{err}");
+    ok(dir, server, base, &["run", "--once", "--now", now]);
 }
 
 /// Every alert: (rule file, kind, event id), sorted; the kind is `shell`, `block` or `event`.
@@ -137,23 +115,11 @@ fn alerts(
     base: &str,
     stems: &BTreeMap<String, String>,
 ) -> Vec<(String, String, String)> {
-    let index = format!("{base}-alerts");
-    block(server.request(Method::Post, &format!("/{index}/_refresh"), None));
-    let body = json!({ "size": 1000, "query": { "match_all": {} } });
-    let (_, answer) = block(server.request(Method::Post, &format!("/{index}/_search"), Some(body)));
-    let mut found: Vec<(String, String, String)> = (answer["hits"]["hits"].as_array())
-        .expect("hits")
-        .iter()
+    let docs = block(server.all_docs(&format!("{base}-alerts")));
+    let mut found: Vec<(String, String, String)> = (docs.iter())
         .map(|hit| {
             let alert = &hit["_source"];
-            let kind = match (
-                alert.get("kibana.alert.group.id"),
-                alert.get("kibana.alert.group.index"),
-            ) {
-                (Some(_), Some(_)) => "block",
-                (Some(_), None) => "shell",
-                _ => "event",
-            };
+            let kind = ops::eql_alert_kind(alert);
             let rule_id = alert["kibana.alert.rule.rule_id"].as_str().unwrap_or("?");
             let stem = stems.get(rule_id).map_or(rule_id, String::as_str);
             let event = alert["event"]["id"].as_str().unwrap_or("-");
@@ -245,14 +211,8 @@ fn each_aws_eql_rule_alerts_on_exactly_its_planted_events_and_never_twice_across
         .filter(|stem| escapes_wildcards(stem))
         .collect();
     assert_eq!(escaping.len(), 3, "{escaping:?}");
-    if !block(server.has(Capability::WildcardEscapes)) {
-        let label = block(server.info()).label.clone();
-        eprintln!(
-            "PARTLY each_aws_eql_rule_alerts_on_exactly_its_planted_events: {label} lacks {}: \
-             not compared there: {}",
-            Capability::WildcardEscapes.what(),
-            escaping.join(", ")
-        );
+    let left_out = format!("not compared: {}", escaping.join(", "));
+    if !block(partly(&server, Capability::WildcardEscapes, &left_out)) {
         want.retain(|a| !escaping.contains(&a.0.as_str()));
     }
     let compared = |found: Vec<(String, String, String)>| -> Vec<(String, String, String)> {

@@ -18,7 +18,7 @@ mod report;
 
 use chrono::{DateTime, Utc};
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, FaultStats, Proxy};
-use integration_tests::server::{Api, Capability, skip};
+use integration_tests::server::{Api, Capability, partly};
 use integration_tests::{TestServer, unique_name};
 use reliability_support::{
     Names, Rng, TICK, TempDir, generated_events, spawn_lookout, t0, write_rules,
@@ -250,15 +250,10 @@ impl Sim {
         }
         let rules_dir = TempDir::new("reliab-crash-rules");
         write_rules(rules_dir.path(), &format!("{source_prefix}-*"));
-        let suppressing = server.has(Capability::CompositeAggregation).await;
+        let left_out = "the suppressing rule is left out";
+        let suppressing = partly(&server, Capability::CompositeAggregation, left_out).await;
         if suppressing {
             report::write_suppression_rule(rules_dir.path(), &format!("{source_prefix}-*"));
-        } else {
-            skip(&format!(
-                "the suppressing rule is left out: {} lacks {}",
-                server.info().await.label,
-                Capability::CompositeAggregation.what()
-            ));
         }
         Sim {
             server,

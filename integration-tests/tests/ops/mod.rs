@@ -52,6 +52,67 @@ pub fn lookout(dir: &std::path::Path) -> Command {
     command
 }
 
+/// `lookout` in `dir` against `server`, with the lookout indices `<base>-alerts`, `<base>-state`
+/// and `<base>-executions`.
+pub fn against(
+    dir: &std::path::Path,
+    server: &integration_tests::TestServer,
+    base: &str,
+) -> Command {
+    let mut command = lookout(dir);
+    command
+        .env("LOOKOUT_ES_URL", &server.url)
+        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
+        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
+        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"));
+    command
+}
+
+/// Runs `lookout args` [`against`] the server; returns stdout, failing on a non-zero exit.
+pub fn ok(
+    dir: &std::path::Path,
+    server: &integration_tests::TestServer,
+    base: &str,
+    args: &[&str],
+) -> String {
+    let output = against(dir, server, base)
+        .args(args)
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&output);
+    assert!(output.status.success(), "lookout {args:?}: {out}{err}");
+    out
+}
+
+/// Runs `future` to its end on a runtime of its own (the operator tests are not async).
+pub fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+/// The instant an RFC 3339 text names.
+pub fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .expect("valid")
+        .to_utc()
+}
+
+/// What an alert of an EQL rule is: `shell` (a sequence's own alert), `block` (a building block
+/// of a sequence) or `event`.
+pub fn eql_alert_kind(alert: &serde_json::Value) -> &'static str {
+    match (
+        alert.get("kibana.alert.group.id"),
+        alert.get("kibana.alert.group.index"),
+    ) {
+        (Some(_), Some(_)) => "block",
+        (Some(_), None) => "shell",
+        _ => "event",
+    }
+}
+
 /// Stdout and stderr of a finished command, as text.
 pub fn text(output: &Output) -> (String, String) {
     (
