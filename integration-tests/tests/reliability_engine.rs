@@ -182,7 +182,14 @@ async fn a_failed_execution_keeps_its_window_uncovered_and_the_next_tick_searche
     assert_eq!(env.covered_to(&rule).await, Some(t0()));
     env.heal();
     let next = env.execute(&rule, t0() + minutes(10)).await;
-    assert_eq!(next.record.window_from, t0(), "{:?}", next.record);
+    // From where coverage stood, less the rule's minute of lookback (the overlap a late
+    // execution keeps).
+    assert_eq!(
+        next.record.window_from,
+        t0() - minutes(1),
+        "{:?}",
+        next.record
+    );
     assert_eq!((next.record.alerts_created, next.record.duplicates), (1, 0));
     assert_eq!(env.covered_to(&rule).await, Some(t0() + minutes(10)));
 }
@@ -414,11 +421,12 @@ async fn a_state_save_failing_after_the_search_fails_the_execution_and_the_windo
     env.server
         .bulk_create(&index, &[add_user(t0() + minutes(4))])
         .await;
-    let state_doc = format!("/{}/_doc/", env.config.engine.state_index);
+    // The final state is written with the execution record in one `_bulk`; any write of the
+    // state document fails.
+    let state_index = format!("\"{}\"", env.config.engine.state_index);
     env.fail(
         FaultRule::new(Fault::Status(503))
-            .method("PUT")
-            .path(&state_doc)
+            .body(&state_index)
             .always(),
     );
     let failed = env.execute(&rule, t0() + minutes(5)).await;
@@ -434,7 +442,12 @@ async fn a_state_save_failing_after_the_search_fails_the_execution_and_the_windo
 
     env.heal();
     let next = env.execute(&rule, t0() + minutes(10)).await;
-    assert_eq!(next.record.window_from, t0(), "{:?}", next.record);
+    assert_eq!(
+        next.record.window_from,
+        t0() - minutes(1),
+        "{:?}",
+        next.record
+    );
     assert_eq!(next.record.alerts_created, 0, "{:?}", next.record);
     assert!(next.record.duplicates >= 1, "{:?}", next.record);
     assert_eq!(env.alerts().await.len(), 2, "each event alerted once");
@@ -633,9 +646,16 @@ async fn a_lost_state_index_resumes_coverage_from_the_execution_records() {
     env.server
         .delete_index(&env.config.engine.state_index)
         .await;
-    let report = env.execute(&rule, t0() + minutes(30)).await;
+    // A restarted lookout (the engine that ran remembers the state it saved).
+    let restarted = other_engine(&env, |_| {}).await;
+    let report = restarted.execute(&rule, t0() + minutes(30)).await;
     assert!(!report.failed(), "{:?}", report.record);
-    assert_eq!(report.record.window_from, t0(), "{:?}", report.record);
+    assert_eq!(
+        report.record.window_from,
+        t0() - minutes(1),
+        "{:?}",
+        report.record
+    );
     assert_eq!(report.record.alerts_created, 1, "{:?}", report.record);
     assert!(
         report
@@ -690,7 +710,9 @@ async fn lost_state_and_records_leave_a_gap_of_max_catch_up() {
         .delete_index(&env.config.engine.executions_index)
         .await;
     let at = t0() + minutes(30);
-    let report = env.execute(&rule, at).await;
+    // A restarted lookout (the engine that ran remembers the state it saved).
+    let restarted = other_engine(&env, |_| {}).await;
+    let report = restarted.execute(&rule, at).await;
     assert!(!report.failed(), "{:?}", report.record);
     let gaps = store(&env).gaps(&rule.rule_id).await.expect("gaps");
     let expected = lookout::Gap {
@@ -761,4 +783,38 @@ async fn a_missing_concrete_index_leaves_the_others_paged_inside_a_point_in_time
         .filter(|r| r.starts_with("POST /_search"))
         .count();
     assert!(paged_in_pit >= 3, "{requests:#?}");
+}
+
+/// A quiet execution (nothing found) after the rule's first sends two requests: the search and
+/// one `_bulk` with the rule's state and the execution record (the state it starts from is the
+/// one it saved last time, not read back). Counted at the proxy.
+#[tokio::test]
+async fn a_quiet_execution_sends_the_search_and_one_write() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    // Outside the next window and its overlap (t0 - 1 minute onwards).
+    (env.server)
+        .bulk_create(&index, &[add_user(t0() - minutes(3))])
+        .await;
+    let rule = env.rule(0, None);
+    let first = env.execute(&rule, t0()).await;
+    assert_eq!(first.record.alerts_created, 1, "{:?}", first.record);
+    let before = env.proxy.requests().len();
+    let quiet = env.execute(&rule, t0() + minutes(5)).await;
+    assert!(!quiet.failed(), "{:?}", quiet.record);
+    assert_eq!(quiet.record.hits, 0, "{:?}", quiet.record);
+    let requests = env.proxy.requests()[before..].to_vec();
+    println!("a quiet execution's requests: {requests:#?}");
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert!(requests[0].contains("_search"), "{requests:#?}");
+    assert!(requests[1].starts_with("POST /_bulk"), "{requests:#?}");
+    assert_eq!(env.covered_to(&rule).await, Some(t0() + minutes(5)));
+    let client = lookout::Client::new(&env.config.elasticsearch).expect("client");
+    (client.refresh(&env.config.engine.executions_index).await).expect("a refresh");
+    let records = (store(&env).executions(&rule.rule_id, 5).await).expect("the records load");
+    let uuids: Vec<&str> = records.iter().map(|r| r.execution_uuid.as_str()).collect();
+    assert!(
+        uuids.contains(&quiet.record.execution_uuid.as_str()),
+        "the bulk wrote the record: {uuids:?}"
+    );
 }

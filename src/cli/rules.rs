@@ -285,6 +285,7 @@ mod tests {
         let ran = |last: &str, covered: &str| RuleState {
             last_execution_at: Some(at(last)),
             covered_to: Some(at(covered)),
+            coverage_from: None,
             ..RuleState::new("r")
         };
         let recent = ran("2026-01-01T12:00:00Z", "2026-01-01T12:00:00Z");
@@ -311,6 +312,7 @@ mod tests {
         let state = RuleState {
             last_execution_at: Some(at("2026-01-01T12:00:00Z")),
             covered_to: Some(at("2026-01-01T12:00:00Z")),
+            coverage_from: None,
             last_status: Some(ExecutionStatus::PartialFailure),
             ..RuleState::new("r1")
         };

@@ -8,7 +8,7 @@ use super::{Engine, ExecutionError};
 use crate::rule::Rule;
 use crate::schedule::Window;
 use crate::state::{
-    DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState, StateWriteError, Stored,
+    DeadLetter, ExecutionRecord, ExecutionStatus, Fence, Gap, RuleState, StateWriteError, Stored,
     check_fence,
 };
 use chrono::{DateTime, Utc};
@@ -23,11 +23,33 @@ impl Engine {
         tally: &Tally,
     ) -> Result<Option<Stored>, ExecutionError> {
         let fence = self.lease_fence(rule, tally)?;
+        if let Some(stored) = self.remembered_state(rule, fence.as_ref()) {
+            return Ok(Some(stored));
+        }
         let (stored, stored_fence) = (self.store.load_fenced(&rule.rule_id).await)
             .map_err(|error| ExecutionError::state(rule, error))?;
         check_fence(&rule.rule_id, stored_fence.as_ref(), fence.as_ref())
             .map_err(|error| written_error(rule, error))?;
         Ok(stored)
+    }
+
+    /// The state this engine saved at the rule's last execution, when it was saved under the
+    /// same fence (the same lease generation, or none): no one else wrote it since but a stale
+    /// writer, whose write the conditional write finds. Taken, so that an execution that fails
+    /// before saving leaves the next one to read the state again.
+    fn remembered_state(&self, rule: &Rule, fence: Option<&Fence>) -> Option<Stored> {
+        let mut saved = (self.saved_states.lock()).unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (stored, saved_under) = saved.remove(&rule.rule_id)?;
+        (saved_under.as_ref() == fence && stored.version.is_some()).then_some(stored)
+    }
+
+    fn remember_state(&self, rule: &Rule, state: RuleState, tally: &Tally, fence: Option<Fence>) {
+        let stored = Stored {
+            state,
+            version: tally.version,
+        };
+        let mut saved = (self.saved_states.lock()).unwrap_or_else(|poisoned| poisoned.into_inner());
+        saved.insert(rule.rule_id.clone(), (stored, fence));
     }
 
     /// The fence of the execution's lease, `None` without one; superseded when the lease is
@@ -138,9 +160,10 @@ impl Engine {
         tally: &mut Tally,
     ) -> Result<(), ExecutionError> {
         let state_error = |error| ExecutionError::state(rule, error);
-        if let Some(covered_to) =
+        if let Some(recorded) =
             (self.store.recorded_coverage(&rule.rule_id).await).map_err(state_error)?
         {
+            let covered_to = recorded.covered_to;
             // A state document without coverage is a first execution that failed before its
             // coverage started: nothing was lost.
             if tally.previous.is_none() {
@@ -150,6 +173,12 @@ impl Engine {
                 ));
             }
             tally.covered_to = Some(covered_to);
+            if recorded.started {
+                let mut previous =
+                    (tally.previous.take()).unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
+                previous.coverage_from = Some(covered_to);
+                tally.previous = Some(previous);
+            }
             return self.cover(rule, tally).await;
         }
         if !self.has_alerts(rule).await.map_err(state_error)? {
@@ -202,6 +231,7 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| RuleState::new(rule.rule_id.clone()));
         state.covered_to = Some(from);
+        state.coverage_from = Some(from);
         let stored = self.save_state(rule, &state, tally).await?;
         tally.covered_to = stored.covered_to;
         tally.previous = Some(stored);
@@ -222,10 +252,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Stores the rule's final state (with the last chunk's coverage), then the execution
-    /// record. When the state cannot be saved after the execution searched something, the
-    /// execution counts as failed: its alerts are written, but its window is searched again
-    /// next time (the alert ids drop what is already written). A failed record only gets logged.
+    /// Stores the rule's final state (with the last chunk's coverage) and the execution
+    /// record, in one request. When the state cannot be saved after the execution searched
+    /// something, the execution counts as failed: its alerts are written, but its window is
+    /// searched again next time (the alert ids drop what is already written); the record is
+    /// then written again with that status. A failed record only gets logged. A saved state
+    /// is remembered, so that the rule's next execution here need not read it back.
     pub(super) async fn persist(
         &self,
         rule: &Rule,
@@ -236,26 +268,66 @@ impl Engine {
         let state = RuleState {
             rule_id: rule.rule_id.clone(),
             covered_to: tally.covered_to,
+            coverage_from: (tally.previous.as_ref()).and_then(|state| state.coverage_from),
             last_status: Some(record.status),
             last_error: record.error.clone(),
             last_execution_at: Some(at),
         };
-        if record.status == ExecutionStatus::Superseded {
-            // Another instance runs the rule now: its state is that instance's to write.
-        } else if let Err(error) = self.save_state(rule, &state, tally).await {
-            let superseded = matches!(error, ExecutionError::Superseded { .. });
-            tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
-            let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
-            if superseded {
-                record.status = ExecutionStatus::Superseded;
-                record.error = Some(error.to_string());
-            } else if tally.covered_to != saved && record.error.is_none() {
-                record.status = ExecutionStatus::Failed;
-                record.error = Some(format!("{error}; its window is searched again next time"));
+        // Another instance runs the rule now: its state is that instance's to write.
+        let fence = match record.status {
+            ExecutionStatus::Superseded => None,
+            _ => Some(self.lease_fence(rule, tally)),
+        };
+        let recorded = match fence {
+            None => self.store.record_execution(record).await,
+            Some(Err(error)) => {
+                self.state_not_saved(rule, error, tally, record);
+                self.store.record_execution(record).await
             }
-        }
-        if let Err(error) = self.store.record_execution(record).await {
+            Some(Ok(fence)) => {
+                let (saved, recorded) = (self.store)
+                    .save_with_record(&state, &mut tally.version, fence.as_ref(), record)
+                    .await;
+                match saved {
+                    Ok(saved) => {
+                        self.remember_state(rule, saved, tally, fence);
+                        recorded
+                    }
+                    Err(error) => {
+                        let before = (record.status, record.error.clone());
+                        self.state_not_saved(rule, written_error(rule, error), tally, record);
+                        if (record.status, record.error.clone()) == before {
+                            recorded
+                        } else {
+                            self.store.record_execution(record).await
+                        }
+                    }
+                }
+            }
+        };
+        if let Err(error) = recorded {
             tracing::warn!(rule_id = %rule.rule_id, %error, "recording the execution failed");
+        }
+    }
+
+    /// What a state write that failed makes of the execution: superseded when another
+    /// instance's lease wrote the state, failed when the execution had moved coverage.
+    fn state_not_saved(
+        &self,
+        rule: &Rule,
+        error: ExecutionError,
+        tally: &Tally,
+        record: &mut ExecutionRecord,
+    ) {
+        let superseded = matches!(error, ExecutionError::Superseded { .. });
+        tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
+        let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
+        if superseded {
+            record.status = ExecutionStatus::Superseded;
+            record.error = Some(error.to_string());
+        } else if tally.covered_to != saved && record.error.is_none() {
+            record.status = ExecutionStatus::Failed;
+            record.error = Some(format!("{error}; its window is searched again next time"));
         }
     }
 }

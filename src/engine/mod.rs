@@ -32,13 +32,14 @@ use crate::config::Config;
 use crate::es::Client;
 use crate::rule::Rule;
 use crate::schedule::{self, Window};
-use crate::state::{ExecutionRecord, ExecutionStatus, Fence, StateStore};
+use crate::state::{ExecutionRecord, ExecutionStatus, Fence, StateStore, Stored};
 use chrono::{DateTime, TimeDelta, Utc};
 use kind::Chunk;
 use record::{ChunkOutcome, Tally, advance, execution_record, log_execution, outcome};
 use search::Searcher;
 use serde_json::Value;
 use sink::AlertSink;
+use std::collections::HashMap;
 use std::time::Instant;
 use suppress::Suppressor;
 
@@ -103,6 +104,9 @@ pub struct Engine {
     settings: Settings,
     field_caps: FieldCapsCache,
     eql: kind::EqlMemory,
+    /// Each rule's state as this engine last saved it, with the fence it was saved under: the
+    /// rule's next execution starts from it instead of reading it back (one request less).
+    saved_states: std::sync::Mutex<HashMap<String, (Stored, Option<Fence>)>>,
 }
 
 /// The result of one execution: the record written to the executions index.
@@ -127,6 +131,7 @@ impl Engine {
             eql: kind::EqlMemory::new(settings.eql),
             settings,
             field_caps: FieldCapsCache::default(),
+            saved_states: std::sync::Mutex::default(),
         }
     }
 
@@ -199,14 +204,13 @@ impl Engine {
         if tally.covered_to.is_none() {
             self.recover_coverage(rule, nominal, at, tally).await?;
         }
-        // A first execution's coverage starts at its own window: nothing to overlap.
-        let last_search_end = tally.covered_to;
         if tally.covered_to.is_none() {
             self.start_coverage(rule, nominal.from, tally).await?;
         }
+        let coverage_from = (tally.previous.as_ref()).and_then(|state| state.coverage_from);
         let windows = schedule::plan(
             nominal,
-            last_search_end,
+            (tally.covered_to, coverage_from),
             rule.schedule.interval,
             self.settings.max_catch_up,
             at,

@@ -112,19 +112,31 @@ impl Client {
         puts: &[ConditionalPut],
         refresh: bool,
     ) -> Result<Vec<PutOutcome>, EsError> {
+        let puts: Vec<(&str, &ConditionalPut)> = puts.iter().map(|put| (index, put)).collect();
+        self.bulk_put_if_into(index, &puts, refresh).await
+    }
+
+    /// [`Client::bulk_put_if`] with each document going into its own index (`label` names them
+    /// in errors): one request for writes that belong together.
+    pub async fn bulk_put_if_into(
+        &self,
+        label: &str,
+        puts: &[(&str, &ConditionalPut)],
+        refresh: bool,
+    ) -> Result<Vec<PutOutcome>, EsError> {
         let mut outcomes = Vec::with_capacity(puts.len());
         for part in puts.chunks(BULK_MAX_ACTIONS) {
-            let mut request = Request::new("bulk put", index, Method::Post, "/_bulk".to_string());
+            let mut request = Request::new("bulk put", label, Method::Post, "/_bulk".to_string());
             if refresh {
                 request = request.query("refresh", "wait_for");
             }
-            request.body = Some(Body::Ndjson(put_body(index, part)));
+            request.body = Some(Body::Ndjson(put_body(part)));
             let answer = self.send_ok(request).await?;
             let items = answer["items"].as_array().filter(|i| i.len() == part.len());
             let Some(items) = items else {
                 return Err(EsError::BadAnswer {
                     op: "bulk put",
-                    index: index.to_string(),
+                    index: label.to_string(),
                     message: format!("the bulk answer does not have {} items", part.len()),
                 });
             };
@@ -132,16 +144,16 @@ impl Client {
                 items
                     .iter()
                     .zip(part)
-                    .map(|(item, put)| put_outcome(item, put)),
+                    .map(|(item, (_, put))| put_outcome(item, put)),
             );
         }
         Ok(outcomes)
     }
 }
 
-fn put_body(index: &str, puts: &[ConditionalPut]) -> String {
+fn put_body(puts: &[(&str, &ConditionalPut)]) -> String {
     let mut body = String::new();
-    for put in puts {
+    for (index, put) in puts {
         let action = match put.expected {
             Some((seq_no, primary_term)) => json!({"index": {
                 "_index": index, "_id": put.id,
@@ -271,13 +283,14 @@ mod tests {
                 expected: None,
             },
         ];
-        let lines: Vec<Value> = put_body("leases", &puts)
+        let lines: Vec<Value> = put_body(&[("leases", &puts[0]), ("executions", &puts[1])])
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(lines[0]["index"]["if_seq_no"], 3);
         assert_eq!(lines[0]["index"]["_index"], "leases");
         assert_eq!(lines[2]["create"]["_id"], "b");
+        assert_eq!(lines[2]["create"]["_index"], "executions");
         assert_eq!(lines[3]["x"], 2);
         let written = json!({"index": {"status": 200, "_seq_no": 4, "_primary_term": 1}});
         assert_eq!(put_outcome(&written, &puts[0]), PutOutcome::Written(4, 1));

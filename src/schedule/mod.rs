@@ -147,11 +147,11 @@ fn resolve_one(
 /// `nominal.from` (the oldest one may be shorter), followed by the nominal window itself. The
 /// first chunk then starts no later than `covered_to` minus the rule's lookback (its window's
 /// length beyond the interval; not before the catch-up bound), so a late execution overlaps the
-/// last search as an on-time one does. `covered_to` is `None` on a rule's first execution (nothing before its window is
-/// lookout's to search).
+/// last search as an on-time one does, but never before `coverage_from` (where the rule's
+/// coverage started: nothing before its first window is lookout's to search).
 pub fn plan(
     nominal: Window,
-    covered_to: Option<DateTime<Utc>>,
+    (covered_to, coverage_from): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
     interval: TimeDelta,
     max_catch_up: TimeDelta,
     at: DateTime<Utc>,
@@ -176,8 +176,9 @@ pub fn plan(
         && gap.is_none()
     {
         let lookback = (nominal.length() - interval).max(TimeDelta::zero());
+        let floor = coverage_from.map_or(bound, |from| from.max(bound));
         let first = &mut chunks[0];
-        first.from = first.from.min((covered - lookback).max(bound));
+        first.from = first.from.min((covered - lookback).max(floor));
     }
     ExecutionWindows {
         nominal,
@@ -235,7 +236,7 @@ mod tests {
     #[test]
     fn first_execution_searches_only_the_nominal_window() {
         let nominal = window(at(12, 0) - TimeDelta::minutes(6), at(12, 0));
-        let planned = plan(nominal, None, FIVE, DAY, at(12, 0));
+        let planned = plan(nominal, (None, None), FIVE, DAY, at(12, 0));
         assert_eq!(planned.chunks, vec![nominal]);
         assert_eq!(planned.gap, None);
     }
@@ -243,21 +244,21 @@ mod tests {
     #[test]
     fn covered_to_inside_the_window_changes_nothing() {
         let nominal = window(at(12, 4), at(12, 10));
-        let planned = plan(nominal, Some(at(12, 5)), FIVE, DAY, at(12, 10));
+        let planned = plan(nominal, (Some(at(12, 5)), None), FIVE, DAY, at(12, 10));
         assert_eq!(planned.chunks, vec![nominal]);
     }
 
     #[test]
     fn covered_to_after_the_window_still_searches_the_window() {
         let nominal = window(at(12, 4), at(12, 10));
-        let planned = plan(nominal, Some(at(13, 0)), FIVE, DAY, at(12, 10));
+        let planned = plan(nominal, (Some(at(13, 0)), None), FIVE, DAY, at(12, 10));
         assert_eq!(planned.chunks, vec![nominal]);
     }
 
     #[test]
     fn downtime_is_caught_up_in_interval_chunks_oldest_first() {
         let nominal = window(at(12, 44), at(12, 50));
-        let planned = plan(nominal, Some(at(12, 10)), FIVE, DAY, at(12, 50));
+        let planned = plan(nominal, (Some(at(12, 10)), None), FIVE, DAY, at(12, 50));
         let expected = vec![
             window(at(12, 9), at(12, 14)),
             window(at(12, 14), at(12, 19)),
@@ -280,7 +281,7 @@ mod tests {
         for late in [0, 30, 60, 90, 240, 600] {
             let now = at(12, 10) + TimeDelta::seconds(late);
             let nominal = window(now - TimeDelta::minutes(6), now);
-            let planned = plan(nominal, Some(at(12, 5)), FIVE, DAY, now);
+            let planned = plan(nominal, (Some(at(12, 5)), None), FIVE, DAY, now);
             assert_eq!(planned.searched(), window(at(12, 4), now), "{late} s late");
             // No more requests than without the overlap: a chunk only for what lies between
             // the last search and the nominal window.
@@ -292,21 +293,33 @@ mod tests {
     }
 
     #[test]
+    fn the_overlap_never_reaches_before_where_coverage_started() {
+        // A first execution that failed left coverage at its window's start, 11:54.
+        let now = at(12, 5);
+        let nominal = window(at(11, 59), now);
+        let started = at(11, 54);
+        let planned = plan(nominal, (Some(started), Some(started)), FIVE, DAY, now);
+        assert_eq!(planned.searched(), window(started, now));
+        let planned = plan(nominal, (Some(started), None), FIVE, DAY, now);
+        assert_eq!(planned.searched(), window(at(11, 53), now));
+    }
+
+    #[test]
     fn a_rule_without_lookback_or_with_a_gap_is_not_widened() {
         let now = at(12, 20);
         let nominal = window(now - FIVE, now);
-        let planned = plan(nominal, Some(at(12, 5)), FIVE, DAY, now);
+        let planned = plan(nominal, (Some(at(12, 5)), None), FIVE, DAY, now);
         assert_eq!(planned.searched(), window(at(12, 5), now));
         let covered = now - TimeDelta::hours(30);
         let nominal = window(now - TimeDelta::minutes(6), now);
-        let planned = plan(nominal, Some(covered), FIVE, DAY, now);
+        let planned = plan(nominal, (Some(covered), None), FIVE, DAY, now);
         assert_eq!(planned.searched(), window(now - DAY, now));
     }
 
     #[test]
     fn chunks_leave_no_hole_between_them() {
         let nominal = window(at(15, 0), at(15, 6));
-        let planned = plan(nominal, Some(at(9, 7)), FIVE, DAY, at(15, 6));
+        let planned = plan(nominal, (Some(at(9, 7)), None), FIVE, DAY, at(15, 6));
         for pair in planned.chunks.windows(2) {
             assert_eq!(pair[0].to, pair[1].from);
         }
@@ -322,7 +335,7 @@ mod tests {
         let now = at(12, 0);
         let nominal = window(now - TimeDelta::minutes(6), now);
         let covered = now - TimeDelta::hours(30);
-        let planned = plan(nominal, Some(covered), FIVE, DAY, now);
+        let planned = plan(nominal, (Some(covered), None), FIVE, DAY, now);
         assert_eq!(planned.gap, Some(window(covered, now - DAY)));
         assert_eq!(planned.searched(), window(now - DAY, now));
     }
@@ -331,7 +344,13 @@ mod tests {
     fn a_nominal_window_older_than_max_catch_up_is_never_cut() {
         let now = at(12, 0);
         let nominal = window(now - TimeDelta::hours(48), now);
-        let planned = plan(nominal, Some(now - TimeDelta::hours(47)), FIVE, DAY, now);
+        let planned = plan(
+            nominal,
+            (Some(now - TimeDelta::hours(47)), None),
+            FIVE,
+            DAY,
+            now,
+        );
         assert_eq!(planned.chunks, vec![nominal]);
         assert_eq!(planned.gap, None);
     }
@@ -343,7 +362,7 @@ mod tests {
         let covered = now - TimeDelta::days(365);
         let planned = plan(
             nominal,
-            Some(covered),
+            (Some(covered), None),
             TimeDelta::seconds(1),
             TimeDelta::days(400),
             now,

@@ -50,7 +50,7 @@ mod tests;
 pub use templates::index_templates;
 
 use crate::config::EngineConfig;
-use crate::es::{Client, EsError};
+use crate::es::{Client, ConditionalPut, EsError, ItemFailure, PutOutcome};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -64,6 +64,11 @@ pub struct RuleState {
     pub rule_id: String,
     /// The end of the last window fully searched and written.
     pub covered_to: Option<DateTime<Utc>>,
+    /// Where coverage started (the rule's first window's start): nothing before it is the
+    /// rule's to search. `None` when unknown (coverage resumed from the execution records, or
+    /// a state written by an older lookout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage_from: Option<DateTime<Utc>>,
     pub last_status: Option<ExecutionStatus>,
     pub last_error: Option<String>,
     pub last_execution_at: Option<DateTime<Utc>>,
@@ -75,6 +80,7 @@ impl RuleState {
         RuleState {
             rule_id: rule_id.into(),
             covered_to: None,
+            coverage_from: None,
             last_status: None,
             last_error: None,
             last_execution_at: None,
@@ -175,6 +181,14 @@ pub struct Fence {
 pub struct Stored {
     pub state: RuleState,
     pub version: Option<Version>,
+}
+
+/// Where a rule's coverage stood by its execution records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedCoverage {
+    pub covered_to: DateTime<Utc>,
+    /// No recorded execution succeeded: `covered_to` is where coverage started.
+    pub started: bool,
 }
 
 /// How many times a conditional state write reads again and retries after a conflict.
@@ -423,12 +437,24 @@ impl StateStore {
         expected: &mut Option<Version>,
         fence: Option<&Fence>,
     ) -> Result<RuleState, StateWriteError> {
+        if let Some(version) = self.save_fenced_if(state, *expected, fence).await? {
+            *expected = Some(version);
+            return Ok(state.clone());
+        }
+        self.advance_after_conflict(state, expected, fence).await
+    }
+
+    /// After a conditional write of `state` found the document changed: reads it again,
+    /// refuses when a later lease wrote it, and writes `state` with the later `covered_to` of
+    /// the two, up to [`STATE_WRITE_ATTEMPTS`] writes in all.
+    async fn advance_after_conflict(
+        &self,
+        state: &RuleState,
+        expected: &mut Option<Version>,
+        fence: Option<&Fence>,
+    ) -> Result<RuleState, StateWriteError> {
         let mut state = state.clone();
-        for _ in 0..STATE_WRITE_ATTEMPTS {
-            if let Some(version) = self.save_fenced_if(&state, *expected, fence).await? {
-                *expected = Some(version);
-                return Ok(state);
-            }
+        for _ in 1..STATE_WRITE_ATTEMPTS {
             let (current, stored_fence) = self.load_fenced(&state.rule_id).await?;
             check_fence(&state.rule_id, stored_fence.as_ref(), fence)?;
             let (theirs, version) = match current {
@@ -446,6 +472,10 @@ impl StateStore {
                 state.covered_to = theirs;
             }
             *expected = version;
+            if let Some(version) = self.save_fenced_if(&state, *expected, fence).await? {
+                *expected = Some(version);
+                return Ok(state);
+            }
         }
         Err(StateWriteError::Contended {
             rule_id: state.rule_id,
@@ -489,14 +519,74 @@ impl StateStore {
     }
 
     async fn put_execution(&self, record: &ExecutionRecord, manual: bool) -> Result<(), EsError> {
+        let doc = self.execution_doc(record, manual);
+        self.client
+            .put_doc(&self.executions_index, &record.execution_uuid, &doc, false)
+            .await
+    }
+
+    fn execution_doc(&self, record: &ExecutionRecord, manual: bool) -> serde_json::Value {
         let mut doc = docs::execution_doc(record);
         doc["lookout"]["scope"] = self.scope();
         if manual {
             doc["lookout"]["scope"]["manual"] = json!(true);
         }
-        self.client
-            .put_doc(&self.executions_index, &record.execution_uuid, &doc, false)
-            .await
+        doc
+    }
+
+    /// [`StateStore::save_advancing_fenced`] and [`StateStore::record_execution`] in one
+    /// `_bulk` (an execution's last two writes, one request instead of two). When the state
+    /// changed since it was read, the conditional write falls back to reading it again and
+    /// advancing over it; the record is written as given either way (the caller writes it again
+    /// when the state's outcome changes what it says). Returns what became of each.
+    pub async fn save_with_record(
+        &self,
+        state: &RuleState,
+        expected: &mut Option<Version>,
+        fence: Option<&Fence>,
+        record: &ExecutionRecord,
+    ) -> (Result<RuleState, StateWriteError>, Result<(), EsError>) {
+        let mut state_doc = self.state_doc(state);
+        if let Some(fence) = fence {
+            state_doc["lookout"]["fence"] = json!(fence);
+        }
+        let state_put = ConditionalPut {
+            id: self.state_id(&state.rule_id),
+            doc: state_doc,
+            expected: expected.map(|v| (v.seq_no, v.primary_term)),
+        };
+        let record_put = ConditionalPut {
+            id: record.execution_uuid.clone(),
+            doc: self.execution_doc(record, false),
+            expected: None,
+        };
+        let puts = [
+            (self.state_index.as_str(), &state_put),
+            (self.executions_index.as_str(), &record_put),
+        ];
+        let label = format!("{},{}", self.state_index, self.executions_index);
+        let outcomes = match self.client.bulk_put_if_into(&label, &puts, false).await {
+            Ok(outcomes) => outcomes,
+            Err(error) => return (Err(error.clone().into()), Err(error)),
+        };
+        let recorded = match &outcomes[1] {
+            PutOutcome::Written(..) => Ok(()),
+            // The record of this execution id is there already (a retried request).
+            PutOutcome::Conflict => Ok(()),
+            PutOutcome::Failed(failure) => Err(item_error(&self.executions_index, failure)),
+        };
+        let saved = match &outcomes[0] {
+            PutOutcome::Written(seq_no, primary_term) => {
+                *expected = Some(Version {
+                    seq_no: *seq_no,
+                    primary_term: *primary_term,
+                });
+                Ok(state.clone())
+            }
+            PutOutcome::Conflict => self.advance_after_conflict(state, expected, fence).await,
+            PutOutcome::Failed(failure) => Err(item_error(&self.state_index, failure).into()),
+        };
+        (saved, recorded)
     }
 
     /// Records a stretch of time the rule did not search. One document per rule and start: a
@@ -611,7 +701,10 @@ impl StateStore {
     /// window was covered), else the start of the oldest recorded execution (coverage started
     /// there); backfill windows do not count; `None` when this deployment recorded no execution of the rule (records of other
     /// deployments sharing the index, and of an older lookout, are not this deployment's).
-    pub async fn recorded_coverage(&self, rule_id: &str) -> Result<Option<DateTime<Utc>>, EsError> {
+    pub async fn recorded_coverage(
+        &self,
+        rule_id: &str,
+    ) -> Result<Option<RecordedCoverage>, EsError> {
         // Execution records do not wait for a refresh.
         self.client.refresh(&self.executions_index).await?;
         let query = json!({"bool": {"filter": [
@@ -642,13 +735,19 @@ impl StateStore {
                     self.bad_doc("load executions", &self.executions_index, &hit.id, m)
                 })?;
                 if record.status != ExecutionStatus::Failed {
-                    return Ok(Some(record.window_to));
+                    return Ok(Some(RecordedCoverage {
+                        covered_to: record.window_to,
+                        started: false,
+                    }));
                 }
                 let start = oldest_start.map_or(record.window_from, |s| s.min(record.window_from));
                 oldest_start = Some(start);
             }
             if page.len() < STATE_PAGE_SIZE {
-                return Ok(oldest_start);
+                return Ok(oldest_start.map(|covered_to| RecordedCoverage {
+                    covered_to,
+                    started: true,
+                }));
             }
             after = page.last().map(|hit| hit.sort.clone());
         }
@@ -693,5 +792,15 @@ impl StateStore {
             index: index.to_string(),
             message: format!("document {id}: {message}"),
         }
+    }
+}
+
+/// A `_bulk` item refused for good, as the error of a request.
+fn item_error(index: &str, failure: &ItemFailure) -> EsError {
+    EsError::Status {
+        op: "bulk put",
+        index: index.to_string(),
+        status: failure.status,
+        reason: format!("document {}: {}", failure.id, failure.reason),
     }
 }

@@ -63,6 +63,7 @@ fn a_rule_state_survives_its_document() {
     let state = RuleState {
         rule_id: "rule-1".to_string(),
         covered_to: Some(at(10, 5)),
+        coverage_from: Some(at(9, 0)),
         last_status: Some(ExecutionStatus::Failed),
         last_error: Some("search on logs-*: HTTP 500".to_string()),
         last_execution_at: Some(at(10, 6)),
