@@ -818,3 +818,51 @@ async fn a_quiet_execution_sends_the_search_and_one_write() {
         "the bulk wrote the record: {uuids:?}"
     );
 }
+
+/// Executions that end while another's state write is in flight share the next `_bulk`: with
+/// the first write held back by the proxy, eight quiet executions of eight rules send two
+/// `_bulk` requests, not eight, and every rule's coverage moves.
+#[tokio::test]
+async fn executions_ending_together_share_one_state_write() {
+    let env = Env::new().await;
+    let index = env.cloudtrail_index("a").await;
+    (env.server)
+        .bulk_create(&index, &[add_user(t0() - minutes(3))])
+        .await;
+    let rules: Vec<Rule> = (0..8)
+        .map(|n| {
+            let mut rule = env.rule(0, None);
+            rule.rule_id = format!("{}-{n}", rule.rule_id);
+            rule
+        })
+        .collect();
+    for rule in &rules {
+        assert!(!env.execute(rule, t0()).await.failed());
+    }
+    env.fail(
+        FaultRule::new(Fault::Delay(Duration::from_secs(2)))
+            .method("POST")
+            .path("/_bulk")
+            .times(1),
+    );
+    let before = env.proxy.requests().len();
+    let at = t0() + minutes(5);
+    let reports =
+        futures_util::future::join_all(rules.iter().map(|rule| env.execute(rule, at))).await;
+    for report in &reports {
+        assert!(!report.failed(), "{:?}", report.record);
+        assert_eq!(report.record.hits, 0, "{:?}", report.record);
+    }
+    let requests = env.proxy.requests()[before..].to_vec();
+    let bulks = requests
+        .iter()
+        .filter(|r| r.starts_with("POST /_bulk"))
+        .count();
+    let searches = requests.iter().filter(|r| r.contains("_search")).count();
+    println!("8 quiet executions at once: {searches} searches, {bulks} _bulk requests");
+    assert_eq!(searches, 8, "{requests:#?}");
+    assert_eq!(bulks, 2, "{requests:#?}");
+    for rule in &rules {
+        assert_eq!(env.covered_to(rule).await, Some(at), "{}", rule.rule_id);
+    }
+}

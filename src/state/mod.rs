@@ -42,6 +42,7 @@
 //! would hold each execution's concurrency slot for nothing. Gap writes (rare) still wait, so
 //! that `gaps` right after sees them.
 
+mod batch;
 mod docs;
 mod templates;
 #[cfg(test)]
@@ -243,6 +244,8 @@ pub struct StateStore {
     namespace: String,
     alerts_index: String,
     templates: Vec<(String, serde_json::Value)>,
+    /// The writes that end executions, sent together when several wait (clones share it).
+    batch: batch::WriteBatch,
 }
 
 impl StateStore {
@@ -267,6 +270,7 @@ impl StateStore {
         alerts_index: &str,
     ) -> StateStore {
         StateStore {
+            batch: batch::WriteBatch::new(client.clone()),
             client,
             state_index: config.state_index.clone(),
             executions_index: config.executions_index.clone(),
@@ -535,7 +539,8 @@ impl StateStore {
     }
 
     /// [`StateStore::save_advancing_fenced`] and [`StateStore::record_execution`] in one
-    /// `_bulk` (an execution's last two writes, one request instead of two). When the state
+    /// `_bulk` (an execution's last two writes, one request instead of two), shared with the
+    /// executions that end while another such request is in flight (`batch`). When the state
     /// changed since it was read, the conditional write falls back to reading it again and
     /// advancing over it; the record is written as given either way (the caller writes it again
     /// when the state's outcome changes what it says). Returns what became of each.
@@ -560,13 +565,21 @@ impl StateStore {
             doc: self.execution_doc(record, false),
             expected: None,
         };
-        let puts = [
-            (self.state_index.as_str(), &state_put),
-            (self.executions_index.as_str(), &record_put),
+        let puts = vec![
+            (self.state_index.clone(), state_put),
+            (self.executions_index.clone(), record_put),
         ];
         let label = format!("{},{}", self.state_index, self.executions_index);
-        let outcomes = match self.client.bulk_put_if_into(&label, &puts, false).await {
-            Ok(outcomes) => outcomes,
+        let outcomes = match self.batch.put(&label, puts).await {
+            Ok(outcomes) if outcomes.len() == 2 => outcomes,
+            Ok(outcomes) => {
+                let error = EsError::BadAnswer {
+                    op: "bulk put",
+                    index: label,
+                    message: format!("{} outcomes for 2 writes", outcomes.len()),
+                };
+                return (Err(error.clone().into()), Err(error));
+            }
             Err(error) => return (Err(error.clone().into()), Err(error)),
         };
         let recorded = match &outcomes[1] {
