@@ -820,8 +820,8 @@ async fn a_quiet_execution_sends_the_search_and_one_write() {
 }
 
 /// Executions that end while another's state write is in flight share the next `_bulk`: with
-/// the first write held back by the proxy, eight quiet executions of eight rules send two
-/// `_bulk` requests, not eight, and every rule's coverage moves.
+/// the first write held back by the proxy, eight quiet executions of eight rules send fewer
+/// than eight `_bulk` requests (two on a quiet machine), and every rule's coverage moves.
 #[tokio::test]
 async fn executions_ending_together_share_one_state_write() {
     let env = Env::new().await;
@@ -861,7 +861,9 @@ async fn executions_ending_together_share_one_state_write() {
     let searches = requests.iter().filter(|r| r.contains("_search")).count();
     println!("8 quiet executions at once: {searches} searches, {bulks} _bulk requests");
     assert_eq!(searches, 8, "{requests:#?}");
-    assert_eq!(bulks, 2, "{requests:#?}");
+    // Two on a quiet machine (the first write, then the other seven together); more when a
+    // search is slower than the first write's hold; eight without the batch.
+    assert!((2..8).contains(&bulks), "{requests:#?}");
     for rule in &rules {
         assert_eq!(env.covered_to(rule).await, Some(at), "{}", rule.rule_id);
     }
