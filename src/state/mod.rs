@@ -403,10 +403,7 @@ impl StateStore {
         expected: Option<Version>,
         fence: Option<&Fence>,
     ) -> Result<Option<Version>, EsError> {
-        let mut doc = self.state_doc(state);
-        if let Some(fence) = fence {
-            doc["lookout"]["fence"] = json!(fence);
-        }
+        let doc = self.fenced_state_doc(state, fence);
         let id = self.state_id(&state.rule_id);
         let expected = expected.map(|v| (v.seq_no, v.primary_term));
         let written = self
@@ -486,6 +483,15 @@ impl StateStore {
         })
     }
 
+    /// The state document, with the fence of the lease it is written under.
+    fn fenced_state_doc(&self, state: &RuleState, fence: Option<&Fence>) -> serde_json::Value {
+        let mut doc = self.state_doc(state);
+        if let Some(fence) = fence {
+            doc["lookout"]["fence"] = json!(fence);
+        }
+        doc
+    }
+
     fn state_doc(&self, state: &RuleState) -> serde_json::Value {
         let mut doc = docs::state_doc(state);
         doc["lookout"]["scope"] = json!({
@@ -551,13 +557,9 @@ impl StateStore {
         fence: Option<&Fence>,
         record: &ExecutionRecord,
     ) -> (Result<RuleState, StateWriteError>, Result<(), EsError>) {
-        let mut state_doc = self.state_doc(state);
-        if let Some(fence) = fence {
-            state_doc["lookout"]["fence"] = json!(fence);
-        }
         let state_put = ConditionalPut {
             id: self.state_id(&state.rule_id),
-            doc: state_doc,
+            doc: self.fenced_state_doc(state, fence),
             expected: expected.map(|v| (v.seq_no, v.primary_term)),
         };
         let record_put = ConditionalPut {
