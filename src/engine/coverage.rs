@@ -8,7 +8,7 @@ use super::{Engine, ExecutionError};
 use crate::rule::Rule;
 use crate::schedule::Window;
 use crate::state::{
-    DeadLetter, ExecutionRecord, ExecutionStatus, Fence, Gap, RuleState, StateWriteError, Stored,
+    DeadLetter, ExecutionRecord, ExecutionStatus, Gap, RuleState, StateWriteError, Stored,
     check_fence,
 };
 use chrono::{DateTime, Utc};
@@ -23,7 +23,10 @@ impl Engine {
         tally: &Tally,
     ) -> Result<Option<Stored>, ExecutionError> {
         let fence = self.lease_fence(rule, tally)?;
-        if let Some(stored) = self.remembered_state(rule, fence.as_ref()) {
+        // The state this engine saved at the rule's last execution, under the same fence (the
+        // same lease generation, or none): no one else wrote it since but a stale writer,
+        // whose write the conditional write finds.
+        if let Some(stored) = self.saved_states.take(&rule.rule_id, &fence) {
             return Ok(Some(stored));
         }
         let (stored, stored_fence) = (self.store.load_fenced(&rule.rule_id).await)
@@ -31,25 +34,6 @@ impl Engine {
         check_fence(&rule.rule_id, stored_fence.as_ref(), fence.as_ref())
             .map_err(|error| written_error(rule, error))?;
         Ok(stored)
-    }
-
-    /// The state this engine saved at the rule's last execution, when it was saved under the
-    /// same fence (the same lease generation, or none): no one else wrote it since but a stale
-    /// writer, whose write the conditional write finds. Taken, so that an execution that fails
-    /// before saving leaves the next one to read the state again.
-    fn remembered_state(&self, rule: &Rule, fence: Option<&Fence>) -> Option<Stored> {
-        let mut saved = (self.saved_states.lock()).unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (stored, saved_under) = saved.remove(&rule.rule_id)?;
-        (saved_under.as_ref() == fence && stored.version.is_some()).then_some(stored)
-    }
-
-    fn remember_state(&self, rule: &Rule, state: RuleState, tally: &Tally, fence: Option<Fence>) {
-        let stored = Stored {
-            state,
-            version: tally.version,
-        };
-        let mut saved = (self.saved_states.lock()).unwrap_or_else(|poisoned| poisoned.into_inner());
-        saved.insert(rule.rule_id.clone(), (stored, fence));
     }
 
     /// The fence of the execution's lease, `None` without one; superseded when the lease is
@@ -289,17 +273,18 @@ impl Engine {
                     .save_with_record(&state, &mut tally.version, fence.as_ref(), record)
                     .await;
                 match saved {
-                    Ok(saved) => {
-                        self.remember_state(rule, saved, tally, fence);
+                    Ok(state) => {
+                        let version = tally.version;
+                        let stored = Stored { state, version };
+                        self.saved_states.put(rule.rule_id.clone(), fence, stored);
                         recorded
                     }
                     Err(error) => {
-                        let before = (record.status, record.error.clone());
-                        self.state_not_saved(rule, written_error(rule, error), tally, record);
-                        if (record.status, record.error.clone()) == before {
-                            recorded
-                        } else {
+                        if self.state_not_saved(rule, written_error(rule, error), tally, record) {
+                            // The record written with the state says otherwise: again.
                             self.store.record_execution(record).await
+                        } else {
+                            recorded
                         }
                     }
                 }
@@ -312,22 +297,27 @@ impl Engine {
 
     /// What a state write that failed makes of the execution: superseded when another
     /// instance's lease wrote the state, failed when the execution had moved coverage.
+    /// Whether the record changed.
     fn state_not_saved(
         &self,
         rule: &Rule,
         error: ExecutionError,
         tally: &Tally,
         record: &mut ExecutionRecord,
-    ) {
+    ) -> bool {
         let superseded = matches!(error, ExecutionError::Superseded { .. });
         tracing::warn!(rule_id = %rule.rule_id, %error, "saving the rule state failed");
         let saved = tally.previous.as_ref().and_then(|state| state.covered_to);
         if superseded {
             record.status = ExecutionStatus::Superseded;
             record.error = Some(error.to_string());
+            true
         } else if tally.covered_to != saved && record.error.is_none() {
             record.status = ExecutionStatus::Failed;
             record.error = Some(format!("{error}; its window is searched again next time"));
+            true
+        } else {
+            false
         }
     }
 }

@@ -8,6 +8,7 @@
 mod backfill;
 mod coverage;
 mod error;
+mod kept;
 mod kind;
 mod plan;
 mod preview;
@@ -39,7 +40,6 @@ use record::{ChunkOutcome, Tally, advance, execution_record, log_execution, outc
 use search::Searcher;
 use serde_json::Value;
 use sink::AlertSink;
-use std::collections::HashMap;
 use std::time::Instant;
 use suppress::Suppressor;
 
@@ -106,7 +106,7 @@ pub struct Engine {
     eql: kind::EqlMemory,
     /// Each rule's state as this engine last saved it, with the fence it was saved under: the
     /// rule's next execution starts from it instead of reading it back (one request less).
-    saved_states: std::sync::Mutex<HashMap<String, (Stored, Option<Fence>)>>,
+    saved_states: kept::Kept<String, Option<Fence>, Stored>,
 }
 
 /// The result of one execution: the record written to the executions index.
@@ -131,7 +131,7 @@ impl Engine {
             eql: kind::EqlMemory::new(settings.eql),
             settings,
             field_caps: FieldCapsCache::default(),
-            saved_states: std::sync::Mutex::default(),
+            saved_states: kept::Kept::default(),
         }
     }
 

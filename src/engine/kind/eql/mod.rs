@@ -12,13 +12,12 @@ use super::{Chunk, PlannedSearch};
 use crate::alert::{self, SourceEvent};
 use crate::config::EqlPath;
 use crate::engine::ExecutionError;
+use crate::engine::kept::Kept;
 use crate::engine::sink::AlertSink;
 use crate::eql::sequence::SequenceMatcher;
 use crate::kql::FieldMap;
 use crate::rule::{Query, Rule};
 use crate::schedule::Window;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 pub use local::MAX_SEQUENCE_LOOKBACK;
 pub(in crate::engine) use local::{Found, Start, find_local};
@@ -30,25 +29,19 @@ pub(in crate::engine) use native::search as native_search;
 #[derive(Debug, Default)]
 pub(in crate::engine) struct Memory {
     path: EqlPath,
-    matchers: Mutex<HashMap<MatcherKey, Kept>>,
+    /// Each matcher with the query text it was built for (a reloaded rule with another query
+    /// starts afresh).
+    matchers: Kept<MatcherKey, String, SequenceMatcher>,
 }
 
 /// A rule id and whether the windows are manual (`lookout backfill`).
 type MatcherKey = (String, bool);
 
-/// A matcher and the query text it was built for (a reloaded rule with another query starts
-/// afresh).
-#[derive(Debug)]
-struct Kept {
-    query: String,
-    matcher: SequenceMatcher,
-}
-
 impl Memory {
     pub fn new(path: EqlPath) -> Self {
         Self {
             path,
-            matchers: Mutex::default(),
+            matchers: Kept::default(),
         }
     }
 
@@ -56,18 +49,11 @@ impl Memory {
     /// query): an execution that fails does not put it back, so the next one starts afresh and
     /// finds again what the failed one lost.
     fn take(&self, key: &MatcherKey, query: &str) -> Option<SequenceMatcher> {
-        let mut matchers = self.matchers.lock().expect("the lock is never poisoned");
-        let kept = matchers.remove(key)?;
-        (kept.query == query).then_some(kept.matcher)
+        self.matchers.take(key, query)
     }
 
     fn put(&self, key: MatcherKey, query: &str, matcher: SequenceMatcher) {
-        let mut matchers = self.matchers.lock().expect("the lock is never poisoned");
-        let kept = Kept {
-            query: query.to_string(),
-            matcher,
-        };
-        matchers.insert(key, kept);
+        self.matchers.put(key, query.to_string(), matcher);
     }
 }
 
