@@ -7,10 +7,9 @@ mod engine_support;
 mod types_support;
 
 use engine_support::*;
-use lookout::{ExecutionStatus, Rule};
+use lookout::{ExecutionRecord, ExecutionStatus, Rule};
 use lookout_generator::EventSpec;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use types_support::*;
 
 /// A sequence of a user created, then given a policy, within 10 minutes.
@@ -24,30 +23,8 @@ fn eql_rule(index: &str, rule_id: &str, query: &str) -> Rule {
 }
 
 fn eql_rule_with(index: &str, rule_id: &str, query: &str, max_signals: u32) -> Rule {
-    let text = format!(
-        r#"[metadata]
-creation_date = "2026/01/01"
-maturity = "production"
-updated_date = "2026/01/01"
-
-[rule]
-author = ["lookout tests"]
-description = "An EQL rule for the rule-type tests"
-index = ["{index}"]
-language = "eql"
-license = "Elastic License v2"
-name = "EQL test {rule_id}"
-risk_score = 47
-rule_id = "{rule_id}"
-severity = "medium"
-type = "eql"
-interval = "5m"
-from = "now-6m"
-max_signals = {max_signals}
-query = '''{query}'''
-"#
-    );
-    integration_tests::runnable_rule(&PathBuf::from(format!("rules/{rule_id}.toml")), &text)
+    let type_part = format!("type = \"eql\"\nmax_signals = {max_signals}\n");
+    rule_in_language(index, rule_id, "eql", query, &type_part)
 }
 
 /// A generated CloudTrail event by `user` at `t0() + seconds`.
@@ -56,8 +33,11 @@ fn action(name: &str, user: &str, seconds: i64, mark: &str) -> Value {
     generated(&spec, t0() + chrono::TimeDelta::seconds(seconds), mark)
 }
 
-fn succeeded(record: &lookout::ExecutionRecord) {
+/// Runs `rule` at `at` on `env`'s engine and checks that the execution succeeded.
+async fn succeeded(env: &Env, rule: &Rule, at: chrono::DateTime<chrono::Utc>) -> ExecutionRecord {
+    let record = env.execute(rule, at).await.record;
     assert_eq!(record.status, ExecutionStatus::Succeeded, "{record:?}");
+    record
 }
 
 /// The alerts of a rule split into shells and building blocks, each sorted by group index.
@@ -86,8 +66,7 @@ async fn an_event_rule_alerts_exactly_on_its_events_once_across_windows_and_rest
     ])
     .await;
 
-    let first = env.execute(&rule, t0()).await.record;
-    succeeded(&first);
+    let first = succeeded(&env, &rule, t0()).await;
     assert_eq!(first.alerts_created, 2, "{first:?}");
     let alerts = alerts_of(&env, "eql-events").await;
     assert_eq!(marks(&alerts), ["hit-1", "hit-2"]);
@@ -98,8 +77,7 @@ async fn an_event_rule_alerts_exactly_on_its_events_once_across_windows_and_rest
     }
 
     // The next window overlaps the first; a restarted engine searches both again.
-    let second = env.execute(&rule, t0() + minutes(5)).await.record;
-    succeeded(&second);
+    let second = succeeded(&env, &rule, t0() + minutes(5)).await;
     assert_eq!(second.alerts_created, 0, "{second:?}");
     rerun_after_restart(&env, &rule, &[t0(), t0() + minutes(5)]).await;
     assert_eq!(alerts_of(&env, "eql-events").await.len(), 2);
@@ -119,8 +97,7 @@ async fn a_sequence_is_one_shell_and_a_building_block_per_event_and_is_never_ale
     ])
     .await;
 
-    let first = env.execute(&rule, t0()).await.record;
-    succeeded(&first);
+    let first = succeeded(&env, &rule, t0()).await;
     assert_eq!(first.alerts_created, 3, "one shell and two building blocks");
     let (shells, blocks) = shells_and_blocks(&env, "eql-seq").await;
     assert_eq!(shells.len(), 1);
@@ -147,8 +124,7 @@ async fn a_sequence_is_one_shell_and_a_building_block_per_event_and_is_never_ale
     }
     assert_eq!(blocks[0]["labels"]["mark"], "create");
 
-    let overlapping = env.execute(&rule, t0() + minutes(5)).await.record;
-    succeeded(&overlapping);
+    let overlapping = succeeded(&env, &rule, t0() + minutes(5)).await;
     assert_eq!(overlapping.alerts_created, 0, "{overlapping:?}");
     rerun_after_restart(&env, &rule, &[t0(), t0() + minutes(5)]).await;
     assert_eq!(alerts_of(&env, "eql-seq").await.len(), 3);
@@ -165,11 +141,9 @@ async fn a_sequence_split_across_two_windows_completes_in_the_second_and_once_af
     ])
     .await;
 
-    let first = env.execute(&rule, t0()).await.record;
-    succeeded(&first);
+    let first = succeeded(&env, &rule, t0()).await;
     assert_eq!(first.alerts_created, 0, "the sequence is not complete yet");
-    let second = env.execute(&rule, t0() + minutes(5)).await.record;
-    succeeded(&second);
+    let second = succeeded(&env, &rule, t0() + minutes(5)).await;
     assert_eq!(second.alerts_created, 3, "{second:?}");
     let (shells, blocks) = shells_and_blocks(&env, "eql-split").await;
     assert_eq!(shells.len(), 1);
@@ -192,15 +166,14 @@ async fn a_restarted_engine_completes_a_sequence_whose_first_event_came_before_t
     let rule = eql_rule(&env.source, "eql-restart", CREATE_THEN_ATTACH);
     env.index(&[action("CreateUser", "mallory", -180, "create")])
         .await;
-    let first = env.execute(&rule, t0()).await.record;
-    succeeded(&first);
+    let first = succeeded(&env, &rule, t0()).await;
     assert_eq!(first.alerts_created, 0);
 
     env.index(&[action("AttachUserPolicy", "mallory", 180, "attach")])
         .await;
     let engine = restarted(&env).await;
     let after = engine.execute(&rule, t0() + minutes(5)).await.record;
-    succeeded(&after);
+    assert_eq!(after.status, ExecutionStatus::Succeeded, "{after:?}");
     assert_eq!(after.alerts_created, 3, "{after:?}");
 }
 
@@ -214,8 +187,7 @@ async fn a_sequence_longer_than_maxspan_is_not_alerted() {
     ])
     .await;
     for at in [t0(), t0() + minutes(5), t0() + minutes(10)] {
-        let record = env.execute(&rule, at).await.record;
-        succeeded(&record);
+        let record = succeeded(&env, &rule, at).await;
         assert_eq!(record.alerts_created, 0, "at {at}: {record:?}");
     }
 }
@@ -233,8 +205,7 @@ async fn a_window_of_more_events_than_a_page_is_paged_and_its_sequence_found() {
         action("AttachUserPolicy", "mallory", -100, "attach"),
     ])
     .await;
-    let record = env.execute(&rule, t0()).await.record;
-    succeeded(&record);
+    let record = succeeded(&env, &rule, t0()).await;
     assert_eq!(record.hits, 5, "{record:?}");
     assert_eq!(record.alerts_created, 3, "{record:?}");
     let (shells, blocks) = shells_and_blocks(&env, "eql-pages").await;

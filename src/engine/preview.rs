@@ -186,12 +186,7 @@ async fn native_matches(
     limit: usize,
 ) -> Result<Matches, ExecutionError> {
     let answer = native_eql_search(searcher, rule, &window).await?;
-    let hit = |event: &crate::eql::native::EqlEvent| Hit {
-        index: event.index.clone(),
-        id: event.id.clone(),
-        source: event.source.clone(),
-        sort: Vec::new(),
-    };
+    let hit = |event: &crate::eql::native::EqlEvent| hit(&event.index, &event.id, &event.source);
     let mut matches = Matches::default();
     match &answer.hits {
         EqlHits::Events(events) => {
@@ -220,12 +215,7 @@ async fn local_matches(
     let add_sequences = |matches: &mut Matches, done: Vec<CompletedSequence>| {
         for sequence in done {
             let events = (sequence.events.iter())
-                .map(|document| Hit {
-                    index: document.index.clone(),
-                    id: document.id.clone(),
-                    source: document.source.clone(),
-                    sort: Vec::new(),
-                })
+                .map(|document| hit(&document.index, &document.id, &document.source))
                 .collect();
             matches.add_sequence(sequence.id, events);
         }
@@ -258,4 +248,14 @@ async fn local_matches(
     }
     matches.more |= matches.sequences.len() >= limit;
     Ok(matches)
+}
+
+/// An event found by an EQL search, as a hit of the preview (no sort values: it is not paged).
+fn hit(index: &str, id: &str, source: &serde_json::Value) -> Hit {
+    Hit {
+        index: index.to_string(),
+        id: id.to_string(),
+        source: source.clone(),
+        sort: Vec::new(),
+    }
 }

@@ -16,6 +16,18 @@ use std::path::PathBuf;
 
 /// A rule file of the given type searching `index`, parsed like any rule file.
 pub fn typed_rule(index: &str, rule_id: &str, query: &str, type_part: &str) -> Rule {
+    rule_in_language(index, rule_id, "kuery", query, type_part)
+}
+
+/// A rule file whose query is in `language`, with `type_part` (its `type` and its own
+/// settings) at the end.
+pub fn rule_in_language(
+    index: &str,
+    rule_id: &str,
+    language: &str,
+    query: &str,
+    type_part: &str,
+) -> Rule {
     let text = format!(
         r#"[metadata]
 creation_date = "2026/01/01"
@@ -26,7 +38,7 @@ updated_date = "2026/01/01"
 author = ["lookout tests"]
 description = "A rule for the rule-type tests"
 index = ["{index}"]
-language = "kuery"
+language = "{language}"
 license = "Elastic License v2"
 name = "Rule type test {rule_id}"
 risk_score = 47
@@ -98,7 +110,6 @@ pub async fn restarted(env: &Env) -> Engine {
         .expect("the test server answers")
 }
 
-/// The alerts of one rule.
 /// Runs `rule` again at each of `times` with a freshly started engine (a restart) and checks
 /// that no execution fails and none creates an alert; returns the records for further checks.
 pub async fn rerun_after_restart(
@@ -121,6 +132,7 @@ pub async fn rerun_after_restart(
     records
 }
 
+/// The alerts of one rule.
 pub async fn alerts_of(env: &Env, rule_id: &str) -> Vec<Value> {
     env.alerts()
         .await

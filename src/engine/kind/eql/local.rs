@@ -71,7 +71,7 @@ pub(super) async fn run(
                         id: &hit.id,
                         source: &hit.source,
                     });
-                    sink.offer(event_alerts(chunk, sources)).await?;
+                    sink.offer(event_alerts(chunk, &shared, sources)).await?;
                     Ok(match sink.written().limit_reached {
                         true => Flow::Stop,
                         false => Flow::More,

@@ -118,11 +118,11 @@ pub(in crate::engine) fn fields(rule: &Rule) -> crate::eql::Fields<'_> {
 /// The alerts of events, as for a query rule.
 fn event_alerts<'s>(
     chunk: &Chunk<'_>,
+    shared: &alert::SharedFields,
     events: impl Iterator<Item = SourceEvent<'s>>,
 ) -> Vec<alert::Alert> {
-    let shared = alert::SharedFields::new(chunk.alert);
     events
-        .map(|event| alert::build_alert_with(event, chunk.alert, &shared))
+        .map(|event| alert::build_alert_with(event, chunk.alert, shared))
         .collect()
 }
 

@@ -27,6 +27,7 @@ pub(super) async fn run(
     if answer.reached_max_signals(chunk.rule.max_signals) {
         sink.limit_reached();
     }
+    let shared = SharedFields::new(chunk.alert);
     let found = match &answer.hits {
         EqlHits::Events(events) => {
             let sources = events.iter().map(|event| SourceEvent {
@@ -34,11 +35,10 @@ pub(super) async fn run(
                 id: &event.id,
                 source: &event.source,
             });
-            sink.offer(event_alerts(chunk, sources)).await?;
+            sink.offer(event_alerts(chunk, &shared, sources)).await?;
             events.len()
         }
         EqlHits::Sequences(sequences) => {
-            let shared = SharedFields::new(chunk.alert);
             let mut alerts = Vec::with_capacity(sequences.len());
             let mut events = 0;
             for sequence in sequences {
