@@ -171,7 +171,6 @@ pub struct CycleReport {
 
 #[derive(Debug, Default)]
 struct Table {
-    rules: Vec<String>,
     held: BTreeMap<String, Held>,
     running: BTreeSet<String>,
     /// Being given back: no new execution starts.
@@ -190,6 +189,8 @@ pub struct Leases {
     place: Place,
     instance: String,
     period: Duration,
+    /// The rules this instance runs.
+    rules: Vec<String>,
     table: Mutex<Table>,
     fresh_claimed: tokio::sync::Notify,
 }
@@ -200,10 +201,8 @@ impl Leases {
             place,
             instance: instance.to_string(),
             period,
-            table: Mutex::new(Table {
-                rules,
-                ..Table::default()
-            }),
+            rules,
+            table: Mutex::new(Table::default()),
             fresh_claimed: tokio::sync::Notify::new(),
         }
     }
@@ -281,12 +280,6 @@ impl Leases {
         self.table().held.len()
     }
 
-    /// Replaces the rules this instance runs (a reload); leases of rules it no longer has are
-    /// given back at the next cycle.
-    pub fn set_rules(&self, rules: Vec<String>) {
-        self.table().rules = rules;
-    }
-
     /// Whether [`Leases::stop`] was called.
     pub fn stopping(&self) -> bool {
         self.table().stopping
@@ -315,22 +308,14 @@ impl Leases {
             let view = View {
                 me: &self.instance,
                 now,
-                rules: &table.rules,
+                rules: &self.rules,
                 held: &table.held,
                 running: &table.running,
                 instances: &instances,
                 leases: &leases,
                 stopping: table.stopping,
             };
-            let mut plan = plan::plan(&view);
-            // Held leases of rules this instance no longer runs (a reload) go back.
-            for rule_id in table.held.keys() {
-                let gone = !table.rules.contains(rule_id) && !table.running.contains(rule_id);
-                if gone && !plan.releases.contains(rule_id) && !plan.lost.contains(rule_id) {
-                    plan.releases.push(rule_id.clone());
-                }
-            }
-            plan
+            plan::plan(&view)
         };
         let mut report = CycleReport {
             instances: live_count(&instances, &self.instance, now),
