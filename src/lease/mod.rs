@@ -142,16 +142,6 @@ fn lease_doc(hit: &Value) -> Option<LeaseDoc> {
     })
 }
 
-/// How many instances are alive (this one included).
-fn live_count(instances: &[InstanceDoc], me: &str, now: DateTime<Utc>) -> usize {
-    let mut live: BTreeSet<&str> = (instances.iter())
-        .filter(|instance| instance.expires_at > now)
-        .map(|instance| instance.name.as_str())
-        .collect();
-    live.insert(me);
-    live.len()
-}
-
 /// What changed in one cycle, for the metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CycleReport {
@@ -303,7 +293,7 @@ impl Leases {
             self.heartbeat(now).await?;
         }
         let (instances, leases) = self.place.read().await?;
-        let plan = {
+        let (plan, live) = {
             let table = self.table();
             let view = View {
                 me: &self.instance,
@@ -315,10 +305,10 @@ impl Leases {
                 leases: &leases,
                 stopping: table.stopping,
             };
-            plan::plan(&view)
+            (plan::plan(&view), plan::live_instances(&view).len())
         };
         let mut report = CycleReport {
-            instances: live_count(&instances, &self.instance, now),
+            instances: live,
             ..CycleReport::default()
         };
         {
