@@ -173,6 +173,22 @@ struct Table {
     stopping: bool,
 }
 
+impl Table {
+    /// Whether the held leases are still valid (confirmed recently enough).
+    fn valid(&self) -> bool {
+        self.valid_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The rule's lease when an execution of it may start now: held, valid, not being given
+    /// back, not shutting down.
+    fn startable(&self, rule_id: &str) -> Option<&Held> {
+        if !self.valid() || self.stopping || self.releasing.contains(rule_id) {
+            return None;
+        }
+        self.held.get(rule_id)
+    }
+}
+
 /// This instance's leases.
 #[derive(Debug)]
 pub struct Leases {
@@ -217,27 +233,14 @@ impl Leases {
     /// running until [`Leases::end`].
     pub fn begin(&self, rule_id: &str) -> Option<u64> {
         let mut table = self.table();
-        let valid = table
-            .valid_until
-            .is_some_and(|until| Instant::now() < until);
-        if !valid || table.stopping || table.releasing.contains(rule_id) {
-            return None;
-        }
-        let generation = table.held.get(rule_id)?.generation;
+        let generation = table.startable(rule_id)?.generation;
         table.running.insert(rule_id.to_string());
         Some(generation)
     }
 
     /// Whether this instance may start an execution of the rule now.
     pub fn may_run(&self, rule_id: &str) -> bool {
-        let table = self.table();
-        let valid = table
-            .valid_until
-            .is_some_and(|until| Instant::now() < until);
-        valid
-            && !table.stopping
-            && !table.releasing.contains(rule_id)
-            && table.held.contains_key(rule_id)
+        self.table().startable(rule_id).is_some()
     }
 
     /// The execution of the rule has ended.
@@ -249,10 +252,7 @@ impl Leases {
     /// state write).
     pub fn holds(&self, rule_id: &str, generation: u64) -> bool {
         let table = self.table();
-        let valid = table
-            .valid_until
-            .is_some_and(|until| Instant::now() < until);
-        valid && table.held.get(rule_id).map(|h| h.generation) == Some(generation)
+        table.valid() && table.held.get(rule_id).map(|h| h.generation) == Some(generation)
     }
 
     /// Completes when rules were claimed (then [`Leases::take_fresh`] lists them).
