@@ -80,7 +80,7 @@ pub use engine::{
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use service::fields::{UnmappedFields, unmapped_fields, warn_unmapped_fields};
 pub use service::scheduler::{
-    Coverage, Executor, Options as SchedulerOptions, Ownership, START_RAMP, is_due, ramp,
+    Coverage, Executor, Options as SchedulerOptions, Ownership, START_RAMP, is_due,
     run as schedule_rules, run_once as run_rules_once, run_shared as schedule_shared, stagger,
 };
 pub use service::setup::{Backoff, FailedAttempt, index_templates, prepare as prepare_server};
@@ -92,8 +92,7 @@ pub use service::{
 
 // Several instances sharing the rules: what the leases index says (`lookout status`).
 pub use lease::{
-    InstanceOverview, MAX_LEASE_DOCS, Overview as LeaseOverview, Place as LeasePlace,
-    overview as lease_overview,
+    InstanceOverview, Overview as LeaseOverview, Place as LeasePlace, overview as lease_overview,
 };
 
 // What lookout keeps in the server, and what it shows people.

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 /// The longest any wait in these tests lasts (a bound, not a timing assertion).
 const WAIT: Duration = Duration::from_secs(120);
-const LEASE_PERIOD: &str = "3s";
+const LEASE_PERIOD: Duration = Duration::from_secs(3);
 
 /// One test's indices and rules folder.
 struct Setup {
@@ -71,6 +71,23 @@ impl Setup {
         }
     }
 
+    /// Six rules and two instances holding three each: `inst-a` through a fault proxy with the
+    /// plan `plan(source index)`, `inst-b` straight to the server.
+    async fn pair(
+        prefix: &str,
+        plan: impl Fn(&str) -> FaultPlan,
+    ) -> (Setup, Proxy, Daemon, Daemon) {
+        let setup = Setup::new(prefix, 6).await;
+        let proxy = Proxy::start(&setup.server.url).await;
+        proxy.set_plan(plan(&setup.source));
+        let a = setup.daemon("inst-a", &proxy.url());
+        let b = setup.daemon("inst-b", &setup.server.url);
+        setup
+            .wait_for_holders(&[("inst-a", 3), ("inst-b", 3)])
+            .await;
+        (setup, proxy, a, b)
+    }
+
     /// `lookout run` as instance `name`, through `url`.
     fn daemon(&self, name: &str, url: &str) -> Daemon {
         let mut command = lookout(&self.dir);
@@ -83,7 +100,10 @@ impl Setup {
             .env("LOOKOUT_EXECUTIONS_INDEX", &self.executions)
             .env("LOOKOUT_LEASES_INDEX", &self.leases)
             .env("LOOKOUT_INSTANCE", name)
-            .env("LOOKOUT_LEASE_PERIOD", LEASE_PERIOD)
+            .env(
+                "LOOKOUT_LEASE_PERIOD",
+                format!("{}s", LEASE_PERIOD.as_secs()),
+            )
             .env("LOOKOUT_SHUTDOWN_GRACE", "20s")
             .env("LOOKOUT_ES_REQUEST_TIMEOUT", "10s")
             .args(["run", "--http-listen", "127.0.0.1:0"]);
@@ -154,21 +174,20 @@ impl Setup {
             .collect()
     }
 
-    /// Waits until `holders` satisfies `ok`; returns how long it took.
-    async fn wait_for_holders(
-        &self,
-        what: &str,
-        ok: impl Fn(&BTreeMap<String, usize>) -> bool,
-    ) -> Duration {
+    /// Waits until the live instances hold exactly `expected` (instance, rules held); returns
+    /// how long it took.
+    async fn wait_for_holders(&self, expected: &[(&str, usize)]) -> Duration {
         let started = Instant::now();
         loop {
             let holders = self.holders().await;
-            if ok(&holders) {
+            let matches = holders.len() == expected.len()
+                && (expected.iter()).all(|(name, n)| holders.get(*name).copied() == Some(*n));
+            if matches {
                 return started.elapsed();
             }
             assert!(
                 started.elapsed() < WAIT,
-                "gave up waiting for {what}: {holders:?}"
+                "gave up waiting for the holders {expected:?}: {holders:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -210,6 +229,27 @@ impl Setup {
         }
     }
 
+    /// Once every rule ran once (its coverage starts there: earlier events are not lookout's
+    /// to alert), starts writing events (see [`ingest`]).
+    async fn start_ingesting(&self) -> Ingesting {
+        self.wait_for_first_runs().await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = ingest(self.source.clone(), Arc::clone(&stop));
+        Ingesting { stop, task }
+    }
+
+    /// Stops writing events, waits until every rule covered the last one, then [`Setup::verify`].
+    async fn finish(
+        &self,
+        ingesting: Ingesting,
+        may_fail: Option<&str>,
+    ) -> BTreeMap<(String, String), u64> {
+        ingesting.stop.store(true, Ordering::SeqCst);
+        let (events, newest) = ingesting.task.await.expect("ingestion ran");
+        self.wait_for_coverage(newest).await;
+        self.verify(&events, may_fail).await
+    }
+
     /// Every event alerted by every rule exactly once; no gap recorded; no failed execution
     /// (except by `may_fail`, an instance cut off from the server); executions by status and
     /// instance (printed). Returns the execution counts by (instance, status).
@@ -222,10 +262,13 @@ impl Setup {
         let mut seen: BTreeMap<(String, String), u32> = BTreeMap::new();
         for alert in &alerts {
             let source = &alert["_source"];
-            let rule_id = field(source, "kibana.alert.rule.rule_id");
-            let ancestors = field(source, "kibana.alert.ancestors");
-            let event = ancestors[0]["id"].as_str().unwrap_or_default().to_string();
-            let rule_id = rule_id.as_str().unwrap_or_default().to_string();
+            let rule_id = source["kibana.alert.rule.rule_id"]
+                .as_str()
+                .unwrap_or_default();
+            let event = source["kibana.alert.ancestors"][0]["id"]
+                .as_str()
+                .unwrap_or_default();
+            let (rule_id, event) = (rule_id.to_string(), event.to_string());
             *seen.entry((rule_id, event)).or_default() += 1;
         }
         let mut missing = Vec::new();
@@ -301,6 +344,12 @@ impl Setup {
     }
 }
 
+/// Events being written (see [`ingest`]).
+struct Ingesting {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<(Vec<String>, DateTime<Utc>)>,
+}
+
 impl Drop for Setup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -332,18 +381,6 @@ query = "event.action: AddUserToGroup"
     )
 }
 
-/// A field of an alert, written dotted or nested.
-fn field<'a>(source: &'a Value, path: &str) -> &'a Value {
-    if !source[path].is_null() {
-        return &source[path];
-    }
-    let mut value = source;
-    for part in path.split('.') {
-        value = &value[part];
-    }
-    value
-}
-
 fn date(value: &Value) -> Option<DateTime<Utc>> {
     value
         .as_str()
@@ -354,12 +391,10 @@ fn date(value: &Value) -> Option<DateTime<Utc>> {
 /// Writes one matching event every 200 ms (stamped now, searchable at once) until stopped;
 /// returns their ids and the newest timestamp.
 fn ingest(
-    server_url: String,
     index: String,
     stop: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<(Vec<String>, DateTime<Utc>)> {
     tokio::spawn(async move {
-        let _ = server_url;
         let server = TestServer::connect();
         let sample = integration_tests::ecs_samples()
             .into_iter()
@@ -381,11 +416,6 @@ fn ingest(
     })
 }
 
-fn instance_holds(holders: &BTreeMap<String, usize>, expected: &[(&str, usize)]) -> bool {
-    holders.len() == expected.len()
-        && (expected.iter()).all(|(name, n)| holders.get(*name).copied() == Some(*n))
-}
-
 fn wait_exit(daemon: &mut Daemon) -> std::process::ExitStatus {
     let started = Instant::now();
     loop {
@@ -405,35 +435,25 @@ async fn instances_share_the_rules_and_alert_every_event_once_through_kill_stop_
     let mut b = setup.daemon("inst-b", &url);
     let c = setup.daemon("inst-c", &url);
     let spread = setup
-        .wait_for_holders("three instances holding 4 rules each", |h| {
-            instance_holds(h, &[("inst-a", 4), ("inst-b", 4), ("inst-c", 4)])
-        })
+        .wait_for_holders(&[("inst-a", 4), ("inst-b", 4), ("inst-c", 4)])
         .await;
     println!("12 rules spread 4/4/4 over three instances {spread:?} after they started");
-    setup.wait_for_first_runs().await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let ingesting = ingest(url.clone(), setup.source.clone(), Arc::clone(&stop));
+    let ingesting = setup.start_ingesting().await;
     tokio::time::sleep(Duration::from_secs(4)).await;
 
     let mut a = a;
     a.child.kill().expect("SIGKILL is delivered");
     a.child.wait().expect("the killed child is reaped");
     let moved = setup
-        .wait_for_holders("b and c holding 6 rules each after a was killed", |h| {
-            instance_holds(h, &[("inst-b", 6), ("inst-c", 6)])
-        })
+        .wait_for_holders(&[("inst-b", 6), ("inst-c", 6)])
         .await;
-    println!("SIGKILL: a's rules held by b and c {moved:?} later (lease period {LEASE_PERIOD})");
+    println!("SIGKILL: a's rules held by b and c {moved:?} later (lease period {LEASE_PERIOD:?})");
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     signal(b.child.id(), "-TERM");
     let status = wait_exit(&mut b);
     assert!(status.success(), "b exits 0 after SIGTERM: {}", b.log());
-    let moved = setup
-        .wait_for_holders("c holding every rule after b stopped", |h| {
-            instance_holds(h, &[("inst-c", 12)])
-        })
-        .await;
+    let moved = setup.wait_for_holders(&[("inst-c", 12)]).await;
     println!("SIGTERM: b's rules held by c {moved:?} after b exited");
     assert!(
         b.log().contains("leases given back"),
@@ -443,17 +463,12 @@ async fn instances_share_the_rules_and_alert_every_event_once_through_kill_stop_
 
     let d = setup.daemon("inst-d", &url);
     let joined = setup
-        .wait_for_holders("c and d holding 6 rules each", |h| {
-            instance_holds(h, &[("inst-c", 6), ("inst-d", 6)])
-        })
+        .wait_for_holders(&[("inst-c", 6), ("inst-d", 6)])
         .await;
     println!("a fourth instance took its share {joined:?} after it started");
     tokio::time::sleep(Duration::from_secs(4)).await;
 
-    stop.store(true, Ordering::SeqCst);
-    let (events, newest) = ingesting.await.expect("ingestion ran");
-    setup.wait_for_coverage(newest).await;
-    let by_status = setup.verify(&events, None).await;
+    let by_status = setup.finish(ingesting, None).await;
     for instance in ["inst-a", "inst-b", "inst-c", "inst-d"] {
         let ran: u64 = (by_status.iter())
             .filter(|((name, _), _)| name == instance)
@@ -475,33 +490,20 @@ async fn instances_share_the_rules_and_alert_every_event_once_through_kill_stop_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_owner_cannot_write_the_state_once_its_lease_moved() {
-    let setup = Setup::new("leases-stale", 6).await;
-    let url = setup.server.url.clone();
     // a's searches of the source index take 3 s: a is inside executions nearly all the time.
-    let proxy = Proxy::start(&url).await;
-    let slow = FaultRule::new(Fault::Delay(Duration::from_secs(3)))
-        .method("POST")
-        .path_prefix(&format!("/{}", setup.source))
-        .always();
-    proxy.set_plan(FaultPlan::pass().with(slow));
-    let a = setup.daemon("inst-a", &proxy.url());
-    let b = setup.daemon("inst-b", &url);
-    setup
-        .wait_for_holders("a and b holding 3 rules each", |h| {
-            instance_holds(h, &[("inst-a", 3), ("inst-b", 3)])
-        })
-        .await;
-    setup.wait_for_first_runs().await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let ingesting = ingest(url.clone(), setup.source.clone(), Arc::clone(&stop));
+    let slow = |source: &str| {
+        let slow = FaultRule::new(Fault::Delay(Duration::from_secs(3)))
+            .method("POST")
+            .path_prefix(&format!("/{source}"))
+            .always();
+        FaultPlan::pass().with(slow)
+    };
+    let (setup, _proxy, a, b) = Setup::pair("leases-stale", slow).await;
+    let ingesting = setup.start_ingesting().await;
     // Let a's executions start (each takes at least 3 s).
     tokio::time::sleep(Duration::from_secs(5)).await;
     signal(a.child.id(), "-STOP");
-    let moved = setup
-        .wait_for_holders("b holding every rule while a is paused", |h| {
-            instance_holds(h, &[("inst-b", 6)])
-        })
-        .await;
+    let moved = setup.wait_for_holders(&[("inst-b", 6)]).await;
     println!("a paused: its rules held by b {moved:?} later");
     // b runs the rules under its own leases for a while.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -532,10 +534,7 @@ async fn a_paused_owner_cannot_write_the_state_once_its_lease_moved() {
         before = now;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    stop.store(true, Ordering::SeqCst);
-    let (events, newest) = ingesting.await.expect("ingestion ran");
-    setup.wait_for_coverage(newest).await;
-    let by_status = setup.verify(&events, None).await;
+    let by_status = setup.finish(ingesting, None).await;
     let superseded = by_status
         .get(&("inst-a".to_string(), "superseded".to_string()))
         .copied()
@@ -554,44 +553,24 @@ async fn a_paused_owner_cannot_write_the_state_once_its_lease_moved() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_cut_off_from_the_server_loses_its_leases_and_the_other_carries_on() {
-    let setup = Setup::new("leases-cut", 6).await;
-    let url = setup.server.url.clone();
-    let proxy = Proxy::start(&url).await;
-    let a = setup.daemon("inst-a", &proxy.url());
-    let b = setup.daemon("inst-b", &url);
-    setup
-        .wait_for_holders("a and b holding 3 rules each", |h| {
-            instance_holds(h, &[("inst-a", 3), ("inst-b", 3)])
-        })
-        .await;
-    setup.wait_for_first_runs().await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let ingesting = ingest(url.clone(), setup.source.clone(), Arc::clone(&stop));
+    let (setup, proxy, a, b) = Setup::pair("leases-cut", |_| FaultPlan::pass()).await;
+    let ingesting = setup.start_ingesting().await;
     tokio::time::sleep(Duration::from_secs(4)).await;
 
     proxy.set_plan(FaultPlan::pass().with(FaultRule::new(Fault::Refuse).always()));
     let cut_at = Utc::now();
-    let moved = setup
-        .wait_for_holders("b holding every rule while a is cut off", |h| {
-            instance_holds(h, &[("inst-b", 6)])
-        })
-        .await;
-    println!("a cut off: its rules held by b {moved:?} later (lease period {LEASE_PERIOD})");
+    let moved = setup.wait_for_holders(&[("inst-b", 6)]).await;
+    println!("a cut off: its rules held by b {moved:?} later (lease period {LEASE_PERIOD:?})");
     tokio::time::sleep(Duration::from_secs(6)).await;
     let healed_at = Utc::now();
     proxy.set_plan(FaultPlan::pass());
     let back = setup
-        .wait_for_holders("a and b holding 3 rules each again", |h| {
-            instance_holds(h, &[("inst-a", 3), ("inst-b", 3)])
-        })
+        .wait_for_holders(&[("inst-a", 3), ("inst-b", 3)])
         .await;
     println!("cut healed: the rules spread over a and b again {back:?} later");
     tokio::time::sleep(Duration::from_secs(4)).await;
 
-    stop.store(true, Ordering::SeqCst);
-    let (events, newest) = ingesting.await.expect("ingestion ran");
-    setup.wait_for_coverage(newest).await;
-    let by_status = setup.verify(&events, Some("inst-a")).await;
+    let by_status = setup.finish(ingesting, Some("inst-a")).await;
     for instance in ["inst-a", "inst-b"] {
         let succeeded = by_status
             .get(&(instance.to_string(), "succeeded".to_string()))
@@ -601,8 +580,7 @@ async fn an_instance_cut_off_from_the_server_loses_its_leases_and_the_other_carr
     }
     // Once a's leases lapsed (at most a lease period after the cut), it started no execution
     // until the cut was healed: the executions it records (late) started before the lapse.
-    let period = Duration::from_secs(3);
-    let lapsed = cut_at + chrono::Duration::from_std(period).expect("a lease period");
+    let lapsed = cut_at + chrono::Duration::from_std(LEASE_PERIOD).expect("a lease period");
     let records = setup.docs(&setup.executions).await;
     let started_while_cut: Vec<String> = (records.iter())
         .map(|r| &r["_source"]["lookout"]["execution"])

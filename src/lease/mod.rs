@@ -142,16 +142,6 @@ fn lease_doc(hit: &Value) -> Option<LeaseDoc> {
     })
 }
 
-/// How many instances are alive (this one included).
-fn live_count(instances: &[InstanceDoc], me: &str, now: DateTime<Utc>) -> usize {
-    let mut live: BTreeSet<&str> = (instances.iter())
-        .filter(|instance| instance.expires_at > now)
-        .map(|instance| instance.name.as_str())
-        .collect();
-    live.insert(me);
-    live.len()
-}
-
 /// What changed in one cycle, for the metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CycleReport {
@@ -171,7 +161,6 @@ pub struct CycleReport {
 
 #[derive(Debug, Default)]
 struct Table {
-    rules: Vec<String>,
     held: BTreeMap<String, Held>,
     running: BTreeSet<String>,
     /// Being given back: no new execution starts.
@@ -184,12 +173,30 @@ struct Table {
     stopping: bool,
 }
 
+impl Table {
+    /// Whether the held leases are still valid (confirmed recently enough).
+    fn valid(&self) -> bool {
+        self.valid_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// The rule's lease when an execution of it may start now: held, valid, not being given
+    /// back, not shutting down.
+    fn startable(&self, rule_id: &str) -> Option<&Held> {
+        if !self.valid() || self.stopping || self.releasing.contains(rule_id) {
+            return None;
+        }
+        self.held.get(rule_id)
+    }
+}
+
 /// This instance's leases.
 #[derive(Debug)]
 pub struct Leases {
     place: Place,
     instance: String,
     period: Duration,
+    /// The rules this instance runs.
+    rules: Vec<String>,
     table: Mutex<Table>,
     fresh_claimed: tokio::sync::Notify,
 }
@@ -200,10 +207,8 @@ impl Leases {
             place,
             instance: instance.to_string(),
             period,
-            table: Mutex::new(Table {
-                rules,
-                ..Table::default()
-            }),
+            rules,
+            table: Mutex::new(Table::default()),
             fresh_claimed: tokio::sync::Notify::new(),
         }
     }
@@ -228,27 +233,14 @@ impl Leases {
     /// running until [`Leases::end`].
     pub fn begin(&self, rule_id: &str) -> Option<u64> {
         let mut table = self.table();
-        let valid = table
-            .valid_until
-            .is_some_and(|until| Instant::now() < until);
-        if !valid || table.stopping || table.releasing.contains(rule_id) {
-            return None;
-        }
-        let generation = table.held.get(rule_id)?.generation;
+        let generation = table.startable(rule_id)?.generation;
         table.running.insert(rule_id.to_string());
         Some(generation)
     }
 
     /// Whether this instance may start an execution of the rule now.
     pub fn may_run(&self, rule_id: &str) -> bool {
-        let table = self.table();
-        let valid = table
-            .valid_until
-            .is_some_and(|until| Instant::now() < until);
-        valid
-            && !table.stopping
-            && !table.releasing.contains(rule_id)
-            && table.held.contains_key(rule_id)
+        self.table().startable(rule_id).is_some()
     }
 
     /// The execution of the rule has ended.
@@ -260,10 +252,7 @@ impl Leases {
     /// state write).
     pub fn holds(&self, rule_id: &str, generation: u64) -> bool {
         let table = self.table();
-        let valid = table
-            .valid_until
-            .is_some_and(|until| Instant::now() < until);
-        valid && table.held.get(rule_id).map(|h| h.generation) == Some(generation)
+        table.valid() && table.held.get(rule_id).map(|h| h.generation) == Some(generation)
     }
 
     /// Completes when rules were claimed (then [`Leases::take_fresh`] lists them).
@@ -279,12 +268,6 @@ impl Leases {
     /// How many leases are held.
     pub fn held_count(&self) -> usize {
         self.table().held.len()
-    }
-
-    /// Replaces the rules this instance runs (a reload); leases of rules it no longer has are
-    /// given back at the next cycle.
-    pub fn set_rules(&self, rules: Vec<String>) {
-        self.table().rules = rules;
     }
 
     /// Whether [`Leases::stop`] was called.
@@ -310,30 +293,22 @@ impl Leases {
             self.heartbeat(now).await?;
         }
         let (instances, leases) = self.place.read().await?;
-        let plan = {
+        let (plan, live) = {
             let table = self.table();
             let view = View {
                 me: &self.instance,
                 now,
-                rules: &table.rules,
+                rules: &self.rules,
                 held: &table.held,
                 running: &table.running,
                 instances: &instances,
                 leases: &leases,
                 stopping: table.stopping,
             };
-            let mut plan = plan::plan(&view);
-            // Held leases of rules this instance no longer runs (a reload) go back.
-            for rule_id in table.held.keys() {
-                let gone = !table.rules.contains(rule_id) && !table.running.contains(rule_id);
-                if gone && !plan.releases.contains(rule_id) && !plan.lost.contains(rule_id) {
-                    plan.releases.push(rule_id.clone());
-                }
-            }
-            plan
+            (plan::plan(&view), plan::live_instances(&view).len())
         };
         let mut report = CycleReport {
-            instances: live_count(&instances, &self.instance, now),
+            instances: live,
             ..CycleReport::default()
         };
         {

@@ -58,11 +58,6 @@ impl Sharing {
         sharing
     }
 
-    /// The leases, when shared.
-    pub fn leases(&self) -> Option<&Arc<Leases>> {
-        self.leases.as_ref()
-    }
-
     /// Which rules the scheduler may run.
     pub fn ownership(&self) -> &dyn Ownership {
         match &self.leases {

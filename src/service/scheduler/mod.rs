@@ -211,34 +211,25 @@ impl Slot {
     }
 }
 
-/// Moves the due rules (by `coverage`) into the ramp after `start`, in stagger order.
-fn ramp_due(slots: &mut [Slot], coverage: &Coverage, start: DateTime<Utc>) -> usize {
-    let mut due: Vec<&mut Slot> = (slots.iter_mut())
-        .filter(|slot| match slot.cadence {
-            Cadence::Every(interval) => {
-                is_due(coverage.get(&slot.rule.rule_id).copied(), interval, start)
-            }
-            Cadence::Cron(_) => false,
-        })
-        .collect();
-    due.sort_by_key(|slot| slot.anchor);
-    let count = due.len();
-    for (slot, at) in due.into_iter().zip(ramp(start, count)) {
+/// Moves the slots `pick` chooses into a ramp after `start`, in stagger order; returns how many.
+fn ramp_slots(slots: &mut [Slot], start: DateTime<Utc>, pick: impl Fn(&Slot) -> bool) -> usize {
+    let mut picked: Vec<&mut Slot> = slots.iter_mut().filter(|slot| pick(slot)).collect();
+    picked.sort_by_key(|slot| slot.anchor);
+    let count = picked.len();
+    for (slot, at) in picked.into_iter().zip(ramp(start, count)) {
         slot.ramp_to(at);
     }
     count
 }
 
-/// Moves the rules just taken into a ramp after `now`.
-fn ramp_fresh(slots: &mut [Slot], fresh: &[String], now: DateTime<Utc>) {
-    let mut taken: Vec<&mut Slot> = (slots.iter_mut())
-        .filter(|slot| fresh.contains(&slot.rule.rule_id))
-        .collect();
-    taken.sort_by_key(|slot| slot.anchor);
-    let count = taken.len();
-    for (slot, at) in taken.into_iter().zip(ramp(now, count)) {
-        slot.ramp_to(at);
-    }
+/// Moves the due rules (by `coverage`) into the ramp after `start`.
+fn ramp_due(slots: &mut [Slot], coverage: &Coverage, start: DateTime<Utc>) -> usize {
+    ramp_slots(slots, start, |slot| match slot.cadence {
+        Cadence::Every(interval) => {
+            is_due(coverage.get(&slot.rule.rule_id).copied(), interval, start)
+        }
+        Cadence::Cron(_) => false,
+    })
 }
 
 /// Runs `rules` on their schedules until `shutdown` completes (one instance: every rule).
@@ -291,7 +282,8 @@ pub async fn run_shared(
                 continue;
             }
             () = ownership.fresh_taken() => {
-                ramp_fresh(&mut slots, &ownership.take_fresh(), clock.now());
+                let fresh = ownership.take_fresh();
+                ramp_slots(&mut slots, clock.now(), |slot| fresh.contains(&slot.rule.rule_id));
                 continue;
             }
             () = clock.sleep_until(due) => {}
