@@ -156,15 +156,20 @@ fn field_types(
         &args.indices
     };
     let asked = args.url.is_some() || args.server;
-    if !asked && (indices.is_empty() || !server_configured(global)?) {
-        return Ok(None);
-    }
     if indices.is_empty() {
+        if !asked {
+            return Ok(None);
+        }
         bail!(
             "fetching field types needs index patterns: the rule has no `index`, so pass --index PATTERN"
         );
     }
-    let client = server_client(args, global)?;
+    let config = server_config(args, global)?;
+    if !asked && !names_a_server(&config) {
+        return Ok(None);
+    }
+    lookout::init_logging(&config.log, global.log_level.as_deref())?;
+    let client = Client::new(&config.elasticsearch)?;
     match fetch_field_caps(&client, indices) {
         Ok(caps) => {
             let map = FieldMap::from_field_caps(&caps);
@@ -184,15 +189,9 @@ fn field_types(
 
 /// Whether a server is named beyond the built-in default: `--es-url`, `--es-cloud-id`, the
 /// environment or the configuration file.
-fn server_configured(global: &GlobalArgs) -> anyhow::Result<bool> {
-    let env = |name: &str| std::env::var(name).ok();
-    let config = Config::load_layered(
-        global.config_path(&env).as_deref(),
-        env,
-        &global.overrides(),
-    )?;
+fn names_a_server(config: &Config) -> bool {
     let es = &config.elasticsearch;
-    Ok(es.cloud_id.is_some() || es.url != lookout::ElasticsearchConfig::default().url)
+    es.cloud_id.is_some() || es.url != lookout::ElasticsearchConfig::default().url
 }
 
 /// Says on stderr which fields of the query the indices do not map, or that no index matches.
@@ -216,9 +215,9 @@ fn warn_unmapped(query: &kql::Query, map: &FieldMap, caps: &serde_json::Value, i
     }
 }
 
-/// The client of the configured connection, with `--url` (when given) as the server's URL: a
-/// flag layered like `--es-url`, so its userinfo is checked the same way.
-fn server_client(args: &Args, global: &GlobalArgs) -> anyhow::Result<Client> {
+/// The configured connection, with `--url` (when given) as the server's URL: a flag layered
+/// like `--es-url`, so its userinfo is checked the same way.
+fn server_config(args: &Args, global: &GlobalArgs) -> anyhow::Result<Config> {
     let env = |name: &str| std::env::var(name).ok();
     let mut overrides = global.overrides();
     if let Some(url) = &args.url {
@@ -229,9 +228,11 @@ fn server_client(args: &Args, global: &GlobalArgs) -> anyhow::Result<Client> {
             value: url.clone(),
         });
     }
-    let config = Config::load_layered(global.config_path(&env).as_deref(), env, &overrides)?;
-    lookout::init_logging(&config.log, global.log_level.as_deref())?;
-    Ok(Client::new(&config.elasticsearch)?)
+    Ok(Config::load_layered(
+        global.config_path(&env).as_deref(),
+        env,
+        &overrides,
+    )?)
 }
 
 /// Fetches `_field_caps` for `indices` with `client`.

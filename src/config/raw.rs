@@ -2,6 +2,7 @@
 //! Durations are parsed here so that a bad one is reported with its line and column.
 
 use super::ConfigError;
+use crate::files::line_column;
 use crate::schedule::duration::parse_duration;
 use chrono::TimeDelta;
 use serde::{Deserialize, Deserializer};
@@ -271,12 +272,4 @@ fn blank_line(text: &mut String, offset: usize) -> bool {
     let blank = format!("#{}", " ".repeat(line.len().saturating_sub(1)));
     text.replace_range(start..end, &blank);
     true
-}
-
-/// The 1-based line and column of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
