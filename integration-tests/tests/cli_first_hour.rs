@@ -488,8 +488,14 @@ fn backfill_reports_progress_and_a_summary_without_a_log_line_per_chunk() {
     assert!(output.status.success(), "{out}{err}");
     assert!(out.contains("12 chunks run"), "{out}");
     assert!(out.contains("2 alerts created"), "{out}");
-    let progress = err.lines().filter(|l| l.starts_with("backfill: ")).count();
-    assert_eq!(progress, 12, "one progress line per chunk: {err}");
+    let progress: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("backfill: "))
+        .collect();
+    // The first chunk, each new tenth (the 12 chunks cross 9 of them after the first), the last.
+    assert_eq!(progress.len(), 11, "not a progress line per chunk: {err}");
+    assert!(progress[0].starts_with("backfill: 1/12 "), "{err}");
+    assert!(progress[10].starts_with("backfill: 12/12 (100%)"), "{err}");
     assert!(
         !err.contains("rule execution"),
         "no log line per chunk: {err}"

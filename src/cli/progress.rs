@@ -1,5 +1,6 @@
 //! Progress of a long command (`lookout backfill`): a bar redrawn in place on a terminal, plain
-//! lines (one per step) otherwise, always on stderr so stdout stays for results.
+//! lines otherwise (the first step, then each tenth of the way, and the last step: at most 12
+//! lines however many steps), always on stderr so stdout stays for results.
 
 use std::io::{IsTerminal, Write};
 
@@ -12,6 +13,8 @@ pub struct Progress {
     total: u64,
     done: u64,
     terminal: bool,
+    /// The step of the last plain line, `None` before the first.
+    printed: Option<u64>,
 }
 
 impl Progress {
@@ -21,6 +24,7 @@ impl Progress {
             total,
             done: 0,
             terminal: std::io::stderr().is_terminal(),
+            printed: None,
         }
     }
 
@@ -39,8 +43,11 @@ impl Progress {
                 "\r\x1b[2K{}",
                 bar_line(self.done, self.total, label)
             )
-        } else {
+        } else if self.plain_due() {
+            self.printed = Some(self.done);
             writeln!(stderr, "{}", plain_line(self.done, self.total, label))
+        } else {
+            Ok(())
         };
         // Progress is a courtesy: a closed stderr must not stop the work.
         drop(written);
@@ -50,6 +57,20 @@ impl Progress {
     pub fn finish(&self) {
         if self.terminal {
             drop(writeln!(std::io::stderr()));
+        }
+    }
+}
+
+impl Progress {
+    /// Whether the step just done gets a plain line: the first one (so a log shows the work
+    /// started), the last one, and each one that enters a new tenth of the total.
+    fn plain_due(&self) -> bool {
+        match self.printed {
+            None => true,
+            Some(_) if self.done == self.total => true,
+            Some(printed) => {
+                percent(self.done, self.total) / 10 > percent(printed, self.total) / 10
+            }
         }
     }
 }
@@ -89,6 +110,40 @@ mod tests {
             format!("[{}{}]  30% 3/10 r1", "#".repeat(9), ".".repeat(21))
         );
         assert!(bar_line(10, 10, "").starts_with(&format!("[{}]", "#".repeat(BAR_WIDTH))));
+    }
+
+    /// The steps that get a plain line when `total` steps run from `resumed`.
+    fn plain_steps(total: u64, resumed: u64) -> Vec<u64> {
+        let mut progress = Progress {
+            total,
+            done: 0,
+            terminal: false,
+            printed: None,
+        };
+        progress.resume_at(resumed);
+        let mut printed = Vec::new();
+        while progress.done < total {
+            progress.done += 1;
+            if progress.plain_due() {
+                progress.printed = Some(progress.done);
+                printed.push(progress.done);
+            }
+        }
+        printed
+    }
+
+    #[test]
+    fn off_a_terminal_a_long_run_prints_the_first_step_each_tenth_and_the_last() {
+        // Four hours of 5-minute chunks for six rules: 288 steps, 11 lines.
+        let steps = plain_steps(288, 0);
+        assert_eq!(steps.len(), 11, "{steps:?}");
+        assert_eq!(steps.first(), Some(&1));
+        assert_eq!(steps.last(), Some(&288));
+        assert!(steps.windows(2).all(|w| w[1] - w[0] <= 29), "{steps:?}");
+        // A short run prints every step.
+        assert_eq!(plain_steps(3, 0), vec![1, 2, 3]);
+        // A resumed run starts with its first new step.
+        assert_eq!(plain_steps(100, 95), vec![96, 100]);
     }
 
     #[test]
