@@ -271,32 +271,31 @@ async fn local_matches(
         }
     };
     let namespace = settings.namespace.as_str();
+    let mut stopped = false;
     let (_, matcher) = find_local(
         searcher,
         (rule, namespace),
         window,
         Start::Fresh,
         async |found| {
-            Ok(match found {
-                Found::Events(events) => match matches.add_events(events, limit) {
-                    true => Flow::More,
-                    false => Flow::Stop,
-                },
+            let more = match found {
+                Found::Events(events) => matches.add_events(events, limit),
                 Found::Sequences(done) => {
                     add_sequences(&mut matches, done);
-                    match matches.sequences.len() < limit {
-                        true => Flow::More,
-                        false => Flow::Stop,
-                    }
+                    matches.sequences.len() < limit
                 }
-            })
+            };
+            stopped = !more;
+            Ok(if more { Flow::More } else { Flow::Stop })
         },
     )
     .await?;
-    if let Some(mut matcher) = matcher {
+    // The waiting sequences are decided only when the matcher saw the whole window: stopped
+    // early, a later event of the window could still rule one out (a trailing missing event).
+    if let Some(mut matcher) = matcher.filter(|_| !stopped) {
         add_sequences(&mut matches, matcher.finish());
     }
-    matches.more |= matches.sequences.len() >= limit;
+    matches.more |= stopped || matches.sequences.len() >= limit;
     Ok(matches)
 }
 
