@@ -72,8 +72,9 @@ pub use es::{
 // One execution of one rule, and what a rule would search and find.
 pub use engine::{
     DeadLetterRetry, Engine, ExecutionError, ExecutionReport, FieldCapsCache,
-    MAX_SEQUENCE_LOOKBACK, MAX_SIGNALS_WARNING, NEW_TERMS_PAGE_SIZE, PlannedSearch, Preview,
-    Settings, THREAT_INDICATOR_PAGE_SIZE, planned_searches, preview, simplify_filter,
+    MAX_SEQUENCE_LOOKBACK, MAX_SIGNALS_WARNING, NEW_TERMS_PAGE_SIZE, NewTerm, NewTermsFound,
+    PlannedSearch, Preview, Settings, THREAT_INDICATOR_PAGE_SIZE, planned_searches, preview,
+    simplify_filter,
 };
 
 // Rules on their schedules: loading the configured rules, start-up, the scheduler and its clock.

@@ -5,6 +5,7 @@
 
 mod ops;
 
+use integration_tests::proxy::Proxy;
 use integration_tests::server::{Capability, require};
 use integration_tests::{TestServer, unique_name};
 use ops::{add_user_events, against, at, block, lookout, text, write_rule};
@@ -528,4 +529,122 @@ fn test_on_a_threshold_rule_shows_the_groups_that_would_alert() {
         "{out}"
     );
     assert!(!out.contains("not estimated"), "{out}");
+}
+
+#[test]
+fn test_on_a_new_terms_rule_shows_the_new_terms_with_their_counts_as_text_and_json() {
+    let server = TestServer::connect();
+    // Three events of the sample's user in the window (00:20), one of them also in the history
+    // (the day before): not new. Two events of a newcomer in the window: one new term.
+    let setup = Setup::new(&server, "first-new-terms", 3);
+    let known = add_user_events(1, at("2025-12-31T12:00:00Z"));
+    let mut newcomer = add_user_events(2, at("2026-01-01T00:30:00Z"));
+    for event in &mut newcomer {
+        event["user"]["name"] = "newcomer".into();
+    }
+    block(server.bulk_create(&setup.source, &[known, newcomer].concat()));
+    setup.edit_rule(|rule| {
+        rule.replace("type = \"query\"", "type = \"new_terms\"")
+            + "\n[rule.new_terms]\nfield = \"new_terms_fields\"\nvalue = [\"user.name\"]\n\
+               [[rule.new_terms.history_window_start]]\nfield = \"history_window_start\"\n\
+               value = \"now-1d\"\n"
+    });
+    let rule_file = setup.rule_file();
+    let test = [&["test", &rule_file][..], &WINDOW].concat();
+    let (output, out, err) = run(setup.lookout(&server).args(&test));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(out.contains("matching events: 5"), "{out}");
+    if !block(server.has(Capability::CompositeAggregation)) {
+        // New terms are found with a composite aggregation: without it the events are still
+        // listed, and the reason the new terms are not is given.
+        assert!(out.contains("alerts: new terms not estimated: "), "{out}");
+        let (output, out, err) = run(setup
+            .lookout(&server)
+            .args([&test[..], &["--format", "json"]].concat()));
+        assert!(output.status.success(), "{out}{err}");
+        assert!(json(&out)["new_terms_error"].is_string(), "{out}");
+        integration_tests::server::skip(
+            "the rest of the new-terms preview: the server lacks the composite aggregation",
+        );
+        return;
+    }
+    assert!(
+        out.contains("that the history window does not hold): 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("       2 events  user.name=newcomer  (first: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("alerts an execution would create: 1\n"),
+        "{out}"
+    );
+    assert!(!out.contains("not estimated"), "{out}");
+
+    let (output, out, err) = run(setup
+        .lookout(&server)
+        .args([&test[..], &["--format", "json"]].concat()));
+    assert!(output.status.success(), "{out}{err}");
+    let answer = json(&out);
+    let terms = answer["new_terms"].as_array().expect("new_terms is a list");
+    assert_eq!(terms.len(), 1, "{out}");
+    assert_eq!(
+        terms[0]["values"],
+        serde_json::json!({"user.name": "newcomer"})
+    );
+    assert_eq!(terms[0]["events"], 2);
+    assert_eq!(terms[0]["first"]["_index"], setup.source.as_str());
+    assert_eq!(answer["new_terms_more"], false);
+    assert_eq!(answer["alerts"]["new"], 1, "{out}");
+
+    // After a run, the alert exists and the preview says so.
+    let (output, out, err) = run(setup.lookout(&server).args([
+        "backfill",
+        "--rule",
+        &setup.rule_id,
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2026-01-01T01:00:00Z",
+    ]));
+    assert!(output.status.success(), "{out}{err}");
+    let (output, out, err) = run(setup.lookout(&server).args(&test));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(out.contains("alerts that already exist: 1\n"), "{out}");
+    assert!(
+        out.contains("alerts an execution would create: 0\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn test_and_translate_on_a_rule_whose_indices_match_nothing_ask_for_field_types_once() {
+    let server = TestServer::connect();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime for the proxy");
+    let proxy = runtime.block_on(Proxy::start(&server.url));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let rule_id = unique_name("first-no-index-rule");
+    let nothing = unique_name("first-no-index-src");
+    write_rule(work.path(), &rule_id, &nothing, "5m", "now-1h", 100);
+    let rule_file = format!("rules/{rule_id}.toml");
+    let field_caps = || {
+        (proxy.requests().iter())
+            .filter(|request| request.contains("_field_caps"))
+            .count()
+    };
+    let base = unique_name("first-no-index");
+    let (output, out, err) = run(against(work.path(), &server, &base)
+        .env("LOOKOUT_ES_URL", proxy.url())
+        .args([&["test", &rule_file][..], &WINDOW].concat()));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(err.contains("matches no index"), "{err}");
+    assert_eq!(field_caps(), 1, "{:?}", proxy.requests());
+
+    let (output, out, err) = run(against(work.path(), &server, &base)
+        .env("LOOKOUT_ES_URL", proxy.url())
+        .args(["translate", &rule_file]));
+    assert!(output.status.success(), "{out}{err}");
+    assert!(err.contains("no index matches"), "{err}");
+    assert_eq!(field_caps(), 2, "{:?}", proxy.requests());
 }

@@ -85,7 +85,7 @@ fn status_exits_1_and_says_why_when_the_server_is_unreachable() {
 }
 
 #[test]
-fn a_bad_configuration_value_names_the_key_and_the_file() {
+fn a_bad_configuration_value_names_the_key_and_its_line_and_column_in_the_file() {
     let work = dir();
     let path = work.path().join("lookout.toml");
     std::fs::write(&path, "[engine]\nconcurrency = 0\n").expect("write");
@@ -96,7 +96,10 @@ fn a_bad_configuration_value_names_the_key_and_the_file() {
         .expect("lookout runs");
     let (_, err) = text(&output);
     assert_eq!(output.status.code(), Some(2), "{err}");
-    assert!(err.contains("lookout.toml: `engine.concurrency`"), "{err}");
+    assert!(
+        err.contains("lookout.toml:2:15: `engine.concurrency`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -152,3 +152,65 @@ fn eql_rules_run_once_alert_exactly_their_events_and_sequences_and_never_twice()
     assert_eq!(again["alerts"]["existing"], 1);
     assert_eq!(again["alerts"]["new"], 0);
 }
+
+#[test]
+fn the_shipped_eql_rule_finds_the_generators_mfa_registration_and_not_its_near_miss() {
+    let server = TestServer::connect();
+    let source = unique_name("logs-aws.cloudtrail-ops-eql-mfa");
+    block(server.create_cloudtrail_index(&source));
+    // The generator's MFA activity: a role creates and enables a device (the sequence), then a
+    // long-term key creates one and enables none (no sequence).
+    let scenario =
+        lookout_generator::scenario("persistence_aws_attempt_to_register_virtual_mfa_device")
+            .expect("the generator has the MFA scenario");
+    let events: Vec<Value> = (scenario.events(at(NOW) - TimeDelta::minutes(10)).iter())
+        .enumerate()
+        .map(|(n, event)| {
+            let mut doc = event.to_document();
+            doc["labels"] = json!({ "mark": format!("step-{n}") });
+            doc
+        })
+        .collect();
+    assert_eq!(events.len(), 3);
+    block(server.bulk_create(&source, &events));
+    // The project's rule file, reading the test's index.
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../rules/aws_iam_virtual_mfa_device_created_and_enabled.toml");
+    let text = std::fs::read_to_string(&shipped).expect("the shipped EQL rule");
+    let text = text.replace(
+        "index = [\"filebeat-*\", \"logs-aws.cloudtrail-*\"]",
+        &format!("index = [\"{source}\"]"),
+    );
+    let work = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(work.path().join("mfa.toml"), text).expect("write the rule");
+    let base = unique_name("ops-eql-mfa");
+    let out = ok(
+        work.path(),
+        &server,
+        &base,
+        &[
+            "test",
+            "mfa.toml",
+            "--from",
+            "2026-01-01T00:40:00Z",
+            "--to",
+            NOW,
+            "--format",
+            "json",
+        ],
+    );
+    let answer: Value = serde_json::from_str(&out).expect("one JSON object");
+    let marks: Vec<Vec<&str>> = (answer["sequences"].as_array().expect("sequences").iter())
+        .map(|sequence| {
+            (sequence.as_array().expect("a sequence").iter())
+                .map(|member| {
+                    let event = (answer["events"].as_array().expect("events").iter())
+                        .find(|event| event["_id"] == member["_id"])
+                        .expect("each member is among the events");
+                    event["_source"]["labels"]["mark"].as_str().expect("a mark")
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(marks, [["step-0", "step-1"]], "{out}");
+}

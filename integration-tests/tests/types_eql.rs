@@ -212,3 +212,64 @@ async fn a_window_of_more_events_than_a_page_is_paged_and_its_sequence_found() {
     assert_eq!(shells.len(), 1);
     assert_eq!(marks(&blocks), ["attach", "create"]);
 }
+
+/// The marks of a preview's sequences, each as its events' marks in sequence order.
+fn preview_sequences(preview: &lookout::Preview) -> Vec<Vec<String>> {
+    (preview.sequences.iter())
+        .map(|sequence| {
+            (sequence.iter())
+                .map(|&at| {
+                    let source = &preview.events[at].source;
+                    source["labels"]["mark"].as_str().unwrap_or("").to_string()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_preview_stopped_by_its_limit_lists_no_sequence_a_later_event_of_the_window_rules_out() {
+    let env = Env::new().await;
+    // max_signals = 1: one event per page, so the preview stops on the page that completes its
+    // first sequence, with the rest of the window unread.
+    let rule = eql_rule_with(
+        &env.source,
+        "eql-preview-limit",
+        "sequence by user.name with maxspan=10s \
+         [any where event.action == \"CreateUser\"] \
+         ![any where event.action == \"DeleteUser\"]",
+        1,
+    );
+    env.index(&[
+        action("CreateUser", "alice", -120, "alice-created"),
+        // More than maxspan after alice's: her sequence is decided (no DeleteUser), kept.
+        action("CreateUser", "bob", -100, "bob-created"),
+        // Rules bob's sequence out, on a page the limited preview never reads.
+        action("DeleteUser", "bob", -95, "bob-deleted"),
+        action("CreateUser", "carol", -60, "carol-created"),
+    ])
+    .await;
+    let window = lookout::Window {
+        from: t0() - minutes(5),
+        to: t0(),
+    };
+    let settings = lookout::Settings::from_config(&env.config);
+    let preview = async |limit: usize| {
+        let caps = lookout::FieldCapsCache::default();
+        lookout::preview(env.engine.client(), &caps, &settings, &rule, window, limit)
+            .await
+            .expect("the preview runs")
+    };
+
+    let limited = preview(1).await;
+    assert_eq!(preview_sequences(&limited), [["alice-created"]]);
+    assert!(limited.more, "the limit stopped the search");
+
+    // The whole window: alice's, and carol's decided at the window's end; bob's never.
+    let whole = preview(10).await;
+    assert_eq!(
+        preview_sequences(&whole),
+        [["alice-created"], ["carol-created"]]
+    );
+    assert!(!whole.more);
+}

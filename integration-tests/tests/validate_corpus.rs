@@ -105,7 +105,7 @@ fn every_corpus_rule_loads_without_problems_and_keeps_its_parameters() {
 }
 
 #[test]
-fn the_project_rules_are_the_two_seed_rules_on_their_current_schedule() {
+fn the_project_rules_are_the_two_seed_rules_and_our_eql_sequence_on_their_current_schedule() {
     let rules_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules");
     let report = lookout::load_path(&rules_dir);
     assert!(report.errors.is_empty(), "{:?}", report.errors);
@@ -125,6 +125,11 @@ fn the_project_rules_are_the_two_seed_rules_on_their_current_schedule() {
                 Some(210)
             ),
             (
+                "2c5d0897-0f93-4726-bdd7-962409a8e20b",
+                "AWS IAM Virtual MFA Device Created and Enabled by One Identity",
+                Some(1)
+            ),
+            (
                 "333de828-8190-4cf5-8d7c-7575846f6fe0",
                 "AWS IAM User Addition to Group",
                 Some(212)
@@ -140,7 +145,7 @@ fn the_project_rules_are_the_two_seed_rules_on_their_current_schedule() {
             Some("event.ingested")
         );
         assert_eq!(rule.search.index, ["filebeat-*", "logs-aws.cloudtrail-*"]);
-        assert!(matches!(rule.kind, Kind::Query(_)));
+        assert!(matches!(rule.kind, Kind::Query(_) | Kind::Eql(_)));
         assert!(!rule.meta.threat.is_empty());
     }
 }

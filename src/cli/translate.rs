@@ -74,6 +74,9 @@ struct Source {
 }
 
 pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    // Loaded once, when first needed: a rule file needs the rule and exception folders, a
+    // server the connection settings.
+    let mut config = None;
     let source = match (&args.kql, &args.rule) {
         (Some(text), _) => Source {
             text: text.clone(),
@@ -81,7 +84,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             kql: None,
             indices: Vec::new(),
         },
-        (None, Some(path)) => match read_rule(path, global)? {
+        (None, Some(path)) => match read_rule(path, config.insert(load_config(&args, global)?))? {
             Ok(source) => source,
             Err(problems) => {
                 for problem in problems {
@@ -107,7 +110,7 @@ pub fn run(args: Args, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_INVALID_QUERY));
         }
     };
-    let fields = field_types(&args, &source, &query, global)?;
+    let fields = field_types(&args, &source, &query, global, config)?;
     if fields.is_none() {
         eprintln!(
             "translated without field types: for the form typed as Kibana types it, name a \
@@ -135,13 +138,14 @@ fn print_json(dsl: &kql::Dsl, args: &Args) -> anyhow::Result<()> {
 }
 
 /// The field types to translate with: from `--mapping`, from the server (asked for, or named by
-/// the configuration), or none. Fields of `query` that the server's indices do not map are
-/// reported on stderr.
+/// the configuration, `config` when already loaded), or none. Fields of `query` that the
+/// server's indices do not map are reported on stderr.
 fn field_types(
     args: &Args,
     source: &Source,
     query: &kql::Query,
     global: &GlobalArgs,
+    config: Option<Config>,
 ) -> anyhow::Result<Option<FieldMap>> {
     if let Some(path) = &args.mapping {
         let text = std::fs::read_to_string(path)
@@ -164,11 +168,13 @@ fn field_types(
             "fetching field types needs index patterns: the rule has no `index`, so pass --index PATTERN"
         );
     }
-    let config = server_config(args, global)?;
+    let config = match config {
+        Some(config) => config,
+        None => load_config(args, global)?,
+    };
     if !asked && !names_a_server(&config) {
         return Ok(None);
     }
-    lookout::init_logging(&config.log, global.log_level.as_deref())?;
     let client = Client::new(&config.elasticsearch)?;
     match fetch_field_caps(&client, indices) {
         Ok(caps) => {
@@ -215,6 +221,13 @@ fn warn_unmapped(query: &kql::Query, map: &FieldMap, caps: &serde_json::Value, i
     }
 }
 
+/// The configuration with `--url` (when given) as the server's URL, logging set up from it.
+fn load_config(args: &Args, global: &GlobalArgs) -> anyhow::Result<Config> {
+    let config = server_config(args, global)?;
+    lookout::init_logging(&config.log, global.log_level.as_deref())?;
+    Ok(config)
+}
+
 /// The configured connection, with `--url` (when given) as the server's URL: a flag layered
 /// like `--es-url`, so its userinfo is checked the same way.
 fn server_config(args: &Args, global: &GlobalArgs) -> anyhow::Result<Config> {
@@ -248,15 +261,11 @@ fn fetch_field_caps(client: &Client, indices: &[String]) -> anyhow::Result<serde
 /// `path:line:col: message` in file coordinates, exactly as `lookout validate` does.
 /// The rule's exception lists are resolved as for running it (a rule naming a missing list is
 /// an error here too), from the configured exception folders.
-fn read_rule(
-    path: &Path,
-    global: &super::common::GlobalArgs,
-) -> anyhow::Result<Result<Source, Vec<Diagnostic>>> {
+fn read_rule(path: &Path, config: &Config) -> anyhow::Result<Result<Source, Vec<Diagnostic>>> {
     if !path.is_file() {
         bail!("{} is not a rule file", path.display());
     }
-    let config = super::common::load(global)?;
-    let report = super::common::load_rule_paths(&config, &[path.to_path_buf()]);
+    let report = super::common::load_rule_paths(config, &[path.to_path_buf()]);
     if !report.errors.is_empty() {
         return Ok(Err(report.errors));
     }

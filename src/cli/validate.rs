@@ -73,7 +73,7 @@ fn mapping_warnings(
     let client = common::client(config)?;
     let problems = common::runtime()?.block_on(lookout::unmapped_fields(
         &client,
-        &lookout::FieldCapsCache::default(),
+        &lookout::FieldCapsCache::for_one_command(),
         rules,
     ))?;
     Ok(problems

@@ -356,13 +356,23 @@ pub struct Route {
 /// Where a `[notify]` value came from, for messages.
 pub(super) struct Place<'a> {
     pub origin: &'a str,
+    /// The configuration file's text, for the line and column of a key it sets.
+    pub text: Option<&'a str>,
 }
 
 impl Place<'_> {
     fn invalid(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        let key = key.into();
+        let origin = match self
+            .text
+            .and_then(|text| super::raw::key_position(text, &key))
+        {
+            Some((line, column)) => format!("{}:{line}:{column}", self.origin),
+            None => self.origin.to_string(),
+        };
         ConfigError::Invalid {
-            origin: self.origin.to_string(),
-            key: key.into(),
+            origin,
+            key,
             message: message.into(),
         }
     }
@@ -894,6 +904,10 @@ headers = {{ Authorization = {{ env = "HOOK_TOKEN" }} }}
             "[[notify.connectors]]\nid = \"s\"\ntype = \"slack\"\nurl = \"ftp://token-in-url@x\"\n";
         let error = load(text, &[]).unwrap_err().to_string();
         assert!(!error.contains("token-in-url"), "{error}");
+        assert!(
+            error.starts_with("lookout.toml:4:7: `notify.connectors[0].url`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub(super) struct RawConfig {
     pub notify: super::notify::RawNotify,
     #[serde(skip)]
     pub from_env: BTreeMap<&'static str, String>,
+    /// The file's text, to say where a key whose value validation refuses was set.
+    #[serde(skip)]
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,8 +160,11 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<RawConfig, ConfigError>
     let mut attempt = text.to_string();
     let mut unknown: Vec<((usize, usize), String)> = Vec::new();
     let error = loop {
-        let error = match toml::from_str(&attempt) {
-            Ok(config) if unknown.is_empty() => return Ok(config),
+        let error = match toml::from_str::<RawConfig>(&attempt) {
+            Ok(mut config) if unknown.is_empty() => {
+                config.text = Some(text.to_string());
+                return Ok(config);
+            }
             Ok(_) => break None,
             Err(error) => error,
         };
@@ -194,6 +200,35 @@ pub(super) fn parse(text: &str, origin: &Path) -> Result<RawConfig, ConfigError>
         position: Some((line, column)),
         message,
     })
+}
+
+/// The line and column (1-based) where `text` sets the value of a key given as validation
+/// names it (`elasticsearch.url`, `notify.connectors[0].url`); `None` when the text does not set
+/// it (a default, or a value from the environment).
+pub(super) fn key_position(text: &str, key: &str) -> Option<(usize, usize)> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut found = None;
+    for part in key.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, Some(rest.strip_suffix(']')?.parse::<usize>().ok()?)),
+            None => (part, None),
+        };
+        let value = (table.iter())
+            .find(|(candidate, _)| candidate.get_ref().as_ref() == name)
+            .map(|(_, value)| value)?;
+        let value = match (index, value.get_ref()) {
+            (None, _) => value,
+            (Some(n), DeValue::Array(items)) => items.get(n)?,
+            (Some(_), _) => return None,
+        };
+        if let DeValue::Table(inner) = value.get_ref() {
+            table = inner;
+        }
+        found = Some(value.span().start);
+    }
+    found.map(|offset| line_column(text, offset))
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a`"), read back.

@@ -203,6 +203,10 @@ fn a_duration_without_a_unit_reads_as_in_the_environment() {
 fn a_url_without_a_scheme_says_to_add_it() {
     let text = error_text(parse("[elasticsearch]\nurl = \"localhost:9200\"\n"));
     assert!(
+        text.starts_with("lookout.toml:2:7: `elasticsearch.url`: "),
+        "{text}"
+    );
+    assert!(
         text.ends_with("(add the scheme: \"http://localhost:9200\")"),
         "{text}"
     );
@@ -236,11 +240,14 @@ fn a_bad_environment_value_names_the_variable_and_key() {
 fn an_invalid_value_names_the_file_and_key() {
     let text = error_text(parse("[engine]\nconcurrency = 0\n"));
     assert!(
-        text.starts_with("lookout.toml: `engine.concurrency`"),
+        text.starts_with("lookout.toml:2:15: `engine.concurrency`"),
         "{text}"
     );
     let text = error_text(parse("[alerts]\nindex = \"Alerts\"\n"));
-    assert!(text.contains("alerts.index"), "{text}");
+    assert!(
+        text.starts_with("lookout.toml:2:9: `alerts.index`"),
+        "{text}"
+    );
     let text = error_text(parse("[alerts]\nnamespace = \"My Space\"\n"));
     assert!(text.contains("alerts.namespace"), "{text}");
 }
@@ -360,7 +367,10 @@ fn log_format_and_level_are_read_and_checked() {
     assert_eq!(config.log.format, LogFormat::Json);
     assert_eq!(config.log.level, "lookout=debug,warn");
     let text = error_text(parse("[log]\nformat = \"xml\"\n"));
-    assert!(text.starts_with("lookout.toml: `log.format`"), "{text}");
+    assert!(
+        text.starts_with("lookout.toml:2:10: `log.format`"),
+        "{text}"
+    );
     let text = error_text(with_env("", &[("LOOKOUT_LOG_LEVEL", "lookout=loud")]));
     assert!(text.contains("LOOKOUT_LOG_LEVEL"), "{text}");
 }
@@ -368,7 +378,10 @@ fn log_format_and_level_are_read_and_checked() {
 #[test]
 fn a_bad_listen_address_in_the_file_names_the_file_and_key() {
     let text = error_text(parse("[http]\nlisten = \"localhost\"\n"));
-    assert!(text.starts_with("lookout.toml: `http.listen`"), "{text}");
+    assert!(
+        text.starts_with("lookout.toml:2:10: `http.listen`"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -433,6 +446,39 @@ fn the_eql_path_is_auto_unless_the_file_forces_one() {
     let text = error_text(parse("[engine]\neql = \"remote\"\n"));
     assert!(
         text.contains("engine.eql") && text.contains("remote"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_refused_value_is_placed_at_its_line_and_column_however_the_key_is_written() {
+    // Dotted keys and inline tables put the value elsewhere than `[section]\nkey = value`.
+    let text = error_text(parse("elasticsearch.url = \"localhost:9200\"\n"));
+    assert!(
+        text.starts_with("lookout.toml:1:21: `elasticsearch.url`"),
+        "{text}"
+    );
+    let text = error_text(parse("# settings\nengine = { concurrency = 0 }\n"));
+    assert!(
+        text.starts_with("lookout.toml:2:26: `engine.concurrency`"),
+        "{text}"
+    );
+    // A refused pair is placed at the key the message names.
+    let text = error_text(parse("[elasticsearch]\npassword = \"x\"\n"));
+    assert!(
+        text.starts_with("lookout.toml:2:12: `elasticsearch.password`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_value_from_the_environment_is_not_placed_in_the_file() {
+    let text = error_text(with_env(
+        "[engine]\nconcurrency = 2\n",
+        &[("LOOKOUT_CONCURRENCY", "0")],
+    ));
+    assert!(
+        text.starts_with("environment variable LOOKOUT_CONCURRENCY: `engine.concurrency`"),
         "{text}"
     );
 }

@@ -20,6 +20,8 @@ const MAX_INDEX_NAME_BYTES: usize = 255;
 struct Origins<'a> {
     raw_env: &'a std::collections::BTreeMap<&'static str, String>,
     file: Option<&'a Path>,
+    /// The file's text, for the line and column of a key it sets.
+    text: Option<&'a str>,
 }
 
 impl Origins<'_> {
@@ -28,7 +30,7 @@ impl Origins<'_> {
             return origin.clone();
         }
         match self.file {
-            Some(path) => path.display().to_string(),
+            Some(path) => file_origin(path, self.text, key),
             None => "defaults".to_string(),
         }
     }
@@ -42,6 +44,14 @@ impl Origins<'_> {
     }
 }
 
+/// `path:line:col` of the key's value when the file's text sets it, else `path`.
+fn file_origin(path: &Path, text: Option<&str>, key: &str) -> String {
+    match text.and_then(|text| super::raw::key_position(text, key)) {
+        Some((line, column)) => format!("{}:{line}:{column}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
 pub(super) fn validate(
     mut raw: RawConfig,
     file: Option<&Path>,
@@ -52,12 +62,14 @@ pub(super) fn validate(
         std::mem::take(&mut raw.notify),
         &super::notify::Place {
             origin: &notify_origin,
+            text: file.and(raw.text.as_deref()),
         },
         env,
     )?;
     let origins = Origins {
         raw_env: &raw.from_env,
         file,
+        text: raw.text.as_deref(),
     };
     Ok(Config {
         elasticsearch: elasticsearch(&raw, &origins)?,

@@ -25,7 +25,7 @@ pub use kind::{
     planned_searches,
 };
 pub use plan::simplify_filter;
-pub use preview::{Preview, preview};
+pub use preview::{NewTerm, NewTermsFound, Preview, preview};
 pub use query::{FieldCapsCache, FieldInfo};
 
 use crate::alert::AlertContext;

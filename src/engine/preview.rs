@@ -4,7 +4,9 @@
 //! already have an alert. EQL rules run on the path an execution takes (native `_eql/search` or
 //! lookout's own run); a sequence rule's preview lists its sequences.
 
-use super::kind::{EqlRunPath, Found, Start, eql_path, find_local, native_eql_search};
+use super::kind::{
+    EqlRunPath, Found, Start, eql_path, find_local, find_new_terms, native_eql_search, new_term_id,
+};
 use super::query::FieldCapsCache;
 use super::search::Searcher;
 use super::{ExecutionError, Settings, plan};
@@ -40,6 +42,29 @@ pub struct Preview {
     /// The field types of the rule's indices the search was built with (`None` when they were
     /// unavailable: see `warnings`), for showing the same requests without asking again.
     pub fields: Option<FieldMap>,
+    /// For a new-terms rule, the new terms of the window (at most the limit asked for), found as
+    /// an execution finds them; `alert_ids` then holds one id per new term, in the same order.
+    /// The error when the server could not answer (the events are still listed).
+    pub new_terms: Option<Result<NewTermsFound, String>>,
+}
+
+/// The new terms a new-terms rule's execution would alert on.
+#[derive(Debug, Default)]
+pub struct NewTermsFound {
+    pub terms: Vec<NewTerm>,
+    /// The limit was reached: more new terms may exist.
+    pub more: bool,
+}
+
+/// A value (or combination of values) of the window that the history window does not hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTerm {
+    /// One value per new-terms field, in the rule's field order.
+    pub values: Vec<serde_json::Value>,
+    /// The window's events that hold these values.
+    pub events: u64,
+    /// The first of those events (`_index`, `_id`): the one its alert is built on.
+    pub first: (String, String),
 }
 
 impl Preview {
@@ -125,8 +150,21 @@ pub async fn preview(
             None,
         ),
     };
-    let alert_ids: Vec<String> = match &rule.kind {
-        Kind::Eql(_) if !matches.sequence_ids.is_empty() => matches.sequence_ids.clone(),
+    let new_terms = match &rule.kind {
+        Kind::NewTerms(_, params) => {
+            let searcher = Searcher::new(client, rule, field_caps);
+            let found =
+                find_new_terms(&searcher, rule, params, &translated.dsl, window, limit).await;
+            Some(found.map_err(|error| error.to_string()))
+        }
+        _ => None,
+    };
+    let alert_ids: Vec<String> = match (&rule.kind, &new_terms) {
+        (_, Some(Ok((found, _)))) => (found.iter())
+            .map(|term| new_term_id(term, &settings.namespace, &rule.rule_id))
+            .collect(),
+        (_, Some(Err(_))) => Vec::new(),
+        (Kind::Eql(_), _) if !matches.sequence_ids.is_empty() => matches.sequence_ids.clone(),
         _ => (matches.events.iter())
             .map(|hit| alert::alert_id(&hit.index, &hit.id, &settings.namespace, &rule.rule_id))
             .collect(),
@@ -144,6 +182,18 @@ pub async fn preview(
         warnings,
         eql_path: path,
         fields: translated.fields.map(|info| info.fields.clone()),
+        new_terms: new_terms.map(|found| {
+            found.map(|(found, more)| NewTermsFound {
+                terms: (found.into_iter())
+                    .map(|term| NewTerm {
+                        values: term.values,
+                        events: term.events,
+                        first: (term.first.index, term.first.id),
+                    })
+                    .collect(),
+                more,
+            })
+        }),
     })
 }
 
@@ -221,32 +271,31 @@ async fn local_matches(
         }
     };
     let namespace = settings.namespace.as_str();
+    let mut stopped = false;
     let (_, matcher) = find_local(
         searcher,
         (rule, namespace),
         window,
         Start::Fresh,
         async |found| {
-            Ok(match found {
-                Found::Events(events) => match matches.add_events(events, limit) {
-                    true => Flow::More,
-                    false => Flow::Stop,
-                },
+            let more = match found {
+                Found::Events(events) => matches.add_events(events, limit),
                 Found::Sequences(done) => {
                     add_sequences(&mut matches, done);
-                    match matches.sequences.len() < limit {
-                        true => Flow::More,
-                        false => Flow::Stop,
-                    }
+                    matches.sequences.len() < limit
                 }
-            })
+            };
+            stopped = !more;
+            Ok(if more { Flow::More } else { Flow::Stop })
         },
     )
     .await?;
-    if let Some(mut matcher) = matcher {
+    // The waiting sequences are decided only when the matcher saw the whole window: stopped
+    // early, a later event of the window could still rule one out (a trailing missing event).
+    if let Some(mut matcher) = matcher.filter(|_| !stopped) {
         add_sequences(&mut matches, matcher.finish());
     }
-    matches.more |= matches.sequences.len() >= limit;
+    matches.more |= stopped || matches.sequences.len() >= limit;
     Ok(matches)
 }
 

@@ -30,6 +30,8 @@ pub struct Translated {
 #[derive(Debug, Default)]
 pub struct FieldCapsCache {
     entries: Mutex<HashMap<Vec<String>, CacheEntry>>,
+    /// Keep answers that found no index too (see [`FieldCapsCache::for_one_command`]).
+    keep_no_index: bool,
 }
 
 /// When a pattern set's field types were fetched, and what they are.
@@ -45,6 +47,17 @@ pub struct FieldInfo {
 }
 
 impl FieldCapsCache {
+    /// A cache for a command that looks at the server once (`lookout test`, `validate
+    /// --es-url`): it keeps every answer, also one that found no index, so that a rule whose
+    /// patterns match nothing costs one `_field_caps` request, not one per step. The daemon's
+    /// cache (`default`) asks again for such patterns, so that an index created later is seen.
+    pub fn for_one_command() -> Self {
+        FieldCapsCache {
+            keep_no_index: true,
+            ..Self::default()
+        }
+    }
+
     /// Builds the query DSL of `rule`.
     pub async fn translate(&self, client: &Client, rule: &Rule) -> Translated {
         let index = &rule.search.index;
@@ -84,7 +97,7 @@ impl FieldCapsCache {
             fields: FieldMap::from_field_caps(&response),
             no_index,
         });
-        if !no_index {
+        if !no_index || self.keep_no_index {
             let mut entries = self
                 .entries
                 .lock()

@@ -97,6 +97,15 @@ pub fn print(groups: &[(String, u64, Option<u64>)], more: bool) {
     }
 }
 
+/// The groups as JSON: each `{"group": "user.name=alice", "events": n, "distinct": n|null}`.
+pub fn json(groups: &[(String, u64, Option<u64>)]) -> Value {
+    (groups.iter())
+        .map(|(group, events, distinct)| {
+            serde_json::json!({ "group": group, "events": events, "distinct": distinct })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,9 @@
 //! one rule over a past window. Searches exactly as an execution would (`lookout::preview`; an
 //! EQL rule on the path an execution takes), prints the matching events as a table (time and the
 //! fields the rule's investigation guide names), a sequence rule's sequences, a threshold rule's
-//! groups, how many alerts an execution would create and how many already exist; or all of it as
-//! one JSON object (`events`, each with `_index` and `_id`, and `sequences` for a sequence rule).
+//! groups, a new-terms rule's new terms (found by the new-terms kind's own code), how many alerts
+//! an execution would create and how many already exist; or all of it as one JSON object
+//! (`events`, each with `_index` and `_id`; `sequences`, `groups` or `new_terms` by rule type).
 //! `--explain` first prints the request and what each clause of the query matches (see
 //! `explain`). Writes nothing.
 
@@ -43,7 +44,8 @@ pub struct Args {
     #[arg(long, value_name = "TIME", default_value = "now")]
     pub to: String,
     /// Output: a table and counts (text), or one JSON object for scripts (json: `events`, each
-    /// matched event with `_index`, `_id` and `_source`; `sequences` for a sequence rule).
+    /// matched event with `_index`, `_id` and `_source`; `sequences` for a sequence rule,
+    /// `groups` for a threshold rule, `new_terms` for a new-terms rule).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Why nothing matches: print the exact request an execution sends, then how many events of
@@ -115,7 +117,7 @@ async fn dry_run(
 ) -> anyhow::Result<ExitCode> {
     let client = common::client(config)?;
     // One field-type fetch serves the mapping check and the search.
-    let field_caps = lookout::FieldCapsCache::default();
+    let field_caps = lookout::FieldCapsCache::for_one_command();
     for problem in
         lookout::unmapped_fields(&client, &field_caps, std::slice::from_ref(rule)).await?
     {
@@ -130,8 +132,23 @@ async fn dry_run(
     if args.explain {
         explain::explain(&client, rule, window, preview.fields.as_ref()).await?;
     }
+    let groups = match &rule.kind {
+        lookout::Kind::Threshold(_, params) => Some(
+            groups::threshold_groups(&client, rule, params, window, preview.fields.as_ref()).await,
+        ),
+        _ => None,
+    };
     if args.format == Format::Json {
-        output::print_json(&preview_json(rule, window, &preview))?;
+        let mut json = preview_json(rule, window, &preview);
+        match groups {
+            Some(Ok((found, more))) => {
+                json["groups"] = groups::json(&found);
+                json["groups_more"] = more.into();
+            }
+            Some(Err(error)) => json["groups_error"] = format!("{error:#}").into(),
+            None => {}
+        }
+        output::print_json(&json)?;
         return Ok(ExitCode::SUCCESS);
     }
     let hits = &preview.events;
@@ -152,20 +169,30 @@ async fn dry_run(
     println!("matching events: {at_least}{}", hits.len());
     if is_sequence_rule(rule) {
         print_sequences(&preview, at_least);
-    } else if let lookout::Kind::Threshold(_, params) = &rule.kind {
-        match groups::threshold_groups(&client, rule, params, window, preview.fields.as_ref()).await
-        {
+    } else if let Some(groups) = groups {
+        match groups {
             Ok((found, more)) => groups::print(&found, more),
             Err(error) => println!(
                 "alerts: groups not estimated: {}",
                 printable(&format!("{error:#}"))
             ),
         }
+    } else if let (Some(found), lookout::Kind::NewTerms(_, params)) =
+        (&preview.new_terms, &rule.kind)
+    {
+        match found {
+            Ok(found) => {
+                print_new_terms(&params.fields, found);
+                let at_least = if found.more { "at least " } else { "" };
+                print_alert_counts(rule, &preview, at_least);
+            }
+            Err(error) => println!("alerts: new terms not estimated: {}", printable(error)),
+        }
     } else if matches!(rule.rule_type(), RuleType::Query | RuleType::Eql) {
         print_alert_counts(rule, &preview, at_least);
     } else {
         println!(
-            "alerts: not estimated for {} rules (only for query, EQL and threshold rules)",
+            "alerts: not estimated for {} rules (only for query, EQL, threshold and new terms rules)",
             rule.rule_type().as_str()
         );
     }
@@ -236,6 +263,15 @@ fn preview_json(rule: &Rule, window: Window, preview: &Preview) -> Value {
     if let Some(path) = preview.eql_path {
         json["eql_path"] = path.into();
     }
+    if let (Some(found), lookout::Kind::NewTerms(_, params)) = (&preview.new_terms, &rule.kind) {
+        match found {
+            Ok(found) => {
+                json["new_terms"] = new_terms_json(&params.fields, found);
+                json["new_terms_more"] = found.more.into();
+            }
+            Err(error) => json["new_terms_error"] = error.as_str().into(),
+        }
+    }
     if is_sequence_rule(rule) {
         let sequences: Vec<Value> = (preview.sequences.iter())
             .map(|sequence| {
@@ -251,6 +287,56 @@ fn preview_json(rule: &Rule, window: Window, preview: &Preview) -> Value {
         json["sequences"] = Value::Array(sequences);
     }
     json
+}
+
+/// The new terms, one line each: their events in the window, the values, the first event.
+fn print_new_terms(fields: &[String], found: &lookout::NewTermsFound) {
+    let at_least = if found.more { "at least " } else { "" };
+    println!(
+        "new terms (values of {} that the history window does not hold): {at_least}{}",
+        printable(&fields.join(", ")),
+        found.terms.len()
+    );
+    for term in &found.terms {
+        let (index, id) = &term.first;
+        println!(
+            "  {:>8} events  {}  (first: {})",
+            term.events,
+            printable(&term_text(fields, &term.values)),
+            printable(&format!("{index}/{id}"))
+        );
+    }
+}
+
+/// `user.name=alice, source.ip=10.0.0.1`.
+fn term_text(fields: &[String], values: &[Value]) -> String {
+    (fields.iter().zip(values))
+        .map(|(field, value)| match value {
+            Value::String(text) => format!("{field}={text}"),
+            other => format!("{field}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The new terms as JSON: each `{"values": {field: value}, "events": n, "first": {"_index",
+/// "_id"}}`.
+fn new_terms_json(fields: &[String], found: &lookout::NewTermsFound) -> Value {
+    (found.terms.iter())
+        .map(|term| {
+            let values: serde_json::Map<String, Value> = fields
+                .iter()
+                .cloned()
+                .zip(term.values.iter().cloned())
+                .collect();
+            let (index, id) = &term.first;
+            serde_json::json!({
+                "values": values,
+                "events": term.events,
+                "first": { "_index": index, "_id": id },
+            })
+        })
+        .collect()
 }
 
 /// How many of the hits already have an alert, and how many alerts an execution would add.

@@ -24,6 +24,7 @@ pub(super) use eql::{
     native_search as native_eql_search, path as eql_path,
 };
 pub use new_terms::NEW_TERMS_PAGE_SIZE;
+pub(super) use new_terms::{find as find_new_terms, term_id as new_term_id};
 pub use threat_match::THREAT_INDICATOR_PAGE_SIZE;
 
 use super::ExecutionError;

@@ -8,6 +8,7 @@ use super::{Chunk, PLACEHOLDER, PlannedSearch};
 use crate::alert::{self, Alert, AlertContext, SourceEvent, framed_id};
 use crate::engine::ExecutionError;
 use crate::engine::plan;
+use crate::engine::search::Searcher;
 use crate::engine::sink::AlertSink;
 use crate::es::Hit;
 use crate::rule::{NewTerms, Rule};
@@ -50,6 +51,7 @@ pub(super) fn planned(
                 source: json!({}),
                 sort: Vec::new(),
             },
+            events: 0,
         };
         let history_query = plan::filter_query(search, query, &history);
         planned.push(PlannedSearch {
@@ -67,31 +69,113 @@ pub(super) async fn run(
     params: &NewTerms,
     sink: &mut AlertSink<'_>,
 ) -> Result<u64, ExecutionError> {
-    let search = &chunk.rule.search;
-    let timestamp = search.timestamp.primary();
-    let window_query = plan::filter_query(search, chunk.query, &chunk.window);
-    let history_query = history_window(params, &chunk.window)
-        .map(|history| plan::filter_query(search, chunk.query, &history));
+    let mut pages = Pages::new(chunk.search, chunk.rule, params, chunk.query, chunk.window);
     let mut hits = 0;
-    let mut after: Option<Value> = None;
-    loop {
-        let body = window_request(&params.fields, &window_query, timestamp, after.as_ref());
-        let answer = chunk.search.aggregate(&search.index, body).await?;
-        let (candidates, next) = read_window(&params.fields, &answer);
-        hits += candidates.len() as u64;
-        let seen = match &history_query {
-            Some(query) => seen_before(chunk, &params.fields, query, &candidates).await?,
-            None => Vec::new(),
-        };
-        let alerts = new_terms(candidates, &seen)
-            .iter()
+    while let Some(page) = pages.next().await? {
+        hits += page.candidates as u64;
+        let alerts = (page.new.iter())
             .map(|candidate| build(candidate, chunk.alert))
             .collect();
         sink.offer(alerts).await?;
-        match next {
-            Some(key) if !sink.written().limit_reached => after = Some(key),
-            _ => return Ok(hits),
+        if sink.written().limit_reached {
+            break;
         }
+    }
+    Ok(hits)
+}
+
+/// The new terms of `window` (each with its first event and its count of events in the window),
+/// found with the requests and paging of an execution, at most `limit` of them; true when the
+/// limit stopped the search (`lookout test`).
+pub(in crate::engine) async fn find(
+    search: &Searcher<'_>,
+    rule: &Rule,
+    params: &NewTerms,
+    query: &Value,
+    window: Window,
+    limit: usize,
+) -> Result<(Vec<Candidate>, bool), ExecutionError> {
+    let mut pages = Pages::new(search, rule, params, query, window);
+    let mut found = Vec::new();
+    while let Some(page) = pages.next().await? {
+        found.extend(page.new);
+        if found.len() >= limit {
+            let more = found.len() > limit || !pages.done();
+            found.truncate(limit);
+            return Ok((found, more));
+        }
+    }
+    Ok((found, false))
+}
+
+/// One page of the window's candidate terms, checked against the history.
+struct Page {
+    /// How many candidates the page held.
+    candidates: usize,
+    /// The candidates the history does not hold.
+    new: Vec<Candidate>,
+}
+
+/// The window's candidate terms page by page, each page checked against the history: the one
+/// walk of an execution and of `lookout test`.
+struct Pages<'a> {
+    search: &'a Searcher<'a>,
+    rule: &'a Rule,
+    fields: &'a [String],
+    window_query: Value,
+    history_query: Option<Value>,
+    /// `None` before the first page; then the next page's `after` key, `None` inside once the
+    /// last page was read.
+    after: Option<Option<Value>>,
+}
+
+impl<'a> Pages<'a> {
+    fn new(
+        search: &'a Searcher<'a>,
+        rule: &'a Rule,
+        params: &'a NewTerms,
+        query: &Value,
+        window: Window,
+    ) -> Self {
+        let history_query = history_window(params, &window)
+            .map(|history| plan::filter_query(&rule.search, query, &history));
+        Pages {
+            search,
+            rule,
+            fields: &params.fields,
+            window_query: plan::filter_query(&rule.search, query, &window),
+            history_query,
+            after: None,
+        }
+    }
+
+    /// Whether the last page was read.
+    fn done(&self) -> bool {
+        matches!(self.after, Some(None))
+    }
+
+    async fn next(&mut self) -> Result<Option<Page>, ExecutionError> {
+        let after = match &self.after {
+            Some(None) => return Ok(None),
+            Some(Some(key)) => Some(key),
+            None => None,
+        };
+        let search = &self.rule.search;
+        let timestamp = search.timestamp.primary();
+        let body = window_request(self.fields, &self.window_query, timestamp, after);
+        let answer = self.search.aggregate(&search.index, body).await?;
+        let (candidates, next) = read_window(self.fields, &answer);
+        self.after = Some(next);
+        let seen = match &self.history_query {
+            Some(query) => {
+                seen_before(self.search, self.rule, self.fields, query, &candidates).await?
+            }
+            None => Vec::new(),
+        };
+        Ok(Some(Page {
+            candidates: candidates.len(),
+            new: new_terms(candidates, &seen),
+        }))
     }
 }
 
@@ -107,7 +191,8 @@ fn history_window(params: &NewTerms, window: &Window) -> Option<Window> {
 
 /// The candidate keys already present in the history, page by page.
 async fn seen_before(
-    chunk: &Chunk<'_>,
+    search: &Searcher<'_>,
+    rule: &Rule,
     fields: &[String],
     query: &Value,
     candidates: &[Candidate],
@@ -119,10 +204,7 @@ async fn seen_before(
     let mut after: Option<Value> = None;
     loop {
         let body = history_request(fields, query, candidates, after.as_ref());
-        let answer = chunk
-            .search
-            .aggregate(&chunk.rule.search.index, body)
-            .await?;
+        let answer = search.aggregate(&rule.search.index, body).await?;
         let (keys, next) = read_history(fields, &answer);
         // Multi-valued fields bring combinations beyond the candidates: keep only candidates,
         // so memory stays bounded by the page.
@@ -146,6 +228,8 @@ pub struct Candidate {
     /// One value per new-terms field, in the rule's field order.
     pub values: Vec<Value>,
     pub first: Hit,
+    /// The window's events that hold these values.
+    pub events: u64,
 }
 
 /// The window request: `query` (the rule query over the window), one page of terms after `after`.
@@ -194,6 +278,7 @@ pub fn read_window(fields: &[String], answer: &Value) -> (Vec<Candidate>, Option
             Some(Candidate {
                 values: key_values(fields, &bucket["key"]),
                 first,
+                events: bucket["doc_count"].as_u64().unwrap_or(0),
             })
         })
         .collect();

@@ -254,6 +254,7 @@ fn candidate(values: Vec<Value>, id: &str) -> new_terms::Candidate {
     new_terms::Candidate {
         values,
         first: hit("logs", id, json!({"@timestamp": "2026-01-10T12:01:00Z"})),
+        events: 1,
     }
 }
 
