@@ -116,6 +116,8 @@ fn clock(client: &Client) -> Value {
         None => Value::Null,
         Some(offset) => json!({
             "offset_s": offset.seconds(),
+            "low_s": offset.low.num_milliseconds() as f64 / 1000.0,
+            "high_s": offset.high.num_milliseconds() as f64 / 1000.0,
             "tolerance_s": tolerance.num_seconds(),
             "within_tolerance": !offset.beyond(tolerance),
         }),
@@ -129,12 +131,21 @@ fn clock_text(clock: &Value) -> String {
 "
         .to_string();
     };
+    let (low, high) = (clock["low_s"].as_f64(), clock["high_s"].as_f64());
+    let agrees = low.is_some_and(|low| low <= 0.0) && high.is_some_and(|high| high >= 0.0);
     let side = if offset > 0.0 { "behind" } else { "ahead of" };
-    let line = format!(
-        "clock:       the host's clock is {:.1} s {side} the server's (tolerance {} s)",
-        offset.abs(),
-        clock["tolerance_s"]
-    );
+    let line = match agrees {
+        true => format!(
+            "clock:       the host's clock agrees with the server's to the Date header's 1 s \
+             resolution (tolerance {} s)",
+            clock["tolerance_s"]
+        ),
+        false => format!(
+            "clock:       the host's clock is {:.1} s {side} the server's (tolerance {} s)",
+            offset.abs(),
+            clock["tolerance_s"]
+        ),
+    };
     if clock["within_tolerance"] == true {
         format!("{line}\n")
     } else {
@@ -389,12 +400,17 @@ mod tests {
 
     #[test]
     fn the_clock_line_says_which_side_and_warns_beyond_the_tolerance() {
-        let within = json!({"offset_s": 0.4, "tolerance_s": 30, "within_tolerance": true});
+        let within = json!({"offset_s": 2.4, "low_s": 1.9, "high_s": 2.9, "tolerance_s": 30,
+            "within_tolerance": true});
         assert_eq!(
             clock_text(&within),
-            "clock:       the host's clock is 0.4 s behind the server's (tolerance 30 s)\n"
+            "clock:       the host's clock is 2.4 s behind the server's (tolerance 30 s)\n"
         );
-        let ahead = json!({"offset_s": -95.31, "tolerance_s": 30, "within_tolerance": false});
+        let same = json!({"offset_s": 0.3, "low_s": -0.2, "high_s": 0.8, "tolerance_s": 30,
+            "within_tolerance": true});
+        assert!(clock_text(&same).contains("agrees with the server's"));
+        let ahead = json!({"offset_s": -95.31, "low_s": -95.8, "high_s": -94.8, "tolerance_s": 30,
+            "within_tolerance": false});
         let text = clock_text(&ahead);
         assert!(text.contains("95.3 s ahead of the server's"), "{text}");
         assert!(text.contains("WARNING: beyond the tolerance"), "{text}");
