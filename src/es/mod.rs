@@ -149,11 +149,10 @@ impl Client {
         self.inner.clock.tolerance()
     }
 
-    /// An instant the server's clock has certainly reached: the host's now moved by the lower
-    /// bound of the latest measured offset. `None` when nothing was measured.
+    /// An instant the server's clock has certainly reached: the latest answer's `Date` plus the
+    /// time since it arrived (monotonic). `None` when nothing was measured.
     pub fn server_now(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        self.clock_offset()
-            .map(|offset| chrono::Utc::now() + offset.low)
+        self.inner.clock.server_now()
     }
 
     /// Which server this is (`GET /`), asked once and then cached.
@@ -222,12 +221,13 @@ impl Client {
             )
             .await
             .map_err(unreachable)?;
-        let received = chrono::Utc::now();
+        let (received, arrived) = (chrono::Utc::now(), std::time::Instant::now());
         let date = (response.headers().get(elasticsearch::http::headers::DATE))
             .and_then(|value| value.to_str().ok())
             .and_then(parse_http_date);
         if let Some(date) = date {
-            (self.inner.clock).record(ClockOffset::of_answer(sent, received, date));
+            let offset = ClockOffset::of_answer(sent, received, date);
+            self.inner.clock.record(offset, date, arrived);
         }
         let status = response.status_code().as_u16();
         let bytes = response.bytes().await.map_err(unreachable)?;

@@ -2,13 +2,14 @@
 //! request of its own). The header has a resolution of one second and is stamped at some
 //! instant between the request leaving and the answer arriving, so one answer bounds the
 //! offset (server minus host) between `date - received` and `date + 1 s - sent`. The latest
-//! answer's bounds are kept: the lower one gives an instant the server has certainly reached
-//! (windows never end past it), and a warning is logged when the host's clock is certainly
+//! answer is kept: its `Date` plus the (monotonic) time since it arrived is an instant the
+//! server has certainly reached (windows never end past it), and a warning is logged when the host's clock is certainly
 //! further from the server's than the configured tolerance (and again when it is back within).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// What one or more answers say about the server's clock compared with the host's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +63,20 @@ pub fn parse_http_date(value: &str) -> Option<DateTime<Utc>> {
         .map(|date| date.with_timezone(&Utc))
 }
 
+/// The latest answer's measurement: the offset, the answer's `Date`, and when (on the
+/// monotonic clock) it arrived.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    offset: ClockOffset,
+    date: DateTime<Utc>,
+    received: Instant,
+}
+
 /// The latest measurement and whether the host is known to be out of tolerance.
 #[derive(Debug)]
 pub(crate) struct ServerClock {
     tolerance: TimeDelta,
-    latest: Mutex<Option<ClockOffset>>,
+    latest: Mutex<Option<Sample>>,
     warned: AtomicBool,
 }
 
@@ -83,12 +93,18 @@ impl ServerClock {
         self.tolerance
     }
 
-    /// Takes one answer's measurement; logs when the host goes out of tolerance or comes back.
-    pub(crate) fn record(&self, offset: ClockOffset) {
+    /// Takes one answer's measurement (its bounds, its `Date`, when it arrived); logs when the
+    /// host goes out of tolerance or comes back.
+    pub(crate) fn record(&self, offset: ClockOffset, date: DateTime<Utc>, received: Instant) {
+        let sample = Sample {
+            offset,
+            date,
+            received,
+        };
         *self
             .latest
             .lock()
-            .expect("the clock offset is never poisoned") = Some(offset);
+            .expect("the clock offset is never poisoned") = Some(sample);
         let beyond = offset.beyond(self.tolerance);
         if beyond != self.warned.swap(beyond, Ordering::Relaxed) {
             let offset_s = offset.seconds();
@@ -112,6 +128,19 @@ impl ServerClock {
     }
 
     pub(crate) fn latest(&self) -> Option<ClockOffset> {
+        self.sample().map(|sample| sample.offset)
+    }
+
+    /// An instant the server's clock has certainly reached: the latest answer's `Date` plus the
+    /// time elapsed since it arrived, on the monotonic clock (so a step of the host's clock
+    /// since then changes nothing).
+    pub(crate) fn server_now(&self) -> Option<DateTime<Utc>> {
+        let sample = self.sample()?;
+        let elapsed = TimeDelta::from_std(sample.received.elapsed()).unwrap_or(TimeDelta::MAX);
+        sample.date.checked_add_signed(elapsed)
+    }
+
+    fn sample(&self) -> Option<Sample> {
         *self
             .latest
             .lock()
@@ -135,6 +164,18 @@ mod tests {
             Some(at(7, 0))
         );
         assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn the_server_now_is_the_latest_date_plus_the_time_since_its_answer() {
+        let clock = ServerClock::new(std::time::Duration::from_secs(30));
+        assert_eq!(clock.server_now(), None);
+        let offset = ClockOffset::of_answer(at(10, 0), at(10, 0), at(10, 0));
+        let five_ago = Instant::now() - std::time::Duration::from_secs(5);
+        clock.record(offset, at(10, 0), five_ago);
+        let now = clock.server_now().expect("measured");
+        assert!(now >= at(15, 0), "{now}");
+        assert_eq!(clock.latest(), Some(offset));
     }
 
     #[test]
