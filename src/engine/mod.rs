@@ -258,7 +258,8 @@ impl Engine {
         let moved = at - resolve_at;
         if moved > self.client.clock_tolerance() {
             tally.warn(format!(
-                "the host's clock is {} s ahead of the server's: the window was resolved at the                  server's now {} instead of {} (set the host's time)",
+                "the host's clock is {} s ahead of the server's: the window was resolved at the \
+                 server's now {} instead of {} (set the host's time)",
                 moved.num_seconds(),
                 resolve_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

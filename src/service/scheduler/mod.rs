@@ -329,8 +329,8 @@ pub async fn run_shared(
 /// cadence in elapsed time instead of waiting, idle, until the clock reads the instants that
 /// were planned before the step (an hour without executions after a one-hour step). A step
 /// seen when a timer ends is measured exactly; one seen when an execution ends is measured
-/// from the last reading, so the time between that reading and the step is not recovered. A cron
-/// rule runs at the first instant of its schedule from `now` on. Returns the new `seen`.
+/// from the last reading, so the time between that reading and the step is not recovered.
+/// A cron rule runs at the first instant of its schedule from `now` on. Returns the new `seen`.
 fn follow_steps(slots: &mut [Slot], seen: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
     if now >= seen {
         return now;
