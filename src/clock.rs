@@ -64,9 +64,19 @@ impl Clock for OffsetClock {
 /// A clock that moves only when told to. Sleepers wake when [`ManualClock::set`] or
 /// [`ManualClock::advance`] reaches their deadline; [`ManualClock::next_sleeper`] lets a test
 /// wait until the code under test is sleeping, and see until when.
+///
+/// Like the host's clock under [`SystemClock`], it has two time lines: the elapsed time, which
+/// sleepers wait on (tokio's timers are monotonic), and the wall clock that `now()` reads, which
+/// [`ManualClock::step`] can set back or forward (an operator or NTP setting the host's clock)
+/// without moving the elapsed time: a sleeper that was to wake in five minutes still wakes
+/// five minutes later, at a wall time shifted by the step.
 #[derive(Debug, Clone)]
 pub struct ManualClock {
-    now: Arc<watch::Sender<DateTime<Utc>>>,
+    /// The elapsed time line, as the wall time it would show without any step.
+    elapsed: Arc<watch::Sender<DateTime<Utc>>>,
+    /// The sum of the steps: `now() = elapsed + step`.
+    step: Arc<Mutex<chrono::TimeDelta>>,
+    /// The pending sleepers, as instants of the elapsed time line.
     sleepers: Arc<Mutex<Vec<DateTime<Utc>>>>,
     sleeper_added: Arc<tokio::sync::Notify>,
 }
@@ -75,18 +85,24 @@ impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         let (sender, _) = watch::channel(start);
         Self {
-            now: Arc::new(sender),
+            elapsed: Arc::new(sender),
+            step: Arc::new(Mutex::new(chrono::TimeDelta::zero())),
             sleepers: Arc::new(Mutex::new(Vec::new())),
             sleeper_added: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
+    fn stepped(&self) -> chrono::TimeDelta {
+        *self.step.lock().expect("the step is never poisoned")
+    }
+
     /// Moves the clock to `time` (never backwards) and wakes the sleepers it reaches.
     pub fn set(&self, time: DateTime<Utc>) {
-        self.now.send_if_modified(|now| {
-            let moved = time > *now;
+        let target = time - self.stepped();
+        self.elapsed.send_if_modified(|elapsed| {
+            let moved = target > *elapsed;
             if moved {
-                *now = time;
+                *elapsed = target;
             }
             moved
         });
@@ -95,6 +111,13 @@ impl ManualClock {
     /// Moves the clock forward by `delta`.
     pub fn advance(&self, delta: chrono::TimeDelta) {
         self.set(self.now() + delta);
+    }
+
+    /// Sets the wall clock by `delta` (back when negative), as an operator or NTP stepping the
+    /// host's clock does: `now()` jumps, no time elapses, and every sleeper still wakes after
+    /// the time it was to wait (so at a wall time moved by `delta`).
+    pub fn step(&self, delta: chrono::TimeDelta) {
+        *self.step.lock().expect("the step is never poisoned") += delta;
     }
 
     /// Waits until some task sleeps on this clock and returns the earliest pending deadline.
@@ -108,14 +131,19 @@ impl ManualClock {
         }
     }
 
-    /// The deadlines of the tasks sleeping now.
+    /// The deadlines of the tasks sleeping now (on the wall clock as it reads now).
     pub fn pending(&self) -> Vec<DateTime<Utc>> {
-        let now = self.now();
+        let elapsed = *self.elapsed.borrow();
+        let step = self.stepped();
         let sleepers = self
             .sleepers
             .lock()
             .expect("the sleeper list is never poisoned");
-        sleepers.iter().copied().filter(|d| *d > now).collect()
+        sleepers
+            .iter()
+            .filter(|d| **d > elapsed)
+            .map(|d| *d + step)
+            .collect()
     }
 
     fn register(&self, deadline: DateTime<Utc>) {
@@ -123,8 +151,8 @@ impl ManualClock {
             .sleepers
             .lock()
             .expect("the sleeper list is never poisoned");
-        let now = self.now();
-        sleepers.retain(|d| *d > now);
+        let elapsed = *self.elapsed.borrow();
+        sleepers.retain(|d| *d > elapsed);
         sleepers.push(deadline);
         drop(sleepers);
         self.sleeper_added.notify_waiters();
@@ -143,11 +171,13 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.now.borrow()
+        *self.elapsed.borrow() + self.stepped()
     }
 
     fn sleep_until(&self, deadline: DateTime<Utc>) -> Sleep<'_> {
-        let mut receiver = self.now.subscribe();
+        let mut receiver = self.elapsed.subscribe();
+        // As a timer does: the wait is fixed now, on the elapsed time line.
+        let deadline = deadline - self.stepped();
         Box::pin(async move {
             if *receiver.borrow() >= deadline {
                 return;
@@ -158,7 +188,7 @@ impl Clock for ManualClock {
             };
             self.register(deadline);
             // The sender lives as long as `self`, so `wait_for` only ends when the time comes.
-            let _ = receiver.wait_for(|now| *now >= deadline).await;
+            let _ = receiver.wait_for(|elapsed| *elapsed >= deadline).await;
         })
     }
 }
@@ -203,6 +233,22 @@ mod tests {
         let clock = ManualClock::new(start());
         clock.sleep_until(start() - TimeDelta::seconds(1)).await;
         clock.sleep_until(start()).await;
+    }
+
+    #[tokio::test]
+    async fn a_step_moves_now_but_not_the_time_a_sleeper_waits() {
+        let clock = ManualClock::new(start());
+        let sleeper = clock.clone();
+        let deadline = start() + TimeDelta::minutes(5);
+        let task = tokio::spawn(async move { sleeper.sleep_until(deadline).await });
+        assert_eq!(clock.next_sleeper().await, deadline);
+        clock.step(-TimeDelta::hours(1));
+        assert_eq!(clock.now(), start() - TimeDelta::hours(1));
+        let woken = deadline - TimeDelta::hours(1);
+        assert_eq!(clock.next_sleeper().await, woken);
+        clock.set(woken);
+        task.await.unwrap();
+        assert_eq!(clock.now(), woken);
     }
 
     #[test]

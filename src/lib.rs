@@ -65,8 +65,8 @@ pub use schedule::{Cadence, Cron, Schedule, Window};
 
 // The server.
 pub use es::{
-    BULK_MAX_ATTEMPTS, Client, Distribution, EsError, Flow, Hit, Paging, PagingError, ServerInfo,
-    total_hits,
+    BULK_MAX_ATTEMPTS, Client, ClockOffset, Distribution, EsError, Flow, Hit, Paging, PagingError,
+    ServerInfo, total_hits,
 };
 
 // One execution of one rule, and what a rule would search and find.

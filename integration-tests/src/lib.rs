@@ -135,6 +135,24 @@ impl TestServer {
         (status, value)
     }
 
+    /// One header of the answer to a request without a body (`None` when the answer has none).
+    pub async fn header(&self, method: Method, path: &str, name: &str) -> Option<String> {
+        let response = self
+            .transport
+            .send(
+                method,
+                path,
+                HeaderMap::new(),
+                Option::<&()>::None,
+                Option::<JsonBody<Value>>::None,
+                Some(REQUEST_TIMEOUT),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{method:?} {path} on {}: {e}", self.url));
+        let value = response.headers().get(name)?;
+        Some(value.to_str().ok()?.to_string())
+    }
+
     /// Sends a request that must succeed and returns its body.
     pub async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, value) = self.request(method, path, body).await;

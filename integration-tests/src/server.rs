@@ -59,6 +59,9 @@ pub enum Capability {
     /// Elasticsearch: a `bool` with a `filter`, no `should` and `minimum_should_match: 1` matches
     /// nothing.
     UncappedMinimumShouldMatch,
+    /// A `Date` header in the server's answers (RFC 9110 asks for one; Elasticsearch sends none
+    /// before elastic/elasticsearch#157422, so lookout cannot read the server's clock there).
+    DateHeader,
 }
 
 impl Capability {
@@ -86,6 +89,7 @@ impl Capability {
             Capability::CoercedRanges => {
                 "range queries on coerced values (a number in a keyword field, a number written as a string in a long field)"
             }
+            Capability::DateHeader => "a Date header in its answers (the server's clock)",
             Capability::UncappedMinimumShouldMatch => {
                 "minimum_should_match above the number of should clauses as Elasticsearch applies it (a bool with a filter, no should and minimum_should_match 1 must match nothing)"
             }
@@ -166,6 +170,7 @@ impl TestServer {
                 let answer = self.probe_search(json!({"query": query})).await;
                 answer.is_some_and(|a| a["hits"]["total"]["value"] == json!(0))
             }
+            Capability::DateHeader => self.header(Method::Get, "/", "date").await.is_some(),
             Capability::CoercedRanges => {
                 let keyword = json!({"range": {"kw": {"lt": "m"}}});
                 let long = json!({"range": {"n": {"gt": 1}}});

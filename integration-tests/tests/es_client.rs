@@ -113,6 +113,52 @@ async fn paging_inside_a_point_in_time_over_a_pattern_sees_every_index() {
 }
 
 #[tokio::test]
+async fn paging_without_a_point_in_time_sees_every_hit_that_shares_a_timestamp_across_indices() {
+    // Three indices whose documents share timestamps: `_doc` is unique only within a shard, so
+    // `search_after [timestamp, _doc]` would skip hits of one index whose `_doc` equals that of
+    // the last hit of a page from another. Runs of equal timestamps longer than a page, shorter,
+    // and single ones, over page sizes that put boundaries inside the runs.
+    let server = TestServer::connect();
+    let prefix = unique_name("es-ties");
+    let mut expected = HashSet::new();
+    for (n, name) in ["a", "b", "c"].into_iter().enumerate() {
+        let docs: Vec<Value> = (0..7_usize)
+            .map(|i| {
+                let minute = match i {
+                    0..=3 => 0,
+                    4 | 5 => 1,
+                    _ => 2 + n as i64,
+                };
+                json!({"@timestamp": at(minute), "seq": n * 100 + i})
+            })
+            .collect();
+        index_with_docs(&server, &format!("{prefix}-{name}"), &docs).await;
+        expected.extend(docs.iter().map(|doc| doc["seq"].as_u64().expect("seq")));
+    }
+    let client = client();
+    let pattern = vec![format!("{prefix}-*")];
+    let sort = json!([{"@timestamp": "asc"}]);
+    for page_size in [2, 3, 5, 100] {
+        let (hits, _) = visit_all(&client, &pattern, false, sort.clone(), page_size).await;
+        let seen: Vec<u64> = seqs(&hits);
+        let unique: HashSet<u64> = seen.iter().copied().collect();
+        assert_eq!(unique, expected, "page size {page_size}: {seen:?}");
+        assert_eq!(
+            seen.len(),
+            expected.len(),
+            "page size {page_size}: each hit once"
+        );
+        let times: Vec<&Value> = hits.iter().map(|hit| &hit.source["@timestamp"]).collect();
+        assert!(
+            times
+                .windows(2)
+                .all(|pair| pair[0].as_str() <= pair[1].as_str()),
+            "page size {page_size}: in timestamp order: {times:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn paging_over_a_pattern_matching_nothing_or_a_missing_index_visits_no_page() {
     let client = client();
     let sort = json!([{"@timestamp": "asc"}]);

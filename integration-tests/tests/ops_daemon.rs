@@ -8,6 +8,7 @@ mod ops;
 use chrono::{DateTime, TimeDelta, Utc};
 use elasticsearch::http::Method;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
+use integration_tests::server::Capability;
 use integration_tests::{TestServer, unique_name};
 use lookout::EngineConfig;
 use lookout::StateStore;
@@ -133,6 +134,19 @@ fn metrics_count_executions_and_alerts_and_sighup_with_a_broken_rule_keeps_the_o
         .unwrap_or_else(|| panic!("no executions line: {out}{err}"));
     assert!(recent >= 2, "{out}");
     assert!(out.contains("rules:       1 loaded"), "{out}");
+    // The clocks: the server runs on this host, so they agree within the Date header's
+    // resolution; a server without the header leaves the offset unmeasured (NaN), not zero.
+    let offset = metric(&text, "lookout_clock_offset_seconds").expect("the clock offset gauge");
+    if block(server.has(Capability::DateHeader)) {
+        assert!(offset.abs() < 2.0, "{text}");
+        assert!(
+            out.contains("clock:       the host's clock agrees"),
+            "{out}"
+        );
+    } else {
+        assert!(offset.is_nan(), "{text}");
+        assert!(out.contains("clock:       not measured"), "{out}");
+    }
 
     std::fs::write(work.path().join("rules/broken.toml"), "[rule\nname = ").expect("write");
     signal(run.child.id(), "-HUP");

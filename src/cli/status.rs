@@ -104,7 +104,56 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
         "dead_letters": dead_letters,
         "instances": instances,
         "notify": super::notify::delivery_status(&client, config).await?,
+        "clock": clock(&client),
     }))
+}
+
+/// The host's clock against the server's, from the `Date` header of the answers above:
+/// `null` when the server sends none.
+fn clock(client: &Client) -> Value {
+    let tolerance = client.clock_tolerance();
+    match client.clock_offset() {
+        None => Value::Null,
+        Some(offset) => json!({
+            "offset_s": offset.seconds(),
+            "low_s": offset.low.num_milliseconds() as f64 / 1000.0,
+            "high_s": offset.high.num_milliseconds() as f64 / 1000.0,
+            "tolerance_s": tolerance.num_seconds(),
+            "within_tolerance": !offset.beyond(tolerance),
+        }),
+    }
+}
+
+/// The clock line: how far the host's clock is from the server's.
+fn clock_text(clock: &Value) -> String {
+    let Some(offset) = clock["offset_s"].as_f64() else {
+        return "clock:       not measured (the server's answers carry no Date header)
+"
+        .to_string();
+    };
+    let (low, high) = (clock["low_s"].as_f64(), clock["high_s"].as_f64());
+    let agrees = low.is_some_and(|low| low <= 0.0) && high.is_some_and(|high| high >= 0.0);
+    let side = if offset > 0.0 { "behind" } else { "ahead of" };
+    let line = match agrees {
+        true => format!(
+            "clock:       the host's clock agrees with the server's to the Date header's 1 s \
+             resolution (tolerance {} s)",
+            clock["tolerance_s"]
+        ),
+        false => format!(
+            "clock:       the host's clock is {:.1} s {side} the server's (tolerance {} s)",
+            offset.abs(),
+            clock["tolerance_s"]
+        ),
+    };
+    if clock["within_tolerance"] == true {
+        format!("{line}\n")
+    } else {
+        format!(
+            "{line}: WARNING: beyond the tolerance; windows end at the server's now, but set \
+             the host's time (NTP)\n"
+        )
+    }
 }
 
 /// The report as lines for people.
@@ -184,6 +233,7 @@ fn text(report: &Value) -> String {
             );
         }
     }
+    out += &clock_text(&report["clock"]);
     let connectors = report["notify"].as_array().map_or(&[][..], Vec::as_slice);
     if connectors.is_empty() {
         out += "notify:      no connector configured\n";
@@ -346,6 +396,25 @@ mod tests {
             query["query"]["bool"]["filter"][0]["term"]["event.action"],
             "execute-rule"
         );
+    }
+
+    #[test]
+    fn the_clock_line_says_which_side_and_warns_beyond_the_tolerance() {
+        let within = json!({"offset_s": 2.4, "low_s": 1.9, "high_s": 2.9, "tolerance_s": 30,
+            "within_tolerance": true});
+        assert_eq!(
+            clock_text(&within),
+            "clock:       the host's clock is 2.4 s behind the server's (tolerance 30 s)\n"
+        );
+        let same = json!({"offset_s": 0.3, "low_s": -0.2, "high_s": 0.8, "tolerance_s": 30,
+            "within_tolerance": true});
+        assert!(clock_text(&same).contains("agrees with the server's"));
+        let ahead = json!({"offset_s": -95.31, "low_s": -95.8, "high_s": -94.8, "tolerance_s": 30,
+            "within_tolerance": false});
+        let text = clock_text(&ahead);
+        assert!(text.contains("95.3 s ahead of the server's"), "{text}");
+        assert!(text.contains("WARNING: beyond the tolerance"), "{text}");
+        assert!(clock_text(&Value::Null).contains("not measured"));
     }
 
     #[test]

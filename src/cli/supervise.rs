@@ -298,6 +298,9 @@ impl Executor for Observed<'_> {
                 return true;
             };
             observe_report(self.observer, &report);
+            if let Some(offset) = self.engine.client().clock_offset() {
+                self.observer.metrics.set_clock_offset(offset.seconds());
+            }
             !report.failed()
         })
     }

@@ -17,6 +17,7 @@ pub const ENV_VARS: &[&str] = &[
     CA_FILE,
     VERIFY_TLS,
     REQUEST_TIMEOUT,
+    CLOCK_TOLERANCE,
     RULES_FOLDERS,
     EXCEPTION_FOLDERS,
     INCLUDE_DEPRECATED,
@@ -46,6 +47,7 @@ const CLOUD_ID: &str = "LOOKOUT_ES_CLOUD_ID";
 const CA_FILE: &str = "LOOKOUT_ES_CA_FILE";
 const VERIFY_TLS: &str = "LOOKOUT_ES_VERIFY_TLS";
 const REQUEST_TIMEOUT: &str = "LOOKOUT_ES_REQUEST_TIMEOUT";
+const CLOCK_TOLERANCE: &str = "LOOKOUT_ES_CLOCK_TOLERANCE";
 const RULES_FOLDERS: &str = "LOOKOUT_RULES_FOLDERS";
 const EXCEPTION_FOLDERS: &str = "LOOKOUT_EXCEPTION_FOLDERS";
 const INCLUDE_DEPRECATED: &str = "LOOKOUT_RULES_INCLUDE_DEPRECATED";
@@ -165,6 +167,13 @@ pub(super) fn apply(
         &mut es.request_timeout,
         &mut set,
         "elasticsearch.request_timeout",
+    )?;
+    duration(
+        &env,
+        CLOCK_TOLERANCE,
+        &mut es.clock_tolerance,
+        &mut set,
+        "elasticsearch.clock_tolerance",
     )?;
     if let Some(value) = env.get(RULES_FOLDERS) {
         raw.rules.folders = Some(split_folders(&value));

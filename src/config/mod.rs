@@ -32,6 +32,8 @@ use std::time::Duration;
 pub const DEFAULT_ES_URL: &str = "http://localhost:9200";
 /// How long one request to the server may take before it counts as failed (retryable).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How far the host's clock may be from the server's before lookout warns.
+pub const DEFAULT_CLOCK_TOLERANCE: Duration = Duration::from_secs(30);
 /// The alerts index used when none is configured.
 pub const DEFAULT_ALERTS_INDEX: &str = "lookout-alerts-default";
 /// The namespace (Kibana space) alerts belong to when none is configured.
@@ -174,6 +176,9 @@ pub struct ElasticsearchConfig {
     pub verify_tls: bool,
     /// How long one request may take.
     pub request_timeout: Duration,
+    /// How far the host's clock may be from the server's (measured from the `Date` header of
+    /// its answers) before lookout warns.
+    pub clock_tolerance: Duration,
 }
 
 impl Default for ElasticsearchConfig {
@@ -187,6 +192,7 @@ impl Default for ElasticsearchConfig {
             ca_file: None,
             verify_tls: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            clock_tolerance: DEFAULT_CLOCK_TOLERANCE,
         }
     }
 }
@@ -202,6 +208,7 @@ impl fmt::Debug for ElasticsearchConfig {
             .field("ca_file", &self.ca_file)
             .field("verify_tls", &self.verify_tls)
             .field("request_timeout", &self.request_timeout)
+            .field("clock_tolerance", &self.clock_tolerance)
             .finish()
     }
 }

@@ -50,6 +50,7 @@ pub(super) struct RawElasticsearch {
     pub ca_file: Option<PathBuf>,
     pub verify_tls: Option<bool>,
     pub request_timeout: Option<DurationText>,
+    pub clock_tolerance: Option<DurationText>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -71,6 +71,22 @@ fn file_values_replace_defaults() {
 }
 
 #[test]
+fn the_clock_tolerance_comes_from_the_file_or_the_environment() {
+    assert_eq!(
+        parse("").expect("valid").elasticsearch.clock_tolerance,
+        Duration::from_secs(30)
+    );
+    let text = "[elasticsearch]\nclock_tolerance = \"2m\"\n";
+    let config = parse(text).expect("valid");
+    assert_eq!(
+        config.elasticsearch.clock_tolerance,
+        Duration::from_secs(120)
+    );
+    let config = with_env(text, &[("LOOKOUT_ES_CLOCK_TOLERANCE", "5s")]).expect("valid");
+    assert_eq!(config.elasticsearch.clock_tolerance, Duration::from_secs(5));
+}
+
+#[test]
 fn environment_overrides_the_file() {
     let config = with_env(
         "[elasticsearch]\nurl = \"http://file:9200\"\n[engine]\nconcurrency = 2\n",

@@ -4,11 +4,11 @@
 use super::raw::{DurationText, RawConfig};
 use super::redact_userinfo;
 use super::{
-    AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_CONCURRENCY, DEFAULT_ES_URL,
-    DEFAULT_EXECUTIONS_INDEX, DEFAULT_MAX_CATCH_UP, DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig, EqlPath,
-    HttpConfig, LeasesConfig, LogConfig, LogFormat, MAX_CONCURRENCY, MIN_LEASE_PERIOD, RulesConfig,
-    Secret,
+    AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_CLOCK_TOLERANCE,
+    DEFAULT_CONCURRENCY, DEFAULT_ES_URL, DEFAULT_EXECUTIONS_INDEX, DEFAULT_MAX_CATCH_UP,
+    DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX,
+    ElasticsearchConfig, EngineConfig, EqlPath, HttpConfig, LeasesConfig, LogConfig, LogFormat,
+    MAX_CONCURRENCY, MIN_LEASE_PERIOD, RulesConfig, Secret,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -136,6 +136,7 @@ fn elasticsearch(raw: &RawConfig, origins: &Origins) -> Result<ElasticsearchConf
         ca_file: es.ca_file.clone(),
         verify_tls: es.verify_tls.unwrap_or(true),
         request_timeout: std_duration(es.request_timeout, DEFAULT_REQUEST_TIMEOUT),
+        clock_tolerance: std_duration(es.clock_tolerance, DEFAULT_CLOCK_TOLERANCE),
     })
 }
 

@@ -198,8 +198,7 @@ impl Engine {
         tally.version = stored.as_ref().and_then(|stored| stored.version);
         tally.previous = stored.map(|stored| stored.state);
         tally.covered_to = tally.previous.as_ref().and_then(|state| state.covered_to);
-        let nominal =
-            (rule.schedule.window_at(at)).map_err(|error| ExecutionError::schedule(rule, error))?;
+        let nominal = self.nominal_window(rule, at, tally)?;
         tally.window = Some(nominal);
         if tally.covered_to.is_none() {
             self.recover_coverage(rule, nominal, at, tally).await?;
@@ -232,6 +231,41 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The rule's window at `at`, never ending past the server's now: when the host's clock is
+    /// ahead of the server's (as the `Date` header of the server's answers says), the window is
+    /// the one of an execution at the server's now, so no coverage is recorded for time the
+    /// server has not reached (events stamped there may still come). Moved back by more than
+    /// the clock tolerance, the execution warns.
+    fn nominal_window(
+        &self,
+        rule: &Rule,
+        at: DateTime<Utc>,
+        tally: &mut Tally,
+    ) -> Result<Window, ExecutionError> {
+        let server_now = self.client.server_now();
+        let resolve_at = server_now.map_or(at, |server_now| at.min(server_now));
+        let mut window = (rule.schedule.window_at(resolve_at))
+            .map_err(|error| ExecutionError::schedule(rule, error))?;
+        if let Some(server_now) = server_now
+            && window.to > server_now
+        {
+            // `to` in the future of `now` (date math such as `now+1m`).
+            window.to = server_now;
+            window.from = window.from.min(server_now);
+        }
+        let moved = at - resolve_at;
+        if moved > self.client.clock_tolerance() {
+            tally.warn(format!(
+                "the host's clock is {} s ahead of the server's: the window was resolved at the \
+                 server's now {} instead of {} (set the host's time)",
+                moved.num_seconds(),
+                resolve_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ));
+        }
+        Ok(window)
     }
 
     /// The rule's query as DSL, typed with the field types of its indices; problems finding

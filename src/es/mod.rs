@@ -14,6 +14,7 @@ mod eql;
 mod error;
 mod paging;
 mod search;
+mod server_clock;
 mod update;
 
 use crate::config::redact_userinfo;
@@ -22,6 +23,7 @@ pub use bulk::{BULK_MAX_ATTEMPTS, BulkDocument, ItemFailure, JsonText};
 pub use error::{CLUSTER, EsError, MAX_REASON_CHARS};
 pub use paging::{Flow, Paging, PagingError, shard_failures_error};
 pub use search::{Hit, RawSource, SearchPage, SourceDocument};
+pub use server_clock::{ClockOffset, parse_http_date};
 pub use update::{ConditionalPut, DocUpdate, PutOutcome};
 
 use crate::config::ElasticsearchConfig;
@@ -78,6 +80,8 @@ struct Inner {
     server: tokio::sync::OnceCell<ServerInfo>,
     /// Whether the server answers `_eql/search` (`Client::has_eql`).
     eql: tokio::sync::OnceCell<bool>,
+    /// The server's clock, from the `Date` header of its answers.
+    clock: server_clock::ServerClock,
 }
 
 impl fmt::Debug for Client {
@@ -124,6 +128,7 @@ impl Client {
                 endpoint,
                 server: tokio::sync::OnceCell::new(),
                 eql: tokio::sync::OnceCell::new(),
+                clock: server_clock::ServerClock::new(config.clock_tolerance),
             }),
         })
     }
@@ -131,6 +136,23 @@ impl Client {
     /// The server's address, without credentials.
     pub fn endpoint(&self) -> &str {
         &self.inner.endpoint
+    }
+
+    /// How far the server's clock is from the host's, as the latest answer with a `Date`
+    /// header says; `None` before one (or when the server sends none).
+    pub fn clock_offset(&self) -> Option<ClockOffset> {
+        self.inner.clock.latest()
+    }
+
+    /// How far the clocks may differ before lookout warns (`elasticsearch.clock_tolerance`).
+    pub fn clock_tolerance(&self) -> chrono::TimeDelta {
+        self.inner.clock.tolerance()
+    }
+
+    /// An instant the server's clock has certainly reached: the latest answer's `Date` plus the
+    /// time since it arrived (monotonic). `None` when nothing was measured.
+    pub fn server_now(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.inner.clock.server_now()
     }
 
     /// Which server this is (`GET /`), asked once and then cached.
@@ -185,6 +207,7 @@ impl Client {
                 Some(text)
             }
         };
+        let sent = chrono::Utc::now();
         let response = self
             .inner
             .transport
@@ -198,6 +221,14 @@ impl Client {
             )
             .await
             .map_err(unreachable)?;
+        let (received, arrived) = (chrono::Utc::now(), std::time::Instant::now());
+        let date = (response.headers().get(elasticsearch::http::headers::DATE))
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_http_date);
+        if let Some(date) = date {
+            let offset = ClockOffset::of_answer(sent, received, date);
+            self.inner.clock.record(offset, date, arrived);
+        }
         let status = response.status_code().as_u16();
         let bytes = response.bytes().await.map_err(unreachable)?;
         Ok(RawReply {

@@ -103,6 +103,7 @@ pub struct Metrics {
     leases_lost: Counter,
     leases_released: Counter,
     lease_cycle_failures: Counter,
+    clock_offset_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Notification delivery, per connector.
     pub notify: super::NotifyMetrics,
 }
@@ -136,8 +137,12 @@ impl Default for Metrics {
             leases_lost: Counter::default(),
             leases_released: Counter::default(),
             lease_cycle_failures: Counter::default(),
+            clock_offset_seconds: Gauge::default(),
             notify: super::NotifyMetrics::default(),
         };
+        // Not measured until the server's first answer with a Date header (and never on a
+        // server that sends none).
+        metrics.clock_offset_seconds.set(f64::NAN);
         metrics.register();
         metrics
     }
@@ -252,6 +257,12 @@ impl Metrics {
         for (name, help, histogram) in histograms {
             r.register_with_unit(name, help, Unit::Seconds, histogram.clone());
         }
+        r.register_with_unit(
+            "clock_offset",
+            "The server's clock minus the host's, from the Date header of the server's answers",
+            Unit::Seconds,
+            self.clock_offset_seconds.clone(),
+        );
         self.notify.register(r);
     }
 
@@ -328,6 +339,11 @@ impl Metrics {
         for (counter, n) in counters {
             counter.inc_by(n as u64);
         }
+    }
+
+    /// The server's clock minus the host's, in seconds (as last measured).
+    pub fn set_clock_offset(&self, seconds: f64) {
+        self.clock_offset_seconds.set(seconds);
     }
 
     /// A lease cycle failed.

@@ -273,22 +273,30 @@ pub async fn run_shared(
     let permits = Semaphore::new(options.concurrency.max(1));
     let mut running = FuturesUnordered::new();
     tokio::pin!(shutdown);
+    // The latest instant the clock showed or a timer reached: a clock reading before it means
+    // the host's clock was set back.
+    let mut seen = start;
     while let Some(due) = slots.iter().map(|slot| slot.next).min() {
         tokio::select! {
             () = &mut shutdown => break,
             Some(done) = running.next(), if !running.is_empty() => {
                 let slot: &mut Slot = &mut slots[done];
                 slot.running = false;
+                seen = follow_steps(&mut slots, seen, clock.now());
                 continue;
             }
             () = ownership.fresh_taken() => {
+                seen = follow_steps(&mut slots, seen, clock.now());
                 let fresh = ownership.take_fresh();
                 ramp_slots(&mut slots, clock.now(), |slot| fresh.contains(&slot.rule.rule_id));
                 continue;
             }
-            () = clock.sleep_until(due) => {}
+            // Timers wait on elapsed time: when this one ends, `due` has been reached, whatever
+            // the wall clock reads now.
+            () = clock.sleep_until(due) => seen = seen.max(due),
         }
         let now = clock.now();
+        seen = follow_steps(&mut slots, seen, now);
         for (index, slot) in slots
             .iter_mut()
             .enumerate()
@@ -314,6 +322,39 @@ pub async fn run_shared(
         }
     }
     drain(running, options.grace).await;
+}
+
+/// Follows a backward step of the host's clock: when `now` reads before `seen` (an instant
+/// already shown or reached), every rule's next run moves back by the step, so rules keep their
+/// cadence in elapsed time instead of waiting, idle, until the clock reads the instants that
+/// were planned before the step (an hour without executions after a one-hour step). A step
+/// seen when a timer ends is measured exactly; one seen when an execution ends is measured
+/// from the last reading, so the time between that reading and the step is not recovered.
+/// A cron rule runs at the first instant of its schedule from `now` on. Returns the new `seen`.
+fn follow_steps(slots: &mut [Slot], seen: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    if now >= seen {
+        return now;
+    }
+    let step = seen - now;
+    if step >= TimeDelta::seconds(1) {
+        tracing::warn!(
+            step_ms = step.num_milliseconds(),
+            "the host's clock went back: the schedule moves back with it"
+        );
+    }
+    for slot in slots {
+        match &slot.cadence {
+            Cadence::Every(_) => {
+                slot.anchor -= step;
+                slot.next -= step;
+            }
+            Cadence::Cron(cron) => {
+                let from = now - TimeDelta::milliseconds(1);
+                slot.next = cron.next_after(from).unwrap_or(DateTime::<Utc>::MAX_UTC);
+            }
+        }
+    }
+    now
 }
 
 /// One execution once a permit is free; yields the slot index when done. `(index, due_at)`:

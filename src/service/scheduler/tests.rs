@@ -152,6 +152,96 @@ async fn each_rule_runs_every_interval_from_its_stagger() {
         .await;
 }
 
+/// Moves the clock to the daemon's next wake-up and returns when the rule that ran there ran;
+/// fails when nothing ran (the daemon went back to sleep instead).
+async fn ran_at_the_next_wake_up(
+    clock: &ManualClock,
+    events: &mut mpsc::UnboundedReceiver<(String, DateTime<Utc>)>,
+) -> DateTime<Utc> {
+    let woke = tick(clock).await;
+    let sleeps_until = clock.next_sleeper().await;
+    match events.try_recv() {
+        Ok((_, at)) => at,
+        Err(_) => panic!("nothing ran at {woke}; the daemon sleeps until {sleeps_until}"),
+    }
+}
+
+#[tokio::test]
+async fn a_backward_step_of_the_host_clock_does_not_stop_executions() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(true);
+            let (handle, stop) = start(executor, vec![test_rule("a")], &clock, 4);
+            tick(&clock).await;
+            let first = events.recv().await.unwrap().1;
+            assert_eq!(first, t0() + stagger("a", FIVE));
+            // The host's clock is set back an hour while the scheduler sleeps: the next runs
+            // still come every five minutes of elapsed time, not an hour and five minutes later.
+            let step = TimeDelta::hours(1);
+            clock.step(-step);
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                seen.push(ran_at_the_next_wake_up(&clock, &mut events).await);
+            }
+            assert_eq!(seen, vec![first + FIVE - step, first + FIVE * 2 - step]);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_backward_step_during_an_execution_does_not_stop_the_next() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0());
+            let (executor, mut events) = recorder(false);
+            let (handle, stop) = start(Arc::clone(&executor), vec![test_rule("a")], &clock, 4);
+            let first = tick(&clock).await;
+            assert_eq!(events.recv().await.unwrap().1, first);
+            // The step comes while the execution runs; its end wakes the scheduler first.
+            let step = TimeDelta::minutes(30);
+            clock.step(-step);
+            executor.gate.add_permits(1);
+            while executor.in_flight.load(Ordering::SeqCst) > 0 {
+                tokio::task::yield_now().await;
+            }
+            executor.gate.add_permits(1);
+            let next = tick(&clock).await;
+            assert_eq!(next, first + FIVE - step);
+            assert_eq!(events.recv().await.unwrap().1, next);
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_cron_rule_after_a_backward_step_runs_at_its_next_instant() {
+    tokio::task::LocalSet::new()
+        .run_until(async {
+            let clock = ManualClock::new(t0() + TimeDelta::seconds(30));
+            let (executor, mut events) = recorder(true);
+            let mut rule = test_rule("cron");
+            rule.schedule.cron = Some(crate::schedule::Cron::parse("*/10 * * * *").unwrap());
+            let (handle, stop) = start(executor, vec![rule], &clock, 4);
+            tick(&clock).await;
+            assert_eq!(
+                events.recv().await.unwrap().1,
+                t0() + TimeDelta::minutes(10)
+            );
+            clock.step(-TimeDelta::hours(2));
+            // The wake-up planned for 12:20 comes at 10:20 on the stepped clock; the rule runs
+            // there (an instant of its schedule), not two hours later.
+            let at = ran_at_the_next_wake_up(&clock, &mut events).await;
+            assert_eq!(at, t0() + TimeDelta::minutes(20) - TimeDelta::hours(2));
+            stop.send(()).unwrap();
+            handle.await.unwrap();
+        })
+        .await;
+}
+
 #[tokio::test]
 async fn a_cron_rule_runs_at_its_cron_instants() {
     tokio::task::LocalSet::new()
