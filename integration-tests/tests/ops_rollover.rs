@@ -218,8 +218,8 @@ fn record(rule_id: &str, started_at: DateTime<Utc>, status: ExecutionStatus) -> 
 
 /// Backdated records: those older than the retention go, except, per rule, the newest that did
 /// not fail and the oldest (what state recovery reads when the state is lost), so recovery
-/// finds the same coverage before and after; gaps and other deployments' records stay; a
-/// second pruning deletes nothing.
+/// finds the same coverage before and after; gaps and other deployments' records stay; another
+/// instance of the deployment does no round within the hour; the next round deletes nothing.
 #[tokio::test]
 async fn execution_records_past_the_retention_go_but_what_state_recovery_reads_stays() {
     let server = TestServer::connect();
@@ -277,6 +277,7 @@ async fn execution_records_past_the_retention_go_but_what_state_recovery_reads_s
 
     let mut housekeeping = Housekeeping::new(client(&config), &config);
     let report = housekeeping.round(now).await;
+    assert!(report.claimed, "{report:?}");
     assert_eq!(report.pruned, 4, "{report:?}");
     let left: Vec<String> = server
         .all_docs(&config.engine.executions_index)
@@ -298,6 +299,12 @@ async fn execution_records_past_the_retention_go_but_what_state_recovery_reads_s
     }
     let gaps = store.gaps("c").await.expect("gaps load");
     assert_eq!(gaps.len(), 1, "the gap record stays");
-    let again = housekeeping.round(now).await;
+    // Another instance of the deployment in the same hour: the round is done already.
+    let mut second = Housekeeping::new(client(&config), &config);
+    let skipped = second.round(now + TimeDelta::minutes(59)).await;
+    assert_eq!(skipped, lookout::HousekeepingReport::default());
+    // An hour later, a round again, and nothing is left to delete.
+    let again = second.round(now + TimeDelta::minutes(61)).await;
+    assert!(again.claimed, "{again:?}");
     assert_eq!(again.pruned, 0, "{again:?}");
 }

@@ -15,9 +15,12 @@
 //!   reads ([`StateStore::prune_executions`]).
 //!
 //! Housekeeping runs beside the scheduler and never in an execution: a quiet execution's
-//! requests are unchanged. Every instance of a deployment runs it; its requests are idempotent
-//! (a rollover whose conditions the fresh index does not meet does nothing, a deletion that
-//! finds nothing deletes nothing).
+//! requests are unchanged. Every instance of a deployment tries a round every
+//! [`HOUSEKEEPING_EVERY`]; a round is done at most once per period per deployment: the instance
+//! whose conditional write of the claim document wins does it
+//! ([`StateStore::claim_housekeeping`]), the others skip. Its requests are idempotent anyway (a
+//! rollover whose conditions the fresh index does not meet does nothing, a deletion that finds
+//! nothing deletes nothing), so a claim that races does no harm.
 
 use crate::alert;
 use crate::clock::Clock;
@@ -170,6 +173,9 @@ pub struct Housekeeping {
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoundReport {
+    /// This instance did the round (no instance of the deployment did one within
+    /// [`HOUSEKEEPING_EVERY`] before); `false`: nothing else was done.
+    pub claimed: bool,
     /// The new write index, when the alias rolled over.
     pub rolled_over_to: Option<String>,
     /// How many execution records were deleted.
@@ -218,6 +224,14 @@ impl Housekeeping {
     /// (logged); the report says what was done.
     pub async fn round(&mut self, now: chrono::DateTime<chrono::Utc>) -> RoundReport {
         let mut report = RoundReport::default();
+        match self.store.claim_housekeeping(now, HOUSEKEEPING_EVERY).await {
+            Ok(true) => report.claimed = true,
+            Ok(false) => return report,
+            Err(error) => {
+                tracing::warn!(%error, "claiming the housekeeping round failed; retried at the next round");
+                return report;
+            }
+        }
         if self.rollover_by.is_none() {
             match self.learn_rollover().await {
                 Ok(by) => {

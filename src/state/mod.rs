@@ -771,6 +771,45 @@ impl StateStore {
         }
     }
 
+    /// Claims this deployment's housekeeping round at `now` (alerts rollover, pruning): `true`
+    /// when no instance of the deployment did one within `every` before and this one's
+    /// conditional write of the claim document (`event.action: housekeeping` in the executions
+    /// index, the last round's time as `@timestamp`) won; `false` when another did or won.
+    /// Two requests: a real-time read and a conditional write.
+    pub async fn claim_housekeeping(
+        &self,
+        now: DateTime<Utc>,
+        every: chrono::TimeDelta,
+    ) -> Result<bool, EsError> {
+        let id = docs::housekeeping_id(&self.namespace, &self.alerts_index);
+        let current = self
+            .client
+            .get_versioned(&self.executions_index, &id)
+            .await?;
+        let expected = match &current {
+            Some(doc) => {
+                let last = doc.source["@timestamp"]
+                    .as_str()
+                    .and_then(|text| DateTime::parse_from_rfc3339(text).ok());
+                if last.is_some_and(|last| last.with_timezone(&Utc) > now - every) {
+                    return Ok(false);
+                }
+                Some((doc.seq_no, doc.primary_term))
+            }
+            None => None,
+        };
+        let doc = json!({
+            "@timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "event": {"kind": "event", "action": docs::HOUSEKEEPING_ACTION},
+            "lookout": {"scope": self.scope()},
+        });
+        let written = self
+            .client
+            .put_doc_if(&self.executions_index, &id, &doc, expected)
+            .await?;
+        Ok(written.is_some())
+    }
+
     /// Deletes this deployment's execution records started before `before` (the retention),
     /// except what recovering lost state reads ([`StateStore::recorded_coverage`]): per rule, the
     /// newest scheduled record that did not fail and the oldest scheduled record among those
