@@ -308,3 +308,44 @@ async fn execution_records_past_the_retention_go_but_what_state_recovery_reads_s
     assert!(again.claimed, "{again:?}");
     assert_eq!(again.pruned, 0, "{again:?}");
 }
+
+/// What housekeeping costs, counted at a proxy: the first round learns what the alerts index is
+/// (its alias and the write index's settings); a later round is the claim (a read and a
+/// conditional write), the `_rollover` request where lookout rolls over, and the search for old
+/// records (no `_delete_by_query` when none is old); another instance in the same hour reads
+/// the claim and stops.
+#[tokio::test]
+async fn a_housekeeping_round_costs_a_few_requests_an_hour() {
+    let server = TestServer::connect();
+    let proxy = integration_tests::proxy::Proxy::start(&server.url).await;
+    let mut config = config("rollover-cost");
+    let _engine = connect(&config).await;
+    config.elasticsearch.url = proxy.url();
+    let mut housekeeping = Housekeeping::new(client(&config), &config);
+    let now = Utc::now();
+    let first = housekeeping.round(now).await;
+    assert!(first.claimed, "{first:?}");
+    let learned = proxy.requests();
+    println!("first round: {learned:#?}");
+    let later = housekeeping.round(now + TimeDelta::minutes(61)).await;
+    assert!(later.claimed, "{later:?}");
+    let requests = proxy.requests()[learned.len()..].to_vec();
+    println!("a later round: {requests:#?}");
+    let rollover = usize::from(housekeeping.rollover_by() == Some(lookout::RolloverBy::Lookout));
+    assert_eq!(requests.len(), 2 + rollover + 1, "{requests:#?}");
+    assert_eq!(
+        requests.iter().filter(|r| r.contains("_rollover")).count(),
+        rollover
+    );
+    assert!(!requests.iter().any(|r| r.contains("_delete_by_query")));
+    let before = proxy.requests().len();
+    let mut other = Housekeeping::new(client(&config), &config);
+    let skipped = other.round(now + TimeDelta::minutes(62)).await;
+    assert!(!skipped.claimed);
+    assert_eq!(
+        proxy.requests().len() - before,
+        1,
+        "{:#?}",
+        proxy.requests()
+    );
+}
