@@ -153,6 +153,38 @@ impl Client {
         Ok(value.as_str().map(str::to_string))
     }
 
+    /// The documents and bytes of `index`'s primary shards (`_stats/docs,store`).
+    pub async fn index_size(&self, index: &str) -> Result<(u64, u64), EsError> {
+        let op = "index stats";
+        let path = format!("/{}/_stats/docs,store", encode_path_segment(index));
+        let body = self
+            .send_ok(Request::new(op, index, Method::Get, path))
+            .await?;
+        let primaries = &body["_all"]["primaries"];
+        let docs = primaries["docs"]["count"].as_u64();
+        let bytes = primaries["store"]["size_in_bytes"].as_u64();
+        match (docs, bytes) {
+            (Some(docs), Some(bytes)) => Ok((docs, bytes)),
+            _ => Err(EsError::BadAnswer {
+                op,
+                index: index.to_string(),
+                message: "no _all.primaries docs.count and store.size_in_bytes".to_string(),
+            }),
+        }
+    }
+
+    /// Moves the write index of `alias` from `old` to `new` in one atomic `_aliases` request
+    /// (`old` stays behind the alias for reading).
+    pub async fn move_write_index(&self, alias: &str, old: &str, new: &str) -> Result<(), EsError> {
+        let op = "move write index";
+        let body = serde_json::json!({"actions": [
+            {"add": {"index": old, "alias": alias, "is_write_index": false}},
+            {"add": {"index": new, "alias": alias, "is_write_index": true}},
+        ]});
+        let request = Request::new(op, alias, Method::Post, "/_aliases".to_string()).json(body);
+        self.send_ok(request).await.map(|_| ())
+    }
+
     /// Deletes the documents of `index` that `query` selects (`_delete_by_query`, conflicts
     /// counted, not fatal; refreshed after); returns how many were deleted. A missing index
     /// deletes nothing.

@@ -9,7 +9,9 @@
 //! * **Rollover.** On Elasticsearch, `lookout setup` installs an ILM policy
 //!   ([`ilm_policy`]) that the template names, and ILM rolls the alias over. Elsewhere (no ILM
 //!   API) the daemon asks for `POST <alias>/_rollover` with the configured conditions once per
-//!   [`HOUSEKEEPING_EVERY`] (one request; the server decides whether a condition is met).
+//!   [`HOUSEKEEPING_EVERY`] (one request; the server decides whether a condition is met). On a
+//!   server without `_rollover` it checks the conditions itself and rolls over by hand
+//!   ([`RolloverBy::LookoutByHand`]).
 //! * **Execution record retention.** Once per [`HOUSEKEEPING_EVERY`], the execution records
 //!   older than `engine.execution_retention` are deleted, but for those recovering lost state
 //!   reads ([`StateStore::prune_executions`]).
@@ -91,6 +93,35 @@ pub fn alerts_template(alias: &str, ilm: bool) -> Value {
     template
 }
 
+/// The generation after `index`: its 6-digit suffix plus one (`a-000001` -> `a-000002`), or
+/// `-000002` appended to a name without one.
+pub fn next_generation(index: &str) -> String {
+    let (stem, digits) = index.rsplit_once('-').unwrap_or((index, ""));
+    match digits.parse::<u64>() {
+        Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{stem}-{:0width$}", n + 1, width = digits.len().max(6))
+        }
+        _ => format!("{index}-000002"),
+    }
+}
+
+/// Bytes of a size written as Elasticsearch does (`50gb`); `None` when it does not parse.
+pub fn byte_size(text: &str) -> Option<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let number: u64 = digits.parse().ok()?;
+    let unit: u64 = match &lower[digits.len()..] {
+        "b" => 1,
+        "kb" => 1 << 10,
+        "mb" => 1 << 20,
+        "gb" => 1 << 30,
+        "tb" => 1 << 40,
+        "pb" => 1 << 50,
+        _ => return None,
+    };
+    number.checked_mul(unit)
+}
+
 /// What the alerts index is, once prepared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AlertsTarget {
@@ -156,7 +187,11 @@ pub enum RolloverBy {
     Ilm,
     /// The daemon, with `_rollover` once per [`HOUSEKEEPING_EVERY`].
     Lookout,
-    /// Nobody: the alerts index is concrete, or the server has no `_rollover`.
+    /// The daemon on a server without `_rollover`: it checks the conditions itself (the write
+    /// index's documents, size and creation date), then creates the next index and moves the
+    /// write alias to it in one `_aliases` request.
+    LookoutByHand,
+    /// Nobody: the alerts index is concrete (or its alias has no write index).
     Nobody,
 }
 
@@ -165,6 +200,7 @@ pub struct Housekeeping {
     client: Client,
     store: StateStore,
     alias: String,
+    rollover: RolloverConfig,
     conditions: Value,
     retention: TimeDelta,
     rollover_by: Option<RolloverBy>,
@@ -188,6 +224,7 @@ impl Housekeeping {
             store: StateStore::for_config(client.clone(), config),
             client,
             alias: config.alerts.index.clone(),
+            rollover: config.alerts.rollover.clone(),
             conditions: rollover_conditions(&config.alerts.rollover),
             retention: config.engine.execution_retention,
             rollover_by: None,
@@ -243,23 +280,13 @@ impl Housekeeping {
                 }
             }
         }
-        if self.rollover_by == Some(RolloverBy::Lookout) {
-            match self.client.rollover(&self.alias, &self.conditions).await {
-                Ok(Rollover::RolledOver {
-                    old_index,
-                    new_index,
-                }) => {
+        if let Some(by @ (RolloverBy::Lookout | RolloverBy::LookoutByHand)) = self.rollover_by {
+            match self.roll_over(by, now).await {
+                Ok(Some((old_index, new_index))) => {
                     tracing::info!(alias = %self.alias, %old_index, %new_index, "the alerts index rolled over");
                     report.rolled_over_to = Some(new_index);
                 }
-                Ok(Rollover::NotNeeded) => {}
-                Ok(Rollover::Unsupported) => {
-                    tracing::warn!(
-                        alias = %self.alias,
-                        "the server has no _rollover API: the alerts write index does not roll over (docs/operations.md)"
-                    );
-                    self.rollover_by = Some(RolloverBy::Nobody);
-                }
+                Ok(None) => {}
                 Err(error) => tracing::warn!(%error, "rolling the alerts index over failed"),
             }
         }
@@ -277,6 +304,66 @@ impl Housekeeping {
             Err(error) => tracing::warn!(%error, "deleting old execution records failed"),
         }
         report
+    }
+
+    /// Rolls the alias over when a condition is met: with `_rollover`, or by hand on a server
+    /// without it (learned from the first `_rollover` answer). Returns (old, new) write index.
+    async fn roll_over(
+        &mut self,
+        by: RolloverBy,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(String, String)>, EsError> {
+        if by == RolloverBy::Lookout {
+            match self.client.rollover(&self.alias, &self.conditions).await? {
+                Rollover::RolledOver {
+                    old_index,
+                    new_index,
+                } => return Ok(Some((old_index, new_index))),
+                Rollover::NotNeeded => return Ok(None),
+                Rollover::Unsupported => {
+                    tracing::info!(alias = %self.alias, "the server has no _rollover API: lookout checks the conditions and rolls the alerts alias over itself");
+                    self.rollover_by = Some(RolloverBy::LookoutByHand);
+                }
+            }
+        }
+        self.roll_over_by_hand(now).await
+    }
+
+    /// A rollover without `_rollover`: reads the write index (alias, stats, creation date),
+    /// and when a condition is met creates the next generation and moves the write alias to it.
+    async fn roll_over_by_hand(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(String, String)>, EsError> {
+        let IndexName::Alias {
+            write_index: Some(old),
+            ..
+        } = self.client.resolve_name(&self.alias).await?
+        else {
+            return Ok(None);
+        };
+        let (docs, bytes) = self.client.index_size(&old).await?;
+        let created = (self.client)
+            .index_setting(&old, "index.creation_date")
+            .await?
+            .and_then(|millis| millis.parse::<i64>().ok())
+            .and_then(chrono::DateTime::from_timestamp_millis);
+        let due = self.rollover.max_docs.is_some_and(|max| docs >= max)
+            || (self.rollover.max_size.as_deref())
+                .and_then(byte_size)
+                .is_some_and(|max| bytes >= max)
+            || (self.rollover.max_age)
+                .zip(created)
+                .is_some_and(|(max, created)| now - created >= max);
+        if !due {
+            return Ok(None);
+        }
+        let new = next_generation(&old);
+        self.client.create_index(&new, &json!({})).await?;
+        self.client
+            .move_write_index(&self.alias, &old, &new)
+            .await?;
+        Ok(Some((old, new)))
     }
 
     /// Rounds every [`HOUSEKEEPING_EVERY`] on `clock`, the first at once; never returns.
@@ -310,6 +397,21 @@ mod tests {
         };
         assert_eq!(rollover_conditions(&odd), json!({"max_age": "90s"}));
         assert_eq!(es_duration(TimeDelta::minutes(90)), "90m");
+    }
+
+    #[test]
+    fn generations_count_up_and_sizes_read_as_elasticsearch_writes_them() {
+        assert_eq!(
+            next_generation("lookout-alerts-000001"),
+            "lookout-alerts-000002"
+        );
+        assert_eq!(next_generation("a-000999"), "a-001000");
+        assert_eq!(next_generation("a-999999"), "a-1000000");
+        assert_eq!(next_generation("alerts"), "alerts-000002");
+        assert_eq!(next_generation("alerts-x"), "alerts-x-000002");
+        assert_eq!(byte_size("50gb"), Some(50 << 30));
+        assert_eq!(byte_size("10B"), Some(10));
+        assert_eq!(byte_size("5 gigs"), None);
     }
 
     #[test]
