@@ -42,8 +42,9 @@ mod terminal;
 
 // Configuration and logging.
 pub use config::{
-    Config, ConfigError, DEFAULT_LOG_LEVEL, DEFAULT_NAMESPACE, ENV_VARS, ElasticsearchConfig,
-    EngineConfig, EqlPath, NotifyConfig, Override, RulesConfig, Secret, redact_userinfo,
+    AlertsConfig, Config, ConfigError, DEFAULT_LOG_LEVEL, DEFAULT_NAMESPACE, ENV_VARS,
+    ElasticsearchConfig, EngineConfig, EqlPath, NotifyConfig, Override, RolloverConfig,
+    RulesConfig, Secret, redact_userinfo,
 };
 pub use logging::{LoggingError, init as init_logging};
 
@@ -65,8 +66,8 @@ pub use schedule::{Cadence, Cron, Schedule, Window};
 
 // The server.
 pub use es::{
-    BULK_MAX_ATTEMPTS, Client, ClockOffset, Distribution, EsError, Flow, Hit, Paging, PagingError,
-    ServerInfo, total_hits,
+    BULK_MAX_ATTEMPTS, Client, ClockOffset, Distribution, EsError, Flow, Hit, IndexName, Paging,
+    PagingError, Rollover, ServerInfo, total_hits,
 };
 
 // One execution of one rule, and what a rule would search and find.
@@ -80,11 +81,18 @@ pub use engine::{
 // Rules on their schedules: loading the configured rules, start-up, the scheduler and its clock.
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use service::fields::{UnmappedFields, unmapped_fields, warn_unmapped_fields};
+pub use service::housekeeping::{
+    AlertsTarget, HOUSEKEEPING_EVERY, Housekeeping, RolloverBy, RoundReport as HousekeepingReport,
+    alerts_template, first_generation, ilm_policy, ilm_policy_name, prepare_alerts,
+    rollover_conditions,
+};
 pub use service::scheduler::{
     Coverage, Executor, Options as SchedulerOptions, Ownership, START_RAMP, is_due,
     run as schedule_rules, run_once as run_rules_once, run_shared as schedule_shared, stagger,
 };
-pub use service::setup::{Backoff, FailedAttempt, index_templates, prepare as prepare_server};
+pub use service::setup::{
+    Backoff, FailedAttempt, index_templates, index_templates_with, prepare as prepare_server,
+};
 pub use service::shared::Sharing;
 pub use service::{
     ONCE_CONNECT_ATTEMPTS, RuleSet, ServiceError, connect, coverage, load_rules, notifier,

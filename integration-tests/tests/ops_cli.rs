@@ -1,5 +1,5 @@
 //! The operator commands as a user runs them, against the live server: `lookout setup` installs
-//! the templates, `lookout status` reports them, an unreachable server is exit status 1, and no
+//! the templates and creates the alerts alias, `lookout status` reports them, an unreachable server is exit status 1, and no
 //! password or API key ever appears in anything lookout prints.
 
 mod ops;
@@ -44,6 +44,19 @@ fn setup_installs_the_templates_that_status_then_reports() {
         .expect("lookout runs");
     let (out, err) = text(&setup);
     assert!(setup.status.success(), "{out}{err}");
+    // The alerts index is a write alias over its first generation; ILM rolls it over where the
+    // server has ILM, the daemon elsewhere (neither test server has ILM).
+    let alias = &indices[0].1;
+    assert!(
+        out.contains(&format!(
+            "alerts alias {alias}: writes go to {alias}-000001"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("ILM policy") || out.contains("ILM: not available"),
+        "{out}"
+    );
     for (_, index) in &indices[1..] {
         assert!(
             out.contains(&format!("index template {index}: installed")),

@@ -1,7 +1,8 @@
 //! `lookout run` as an operator sees it, against the live server: /healthz, /readyz and a
 //! /metrics scrape after executions; SIGHUP with a broken rule file keeps the old rules running
 //! and says why; SIGTERM during an execution lets its alerts be written and its window recorded,
-//! and the process exits 0.
+//! and the process exits 0; its housekeeping prunes old execution records and rolls the alerts
+//! alias over.
 
 mod ops;
 
@@ -15,6 +16,7 @@ use lookout::StateStore;
 use ops::{
     Daemon, add_user_events, block, http_get, lookout, metric, signal, wait_until, write_rule,
 };
+use serde_json::json;
 use std::process::Command;
 
 /// Lookout's own indices for one test, as environment variables and as an engine config.
@@ -272,4 +274,116 @@ fn a_reload_the_server_refuses_keeps_the_previous_configuration_running() {
     signal(run.child.id(), "-TERM");
     let status = run.child.wait().expect("lookout run exits");
     assert_eq!(status.code(), Some(0), "{}", run.log());
+}
+
+/// A backdated execution record for the daemon's deployment (namespace `default`).
+fn old_record(
+    rule_id: &str,
+    age: TimeDelta,
+    status: lookout::ExecutionStatus,
+) -> lookout::ExecutionRecord {
+    let started_at = Utc::now() - age;
+    lookout::ExecutionRecord {
+        execution_uuid: unique_name("ops-old-exec"),
+        rule_id: rule_id.to_string(),
+        rule_name: rule_id.to_string(),
+        started_at,
+        window_from: started_at - TimeDelta::minutes(5),
+        window_to: started_at,
+        status,
+        hits: 0,
+        alerts_created: 0,
+        duplicates: 0,
+        alerts_suppressed: 0,
+        search_ms: 0,
+        write_ms: 0,
+        total_ms: 0,
+        dead_letters: 0,
+        warnings: Vec::new(),
+        error: None,
+        gap: None,
+        instance: None,
+    }
+}
+
+/// The daemon's housekeeping, right after start: execution records past the retention go (but
+/// the one state recovery reads stays), and the alerts alias rolls over when a configured
+/// condition is met (here `rollover_max_docs = 1`, the write index holding one alert): with
+/// `_rollover`, or by hand on a server without it.
+#[test]
+fn the_daemon_prunes_old_execution_records_and_rolls_the_alerts_over() {
+    let server = TestServer::connect();
+    let indices = Indices::new("ops-housekeeping");
+    let config = EngineConfig {
+        state_index: indices.state.clone(),
+        executions_index: indices.executions.clone(),
+        ..EngineConfig::default()
+    };
+    let client = lookout::Client::new(&lookout::ElasticsearchConfig {
+        url: server.url.clone(),
+        ..Default::default()
+    })
+    .expect("a client");
+    let store = StateStore::scoped(client.clone(), &config, "default", &indices.alerts);
+    block(store.install_templates()).expect("templates");
+    let rule_id = unique_name("ops-housekeeping-rule");
+    let kept = old_record(
+        &rule_id,
+        TimeDelta::days(40),
+        lookout::ExecutionStatus::Succeeded,
+    );
+    let pruned = old_record(
+        &rule_id,
+        TimeDelta::days(39),
+        lookout::ExecutionStatus::Failed,
+    );
+    for record in [&kept, &pruned] {
+        block(store.record_execution(record)).expect("recorded");
+    }
+    // The alerts alias with one alert in its write index (as an earlier run left it).
+    let first = lookout::first_generation(&indices.alerts);
+    let alias = json!({"aliases": {indices.alerts.as_str(): {"is_write_index": true}}});
+    block(server.ok(Method::Put, &format!("/{first}"), Some(alias)));
+    block(server.bulk_create(
+        &indices.alerts,
+        &[json!({"@timestamp": "2026-01-01T00:00:00Z"})],
+    ));
+    block(server.refresh(&format!("{}*", indices.alerts)));
+    block(server.refresh(&indices.executions));
+
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let source = source_index(&server, 1, Utc::now() - TimeDelta::seconds(30));
+    write_rule(work.path(), &rule_id, &source, "1m", "now-10m", 100);
+    let config_file = work.path().join("lookout.toml");
+    std::fs::write(&config_file, "[alerts]\nrollover_max_docs = 1\n").expect("config written");
+    let mut command = lookout(work.path());
+    command.env("LOOKOUT_ES_URL", &server.url);
+    command.env("LOOKOUT_CONFIG", &config_file);
+    command.args(["run", "--http-listen", "127.0.0.1:0"]);
+    indices.apply(&mut command);
+    let run = Daemon::start(command);
+
+    let line = run.wait_for_line("the alerts index rolled over");
+    let resolved = block(client.resolve_name(&indices.alerts)).expect("resolve");
+    let lookout::IndexName::Alias { write_index, .. } = resolved else {
+        panic!("{} is an alias: {resolved:?}", indices.alerts);
+    };
+    assert_eq!(
+        write_index,
+        Some(format!("{}-000002", indices.alerts)),
+        "{line}"
+    );
+    let left = wait_until("the old failed record deleted", || {
+        block(server.refresh(&indices.executions));
+        let ids: Vec<String> = block(server.all_docs(&indices.executions))
+            .iter()
+            .filter_map(|hit| hit["_id"].as_str().map(str::to_string))
+            .collect();
+        (!ids.contains(&pruned.execution_uuid)).then_some(ids)
+    });
+    assert!(
+        left.contains(&kept.execution_uuid),
+        "the record state recovery reads stays: {left:?}\n{}",
+        run.log()
+    );
 }

@@ -25,10 +25,20 @@ fn least_privilege_role(source: &str, prefix: &str) -> Value {
     })
 }
 
-/// The role of the user that runs `lookout setup`: the same, plus `manage_index_templates`.
+/// The role of the user that runs `lookout setup`: the same, plus `manage_index_templates` and
+/// `manage_ilm`, and `manage` on the alerts indices (the alias and its ILM rollover).
 fn setup_role(source: &str, prefix: &str) -> Value {
     let mut role = least_privilege_role(source, prefix);
-    role["cluster"] = json!(["monitor", "manage_index_templates"]);
+    role["cluster"] = json!(["monitor", "manage_index_templates", "manage_ilm"]);
+    role["indices"][1]["privileges"] = json!([
+        "create_doc",
+        "index",
+        "create_index",
+        "read",
+        "view_index_metadata",
+        "maintenance",
+        "manage"
+    ]);
     role
 }
 

@@ -520,11 +520,18 @@ async fn a_value_that_does_not_fit_its_mapped_field_is_kept_and_the_alert_writte
 async fn an_alert_refused_for_good_is_a_dead_letter_that_a_retry_writes_later() {
     let env = Env::new().await;
     let (index, rule) = env.one_event_before_t0().await;
+    // The write index behind the alerts alias, made again by hand with strict mappings.
+    let alias = &env.config.alerts.index;
+    let write_index = lookout::first_generation(alias);
+    env.server.delete_index(&write_index).await;
     env.server
         .ok(
             Method::Put,
-            &format!("/{}", env.config.alerts.index),
-            Some(json!({"mappings": {"dynamic": "strict", "properties": {"@timestamp": {"type": "date"}}}})),
+            &format!("/{write_index}"),
+            Some(json!({
+                "mappings": {"dynamic": "strict", "properties": {"@timestamp": {"type": "date"}}},
+                "aliases": {alias.as_str(): {"is_write_index": true}},
+            })),
         )
         .await;
     let report = env.execute(&rule, t0()).await;
@@ -556,8 +563,8 @@ async fn an_alert_refused_for_good_is_a_dead_letter_that_a_retry_writes_later() 
     assert!(letters[0].error.contains("strict"), "{}", letters[0].error);
     // The rule keeps running.
     assert!(!env.execute(&rule, t0() + minutes(5)).await.failed());
-    // Fixed: the index goes, lookout's template makes it again.
-    env.server.delete_index(&env.config.alerts.index).await;
+    // Fixed: the index goes (its alias with it), lookout's template makes it again.
+    env.server.delete_index(&write_index).await;
     let retry = env
         .engine
         .retry_dead_letters(&rule, t0() + minutes(6))

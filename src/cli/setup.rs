@@ -37,9 +37,31 @@ async fn setup(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
         info.version,
         client.endpoint()
     );
-    for (name, body) in templates(config) {
+    let alias = &config.alerts.index;
+    let policy = lookout::ilm_policy_name(alias);
+    // ILM rolls the alerts over where the server has it (Elasticsearch); elsewhere the daemon.
+    let ilm = info.distribution == lookout::Distribution::Elasticsearch
+        && client
+            .put_ilm_policy(&policy, &lookout::ilm_policy(&config.alerts.rollover))
+            .await?;
+    match ilm {
+        true => println!("ILM policy {policy}: installed (Elasticsearch rolls {alias} over)"),
+        false => {
+            println!("ILM: not available on this server; `lookout run` rolls {alias} over itself")
+        }
+    }
+    for (name, body) in lookout::index_templates_with(config, ilm) {
         client.put_index_template(&name, &body).await?;
         println!("index template {name}: installed");
+    }
+    match lookout::prepare_alerts(&client, alias).await? {
+        lookout::AlertsTarget::Alias { write_index } => println!(
+            "alerts alias {alias}: writes go to {}",
+            write_index.as_deref().unwrap_or("(no write index)")
+        ),
+        lookout::AlertsTarget::ConcreteIndex => println!(
+            "alerts index {alias}: a concrete index (older lookout), kept; it does not roll over (docs/operations.md, \"Alerts rollover\")"
+        ),
     }
     if let Some(kibana) = &args.kibana {
         let count = import_into_kibana(kibana, config).await?;
@@ -49,11 +71,6 @@ async fn setup(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Every index template lookout needs, by name.
-pub fn templates(config: &Config) -> Vec<(String, serde_json::Value)> {
-    lookout::index_templates(config)
 }
 
 async fn import_into_kibana(kibana: &str, config: &Config) -> anyhow::Result<u64> {

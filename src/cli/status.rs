@@ -53,7 +53,7 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
         }
     };
     let mut templates = Vec::new();
-    for (name, _) in super::setup::templates(config) {
+    for (name, _) in lookout::index_templates(config) {
         let installed = client.index_template_exists(&name).await?;
         templates.push(json!({"name": name, "installed": installed}));
     }

@@ -271,9 +271,12 @@ async fn run_round(
         sharing.ownership(),
         shutdown,
     );
+    // Alerts rollover and execution record retention, beside the scheduler (hourly).
+    let housekeeping = lookout::Housekeeping::new(engine.client().clone(), config);
     tokio::select! {
         () = lookout::schedule_and_deliver(scheduling, &notifier, clock) => {}
         () = sharing.maintain(Some(observer)) => {}
+        () = housekeeping.run(clock) => {}
     }
     sharing.leave(Some(observer)).await;
     Ok(())

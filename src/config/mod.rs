@@ -48,6 +48,14 @@ pub const DEFAULT_MAX_CATCH_UP: TimeDelta = TimeDelta::hours(24);
 pub const DEFAULT_STATE_INDEX: &str = "lookout-state-default";
 /// The index holding one document per execution (and gap records).
 pub const DEFAULT_EXECUTIONS_INDEX: &str = "lookout-executions-default";
+/// How long execution records are kept when none is configured.
+pub const DEFAULT_EXECUTION_RETENTION: TimeDelta = TimeDelta::days(30);
+/// The shortest execution record retention accepted.
+pub const MIN_EXECUTION_RETENTION: TimeDelta = TimeDelta::hours(1);
+/// The age at which the alerts write index rolls over when none is configured.
+pub const DEFAULT_ROLLOVER_MAX_AGE: TimeDelta = TimeDelta::days(30);
+/// The size at which the alerts write index rolls over when none is configured.
+pub const DEFAULT_ROLLOVER_MAX_SIZE: &str = "50gb";
 /// How long running executions may take to finish their writes after a shutdown signal.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The index of the leases through which several instances share the rules.
@@ -243,6 +251,29 @@ pub struct AlertsConfig {
     pub index: String,
     /// The namespace (Kibana space id) alerts belong to; part of every alert id.
     pub namespace: String,
+    /// When the write index behind the alerts alias rolls over (docs/operations.md).
+    pub rollover: RolloverConfig,
+}
+
+/// When the alerts write index rolls over: as soon as one condition is met. Elasticsearch's
+/// ILM applies them where `lookout setup` installed its policy; elsewhere the daemon asks for a
+/// rollover with them from time to time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloverConfig {
+    pub max_age: Option<TimeDelta>,
+    /// A byte size in Elasticsearch's units (`50gb`, `500mb`).
+    pub max_size: Option<String>,
+    pub max_docs: Option<u64>,
+}
+
+impl Default for RolloverConfig {
+    fn default() -> Self {
+        RolloverConfig {
+            max_age: Some(DEFAULT_ROLLOVER_MAX_AGE),
+            max_size: Some(DEFAULT_ROLLOVER_MAX_SIZE.to_string()),
+            max_docs: None,
+        }
+    }
 }
 
 impl Default for AlertsConfig {
@@ -250,6 +281,7 @@ impl Default for AlertsConfig {
         AlertsConfig {
             index: DEFAULT_ALERTS_INDEX.to_string(),
             namespace: DEFAULT_NAMESPACE.to_string(),
+            rollover: RolloverConfig::default(),
         }
     }
 }
@@ -265,6 +297,9 @@ pub struct EngineConfig {
     pub state_index: String,
     /// Index of execution documents and gap records.
     pub executions_index: String,
+    /// How long execution records are kept (the newest that state recovery reads, gaps and
+    /// dead letters are kept longer: docs/operations.md).
+    pub execution_retention: TimeDelta,
     /// How long running executions may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Where EQL rules run (`engine.eql`): detected from the server, or forced.
@@ -300,6 +335,7 @@ impl Default for EngineConfig {
             max_catch_up: DEFAULT_MAX_CATCH_UP,
             state_index: DEFAULT_STATE_INDEX.to_string(),
             executions_index: DEFAULT_EXECUTIONS_INDEX.to_string(),
+            execution_retention: DEFAULT_EXECUTION_RETENTION,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             eql: EqlPath::Auto,
         }

@@ -66,6 +66,10 @@ pub(super) struct RawRules {
 pub(super) struct RawAlerts {
     pub index: Option<String>,
     pub namespace: Option<String>,
+    /// A duration, or `"0"` (off): read in validation.
+    pub rollover_max_age: Option<String>,
+    pub rollover_max_size: Option<String>,
+    pub rollover_max_docs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +79,7 @@ pub(super) struct RawEngine {
     pub max_catch_up: Option<DurationText>,
     pub state_index: Option<String>,
     pub executions_index: Option<String>,
+    pub execution_retention: Option<DurationText>,
     pub shutdown_grace: Option<DurationText>,
     pub eql: Option<String>,
 }

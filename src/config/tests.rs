@@ -498,3 +498,28 @@ fn a_value_from_the_environment_is_not_placed_in_the_file() {
         "{text}"
     );
 }
+
+#[test]
+fn rollover_conditions_and_the_execution_retention_are_read_and_checked() {
+    let config = parse(
+        "[alerts]\nrollover_max_age = \"7d\"\nrollover_max_size = \"10GB\"\nrollover_max_docs = 5\n\
+         [engine]\nexecution_retention = \"90d\"\n",
+    )
+    .expect("valid");
+    assert_eq!(config.alerts.rollover.max_age, Some(TimeDelta::days(7)));
+    assert_eq!(config.alerts.rollover.max_size.as_deref(), Some("10gb"));
+    assert_eq!(config.alerts.rollover.max_docs, Some(5));
+    assert_eq!(config.engine.execution_retention, TimeDelta::days(90));
+    let off = parse("[alerts]\nrollover_max_age = \"0\"\n").expect("valid");
+    assert_eq!(off.alerts.rollover.max_age, None);
+    assert_eq!(off.alerts.rollover.max_size.as_deref(), Some("50gb"));
+
+    let bad_size = error_text(parse("[alerts]\nrollover_max_size = \"50 gigs\"\n"));
+    assert!(bad_size.contains("alerts.rollover_max_size"), "{bad_size}");
+    let all_off = error_text(parse(
+        "[alerts]\nrollover_max_age = \"0\"\nrollover_max_size = \"0\"\n",
+    ));
+    assert!(all_off.contains("never rolls over"), "{all_off}");
+    let short = error_text(parse("[engine]\nexecution_retention = \"10m\"\n"));
+    assert!(short.contains("engine.execution_retention"), "{short}");
+}

@@ -5,10 +5,11 @@ use super::raw::{DurationText, RawConfig};
 use super::redact_userinfo;
 use super::{
     AlertsConfig, Config, ConfigError, DEFAULT_ALERTS_INDEX, DEFAULT_CLOCK_TOLERANCE,
-    DEFAULT_CONCURRENCY, DEFAULT_ES_URL, DEFAULT_EXECUTIONS_INDEX, DEFAULT_MAX_CATCH_UP,
-    DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STATE_INDEX,
-    ElasticsearchConfig, EngineConfig, EqlPath, HttpConfig, LeasesConfig, LogConfig, LogFormat,
-    MAX_CONCURRENCY, MIN_LEASE_PERIOD, RulesConfig, Secret,
+    DEFAULT_CONCURRENCY, DEFAULT_ES_URL, DEFAULT_EXECUTION_RETENTION, DEFAULT_EXECUTIONS_INDEX,
+    DEFAULT_MAX_CATCH_UP, DEFAULT_NAMESPACE, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_STATE_INDEX, ElasticsearchConfig, EngineConfig, EqlPath, HttpConfig, LeasesConfig,
+    LogConfig, LogFormat, MAX_CONCURRENCY, MIN_EXECUTION_RETENTION, MIN_LEASE_PERIOD,
+    RolloverConfig, RulesConfig, Secret,
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -274,7 +275,63 @@ fn alerts(raw: &RawConfig, origins: &Origins) -> Result<AlertsConfig, ConfigErro
         .clone()
         .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
     check_namespace(&namespace).map_err(|m| origins.invalid("alerts.namespace", m))?;
-    Ok(AlertsConfig { index, namespace })
+    Ok(AlertsConfig {
+        index,
+        namespace,
+        rollover: rollover(&raw.alerts, origins)?,
+    })
+}
+
+/// The rollover conditions: each unset key keeps its default, and `"0"` (or `0` documents)
+/// turns that condition off; at least one must stay on.
+fn rollover(
+    alerts: &super::raw::RawAlerts,
+    origins: &Origins,
+) -> Result<RolloverConfig, ConfigError> {
+    let defaults = RolloverConfig::default();
+    let max_age = match alerts.rollover_max_age.as_deref().map(str::trim) {
+        None => defaults.max_age,
+        Some("0") => None,
+        Some(age) => Some(
+            crate::schedule::duration::parse_duration(age)
+                .map_err(|m| origins.invalid("alerts.rollover_max_age", m))?,
+        ),
+    };
+    let max_size = match alerts.rollover_max_size.as_deref().map(str::trim) {
+        None => defaults.max_size,
+        Some("0") => None,
+        Some(size) => {
+            check_byte_size(size).map_err(|m| origins.invalid("alerts.rollover_max_size", m))?;
+            Some(size.to_ascii_lowercase())
+        }
+    };
+    let max_docs = alerts.rollover_max_docs.filter(|docs| *docs > 0);
+    if max_age.is_none() && max_size.is_none() && max_docs.is_none() {
+        return Err(origins.invalid(
+            "alerts.rollover_max_age",
+            "alerts.rollover_max_age, rollover_max_size and rollover_max_docs are all off: keep one, or the alerts index never rolls over",
+        ));
+    }
+    Ok(RolloverConfig {
+        max_age,
+        max_size,
+        max_docs,
+    })
+}
+
+/// A byte size as Elasticsearch writes it: digits and one of b, kb, mb, gb, tb, pb.
+fn check_byte_size(text: &str) -> Result<(), String> {
+    let lower = text.to_ascii_lowercase();
+    let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &lower[digits.len()..];
+    let number_ok = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+    if number_ok && ["b", "kb", "mb", "gb", "tb", "pb"].contains(&unit) && digits != "0" {
+        Ok(())
+    } else {
+        Err(format!(
+            "{text:?} is not a size such as \"50gb\" (a whole number and b, kb, mb, gb, tb or pb)"
+        ))
+    }
 }
 
 fn engine(raw: &RawConfig, origins: &Origins) -> Result<EngineConfig, ConfigError> {
@@ -303,6 +360,15 @@ fn engine(raw: &RawConfig, origins: &Origins) -> Result<EngineConfig, ConfigErro
             "must differ from engine.state_index",
         ));
     }
+    let execution_retention = engine
+        .execution_retention
+        .map_or(DEFAULT_EXECUTION_RETENTION, |d| d.0);
+    if execution_retention < MIN_EXECUTION_RETENTION {
+        return Err(origins.invalid(
+            "engine.execution_retention",
+            format!("must be at least {}h", MIN_EXECUTION_RETENTION.num_hours()),
+        ));
+    }
     let eql = match engine.eql.as_deref().map(str::trim) {
         None | Some("auto") => EqlPath::Auto,
         Some("native") => EqlPath::Native,
@@ -320,6 +386,7 @@ fn engine(raw: &RawConfig, origins: &Origins) -> Result<EngineConfig, ConfigErro
         max_catch_up: engine.max_catch_up.map_or(DEFAULT_MAX_CATCH_UP, |d| d.0),
         state_index,
         executions_index,
+        execution_retention,
         shutdown_grace: std_duration(engine.shutdown_grace, DEFAULT_SHUTDOWN_GRACE),
     })
 }

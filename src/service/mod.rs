@@ -4,6 +4,7 @@
 //! The command line only parses flags and signals.
 
 pub mod fields;
+pub mod housekeeping;
 pub mod scheduler;
 pub mod setup;
 pub mod shared;
@@ -116,6 +117,7 @@ pub async fn connect(
     let templates = setup::index_templates(config);
     let info = setup::prepare(&client, &templates, clock, backoff, |_| {}).await?;
     tracing::info!(endpoint = %client.endpoint(), distribution = ?info.distribution, version = %info.version, "connected");
+    housekeeping::prepare_alerts(&client, &config.alerts.index).await?;
     let store = StateStore::for_config(client.clone(), config);
     Ok(Engine::new(client, store, Settings::from_config(config)))
 }

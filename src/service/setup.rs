@@ -154,13 +154,18 @@ fn log_failure(client: &Client, failed: &FailedAttempt<'_>) {
     }
 }
 
-/// Every template lookout installs: the alerts index's and those of the state and executions
-/// indices.
+/// Every template lookout installs: the alerts index's (without an ILM policy: the daemon
+/// rolls the alias over itself) and those of the state and executions indices.
 pub fn index_templates(config: &Config) -> Vec<(String, serde_json::Value)> {
+    index_templates_with(config, false)
+}
+
+/// [`index_templates`], the alerts template naming the ILM policy of `lookout setup` when `ilm`.
+pub fn index_templates_with(config: &Config, ilm: bool) -> Vec<(String, serde_json::Value)> {
     let alerts_index = &config.alerts.index;
     let mut templates = vec![(
         alert::template_name(alerts_index),
-        alert::index_template(alerts_index),
+        super::housekeeping::alerts_template(alerts_index, ilm),
     )];
     templates.extend(crate::state::index_templates(&config.engine));
     templates

@@ -12,6 +12,8 @@ pub const EXECUTION_ACTION: &str = "execute-rule";
 pub const GAP_ACTION: &str = "gap";
 /// `event.action` of a dead-letter document.
 pub const DEAD_LETTER_ACTION: &str = "dead-letter";
+/// `event.action` of a deployment's housekeeping claim.
+pub const HOUSEKEEPING_ACTION: &str = "housekeeping";
 
 pub fn state_doc(state: &RuleState) -> Value {
     let mut doc = json!({
@@ -115,4 +117,9 @@ pub fn dead_letter_id(alert_id: &str) -> String {
 /// index and the rule id, each framed by its length.
 pub fn state_id(namespace: &str, alerts_index: &str, rule_id: &str) -> String {
     format!("state-{}", framed_id(&[namespace, alerts_index, rule_id]))
+}
+
+/// The id of a deployment's housekeeping claim in the executions index.
+pub fn housekeeping_id(namespace: &str, alerts_index: &str) -> String {
+    format!("housekeeping-{}", framed_id(&[namespace, alerts_index]))
 }

@@ -59,6 +59,9 @@ use serde_json::json;
 /// How many state documents (or executions, or gaps) one search returns.
 pub const STATE_PAGE_SIZE: usize = 1000;
 
+/// How many rules one pruning of execution records covers (the rest wait for the next one).
+pub const PRUNE_RULES_PER_ROUND: usize = 10_000;
+
 /// What lookout remembers about one rule between executions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleState {
@@ -768,6 +771,94 @@ impl StateStore {
         }
     }
 
+    /// Claims this deployment's housekeeping round at `now` (alerts rollover, pruning): `true`
+    /// when no instance of the deployment did one within `every` before and this one's
+    /// conditional write of the claim document (`event.action: housekeeping` in the executions
+    /// index, the last round's time as `@timestamp`) won; `false` when another did or won.
+    /// Two requests: a real-time read and a conditional write.
+    pub async fn claim_housekeeping(
+        &self,
+        now: DateTime<Utc>,
+        every: chrono::TimeDelta,
+    ) -> Result<bool, EsError> {
+        let id = docs::housekeeping_id(&self.namespace, &self.alerts_index);
+        let current = self
+            .client
+            .get_versioned(&self.executions_index, &id)
+            .await?;
+        let expected = match &current {
+            Some(doc) => {
+                let last = doc.source["@timestamp"]
+                    .as_str()
+                    .and_then(|text| DateTime::parse_from_rfc3339(text).ok());
+                if last.is_some_and(|last| last.with_timezone(&Utc) > now - every) {
+                    return Ok(false);
+                }
+                Some((doc.seq_no, doc.primary_term))
+            }
+            None => None,
+        };
+        let doc = json!({
+            "@timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "event": {"kind": "event", "action": docs::HOUSEKEEPING_ACTION},
+            "lookout": {"scope": self.scope()},
+        });
+        let written = self
+            .client
+            .put_doc_if(&self.executions_index, &id, &doc, expected)
+            .await?;
+        Ok(written.is_some())
+    }
+
+    /// Deletes this deployment's execution records started before `before` (the retention),
+    /// except what recovering lost state reads ([`StateStore::recorded_coverage`]): per rule, the
+    /// newest scheduled record that did not fail and the oldest scheduled record among those
+    /// older than `before` stay (a rule with newer records never reads them; one without reads
+    /// exactly these). Gap records and dead letters are never deleted here. Two requests: an
+    /// aggregation that finds the records to keep, and one `_delete_by_query`. Returns how many
+    /// records were deleted. Records of an older lookout (without a scope) are left alone.
+    pub async fn prune_executions(&self, before: DateTime<Utc>) -> Result<u64, EsError> {
+        let old = json!({"bool": {"filter": [
+            {"term": {"event.action": docs::EXECUTION_ACTION}},
+            {"term": {"lookout.scope.namespace": self.namespace}},
+            {"term": {"lookout.scope.alerts_index": self.alerts_index}},
+            {"range": {"@timestamp": {"lt": before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}}},
+        ]}});
+        let scheduled = json!({"term": {"lookout.scope.manual": true}});
+        let one = |order: &str| {
+            json!({"top_hits": {"size": 1, "_source": false,
+                "sort": [{"@timestamp": {"order": order}}, {"lookout.execution.execution_uuid": {"order": "asc"}}]}})
+        };
+        let body = json!({
+            "size": 0,
+            "query": old,
+            "aggs": {"rules": {
+                "terms": {"field": "rule.id", "size": PRUNE_RULES_PER_ROUND},
+                "aggs": {
+                    "oldest": {"filter": {"bool": {"must_not": [scheduled]}}, "aggs": {"hit": one("asc")}},
+                    "newest_ok": {
+                        "filter": {"bool": {"must_not": [scheduled, {"term": {"lookout.execution.status": "failed"}}]}},
+                        "aggs": {"hit": one("desc")},
+                    },
+                },
+            }},
+        });
+        let answer = self.client.search_raw(&self.executions_index, body).await?;
+        let (rules, keep) = prune_plan(&answer);
+        if rules.is_empty() {
+            return Ok(0);
+        }
+        let mut query = old;
+        query["bool"]["filter"]
+            .as_array_mut()
+            .expect("a filter list")
+            .push(json!({"terms": {"rule.id": rules}}));
+        query["bool"]["must_not"] = json!([{"ids": {"values": keep}}]);
+        self.client
+            .delete_by_query(&self.executions_index, query)
+            .await
+    }
+
     /// Every hit of a query, paged with `search_after` on fields that together are unique (a
     /// field an index does not map sorts as missing).
     async fn all_hits(
@@ -808,6 +899,31 @@ impl StateStore {
             message: format!("document {id}: {message}"),
         }
     }
+}
+
+/// The rules an answer of [`StateStore::prune_executions`]'s aggregation covers, and the ids of
+/// the records to keep among their old ones.
+fn prune_plan(answer: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let mut rules = Vec::new();
+    let mut keep = Vec::new();
+    let buckets = answer["aggregations"]["rules"]["buckets"].as_array();
+    for bucket in buckets.into_iter().flatten() {
+        let Some(rule) = bucket["key"].as_str() else {
+            continue;
+        };
+        rules.push(rule.to_string());
+        for part in ["oldest", "newest_ok"] {
+            let hits = bucket[part]["hit"]["hits"]["hits"].as_array();
+            let ids = hits
+                .into_iter()
+                .flatten()
+                .filter_map(|hit| hit["_id"].as_str());
+            keep.extend(ids.map(str::to_string));
+        }
+    }
+    keep.sort();
+    keep.dedup();
+    (rules, keep)
 }
 
 /// A `_bulk` item refused for good, as the error of a request.
