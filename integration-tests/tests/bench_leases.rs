@@ -128,7 +128,8 @@ impl Executor for Instance<'_> {
     }
 }
 
-/// Moves the clock: to the next due instant while idle, at real speed while executions run.
+/// Moves the clock: to the next due instant while idle, at real speed while executions run, up
+/// to `end`.
 async fn drive(clock: &ManualClock, totals: &Totals<'_>, end: DateTime<Utc>) {
     let mut anchor = (clock.now(), Instant::now());
     loop {
@@ -138,7 +139,9 @@ async fn drive(clock: &ManualClock, totals: &Totals<'_>, end: DateTime<Utc>) {
         if totals.in_flight.get() > 0 {
             tokio::time::sleep(TICK).await;
             let elapsed = TimeDelta::from_std(anchor.1.elapsed()).expect("a short time");
-            clock.set(anchor.0 + elapsed);
+            // Never past the end: slots after it are not the run's (a short run's backlog would
+            // otherwise reach the next slot of the first rules).
+            clock.set((anchor.0 + elapsed).min(end));
             continue;
         }
         let next = clock.next_sleeper().await;

@@ -258,3 +258,31 @@ fn leases_of_rules_no_live_instance_holds_nor_the_lowest_loads_are_orphans() {
         "only the lowest live name removes them"
     );
 }
+
+#[test]
+fn the_read_asks_for_the_fields_a_cycle_uses_and_the_versions() {
+    let body = super::read_body();
+    assert_eq!(body["seq_no_primary_term"], true);
+    let fields: Vec<&str> = (body["_source"].as_array().unwrap().iter())
+        .filter_map(|field| field.as_str())
+        .collect();
+    for used in [
+        "kind",
+        "scope",
+        "instance",
+        "expires_at",
+        "rule_id",
+        "owner",
+        "generation",
+    ] {
+        assert!(fields.contains(&used), "{used} is read");
+    }
+    assert!(!fields.contains(&"updated_at"));
+    for part in [
+        "hits.hits._seq_no",
+        "hits.hits._primary_term",
+        "hits.hits._source",
+    ] {
+        assert!(super::READ_FILTER_PATH.contains(part));
+    }
+}
