@@ -31,6 +31,19 @@ struct Shared {
     stats: Mutex<FaultStats>,
     /// `METHOD target` of every request, in arrival order.
     log: Mutex<Vec<String>>,
+    /// The size of every exchange answered, in order.
+    exchanges: Mutex<Vec<Exchange>>,
+}
+
+/// One request forwarded and answered: its `METHOD target` and sizes (the benchmarks count
+/// traffic with them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub request: String,
+    /// Bytes of the request body.
+    pub sent: usize,
+    /// Bytes of the answer (head and body).
+    pub received: usize,
 }
 
 impl Proxy {
@@ -47,6 +60,7 @@ impl Proxy {
             plan: Mutex::new(FaultPlan::pass()),
             stats: Mutex::new(FaultStats::default()),
             log: Mutex::new(Vec::new()),
+            exchanges: Mutex::new(Vec::new()),
         });
         let accept = tokio::spawn(accept_loop(listener, shared.clone()));
         Proxy {
@@ -74,6 +88,11 @@ impl Proxy {
     /// `METHOD target` of every request so far, in arrival order.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.shared.log).clone()
+    }
+
+    /// Every exchange answered so far, in order.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        lock(&self.shared.exchanges).clone()
     }
 
     /// What the proxy has done so far.
@@ -127,6 +146,11 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
             return;
         };
         let bytes = response.to_bytes(head);
+        lock(&shared.exchanges).push(Exchange {
+            request: format!("{} {}", request.method, request.target),
+            sent: request.body.len(),
+            received: bytes.len(),
+        });
         if fault == Fault::ResetMidResponse {
             http::write_all_quietly(&mut write, &bytes[..bytes.len() / 2]).await;
             let _ = write.shutdown().await;

@@ -11,7 +11,11 @@
 //! - two daemons; one is cut off from the server (every request refused by the fault proxy):
 //!   its leases lapse, the other takes its rules over and carries on, and once the cut is
 //!   healed the rules spread again; every event is alerted once, and the cut-off instance
-//!   starts no execution once its leases lapsed.
+//!   starts no execution once its leases lapsed;
+//! - two daemons; one reloads (SIGHUP): its leases stay held under the same generation (the
+//!   other takes none of them over) and every event is still alerted once;
+//! - two daemons; both reload without two of the rules: the lease documents of those rules are
+//!   removed (the rules that stay are spread again).
 //!
 //! The lease period is 3 s and the rules run every 2 s, so that a run takes seconds. The times
 //! measured (how long rules took to move) are printed, not asserted.
@@ -238,15 +242,20 @@ impl Setup {
         Ingesting { stop, task }
     }
 
-    /// Stops writing events, waits until every rule covered the last one, then [`Setup::verify`].
+    /// Stops writing events, waits until every rule covered the time the last one was written, then
+    /// [`Setup::verify`].
     async fn finish(
         &self,
         ingesting: Ingesting,
         may_fail: Option<&str>,
     ) -> BTreeMap<(String, String), u64> {
         ingesting.stop.store(true, Ordering::SeqCst);
-        let (events, newest) = ingesting.task.await.expect("ingestion ran");
-        self.wait_for_coverage(newest).await;
+        let (events, _newest) = ingesting.task.await.expect("ingestion ran");
+        // Every event is searchable now: an execution whose window ends later saw them all (one
+        // that ended just after the newest event's timestamp may have searched before that
+        // event was written, and the next execution finds it).
+        let written = Utc::now();
+        self.wait_for_coverage(written).await;
         self.verify(&events, may_fail).await
     }
 
@@ -599,4 +608,136 @@ async fn an_instance_cut_off_from_the_server_loses_its_leases_and_the_other_carr
     );
     println!("proxy: {:?}", proxy.stats());
     drop(b);
+}
+
+/// Waits (at most [`WAIT`]) until the daemon's log holds a line containing `needle`.
+async fn wait_for_log(daemon: &Daemon, needle: &str) {
+    let started = Instant::now();
+    while !daemon.log().contains(needle) {
+        assert!(
+            started.elapsed() < WAIT,
+            "gave up waiting for {needle:?} in the log:\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_the_leases_of_the_rules_still_loaded() {
+    let setup = Setup::new("leases-reload", 6).await;
+    let url = setup.server.url.clone();
+    let a = setup.daemon("inst-a", &url);
+    let b = setup.daemon("inst-b", &url);
+    setup
+        .wait_for_holders(&[("inst-a", 3), ("inst-b", 3)])
+        .await;
+    let ingesting = setup.start_ingesting().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = setup.leases().await;
+
+    signal(a.child.id(), "-HUP");
+    // Through the reload (the drain, reading the rules again, connecting, a new round) and a
+    // lease period after it, a holds its three leases and b does not take any over.
+    let watch = Instant::now();
+    let mut reloaded_at = None;
+    loop {
+        let holders = setup.holders().await;
+        assert_eq!(
+            (holders.get("inst-a"), holders.get("inst-b")),
+            (Some(&3), Some(&3)),
+            "the reload moved leases: {holders:?}\n{}",
+            a.log()
+        );
+        if reloaded_at.is_none() && a.log().contains("reloaded the configuration and rules") {
+            reloaded_at = Some(watch.elapsed());
+        }
+        if reloaded_at.is_some_and(|at| watch.elapsed() > at + LEASE_PERIOD) {
+            break;
+        }
+        assert!(watch.elapsed() < WAIT, "a never reloaded:\n{}", a.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("a reloaded {reloaded_at:?} after SIGHUP");
+    let after = setup.leases().await;
+    assert_eq!(
+        after, before,
+        "every lease keeps its owner and generation through the reload"
+    );
+    assert!(
+        !a.log().contains("leases given back"),
+        "a reload gives no lease back:\n{}",
+        a.log()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let by_status = setup.finish(ingesting, None).await;
+    for instance in ["inst-a", "inst-b"] {
+        let succeeded = by_status
+            .get(&(instance.to_string(), "succeeded".to_string()))
+            .copied()
+            .unwrap_or(0);
+        assert!(succeeded > 0, "{instance} ran executions: {by_status:?}");
+    }
+    drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leases_of_rules_no_instance_loads_any_more_are_removed() {
+    let setup = Setup::new("leases-orphans", 6).await;
+    let url = setup.server.url.clone();
+    let a = setup.daemon("inst-a", &url);
+    let b = setup.daemon("inst-b", &url);
+    setup
+        .wait_for_holders(&[("inst-a", 3), ("inst-b", 3)])
+        .await;
+    let all: BTreeSet<String> = setup.leases().await.into_keys().collect();
+    assert_eq!(all.len(), 6, "one lease document per rule");
+
+    let (kept, dropped) = setup.rule_ids.split_at(4);
+    for rule_id in dropped {
+        std::fs::remove_file(setup.dir.join("rules").join(format!("{rule_id}.toml")))
+            .expect("the rule file is removed");
+    }
+    for daemon in [&a, &b] {
+        signal(daemon.child.id(), "-HUP");
+    }
+    for daemon in [&a, &b] {
+        wait_for_log(daemon, "reloaded the configuration and rules").await;
+    }
+    let started = Instant::now();
+    loop {
+        let left: BTreeSet<String> = setup.leases().await.into_keys().collect();
+        if left.len() == kept.len() {
+            assert_eq!(
+                left,
+                kept.iter().cloned().collect(),
+                "the dropped rules' leases go"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "lease documents of dropped rules still there: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "the leases of the 2 dropped rules were removed {:?} after both reloaded (lease period {LEASE_PERIOD:?})",
+        started.elapsed()
+    );
+    setup
+        .wait_for_holders(&[("inst-a", 2), ("inst-b", 2)])
+        .await;
+    assert!(
+        a.log()
+            .contains("lease of a rule no instance loads removed"),
+        "the lowest-named instance removed them:\n{}",
+        a.log()
+    );
+    assert!(
+        !b.log()
+            .contains("lease of a rule no instance loads removed"),
+        "only the lowest-named instance removes lease documents"
+    );
 }

@@ -7,6 +7,11 @@
 //! reload that fails any of this (bad configuration, a rule file with errors, no runnable rule,
 //! a server that refuses the new settings) keeps the old ones running and logs why. State lives
 //! in the server, so nothing is lost across a reload: each rule resumes from its `covered_to`.
+//! The leases (several instances) outlive the rounds: a task of their own keeps them through the
+//! drain and the reload, the rules the new configuration still loads keep their leases, those it
+//! drops are given back, new ones are claimed (`Sharing::reload`); only SIGTERM/SIGINT (or a
+//! reload that moves the leases elsewhere: another server, index, instance name or period)
+//! gives them all back.
 
 use super::common::{self, GlobalArgs};
 use anyhow::Context;
@@ -116,14 +121,35 @@ pub async fn supervise(
     let (stop_http, http) = start_endpoint(&first.config, observer.clone()).await?;
     let mut current = first;
     let mut connected = None;
+    let mut member: Option<Member> = None;
     loop {
-        let mut received = None;
         let shutdown = async {
-            received = Some(signals.next().await);
-            tracing::info!(signal = ?received, "signal received: no new executions; finishing running ones");
+            let signal = signals.next().await;
+            tracing::info!(
+                ?signal,
+                "signal received: no new executions; finishing running ones"
+            );
+            signal
         };
-        run_round(&current, connected.take(), clock, &observer, shutdown).await?;
-        if received != Some(Signal::Reload) {
+        let round = run_round(
+            &current,
+            connected.take(),
+            clock,
+            &observer,
+            shutdown,
+            &mut member,
+        )
+        .await;
+        let received = match round {
+            Ok(received) => received,
+            Err(error) => {
+                if let Some(member) = member.take() {
+                    member.leave(&observer).await;
+                }
+                return Err(error);
+            }
+        };
+        if received != Signal::Reload {
             break;
         }
         match checked_reload(global, clock, &mut signals).await {
@@ -143,6 +169,9 @@ pub async fn supervise(
             ),
             Reload::Stop => break,
         }
+    }
+    if let Some(member) = member.take() {
+        member.leave(&observer).await;
     }
     stop_http.send(()).ok();
     drop(http.await);
@@ -215,15 +244,75 @@ async fn start_endpoint(
     Ok((stop, task))
 }
 
+/// This instance's leases and the task keeping them: kept across reloads.
+struct Member {
+    sharing: lookout::Sharing,
+    maintaining: tokio::task::JoinHandle<()>,
+}
+
+impl Member {
+    /// Joins the instances of the deployment and keeps the leases in a task of their own.
+    async fn join(
+        config: &Config,
+        engine: &Engine,
+        rules: &[Rule],
+        observer: &Arc<Observer>,
+    ) -> Member {
+        let sharing = lookout::Sharing::join(config, engine, rules, Some(observer)).await;
+        let maintaining = tokio::spawn({
+            let sharing = sharing.clone();
+            let observer = Arc::clone(observer);
+            async move { sharing.maintain(Some(&observer)).await }
+        });
+        Member {
+            sharing,
+            maintaining,
+        }
+    }
+
+    /// The member for a round under `loaded`: the one kept from the round before when it fits
+    /// the configuration (its leases stay held), else a new one.
+    async fn for_round(
+        kept: Option<Member>,
+        loaded: &Loaded,
+        engine: &Engine,
+        observer: &Arc<Observer>,
+    ) -> Member {
+        match kept {
+            Some(kept) if kept.sharing.fits(&loaded.config) => {
+                kept.sharing.reload(&loaded.rules, Some(observer)).await;
+                kept
+            }
+            Some(other) => {
+                tracing::info!(
+                    "the leases move with the new configuration: giving them back first"
+                );
+                other.leave(observer).await;
+                Member::join(&loaded.config, engine, &loaded.rules, observer).await
+            }
+            None => Member::join(&loaded.config, engine, &loaded.rules, observer).await,
+        }
+    }
+
+    /// Stops keeping the leases and gives them all back.
+    async fn leave(self, observer: &Observer) {
+        self.maintaining.abort();
+        drop(self.maintaining.await);
+        self.sharing.leave(Some(observer)).await;
+    }
+}
+
 /// One round: connect (retrying until the server answers or a signal comes) unless a reload
-/// already did, then schedule.
+/// already did, then schedule until a signal, which it returns. `member`: the leases, kept from
+/// the round before (a reload) and kept for the next one unless the signal is a stop.
 async fn run_round(
     loaded: &Loaded,
     connected: Option<Engine>,
     clock: &dyn Clock,
     observer: &Arc<Observer>,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+    shutdown: impl Future<Output = Signal>,
+    member: &mut Option<Member>,
+) -> anyhow::Result<Signal> {
     let config = &loaded.config;
     let mut by_type: std::collections::BTreeMap<&str, usize> = Default::default();
     for rule in &loaded.rules {
@@ -236,7 +325,7 @@ async fn run_round(
         Some(engine) => engine,
         None => tokio::select! {
             engine = lookout::connect(config, clock, Backoff::default()) => engine?,
-            () = &mut shutdown => return Ok(()),
+            signal = &mut shutdown => return Ok(signal),
         },
     };
     observer.health.set_server_reachable(true);
@@ -253,15 +342,20 @@ async fn run_round(
     );
     let notifier = lookout::notifier(config, &engine, Some(Arc::clone(observer)))?;
     // Several instances share the rules through leases; this one runs those it holds.
-    let sharing = lookout::Sharing::join(config, &engine, &loaded.rules, Some(observer)).await;
+    let joined = Member::for_round(member.take(), loaded, &engine, observer).await;
+    let sharing = &joined.sharing;
     let observed = Observed {
         engine: &engine,
         observer,
-        sharing: &sharing,
+        sharing,
     };
+    let received = std::cell::Cell::new(None);
     let shutdown = async {
-        shutdown.await;
-        sharing.stop();
+        let signal = shutdown.await;
+        if signal == Signal::Stop {
+            sharing.stop();
+        }
+        received.set(Some(signal));
     };
     let scheduling = lookout::schedule_shared(
         &observed,
@@ -275,11 +369,16 @@ async fn run_round(
     let housekeeping = lookout::Housekeeping::new(engine.client().clone(), config);
     tokio::select! {
         () = lookout::schedule_and_deliver(scheduling, &notifier, clock) => {}
-        () = sharing.maintain(Some(observer)) => {}
         () = housekeeping.run(clock) => {}
     }
-    sharing.leave(Some(observer)).await;
-    Ok(())
+    // The scheduler returns once the shutdown completed (or when it has no rule to schedule).
+    let signal = received.get().unwrap_or(Signal::Stop);
+    if signal == Signal::Reload {
+        *member = Some(joined);
+    } else {
+        joined.leave(observer).await;
+    }
+    Ok(signal)
 }
 
 /// The engine, with every execution reported to the metrics and readiness.

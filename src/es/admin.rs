@@ -30,6 +30,23 @@ impl Client {
             .json(body);
         self.send_ok(request).await
     }
+
+    /// [`Client::search_raw`] asking the server to answer only the parts named in
+    /// `filter_path` (a server that ignores it answers the whole; callers read either).
+    pub async fn search_filtered(
+        &self,
+        index: &str,
+        body: Value,
+        filter_path: &str,
+    ) -> Result<Value, EsError> {
+        let path = format!("/{}/_search", encode_path_segment(index));
+        let request = Request::new("search", index, Method::Post, path)
+            .query("ignore_unavailable", "true")
+            .query("allow_no_indices", "true")
+            .query("filter_path", filter_path)
+            .json(body);
+        self.send_ok(request).await
+    }
 }
 
 /// `hits.total.value` of a search answer (or the plain number older servers answer with);

@@ -144,8 +144,46 @@ impl Client {
                 items
                     .iter()
                     .zip(part)
-                    .map(|(item, (_, put))| put_outcome(item, put)),
+                    .map(|(item, (_, put))| put_outcome(item, &put.id)),
             );
+        }
+        Ok(outcomes)
+    }
+}
+
+impl Client {
+    /// Deletes documents of `index`, each only at the version read: (`_id`, (`seq_no`,
+    /// `primary_term`)). The outcomes come in the order given: `Written` for a deletion (with
+    /// the deletion's own version), `Conflict` when the document changed or is gone.
+    pub async fn bulk_delete_if(
+        &self,
+        index: &str,
+        deletes: &[(String, (u64, u64))],
+    ) -> Result<Vec<PutOutcome>, EsError> {
+        let mut outcomes = Vec::with_capacity(deletes.len());
+        for part in deletes.chunks(BULK_MAX_ACTIONS) {
+            let mut body = String::new();
+            for (id, (seq_no, primary_term)) in part {
+                let action = json!({"delete": {
+                    "_index": index, "_id": id,
+                    "if_seq_no": seq_no, "if_primary_term": primary_term,
+                }});
+                body.push_str(&action.to_string());
+                body.push('\n');
+            }
+            let mut request =
+                Request::new("bulk delete", index, Method::Post, "/_bulk".to_string());
+            request.body = Some(Body::Ndjson(body));
+            let answer = self.send_ok(request).await?;
+            let items = answer["items"].as_array().filter(|i| i.len() == part.len());
+            let Some(items) = items else {
+                return Err(EsError::BadAnswer {
+                    op: "bulk delete",
+                    index: index.to_string(),
+                    message: format!("the bulk answer does not have {} items", part.len()),
+                });
+            };
+            outcomes.extend((items.iter().zip(part)).map(|(item, (id, _))| put_outcome(item, id)));
         }
         Ok(outcomes)
     }
@@ -169,7 +207,7 @@ fn put_body(puts: &[(&str, &ConditionalPut)]) -> String {
     body
 }
 
-fn put_outcome(item: &Value, put: &ConditionalPut) -> PutOutcome {
+fn put_outcome(item: &Value, id: &str) -> PutOutcome {
     let result = item
         .as_object()
         .and_then(|o| o.values().next())
@@ -178,14 +216,14 @@ fn put_outcome(item: &Value, put: &ConditionalPut) -> PutOutcome {
         200..=299 => match (result["_seq_no"].as_u64(), result["_primary_term"].as_u64()) {
             (Some(seq_no), Some(term)) => PutOutcome::Written(seq_no, term),
             _ => PutOutcome::Failed(ItemFailure {
-                id: put.id.clone(),
+                id: id.to_string(),
                 status: 0,
                 reason: "the answer has no _seq_no or _primary_term".to_string(),
             }),
         },
         409 => PutOutcome::Conflict,
         status => PutOutcome::Failed(ItemFailure {
-            id: put.id.clone(),
+            id: id.to_string(),
             status: u16::try_from(status).unwrap_or(0),
             reason: error_reason(&json!({"error": result["error"]})),
         }),
@@ -293,9 +331,12 @@ mod tests {
         assert_eq!(lines[2]["create"]["_index"], "executions");
         assert_eq!(lines[3]["x"], 2);
         let written = json!({"index": {"status": 200, "_seq_no": 4, "_primary_term": 1}});
-        assert_eq!(put_outcome(&written, &puts[0]), PutOutcome::Written(4, 1));
+        assert_eq!(
+            put_outcome(&written, &puts[0].id),
+            PutOutcome::Written(4, 1)
+        );
         let conflict = json!({"create": {"status": 409}});
-        assert_eq!(put_outcome(&conflict, &puts[1]), PutOutcome::Conflict);
+        assert_eq!(put_outcome(&conflict, &puts[1].id), PutOutcome::Conflict);
     }
 
     #[test]

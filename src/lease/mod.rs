@@ -17,12 +17,22 @@
 //! sharing a cluster never take each other's rules.
 //!
 //! # One cycle (every period / 4)
-//! Write the heartbeat; refresh and read the index (one search: heartbeats and leases); drop
+//! Write the heartbeat; refresh and read the index (one search: heartbeats and leases, only the
+//! fields used: `_source` filtering and `filter_path`, which a server may ignore); drop
 //! the leases another instance holds now (lost); then claim, each with a conditional write
 //! (`create`, or `if_seq_no`/`if_primary_term` of the version read, as Kibana's task manager
 //! claims tasks), free leases and those whose owner is dead, up to `ceil(rules / live
-//! instances)`, or give back (`owner: null`) the extras that are not running. A claim raises the
-//! generation; two instances claiming one lease: one write wins, the other gets a conflict.
+//! instances)`, or give back (`owner: null`) the extras that are not running, and the leases of
+//! rules this instance no longer loads (a reload dropped them). A claim raises the generation;
+//! two instances claiming one lease: one write wins, the other gets a conflict. The live instance
+//! with the lowest name also removes the lease documents of rules that no live instance holds
+//! and it does not load, once they stayed unchanged for [`ORPHAN_AFTER_PERIODS`] periods (each
+//! deletion conditional on the version read, so a claim in between wins).
+//!
+//! # Reloads
+//! The same [`Leases`] lives across reloads (SIGHUP): [`Leases::set_rules`] gives it the new
+//! rule set, the leases of rules still loaded stay held under the same generation, those of
+//! dropped rules are given back, new rules are claimed as any free lease.
 //!
 //! # Local validity and fencing
 //! A lease counts as held only until the start of the last complete cycle + 4/5 of the
@@ -35,7 +45,7 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
-pub use plan::{Held, InstanceDoc, LeaseDoc, Plan, View};
+pub use plan::{Held, InstanceDoc, LeaseDoc, Plan, Version, View};
 
 use crate::config::Config;
 use crate::es::{Client, ConditionalPut, EsError, PutOutcome};
@@ -53,6 +63,9 @@ pub const MAX_LEASE_DOCS: usize = 10_000;
 pub const FORGET_AFTER_PERIODS: i32 = 10;
 /// How many dead heartbeats one cycle removes at most.
 const FORGET_PER_CYCLE: usize = 5;
+/// After how many lease periods unchanged a lease document of a rule that no live instance
+/// holds, and the lowest-named live instance does not load, is removed.
+pub const ORPHAN_AFTER_PERIODS: u32 = 2;
 
 /// How the lease documents of a deployment are found and named.
 #[derive(Debug, Clone)]
@@ -84,12 +97,9 @@ impl Place {
     /// other instances wrote is seen).
     pub async fn read(&self) -> Result<(Vec<InstanceDoc>, BTreeMap<String, LeaseDoc>), EsError> {
         self.client.refresh(&self.index).await?;
-        let body = json!({
-            "size": MAX_LEASE_DOCS,
-            "seq_no_primary_term": true,
-            "query": {"match_all": {}},
-        });
-        let answer = self.client.search_raw(&self.index, body).await?;
+        let answer = (self.client)
+            .search_filtered(&self.index, read_body(), READ_FILTER_PATH)
+            .await?;
         let hits = answer["hits"]["hits"]
             .as_array()
             .cloned()
@@ -119,6 +129,24 @@ impl Place {
         }
         Ok((instances, leases))
     }
+}
+
+/// The parts of the read's answer a cycle uses (the server's `filter_path`): a third of the
+/// answer's bytes go otherwise to `_index`, `_id`, `_score` and the answer's head.
+const READ_FILTER_PATH: &str = "hits.hits._seq_no,hits.hits._primary_term,hits.hits._source";
+
+/// The read of every heartbeat and lease: only the fields a cycle and `lookout status` use
+/// (`scope` among them: the documents of other deployments are told apart with it).
+fn read_body() -> Value {
+    json!({
+        "size": MAX_LEASE_DOCS,
+        "seq_no_primary_term": true,
+        "query": {"match_all": {}},
+        "_source": [
+            "kind", "scope", "instance", "heartbeat_at", "expires_at",
+            "rule_id", "owner", "generation",
+        ],
+    })
 }
 
 fn instance_doc(source: &Value) -> Option<InstanceDoc> {
@@ -157,10 +185,14 @@ pub struct CycleReport {
     pub released: usize,
     /// Live instances seen.
     pub instances: usize,
+    /// Lease documents of rules no instance loads, removed.
+    pub removed: usize,
 }
 
 #[derive(Debug, Default)]
 struct Table {
+    /// The rules this instance runs.
+    rules: Vec<String>,
     held: BTreeMap<String, Held>,
     running: BTreeSet<String>,
     /// Being given back: no new execution starts.
@@ -171,6 +203,9 @@ struct Table {
     valid_until: Option<Instant>,
     last_heartbeat: Option<Instant>,
     stopping: bool,
+    /// Lease documents of rules no live instance holds nor this one loads: the version seen,
+    /// and since when it is unchanged.
+    orphans_seen: BTreeMap<String, (Version, Instant)>,
 }
 
 impl Table {
@@ -195,10 +230,10 @@ pub struct Leases {
     place: Place,
     instance: String,
     period: Duration,
-    /// The rules this instance runs.
-    rules: Vec<String>,
     table: Mutex<Table>,
     fresh_claimed: tokio::sync::Notify,
+    /// One cycle at a time (the maintaining task's, and a reload's).
+    cycling: tokio::sync::Mutex<()>,
 }
 
 impl Leases {
@@ -207,10 +242,19 @@ impl Leases {
             place,
             instance: instance.to_string(),
             period,
-            rules,
-            table: Mutex::new(Table::default()),
+            table: Mutex::new(Table {
+                rules,
+                ..Table::default()
+            }),
             fresh_claimed: tokio::sync::Notify::new(),
+            cycling: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The rules this instance runs from now on (a reload): the leases of rules no longer in
+    /// them are given back at the next cycle, new ones are claimed; the others stay held.
+    pub fn set_rules(&self, rules: Vec<String>) {
+        self.table().rules = rules;
     }
 
     pub fn instance(&self) -> &str {
@@ -283,6 +327,7 @@ impl Leases {
     /// One cycle: heartbeat, read, lost / claimed / given back. A failed request ends the cycle
     /// with an error; held leases stay valid until their local deadline, then lapse.
     pub async fn cycle(&self) -> Result<CycleReport, EsError> {
+        let _cycling = self.cycling.lock().await;
         let started = Instant::now();
         let now = Utc::now();
         let beat_due = self
@@ -293,19 +338,28 @@ impl Leases {
             self.heartbeat(now).await?;
         }
         let (instances, leases) = self.place.read().await?;
-        let (plan, live) = {
+        let (plan, live, orphans) = {
             let table = self.table();
             let view = View {
                 me: &self.instance,
                 now,
-                rules: &self.rules,
+                rules: &table.rules,
                 held: &table.held,
                 running: &table.running,
                 instances: &instances,
                 leases: &leases,
                 stopping: table.stopping,
             };
-            (plan::plan(&view), plan::live_instances(&view).len())
+            let orphans = if table.stopping {
+                Vec::new()
+            } else {
+                plan::orphans(&view)
+            };
+            (
+                plan::plan(&view),
+                plan::live_instances(&view).len(),
+                orphans,
+            )
         };
         let mut report = CycleReport {
             instances: live,
@@ -326,8 +380,64 @@ impl Leases {
         self.claim(&plan, now, &mut report).await?;
         self.release(&plan.releases, now, &mut report).await;
         self.forget_dead(&instances, now).await;
+        report.removed = self.remove_orphans(orphans).await;
         report.held = self.held_count();
         Ok(report)
+    }
+
+    /// Removes the lease documents of rules no live instance holds nor loads that stayed
+    /// unchanged for [`ORPHAN_AFTER_PERIODS`] periods, each only over the version read (a
+    /// claim in between wins); returns how many were removed.
+    async fn remove_orphans(&self, orphans: Vec<(String, Version)>) -> usize {
+        let due: Vec<(String, Version)> = {
+            let current: BTreeMap<String, Version> = orphans.into_iter().collect();
+            let now = Instant::now();
+            let mut table = self.table();
+            let seen = &mut table.orphans_seen;
+            seen.retain(|rule_id, (version, _)| current.get(rule_id) == Some(version));
+            for (rule_id, version) in current {
+                seen.entry(rule_id).or_insert((version, now));
+            }
+            let after = self.period * ORPHAN_AFTER_PERIODS;
+            (seen.iter())
+                .filter(|(_, (_, since))| now.saturating_duration_since(*since) >= after)
+                .map(|(rule_id, (version, _))| (rule_id.clone(), *version))
+                .collect()
+        };
+        if due.is_empty() {
+            return 0;
+        }
+        let deletes: Vec<(String, Version)> = (due.iter())
+            .map(|(rule_id, version)| (self.place.lease_id(rule_id), *version))
+            .collect();
+        let outcomes = match (self.place.client)
+            .bulk_delete_if(&self.place.index, &deletes)
+            .await
+        {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                tracing::debug!(%error, "removing the leases of rules no instance loads failed");
+                return 0;
+            }
+        };
+        let mut removed = 0;
+        let mut table = self.table();
+        for ((rule_id, _), outcome) in due.iter().zip(outcomes) {
+            table.orphans_seen.remove(rule_id);
+            match outcome {
+                PutOutcome::Written(..) => {
+                    removed += 1;
+                    tracing::info!(rule_id = %rule_id, "lease of a rule no instance loads removed");
+                }
+                PutOutcome::Conflict => {
+                    tracing::debug!(rule_id = %rule_id, "lease changed since it was read: kept");
+                }
+                PutOutcome::Failed(failure) => {
+                    tracing::debug!(rule_id = %rule_id, status = failure.status, reason = %failure.reason, "removing a lease failed");
+                }
+            }
+        }
+        removed
     }
 
     /// Removes the heartbeats of instances dead for [`FORGET_AFTER_PERIODS`] lease periods
@@ -472,6 +582,7 @@ impl Leases {
     /// Gives every lease back and removes the heartbeat (the end of a graceful shutdown):
     /// the other instances take the rules at their next cycle.
     pub async fn release_all(&self) {
+        let _cycling = self.cycling.lock().await;
         let rule_ids: Vec<String> = {
             let mut table = self.table();
             table.stopping = true;

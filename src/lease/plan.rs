@@ -50,7 +50,8 @@ pub struct Plan {
     /// Held leases that another instance holds now (or that are gone).
     pub lost: Vec<String>,
     pub claims: Vec<Claim>,
-    /// Held leases to give back (not running).
+    /// Held leases to give back (not running): extras over the share, and rules this
+    /// instance no longer loads.
     pub releases: Vec<String>,
     /// How many leases this instance should hold.
     pub target: usize,
@@ -98,16 +99,23 @@ pub fn plan(view: &View<'_>) -> Plan {
         target,
         ..Plan::default()
     };
+    let loaded: BTreeSet<&str> = view.rules.iter().map(String::as_str).collect();
     let mut keep: Vec<&String> = Vec::new();
     for (rule_id, held) in view.held {
         let doc = view.leases.get(rule_id);
         let ours = doc.is_some_and(|doc| {
             doc.owner.as_deref() == Some(view.me) && doc.generation == held.generation
         });
-        if ours {
-            keep.push(rule_id);
-        } else {
+        if !ours {
             plan.lost.push(rule_id.clone());
+        } else if !loaded.contains(rule_id.as_str()) {
+            // A rule this instance no longer loads (a reload dropped it): given back once its
+            // execution, if any, has ended.
+            if !view.running.contains(rule_id) {
+                plan.releases.push(rule_id.clone());
+            }
+        } else {
+            keep.push(rule_id);
         }
     }
     if keep.len() > target {
@@ -116,9 +124,8 @@ pub fn plan(view: &View<'_>) -> Plan {
             .filter(|rule_id| !view.running.contains(*rule_id))
             .collect();
         idle.sort_by_key(|rule_id| std::cmp::Reverse(preference(view.me, rule_id)));
-        plan.releases = (idle.into_iter().take(keep.len() - target))
-            .cloned()
-            .collect();
+        plan.releases
+            .extend((idle.into_iter().take(keep.len() - target)).cloned());
         return plan;
     }
     let wanted = target - keep.len();
@@ -132,6 +139,28 @@ pub fn plan(view: &View<'_>) -> Plan {
     free.truncate(wanted);
     plan.claims = free;
     plan
+}
+
+/// The lease documents of rules that no live instance holds and this instance does not load
+/// (their owner is none, or dead, or an earlier process of this name), with the version read;
+/// empty unless this instance has the lowest name among the live ones, so that one instance
+/// removes them. Another instance that loads such a rule claims it within a cycle; the caller
+/// removes only documents left unchanged for a while, each on the version read.
+pub fn orphans(view: &View<'_>) -> Vec<(String, Version)> {
+    let live = live_instances(view);
+    if live.first().map(String::as_str) != Some(view.me) {
+        return Vec::new();
+    }
+    let loaded: BTreeSet<&str> = view.rules.iter().map(String::as_str).collect();
+    (view.leases.values())
+        .filter(|doc| !loaded.contains(doc.rule_id.as_str()))
+        .filter(|doc| !view.held.contains_key(&doc.rule_id))
+        .filter(|doc| match &doc.owner {
+            None => true,
+            Some(owner) => owner == view.me || !live.contains(owner),
+        })
+        .map(|doc| (doc.rule_id.clone(), doc.version))
+        .collect()
 }
 
 /// The claim of a rule this instance does not hold, when its lease is free or its owner dead.

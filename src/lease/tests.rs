@@ -1,6 +1,6 @@
 //! The lease plan: shares, claims, take-overs and give-backs (no I/O).
 
-use super::plan::{Claim, next_generation, plan, share};
+use super::plan::{Claim, next_generation, orphans, plan, share};
 use super::*;
 use chrono::TimeZone;
 
@@ -51,8 +51,8 @@ impl Case {
         }
     }
 
-    fn plan(&self, me: &str) -> Plan {
-        plan(&View {
+    fn view<'a>(&'a self, me: &'a str) -> View<'a> {
+        View {
             me,
             now: now(),
             rules: &self.rules,
@@ -61,7 +61,17 @@ impl Case {
             instances: &self.instances,
             leases: &self.leases,
             stopping: self.stopping,
-        })
+        }
+    }
+
+    fn plan(&self, me: &str) -> Plan {
+        plan(&self.view(me))
+    }
+
+    fn orphans(&self, me: &str) -> Vec<String> {
+        (orphans(&self.view(me)).into_iter())
+            .map(|(rule_id, _)| rule_id)
+            .collect()
     }
 
     fn hold(&mut self, me: &str, rule_id: &str) {
@@ -186,4 +196,93 @@ fn generations_rise_and_are_not_below_the_time_in_milliseconds() {
     let millis = u64::try_from(now().timestamp_millis()).unwrap();
     assert_eq!(next_generation(0, now()), millis);
     assert_eq!(next_generation(millis + 5, now()), millis + 6);
+}
+
+#[test]
+fn after_a_reload_the_rules_still_loaded_stay_those_dropped_go_back_and_new_ones_are_claimed() {
+    let mut case = Case::new(3, vec![instance("a", true)]);
+    for rule_id in rules(3) {
+        case.hold("a", &rule_id);
+    }
+    // The reload drops rule-000 and rule-001 (still running) and adds rule-003.
+    case.rules = vec!["rule-002".into(), "rule-003".into()];
+    case.running.insert("rule-001".into());
+    let plan = case.plan("a");
+    assert_eq!(
+        plan.releases,
+        ["rule-000"],
+        "a running rule goes once it ended"
+    );
+    assert!(plan.lost.is_empty());
+    let claimed: Vec<&str> = plan.claims.iter().map(|c| c.rule_id.as_str()).collect();
+    assert_eq!(claimed, ["rule-003"]);
+}
+
+#[test]
+fn dropped_rules_do_not_count_in_the_share() {
+    // Two instances, four rules loaded: a holds two of them and two dropped ones.
+    let mut case = Case::new(6, vec![instance("a", true), instance("b", true)]);
+    for rule_id in rules(4) {
+        case.hold("a", &rule_id);
+    }
+    case.rules = rules(6).split_off(2);
+    let plan = case.plan("a");
+    assert_eq!(plan.target, 2);
+    assert_eq!(plan.releases, ["rule-000", "rule-001"]);
+    assert!(plan.claims.is_empty(), "a holds its share: {plan:?}");
+}
+
+#[test]
+fn leases_of_rules_no_live_instance_holds_nor_the_lowest_loads_are_orphans() {
+    let mut case = Case::new(
+        1,
+        vec![
+            instance("a", true),
+            instance("b", true),
+            instance("dead", false),
+        ],
+    );
+    for (rule_id, owner) in [
+        ("free", None),
+        ("of-dead", Some("dead")),
+        ("of-b", Some("b")),
+        ("of-an-earlier-a", Some("a")),
+        ("rule-000", None),
+    ] {
+        case.leases.insert(rule_id.into(), lease(rule_id, owner, 3));
+    }
+    case.hold("a", "held-not-loaded");
+    assert_eq!(case.orphans("a"), ["free", "of-an-earlier-a", "of-dead"]);
+    assert!(
+        case.orphans("b").is_empty(),
+        "only the lowest live name removes them"
+    );
+}
+
+#[test]
+fn the_read_asks_for_the_fields_a_cycle_uses_and_the_versions() {
+    let body = super::read_body();
+    assert_eq!(body["seq_no_primary_term"], true);
+    let fields: Vec<&str> = (body["_source"].as_array().unwrap().iter())
+        .filter_map(|field| field.as_str())
+        .collect();
+    for used in [
+        "kind",
+        "scope",
+        "instance",
+        "expires_at",
+        "rule_id",
+        "owner",
+        "generation",
+    ] {
+        assert!(fields.contains(&used), "{used} is read");
+    }
+    assert!(!fields.contains(&"updated_at"));
+    for part in [
+        "hits.hits._seq_no",
+        "hits.hits._primary_term",
+        "hits.hits._source",
+    ] {
+        assert!(super::READ_FILTER_PATH.contains(part));
+    }
 }

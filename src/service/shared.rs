@@ -2,10 +2,13 @@
 //! leases before scheduling starts, keeps them (one cycle every quarter of the lease period,
 //! reported to the metrics), lets the scheduler run only the rules it holds, runs each
 //! execution under its lease (the engine fences every state write with it), and on shutdown
-//! stops claiming, gives back what is idle at once and the rest as executions end.
+//! stops claiming, gives back what is idle at once and the rest as executions end. A reload
+//! (SIGHUP) keeps the same `Sharing` when the new configuration names the same server, leases
+//! index, deployment, instance and period ([`Sharing::fits`]): the rules still loaded keep their
+//! leases ([`Sharing::reload`]).
 
 use super::scheduler::Ownership;
-use crate::config::Config;
+use crate::config::{Config, ElasticsearchConfig, LeasesConfig};
 use crate::engine::{Engine, ExecutionReport, Lease, LeaseCheck};
 use crate::lease::{CycleReport, Leases, Place};
 use crate::observe::Observer;
@@ -24,12 +27,56 @@ const STOPPING_CYCLE: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone)]
 pub struct Sharing {
     leases: Option<Arc<Leases>>,
+    /// What the configuration it joined with says about the leases (`None`: alone).
+    joined: Option<Arc<Joined>>,
+}
+
+/// The parts of the configuration that decide where the leases are and whose they are.
+#[derive(Debug, PartialEq)]
+struct Joined {
+    elasticsearch: ElasticsearchConfig,
+    leases: LeasesConfig,
+    namespace: String,
+    alerts_index: String,
+}
+
+impl Joined {
+    fn of(config: &Config) -> Joined {
+        Joined {
+            elasticsearch: config.elasticsearch.clone(),
+            leases: config.leases.clone(),
+            namespace: config.alerts.namespace.clone(),
+            alerts_index: config.alerts.index.clone(),
+        }
+    }
 }
 
 impl Sharing {
     /// An instance that runs every rule without leases (`leases.enabled = false`).
     pub fn alone() -> Sharing {
-        Sharing { leases: None }
+        Sharing {
+            leases: None,
+            joined: None,
+        }
+    }
+
+    /// Whether this sharing can go on under `config` (a reload): leases on in both, and the
+    /// same server, leases index, deployment, instance name and period. When it cannot, the
+    /// caller leaves and joins again.
+    pub fn fits(&self, config: &Config) -> bool {
+        match &self.joined {
+            Some(joined) => config.leases.enabled && **joined == Joined::of(config),
+            None => !config.leases.enabled,
+        }
+    }
+
+    /// A reload kept this sharing: from now on it runs `rules`. One cycle at once gives back the
+    /// leases of rules no longer loaded and claims those of new ones; the others stay held.
+    pub async fn reload(&self, rules: &[Rule], observer: Option<&Observer>) {
+        if let Some(leases) = &self.leases {
+            leases.set_rules(rules.iter().map(|rule| rule.rule_id.clone()).collect());
+            self.cycle(observer).await;
+        }
     }
 
     /// Joins the instances of this deployment: announces itself and claims its share of
@@ -53,9 +100,15 @@ impl Sharing {
         );
         let sharing = Sharing {
             leases: Some(Arc::new(leases)),
+            joined: Some(Arc::new(Joined::of(config))),
         };
         sharing.cycle(observer).await;
         sharing
+    }
+
+    /// How many leases this instance holds (every rule when alone: `None`).
+    pub fn held(&self) -> Option<usize> {
+        self.leases.as_ref().map(|leases| leases.held_count())
     }
 
     /// Which rules the scheduler may run.
@@ -87,8 +140,10 @@ impl Sharing {
             },
         });
         let lease = Lease(Arc::clone(&held) as Arc<dyn LeaseCheck>);
+        // Ends the execution even when its future is dropped (a shutdown's grace ran out), so
+        // that its lease can be given back.
+        let _ended = Ended(&held);
         let report = engine.execute_leased(rule, at, Some(lease)).await;
-        leases.end(&rule.rule_id);
         Some(report)
     }
 
@@ -166,6 +221,15 @@ impl Ownership for Leases {
 
     fn fresh_taken(&self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
         Box::pin(self.fresh_claimed())
+    }
+}
+
+/// Marks the execution of a held lease ended when dropped.
+struct Ended<'a>(&'a HeldLease);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.0.leases.end(&self.0.rule_id);
     }
 }
 
