@@ -1,9 +1,9 @@
 //! What of a parsed query lookout's own evaluation cannot run, each with its reason: regular
 //! expressions outside the Lucene syntax lookout translates (its `~`, `&` and `<n-m>`
 //! operators) or that the `regex` crate refuses; and where its results differ from native EQL
-//! (samples, `head`/`tail` pipes). Everything else of the grammar runs.
+//! (samples). Everything else of the grammar runs.
 
-use super::ast::{Body, Expr, Pipe, Query};
+use super::ast::{Body, Expr, Query};
 use super::pattern;
 
 /// The reasons lookout's evaluation cannot run parts of the query (empty when it runs all).
@@ -52,8 +52,8 @@ fn regex_problem(pattern: &str, insensitive: bool) -> Option<String> {
 }
 
 /// Where lookout's own evaluation (servers without `_eql/search`) does not give what native EQL
-/// gives for the whole query, as sentences for a load warning: a sample does not run, and
-/// `head`/`tail` pipes are not applied.
+/// gives for the whole query, as sentences for a load warning: a sample does not run. (The
+/// `head`/`tail` pipes are applied as Elasticsearch applies them: [`super::Picker`].)
 pub fn local_differences(query: &Query) -> Vec<String> {
     let mut notes = Vec::new();
     if matches!(query.body, Body::Sample(_)) {
@@ -62,16 +62,6 @@ pub fn local_differences(query: &Query) -> Vec<String> {
              samples): the rule's executions fail there; Elasticsearch runs it"
                 .to_string(),
         );
-    }
-    for pipe in &query.pipes {
-        let (name, n) = match pipe {
-            Pipe::Head(n) => ("head", n),
-            Pipe::Tail(n) => ("tail", n),
-        };
-        notes.push(format!(
-            "on servers without EQL, `| {name} {n}` is not applied: every match in a window \
-             alerts (up to max_signals); Elasticsearch applies it"
-        ));
     }
     notes
 }
