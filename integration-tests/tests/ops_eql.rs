@@ -206,6 +206,48 @@ fn eql_pipes_and_max_signals_pick_the_matches_elasticsearch_returns_on_the_local
     assert_eq!(alerts(&server, &base), want);
 }
 
+/// A sample (`sample by`) runs on the local path as Elasticsearch documents it: per join key,
+/// one event for each filter, in any order; Kibana alerts `_eql/search`'s samples (answered in
+/// `hits.sequences`) as sequences: a shell alert plus one building block per event.
+#[test]
+fn a_sample_rule_alerts_each_join_keys_sample_as_a_shell_and_building_blocks_on_the_local_path() {
+    let server = TestServer::connect();
+    let source = unique_name("logs-aws.cloudtrail-ops-eql-sample");
+    block(server.create_cloudtrail_index(&source));
+    let planted = [
+        event("AttachUserPolicy", "mallory", 240, "attach-m"),
+        event("CreateUser", "mallory", 200, "create-m"),
+        event("CreateUser", "mallory", 150, "create-m2"),
+        event("CreateUser", "bob", 100, "create-b"),
+    ];
+    block(server.bulk_create(&source, &planted));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let dir = work.path();
+    let rule = unique_name("ops-eql-sample");
+    write_eql_rule(
+        dir,
+        &rule,
+        &source,
+        "sample by user.name [any where event.action == \"CreateUser\"] \
+         [any where event.action == \"AttachUserPolicy\"]",
+    );
+    let base = unique_name("ops-eql-sample");
+    ok(dir, &server, &base, &["run", "--once", "--now", NOW]);
+    let mut want: Vec<(String, String, String)> = vec![
+        (rule.clone(), "block".into(), "create-m".into()),
+        (rule.clone(), "block".into(), "attach-m".into()),
+        (rule.clone(), "shell".into(), "-".into()),
+    ];
+    want.sort();
+    assert_eq!(alerts(&server, &base), want);
+    ok(dir, &server, &base, &["run", "--once", "--now", NOW]);
+    assert_eq!(
+        alerts(&server, &base),
+        want,
+        "a restart alerts no sample twice"
+    );
+}
+
 #[test]
 fn the_shipped_eql_rule_finds_the_generators_mfa_registration_and_not_its_near_miss() {
     let server = TestServer::connect();

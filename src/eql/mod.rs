@@ -43,6 +43,8 @@ mod parser_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
+mod sample_tests;
+#[cfg(test)]
 mod translate_tests;
 
 pub use ast::{
@@ -52,10 +54,13 @@ pub use ast::{
 pub use dsl::{Dsl, Scalar, TextQuery};
 pub use error::ParseError;
 pub use eval::{Condition, evaluate};
-pub use local::{DEFAULT_TIMESTAMP_FIELD, Fields, LocalError, LocalQuery, SequencePlan, Skipped};
+pub use local::{
+    DEFAULT_TIMESTAMP_FIELD, Fields, LocalError, LocalQuery, SamplePlan, Samples, SequencePlan,
+    Skipped,
+};
 pub use pipes::Picker;
 pub use translate::{DEFAULT_CATEGORY_FIELD, StageFilter, stage_condition, translate_stage};
-pub use unsupported::{local_differences, unsupported};
+pub use unsupported::unsupported;
 pub use value::Value;
 
 /// The longest query accepted, in characters (the longest EQL query of Elastic's corpus has

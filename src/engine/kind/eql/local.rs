@@ -13,8 +13,8 @@ use crate::engine::ExecutionError;
 use crate::engine::plan;
 use crate::engine::search::Searcher;
 use crate::engine::sink::AlertSink;
-use crate::eql::sequence::{CompletedSequence, Document, SequenceMatcher};
-use crate::eql::{DEFAULT_TIMESTAMP_FIELD, LocalQuery, Picker, SequencePlan};
+use crate::eql::sequence::{CompletedSequence, Document, SequenceMatcher, sequence_id};
+use crate::eql::{DEFAULT_TIMESTAMP_FIELD, LocalQuery, Picker, Samples, SequencePlan};
 use crate::es::{Flow, Hit, Paging};
 use crate::kql::FieldMap;
 use crate::rule::Rule;
@@ -141,6 +141,45 @@ pub(in crate::engine) async fn find_local(
     let query = LocalQuery::new(super::tree(rule), super::fields(rule), types)
         .map_err(|error| search.failure(format!("cannot run its EQL here: {error}")))?;
     let dsl = query.dsl.to_json();
+    if let Some(sample) = query.sample() {
+        // Samples have no order and no span: the window's candidates are gathered, then its
+        // complete samples are handed over as sequences (Elasticsearch answers them in
+        // `hits.sequences`, which Kibana alerts as sequences).
+        let mut body = plan::events_body(&rule.search, &dsl, &window);
+        body["sort"] = timestamp_sort(event_timestamp(rule));
+        let mut samples = Samples::default();
+        let mut read = 0;
+        search_pages(search, rule, body, async |page: Vec<Hit>| {
+            read += page.len() as u64;
+            for hit in page {
+                let document = Document {
+                    index: hit.index,
+                    id: hit.id,
+                    source: hit.source,
+                };
+                sample.add(&mut samples, document, types);
+            }
+            Ok(Flow::More)
+        })
+        .await?;
+        let done: Vec<CompletedSequence> = (samples.finish().into_iter())
+            .map(|(key, events)| CompletedSequence {
+                id: sequence_id(
+                    events
+                        .iter()
+                        .map(|event| (event.index.as_str(), event.id.as_str())),
+                    namespace,
+                    &rule.rule_id,
+                ),
+                key,
+                events,
+            })
+            .collect();
+        if !done.is_empty() {
+            visit(Found::Sequences(done)).await?;
+        }
+        return Ok((read, None));
+    }
     let Some(sequence) = query.sequence() else {
         let mut matched = 0;
         let mut body = plan::events_body(&rule.search, &dsl, &window);
