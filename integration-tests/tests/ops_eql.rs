@@ -25,12 +25,17 @@ fn event(action: &str, user: &str, seconds_before_now: i64, mark: &str) -> Value
 }
 
 fn write_eql_rule(dir: &Path, rule_id: &str, index: &str, query: &str) {
+    write_eql_rule_with(dir, rule_id, index, query, "");
+}
+
+/// A rule with more lines of its `[rule]` table (`extra`, each ending in a newline).
+fn write_eql_rule_with(dir: &Path, rule_id: &str, index: &str, query: &str, extra: &str) {
     let text = format!(
         "[metadata]\ncreation_date = \"2026/01/01\"\nmaturity = \"production\"\nupdated_date = \"2026/01/01\"\n\n\
          [rule]\nauthor = [\"lookout\"]\ndescription = \"EQL operator test rule.\"\nfrom = \"now-6m\"\n\
          index = [\"{index}\"]\ninterval = \"5m\"\nlanguage = \"eql\"\nname = \"EQL {rule_id}\"\n\
          risk_score = 21\nrule_id = \"{rule_id}\"\nseverity = \"low\"\ntype = \"eql\"\n\
-         query = '''{query}'''\n"
+         {extra}query = '''{query}'''\n"
     );
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).expect("mkdir rules");
@@ -151,6 +156,96 @@ fn eql_rules_run_once_alert_exactly_their_events_and_sequences_and_never_twice()
     let again = test(&sequence_rule);
     assert_eq!(again["alerts"]["existing"], 1);
     assert_eq!(again["alerts"]["new"], 0);
+}
+
+/// `_eql/search` picks a window's matches with the query's `| head N` / `| tail N` and its
+/// `size` (max_signals), the most recent ones when nothing says otherwise; lookout's own path
+/// picks the same ones: the last event for `| tail 1`, the first sequence for `| head 1`, the
+/// last two events for max_signals 2.
+#[test]
+fn eql_pipes_and_max_signals_pick_the_matches_elasticsearch_returns_on_the_local_path() {
+    let server = TestServer::connect();
+    let source = unique_name("logs-aws.cloudtrail-ops-eql-pipes");
+    block(server.create_cloudtrail_index(&source));
+    let planted = [
+        event("CreateUser", "mallory", 240, "create-1"),
+        event("AttachUserPolicy", "mallory", 200, "attach-1"),
+        event("CreateUser", "bob", 150, "create-2"),
+        event("AttachUserPolicy", "bob", 100, "attach-2"),
+        event("CreateUser", "carol", 50, "create-3"),
+    ];
+    block(server.bulk_create(&source, &planted));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let dir = work.path();
+    let (tail, head, size) = (
+        unique_name("ops-eql-tail"),
+        unique_name("ops-eql-head"),
+        unique_name("ops-eql-size"),
+    );
+    let creations = "any where event.action == \"CreateUser\"";
+    write_eql_rule(dir, &tail, &source, &format!("{creations} | tail 1"));
+    write_eql_rule(
+        dir,
+        &head,
+        &source,
+        "sequence by user.name with maxspan=5m [any where event.action == \"CreateUser\"] \
+         [any where event.action == \"AttachUserPolicy\"] | head 1",
+    );
+    write_eql_rule_with(dir, &size, &source, creations, "max_signals = 2\n");
+    let base = unique_name("ops-eql-pipes");
+    ok(dir, &server, &base, &["run", "--once", "--now", NOW]);
+    let mut want: Vec<(String, String, String)> = vec![
+        (tail.clone(), "event".into(), "create-3".into()),
+        (head.clone(), "block".into(), "create-1".into()),
+        (head.clone(), "block".into(), "attach-1".into()),
+        (head.clone(), "shell".into(), "-".into()),
+        (size.clone(), "event".into(), "create-2".into()),
+        (size.clone(), "event".into(), "create-3".into()),
+    ];
+    want.sort();
+    assert_eq!(alerts(&server, &base), want);
+}
+
+/// A sample (`sample by`) runs on the local path as Elasticsearch documents it: per join key,
+/// one event for each filter, in any order; Kibana alerts `_eql/search`'s samples (answered in
+/// `hits.sequences`) as sequences: a shell alert plus one building block per event.
+#[test]
+fn a_sample_rule_alerts_each_join_keys_sample_as_a_shell_and_building_blocks_on_the_local_path() {
+    let server = TestServer::connect();
+    let source = unique_name("logs-aws.cloudtrail-ops-eql-sample");
+    block(server.create_cloudtrail_index(&source));
+    let planted = [
+        event("AttachUserPolicy", "mallory", 240, "attach-m"),
+        event("CreateUser", "mallory", 200, "create-m"),
+        event("CreateUser", "mallory", 150, "create-m2"),
+        event("CreateUser", "bob", 100, "create-b"),
+    ];
+    block(server.bulk_create(&source, &planted));
+    let work = tempfile::tempdir().expect("a temporary folder");
+    let dir = work.path();
+    let rule = unique_name("ops-eql-sample");
+    write_eql_rule(
+        dir,
+        &rule,
+        &source,
+        "sample by user.name [any where event.action == \"CreateUser\"] \
+         [any where event.action == \"AttachUserPolicy\"]",
+    );
+    let base = unique_name("ops-eql-sample");
+    ok(dir, &server, &base, &["run", "--once", "--now", NOW]);
+    let mut want: Vec<(String, String, String)> = vec![
+        (rule.clone(), "block".into(), "create-m".into()),
+        (rule.clone(), "block".into(), "attach-m".into()),
+        (rule.clone(), "shell".into(), "-".into()),
+    ];
+    want.sort();
+    assert_eq!(alerts(&server, &base), want);
+    ok(dir, &server, &base, &["run", "--once", "--now", NOW]);
+    assert_eq!(
+        alerts(&server, &base),
+        want,
+        "a restart alerts no sample twice"
+    );
 }
 
 #[test]

@@ -14,6 +14,7 @@ use super::translate::{stage_condition, translate_stage};
 use super::value::{FieldType, Value, date_millis, json_values};
 use crate::kql::FieldMap;
 use serde_json::Value as Json;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,8 +34,6 @@ pub struct Fields<'a> {
 /// Why lookout cannot run a query itself.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LocalError {
-    #[error("sample queries run only where the server has EQL (_eql/search)")]
-    Sample,
     #[error("{0}")]
     Sequence(#[from] SpecError),
 }
@@ -55,7 +54,27 @@ enum Shape {
         residual: Option<Condition>,
     },
     Sequence(SequencePlan),
+    Sample(SamplePlan),
 }
+
+/// A sample query's stages as conditions on documents, with their join keys (the sample's, then
+/// the stage's own).
+#[derive(Debug, Clone)]
+pub struct SamplePlan {
+    stages: Vec<(Condition, Vec<Expr>)>,
+}
+
+/// The samples of one window being gathered: per combination of join values (in the order first
+/// seen), the first event of each stage in the order the events were read.
+#[derive(Debug, Default)]
+pub struct Samples {
+    order: Vec<Vec<KeyValue>>,
+    found: HashMap<Vec<KeyValue>, Vec<Option<Arc<Document>>>>,
+}
+
+/// The most join-value combinations one document is sampled under (multi-valued join fields
+/// multiply).
+const MAX_KEY_COMBINATIONS: usize = 1_024;
 
 /// A sequence query's stages as conditions on documents, with their join keys.
 #[derive(Debug, Clone)]
@@ -97,7 +116,24 @@ impl LocalQuery {
                     },
                 })
             }
-            Body::Sample(_) => Err(LocalError::Sample),
+            Body::Sample(sample) => {
+                let dsl = Dsl::Should(
+                    (sample.stages.iter())
+                        .map(|stage| translate_stage(&stage.filter, category_field, types).dsl)
+                        .collect(),
+                );
+                let stages = (sample.stages.iter())
+                    .map(|stage| {
+                        let keys = sample.by.iter().chain(&stage.by).cloned().collect();
+                        let whole = stage_condition(&stage.filter, category_field);
+                        (Condition::new(whole), keys)
+                    })
+                    .collect();
+                Ok(LocalQuery {
+                    dsl,
+                    shape: Shape::Sample(SamplePlan { stages }),
+                })
+            }
             Body::Sequence(sequence) => {
                 let stages: Vec<&SequenceStage> =
                     sequence.stages.iter().chain(&sequence.until).collect();
@@ -144,7 +180,15 @@ impl LocalQuery {
             Shape::Events { residual } => residual
                 .as_ref()
                 .is_none_or(|residual| residual.matches(doc, types)),
-            Shape::Sequence(_) => false,
+            Shape::Sequence(_) | Shape::Sample(_) => false,
+        }
+    }
+
+    /// The sample's plan, for a sample query.
+    pub fn sample(&self) -> Option<&SamplePlan> {
+        match &self.shape {
+            Shape::Sample(plan) => Some(plan),
+            Shape::Events { .. } | Shape::Sequence(_) => None,
         }
     }
 
@@ -152,9 +196,63 @@ impl LocalQuery {
     pub fn sequence(&self) -> Option<&SequencePlan> {
         match &self.shape {
             Shape::Sequence(plan) => Some(plan),
-            Shape::Events { .. } => None,
+            Shape::Events { .. } | Shape::Sample(_) => None,
         }
     }
+}
+
+impl SamplePlan {
+    /// Adds a fetched document to `samples`: under each combination of its join values, as the
+    /// event of every stage it matches that has none yet. Stages are independent: one document
+    /// can be the event of two stages.
+    pub fn add(&self, samples: &mut Samples, document: Document, types: Option<&FieldMap>) {
+        let document = Arc::new(document);
+        let doc = &document.source;
+        for (stage, (condition, keys)) in self.stages.iter().enumerate() {
+            if !condition.matches(doc, types) {
+                continue;
+            }
+            for key in combinations(&join_values(doc, keys, types)) {
+                let slots = samples.found.entry(key).or_insert_with_key(|key| {
+                    samples.order.push(key.clone());
+                    vec![None; self.stages.len()]
+                });
+                slots[stage].get_or_insert_with(|| Arc::clone(&document));
+            }
+        }
+    }
+}
+
+impl Samples {
+    /// The complete samples (an event for every stage), each with its join values and its
+    /// events in stage order, in the order their join values were first seen.
+    pub fn finish(mut self) -> Vec<(Vec<KeyValue>, Vec<Arc<Document>>)> {
+        (self.order.into_iter())
+            .filter_map(|key| {
+                let slots = self.found.remove(&key)?;
+                let events: Option<Vec<_>> = slots.into_iter().collect();
+                events.map(|events| (key, events))
+            })
+            .collect()
+    }
+}
+
+/// Every combination of one value per join key (none when a key has no value).
+fn combinations(values: &JoinValues) -> Vec<Vec<KeyValue>> {
+    let mut combos = vec![Vec::new()];
+    for options in values {
+        combos = (combos.iter())
+            .flat_map(|combo| {
+                options.iter().map(move |value| {
+                    let mut next = combo.clone();
+                    next.push(value.clone());
+                    next
+                })
+            })
+            .take(MAX_KEY_COMBINATIONS)
+            .collect();
+    }
+    combos
 }
 
 impl SequencePlan {

@@ -10,6 +10,7 @@
 //!   query JSON, + a residual [`Condition`]).
 //! - [`LocalQuery`]: a whole query run by lookout on fetched documents (the DSL that selects its
 //!   candidates, an event query's check, a sequence's events for the matcher).
+//! - [`Picker`]: which matches of a window the `head`/`tail` pipes and `size` select.
 //! - [`sequence`] and [`native`]: sequence matching on evaluated events, and the native
 //!   `_eql/search` request and answer (imports `ids` for stable ids).
 
@@ -25,6 +26,7 @@ mod lexer;
 mod local;
 mod parser;
 mod pattern;
+mod pipes;
 mod print;
 mod translate;
 mod unsupported;
@@ -41,6 +43,8 @@ mod parser_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
+mod sample_tests;
+#[cfg(test)]
 mod translate_tests;
 
 pub use ast::{
@@ -50,9 +54,13 @@ pub use ast::{
 pub use dsl::{Dsl, Scalar, TextQuery};
 pub use error::ParseError;
 pub use eval::{Condition, evaluate};
-pub use local::{DEFAULT_TIMESTAMP_FIELD, Fields, LocalError, LocalQuery, SequencePlan, Skipped};
+pub use local::{
+    DEFAULT_TIMESTAMP_FIELD, Fields, LocalError, LocalQuery, SamplePlan, Samples, SequencePlan,
+    Skipped,
+};
+pub use pipes::Picker;
 pub use translate::{DEFAULT_CATEGORY_FIELD, StageFilter, stage_condition, translate_stage};
-pub use unsupported::{local_differences, unsupported};
+pub use unsupported::unsupported;
 pub use value::Value;
 
 /// The longest query accepted, in characters (the longest EQL query of Elastic's corpus has

@@ -1,9 +1,9 @@
 //! What of a parsed query lookout's own evaluation cannot run, each with its reason: regular
 //! expressions outside the Lucene syntax lookout translates (its `~`, `&` and `<n-m>`
-//! operators) or that the `regex` crate refuses; and where its results differ from native EQL
-//! (samples, `head`/`tail` pipes). Everything else of the grammar runs.
+//! operators) or that the `regex` crate refuses. Everything else of the grammar runs: samples and
+//! the `head`/`tail` pipes too.
 
-use super::ast::{Body, Expr, Pipe, Query};
+use super::ast::{Expr, Query};
 use super::pattern;
 
 /// The reasons lookout's evaluation cannot run parts of the query (empty when it runs all).
@@ -49,29 +49,4 @@ fn regex_problem(pattern: &str, insensitive: bool) -> Option<String> {
                 .unwrap_or("refused")
                 .to_string()
         })
-}
-
-/// Where lookout's own evaluation (servers without `_eql/search`) does not give what native EQL
-/// gives for the whole query, as sentences for a load warning: a sample does not run, and
-/// `head`/`tail` pipes are not applied.
-pub fn local_differences(query: &Query) -> Vec<String> {
-    let mut notes = Vec::new();
-    if matches!(query.body, Body::Sample(_)) {
-        notes.push(
-            "on servers without EQL, sample queries do not run (lookout's own evaluation has no \
-             samples): the rule's executions fail there; Elasticsearch runs it"
-                .to_string(),
-        );
-    }
-    for pipe in &query.pipes {
-        let (name, n) = match pipe {
-            Pipe::Head(n) => ("head", n),
-            Pipe::Tail(n) => ("tail", n),
-        };
-        notes.push(format!(
-            "on servers without EQL, `| {name} {n}` is not applied: every match in a window \
-             alerts (up to max_signals); Elasticsearch applies it"
-        ));
-    }
-    notes
 }

@@ -416,9 +416,6 @@ fn check_eql_query(
                     format!("on servers without EQL, {reason}; that part matches nothing there");
                 p.warning(&query.span(), message);
             }
-            for note in crate::eql::local_differences(&tree) {
-                p.warning(&query.span(), note);
-            }
             Some(Box::new(tree))
         }
         Err(error) => {

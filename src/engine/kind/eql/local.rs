@@ -13,8 +13,8 @@ use crate::engine::ExecutionError;
 use crate::engine::plan;
 use crate::engine::search::Searcher;
 use crate::engine::sink::AlertSink;
-use crate::eql::sequence::{CompletedSequence, Document, SequenceMatcher};
-use crate::eql::{LocalQuery, SequencePlan};
+use crate::eql::sequence::{CompletedSequence, Document, SequenceMatcher, sequence_id};
+use crate::eql::{DEFAULT_TIMESTAMP_FIELD, LocalQuery, Picker, Samples, SequencePlan};
 use crate::es::{Flow, Hit, Paging};
 use crate::kql::FieldMap;
 use crate::rule::Rule;
@@ -58,47 +58,68 @@ pub(super) async fn run(
         None => Start::Primed,
     };
     let shared = SharedFields::new(chunk.alert);
+    // The window's matches are picked as `_eql/search` picks them (its pipes and `size`), then
+    // offered: events when the window is read, sequences when the matcher is fed all of it.
+    let pipes = &super::tree(rule).pipes;
+    let size = u64::from(rule.max_signals);
+    let mut events = Picker::new(pipes, size);
+    let mut sequences = Picker::new(pipes, size);
     let (hits, matcher) = find_local(
         chunk.search,
         (rule, chunk.alert.namespace),
         chunk.window,
         matcher,
         async |found| {
-            match found {
+            Ok(match found {
                 Found::Events(hits) => {
-                    let sources = hits.iter().map(|hit| SourceEvent {
-                        index: &hit.index,
-                        id: &hit.id,
-                        source: &hit.source,
-                    });
-                    sink.offer(event_alerts(chunk, &shared, sources)).await?;
-                    Ok(match sink.written().limit_reached {
-                        true => Flow::Stop,
-                        false => Flow::More,
-                    })
+                    hits.into_iter().for_each(|hit| events.push(hit));
+                    match events.wants_more() {
+                        true => Flow::More,
+                        false => Flow::Stop,
+                    }
                 }
-                Found::Sequences(sequences) => {
-                    let alerts = (sequences.iter())
-                        .filter_map(|sequence| {
-                            let events: Vec<SourceEvent<'_>> = (sequence.events.iter())
-                                .map(|document| SourceEvent {
-                                    index: &document.index,
-                                    id: &document.id,
-                                    source: &document.source,
-                                })
-                                .collect();
-                            sequence_alerts(chunk, &shared, &events)
-                        })
-                        .collect();
-                    sink.offer_sequences(alerts).await?;
-                    // The matcher is fed every page, also past the budget, so that its state is
-                    // the same as if the window had fewer sequences.
-                    Ok(Flow::More)
+                Found::Sequences(done) => {
+                    done.into_iter()
+                        .for_each(|sequence| sequences.push(sequence));
+                    // The matcher is fed every page, also past the picked ones, so that its
+                    // state is the same as if the window had fewer sequences.
+                    Flow::More
                 }
-            }
+            })
         },
     )
     .await?;
+    // More matches than `size`: Kibana's "maximum alerts reached" (its answer's total).
+    let cut = |taken: u64, picked: usize| picked as u64 >= size && taken > picked as u64;
+    let (taken, events) = (events.taken(), events.finish());
+    let limited = cut(taken, events.len());
+    let (taken, sequences) = (sequences.taken(), sequences.finish());
+    if limited || cut(taken, sequences.len()) {
+        sink.limit_reached();
+    }
+    if !events.is_empty() {
+        let sources = events.iter().map(|hit| SourceEvent {
+            index: &hit.index,
+            id: &hit.id,
+            source: &hit.source,
+        });
+        sink.offer(event_alerts(chunk, &shared, sources)).await?;
+    }
+    if !sequences.is_empty() {
+        let alerts = (sequences.iter())
+            .filter_map(|sequence| {
+                let events: Vec<SourceEvent<'_>> = (sequence.events.iter())
+                    .map(|document| SourceEvent {
+                        index: &document.index,
+                        id: &document.id,
+                        source: &document.source,
+                    })
+                    .collect();
+                sequence_alerts(chunk, &shared, &events)
+            })
+            .collect();
+        sink.offer_sequences(alerts).await?;
+    }
     if let Some(matcher) = matcher {
         chunk.eql.put(key, text, matcher);
     }
@@ -120,9 +141,49 @@ pub(in crate::engine) async fn find_local(
     let query = LocalQuery::new(super::tree(rule), super::fields(rule), types)
         .map_err(|error| search.failure(format!("cannot run its EQL here: {error}")))?;
     let dsl = query.dsl.to_json();
+    if let Some(sample) = query.sample() {
+        // Samples have no order and no span: the window's candidates are gathered, then its
+        // complete samples are handed over as sequences (Elasticsearch answers them in
+        // `hits.sequences`, which Kibana alerts as sequences).
+        let mut body = plan::events_body(&rule.search, &dsl, &window);
+        body["sort"] = timestamp_sort(event_timestamp(rule));
+        let mut samples = Samples::default();
+        let mut read = 0;
+        search_pages(search, rule, body, async |page: Vec<Hit>| {
+            read += page.len() as u64;
+            for hit in page {
+                let document = Document {
+                    index: hit.index,
+                    id: hit.id,
+                    source: hit.source,
+                };
+                sample.add(&mut samples, document, types);
+            }
+            Ok(Flow::More)
+        })
+        .await?;
+        let done: Vec<CompletedSequence> = (samples.finish().into_iter())
+            .map(|(key, events)| CompletedSequence {
+                id: sequence_id(
+                    events
+                        .iter()
+                        .map(|event| (event.index.as_str(), event.id.as_str())),
+                    namespace,
+                    &rule.rule_id,
+                ),
+                key,
+                events,
+            })
+            .collect();
+        if !done.is_empty() {
+            visit(Found::Sequences(done)).await?;
+        }
+        return Ok((read, None));
+    }
     let Some(sequence) = query.sequence() else {
         let mut matched = 0;
-        let body = plan::events_body(&rule.search, &dsl, &window);
+        let mut body = plan::events_body(&rule.search, &dsl, &window);
+        body["sort"] = timestamp_sort(event_timestamp(rule));
         search_pages(search, rule, body, async |page: Vec<Hit>| {
             let accepted: Vec<Hit> = (page.into_iter())
                 .filter(|hit| query.accepts(&hit.source, types))
@@ -245,7 +306,19 @@ fn lookback(rule: &Rule, sequence: &SequencePlan, window: &Window) -> TimeDelta 
 
 /// The sequence's timestamp ascending: pages come in the order the matcher matches in.
 fn sequence_sort(sequence: &SequencePlan) -> Value {
-    json!([{ sequence.timestamp_field(): { "order": "asc", "unmapped_type": "date" } }])
+    timestamp_sort(sequence.timestamp_field())
+}
+
+/// The field `_eql/search` orders an event query's matches by (the rule's `timestamp_field`,
+/// not its timestamp override), so that `head`, `tail` and `size` pick the same events.
+fn event_timestamp(rule: &Rule) -> &str {
+    super::fields(rule)
+        .timestamp
+        .unwrap_or(DEFAULT_TIMESTAMP_FIELD)
+}
+
+fn timestamp_sort(field: &str) -> Value {
+    json!([{ field: { "order": "asc", "unmapped_type": "date" } }])
 }
 
 fn paging(rule: &Rule) -> Paging<'_> {
@@ -266,9 +339,10 @@ pub(super) fn planned(
         return Vec::new();
     };
     let mut body = plan::events_body(&rule.search, &query.dsl.to_json(), &window);
-    if let Some(sequence) = query.sequence() {
-        body["sort"] = sequence_sort(sequence);
-    }
+    body["sort"] = match query.sequence() {
+        Some(sequence) => sequence_sort(sequence),
+        None => timestamp_sort(event_timestamp(rule)),
+    };
     body["size"] = plan::page_size(rule.max_signals).into();
     vec![PlannedSearch {
         purpose: "the window's candidate events (on servers without EQL)",
