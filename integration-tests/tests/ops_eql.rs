@@ -161,7 +161,7 @@ fn eql_rules_run_once_alert_exactly_their_events_and_sequences_and_never_twice()
 /// `_eql/search` picks a window's matches with the query's `| head N` / `| tail N` and its
 /// `size` (max_signals), the most recent ones when nothing says otherwise; lookout's own path
 /// picks the same ones: the last event for `| tail 1`, the first sequence for `| head 1`, the
-/// last two events for max_signals 2.
+/// last two events for max_signals 2; `lookout test` lists what the pipes keep.
 #[test]
 fn eql_pipes_and_max_signals_pick_the_matches_elasticsearch_returns_on_the_local_path() {
     let server = TestServer::connect();
@@ -204,6 +204,40 @@ fn eql_pipes_and_max_signals_pick_the_matches_elasticsearch_returns_on_the_local
     ];
     want.sort();
     assert_eq!(alerts(&server, &base), want);
+
+    // `lookout test` lists what the pipes keep, as a run alerts it.
+    let preview = |rule: &str| -> Value {
+        let file = dir.join("rules").join(format!("{rule}.toml"));
+        let file = file.to_str().expect("a UTF-8 path");
+        let from = "2026-01-01T00:54:00Z";
+        let args = [
+            "test", file, "--from", from, "--to", NOW, "--format", "json",
+        ];
+        serde_json::from_str(&ok(dir, &server, &base, &args)).expect("JSON")
+    };
+    let mark = |event: &Value| event["_source"]["labels"]["mark"].clone();
+    let tail_events = preview(&tail)["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let tail_marks: Vec<Value> = tail_events.iter().map(mark).collect();
+    assert_eq!(tail_marks, vec![json!("create-3")], "{tail_events:?}");
+    let head_preview = preview(&head);
+    let sequences = head_preview["sequences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(sequences.len(), 1, "{head_preview}");
+    let events = head_preview["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let head_marks: Vec<Value> = events.iter().map(mark).collect();
+    assert_eq!(
+        head_marks,
+        vec![json!("create-1"), json!("attach-1")],
+        "{head_preview}"
+    );
 }
 
 /// A sample (`sample by`) runs on the local path as Elasticsearch documents it: per join key,

@@ -99,6 +99,11 @@ impl Matches {
         false
     }
 
+    fn with_more(mut self, more: bool) -> Self {
+        self.more = more;
+        self
+    }
+
     /// Adds a sequence of `(index, id, source)` events, each event kept once.
     fn add_sequence(&mut self, id: String, events: Vec<Hit>) {
         let mut positions = Vec::with_capacity(events.len());
@@ -296,7 +301,37 @@ async fn local_matches(
         add_sequences(&mut matches, matcher.finish());
     }
     matches.more |= stopped || matches.sequences.len() >= limit;
-    Ok(matches)
+    Ok(picked(matches, &super::kind::eql_tree(rule).pipes))
+}
+
+/// The matches a query's `| head N` / `| tail N` pipes keep, as an execution keeps them
+/// ([`crate::eql::Picker`]; the rule's `max_signals` is left to the preview's alert budget, as
+/// for every kind): events for an event query, sequences (and their events) for a sequence
+/// query.
+fn picked(matches: Matches, pipes: &[crate::eql::Pipe]) -> Matches {
+    if pipes.is_empty() {
+        return matches;
+    }
+    let every = u64::MAX;
+    if matches.sequences.is_empty() {
+        let mut picker = crate::eql::Picker::new(pipes, every);
+        matches.events.into_iter().for_each(|hit| picker.push(hit));
+        return Matches {
+            events: picker.finish(),
+            ..Matches::default()
+        }
+        .with_more(matches.more);
+    }
+    let mut picker = crate::eql::Picker::new(pipes, every);
+    (0..matches.sequences.len()).for_each(|at| picker.push(at));
+    let mut kept = Matches::default().with_more(matches.more);
+    for at in picker.finish() {
+        let events = (matches.sequences[at].iter())
+            .map(|&position| matches.events[position].clone())
+            .collect();
+        kept.add_sequence(matches.sequence_ids[at].clone(), events);
+    }
+    kept
 }
 
 /// An event found by an EQL search, as a hit of the preview (no sort values: it is not paged).

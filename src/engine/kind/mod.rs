@@ -21,7 +21,7 @@ mod tests;
 pub use eql::MAX_SEQUENCE_LOOKBACK;
 pub(super) use eql::{
     Found, Memory as EqlMemory, Path as EqlRunPath, Start, find_local,
-    native_search as native_eql_search, path as eql_path,
+    native_search as native_eql_search, path as eql_path, tree as eql_tree,
 };
 pub use new_terms::NEW_TERMS_PAGE_SIZE;
 pub(super) use new_terms::{find as find_new_terms, term_id as new_term_id};
