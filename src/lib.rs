@@ -95,8 +95,8 @@ pub use service::setup::{
 };
 pub use service::shared::Sharing;
 pub use service::{
-    ONCE_CONNECT_ATTEMPTS, RuleSet, ServiceError, connect, coverage, load_rules, notifier,
-    run_once, schedule_and_deliver,
+    ONCE_CONNECT_ATTEMPTS, RuleSet, SERVER_CLOCK_EVERY, ServiceError, connect, coverage,
+    keep_server_clock, load_rules, notifier, read_server_clock, run_once, schedule_and_deliver,
 };
 
 // Several instances sharing the rules: what the leases index says (`lookout status`).

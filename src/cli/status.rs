@@ -104,13 +104,14 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
         "dead_letters": dead_letters,
         "instances": instances,
         "notify": super::notify::delivery_status(&client, config).await?,
-        "clock": clock(&client),
+        "clock": clock(&client, config).await,
     }))
 }
 
-/// The host's clock against the server's, from the `Date` header of the answers above:
-/// `null` when the server sends none.
-fn clock(client: &Client) -> Value {
+/// The host's clock against the server's, from the `Date` header of the answers above, or
+/// from a reading of the server's now when they carry none: `null` when neither worked.
+async fn clock(client: &Client, config: &Config) -> Value {
+    lookout::read_server_clock(client, config).await;
     let tolerance = client.clock_tolerance();
     match client.clock_offset() {
         None => Value::Null,
@@ -127,16 +128,16 @@ fn clock(client: &Client) -> Value {
 /// The clock line: how far the host's clock is from the server's.
 fn clock_text(clock: &Value) -> String {
     let Some(offset) = clock["offset_s"].as_f64() else {
-        return "clock:       not measured (the server's answers carry no Date header)
-"
-        .to_string();
+        return "clock:       not measured (the server's answers carry no Date header, and its \
+                time could not be read from the alerts index)\n"
+            .to_string();
     };
     let (low, high) = (clock["low_s"].as_f64(), clock["high_s"].as_f64());
     let agrees = low.is_some_and(|low| low <= 0.0) && high.is_some_and(|high| high >= 0.0);
     let side = if offset > 0.0 { "behind" } else { "ahead of" };
     let line = match agrees {
         true => format!(
-            "clock:       the host's clock agrees with the server's to the Date header's 1 s \
+            "clock:       the host's clock agrees with the server's to the measurement's \
              resolution (tolerance {} s)",
             clock["tolerance_s"]
         ),

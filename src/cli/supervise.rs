@@ -370,6 +370,7 @@ async fn run_round(
     tokio::select! {
         () = lookout::schedule_and_deliver(scheduling, &notifier, clock) => {}
         () = housekeeping.run(clock) => {}
+        () = lookout::keep_server_clock(engine.client(), config, clock) => {}
     }
     // The scheduler returns once the shutdown completed (or when it has no rule to schedule).
     let signal = received.get().unwrap_or(Signal::Stop);

@@ -157,6 +157,50 @@ impl Client {
         self.inner.clock.server_now()
     }
 
+    /// Reads the server's clock with a search of its own when no answer so far carried a
+    /// `Date` header: a `date_range` aggregation from `now` on `field` of `index` answers the
+    /// server's now in milliseconds (the index must exist and map `field` as a date; nothing is
+    /// measured otherwise). The reading bounds the offset like a `Date` header does, to the
+    /// answer's latency instead of a second. Returns whether it measured; `false` without a
+    /// request when the server sends `Date` headers.
+    pub async fn read_server_clock(&self, index: &str, field: &str) -> Result<bool, EsError> {
+        if self.inner.clock.has_header() {
+            return Ok(false);
+        }
+        let body = serde_json::json!({
+            "size": 0,
+            "track_total_hits": false,
+            // No document is read: the range's bounds are answered all the same.
+            "query": {"bool": {"must_not": {"match_all": {}}}},
+            "aggs": {"now": {"date_range": {"field": field, "ranges": [{"from": "now"}]}}},
+        });
+        let sent = chrono::Utc::now();
+        let answer = self.search_raw(index, body).await?;
+        let (received, arrived) = (chrono::Utc::now(), std::time::Instant::now());
+        if self.inner.clock.has_header() {
+            // The search's own answer carried one: it is recorded already.
+            return Ok(true);
+        }
+        let server_time =
+            (answer["aggregations"]["now"]["buckets"][0]["from"].as_f64()).and_then(|millis| {
+                // Epoch milliseconds, whole; exact in an f64.
+                #[allow(clippy::cast_possible_truncation)]
+                let millis = millis as i64;
+                chrono::DateTime::from_timestamp_millis(millis)
+            });
+        let Some(server_time) = server_time else {
+            return Ok(false);
+        };
+        let offset = ClockOffset::of_reading(
+            sent,
+            received,
+            server_time,
+            chrono::TimeDelta::milliseconds(1),
+        );
+        self.inner.clock.record(offset, server_time, arrived);
+        Ok(true)
+    }
+
     /// Which server this is (`GET /`), asked once and then cached.
     pub async fn server_info(&self) -> Result<ServerInfo, EsError> {
         let info = self
@@ -228,6 +272,7 @@ impl Client {
             .and_then(|value| value.to_str().ok())
             .and_then(parse_http_date);
         if let Some(date) = date {
+            self.inner.clock.saw_header();
             let offset = ClockOffset::of_answer(sent, received, date);
             self.inner.clock.record(offset, date, arrived);
         }

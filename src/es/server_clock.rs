@@ -1,5 +1,7 @@
 //! The server's clock, read from the `Date` header of the answers lookout receives anyway (no
-//! request of its own). The header has a resolution of one second and is stamped at some
+//! request of its own), or, from a server whose answers carry none (Elasticsearch before
+//! elastic/elasticsearch#157422, noida-db), from a search of its own now and then
+//! ([`super::Client::read_server_clock`]). The header has a resolution of one second and is stamped at some
 //! instant between the request leaving and the answer arriving, so one answer bounds the
 //! offset (server minus host) between `date - received` and `date + 1 s - sent`. The latest
 //! answer is kept: its `Date` plus the (monotonic) time since it arrived is an instant the
@@ -28,9 +30,20 @@ impl ClockOffset {
         received: DateTime<Utc>,
         date: DateTime<Utc>,
     ) -> ClockOffset {
+        ClockOffset::of_reading(sent, received, date, TimeDelta::seconds(1))
+    }
+
+    /// The bounds of a reading of the server's time taken at some instant between `sent` and
+    /// `received` (host clock), truncated to `resolution`.
+    pub fn of_reading(
+        sent: DateTime<Utc>,
+        received: DateTime<Utc>,
+        server_time: DateTime<Utc>,
+        resolution: TimeDelta,
+    ) -> ClockOffset {
         ClockOffset {
-            low: date - received,
-            high: date + TimeDelta::seconds(1) - sent,
+            low: server_time - received,
+            high: server_time + resolution - sent,
         }
     }
 
@@ -78,6 +91,8 @@ pub(crate) struct ServerClock {
     tolerance: TimeDelta,
     latest: Mutex<Option<Sample>>,
     warned: AtomicBool,
+    /// Whether an answer carried a `Date` header (then no reading of its own is needed).
+    header: AtomicBool,
 }
 
 impl ServerClock {
@@ -86,6 +101,7 @@ impl ServerClock {
             tolerance: TimeDelta::from_std(tolerance).unwrap_or(TimeDelta::MAX),
             latest: Mutex::new(None),
             warned: AtomicBool::new(false),
+            header: AtomicBool::new(false),
         }
     }
 
@@ -125,6 +141,16 @@ impl ServerClock {
                 );
             }
         }
+    }
+
+    /// Notes that an answer carried a `Date` header.
+    pub(crate) fn saw_header(&self) {
+        self.header.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether any answer carried a `Date` header.
+    pub(crate) fn has_header(&self) -> bool {
+        self.header.load(Ordering::Relaxed)
     }
 
     pub(crate) fn latest(&self) -> Option<ClockOffset> {
@@ -176,6 +202,21 @@ mod tests {
         let now = clock.server_now().expect("measured");
         assert!(now >= at(15, 0), "{now}");
         assert_eq!(clock.latest(), Some(offset));
+    }
+
+    #[test]
+    fn a_reading_in_milliseconds_bounds_the_offset_to_the_latency() {
+        let offset = ClockOffset::of_reading(
+            at(10, 0),
+            at(10, 40),
+            at(59, 1_015),
+            TimeDelta::milliseconds(1),
+        );
+        // Read between 12:00:10.000 and 12:00:10.040 (host), the server said 12:01:00.015.
+        assert_eq!(offset.low, TimeDelta::milliseconds(49_975));
+        assert_eq!(offset.high, TimeDelta::milliseconds(50_016));
+        assert!(offset.beyond(TimeDelta::seconds(30)));
+        assert!(!offset.beyond(TimeDelta::seconds(50)));
     }
 
     #[test]

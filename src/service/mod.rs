@@ -153,6 +153,7 @@ pub async fn run_once(
     };
     let engine = connect(config, clock, backoff).await?;
     fields::warn_unmapped_fields(&engine, rules).await;
+    read_server_clock(engine.client(), config).await;
     let notifier = notifier(config, &engine, None)?;
     let reports = futures_util::stream::iter(rules)
         .map(|rule| engine.execute(rule, at))
@@ -162,6 +163,33 @@ pub async fn run_once(
     // What can be delivered now is; the rest stays pending on the alerts for the next run.
     notifier.deliver_due(clock).await;
     Ok(reports)
+}
+
+/// How often the daemon reads the server's clock itself when the server's answers carry no
+/// `Date` header.
+pub const SERVER_CLOCK_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// Reads the server's clock from a search of its own ([`Client::read_server_clock`] on the
+/// alerts index's `@timestamp`, which exists from the daemon's start) when the server's answers
+/// carry no `Date` header, so that windows never end past the server's now on such a server
+/// too. One request, and none when the server sends `Date` headers. A failed reading is logged
+/// and changes nothing.
+pub async fn read_server_clock(client: &Client, config: &Config) {
+    let index = &config.alerts.index;
+    if let Err(error) = client.read_server_clock(index, "@timestamp").await {
+        tracing::debug!(
+            %error,
+            "the server's clock could not be read; windows follow the host's clock until it is"
+        );
+    }
+}
+
+/// [`read_server_clock`] every [`SERVER_CLOCK_EVERY`], beside the scheduler; never returns.
+pub async fn keep_server_clock(client: &Client, config: &Config, clock: &dyn Clock) {
+    loop {
+        read_server_clock(client, config).await;
+        clock.sleep_until(clock.now() + SERVER_CLOCK_EVERY).await;
+    }
 }
 
 /// The notification delivery of `config` over the engine's alerts (checked: templates parse,
