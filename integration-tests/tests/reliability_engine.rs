@@ -702,14 +702,19 @@ async fn execution_records_of_another_deployment_are_not_resumed_from() {
 }
 
 /// With the state and the execution records gone, a rule whose alerts show that it ran records
-/// the `max_catch_up` before its window as a gap, which `backfill --gaps` fills; a rule that
-/// never ran starts without one.
+/// the `max_catch_up` before its window as a gap, which `backfill --gaps` fills; so does a rule
+/// that ran and never alerted, since the deployment's alerts show that its records were lost; a
+/// rule that never ran, added while the records were there, starts without one.
 #[tokio::test]
 async fn lost_state_and_records_leave_a_gap_of_max_catch_up() {
     let env = Env::new().await;
     let (_, rule) = env.one_event_before_t0().await;
     assert!(!env.execute(&rule, t0()).await.failed());
     assert_eq!(env.alerts().await.len(), 1);
+    let quiet = env.rule(2, None);
+    let report = env.execute(&quiet, t0()).await;
+    assert!(!report.failed(), "{:?}", report.record);
+    assert_eq!(report.record.alerts_created, 0, "{:?}", report.record);
     env.server
         .delete_index(&env.config.engine.state_index)
         .await;
@@ -727,6 +732,10 @@ async fn lost_state_and_records_leave_a_gap_of_max_catch_up() {
         to: at - minutes(6),
     };
     assert_eq!(gaps, vec![expected]);
+    let report = restarted.execute(&quiet, at).await;
+    assert!(!report.failed(), "{:?}", report.record);
+    let quiet_gaps = store(&env).gaps(&quiet.rule_id).await.expect("gaps");
+    assert_eq!(quiet_gaps, vec![expected], "the rule that never alerted");
     let fresh = env.rule(1, None);
     let report = env.execute(&fresh, at).await;
     assert!(!report.failed(), "{:?}", report.record);

@@ -133,9 +133,11 @@ impl Engine {
     /// started): new, or its state was lost (the document or the whole
     /// state index deleted). When this deployment's execution records say the rule ran,
     /// coverage resumes where they say it stood (older than `max_catch_up`, the rest is a gap).
-    /// When they are gone too but the rule's alerts say it ran, the `max_catch_up` before the
-    /// nominal window is recorded as a gap (`lookout backfill --gaps` searches it). A rule with
-    /// neither is new: its coverage starts at its first window, as before.
+    /// When they are gone too but the rule's alerts say it ran, or the deployment kept no
+    /// execution record at all though its alerts say it ran (its executions index was lost: a
+    /// rule that never alerted ran too), the `max_catch_up` before the nominal window is
+    /// recorded as a gap (`lookout backfill --gaps` searches it). Otherwise the rule is new:
+    /// its coverage starts at its first window, as before.
     pub(super) async fn recover_coverage(
         &self,
         rule: &Rule,
@@ -165,7 +167,10 @@ impl Engine {
             }
             return self.cover(rule, tally).await;
         }
-        if !self.has_alerts(rule).await.map_err(state_error)? {
+        // Asked before this rule's own alerts, so that it is answered before any execution of
+        // this engine wrote a record (each passes here first when the records were lost).
+        let records_lost = self.records_lost().await.map_err(state_error)?;
+        if !records_lost && !self.has_alerts(rule).await.map_err(state_error)? {
             return Ok(());
         }
         let from = at - self.settings.max_catch_up;
@@ -175,23 +180,44 @@ impl Engine {
                 to: nominal.from,
             };
             tally.warn(
-                "the rule's state and execution records were missing, though it has alerts: the max_catch_up before its window is recorded as a gap",
+                "the rule's state and execution records were missing, though it (or its deployment) has alerts: the max_catch_up before its window is recorded as a gap",
             );
             self.record_gap(rule, gap, tally).await?;
         }
         Ok(())
     }
 
+    /// Whether this deployment lost its execution records: the executions index holds none of
+    /// its execution records, though the alerts indices hold an alert of its namespace from a
+    /// scheduled execution. Asked once per engine (two searches at most).
+    async fn records_lost(&self) -> Result<bool, crate::es::EsError> {
+        let lost = self.records_lost.get_or_try_init(async || {
+            if self.store.has_execution_records().await? {
+                return Ok(false);
+            }
+            self.has_alerts_of(None).await
+        });
+        lost.await.copied()
+    }
+
     /// Whether the alerts indices hold an alert of this rule and namespace from a scheduled
     /// execution.
     async fn has_alerts(&self, rule: &Rule) -> Result<bool, crate::es::EsError> {
+        self.has_alerts_of(Some(&rule.rule_id)).await
+    }
+
+    /// Whether the alerts indices hold an alert of this namespace (of one rule, when given)
+    /// from a scheduled execution.
+    async fn has_alerts_of(&self, rule_id: Option<&str>) -> Result<bool, crate::es::EsError> {
+        let mut filter =
+            vec![serde_json::json!({"term": {"kibana.space_ids": self.settings.namespace}})];
+        if let Some(rule_id) = rule_id {
+            filter.push(serde_json::json!({"term": {"kibana.alert.rule.rule_id": rule_id}}));
+        }
         let body = serde_json::json!({
             "size": 1,
             "_source": false,
-            "query": {"bool": {"filter": [
-                {"term": {"kibana.alert.rule.rule_id": rule.rule_id}},
-                {"term": {"kibana.space_ids": self.settings.namespace}},
-            ], "must_not": [
+            "query": {"bool": {"filter": filter, "must_not": [
                 // A backfill's alerts say nothing about scheduled coverage.
                 {"term": {"kibana.alert.rule.execution.type": "manual"}},
             ]}},

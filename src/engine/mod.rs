@@ -107,6 +107,10 @@ pub struct Engine {
     /// Each rule's state as this engine last saved it, with the fence it was saved under: the
     /// rule's next execution starts from it instead of reading it back (one request less).
     saved_states: kept::Kept<String, Option<Fence>, Stored>,
+    /// Whether this deployment lost its execution records (none left, though its alerts say
+    /// it ran): asked once, the first time a rule has neither state nor records, so before any
+    /// execution of this engine wrote a record (`coverage::recover_coverage`).
+    records_lost: tokio::sync::OnceCell<bool>,
 }
 
 /// The result of one execution: the record written to the executions index.
@@ -132,6 +136,7 @@ impl Engine {
             settings,
             field_caps: FieldCapsCache::default(),
             saved_states: kept::Kept::default(),
+            records_lost: tokio::sync::OnceCell::new(),
         }
     }
 

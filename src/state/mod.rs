@@ -714,6 +714,26 @@ impl StateStore {
             .collect()
     }
 
+    /// Whether the executions index holds any execution record of this deployment (its
+    /// namespace and alerts index). One search, after a refresh.
+    pub async fn has_execution_records(&self) -> Result<bool, EsError> {
+        self.client.refresh(&self.executions_index).await?;
+        let body = json!({
+            "size": 1,
+            "_source": false,
+            "query": {"bool": {"filter": [
+                {"term": {"event.action": docs::EXECUTION_ACTION}},
+                {"term": {"lookout.scope.namespace": self.namespace}},
+                {"term": {"lookout.scope.alerts_index": self.alerts_index}},
+            ]}},
+        });
+        let hits = self
+            .client
+            .search_docs(&self.executions_index, body)
+            .await?;
+        Ok(!hits.is_empty())
+    }
+
     /// Where a rule's coverage stood by this deployment's execution records, for a rule whose
     /// state document is gone: the end of the newest execution that did not fail (its whole
     /// window was covered), else the start of the oldest recorded execution (coverage started
