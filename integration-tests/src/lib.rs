@@ -3,6 +3,7 @@
 //! fixtures. It talks to the server with the `elasticsearch` crate directly, not through lookout,
 //! so that a bug in lookout's own client cannot hide itself from the tests.
 
+pub mod bench;
 pub mod proxy;
 pub mod receiver;
 pub mod server;

@@ -23,6 +23,7 @@
 //! LOOKOUT_BENCH_MINUTES [60] (the simulated time; a multiple of 5, shorter for a quick look).
 
 use chrono::{DateTime, TimeDelta, Utc};
+use integration_tests::bench::{cpu_seconds, drive, percentile};
 use integration_tests::proxy::{Exchange, Proxy};
 use integration_tests::{TestServer, unique_name};
 use lookout::Backoff;
@@ -38,8 +39,6 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-/// How often the clock is moved while executions run.
-const TICK: Duration = Duration::from_millis(1);
 /// The rules' interval, in minutes.
 const INTERVAL_MINUTES: usize = 5;
 const INSTANCES: [&str; 3] = ["bench-a", "bench-b", "bench-c"];
@@ -126,48 +125,6 @@ impl Executor for Instance<'_> {
             report.is_none_or(|report| !report.failed())
         })
     }
-}
-
-/// Moves the clock: to the next due instant while idle, at real speed while executions run, up
-/// to `end`.
-async fn drive(clock: &ManualClock, totals: &Totals<'_>, end: DateTime<Utc>) {
-    let mut anchor = (clock.now(), Instant::now());
-    loop {
-        for _ in 0..8 {
-            tokio::task::yield_now().await;
-        }
-        if totals.in_flight.get() > 0 {
-            tokio::time::sleep(TICK).await;
-            let elapsed = TimeDelta::from_std(anchor.1.elapsed()).expect("a short time");
-            // Never past the end: slots after it are not the run's (a short run's backlog would
-            // otherwise reach the next slot of the first rules).
-            clock.set((anchor.0 + elapsed).min(end));
-            continue;
-        }
-        let next = clock.next_sleeper().await;
-        if next >= end {
-            return;
-        }
-        clock.set(next);
-        anchor = (next, Instant::now());
-    }
-}
-
-/// This process's user+sys CPU seconds (Linux, /proc/self/stat; USER_HZ is 100).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
-    let after_name = &stat[stat
-        .rfind(')')
-        .expect("stat has the command in parentheses")
-        + 2..];
-    let fields: Vec<&str> = after_name.split(' ').collect();
-    let ticks = |n: usize| fields[n - 3].parse::<f64>().expect("a tick count");
-    (ticks(14) + ticks(15)) / 100.0
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn rule_file(rule_id: &str, source: &str) -> String {
@@ -354,7 +311,7 @@ async fn three_instances_share_three_thousand_rules_every_five_minutes_for_a_sim
         )
     }));
     let driver = async {
-        drive(&clock, &totals, end).await;
+        drive(&clock, &totals.in_flight, end).await;
         stop.send(true).expect("the schedulers listen");
     };
     tokio::join!(schedulers, driver);

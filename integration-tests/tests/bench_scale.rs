@@ -11,6 +11,7 @@
 //! end of the simulated hour) and LOOKOUT_BENCH_CONCURRENCY.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use integration_tests::bench::{cpu_seconds, drive, percentile};
 use integration_tests::{TestServer, unique_name};
 use lookout::Backoff;
 use lookout::Config;
@@ -26,8 +27,6 @@ use tokio::sync::Semaphore;
 
 /// The length of the simulated run.
 const SIMULATED: TimeDelta = TimeDelta::hours(1);
-/// How often the clock is moved while executions run.
-const TICK: Duration = Duration::from_millis(1);
 /// Executions per rule in the simulated hour at a 5-minute interval.
 const EXPECTED_RUNS: usize = 12;
 
@@ -97,45 +96,6 @@ impl Executor for Measured<'_> {
     }
 }
 
-/// Moves the clock: to the next due instant while idle, at real speed while executions run.
-async fn drive(clock: &ManualClock, measured: &Measured<'_>, end: DateTime<Utc>) {
-    let mut anchor = (clock.now(), Instant::now());
-    loop {
-        for _ in 0..8 {
-            tokio::task::yield_now().await;
-        }
-        if measured.in_flight.get() > 0 {
-            tokio::time::sleep(TICK).await;
-            let elapsed = TimeDelta::from_std(anchor.1.elapsed()).expect("a short time");
-            clock.set(anchor.0 + elapsed);
-            continue;
-        }
-        let next = clock.next_sleeper().await;
-        if next >= end {
-            return;
-        }
-        clock.set(next);
-        anchor = (next, Instant::now());
-    }
-}
-
-/// This process's user+sys CPU seconds (Linux, /proc/self/stat; USER_HZ is 100).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
-    let after_name = &stat[stat
-        .rfind(')')
-        .expect("stat has the command in parentheses")
-        + 2..];
-    let fields: Vec<&str> = after_name.split(' ').collect();
-    let ticks = |n: usize| fields[n - 3].parse::<f64>().expect("a tick count");
-    (ticks(14) + ticks(15)) / 100.0
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn load_rules(folder: &str, source: &str) -> Vec<Rule> {
     let report = lookout::load_path(std::path::Path::new(folder));
     assert!(report.errors.is_empty(), "bench rules: {:?}", report.errors);
@@ -194,7 +154,7 @@ async fn thousand_rules_every_five_minutes_for_a_simulated_hour() {
         let _ = stopped.await;
     });
     let driver = async {
-        drive(&clock, &measured, end).await;
+        drive(&clock, &measured.in_flight, end).await;
         stop.send(()).expect("the daemon listens");
     };
     tokio::join!(daemon, driver);
