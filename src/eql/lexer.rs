@@ -137,8 +137,21 @@ fn is_name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b == b'@'
 }
 
+/// The bytes that continue a name: ASCII letters, digits and `_` (a table: names are most of
+/// a query's tokens).
+const NAME_PART: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    table
+};
+
 fn is_name_part(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    NAME_PART[usize::from(b)]
 }
 
 impl<'a> Lexer<'a> {
@@ -157,8 +170,12 @@ impl<'a> Lexer<'a> {
     /// Skips whitespace and comments.
     fn skip_blank(&mut self) -> Result<(), LexError> {
         loop {
+            let blanks = self.text.as_bytes()[self.pos..]
+                .iter()
+                .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                .count();
+            self.pos += blanks;
             match self.peek() {
-                Some(b' ' | b'\t' | b'\r' | b'\n') => self.pos += 1,
                 Some(b'/') if self.peek_at(1) == Some(b'/') => {
                     let line = self.rest().find('\n').unwrap_or(self.rest().len());
                     self.pos += line;
@@ -218,10 +235,9 @@ impl<'a> Lexer<'a> {
 
     fn name(&mut self) -> Kind<'a> {
         let start = self.pos;
-        self.pos += 1;
-        while self.peek().is_some_and(is_name_part) {
-            self.pos += 1;
-        }
+        let after = &self.text.as_bytes()[start + 1..];
+        let length = after.iter().position(|&b| !is_name_part(b));
+        self.pos = start + 1 + length.unwrap_or(after.len());
         let name = &self.text[start..self.pos];
         if self.peek() == Some(b'~') {
             self.pos += 1;
@@ -304,7 +320,9 @@ impl<'a> Lexer<'a> {
             self.pos += at + 1;
             return Ok(Kind::Str(Cow::Borrowed(body)));
         }
-        let mut decoded = String::new();
+        // Room for the text before the first escape and a little more (escaped strings are
+        // mostly short Windows paths), so that the text rarely moves while it is decoded.
+        let mut decoded = String::with_capacity(end.unwrap_or(0) + 32);
         loop {
             let Some(at) = string_stop(self.rest()) else {
                 return Err(unterminated(self.text.len(), open));

@@ -9,15 +9,36 @@ use super::ast::*;
 use super::error::Failure;
 use super::lexer::{Kind, LexError, Lexer, Symbol, Token};
 
-/// Words that are keywords of the grammar: they cannot name a field or category unquoted.
-const KEYWORDS: [&str; 18] = [
-    "and", "any", "by", "false", "in", "join", "like", "maxspan", "not", "null", "or", "regex",
-    "sample", "sequence", "true", "until", "where", "with",
-];
+/// True for the words that are keywords of the grammar: they cannot name a field or category
+/// unquoted.
+fn is_keyword(name: &str) -> bool {
+    matches!(
+        name,
+        "and"
+            | "any"
+            | "by"
+            | "false"
+            | "in"
+            | "join"
+            | "like"
+            | "maxspan"
+            | "not"
+            | "null"
+            | "or"
+            | "regex"
+            | "sample"
+            | "sequence"
+            | "true"
+            | "until"
+            | "where"
+            | "with"
+    )
+}
 
-/// The parse state: the lexer, the current token and the one after it, the first lexical
+/// The parse state: the query text, the lexer, the current token and the one after it, the first lexical
 /// error met, and the nesting depth.
 pub struct Parser<'a> {
+    text: &'a str,
     lexer: Lexer<'a>,
     current: Token<'a>,
     ahead: Token<'a>,
@@ -35,6 +56,7 @@ impl<'a> Parser<'a> {
             end: 0,
         };
         let mut parser = Parser {
+            text,
             lexer: Lexer::new(text),
             current: end.clone(),
             ahead: end,
@@ -432,20 +454,26 @@ impl<'a> Parser<'a> {
 
     fn or_expr(&mut self) -> Parsed<Expr> {
         let first = self.and_expr()?;
-        let mut rest = Vec::new();
-        while self.eat_word("or") {
-            rest.push(self.and_expr()?);
+        if !self.is_word("or") {
+            return Ok(first);
         }
-        Ok(combine(first, rest, Expr::Or))
+        let mut children = vec![first];
+        while self.eat_word("or") {
+            children.push(self.and_expr()?);
+        }
+        Ok(Expr::Or(children))
     }
 
     fn and_expr(&mut self) -> Parsed<Expr> {
         let first = self.not_expr()?;
-        let mut rest = Vec::new();
-        while self.eat_word("and") {
-            rest.push(self.not_expr()?);
+        if !self.is_word("and") {
+            return Ok(first);
         }
-        Ok(combine(first, rest, Expr::And))
+        let mut children = vec![first];
+        while self.eat_word("and") {
+            children.push(self.not_expr()?);
+        }
+        Ok(Expr::And(children))
     }
 
     fn not_expr(&mut self) -> Parsed<Expr> {
@@ -703,29 +731,34 @@ impl<'a> Parser<'a> {
         Ok(inner)
     }
 
-    /// A field name: `a.b.c`, `` `a b`.c ``; after `?` for an optional field.
+    /// A field name: `a.b.c`, `` `a b`.c ``; after `?` for an optional field. A name written
+    /// as one run of text (`a.b.c`: no blanks, no backquotes) is copied from the query text
+    /// once at the end; otherwise it is built part by part.
     fn field(&mut self, optional: bool) -> Parsed<Expr> {
-        let mut name = match self.kind() {
-            Kind::Name(name) if !is_keyword(name) => self.take_text(),
-            Kind::Quoted(_) => self.take_text(),
+        let text = self.text;
+        let start = self.start();
+        let mut built = match self.kind() {
+            Kind::Name(name) if !is_keyword(name) => None,
+            Kind::Quoted(name) => Some(name.to_string()),
             _ => return Err(self.unexpected("expected a field name after '?'")),
         };
+        let mut end = self.token().end;
+        self.advance();
         while self.is_symbol(Symbol::Dot) {
+            let dot = self.start();
             self.advance();
+            let run = built.is_none() && dot == end && self.start() == dot + 1;
             match self.kind() {
                 // Keywords are fine after a dot (`event.sequence`).
-                Kind::Name(part) => {
-                    name.push('.');
-                    name.push_str(part);
-                }
-                Kind::Quoted(part) => {
-                    name.push('.');
-                    name.push_str(part);
-                }
+                Kind::Name(_) if run => {}
+                Kind::Name(part) => add_part(&mut built, &text[start..end], part),
+                Kind::Quoted(part) => add_part(&mut built, &text[start..end], part),
                 _ => return Err(self.unexpected("expected a field name after '.'")),
             }
+            end = self.token().end;
             self.advance();
         }
+        let name = built.unwrap_or_else(|| text[start..end].to_string());
         if self.is_symbol(Symbol::LBracket) && matches!(self.next_kind(), Kind::Integer(_)) {
             return Err(Failure::new(
                 self.start(),
@@ -786,16 +819,11 @@ fn check_arity(function: Function, count: usize, at: usize) -> Parsed<()> {
     ))
 }
 
-fn is_keyword(name: &str) -> bool {
-    KEYWORDS.contains(&name)
-}
-
-fn combine(first: Expr, mut rest: Vec<Expr>, make: fn(Vec<Expr>) -> Expr) -> Expr {
-    if rest.is_empty() {
-        return first;
-    }
-    rest.insert(0, first);
-    make(rest)
+/// Appends `.part` to a field name; `so_far` is the name's text when nothing was built yet.
+fn add_part(built: &mut Option<String>, so_far: &str, part: &str) {
+    let name = built.get_or_insert_with(|| so_far.to_string());
+    name.push('.');
+    name.push_str(part);
 }
 
 fn arithmetic(op: ArithmeticOp, left: Expr, right: Expr) -> Expr {

@@ -185,6 +185,30 @@ fn names_may_be_backquoted_optional_or_contain_keywords_after_a_dot() {
 }
 
 #[test]
+fn a_dotted_name_is_the_same_whether_written_as_one_run_with_blanks_or_with_backquotes() {
+    for text in [
+        "process.parent.name == 1",
+        "process . parent .name == 1",
+        "process.\nparent.name == 1",
+        "process.`parent`.name == 1",
+        "`process`.parent.name == 1",
+        "process./* c */parent.name == 1",
+    ] {
+        assert_eq!(
+            condition(text),
+            eq(field("process.parent.name"), int(1)),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        condition("a.b.`c d` == 1 and x.y == 2"),
+        Expr::And(vec![eq(field("a.b.c d"), int(1)), eq(field("x.y"), int(2))])
+    );
+    assert!(parse("a. == 1").is_err());
+    assert!(parse("a.1 == 1").is_err());
+}
+
+#[test]
 fn literals_are_null_booleans_integers_and_floats() {
     assert_eq!(
         condition("f == null"),

@@ -143,11 +143,11 @@ fn term(field: &str, value: Scalar, case_insensitive: bool) -> Dsl {
     }
 }
 
-fn string_query(kind: TextQuery, field: &str, value: &str, case_insensitive: bool) -> Dsl {
+fn string_query(kind: TextQuery, field: &str, value: String, case_insensitive: bool) -> Dsl {
     Dsl::Text {
         kind,
         field: field.to_string(),
-        value: value.to_string(),
+        value,
         case_insensitive,
     }
 }
@@ -186,16 +186,24 @@ impl Translator<'_> {
             Node::Constant(true) => exact(Dsl::MatchAll),
             Node::Constant(false) => exact(Dsl::MatchNone),
             Node::Script(_) => loose(Dsl::MatchAll),
-            leaf => self.leaf(&leaf),
+            leaf => self.leaf(leaf),
         }
     }
 
-    fn leaf(&self, node: &Node<'_>) -> Part {
+    /// A field leaf; its strings move into the DSL.
+    fn leaf(&self, node: Node<'_>) -> Part {
         if let Node::Exists { field, exists: e } = node {
             let query = exists(&field.name);
-            return exact(if *e { query } else { must_not(query) });
+            return exact(if e { query } else { must_not(query) });
         }
-        let field = leaf_field(node);
+        let field = leaf_field(&node);
+        let not_equal = matches!(
+            node,
+            Node::Compare {
+                op: CompareOp::NotEq,
+                ..
+            }
+        );
         let kind = FieldType::of(self.fields, &field.name);
         let name = match kind {
             FieldType::Date | FieldType::Unknown => None,
@@ -209,7 +217,7 @@ impl Translator<'_> {
             FieldType::Ip => ip_leaf(node, name, fields),
             FieldType::Date | FieldType::Unknown => None,
         });
-        typed.unwrap_or_else(|| loose(loose_leaf(node, &field.name)))
+        typed.unwrap_or_else(|| loose(loose_leaf(not_equal, &field.name)))
     }
 
     /// The name to query for exact values: the field itself, or the keyword sub-field of a
@@ -246,14 +254,11 @@ fn leaf_field<'e>(node: &Node<'e>) -> &'e Field {
 
 /// The looser query of a leaf that is not exact: `exists` when the leaf needs a value (every
 /// leaf but `!=`, which also matches documents without the field), else everything.
-fn loose_leaf(node: &Node<'_>, name: &str) -> Dsl {
-    match node {
-        Node::Compare {
-            op: CompareOp::NotEq,
-            ..
-        } => Dsl::MatchAll,
-        _ => exists(name),
+fn loose_leaf(not_equal: bool, name: &str) -> Dsl {
+    if not_equal {
+        return Dsl::MatchAll;
     }
+    exists(name)
 }
 
 fn compare_query(name: &str, op: CompareOp, value: Scalar) -> Dsl {
@@ -277,11 +282,11 @@ fn never(op: CompareOp) -> Part {
     })
 }
 
-fn keyword_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Part {
+fn keyword_leaf(node: Node<'_>, name: &str, fields: Option<&FieldMap>) -> Part {
     match node {
-        Node::Compare { op, value, .. } => match constant_text(value) {
-            Some(text) => exact(compare_query(name, *op, Scalar::Str(text))),
-            None => never(*op),
+        Node::Compare { op, value, .. } => match into_text(value) {
+            Some(text) => exact(compare_query(name, op, Scalar::Str(text))),
+            None => never(op),
         },
         Node::In {
             list,
@@ -304,15 +309,15 @@ fn keyword_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Part 
             ..
         } => exact(should(
             patterns
-                .iter()
-                .map(|p| string_query(TextQuery::Wildcard, name, p, *insensitive))
+                .into_iter()
+                .map(|p| string_query(TextQuery::Wildcard, name, p, insensitive))
                 .collect(),
         )),
         Node::Prefix {
             prefix,
             insensitive,
             ..
-        } => exact(string_query(TextQuery::Prefix, name, prefix, *insensitive)),
+        } => exact(string_query(TextQuery::Prefix, name, prefix, insensitive)),
         Node::Regex {
             patterns,
             insensitive,
@@ -322,7 +327,7 @@ fn keyword_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Part 
             let dsl = should(
                 patterns
                     .iter()
-                    .map(|p| string_query(TextQuery::Regexp, name, p, *insensitive))
+                    .map(|p| string_query(TextQuery::Regexp, name, p.clone(), insensitive))
                     .collect(),
             );
             Part {
@@ -358,11 +363,11 @@ fn terms(name: &str, values: Vec<Scalar>) -> Dsl {
     }
 }
 
-fn number_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Part {
+fn number_leaf(node: Node<'_>, name: &str, fields: Option<&FieldMap>) -> Part {
     match node {
-        Node::Compare { op, value, .. } => match number_json(value) {
-            Some(number) => exact(compare_query(name, *op, number)),
-            None => never(*op),
+        Node::Compare { op, value, .. } => match number_json(&value) {
+            Some(number) => exact(compare_query(name, op, number)),
+            None => never(op),
         },
         Node::In { list, .. } => {
             let numbers = in_values(list, fields).filter_map(|v| number_json(&v));
@@ -382,15 +387,15 @@ fn boolean_json(value: &Value) -> Option<bool> {
     }
 }
 
-fn boolean_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Option<Part> {
+fn boolean_leaf(node: Node<'_>, name: &str, fields: Option<&FieldMap>) -> Option<Part> {
     match node {
         Node::Compare {
             op: op @ (CompareOp::Eq | CompareOp::NotEq),
             value,
             ..
-        } => Some(match boolean_json(value) {
-            Some(b) => exact(compare_query(name, *op, Scalar::Bool(b))),
-            None => never(*op),
+        } => Some(match boolean_json(&value) {
+            Some(b) => exact(compare_query(name, op, Scalar::Bool(b))),
+            None => never(op),
         }),
         Node::In { list, .. } => {
             let bools = in_values(list, fields)
@@ -403,7 +408,7 @@ fn boolean_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Optio
     }
 }
 
-fn ip_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Option<Part> {
+fn ip_leaf(node: Node<'_>, name: &str, fields: Option<&FieldMap>) -> Option<Part> {
     let valid = |value: &Value| match value {
         Value::Str(s) if s.contains('/') => parse_ip("0.0.0.0")
             .and_then(|probe| in_cidr(probe, s))
@@ -414,10 +419,10 @@ fn ip_leaf(node: &Node<'_>, name: &str, fields: Option<&FieldMap>) -> Option<Par
     match node {
         Node::Compare { op, value, .. } => {
             let is_range = !matches!(op, CompareOp::Eq | CompareOp::NotEq);
-            Some(match valid(value) {
+            Some(match valid(&value) {
                 Some(text) if is_range && text.contains('/') => return None,
-                Some(text) => exact(compare_query(name, *op, Scalar::Str(text))),
-                None => never(*op),
+                Some(text) => exact(compare_query(name, op, Scalar::Str(text))),
+                None => never(op),
             })
         }
         Node::In {
