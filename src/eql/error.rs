@@ -1,36 +1,9 @@
 //! Parse errors: where the parse stopped (line and column, 1-based, in characters of the query
 //! text) and a short reason. Positions inside the parser are byte offsets; they become lines and
-//! columns here, once, when an error is built.
+//! columns here, once, when an error is built. The error is the type KQL reports
+//! ([`crate::kql::ParseError`]), so that rule loading places both languages' errors alike.
 
-/// A query that is not valid EQL (or uses what Elasticsearch's EQL refuses).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{line}:{column}: {message}")]
-pub struct ParseError {
-    /// 1-based line within the query text.
-    pub line: usize,
-    /// 1-based column (in characters) within the line.
-    pub column: usize,
-    pub message: String,
-    /// Line and column of the bracket, parenthesis, string or comment left open, when that is
-    /// the error; the message names it as `opened at LINE:COLUMN`, so a caller that places the
-    /// query inside a larger text (a rule file) can name it there instead.
-    pub opened_at: Option<(usize, usize)>,
-}
-
-impl ParseError {
-    /// The message with the `opened at` position given in other coordinates (for example the
-    /// rule file's line and column), when the error names one.
-    pub fn message_with_opened_at(&self, line: usize, column: usize) -> String {
-        match self.opened_at {
-            Some((query_line, query_column)) => self.message.replacen(
-                &format!("opened at {query_line}:{query_column}"),
-                &format!("opened at {line}:{column}"),
-                1,
-            ),
-            None => self.message.clone(),
-        }
-    }
-}
+pub use crate::kql::ParseError;
 
 /// An error found by the lexer or parser, before positions become lines and columns.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 use super::ast::RangeOp;
 use std::fmt;
 
-/// A query that is not valid KQL.
+/// A query that is not valid KQL (or EQL: `eql::ParseError` is this type).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{column}: {message}")]
 pub struct ParseError {
@@ -14,9 +14,9 @@ pub struct ParseError {
     /// 1-based column (in characters) within the line.
     pub column: usize,
     pub message: String,
-    /// Line and column of the parenthesis, brace or quote left open, when that is the error;
-    /// the message names it as `opened at LINE:COLUMN`, so a caller that places the query
-    /// inside a larger text (a rule file) can name it there instead.
+    /// Line and column of the parenthesis, bracket, brace, quote or comment left open, when that
+    /// is the error; the message names it as `opened at LINE:COLUMN`, so a caller that places
+    /// the query inside a larger text (a rule file) can name it there instead.
     pub opened_at: Option<(usize, usize)>,
 }
 

@@ -380,9 +380,7 @@ pub(super) fn check_query(
     match check_kuery(query.get_ref()) {
         Ok(parsed) => Some(parsed),
         Err(error) => {
-            let at = (error.line, error.column, error.opened_at);
-            let rename = |line, column| error.message_with_opened_at(line, column);
-            report_query_error(t, p, (key, query.span()), "KQL", at, &rename);
+            report_query_error(t, p, (key, query.span()), "KQL", &error);
             None
         }
     }
@@ -419,34 +417,29 @@ fn check_eql_query(
             Some(Box::new(tree))
         }
         Err(error) => {
-            let at = (error.line, error.column, error.opened_at);
-            let rename = |line, column| error.message_with_opened_at(line, column);
-            report_query_error(t, p, (key, query.span()), "EQL", at, &rename);
+            report_query_error(t, p, (key, query.span()), "EQL", &error);
             None
         }
     }
 }
 
-/// Records a query's syntax error (at `line`, `column` of the query, with what it left open)
-/// at its position in the file; `message_at` gives the message naming the opened position in
-/// file coordinates.
+/// Records a query's syntax error (positions within the query text) at its position in the
+/// file, the position of what it left open, if any, named in file coordinates too.
 fn report_query_error(
     t: &Table<'_, '_>,
     p: &mut FileProblems<'_>,
     (key, span): (&str, std::ops::Range<usize>),
     language: &str,
-    (line, column, opened_at): (usize, usize, Option<(usize, usize)>),
-    message_at: &dyn Fn(usize, usize) -> String,
+    error: &crate::kql::ParseError,
 ) {
-    let offset = file_offset(p.text(), span.clone(), line, column);
-    // Without an opened position the message is unchanged whatever the coordinates.
-    let (open_line, open_column) = match opened_at {
+    let offset = file_offset(p.text(), span.clone(), error.line, error.column);
+    let message = match error.opened_at {
         Some((open_line, open_column)) => {
-            p.position(file_offset(p.text(), span, open_line, open_column))
+            let (line, column) = p.position(file_offset(p.text(), span, open_line, open_column));
+            error.message_with_opened_at(line, column)
         }
-        None => (0, 0),
+        None => error.message.clone(),
     };
-    let message = message_at(open_line, open_column);
     let name = t.key_name(key);
     p.error(
         &(offset..offset),
