@@ -62,6 +62,9 @@ pub enum Capability {
     /// A `Date` header in the server's answers (RFC 9110 asks for one; Elasticsearch sends none
     /// before elastic/elasticsearch#157422, so lookout cannot read the server's clock there).
     DateHeader,
+    /// Elasticsearch's index lifecycle management (`GET /_ilm/policy` answers): `lookout setup`
+    /// installs a policy that rolls the alerts alias over.
+    Ilm,
 }
 
 impl Capability {
@@ -90,6 +93,7 @@ impl Capability {
                 "range queries on coerced values (a number in a keyword field, a number written as a string in a long field)"
             }
             Capability::DateHeader => "a Date header in its answers (the server's clock)",
+            Capability::Ilm => "index lifecycle management (GET /_ilm/policy)",
             Capability::UncappedMinimumShouldMatch => {
                 "minimum_should_match above the number of should clauses as Elasticsearch applies it (a bool with a filter, no should and minimum_should_match 1 must match nothing)"
             }
@@ -171,6 +175,10 @@ impl TestServer {
                 answer.is_some_and(|a| a["hits"]["total"]["value"] == json!(0))
             }
             Capability::DateHeader => self.header(Method::Get, "/", "date").await.is_some(),
+            Capability::Ilm => {
+                let (status, _) = self.request(Method::Get, "/_ilm/policy", None).await;
+                status.is_success()
+            }
             Capability::CoercedRanges => {
                 let keyword = json!({"range": {"kw": {"lt": "m"}}});
                 let long = json!({"range": {"n": {"gt": 1}}});
