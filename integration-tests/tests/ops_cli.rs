@@ -606,8 +606,7 @@ fn status_names_the_alerts_write_index_its_documents_and_who_rolls_it_over() {
         "{out}"
     );
     assert!(
-        out.contains(&format!("; last rollover 20"))
-            && out.contains(&format!("(when {second} was made)")),
+        out.contains("; last rollover 20") && out.contains(&format!("(when {second} was made)")),
         "{out}"
     );
     if !ilm {
