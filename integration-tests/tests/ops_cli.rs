@@ -697,3 +697,29 @@ fn status_shows_the_ilm_policy_and_phase_of_the_alerts_write_index() {
         "{out}"
     );
 }
+
+/// An alerts index of an older lookout (a concrete index of the alias's name) is named as such:
+/// writes go to it and nothing rolls it over.
+#[test]
+fn status_says_a_concrete_alerts_index_never_rolls_over() {
+    let server = TestServer::connect();
+    let work = dir();
+    let base = integration_tests::unique_name("ops-status-concrete");
+    let alias = format!("{base}-alerts");
+    tokio_block(server.ok(Method::Put, &format!("/{alias}"), None));
+    let out = status(work.path(), &server.url, &base, &[]);
+    assert!(
+        out.contains(&format!(
+            "alerts:      {alias} is a concrete index (made by an older lookout): writes go to it and nothing rolls it over"
+        )),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status(
+        work.path(),
+        &server.url,
+        &base,
+        &["--format", "json"],
+    ))
+    .expect("status prints JSON");
+    assert_eq!(json["alerts"]["target"], "index", "{json}");
+}
