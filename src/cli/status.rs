@@ -17,6 +17,8 @@ use std::process::ExitCode;
 pub const RECENT: TimeDelta = TimeDelta::hours(1);
 /// Exit status when the server cannot be reached.
 const EXIT_UNREACHABLE: u8 = 1;
+/// A last housekeeping round older than this is flagged: the daemon does one every hour.
+const HOUSEKEEPING_OVERDUE: TimeDelta = TimeDelta::hours(2);
 /// The three statuses an execution ends with, in the order they are printed.
 const STATUSES: [&str; 3] = ["succeeded", "partial failure", "failed"];
 
@@ -100,7 +102,7 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
         },
         "templates": templates,
         "indices": indices,
-        "alerts": alerts(&client, config).await,
+        "alerts": alerts(&client, config, now).await,
         "rules": rules(config),
         "executions_last_hour": executions,
         "dead_letters": dead_letters,
@@ -261,7 +263,7 @@ fn text(report: &Value) -> String {
 /// settings of each index, the write index's `_stats`, and `_ilm/explain` or the housekeeping
 /// claim; one when the alias is missing. Never fails: a read that failed is named under
 /// `errors` and the rest is still shown.
-async fn alerts(client: &Client, config: &Config) -> Value {
+async fn alerts(client: &Client, config: &Config, now: DateTime<Utc>) -> Value {
     let alias = &config.alerts.index;
     let mut errors: Vec<String> = Vec::new();
     let indices = match client.describe_name(alias).await {
@@ -305,18 +307,21 @@ async fn alerts(client: &Client, config: &Config) -> Value {
         }
         None => {
             let store = lookout::StateStore::for_config(client.clone(), config);
-            let last_round = match store.last_housekeeping().await {
-                Ok(last) => json!(last.as_ref().map(time)),
+            let (last_round, overdue) = match store.last_housekeeping().await {
+                Ok(last) => (
+                    json!(last.as_ref().map(time)),
+                    json!(last.map(|last| now - last > HOUSEKEEPING_OVERDUE)),
+                ),
                 Err(error) => {
                     errors.push(format!(
                         "reading lookout's last housekeeping round (in {}) failed: {error}",
                         config.engine.executions_index
                     ));
-                    Value::Null
+                    (Value::Null, Value::Null)
                 }
             };
             json!({"by": "lookout", "every_seconds": lookout::HOUSEKEEPING_EVERY.num_seconds(),
-                "last_round": last_round})
+                "last_round": last_round, "last_round_overdue": overdue})
         }
     };
     // The write index of an alias over several indices was made by the last rollover.
@@ -453,6 +458,11 @@ fn alias_text(alerts: &Value, alias: &str) -> String {
         }
         Some("lookout") => {
             let round = match rollover["last_round"].as_str() {
+                Some(at) if rollover["last_round_overdue"] == true => format!(
+                    "last housekeeping round {}: WARNING: over {} hours ago, is `lookout run` running?",
+                    lookout::printable(at),
+                    HOUSEKEEPING_OVERDUE.num_hours()
+                ),
                 Some(at) => format!("last housekeeping round {}", lookout::printable(at)),
                 None => {
                     "no housekeeping round recorded (no `lookout run` has done one)".to_string()
@@ -673,6 +683,16 @@ mod tests {
         assert!(
             missing.contains("does not exist: run `lookout setup`"),
             "{missing}"
+        );
+        let mut late = by_lookout.clone();
+        late["rollover"]["last_round"] = json!("2026-01-01T10:00:00Z");
+        late["rollover"]["last_round_overdue"] = json!(true);
+        let text = alerts_text(&late);
+        assert!(
+            text.contains(
+                "last housekeeping round 2026-01-01T10:00:00Z: WARNING: over 2 hours ago"
+            ),
+            "{text}"
         );
         assert_eq!(size_text(215), "215 B");
         assert_eq!(size_text(3 << 30), "3.0 GiB");
