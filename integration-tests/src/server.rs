@@ -65,6 +65,9 @@ pub enum Capability {
     /// Elasticsearch's index lifecycle management (`GET /_ilm/policy` answers): `lookout setup`
     /// installs a policy that rolls the alerts alias over.
     Ilm,
+    /// An index may name an ILM policy (`index.lifecycle.name`) though the server has no ILM:
+    /// the setting is kept, not refused as unknown.
+    LifecycleSetting,
 }
 
 impl Capability {
@@ -94,6 +97,9 @@ impl Capability {
             }
             Capability::DateHeader => "a Date header in its answers (the server's clock)",
             Capability::Ilm => "index lifecycle management (GET /_ilm/policy)",
+            Capability::LifecycleSetting => {
+                "the index setting index.lifecycle.name (it refuses it as unknown)"
+            }
             Capability::UncappedMinimumShouldMatch => {
                 "minimum_should_match above the number of should clauses as Elasticsearch applies it (a bool with a filter, no should and minimum_should_match 1 must match nothing)"
             }
@@ -177,6 +183,16 @@ impl TestServer {
             Capability::DateHeader => self.header(Method::Get, "/", "date").await.is_some(),
             Capability::Ilm => {
                 let (status, _) = self.request(Method::Get, "/_ilm/policy", None).await;
+                status.is_success()
+            }
+            Capability::LifecycleSetting => {
+                let index = crate::unique_name("probe-lifecycle");
+                let body = json!({"settings": {"index.lifecycle.name": "probe-policy"}});
+                let path = format!("/{index}");
+                let (status, _) = self.request(Method::Put, &path, Some(body)).await;
+                if status.is_success() {
+                    self.delete_index(&index).await;
+                }
                 status.is_success()
             }
             Capability::CoercedRanges => {

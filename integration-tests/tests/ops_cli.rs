@@ -723,3 +723,41 @@ fn status_says_a_concrete_alerts_index_never_rolls_over() {
     .expect("status prints JSON");
     assert_eq!(json["alerts"]["target"], "index", "{json}");
 }
+
+/// A write index that names an ILM policy is left to ILM (the daemon does not roll it over), so
+/// status names the policy and what ILM says of it; on a server that keeps the setting but has
+/// no ILM API, it warns that nothing rolls the alias over.
+#[test]
+fn status_warns_when_the_write_index_names_a_policy_that_no_ilm_runs() {
+    let server = TestServer::connect();
+    if !tokio_block(integration_tests::server::require(
+        &server,
+        integration_tests::server::Capability::LifecycleSetting,
+    )) {
+        return;
+    }
+    let work = dir();
+    let base = integration_tests::unique_name("ops-status-policy");
+    let alias = format!("{base}-alerts");
+    let body = serde_json::json!({
+        "settings": {"index.lifecycle.name": "no-such-policy"},
+        "aliases": {&alias: {"is_write_index": true}},
+    });
+    tokio_block(server.ok(Method::Put, &format!("/{alias}-000001"), Some(body)));
+    let out = status(work.path(), &server.url, &base, &[]);
+    println!("{out}");
+    assert!(
+        out.contains("rollover:    by ILM, policy no-such-policy: "),
+        "{out}"
+    );
+    if tokio_block(server.has(integration_tests::server::Capability::Ilm)) {
+        // Elasticsearch: ILM answers for the index (what it says of a missing policy is not
+        // checked here: no server of these tests has ILM).
+        assert!(!out.contains("no ILM API"), "{out}");
+    } else {
+        assert!(
+            out.contains("WARNING: the server has no ILM API, so nothing rolls it over"),
+            "{out}"
+        );
+    }
+}

@@ -346,9 +346,11 @@ async fn alerts(client: &Client, config: &Config, now: DateTime<Utc>) -> Value {
 }
 
 /// The parts of an `_ilm/explain` entry that say where the index is in its policy, and the
-/// error when a step failed.
+/// error: the reason of `step_info` (which holds an exception's `type` and `reason` when a step
+/// failed or the policy is missing, and only a `message` while a step waits).
 fn ilm_state(entry: &Value) -> Value {
-    let failed = entry["step"] == "ERROR" || !entry["failed_step"].is_null();
+    let reason = &entry["step_info"]["reason"];
+    let failed = entry["step"] == "ERROR" || !entry["failed_step"].is_null() || !reason.is_null();
     json!({
         "available": true,
         "managed": entry["managed"],
@@ -356,9 +358,10 @@ fn ilm_state(entry: &Value) -> Value {
         "action": entry["action"],
         "step": entry["step"],
         "failed_step": entry["failed_step"],
-        "error": match failed {
-            true => entry["step_info"]["reason"].clone(),
-            false => Value::Null,
+        "error": match (failed, reason.is_null()) {
+            (false, _) => Value::Null,
+            (true, false) => reason.clone(),
+            (true, true) => json!("no reason given"),
         },
     })
 }
@@ -439,19 +442,31 @@ fn alias_text(alerts: &Value, alias: &str) -> String {
             } else if ilm["available"] == false {
                 "WARNING: the server has no ILM API, so nothing rolls it over".to_string()
             } else if !ilm["error"].is_null() || ilm["step"] == "ERROR" {
+                let step = match ilm["failed_step"].is_null() {
+                    true => &ilm["step"],
+                    false => &ilm["failed_step"],
+                };
                 format!(
                     "ERROR in step {}: {}",
-                    str(&ilm["failed_step"]),
+                    if step.is_null() {
+                        "(none)".to_string()
+                    } else {
+                        str(step)
+                    },
                     lookout::printable(ilm["error"].as_str().unwrap_or("no reason given"))
                 )
             } else if ilm["managed"] == false {
                 format!("WARNING: ILM does not manage {name}")
             } else {
+                let part = |value: &Value| match value.as_str() {
+                    Some(text) => lookout::printable(text).into_owned(),
+                    None => "(none yet)".to_string(),
+                };
                 format!(
                     "phase {}, action {}, step {}",
-                    str(&ilm["phase"]),
-                    str(&ilm["action"]),
-                    str(&ilm["step"])
+                    part(&ilm["phase"]),
+                    part(&ilm["action"]),
+                    part(&ilm["step"])
                 )
             };
             format!("rollover:    by ILM, policy {policy}: {state}; {last_rollover}\n")
@@ -694,6 +709,15 @@ mod tests {
             ),
             "{text}"
         );
+        let missing_policy = ilm_state(&json!({"managed": true, "policy": "p",
+            "step_info": {"type": "illegal_argument_exception",
+                "reason": "policy [p] does not exist"}}));
+        assert_eq!(missing_policy["error"], "policy [p] does not exist");
+        let waiting = ilm_state(
+            &json!({"managed": true, "phase": "hot", "action": "rollover",
+            "step": "check-rollover-ready", "step_info": {"message": "waiting"}}),
+        );
+        assert!(waiting["error"].is_null(), "{waiting}");
         assert_eq!(size_text(215), "215 B");
         assert_eq!(size_text(3 << 30), "3.0 GiB");
     }
