@@ -66,8 +66,8 @@ pub use schedule::{Cadence, Cron, Schedule, Window};
 
 // The server.
 pub use es::{
-    BULK_MAX_ATTEMPTS, Client, ClockOffset, Distribution, EsError, Flow, Hit, IndexName, Paging,
-    PagingError, Rollover, ServerInfo, total_hits,
+    BULK_MAX_ATTEMPTS, Client, ClockOffset, Distribution, EsError, Flow, Hit, IndexFacts,
+    IndexName, NameFacts, Paging, PagingError, Rollover, ServerInfo, total_hits,
 };
 
 // One execution of one rule, and what a rule would search and find.

@@ -62,6 +62,12 @@ pub enum Capability {
     /// A `Date` header in the server's answers (RFC 9110 asks for one; Elasticsearch sends none
     /// before elastic/elasticsearch#157422, so lookout cannot read the server's clock there).
     DateHeader,
+    /// Elasticsearch's index lifecycle management (`GET /_ilm/policy` answers): `lookout setup`
+    /// installs a policy that rolls the alerts alias over.
+    Ilm,
+    /// An index may name an ILM policy (`index.lifecycle.name`) though the server has no ILM:
+    /// the setting is kept, not refused as unknown.
+    LifecycleSetting,
 }
 
 impl Capability {
@@ -90,6 +96,10 @@ impl Capability {
                 "range queries on coerced values (a number in a keyword field, a number written as a string in a long field)"
             }
             Capability::DateHeader => "a Date header in its answers (the server's clock)",
+            Capability::Ilm => "index lifecycle management (GET /_ilm/policy)",
+            Capability::LifecycleSetting => {
+                "the index setting index.lifecycle.name (it refuses it as unknown)"
+            }
             Capability::UncappedMinimumShouldMatch => {
                 "minimum_should_match above the number of should clauses as Elasticsearch applies it (a bool with a filter, no should and minimum_should_match 1 must match nothing)"
             }
@@ -171,6 +181,20 @@ impl TestServer {
                 answer.is_some_and(|a| a["hits"]["total"]["value"] == json!(0))
             }
             Capability::DateHeader => self.header(Method::Get, "/", "date").await.is_some(),
+            Capability::Ilm => {
+                let (status, _) = self.request(Method::Get, "/_ilm/policy", None).await;
+                status.is_success()
+            }
+            Capability::LifecycleSetting => {
+                let index = crate::unique_name("probe-lifecycle");
+                let body = json!({"settings": {"index.lifecycle.name": "probe-policy"}});
+                let path = format!("/{index}");
+                let (status, _) = self.request(Method::Put, &path, Some(body)).await;
+                if status.is_success() {
+                    self.delete_index(&index).await;
+                }
+                status.is_success()
+            }
             Capability::CoercedRanges => {
                 let keyword = json!({"range": {"kw": {"lt": "m"}}});
                 let long = json!({"range": {"n": {"gt": 1}}});

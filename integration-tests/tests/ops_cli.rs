@@ -473,3 +473,291 @@ fn tls_trusts_the_systems_store_and_the_configured_ca_file() {
         "{ca_file}"
     );
 }
+
+/// `lookout status` in `dir` against `url` with the indices of `base`; returns stdout, failing
+/// on a non-zero exit.
+fn status(dir: &std::path::Path, url: &str, base: &str, args: &[&str]) -> String {
+    let output = lookout(dir)
+        .arg("status")
+        .args(args)
+        .env("LOOKOUT_ES_URL", url)
+        .env("LOOKOUT_ALERTS_INDEX", format!("{base}-alerts"))
+        .env("LOOKOUT_STATE_INDEX", format!("{base}-state"))
+        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{base}-executions"))
+        .output()
+        .expect("lookout runs");
+    let (out, err) = text(&output);
+    assert!(
+        output.status.success(),
+        "lookout status {args:?}: {out}{err}"
+    );
+    out
+}
+
+/// The documents of `index`, as the server counts them after a refresh.
+fn count(server: &TestServer, index: &str) -> u64 {
+    tokio_block(server.refresh(index));
+    let (status, body) =
+        tokio_block(server.request(Method::Get, &format!("/{index}/_count"), None));
+    assert!(status.is_success(), "{body}");
+    body["count"].as_u64().expect("a count")
+}
+
+/// Rolls the alerts alias of `base` over: with lookout's housekeeping (its conditions met by any
+/// alert) where lookout rolls it over, with the server's `_rollover` where ILM does.
+fn roll_over(server: &TestServer, base: &str, ilm: bool) -> String {
+    let alias = format!("{base}-alerts");
+    if ilm {
+        let answer = tokio_block(server.ok(Method::Post, &format!("/{alias}/_rollover"), None));
+        return answer["new_index"]
+            .as_str()
+            .expect("a new index")
+            .to_string();
+    }
+    let mut config = lookout::Config::default();
+    config.elasticsearch.url = server.url.clone();
+    config.alerts.index = alias;
+    config.engine.state_index = format!("{base}-state");
+    config.engine.executions_index = format!("{base}-executions");
+    config.alerts.rollover.max_docs = Some(1);
+    let client = lookout::Client::new(&config.elasticsearch).expect("a client");
+    let mut housekeeping = lookout::Housekeeping::new(client, &config);
+    let report = tokio_block(housekeeping.round(chrono::Utc::now()));
+    report.rolled_over_to.expect("the alias rolled over")
+}
+
+/// The issue's test: before setup, status says what to run; after setup and a run that writes
+/// alerts, it names the write index with the document count the server reports and who rolls
+/// the alias over; after a rollover, it names the new write index, the two indices and the
+/// rollover, and (where lookout rolls over) the housekeeping round that did it.
+#[test]
+fn status_names_the_alerts_write_index_its_documents_and_who_rolls_it_over() {
+    let server = TestServer::connect();
+    let work = dir();
+    let dir = work.path();
+    let base = integration_tests::unique_name("ops-status-alerts");
+    let alias = format!("{base}-alerts");
+    let before = status(dir, &server.url, &base, &[]);
+    assert!(
+        before.contains(&format!(
+            "alerts:      the alias {alias} does not exist: run `lookout setup`"
+        )),
+        "{before}"
+    );
+
+    ops::ok(dir, &server, &base, &["setup"]);
+    let source = integration_tests::unique_name("ops-status-src");
+    tokio_block(server.create_cloudtrail_index(&source));
+    let events = ops::add_user_events(3, ops::at("2026-01-01T00:50:00Z"));
+    tokio_block(server.bulk_create(&source, &events));
+    ops::write_rule(dir, "status-rule", &source, "5m", "now-2h", 100);
+    ops::ok(
+        dir,
+        &server,
+        &base,
+        &["run", "--once", "--now", "2026-01-01T01:00:00Z"],
+    );
+    let first = format!("{alias}-000001");
+    let documents = count(&server, &first);
+    assert!(documents > 0, "the run wrote alerts");
+
+    let ilm = tokio_block(server.has(integration_tests::server::Capability::Ilm));
+    let out = status(dir, &server.url, &base, &[]);
+    println!("{out}");
+    assert!(
+        out.contains(&format!(
+            "alerts:      writes go to {first} ({documents} documents, "
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("the alias {alias} has 1 index\n")),
+        "{out}"
+    );
+    let by = match ilm {
+        true => format!("rollover:    by ILM, policy {alias}-policy: "),
+        false => "rollover:    by lookout, hourly (the write index names no ILM policy); \
+                  no housekeeping round recorded"
+            .to_string(),
+    };
+    assert!(out.contains(&by), "{out}");
+    assert!(out.contains("not rolled over yet"), "{out}");
+    let json: serde_json::Value =
+        serde_json::from_str(&status(dir, &server.url, &base, &["--format", "json"]))
+            .expect("status prints JSON");
+    let alerts = &json["alerts"];
+    assert_eq!(alerts["write_index"]["name"], first.as_str(), "{alerts}");
+    assert_eq!(alerts["write_index"]["documents"], documents, "{alerts}");
+    assert_eq!(alerts["indices"], 1, "{alerts}");
+    assert_eq!(alerts["errors"], serde_json::json!([]), "{alerts}");
+
+    let second = roll_over(&server, &base, ilm);
+    assert_eq!(second, format!("{alias}-000002"));
+    let out = status(dir, &server.url, &base, &[]);
+    println!("{out}");
+    assert!(
+        out.contains(&format!(
+            "alerts:      writes go to {second} (0 documents, "
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("the alias {alias} has 2 indices\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains("; last rollover 20") && out.contains(&format!("(when {second} was made)")),
+        "{out}"
+    );
+    if !ilm {
+        assert!(out.contains("; last housekeeping round 20"), "{out}");
+    }
+    assert!(
+        out.contains(&format!("index:       {alias}*: {documents} documents")),
+        "{out}"
+    );
+}
+
+/// What the alerts lines cost, counted at a proxy: the alias with its indices' settings, the
+/// write index's size, and the ILM state or the housekeeping claim: three requests. A read that
+/// fails is named and the rest of status is still printed, exit status 0.
+#[test]
+fn the_alerts_lines_cost_three_requests_and_a_failed_read_does_not_fail_status() {
+    let server = TestServer::connect();
+    let work = dir();
+    let dir = work.path();
+    let base = integration_tests::unique_name("ops-status-cost");
+    let alias = format!("{base}-alerts");
+    ops::ok(dir, &server, &base, &["setup"]);
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let proxy = runtime.block_on(integration_tests::proxy::Proxy::start(&server.url));
+    let out = status(dir, &proxy.url(), &base, &[]);
+    let first = format!("{alias}-000001");
+    assert!(
+        out.contains(&format!("writes go to {first} (0 documents")),
+        "{out}"
+    );
+    let requests = proxy.requests();
+    let alerts: Vec<&String> = requests
+        .iter()
+        .filter(|r| {
+            r.starts_with(&format!("GET /{alias}?"))
+                || r.contains("/_stats")
+                || r.contains("/_ilm/")
+                || r.contains("/_doc/housekeeping")
+        })
+        .collect();
+    println!(
+        "status: {} requests, {} for the alerts lines: {alerts:#?}",
+        requests.len(),
+        alerts.len()
+    );
+    assert_eq!(alerts.len(), 3, "{requests:#?}");
+
+    use integration_tests::proxy::{Fault, FaultPlan, FaultRule};
+    proxy.set_plan(
+        FaultPlan::pass().with(FaultRule::new(Fault::Status(403)).path("/_stats").always()),
+    );
+    let out = status(dir, &proxy.url(), &base, &[]);
+    assert!(
+        out.contains(&format!("writes go to {first} (size unknown)")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "alerts:      reading the size of {first} (_stats) failed: "
+        )),
+        "{out}"
+    );
+    assert!(out.contains("rollover:    by "), "{out}");
+    assert!(out.contains("executions:  last hour:"), "{out}");
+}
+
+/// Where the server has ILM, `lookout setup` names its policy in the alerts template, and
+/// status shows the policy and where the write index is in it.
+#[test]
+fn status_shows_the_ilm_policy_and_phase_of_the_alerts_write_index() {
+    let server = TestServer::connect();
+    if !tokio_block(integration_tests::server::require(
+        &server,
+        integration_tests::server::Capability::Ilm,
+    )) {
+        return;
+    }
+    let work = dir();
+    let dir = work.path();
+    let base = integration_tests::unique_name("ops-status-ilm");
+    let alias = format!("{base}-alerts");
+    ops::ok(dir, &server, &base, &["setup"]);
+    let out = status(dir, &server.url, &base, &[]);
+    assert!(
+        out.contains(&format!(
+            "rollover:    by ILM, policy {alias}-policy: phase "
+        )),
+        "{out}"
+    );
+}
+
+/// An alerts index of an older lookout (a concrete index of the alias's name) is named as such:
+/// writes go to it and nothing rolls it over.
+#[test]
+fn status_says_a_concrete_alerts_index_never_rolls_over() {
+    let server = TestServer::connect();
+    let work = dir();
+    let base = integration_tests::unique_name("ops-status-concrete");
+    let alias = format!("{base}-alerts");
+    tokio_block(server.ok(Method::Put, &format!("/{alias}"), None));
+    let out = status(work.path(), &server.url, &base, &[]);
+    assert!(
+        out.contains(&format!(
+            "alerts:      {alias} is a concrete index (made by an older lookout): writes go to it and nothing rolls it over"
+        )),
+        "{out}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&status(
+        work.path(),
+        &server.url,
+        &base,
+        &["--format", "json"],
+    ))
+    .expect("status prints JSON");
+    assert_eq!(json["alerts"]["target"], "index", "{json}");
+}
+
+/// A write index that names an ILM policy is left to ILM (the daemon does not roll it over), so
+/// status names the policy and what ILM says of it; on a server that keeps the setting but has
+/// no ILM API, it warns that nothing rolls the alias over.
+#[test]
+fn status_warns_when_the_write_index_names_a_policy_that_no_ilm_runs() {
+    let server = TestServer::connect();
+    if !tokio_block(integration_tests::server::require(
+        &server,
+        integration_tests::server::Capability::LifecycleSetting,
+    )) {
+        return;
+    }
+    let work = dir();
+    let base = integration_tests::unique_name("ops-status-policy");
+    let alias = format!("{base}-alerts");
+    let body = serde_json::json!({
+        "settings": {"index.lifecycle.name": "no-such-policy"},
+        "aliases": {&alias: {"is_write_index": true}},
+    });
+    tokio_block(server.ok(Method::Put, &format!("/{alias}-000001"), Some(body)));
+    let out = status(work.path(), &server.url, &base, &[]);
+    println!("{out}");
+    assert!(
+        out.contains("rollover:    by ILM, policy no-such-policy: "),
+        "{out}"
+    );
+    if tokio_block(server.has(integration_tests::server::Capability::Ilm)) {
+        // Elasticsearch: ILM answers for the index (what it says of a missing policy is not
+        // checked here: no server of these tests has ILM).
+        assert!(!out.contains("no ILM API"), "{out}");
+    } else {
+        assert!(
+            out.contains("WARNING: the server has no ILM API, so nothing rolls it over"),
+            "{out}"
+        );
+    }
+}

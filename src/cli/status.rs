@@ -1,6 +1,7 @@
 //! `lookout status`: one screen on the health of an installation: is the server reachable
 //! (distribution, version), are lookout's index templates installed, how many documents its
-//! indices hold, how many rules load, and the executions of the last hour by status. Exit
+//! indices hold, where alerts are written now and who rolls that index over, how many rules
+//! load, and the executions of the last hour by status. Exit
 //! status 0 when the server answers, 1 when it does not. `--format json` prints the same as one
 //! JSON document.
 
@@ -16,6 +17,8 @@ use std::process::ExitCode;
 pub const RECENT: TimeDelta = TimeDelta::hours(1);
 /// Exit status when the server cannot be reached.
 const EXIT_UNREACHABLE: u8 = 1;
+/// A last housekeeping round older than this is flagged: the daemon does one every hour.
+const HOUSEKEEPING_OVERDUE: TimeDelta = TimeDelta::hours(2);
 /// The three statuses an execution ends with, in the order they are printed.
 const STATUSES: [&str; 3] = ["succeeded", "partial failure", "failed"];
 
@@ -99,6 +102,7 @@ async fn status(config: &Config, now: DateTime<Utc>) -> anyhow::Result<Value> {
         },
         "templates": templates,
         "indices": indices,
+        "alerts": alerts(&client, config, now).await,
         "rules": rules(config),
         "executions_last_hour": executions,
         "dead_letters": dead_letters,
@@ -185,6 +189,7 @@ fn text(report: &Value) -> String {
             index["documents"]
         );
     }
+    out += &alerts_text(&report["alerts"]);
     let rules = &report["rules"];
     let by_type: Vec<String> = rules["by_type"]
         .as_object()
@@ -249,6 +254,241 @@ fn text(report: &Value) -> String {
             connector["failed"]
         );
     }
+    out
+}
+
+/// Where alerts are written now and who rolls that index over: the alias's indices, the write
+/// index's documents, size and creation date, and the ILM state of its policy (Elasticsearch)
+/// or lookout's last housekeeping round (elsewhere). Three requests: the alias with two
+/// settings of each index, the write index's `_stats`, and `_ilm/explain` or the housekeeping
+/// claim; one when the alias is missing. Never fails: a read that failed is named under
+/// `errors` and the rest is still shown.
+async fn alerts(client: &Client, config: &Config, now: DateTime<Utc>) -> Value {
+    let alias = &config.alerts.index;
+    let mut errors: Vec<String> = Vec::new();
+    let indices = match client.describe_name(alias).await {
+        Ok(lookout::NameFacts::Alias(indices)) => indices,
+        Ok(lookout::NameFacts::Index) => return json!({"alias": alias, "target": "index"}),
+        Ok(lookout::NameFacts::Missing) => return json!({"alias": alias, "target": "missing"}),
+        Err(error) => {
+            return json!({"alias": alias, "target": "unknown",
+                "errors": [format!("reading the alias ({alias}) failed: {error}")]});
+        }
+    };
+    let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let Some(write) = indices.iter().find(|index| index.is_write_index) else {
+        return json!({"alias": alias, "target": "alias", "indices": indices.len(),
+            "write_index": null, "rollover": {"by": "nobody"}});
+    };
+    let (documents, bytes) = match client.index_size(&write.name).await {
+        Ok((documents, bytes)) => (json!(documents), json!(bytes)),
+        Err(error) => {
+            errors.push(format!(
+                "reading the size of {} (_stats) failed: {error}",
+                write.name
+            ));
+            (Value::Null, Value::Null)
+        }
+    };
+    let rollover = match &write.lifecycle {
+        Some(policy) => {
+            let ilm = match client.ilm_explain(&write.name).await {
+                Ok(Some(entry)) => ilm_state(&entry),
+                Ok(None) => json!({"available": false}),
+                Err(error) => {
+                    errors.push(format!(
+                        "reading the ILM state of {} (_ilm/explain) failed: {error}",
+                        write.name
+                    ));
+                    Value::Null
+                }
+            };
+            json!({"by": "ilm", "policy": policy, "ilm": ilm})
+        }
+        None => {
+            let store = lookout::StateStore::for_config(client.clone(), config);
+            let (last_round, overdue) = match store.last_housekeeping().await {
+                Ok(last) => (
+                    json!(last.as_ref().map(time)),
+                    json!(last.map(|last| now - last > HOUSEKEEPING_OVERDUE)),
+                ),
+                Err(error) => {
+                    errors.push(format!(
+                        "reading lookout's last housekeeping round (in {}) failed: {error}",
+                        config.engine.executions_index
+                    ));
+                    (Value::Null, Value::Null)
+                }
+            };
+            json!({"by": "lookout", "every_seconds": lookout::HOUSEKEEPING_EVERY.num_seconds(),
+                "last_round": last_round, "last_round_overdue": overdue})
+        }
+    };
+    // The write index of an alias over several indices was made by the last rollover.
+    let last_rollover = match indices.len() > 1 {
+        true => json!(write.created.as_ref().map(time)),
+        false => Value::Null,
+    };
+    json!({
+        "alias": alias,
+        "target": "alias",
+        "indices": indices.len(),
+        "write_index": {
+            "name": write.name,
+            "documents": documents,
+            "bytes": bytes,
+            "created": write.created.as_ref().map(time),
+        },
+        "last_rollover": last_rollover,
+        "rollover": rollover,
+        "errors": errors,
+    })
+}
+
+/// The parts of an `_ilm/explain` entry that say where the index is in its policy, and the
+/// error: the reason of `step_info` (which holds an exception's `type` and `reason` when a step
+/// failed or the policy is missing, and only a `message` while a step waits).
+fn ilm_state(entry: &Value) -> Value {
+    let reason = &entry["step_info"]["reason"];
+    let failed = entry["step"] == "ERROR" || !entry["failed_step"].is_null() || !reason.is_null();
+    json!({
+        "available": true,
+        "managed": entry["managed"],
+        "phase": entry["phase"],
+        "action": entry["action"],
+        "step": entry["step"],
+        "failed_step": entry["failed_step"],
+        "error": match (failed, reason.is_null()) {
+            (false, _) => Value::Null,
+            (true, false) => reason.clone(),
+            (true, true) => json!("no reason given"),
+        },
+    })
+}
+
+/// A size in bytes, in the largest binary unit that keeps it at 1 or more.
+fn size_text(bytes: u64) -> String {
+    let units = ["KiB", "MiB", "GiB", "TiB"];
+    let mut size = bytes as f64;
+    let mut unit = "B";
+    for next in units {
+        if size < 1024.0 {
+            break;
+        }
+        size /= 1024.0;
+        unit = next;
+    }
+    match unit {
+        "B" => format!("{bytes} B"),
+        _ => format!("{size:.1} {unit}"),
+    }
+}
+
+/// The alerts lines: where alerts go and who rolls that index over.
+fn alerts_text(alerts: &Value) -> String {
+    let str = |value: &Value| lookout::printable(value.as_str().unwrap_or_default()).into_owned();
+    let alias = str(&alerts["alias"]);
+    let mut out = match alerts["target"].as_str() {
+        Some("missing") => format!(
+            "alerts:      the alias {alias} does not exist: run `lookout setup` (or start `lookout run`, which creates it)\n"
+        ),
+        Some("index") => format!(
+            "alerts:      {alias} is a concrete index (made by an older lookout): writes go to it and nothing rolls it over (docs/operations.md, \"Alerts rollover\")\n"
+        ),
+        Some("alias") => alias_text(alerts, &alias),
+        _ => String::new(),
+    };
+    for error in alerts["errors"].as_array().into_iter().flatten() {
+        out += &format!("alerts:      {}\n", str(error));
+    }
+    out
+}
+
+/// The lines of an alerts alias: its write index and who rolls it over.
+fn alias_text(alerts: &Value, alias: &str) -> String {
+    let str = |value: &Value| lookout::printable(value.as_str().unwrap_or_default()).into_owned();
+    let write = &alerts["write_index"];
+    if write.is_null() {
+        return format!(
+            "alerts:      the alias {alias} has {} indices and none is its write index: writes fail (mark one with is_write_index, docs/operations.md)\n",
+            alerts["indices"]
+        );
+    }
+    let name = str(&write["name"]);
+    let size = match (write["documents"].as_u64(), write["bytes"].as_u64()) {
+        (Some(documents), Some(bytes)) => format!("{documents} documents, {}", size_text(bytes)),
+        _ => "size unknown".to_string(),
+    };
+    let indices = match alerts["indices"].as_u64() {
+        Some(1) => "1 index".to_string(),
+        n => format!("{} indices", n.unwrap_or(0)),
+    };
+    let mut out =
+        format!("alerts:      writes go to {name} ({size}); the alias {alias} has {indices}\n");
+    let last_rollover = match alerts["last_rollover"].as_str() {
+        Some(at) => format!(
+            "last rollover {} (when {name} was made)",
+            lookout::printable(at)
+        ),
+        None => "not rolled over yet".to_string(),
+    };
+    let rollover = &alerts["rollover"];
+    out += &match rollover["by"].as_str() {
+        Some("ilm") => {
+            let policy = str(&rollover["policy"]);
+            let ilm = &rollover["ilm"];
+            let state = if ilm.is_null() {
+                "its state could not be read".to_string()
+            } else if ilm["available"] == false {
+                "WARNING: the server has no ILM API, so nothing rolls it over".to_string()
+            } else if !ilm["error"].is_null() || ilm["step"] == "ERROR" {
+                let step = match ilm["failed_step"].is_null() {
+                    true => &ilm["step"],
+                    false => &ilm["failed_step"],
+                };
+                format!(
+                    "ERROR in step {}: {}",
+                    if step.is_null() {
+                        "(none)".to_string()
+                    } else {
+                        str(step)
+                    },
+                    lookout::printable(ilm["error"].as_str().unwrap_or("no reason given"))
+                )
+            } else if ilm["managed"] == false {
+                format!("WARNING: ILM does not manage {name}")
+            } else {
+                let part = |value: &Value| match value.as_str() {
+                    Some(text) => lookout::printable(text).into_owned(),
+                    None => "(none yet)".to_string(),
+                };
+                format!(
+                    "phase {}, action {}, step {}",
+                    part(&ilm["phase"]),
+                    part(&ilm["action"]),
+                    part(&ilm["step"])
+                )
+            };
+            format!("rollover:    by ILM, policy {policy}: {state}; {last_rollover}\n")
+        }
+        Some("lookout") => {
+            let round = match rollover["last_round"].as_str() {
+                Some(at) if rollover["last_round_overdue"] == true => format!(
+                    "last housekeeping round {}: WARNING: over {} hours ago, is `lookout run` running?",
+                    lookout::printable(at),
+                    HOUSEKEEPING_OVERDUE.num_hours()
+                ),
+                Some(at) => format!("last housekeeping round {}", lookout::printable(at)),
+                None => {
+                    "no housekeeping round recorded (no `lookout run` has done one)".to_string()
+                }
+            };
+            format!(
+                "rollover:    by lookout, hourly (the write index names no ILM policy); {round}; {last_rollover}\n"
+            )
+        }
+        _ => "rollover:    nobody rolls it over\n".to_string(),
+    };
     out
 }
 
@@ -416,6 +656,70 @@ mod tests {
         assert!(text.contains("95.3 s ahead of the server's"), "{text}");
         assert!(text.contains("WARNING: beyond the tolerance"), "{text}");
         assert!(clock_text(&Value::Null).contains("not measured"));
+    }
+
+    #[test]
+    fn the_alerts_lines_name_the_write_index_and_who_rolls_it_over() {
+        let by_lookout = json!({"alias": "a", "target": "alias", "indices": 2,
+            "write_index": {"name": "a-000002", "documents": 3, "bytes": 2048,
+                "created": "2026-01-01T10:00:00Z"},
+            "last_rollover": "2026-01-01T10:00:00Z",
+            "rollover": {"by": "lookout", "every_seconds": 3600, "last_round": null},
+            "errors": []});
+        assert_eq!(
+            alerts_text(&by_lookout),
+            "alerts:      writes go to a-000002 (3 documents, 2.0 KiB); the alias a has 2 indices\n\
+             rollover:    by lookout, hourly (the write index names no ILM policy); no housekeeping \
+             round recorded (no `lookout run` has done one); last rollover 2026-01-01T10:00:00Z \
+             (when a-000002 was made)\n"
+        );
+        let failing = json!({"alias": "a", "target": "alias", "indices": 1,
+            "write_index": {"name": "a-000001", "documents": null, "bytes": null},
+            "last_rollover": null,
+            "rollover": {"by": "ilm", "policy": "a-policy", "ilm": {"available": true,
+                "managed": true, "phase": "hot", "action": "rollover", "step": "ERROR",
+                "failed_step": "check-rollover-ready", "error": "no alias\u{1b}[31m"}},
+            "errors": ["reading the size of a-000001 (_stats) failed: HTTP 500"]});
+        let text = alerts_text(&failing);
+        assert!(
+            text.contains("writes go to a-000001 (size unknown)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("by ILM, policy a-policy: ERROR in step check-rollover-ready: no alias"),
+            "{text}"
+        );
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("not rolled over yet"), "{text}");
+        assert!(
+            text.contains("alerts:      reading the size of a-000001 (_stats) failed: HTTP 500")
+        );
+        let missing = alerts_text(&json!({"alias": "a", "target": "missing"}));
+        assert!(
+            missing.contains("does not exist: run `lookout setup`"),
+            "{missing}"
+        );
+        let mut late = by_lookout.clone();
+        late["rollover"]["last_round"] = json!("2026-01-01T10:00:00Z");
+        late["rollover"]["last_round_overdue"] = json!(true);
+        let text = alerts_text(&late);
+        assert!(
+            text.contains(
+                "last housekeeping round 2026-01-01T10:00:00Z: WARNING: over 2 hours ago"
+            ),
+            "{text}"
+        );
+        let missing_policy = ilm_state(&json!({"managed": true, "policy": "p",
+            "step_info": {"type": "illegal_argument_exception",
+                "reason": "policy [p] does not exist"}}));
+        assert_eq!(missing_policy["error"], "policy [p] does not exist");
+        let waiting = ilm_state(
+            &json!({"managed": true, "phase": "hot", "action": "rollover",
+            "step": "check-rollover-ready", "step_info": {"message": "waiting"}}),
+        );
+        assert!(waiting["error"].is_null(), "{waiting}");
+        assert_eq!(size_text(215), "215 B");
+        assert_eq!(size_text(3 << 30), "3.0 GiB");
     }
 
     #[test]

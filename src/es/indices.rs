@@ -5,6 +5,7 @@
 
 use super::search::encode_path_segment;
 use super::{CLUSTER, Client, EsError, Request};
+use chrono::{DateTime, Utc};
 use elasticsearch::http::Method;
 use serde_json::Value;
 
@@ -17,6 +18,30 @@ pub enum IndexName {
         indices: Vec<String>,
         write_index: Option<String>,
     },
+    /// A concrete index of that name.
+    Index,
+    /// Neither.
+    Missing,
+}
+
+/// One index behind an alias as `GET /<alias>` describes it: whether it takes the writes and
+/// the two settings `lookout status` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexFacts {
+    pub name: String,
+    /// Writes through the alias go to this index (`is_write_index`, or the alias's only index).
+    pub is_write_index: bool,
+    /// `index.lifecycle.name`: the ILM policy that manages the index, if any.
+    pub lifecycle: Option<String>,
+    /// `index.creation_date`.
+    pub created: Option<DateTime<Utc>>,
+}
+
+/// What a name is, with the facts of each index behind it when it is an alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameFacts {
+    /// An alias over these indices (sorted by name).
+    Alias(Vec<IndexFacts>),
     /// A concrete index of that name.
     Index,
     /// Neither.
@@ -85,6 +110,39 @@ impl Client {
             return Ok(IndexName::Missing);
         }
         reply.ok(op, name).map(|_| IndexName::Index)
+    }
+
+    /// What `name` is and, when an alias, each index behind it with its write flag, ILM policy
+    /// and creation date: one request (`GET /<name>` filtered to aliases and two settings).
+    pub async fn describe_name(&self, name: &str) -> Result<NameFacts, EsError> {
+        let op = "describe alias";
+        let path = format!("/{}", encode_path_segment(name));
+        let request = Request::new(op, name, Method::Get, path).query(
+            "filter_path",
+            "*.aliases,*.settings.index.lifecycle.name,*.settings.index.creation_date",
+        );
+        let reply = self.send(request).await?;
+        if reply.status == 404 {
+            return Ok(NameFacts::Missing);
+        }
+        let body = reply.ok(op, name)?;
+        Ok(name_facts(name, &body))
+    }
+
+    /// The ILM state of `index` (`GET /<index>/_ilm/explain`: its entry, with `managed`,
+    /// `policy`, `phase`, `action`, `step`, `failed_step`, `step_info`); `None` when the server
+    /// has no ILM API.
+    pub async fn ilm_explain(&self, index: &str) -> Result<Option<Value>, EsError> {
+        let op = "explain ILM";
+        let path = format!("/{}/_ilm/explain", encode_path_segment(index));
+        let reply = self
+            .send(Request::new(op, index, Method::Get, path))
+            .await?;
+        if no_handler(reply.status, &reply.body) {
+            return Ok(None);
+        }
+        let body = reply.ok(op, index)?;
+        Ok(Some(body["indices"][index].clone()))
     }
 
     /// Creates an index with `body` (settings, mappings, aliases); `false` when it exists
@@ -202,10 +260,85 @@ impl Client {
     }
 }
 
+/// [`NameFacts`] from the answer of `GET /<name>` (settings nested, or flat from a server that
+/// flattens them).
+fn name_facts(name: &str, body: &Value) -> NameFacts {
+    let entries = body.as_object().into_iter().flatten();
+    let mut indices: Vec<IndexFacts> = Vec::new();
+    for (index, entry) in entries {
+        if index == name {
+            return NameFacts::Index;
+        }
+        let alias = &entry["aliases"][name];
+        let settings = &entry["settings"];
+        let setting = |dotted: &str| {
+            let nested = dotted.split('.').fold(settings, |node, part| &node[part]);
+            let value = if nested.is_null() {
+                &settings[dotted]
+            } else {
+                nested
+            };
+            value.as_str().map(str::to_string)
+        };
+        indices.push(IndexFacts {
+            name: index.clone(),
+            is_write_index: alias["is_write_index"] == Value::Bool(true),
+            lifecycle: setting("index.lifecycle.name"),
+            created: setting("index.creation_date")
+                .and_then(|millis| millis.parse::<i64>().ok())
+                .and_then(DateTime::from_timestamp_millis),
+        });
+    }
+    if indices.is_empty() {
+        return NameFacts::Missing;
+    }
+    indices.sort_by(|a, b| a.name.cmp(&b.name));
+    if let [only] = indices.as_mut_slice() {
+        only.is_write_index = true;
+    }
+    NameFacts::Alias(indices)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_alias_is_described_by_its_indices_and_a_concrete_index_by_its_name() {
+        let answer = json!({
+            "a-000002": {"aliases": {"a": {"is_write_index": true}},
+                "settings": {"index": {"creation_date": "1700000000000",
+                    "lifecycle": {"name": "a-policy"}}}},
+            "a-000001": {"aliases": {"a": {"is_write_index": false}},
+                "settings": {"index.creation_date": "1600000000000"}},
+        });
+        let NameFacts::Alias(indices) = name_facts("a", &answer) else {
+            panic!("an alias");
+        };
+        let names: Vec<&str> = indices.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["a-000001", "a-000002"]);
+        assert!(!indices[0].is_write_index && indices[1].is_write_index);
+        assert_eq!(indices[1].lifecycle.as_deref(), Some("a-policy"));
+        assert_eq!(indices[0].lifecycle, None);
+        assert_eq!(
+            indices[0].created,
+            DateTime::from_timestamp_millis(1_600_000_000_000)
+        );
+        let only = json!({"a-000001": {"aliases": {"a": {}}}});
+        let NameFacts::Alias(indices) = name_facts("a", &only) else {
+            panic!("an alias");
+        };
+        assert!(
+            indices[0].is_write_index,
+            "an alias's only index takes the writes"
+        );
+        assert_eq!(
+            name_facts("a", &json!({"a": {"settings": {}}})),
+            NameFacts::Index
+        );
+        assert_eq!(name_facts("a", &json!({})), NameFacts::Missing);
+    }
 
     #[test]
     fn a_missing_api_is_told_from_a_refused_request() {

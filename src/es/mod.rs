@@ -22,7 +22,7 @@ use crate::config::redact_userinfo;
 pub use admin::total_hits;
 pub use bulk::{BULK_MAX_ATTEMPTS, BulkDocument, ItemFailure, JsonText};
 pub use error::{CLUSTER, EsError, MAX_REASON_CHARS};
-pub use indices::{IndexName, Rollover};
+pub use indices::{IndexFacts, IndexName, NameFacts, Rollover};
 pub use paging::{Flow, Paging, PagingError, shard_failures_error};
 pub use search::{Hit, RawSource, SearchPage, SourceDocument};
 pub use server_clock::{ClockOffset, parse_http_date};

@@ -791,6 +791,22 @@ impl StateStore {
         }
     }
 
+    /// When this deployment's last housekeeping round was claimed (`lookout status`); `None`
+    /// when no round was ever done. One real-time read of the claim document.
+    pub async fn last_housekeeping(&self) -> Result<Option<DateTime<Utc>>, EsError> {
+        let id = docs::housekeeping_id(&self.namespace, &self.alerts_index);
+        let current = self
+            .client
+            .get_versioned(&self.executions_index, &id)
+            .await?;
+        Ok(current.and_then(|doc| {
+            let text = doc.source["@timestamp"].as_str()?.to_string();
+            DateTime::parse_from_rfc3339(&text)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        }))
+    }
+
     /// Claims this deployment's housekeeping round at `now` (alerts rollover, pruning): `true`
     /// when no instance of the deployment did one within `every` before and this one's
     /// conditional write of the claim document (`event.action: housekeeping` in the executions
