@@ -151,6 +151,66 @@ fn env_example_keys() -> BTreeSet<String> {
         .collect()
 }
 
+/// The value of `key` in .env.example.
+fn env_example_value(key: &str) -> String {
+    read(".env.example")
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!(".env.example defines no {key}"))
+        .to_string()
+}
+
+/// The JSON body that follows `PUT /_security/role/lookout` in `text`, up to its closing brace.
+fn lookout_role(text: &str, file: &str) -> serde_json::Value {
+    let request = "PUT /_security/role/lookout";
+    let at = text
+        .find(request)
+        .unwrap_or_else(|| panic!("{file} has no `{request}`"));
+    let open = at + text[at..].find('{').expect("a JSON body follows");
+    let mut depth = 0;
+    let mut end = None;
+    for (offset, c) in text[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = Some(open + offset + 1);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let body = &text[open..end.expect("the body closes")];
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{file}: the role is not JSON: {e}"))
+}
+
+#[test]
+fn the_compose_file_gives_lookout_the_role_docs_security_md_documents() {
+    let alerts = env_example_value("LOOKOUT_ALERTS_INDEX");
+    let compose = read("docker-compose.yml").replace("${LOOKOUT_ALERTS_INDEX}", &alerts);
+    let in_compose = lookout_role(&compose, "docker-compose.yml");
+    let documented = lookout_role(&read("docs/security.md"), "docs/security.md");
+    assert_eq!(in_compose, documented);
+}
+
+#[test]
+fn the_compose_file_runs_lookout_setup_as_elastic_before_lookout_runs() {
+    let compose = read("docker-compose.yml");
+    let setup = compose
+        .find("LOOKOUT_ES_USERNAME=elastic LOOKOUT_ES_PASSWORD=\"$${ELASTIC_PASSWORD}\" lookout setup")
+        .expect("the loader runs lookout setup as elastic");
+    let loader = compose.find("\n  loader:").expect("a loader service");
+    let daemon = compose.find("\n  lookout:").expect("a lookout service");
+    assert!(loader < setup && setup < daemon, "setup runs in the loader");
+    let lookout_service = &compose[daemon..];
+    assert!(
+        lookout_service.contains("loader:\n        condition: service_completed_successfully"),
+        "lookout starts after the loader (and so after setup)"
+    );
+}
+
 #[test]
 fn the_compose_file_has_the_services_the_stack_needs() {
     let compose = compose();

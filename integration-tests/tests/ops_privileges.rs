@@ -1,7 +1,8 @@
 //! lookout works with exactly the least-privilege roles of docs/security.md, where the server
 //! enforces privileges: roles and users are created with the test server's (admin)
-//! credentials; `lookout setup` runs as the user that may manage templates, `lookout run --once`
-//! and `lookout status` as the daemon's user, which may not. On a server without Elasticsearch's
+//! credentials; `lookout setup` runs as the user that may manage templates, `lookout run --once`,
+//! `lookout status` and the daemon (its heartbeat and leases) as the daemon's user, which may
+//! not. On a server without Elasticsearch's
 //! security the test prints that it was skipped and why.
 
 mod ops;
@@ -9,8 +10,9 @@ mod ops;
 use elasticsearch::http::Method;
 use integration_tests::server::{Capability, require};
 use integration_tests::{TestServer, server_url, unique_name};
-use ops::{lookout, split_userinfo, text};
+use ops::{Daemon, http_get, lookout, metric, split_userinfo, text, wait_until};
 use serde_json::{Value, json};
+use std::process::Command;
 
 /// The role of docs/security.md for source indices `source` and lookout indices `prefix*`: what
 /// the daemon and every command but `lookout setup` need.
@@ -19,8 +21,8 @@ fn least_privilege_role(source: &str, prefix: &str) -> Value {
         "cluster": ["monitor"],
         "indices": [
             {"names": [source], "privileges": ["read", "view_index_metadata"]},
-            {"names": [format!("{prefix}-alerts*")], "privileges": ["create_doc", "index", "create_index", "read", "view_index_metadata", "maintenance"]},
-            {"names": [format!("{prefix}-state"), format!("{prefix}-executions")], "privileges": ["write", "create_index", "read", "view_index_metadata", "maintenance"]},
+            {"names": [format!("{prefix}-alerts*")], "privileges": ["create_doc", "index", "create_index", "read", "view_index_metadata", "maintenance", "monitor"]},
+            {"names": [format!("{prefix}-state"), format!("{prefix}-executions"), format!("{prefix}-leases")], "privileges": ["write", "create_index", "read", "view_index_metadata", "maintenance"]},
         ],
     })
 }
@@ -54,6 +56,21 @@ async fn user_with_role(server: &TestServer, name: &str, role: Value, password: 
     name.to_string()
 }
 
+/// `lookout` run as `user` with the test's indices.
+fn as_user(dir: &std::path::Path, user: &str, password: &str, prefix: &str) -> Command {
+    let (url, _) = split_userinfo(&server_url());
+    let mut command = lookout(dir);
+    command
+        .env("LOOKOUT_ES_URL", &url)
+        .env("LOOKOUT_ES_USERNAME", user)
+        .env("LOOKOUT_ES_PASSWORD", password)
+        .env("LOOKOUT_ALERTS_INDEX", format!("{prefix}-alerts"))
+        .env("LOOKOUT_STATE_INDEX", format!("{prefix}-state"))
+        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{prefix}-executions"))
+        .env("LOOKOUT_LEASES_INDEX", format!("{prefix}-leases"));
+    command
+}
+
 /// Runs `lookout <args>` as `user` with the test's indices; returns success and the output.
 fn run_as(
     dir: &std::path::Path,
@@ -62,15 +79,8 @@ fn run_as(
     prefix: &str,
     args: &[&str],
 ) -> (bool, String) {
-    let (url, _) = split_userinfo(&server_url());
-    let output = lookout(dir)
+    let output = as_user(dir, user, password, prefix)
         .args(args)
-        .env("LOOKOUT_ES_URL", &url)
-        .env("LOOKOUT_ES_USERNAME", user)
-        .env("LOOKOUT_ES_PASSWORD", password)
-        .env("LOOKOUT_ALERTS_INDEX", format!("{prefix}-alerts"))
-        .env("LOOKOUT_STATE_INDEX", format!("{prefix}-state"))
-        .env("LOOKOUT_EXECUTIONS_INDEX", format!("{prefix}-executions"))
         .output()
         .expect("lookout runs");
     let (out, err) = text(&output);
@@ -129,7 +139,30 @@ async fn lookout_works_with_the_least_privilege_role_where_security_is_enforced(
     for command in [&["run", "--once"][..], &["status"][..]] {
         let (ok, output) = run_as(work.path(), &daemon_user, password, &prefix, command);
         assert!(ok, "lookout {command:?} as {daemon_user}: {output}");
+        // `status` reads the alerts write index's size too (`monitor` on the alerts indices).
+        assert!(
+            !output.contains("failed"),
+            "lookout {command:?} as {daemon_user} could not read everything: {output}"
+        );
     }
+    // The daemon also writes its heartbeat and its rule's lease in the leases index.
+    let mut command = as_user(work.path(), &daemon_user, password, &prefix);
+    command.args(["run", "--http-listen", "127.0.0.1:0"]);
+    let run = Daemon::start(command);
+    let endpoint = run.endpoint();
+    let held = wait_until("the daemon to hold its rule's lease", || {
+        let (_, metrics) = http_get(&format!("{endpoint}/metrics"));
+        metric(&metrics, "lookout_leases_held").filter(|held| *held >= 1.0)
+    });
+    assert_eq!(held, 1.0, "{}", run.log());
+    let (_, metrics) = http_get(&format!("{endpoint}/metrics"));
+    assert_eq!(
+        metric(&metrics, "lookout_lease_cycle_failures_total"),
+        Some(0.0),
+        "{}",
+        run.log()
+    );
+    drop(run);
     for name in [&daemon_user, &setup_user] {
         server
             .request(Method::Delete, &format!("/_security/user/{name}"), None)
