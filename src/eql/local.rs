@@ -64,12 +64,13 @@ pub struct SamplePlan {
     stages: Vec<(Condition, Vec<Expr>)>,
 }
 
-/// The samples of one window being gathered: per combination of join values (in the order first
-/// seen), the first event of each stage in the order the events were read.
+/// The samples of one window being gathered: per combination of join values, the first events
+/// of each stage in the order they were read, as many per stage as the sample has stages (what
+/// Elasticsearch's sample search asks per filter and join value), so that a sample of distinct
+/// events can be chosen at the end.
 #[derive(Debug, Default)]
 pub struct Samples {
-    order: Vec<Vec<KeyValue>>,
-    found: HashMap<Vec<KeyValue>, Vec<Option<Arc<Document>>>>,
+    found: HashMap<Vec<KeyValue>, Vec<Vec<Arc<Document>>>>,
 }
 
 /// The most join-value combinations one document is sampled under (multi-valued join fields
@@ -202,38 +203,95 @@ impl LocalQuery {
 }
 
 impl SamplePlan {
-    /// Adds a fetched document to `samples`: under each combination of its join values, as the
-    /// event of every stage it matches that has none yet. Stages are independent: one document
-    /// can be the event of two stages.
+    /// Adds a fetched document to `samples`: under each combination of its join values, as a
+    /// candidate event of every stage it matches (while that stage has fewer candidates than
+    /// the sample has stages). A document may be a candidate of several stages; a sample takes
+    /// it for one of them only.
     pub fn add(&self, samples: &mut Samples, document: Document, types: Option<&FieldMap>) {
         let document = Arc::new(document);
         let doc = &document.source;
+        let wanted = self.stages.len();
         for (stage, (condition, keys)) in self.stages.iter().enumerate() {
             if !condition.matches(doc, types) {
                 continue;
             }
             for key in combinations(&join_values(doc, keys, types)) {
-                let slots = samples.found.entry(key).or_insert_with_key(|key| {
-                    samples.order.push(key.clone());
-                    vec![None; self.stages.len()]
-                });
-                slots[stage].get_or_insert_with(|| Arc::clone(&document));
+                let candidates = samples
+                    .found
+                    .entry(key)
+                    .or_insert_with(|| vec![Vec::new(); wanted]);
+                if candidates[stage].len() < wanted {
+                    candidates[stage].push(Arc::clone(&document));
+                }
             }
         }
     }
 }
 
 impl Samples {
-    /// The complete samples (an event for every stage), each with its join values and its
-    /// events in stage order, in the order their join values were first seen.
-    pub fn finish(mut self) -> Vec<(Vec<KeyValue>, Vec<Arc<Document>>)> {
-        (self.order.into_iter())
-            .filter_map(|key| {
-                let slots = self.found.remove(&key)?;
-                let events: Option<Vec<_>> = slots.into_iter().collect();
-                events.map(|events| (key, events))
-            })
-            .collect()
+    /// The complete samples, each with its join values and one distinct event per stage in
+    /// stage order (the first choice of candidates, in the order read, that gives every stage
+    /// an event of its own), ordered by join values as Elasticsearch pages them (ascending per
+    /// key, an absent optional value first).
+    pub fn finish(self) -> Vec<(Vec<KeyValue>, Vec<Arc<Document>>)> {
+        let mut complete: Vec<(Vec<KeyValue>, Vec<Arc<Document>>)> = (self.found.into_iter())
+            .filter_map(|(key, candidates)| Some((key, distinct_events(&candidates)?)))
+            .collect();
+        complete.sort_by(|(a, _), (b, _)| compare_keys(a, b));
+        complete
+    }
+}
+
+/// One event per stage, no event twice, choosing each stage's earliest candidate that leaves
+/// the later stages a choice (depth-first); `None` when no such choice exists.
+fn distinct_events(candidates: &[Vec<Arc<Document>>]) -> Option<Vec<Arc<Document>>> {
+    fn choose(candidates: &[Vec<Arc<Document>>], chosen: &mut Vec<Arc<Document>>) -> bool {
+        let Some(stage) = candidates.get(chosen.len()) else {
+            return true;
+        };
+        for candidate in stage {
+            if chosen.iter().any(|taken| Arc::ptr_eq(taken, candidate)) {
+                continue;
+            }
+            chosen.push(Arc::clone(candidate));
+            if choose(candidates, chosen) {
+                return true;
+            }
+            chosen.pop();
+        }
+        false
+    }
+    let mut chosen = Vec::with_capacity(candidates.len());
+    choose(candidates, &mut chosen).then_some(chosen)
+}
+
+/// Orders join values key by key as a composite aggregation of terms does.
+fn compare_keys(a: &[KeyValue], b: &[KeyValue]) -> std::cmp::Ordering {
+    (a.iter().zip(b))
+        .map(|(a, b)| compare_key_values(a, b))
+        .find(|order| order.is_ne())
+        .unwrap_or_else(|| a.len().cmp(&b.len()))
+}
+
+/// Absent (optional) first, then booleans, numbers and text; text by its UTF-8 bytes, as
+/// keyword terms are ordered (a field has one type, so kinds mix only on bad data).
+fn compare_key_values(a: &KeyValue, b: &KeyValue) -> std::cmp::Ordering {
+    fn rank(value: &KeyValue) -> u8 {
+        match value {
+            KeyValue::Null => 0,
+            KeyValue::Bool(_) => 1,
+            KeyValue::Number(_) => 2,
+            KeyValue::Text(_) => 3,
+        }
+    }
+    match (a, b) {
+        (KeyValue::Bool(a), KeyValue::Bool(b)) => a.cmp(b),
+        (KeyValue::Number(a), KeyValue::Number(b)) => match (a.as_i64(), b.as_i64()) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => (a.as_f64().unwrap_or(f64::NAN)).total_cmp(&b.as_f64().unwrap_or(f64::NAN)),
+        },
+        (KeyValue::Text(a), KeyValue::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+        _ => rank(a).cmp(&rank(b)),
     }
 }
 

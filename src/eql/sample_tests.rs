@@ -83,3 +83,88 @@ fn one_sample_per_join_key_and_none_without_a_key_value() {
     );
     assert_eq!(found, [["o1", "c1"], ["o2", "c2"]]);
 }
+
+const TWO_FILTERS: &str =
+    "sample by host.id [any where event.action == \"open\"] [any where process.name == \"x\"]";
+
+#[test]
+fn one_document_matching_two_filters_is_the_event_of_one_of_them_only() {
+    let both =
+        || json!({"host": {"id": "h1"}, "event": {"action": "open"}, "process": {"name": "x"}});
+    // Alone it cannot be both events of the sample.
+    assert!(samples(TWO_FILTERS, vec![doc("d1", both())]).is_empty());
+    // With another event for the second filter, it is the first filter's.
+    let found = samples(
+        TWO_FILTERS,
+        vec![
+            doc("d1", both()),
+            doc(
+                "d2",
+                json!({"host": {"id": "h1"}, "process": {"name": "x"}}),
+            ),
+        ],
+    );
+    assert_eq!(found, [["d1", "d2"]]);
+}
+
+#[test]
+fn the_first_filter_takes_a_later_event_when_its_first_is_the_only_event_of_the_second() {
+    let found = samples(
+        TWO_FILTERS,
+        vec![
+            doc(
+                "d1",
+                json!({"host": {"id": "h1"}, "event": {"action": "open"}, "process": {"name": "x"}}),
+            ),
+            doc(
+                "d2",
+                json!({"host": {"id": "h1"}, "event": {"action": "open"}}),
+            ),
+        ],
+    );
+    assert_eq!(found, [["d2", "d1"]]);
+}
+
+#[test]
+fn samples_come_in_join_value_order_not_in_the_order_read() {
+    let event = |id: &str, host: &str, action: &str| {
+        doc(
+            id,
+            json!({"host": {"id": host}, "event": {"action": action}}),
+        )
+    };
+    let found = samples(
+        QUERY,
+        vec![
+            event("o3", "h3", "open"),
+            event("c3", "h3", "connect"),
+            event("o10", "h10", "open"),
+            event("c10", "h10", "connect"),
+            event("o1", "h1", "open"),
+            event("c1", "h1", "connect"),
+        ],
+    );
+    // Keyword order: by bytes, so "h10" sorts before "h3".
+    assert_eq!(found, [["o1", "c1"], ["o10", "c10"], ["o3", "c3"]]);
+}
+
+#[test]
+fn an_absent_optional_join_value_is_a_sample_of_its_own_ordered_first() {
+    let query = "sample by ?host.id [any where event.action == \"open\"] [any where event.action == \"connect\"]";
+    let found = samples(
+        query,
+        vec![
+            doc(
+                "o1",
+                json!({"host": {"id": "h1"}, "event": {"action": "open"}}),
+            ),
+            doc(
+                "c1",
+                json!({"host": {"id": "h1"}, "event": {"action": "connect"}}),
+            ),
+            doc("o0", json!({"event": {"action": "open"}})),
+            doc("c0", json!({"event": {"action": "connect"}})),
+        ],
+    );
+    assert_eq!(found, [["o0", "c0"], ["o1", "c1"]]);
+}
