@@ -39,7 +39,7 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// After how many lease periods seen free a lease of a rule this instance loads is claimed
 /// even over the share (the first instance in preference order; the others later).
@@ -216,7 +216,7 @@ pub fn free_rules(view: &View<'_>) -> Vec<String> {
 
 /// Since when each rule of `free` has been seen free: rules seen free for the first time
 /// start at `now`, rules no longer free are forgotten (the count starts again next time).
-pub fn track_free<T: Copy>(since: &mut BTreeMap<String, T>, free: &[String], now: T) {
+pub fn track_free(since: &mut BTreeMap<String, Instant>, free: &[String], now: Instant) {
     let free: BTreeSet<&str> = free.iter().map(String::as_str).collect();
     since.retain(|rule_id, _| free.contains(rule_id.as_str()));
     for rule_id in free {

@@ -371,14 +371,16 @@ fn an_adopted_lease_is_never_given_back_as_an_extra_but_is_when_stopping() {
 
 #[test]
 fn seen_free_counts_from_the_first_sighting_and_restarts_after_a_break() {
-    let mut since: BTreeMap<String, u32> = BTreeMap::new();
-    track_free(&mut since, &["x".to_string(), "y".to_string()], 1);
-    track_free(&mut since, &["x".to_string()], 2);
-    assert_eq!(since, BTreeMap::from([("x".to_string(), 1)]));
-    track_free(&mut since, &["x".to_string(), "y".to_string()], 3);
+    let start = Instant::now();
+    let at = |seconds: u64| start + Duration::from_secs(seconds);
+    let mut since = BTreeMap::new();
+    track_free(&mut since, &["x".to_string(), "y".to_string()], at(1));
+    track_free(&mut since, &["x".to_string()], at(2));
+    assert_eq!(since, BTreeMap::from([("x".to_string(), at(1))]));
+    track_free(&mut since, &["x".to_string(), "y".to_string()], at(3));
     assert_eq!(
         since,
-        BTreeMap::from([("x".to_string(), 1), ("y".to_string(), 3)])
+        BTreeMap::from([("x".to_string(), at(1)), ("y".to_string(), at(3))])
     );
 }
 
@@ -388,8 +390,9 @@ fn seen_free_counts_from_the_first_sighting_and_restarts_after_a_break() {
 struct Sim {
     leases: BTreeMap<String, LeaseDoc>,
     instances: Vec<SimInstance>,
-    /// Simulated time since the start.
+    /// Simulated time since `start`.
     at: Duration,
+    start: Instant,
     seq_no: u64,
 }
 
@@ -397,7 +400,7 @@ struct SimInstance {
     name: String,
     rules: Vec<String>,
     held: BTreeMap<String, Held>,
-    free_since: BTreeMap<String, Duration>,
+    free_since: BTreeMap<String, Instant>,
 }
 
 impl Sim {
@@ -413,6 +416,7 @@ impl Sim {
                 })
                 .collect(),
             at: Duration::ZERO,
+            start: Instant::now(),
             seq_no: 0,
         }
     }
@@ -464,9 +468,10 @@ impl Sim {
                 free_for: &BTreeMap::new(),
                 period: PERIOD,
             };
-            track_free(&mut instance.free_since, &free_rules(&view), self.at);
+            let read_at = self.start + self.at;
+            track_free(&mut instance.free_since, &free_rules(&view), read_at);
             let free_for: BTreeMap<String, Duration> = (instance.free_since.iter())
-                .map(|(rule_id, since)| (rule_id.clone(), self.at - *since))
+                .map(|(rule_id, since)| (rule_id.clone(), read_at - *since))
                 .collect();
             view.free_for = &free_for;
             let plan = plan(&view);
