@@ -30,7 +30,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use elasticsearch::http::Method;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
 use integration_tests::{TestServer, unique_name};
-use ops::{Daemon, lookout, signal};
+use ops::{Daemon, http_get, lookout, metric, signal};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -824,6 +824,16 @@ async fn a_rule_only_one_instance_loads_is_adopted_and_alerts_every_event_once()
         keeping.log().contains("lease adopted"),
         "{other} says it adopted {x}:\n{}",
         keeping.log()
+    );
+    let metrics = format!("{}/metrics", keeping.endpoint());
+    let (status, text) = tokio::task::spawn_blocking(move || http_get(&metrics))
+        .await
+        .expect("/metrics was asked");
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        metric(&text, "lookout_leases_adopted_total"),
+        Some(1.0),
+        "{other} counts one adopted lease:\n{text}"
     );
 
     let by_status = setup.finish(ingesting, None).await;
