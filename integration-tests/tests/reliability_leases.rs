@@ -15,7 +15,11 @@
 //! - two daemons; one reloads (SIGHUP): its leases stay held under the same generation (the
 //!   other takes none of them over) and every event is still alerted once;
 //! - two daemons; both reload without two of the rules: the lease documents of those rules are
-//!   removed (the rules that stay are spread again).
+//!   removed (the rules that stay are spread again);
+//! - two daemons reading rules folders of their own; the owner of one rule reloads without it
+//!   (a rolling config change), the other still loads it but holds its share already: it
+//!   adopts the rule's lease over its share once it stayed free for two lease periods, the
+//!   leases stay put afterwards, and the rule alerts every event once (it catches up).
 //!
 //! The lease period is 3 s and the rules run every 2 s, so that a run takes seconds. The times
 //! measured (how long rules took to move) are printed, not asserted.
@@ -26,7 +30,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use elasticsearch::http::Method;
 use integration_tests::proxy::{Fault, FaultPlan, FaultRule, Proxy};
 use integration_tests::{TestServer, unique_name};
-use ops::{Daemon, lookout, signal};
+use ops::{Daemon, http_get, lookout, metric, signal};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -94,10 +98,15 @@ impl Setup {
 
     /// `lookout run` as instance `name`, through `url`.
     fn daemon(&self, name: &str, url: &str) -> Daemon {
+        self.daemon_reading(name, url, &self.dir.join("rules"))
+    }
+
+    /// `lookout run` as instance `name`, through `url`, with the rules of `folder`.
+    fn daemon_reading(&self, name: &str, url: &str, folder: &std::path::Path) -> Daemon {
         let mut command = lookout(&self.dir);
         command
             .env("LOOKOUT_ES_URL", url)
-            .env("LOOKOUT_RULES_FOLDERS", self.dir.join("rules"))
+            .env("LOOKOUT_RULES_FOLDERS", folder)
             .env("LOOKOUT_EXCEPTION_FOLDERS", self.dir.join("exceptions"))
             .env("LOOKOUT_ALERTS_INDEX", &self.alerts)
             .env("LOOKOUT_STATE_INDEX", &self.state)
@@ -740,4 +749,99 @@ async fn the_leases_of_rules_no_instance_loads_any_more_are_removed() {
             .contains("lease of a rule no instance loads removed"),
         "only the lowest-named instance removes lease documents"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_only_one_instance_loads_is_adopted_and_alerts_every_event_once() {
+    let setup = Setup::new("leases-adopt", 4).await;
+    let url = setup.server.url.clone();
+    // Each instance reads a rules folder of its own, the same four rules at first.
+    let folder = |name: &str| setup.dir.join(format!("rules-{name}"));
+    for name in ["inst-a", "inst-b"] {
+        std::fs::create_dir_all(folder(name)).expect("a rules folder");
+        for rule_id in &setup.rule_ids {
+            let file = format!("{rule_id}.toml");
+            std::fs::copy(
+                setup.dir.join("rules").join(&file),
+                folder(name).join(&file),
+            )
+            .expect("a rule file");
+        }
+    }
+    // a alone holds the four rules, then b joins: two each.
+    let a = setup.daemon_reading("inst-a", &url, &folder("inst-a"));
+    setup.wait_for_holders(&[("inst-a", 4)]).await;
+    let b = setup.daemon_reading("inst-b", &url, &folder("inst-b"));
+    setup
+        .wait_for_holders(&[("inst-a", 2), ("inst-b", 2)])
+        .await;
+    let ingesting = setup.start_ingesting().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // The owner of one rule, x, reloads without it (a config change that reached it first): it
+    // gives x back and holds one of its three rules (under its share of two, but every rule it
+    // loads is held); the other still loads x and holds its share (two of four). Without
+    // adoption, x stayed free for as long as the configurations differ.
+    let x = setup.rule_ids[0].clone();
+    let owner = (setup.leases().await.remove(&x))
+        .and_then(|(owner, _)| owner)
+        .expect("x has an owner");
+    let (dropping, keeping, other) = if owner == "inst-a" {
+        (&a, &b, "inst-b")
+    } else {
+        (&b, &a, "inst-a")
+    };
+    std::fs::remove_file(folder(&owner).join(format!("{x}.toml"))).expect("x is removed");
+    signal(dropping.child.id(), "-HUP");
+    wait_for_log(dropping, "reloaded the configuration and rules").await;
+    let reloaded = Instant::now();
+    let adopted = loop {
+        let leases = setup.leases().await;
+        if leases.get(&x).and_then(|(owner, _)| owner.as_deref()) == Some(other) {
+            break reloaded.elapsed();
+        }
+        assert!(
+            reloaded.elapsed() < WAIT,
+            "{x} is still not held by {other}, which loads it: {leases:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    println!(
+        "{other} adopted {x} {adopted:?} after {owner} reloaded without it (lease period {LEASE_PERIOD:?})"
+    );
+    // Adopted on top of its share, and nothing moves afterwards (no give-back and adopt loop).
+    setup
+        .wait_for_holders(&[(other, 3), (owner.as_str(), 1)])
+        .await;
+    let settled = setup.leases().await;
+    tokio::time::sleep(LEASE_PERIOD * 3).await;
+    assert_eq!(
+        setup.leases().await,
+        settled,
+        "no lease changed hands for three lease periods after the adoption"
+    );
+    assert!(
+        keeping.log().contains("lease adopted"),
+        "{other} says it adopted {x}:\n{}",
+        keeping.log()
+    );
+    let metrics = format!("{}/metrics", keeping.endpoint());
+    let (status, text) = tokio::task::spawn_blocking(move || http_get(&metrics))
+        .await
+        .expect("/metrics was asked");
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        metric(&text, "lookout_leases_adopted_total"),
+        Some(1.0),
+        "{other} counts one adopted lease:\n{text}"
+    );
+
+    let by_status = setup.finish(ingesting, None).await;
+    for instance in ["inst-a", "inst-b"] {
+        let succeeded = by_status
+            .get(&(instance.to_string(), "succeeded".to_string()))
+            .copied()
+            .unwrap_or(0);
+        assert!(succeeded > 0, "{instance} ran executions: {by_status:?}");
+    }
 }

@@ -23,7 +23,10 @@
 //! (`create`, or `if_seq_no`/`if_primary_term` of the version read, as Kibana's task manager
 //! claims tasks), free leases and those whose owner is dead, up to `ceil(rules / live
 //! instances)`, or give back (`owner: null`) the extras that are not running, and the leases of
-//! rules this instance no longer loads (a reload dropped them). A claim raises the generation;
+//! rules this instance no longer loads (a reload dropped them). A lease of a loaded rule seen
+//! free for [`plan::ADOPT_AFTER_PERIODS`] periods (no instance under its share loads it: the
+//! instances load different rules) is claimed over the share, "adopted", and held on top of
+//! it (the module doc of `plan`). A claim raises the generation;
 //! two instances claiming one lease: one write wins, the other gets a conflict. The live instance
 //! with the lowest name also removes the lease documents of rules that no live instance holds
 //! and it does not load, once they stayed unchanged for [`ORPHAN_AFTER_PERIODS`] periods (each
@@ -187,6 +190,8 @@ pub struct CycleReport {
     pub instances: usize,
     /// Lease documents of rules no instance loads, removed.
     pub removed: usize,
+    /// Of the leases acquired or taken over, those claimed over the share (adopted).
+    pub adopted: usize,
 }
 
 #[derive(Debug, Default)]
@@ -206,6 +211,8 @@ struct Table {
     /// Lease documents of rules no live instance holds nor this one loads: the version seen,
     /// and since when it is unchanged.
     orphans_seen: BTreeMap<String, (Version, Instant)>,
+    /// Since when each loaded rule's lease is seen free without a break (`plan::free_rules`).
+    free_since: BTreeMap<String, Instant>,
 }
 
 impl Table {
@@ -339,8 +346,10 @@ impl Leases {
         }
         let (instances, leases) = self.place.read().await?;
         let (plan, live, orphans) = {
-            let table = self.table();
-            let view = View {
+            let mut guard = self.table();
+            let table = &mut *guard;
+            let read_at = Instant::now();
+            let mut view = View {
                 me: &self.instance,
                 now,
                 rules: &table.rules,
@@ -349,7 +358,16 @@ impl Leases {
                 instances: &instances,
                 leases: &leases,
                 stopping: table.stopping,
+                free_for: &BTreeMap::new(),
+                period: self.period,
             };
+            plan::track_free(&mut table.free_since, &plan::free_rules(&view), read_at);
+            let free_for: BTreeMap<String, Duration> = (table.free_since.iter())
+                .map(|(rule_id, since)| {
+                    (rule_id.clone(), read_at.saturating_duration_since(*since))
+                })
+                .collect();
+            view.free_for = &free_for;
             let orphans = if table.stopping {
                 Vec::new()
             } else {
@@ -506,9 +524,14 @@ impl Leases {
                         Held {
                             generation: claim.generation,
                             version: (seq_no, term),
+                            adopted: claim.adopted,
                         },
                     );
                     table.fresh.push(claim.rule_id.clone());
+                    if claim.adopted {
+                        report.adopted += 1;
+                        tracing::info!(rule_id = %claim.rule_id, generation = claim.generation, "lease adopted over this instance's share: it stayed free (no instance under its share loads the rule)");
+                    }
                     match &claim.from {
                         Some(from) => {
                             report.taken_over += 1;

@@ -1,10 +1,49 @@
 //! What one lease cycle does, decided from what the server holds (pure): which leases this
 //! instance lost, which it claims (free ones, and those of dead instances) and which it gives
 //! back so that every live instance holds its share.
+//!
+//! # Rules that only some instances load ("adopted" leases)
+//! Each instance's share is `ceil(rules it loads / live instances)`. When the instances load
+//! different rule sets (a rolling config change, a rule file on one host only), a rule loaded
+//! only by instances already at their share would stay free for ever. So a loaded rule whose
+//! lease this instance saw free (no owner, a dead owner, or no document) for
+//! [`ADOPT_AFTER_PERIODS`] lease periods, long enough for any instance under its share that
+//! loads it to claim it, is claimed even over the share: **adopted**. When several instances
+//! could adopt it, they take turns in the order of their preference for the rule (a hash of
+//! instance and rule): the n-th waits n half periods more, so the others usually see the first
+//! one's claim before their turn (and claims are conditional anyway: one write wins).
+//!
+//! An adopted lease is held on top of the share: it does not count in the share, so giving
+//! back extras never gives it back (it would be free again, and adopted again: a loop), and it
+//! does not make its instance claim fewer free leases. Counting it in the share and giving
+//! back another rule instead could loop as well: that rule may be loaded only by instances at
+//! their share, stay free, be adopted in turn, and so on. An adopted lease is given back only
+//! when the instance stops or no longer loads the rule; it can be lost like any lease.
+//!
+//! Steady states (all instances live, rule sets fixed):
+//! * Two instances, A loads rules 1..10 and X (share 6), B loads 1..10 (share 5). Should A hold
+//!   six of 1..10 and B the other four, X is free: two periods later A adopts it and holds 7,
+//!   B 4. Nothing is given back after that (A's non-adopted leases are at its share, B is under
+//!   its share with nothing free it loads), so nothing moves again.
+//! * Three instances, A loads 1..9 and X (share 4), B and C load 1..9 (share 3): at worst
+//!   A 4 of 1..9, B 3, C 2 and X free; A adopts X: A 5, B 3, C 2, and stays so. Should B load
+//!   X too (share 4, C's 3): at worst A 4 and B 4 of 1..9, C 1, X free; the one of A and B
+//!   first in preference order for X adopts it (5), the other sees it held before its turn.
+//! * The same rule sets everywhere: every free lease is claimed within a cycle by an instance
+//!   under its share (the shares add up to at least the rules), so none stays free for two
+//!   periods and nothing is adopted: shares and requests are as before.
+//!
+//! The balance is then not even (A above): it stays so while A holds X; once every instance
+//! loads the same rules again, a restart of A spreads the rules evenly again.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// After how many lease periods seen free a lease of a rule this instance loads is claimed
+/// even over the share (the first instance in preference order; the others later).
+pub const ADOPT_AFTER_PERIODS: u32 = 2;
 
 /// A document's version: (`seq_no`, `primary_term`).
 pub type Version = (u64, u64);
@@ -31,6 +70,9 @@ pub struct InstanceDoc {
 pub struct Held {
     pub generation: u64,
     pub version: Version,
+    /// Claimed over the share (see the module's doc): held on top of it, never given back as
+    /// an extra.
+    pub adopted: bool,
 }
 
 /// A lease to claim.
@@ -42,6 +84,8 @@ pub struct Claim {
     pub generation: u64,
     /// The dead instance that held it (a take-over), `None` when it was free.
     pub from: Option<String>,
+    /// Claimed over the share: the lease stayed free too long (see the module's doc).
+    pub adopted: bool,
 }
 
 /// What one cycle does.
@@ -70,6 +114,11 @@ pub struct View<'a> {
     pub leases: &'a BTreeMap<String, LeaseDoc>,
     /// Shutting down: claim nothing, give back everything not running.
     pub stopping: bool,
+    /// How long this instance has seen each loaded rule's lease free without a break (the
+    /// rules of [`free_rules`], kept with [`track_free`]).
+    pub free_for: &'a BTreeMap<String, Duration>,
+    /// The lease period.
+    pub period: Duration,
 }
 
 /// The live instances (heartbeat not expired), this one always among them, sorted.
@@ -100,6 +149,8 @@ pub fn plan(view: &View<'_>) -> Plan {
         ..Plan::default()
     };
     let loaded: BTreeSet<&str> = view.rules.iter().map(String::as_str).collect();
+    // The held leases that count in the share (the adopted ones are on top of it, except when
+    // stopping: then everything goes).
     let mut keep: Vec<&String> = Vec::new();
     for (rule_id, held) in view.held {
         let doc = view.leases.get(rule_id);
@@ -114,7 +165,7 @@ pub fn plan(view: &View<'_>) -> Plan {
             if !view.running.contains(rule_id) {
                 plan.releases.push(rule_id.clone());
             }
-        } else {
+        } else if !held.adopted || view.stopping {
             keep.push(rule_id);
         }
     }
@@ -126,9 +177,11 @@ pub fn plan(view: &View<'_>) -> Plan {
         idle.sort_by_key(|rule_id| std::cmp::Reverse(preference(view.me, rule_id)));
         plan.releases
             .extend((idle.into_iter().take(keep.len() - target)).cloned());
+    }
+    if view.stopping {
         return plan;
     }
-    let wanted = target - keep.len();
+    let wanted = target.saturating_sub(keep.len());
     let mut free: Vec<Claim> = (view.rules.iter())
         .filter(|rule_id| !view.held.contains_key(*rule_id))
         .filter_map(|rule_id| claimable(view, &live, rule_id))
@@ -136,9 +189,56 @@ pub fn plan(view: &View<'_>) -> Plan {
     // Each instance prefers a different order, so that instances starting together claim
     // different rules instead of conflicting over the same ones.
     free.sort_by_key(|claim| preference(view.me, &claim.rule_id));
-    free.truncate(wanted);
+    let beyond = free.split_off(wanted.min(free.len()));
     plan.claims = free;
+    // Over the share: the leases free for too long (no instance under its share loads them).
+    plan.claims.extend(
+        (beyond.into_iter())
+            .filter(|claim| overdue(view, &live, &claim.rule_id))
+            .map(|claim| Claim {
+                adopted: true,
+                ..claim
+            }),
+    );
     plan
+}
+
+/// The loaded rules whose lease this instance does not hold and could claim (free, its owner
+/// dead, or no document): the instance keeps since when each was seen so ([`track_free`]).
+pub fn free_rules(view: &View<'_>) -> Vec<String> {
+    let live = live_instances(view);
+    (view.rules.iter())
+        .filter(|rule_id| !view.held.contains_key(*rule_id))
+        .filter(|rule_id| claimable(view, &live, rule_id).is_some())
+        .cloned()
+        .collect()
+}
+
+/// Since when each rule of `free` has been seen free: rules seen free for the first time
+/// start at `now`, rules no longer free are forgotten (the count starts again next time).
+pub fn track_free(since: &mut BTreeMap<String, Instant>, free: &[String], now: Instant) {
+    let free: BTreeSet<&str> = free.iter().map(String::as_str).collect();
+    since.retain(|rule_id, _| free.contains(rule_id.as_str()));
+    for rule_id in free {
+        since.entry(rule_id.to_string()).or_insert(now);
+    }
+}
+
+/// How long this instance waits, the lease of `rule_id` free, before it adopts it:
+/// [`ADOPT_AFTER_PERIODS`] periods, plus half a period for each live instance that prefers
+/// the rule more (those take their turn first).
+pub fn adopt_after(me: &str, live: &[String], rule_id: &str, period: Duration) -> Duration {
+    let mine = preference(me, rule_id);
+    let before = (live.iter())
+        .filter(|other| other.as_str() != me && preference(other, rule_id) < mine)
+        .count();
+    period * ADOPT_AFTER_PERIODS + period / 2 * u32::try_from(before).unwrap_or(u32::MAX)
+}
+
+/// Whether the rule's lease has been free long enough for this instance to adopt it.
+fn overdue(view: &View<'_>, live: &[String], rule_id: &str) -> bool {
+    (view.free_for.get(rule_id))
+        .is_some_and(|free_for| *free_for >= adopt_after(view.me, live, rule_id, view.period))
 }
 
 /// The lease documents of rules that no live instance holds and this instance does not load
@@ -172,6 +272,7 @@ fn claimable(view: &View<'_>, live: &[String], rule_id: &String) -> Option<Claim
             expected: None,
             generation: generation_at(0),
             from: None,
+            adopted: false,
         });
     };
     let from = match &doc.owner {
@@ -187,6 +288,7 @@ fn claimable(view: &View<'_>, live: &[String], rule_id: &String) -> Option<Claim
         expected: Some(doc.version),
         generation: generation_at(doc.generation),
         from,
+        adopted: false,
     })
 }
 
@@ -198,7 +300,7 @@ pub fn next_generation(previous: u64, now: DateTime<Utc>) -> u64 {
 }
 
 /// How much an instance prefers a rule (lower first): a hash of both names.
-fn preference(me: &str, rule_id: &str) -> [u8; 8] {
+pub fn preference(me: &str, rule_id: &str) -> [u8; 8] {
     let mut hasher = Sha256::new();
     for part in [me, rule_id] {
         hasher.update((part.len() as u64).to_be_bytes());

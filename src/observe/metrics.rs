@@ -102,6 +102,7 @@ pub struct Metrics {
     leases_taken_over: Counter,
     leases_lost: Counter,
     leases_released: Counter,
+    leases_adopted: Counter,
     lease_cycle_failures: Counter,
     clock_offset_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Notification delivery, per connector.
@@ -136,6 +137,7 @@ impl Default for Metrics {
             leases_taken_over: Counter::default(),
             leases_lost: Counter::default(),
             leases_released: Counter::default(),
+            leases_adopted: Counter::default(),
             lease_cycle_failures: Counter::default(),
             clock_offset_seconds: Gauge::default(),
             notify: super::NotifyMetrics::default(),
@@ -222,6 +224,11 @@ impl Metrics {
                 "leases_released",
                 "Rule leases given back (rebalancing, shutdown)",
                 &self.leases_released,
+            ),
+            (
+                "leases_adopted",
+                "Rule leases claimed over the share because they stayed free (instances loading different rules)",
+                &self.leases_adopted,
             ),
             (
                 "lease_cycle_failures",
@@ -322,19 +329,22 @@ impl Metrics {
             .set(i64::try_from(instances).unwrap_or(i64::MAX));
     }
 
-    /// Leases claimed free, taken over, lost and given back in one cycle.
+    /// Leases claimed free, taken over, lost and given back in one cycle, and of those
+    /// claimed, the ones adopted over the share.
     pub fn record_lease_changes(
         &self,
         acquired: usize,
         taken_over: usize,
         lost: usize,
         released: usize,
+        adopted: usize,
     ) {
         let counters = [
             (&self.leases_acquired, acquired),
             (&self.leases_taken_over, taken_over),
             (&self.leases_lost, lost),
             (&self.leases_released, released),
+            (&self.leases_adopted, adopted),
         ];
         for (counter, n) in counters {
             counter.inc_by(n as u64);

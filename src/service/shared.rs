@@ -206,6 +206,7 @@ fn record(observer: Option<&Observer>, report: &CycleReport) {
             report.taken_over,
             report.lost,
             report.released,
+            report.adopted,
         );
     }
 }
