@@ -13,7 +13,8 @@ pub fn lookout_bin() -> PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let output = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        build
             .args([
                 "build",
                 "-p",
@@ -22,9 +23,18 @@ pub fn lookout_bin() -> PathBuf {
                 "lookout",
                 "--message-format=json",
             ])
-            .current_dir(&root)
-            .output()
-            .expect("cargo runs");
+            .current_dir(&root);
+        // Cargo gives this test process the variables of the package under test
+        // (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, ...). Build scripts such as ring's rerun when
+        // those change, so passing them on would rebuild ring and what uses it here, and again
+        // in the next `cargo test` (about 20 s each time, twice per server in scripts/test).
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if is_package_variable(&name) {
+                build.env_remove(name.as_ref());
+            }
+        }
+        let output = build.output().expect("cargo runs");
         assert!(
             output.status.success(),
             "cargo build of the lookout binary failed: {}",
@@ -38,6 +48,21 @@ pub fn lookout_bin() -> PathBuf {
             .expect("cargo names the lookout executable")
     })
     .clone()
+}
+
+/// The variables cargo sets for the package whose test runs, not for a build it starts.
+fn is_package_variable(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name,
+            "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+                | "OUT_DIR"
+        )
 }
 
 /// A `lookout` command with an empty `LOOKOUT_*` environment, run in `dir`.
