@@ -267,14 +267,8 @@ async fn local_matches(
     limit: usize,
 ) -> Result<Matches, ExecutionError> {
     let mut matches = Matches::default();
-    let add_sequences = |matches: &mut Matches, done: Vec<CompletedSequence>| {
-        for sequence in done {
-            let events = (sequence.events.iter())
-                .map(|document| hit(&document.index, &document.id, &document.source))
-                .collect();
-            matches.add_sequence(sequence.id, events);
-        }
-    };
+    // Sequences are listed once the search is over, in the order Elasticsearch answers them in.
+    let mut completed: Vec<CompletedSequence> = Vec::new();
     let namespace = settings.namespace.as_str();
     let mut stopped = false;
     let (_, matcher) = find_local(
@@ -286,8 +280,8 @@ async fn local_matches(
             let more = match found {
                 Found::Events(events) => matches.add_events(events, limit),
                 Found::Sequences(done) => {
-                    add_sequences(&mut matches, done);
-                    matches.sequences.len() < limit
+                    completed.extend(done);
+                    completed.len() < limit
                 }
             };
             stopped = !more;
@@ -298,10 +292,18 @@ async fn local_matches(
     // The waiting sequences are decided only when the matcher saw the whole window: stopped
     // early, a later event of the window could still rule one out (a trailing missing event).
     if let Some(mut matcher) = matcher.filter(|_| !stopped) {
-        add_sequences(&mut matches, matcher.finish());
+        completed.extend(matcher.finish());
+    }
+    let pipes = &super::kind::eql_tree(rule).pipes;
+    crate::eql::sequence::in_answer_order(&mut completed, pipes);
+    for sequence in completed {
+        let events = (sequence.events.iter())
+            .map(|document| hit(&document.index, &document.id, &document.source))
+            .collect();
+        matches.add_sequence(sequence.id, events);
     }
     matches.more |= stopped || matches.sequences.len() >= limit;
-    Ok(picked(matches, &super::kind::eql_tree(rule).pipes))
+    Ok(picked(matches, pipes))
 }
 
 /// The matches a query's `| head N` / `| tail N` pipes keep, as an execution keeps them

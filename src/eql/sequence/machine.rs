@@ -7,7 +7,7 @@ use super::matcher::Stats;
 use super::missing::{Awaiting, Leading, TrailingVerdict};
 use super::{
     CompletedSequence, Document, Event, JoinValues, KeyValue, MAX_KEYS_PER_EVENT, MAX_LEADING_KEYS,
-    MAX_OPEN_SEQUENCES, Ordinal, SequenceSpec, StageKind, sequence_id,
+    MAX_OPEN_SEQUENCES, Ordinal, SequenceSpec, SequenceStart, StageKind, sequence_id,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +58,8 @@ struct Partial {
     start: i64,
     /// Its last event, which a next event must follow.
     last: Ordinal,
+    /// Its first event, which orders it among completed sequences.
+    first: Ordinal,
     events: Vec<Arc<Document>>,
     /// The latest leading missing event before `start`, when the sequence has leading stages.
     leading: Option<i64>,
@@ -205,6 +207,7 @@ impl Machine {
         Partial {
             start: at.timestamp,
             last: at.clone(),
+            first: at.clone(),
             events: vec![Arc::clone(&at.document)],
             leading,
             gap_event: None,
@@ -268,7 +271,7 @@ impl Machine {
         } else {
             Some(partial.start)
         };
-        let sequence = self.sequence(key, partial.events);
+        let sequence = self.sequence(key, partial.events, partial.first);
         let Some(reference) = reference.filter(|_| self.spec.has_trailing()) else {
             completed.push(sequence);
             return;
@@ -297,7 +300,12 @@ impl Machine {
             .is_none_or(|leading| self.spec.exceeds_maxspan(leading, partial.last.timestamp))
     }
 
-    fn sequence(&self, key: Vec<KeyValue>, events: Vec<Arc<Document>>) -> CompletedSequence {
+    fn sequence(
+        &self,
+        key: Vec<KeyValue>,
+        events: Vec<Arc<Document>>,
+        first: Ordinal,
+    ) -> CompletedSequence {
         let id = sequence_id(
             events
                 .iter()
@@ -305,7 +313,12 @@ impl Machine {
             &self.namespace,
             &self.rule_id,
         );
-        CompletedSequence { id, key, events }
+        CompletedSequence {
+            id,
+            key,
+            events,
+            start: Some(SequenceStart(first)),
+        }
     }
 
     /// An event matched a missing-event stage.

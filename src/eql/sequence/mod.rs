@@ -376,6 +376,30 @@ pub struct CompletedSequence {
     pub id: String,
     pub key: Vec<KeyValue>,
     pub events: Vec<Arc<Document>>,
+    /// Where its first event stands in the order of events; `None` for a sample (samples come
+    /// in join-value order).
+    pub start: Option<SequenceStart>,
+}
+
+/// Where a sequence's first event stands (timestamp, tiebreaker, then index and id): the order
+/// Elasticsearch keeps completed sequences in (x-pack's `SequenceMatcher` holds them in a set
+/// sorted by their first event, and its `tail` limit takes the last of that order).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SequenceStart(Ordinal);
+
+/// Puts a window's completed sequences in the order Elasticsearch answers them in, for a query
+/// whose pipes are `pipes`: by their first event, so that a `tail` (the default without pipes)
+/// keeps the ones that start last; with a leading `head`, in completion order, as Elasticsearch
+/// stops matching once the `head` has its count. The sort is stable and samples (no start) keep
+/// their order.
+pub fn in_answer_order(sequences: &mut [CompletedSequence], pipes: &[crate::eql::Pipe]) {
+    if matches!(pipes.first(), Some(crate::eql::Pipe::Head(_))) {
+        return;
+    }
+    sequences.sort_by(|a, b| match (&a.start, &b.start) {
+        (Some(a), Some(b)) => a.cmp(b),
+        _ => Ordering::Equal,
+    });
 }
 
 /// Keeps a sequence id apart from every other id lookout derives with the same framing.

@@ -855,3 +855,30 @@ fn sequence_id_is_pinned() {
         "0a571e7397b19456b4a0ce52666964a6651eeef669b26bb24aa4f24c95564830"
     );
 }
+
+#[test]
+fn elasticsearch_answers_sequences_by_their_first_event_unless_a_head_stops_at_completion() {
+    let mut matcher = matcher(&positive(2), None);
+    // u1 starts first but completes last.
+    let mut found = matcher.feed(vec![
+        event("u1-a", 1).on(0, "u1"),
+        event("u2-a", 2).on(0, "u2"),
+        event("u2-b", 3).on(1, "u2"),
+        event("u1-b", 4).on(1, "u1"),
+    ]);
+    expect_ids(&found, &[&["u2-a", "u2-b"], &["u1-a", "u1-b"]]);
+    let completion_order = found.clone();
+    // A leading head keeps the completion order (Elasticsearch stops at the head's count).
+    in_answer_order(&mut found, &[crate::eql::Pipe::Head(1)]);
+    assert_eq!(found, completion_order);
+    // Without pipes (a tail of `size`) or with a tail: by first event.
+    in_answer_order(&mut found, &[]);
+    expect_ids(&found, &[&["u1-a", "u1-b"], &["u2-a", "u2-b"]]);
+    let mut tail = completion_order.clone();
+    in_answer_order(&mut tail, &[crate::eql::Pipe::Tail(1)]);
+    assert_eq!(tail, found);
+    // So `| tail 1` keeps the sequence that starts last, not the one that completed last.
+    let mut picker = crate::eql::Picker::new(&[crate::eql::Pipe::Tail(1)], 100);
+    tail.into_iter().for_each(|sequence| picker.push(sequence));
+    expect_ids(&picker.finish(), &[&["u2-a", "u2-b"]]);
+}

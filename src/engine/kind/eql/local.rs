@@ -13,7 +13,9 @@ use crate::engine::ExecutionError;
 use crate::engine::plan;
 use crate::engine::search::Searcher;
 use crate::engine::sink::AlertSink;
-use crate::eql::sequence::{CompletedSequence, Document, SequenceMatcher, sequence_id};
+use crate::eql::sequence::{
+    CompletedSequence, Document, SequenceMatcher, in_answer_order, sequence_id,
+};
 use crate::eql::{DEFAULT_TIMESTAMP_FIELD, LocalQuery, Picker, Samples, SequencePlan};
 use crate::es::{Flow, Hit, Paging};
 use crate::kql::FieldMap;
@@ -63,7 +65,7 @@ pub(super) async fn run(
     let pipes = &super::tree(rule).pipes;
     let size = u64::from(rule.max_signals);
     let mut events = Picker::new(pipes, size);
-    let mut sequences = Picker::new(pipes, size);
+    let mut completed = Vec::new();
     let (hits, matcher) = find_local(
         chunk.search,
         (rule, chunk.alert.namespace),
@@ -79,8 +81,7 @@ pub(super) async fn run(
                     }
                 }
                 Found::Sequences(done) => {
-                    done.into_iter()
-                        .for_each(|sequence| sequences.push(sequence));
+                    completed.extend(done);
                     // The matcher is fed every page, also past the picked ones, so that its
                     // state is the same as if the window had fewer sequences.
                     Flow::More
@@ -92,6 +93,12 @@ pub(super) async fn run(
     // More matches than `size`: Kibana's "maximum alerts reached" (its answer's total).
     let cut = |taken: u64, picked: usize| picked as u64 >= size && taken > picked as u64;
     let (taken, events) = (events.taken(), events.finish());
+    // The window's sequences are picked in the order Elasticsearch answers them in.
+    in_answer_order(&mut completed, pipes);
+    let mut sequences = Picker::new(pipes, size);
+    completed
+        .into_iter()
+        .for_each(|sequence| sequences.push(sequence));
     let limited = cut(taken, events.len());
     let (taken, sequences) = (sequences.taken(), sequences.finish());
     if limited || cut(taken, sequences.len()) {
@@ -173,6 +180,7 @@ pub(in crate::engine) async fn find_local(
                 ),
                 key,
                 events,
+                start: None,
             })
             .collect();
         if !done.is_empty() {
