@@ -399,6 +399,17 @@ query = "event.action: AddUserToGroup"
     )
 }
 
+/// Both instances of a two-instance test recorded succeeded executions.
+fn both_ran(by_status: &BTreeMap<(String, String), u64>) {
+    for instance in ["inst-a", "inst-b"] {
+        let succeeded = by_status
+            .get(&(instance.to_string(), "succeeded".to_string()))
+            .copied()
+            .unwrap_or(0);
+        assert!(succeeded > 0, "{instance} ran executions: {by_status:?}");
+    }
+}
+
 fn date(value: &Value) -> Option<DateTime<Utc>> {
     value
         .as_str()
@@ -589,13 +600,7 @@ async fn an_instance_cut_off_from_the_server_loses_its_leases_and_the_other_carr
     tokio::time::sleep(Duration::from_secs(4)).await;
 
     let by_status = setup.finish(ingesting, Some("inst-a")).await;
-    for instance in ["inst-a", "inst-b"] {
-        let succeeded = by_status
-            .get(&(instance.to_string(), "succeeded".to_string()))
-            .copied()
-            .unwrap_or(0);
-        assert!(succeeded > 0, "{instance} ran executions: {by_status:?}");
-    }
+    both_ran(&by_status);
     // Once a's leases lapsed (at most a lease period after the cut), it started no execution
     // until the cut was healed: the executions it records (late) started before the lapse.
     let lapsed = cut_at + chrono::Duration::from_std(LEASE_PERIOD).expect("a lease period");
@@ -681,13 +686,7 @@ async fn a_reload_keeps_the_leases_of_the_rules_still_loaded() {
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     let by_status = setup.finish(ingesting, None).await;
-    for instance in ["inst-a", "inst-b"] {
-        let succeeded = by_status
-            .get(&(instance.to_string(), "succeeded".to_string()))
-            .copied()
-            .unwrap_or(0);
-        assert!(succeeded > 0, "{instance} ran executions: {by_status:?}");
-    }
+    both_ran(&by_status);
     drop(b);
 }
 
@@ -837,11 +836,5 @@ async fn a_rule_only_one_instance_loads_is_adopted_and_alerts_every_event_once()
     );
 
     let by_status = setup.finish(ingesting, None).await;
-    for instance in ["inst-a", "inst-b"] {
-        let succeeded = by_status
-            .get(&(instance.to_string(), "succeeded".to_string()))
-            .copied()
-            .unwrap_or(0);
-        assert!(succeeded > 0, "{instance} ran executions: {by_status:?}");
-    }
+    both_ran(&by_status);
 }

@@ -396,10 +396,7 @@ pub fn in_answer_order(sequences: &mut [CompletedSequence], pipes: &[crate::eql:
     if matches!(pipes.first(), Some(crate::eql::Pipe::Head(_))) {
         return;
     }
-    sequences.sort_by(|a, b| match (&a.start, &b.start) {
-        (Some(a), Some(b)) => a.cmp(b),
-        _ => Ordering::Equal,
-    });
+    sequences.sort_by(|a, b| a.start.cmp(&b.start));
 }
 
 /// Keeps a sequence id apart from every other id lookout derives with the same framing.
