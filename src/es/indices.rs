@@ -74,42 +74,18 @@ fn no_handler(status: u16, body: &Value) -> bool {
 
 impl Client {
     /// What `name` is: an alias (with its indices and write index), a concrete index, or
-    /// nothing (`GET /_alias/<name>`, then `GET /<name>/_alias` when it is no alias).
+    /// nothing; [`Client::describe_name`]'s one request, without the settings.
     pub async fn resolve_name(&self, name: &str) -> Result<IndexName, EsError> {
-        let op = "resolve index name";
-        let path = format!("/_alias/{}", encode_path_segment(name));
-        let reply = self.send(Request::new(op, name, Method::Get, path)).await?;
-        if reply.status != 404 {
-            let body = reply.ok(op, name)?;
-            let mut indices = Vec::new();
-            let mut write_index = None;
-            for (index, entry) in body.as_object().into_iter().flatten() {
-                let alias = &entry["aliases"][name];
-                if alias.is_null() {
-                    continue;
-                }
-                indices.push(index.clone());
-                if alias["is_write_index"] == Value::Bool(true) {
-                    write_index = Some(index.clone());
-                }
-            }
-            if !indices.is_empty() {
-                indices.sort();
-                if write_index.is_none() && indices.len() == 1 {
-                    write_index = indices.first().cloned();
-                }
-                return Ok(IndexName::Alias {
-                    indices,
-                    write_index,
-                });
-            }
-        }
-        let path = format!("/{}/_alias", encode_path_segment(name));
-        let reply = self.send(Request::new(op, name, Method::Get, path)).await?;
-        if reply.status == 404 {
-            return Ok(IndexName::Missing);
-        }
-        reply.ok(op, name).map(|_| IndexName::Index)
+        Ok(match self.describe_name(name).await? {
+            NameFacts::Alias(indices) => IndexName::Alias {
+                write_index: (indices.iter())
+                    .find(|index| index.is_write_index)
+                    .map(|index| index.name.clone()),
+                indices: indices.into_iter().map(|index| index.name).collect(),
+            },
+            NameFacts::Index => IndexName::Index,
+            NameFacts::Missing => IndexName::Missing,
+        })
     }
 
     /// What `name` is and, when an alias, each index behind it with its write flag, ILM policy
